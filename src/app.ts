@@ -1,0 +1,97 @@
+import { z } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import type { OpenAPIObject } from "openapi3-ts/oas30";
+import packageJson from "../package.json" with { type: "json" };
+import { bootstrapFromSecrets } from "./auth/bootstrap.ts";
+import { ApiError, type ErrorCode } from "./errors.ts";
+import { apiKeyRoutes } from "./routes/api-keys.ts";
+import { authRoutes } from "./routes/auth.ts";
+import { dagRoutes } from "./routes/dags.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { createRouter, jsonResponse, publicRoute } from "./routes/router.ts";
+import { userRoutes } from "./routes/users.ts";
+
+export const API_BASE = "/api/v2";
+/** Management bodies are small (a DAG spec is at most 512 KiB); anything larger is refused unread. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
+  400: "bad_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  413: "payload_too_large",
+};
+
+const api = createRouter()
+  .route("/", healthRoutes)
+  .route("/", authRoutes)
+  .route("/", userRoutes)
+  .route("/", apiKeyRoutes)
+  .route("/", dagRoutes);
+
+api.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+  type: "http",
+  scheme: "bearer",
+  description: "A session token from POST /auth/login, or an API key (dagu_…)",
+});
+
+let openApiDocument: OpenAPIObject | undefined;
+
+/** The OpenAPI document, generated from the same zod schemas that validate requests. */
+export function openApi(): OpenAPIObject {
+  openApiDocument ??= api.getOpenAPIDocument({
+    openapi: "3.0.3",
+    info: {
+      title: "dagflare",
+      version: packageJson.version,
+      description: "Dagu-compatible /api/v2 for DAG workflows on Cloudflare Workers.",
+    },
+    servers: [{ url: API_BASE }],
+    security: [{ bearer: [] }],
+  });
+  return openApiDocument;
+}
+
+const openApiRoute = publicRoute({
+  method: "get",
+  path: "/openapi.json",
+  tags: ["system"],
+  summary: "This document: the API's contract, generated from the schemas that validate requests",
+  responses: { 200: jsonResponse("OpenAPI 3 document", z.record(z.string(), z.unknown())) },
+});
+
+api.openapi(openApiRoute, (c) => c.json({ ...openApi() }, 200));
+
+export const app = createRouter()
+  .use(
+    `${API_BASE}/*`,
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError("payload_too_large", `request body is larger than ${MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  )
+  .use(`${API_BASE}/*`, async function firstAdminFromSecrets(c, next) {
+    await bootstrapFromSecrets(c.env);
+    await next();
+  })
+  .route(API_BASE, api);
+
+app.notFound((c) => {
+  throw new ApiError("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`);
+});
+
+app.onError((error, c) => {
+  if (error instanceof ApiError) return c.json(error.toBody(), error.status);
+  if (error instanceof HTTPException && error.status >= 400 && error.status < 500) {
+    // Hono's own 4xx, e.g. "Malformed JSON in request body" or 415 from the JSON validator.
+    const code = HTTP_EXCEPTION_CODES[error.status] ?? "bad_request";
+    const message = error.status === 415 ? "send the body as JSON (Content-Type: application/json)" : error.message;
+    return c.json({ code, message: message || code }, error.status);
+  }
+  console.error(`unhandled error on ${c.req.method} ${new URL(c.req.url).pathname}:`, error);
+  return c.json({ code: "internal_error", message: "internal error" }, 500);
+});

@@ -1,0 +1,89 @@
+import type { DagRecord } from "../domain/dag-spec.ts";
+
+export type DagRow = {
+  name: string;
+  spec: string;
+  description: string;
+  tags: string;
+  schedules: string;
+  suspended: number;
+  created_at: string;
+  updated_at: string;
+};
+
+
+export type DagFilter = { name?: string | undefined; tag?: string | undefined };
+
+const FILTER = `(?1 IS NULL OR instr(lower(name), lower(?1)) > 0)
+  AND (?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(dags.tags) WHERE lower(value) = lower(?2)))`;
+
+export async function listDags(
+  db: D1Database,
+  filter: DagFilter,
+  page: { limit: number; offset: number; descending: boolean },
+): Promise<{ rows: DagRow[]; total: number }> {
+  const order = page.descending ? "DESC" : "ASC";
+  const [rows, count] = await db.batch<DagRow | { n: number }>([
+    db
+      .prepare(`SELECT * FROM dags WHERE ${FILTER} ORDER BY lower(name) ${order}, name ${order} LIMIT ?3 OFFSET ?4`)
+      .bind(filter.name ?? null, filter.tag ?? null, page.limit, page.offset),
+    db.prepare(`SELECT COUNT(*) AS n FROM dags WHERE ${FILTER}`).bind(filter.name ?? null, filter.tag ?? null),
+  ]);
+  return { rows: rows!.results as DagRow[], total: (count!.results[0] as { n: number }).n };
+}
+
+/** Every DAG that matches, for orderings SQL can't compute (the next scheduled run). */
+export async function listAllDags(db: D1Database, filter: DagFilter): Promise<DagRow[]> {
+  const { results } = await db
+    .prepare(`SELECT * FROM dags WHERE ${FILTER}`)
+    .bind(filter.name ?? null, filter.tag ?? null)
+    .all<DagRow>();
+  return results;
+}
+
+export function findDag(db: D1Database, name: string): Promise<DagRow | null> {
+  return db.prepare("SELECT * FROM dags WHERE name = ?1").bind(name).first<DagRow>();
+}
+
+/** Inserts the DAG unless the name is taken; returns whether it was inserted. */
+export async function insertDag(db: D1Database, dag: DagRecord, at: string): Promise<boolean> {
+  const { meta } = await db
+    .prepare(
+      `INSERT INTO dags (name, spec, description, tags, schedules, created_at, updated_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT DO NOTHING`,
+    )
+    .bind(dag.name, dag.spec, dag.description, JSON.stringify(dag.tags), JSON.stringify(dag.schedules), at)
+    .run();
+  return meta.changes > 0;
+}
+
+/** Replaces the spec of an existing DAG; returns whether the DAG exists. */
+export async function updateDag(db: D1Database, dag: DagRecord, at: string): Promise<boolean> {
+  const { meta } = await db
+    .prepare("UPDATE dags SET spec = ?2, description = ?3, tags = ?4, schedules = ?5, updated_at = ?6 WHERE name = ?1")
+    .bind(dag.name, dag.spec, dag.description, JSON.stringify(dag.tags), JSON.stringify(dag.schedules), at)
+    .run();
+  return meta.changes > 0;
+}
+
+/** Creates or replaces: how DAG files from the repository's `dags/` folder are loaded. */
+export async function upsertDag(db: D1Database, dag: DagRecord, at: string): Promise<"created" | "updated" | "unchanged"> {
+  const existing = await findDag(db, dag.name);
+  if (existing?.spec === dag.spec) return "unchanged";
+  if (existing) return (await updateDag(db, dag, at)) ? "updated" : "unchanged";
+  return (await insertDag(db, dag, at)) ? "created" : "unchanged";
+}
+
+/** Renames with the new spec (its `name:` follows the file name); `false` if missing or the name is taken. */
+export async function renameDag(db: D1Database, from: string, to: string, spec: string, at: string): Promise<boolean> {
+  const { meta } = await db
+    .prepare("UPDATE OR IGNORE dags SET name = ?2, spec = ?3, updated_at = ?4 WHERE name = ?1")
+    .bind(from, to, spec, at)
+    .run();
+  return meta.changes > 0;
+}
+
+export async function deleteDag(db: D1Database, name: string): Promise<boolean> {
+  const { meta } = await db.prepare("DELETE FROM dags WHERE name = ?1").bind(name).run();
+  return meta.changes > 0;
+}

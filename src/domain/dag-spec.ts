@@ -1,0 +1,611 @@
+/**
+ * Parses and validates a Dagu-style DAG spec (YAML) into a normalised `DagSpec`.
+ *
+ * Three passes, so every error can name its field and its place in the text:
+ *   1. YAML syntax (the `yaml` parser, with a line counter);
+ *   2. structure (zod schemas of the subset of Dagu's DAG schema we support);
+ *   3. meaning (duplicate steps, unknown dependencies, cycles, cron expressions, regexes).
+ * An error's path into the document is resolved to a line and column at the end.
+ */
+import { Cron } from "croner";
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml";
+import { z } from "zod";
+import { findCycle, resolveDependencies, type DagType } from "./plan.ts";
+
+export const DAG_NAME_PATTERN = /^[a-zA-Z0-9_-]+$/;
+export const DAG_NAME_MAX_LENGTH = 40;
+export const DEFAULT_MAX_OUTPUT_SIZE = 1024 * 1024;
+const MAX_SPEC_BYTES = 512 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// The normalised spec: every Dagu shorthand (string or list, map or list of maps) resolved once.
+
+export type KeyValue = { key: string; value: string };
+
+export type Condition = { condition: string; expected: string | undefined; negate: boolean; error: string | undefined };
+
+export type RetryPolicy = {
+  limit: number;
+  intervalSec: number;
+  exitCodes: number[];
+  /** Multiplier applied to the interval after each attempt; 1 = constant interval. */
+  backoff: number;
+  maxIntervalSec: number | undefined;
+};
+
+export type ContinueOn = {
+  failure: boolean;
+  skipped: boolean;
+  exitCodes: number[];
+  output: string[];
+  markSuccess: boolean;
+};
+
+export type StepSpec = {
+  name: string;
+  id: string | undefined;
+  description: string;
+  command: string | undefined;
+  script: string | undefined;
+  shell: string | undefined;
+  dir: string | undefined;
+  /** `undefined` when not declared (a chain then links the step to the previous one). */
+  depends: string[] | undefined;
+  output: string | undefined;
+  env: KeyValue[];
+  preconditions: Condition[];
+  retryPolicy: RetryPolicy | undefined;
+  continueOn: ContinueOn;
+  timeoutSec: number | undefined;
+  executor: { type: string; config: Record<string, unknown> } | undefined;
+};
+
+export type HandlerEvent = "success" | "failure" | "abort" | "exit";
+
+export type DagSpec = {
+  name: string | undefined;
+  description: string;
+  group: string | undefined;
+  tags: string[];
+  type: DagType;
+  schedule: string[];
+  params: KeyValue[];
+  env: KeyValue[];
+  maxActiveRuns: number;
+  timeoutSec: number | undefined;
+  maxOutputSize: number;
+  steps: StepSpec[];
+  handlerOn: Partial<Record<HandlerEvent, StepSpec>>;
+};
+
+export type SpecError = { field: string; message: string; line?: number; column?: number };
+
+export type ParseResult = { ok: true; spec: DagSpec } | { ok: false; errors: SpecError[] };
+
+export function formatSpecError(error: SpecError): string {
+  const where = error.line === undefined ? "" : ` (line ${error.line}, col ${error.column})`;
+  return `${error.field ? `${error.field}: ` : ""}${error.message}${where}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Structure: the raw YAML shapes Dagu accepts.
+
+const scalar = z.union([z.string(), z.number(), z.boolean()], { error: "expected a string, number or boolean" });
+const stringOrList = (what: string) =>
+  z.union([z.string(), z.array(z.string())], { error: `expected ${what} or a list of them` });
+const keyValues = z.union(
+  [z.record(z.string(), scalar), z.array(z.union([z.string(), z.record(z.string(), scalar)]))],
+  { error: "expected a map of KEY: value or a list of KEY=value entries" },
+);
+const seconds = z.number({ error: "expected a number of seconds" }).min(0, "must not be negative");
+const exitCodes = z.union([z.int(), z.array(z.int())], { error: "expected an exit code or a list of exit codes" });
+
+const conditionSchema = z.union(
+  [
+    z.string(),
+    z.strictObject({
+      condition: z.string(),
+      expected: scalar.optional(),
+      negate: z.boolean().optional(),
+      error: z.string().optional(),
+    }),
+  ],
+  { error: "expected a condition string or {condition, expected}" },
+);
+
+const retryPolicySchema = z.strictObject({
+  limit: z.int().min(0, "must not be negative").max(100, "at most 100 retries"),
+  intervalSec: seconds.optional(),
+  exitCode: exitCodes.optional(),
+  backoff: z.union([z.boolean(), z.number().gt(1, "a backoff multiplier must be greater than 1")]).optional(),
+  maxIntervalSec: seconds.optional(),
+});
+
+const continueOnSchema = z.union([
+  z.enum(["failure", "failed", "skipped"], { error: "expected 'failure', 'skipped' or a map" }),
+  z.strictObject({
+    failure: z.boolean().optional(),
+    skipped: z.boolean().optional(),
+    exitCode: exitCodes.optional(),
+    output: stringOrList("an output pattern").optional(),
+    markSuccess: z.boolean().optional(),
+  }),
+]);
+
+const executorSchema = z.union(
+  [z.string(), z.strictObject({ type: z.string(), config: z.record(z.string(), z.unknown()).optional() })],
+  { error: "expected an executor type or {type, config}" },
+);
+
+const stepFields = {
+  name: z.string().min(1, "must not be empty").max(128, "at most 128 characters"),
+  id: z.string().optional(),
+  description: z.string().optional(),
+  command: z.union([z.string(), z.array(scalar)], { error: "expected a command string or a list of arguments" }).optional(),
+  script: z.string().optional(),
+  shell: z.string().optional(),
+  dir: z.string().optional(),
+  depends: stringOrList("a step name").optional(),
+  output: z.string().regex(/^\$?[A-Za-z_][A-Za-z0-9_]*$/, "expected a variable name").optional(),
+  env: keyValues.optional(),
+  preconditions: z.union([conditionSchema, z.array(conditionSchema)]).optional(),
+  retryPolicy: retryPolicySchema.optional(),
+  continueOn: continueOnSchema.optional(),
+  timeoutSec: seconds.optional(),
+  executor: executorSchema.optional(),
+};
+const stepSchema = z.strictObject(stepFields);
+const handlerStepSchema = z.strictObject({ ...stepFields, name: stepFields.name.optional() });
+
+const dagSchema = z.strictObject({
+  name: z.string().optional(),
+  description: z.string().optional(),
+  group: z.string().optional(),
+  tags: stringOrList("a tag").optional(),
+  type: z.enum(["chain", "graph"], { error: "expected 'chain' or 'graph'" }).optional(),
+  schedule: stringOrList("a cron expression").optional(),
+  params: z.union([z.string(), keyValues], { error: "expected a string of KEY=value pairs, a map or a list" }).optional(),
+  env: keyValues.optional(),
+  maxActiveRuns: z.int().min(1, "must be at least 1").max(1000, "at most 1000").optional(),
+  timeoutSec: seconds.optional(),
+  maxOutputSize: z.int().min(1).max(16 * 1024 * 1024, "at most 16 MiB").optional(),
+  handlerOn: z
+    .strictObject({
+      success: handlerStepSchema.optional(),
+      failure: handlerStepSchema.optional(),
+      abort: handlerStepSchema.optional(),
+      cancel: handlerStepSchema.optional(),
+      exit: handlerStepSchema.optional(),
+    })
+    .optional(),
+  steps: z.array(stepSchema, { error: "expected a list of steps" }).min(1, "a DAG needs at least one step"),
+});
+
+type RawDag = z.infer<typeof dagSchema>;
+type RawStep = z.infer<typeof handlerStepSchema>;
+
+const KNOWN_FIELDS = new Set([
+  ...Object.keys(dagSchema.shape),
+  ...Object.keys(stepFields),
+  ...Object.keys(retryPolicySchema.shape),
+  "condition",
+  "expected",
+  "negate",
+  "failure",
+  "skipped",
+  "exitCode",
+  "markSuccess",
+  "type",
+  "config",
+]);
+
+// ---------------------------------------------------------------------------------------------
+
+type Path = readonly (string | number)[];
+type LocatedError = { field: string; message: string; at: Path; atKey?: boolean };
+
+export type ParseOptions = {
+  /** The DAG's file name: a `name:` in the spec, when present, must equal it. */
+  fileName?: string;
+};
+
+export function parseDagSpec(source: string, options: ParseOptions = {}): ParseResult {
+  if (new TextEncoder().encode(source).byteLength > MAX_SPEC_BYTES) {
+    return { ok: false, errors: [{ field: "", message: `spec is larger than ${MAX_SPEC_BYTES / 1024} KiB` }] };
+  }
+  const lineCounter = new LineCounter();
+  const document = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    return {
+      ok: false,
+      errors: document.errors.map((error) => {
+        const position = lineCounter.linePos(error.pos[0]);
+        return { field: "yaml", message: firstLine(error.message), line: position.line, column: position.col };
+      }),
+    };
+  }
+
+  const located: LocatedError[] = [];
+  const structure = dagSchema.safeParse(document.toJS() ?? {}, { reportInput: true });
+  if (!structure.success) {
+    for (const issue of structure.error.issues) located.push(...fromZodIssue(issue));
+  } else {
+    const spec = normalise(structure.data, located);
+    checkMeaning(structure.data, spec, options, located);
+    if (located.length === 0) return { ok: true, spec };
+  }
+  return { ok: false, errors: located.map((error) => withPosition(error, document, lineCounter)) };
+}
+
+function fromZodIssue(issue: z.core.$ZodIssue): LocatedError[] {
+  const path = issue.path.filter((segment): segment is string | number => typeof segment !== "symbol");
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((key) => ({
+      field: fieldName([...path, key]),
+      message: unknownFieldMessage(key),
+      at: [...path, key],
+      atKey: true,
+    }));
+  }
+  if (issue.code === "invalid_type" && issue.input === undefined) {
+    return [{ field: fieldName(path), message: "is required", at: path }];
+  }
+  // zod's generic prefix adds nothing next to a field name.
+  return [{ field: fieldName(path) || "spec", message: issue.message.replace(/^Invalid input: /, ""), at: path }];
+}
+
+function unknownFieldMessage(key: string): string {
+  const suggestion = [...KNOWN_FIELDS].find((known) => editDistance(known, key) <= 2 && known !== key);
+  return suggestion ? `unknown field '${key}' (did you mean '${suggestion}'?)` : `unknown field '${key}'`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalisation: shorthand forms to one shape.
+
+function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
+  const handlerOn: DagSpec["handlerOn"] = {};
+  const handlers = raw.handlerOn ?? {};
+  const handlerEntries: [HandlerEvent, keyof typeof handlers][] = [
+    ["success", "success"],
+    ["failure", "failure"],
+    // Dagu spells the abort handler `cancel` in older specs; both mean the same.
+    ["abort", handlers.abort === undefined ? "cancel" : "abort"],
+    ["exit", "exit"],
+  ];
+  for (const [event, key] of handlerEntries) {
+    const step = handlers[key];
+    if (step) handlerOn[event] = normaliseStep(step, `on${capitalise(event)}`, ["handlerOn", key], errors);
+  }
+  return {
+    name: raw.name,
+    description: raw.description ?? "",
+    group: raw.group,
+    tags: toList(raw.tags)
+      .flatMap((tag) => tag.split(","))
+      .map((tag) => tag.trim())
+      .filter((tag) => tag !== ""),
+    type: raw.type ?? "chain",
+    schedule: toList(raw.schedule),
+    params: typeof raw.params === "string" ? parseParamString(raw.params) : toKeyValues(raw.params, ["params"], errors),
+    env: toKeyValues(raw.env, ["env"], errors),
+    maxActiveRuns: raw.maxActiveRuns ?? 1,
+    timeoutSec: raw.timeoutSec,
+    maxOutputSize: raw.maxOutputSize ?? DEFAULT_MAX_OUTPUT_SIZE,
+    steps: raw.steps.map((step, index) => normaliseStep(step, step.name, ["steps", index], errors)),
+    handlerOn,
+  };
+}
+
+function normaliseStep(raw: RawStep, name: string, path: Path, errors: LocatedError[]): StepSpec {
+  const continueOn = raw.continueOn;
+  const retry = raw.retryPolicy;
+  const executor = raw.executor;
+  return {
+    name: raw.name ?? name,
+    id: raw.id,
+    description: raw.description ?? "",
+    command: Array.isArray(raw.command) ? raw.command.map(String).join(" ") : raw.command,
+    script: raw.script,
+    shell: raw.shell,
+    dir: raw.dir,
+    depends: raw.depends === undefined ? undefined : toList(raw.depends),
+    output: raw.output?.replace(/^\$/, ""),
+    env: toKeyValues(raw.env, [...path, "env"], errors),
+    preconditions: toList(raw.preconditions).map((condition) =>
+      typeof condition === "string"
+        ? { condition, expected: undefined, negate: false, error: undefined }
+        : {
+            condition: condition.condition,
+            expected: condition.expected === undefined ? undefined : String(condition.expected),
+            negate: condition.negate ?? false,
+            error: condition.error,
+          },
+    ),
+    retryPolicy: retry && {
+      limit: retry.limit,
+      intervalSec: retry.intervalSec ?? 0,
+      exitCodes: toList(retry.exitCode),
+      backoff: retry.backoff === true ? 2 : retry.backoff === false || retry.backoff === undefined ? 1 : retry.backoff,
+      maxIntervalSec: retry.maxIntervalSec,
+    },
+    continueOn:
+      typeof continueOn === "string"
+        ? { failure: continueOn !== "skipped", skipped: continueOn === "skipped", exitCodes: [], output: [], markSuccess: false }
+        : {
+            failure: continueOn?.failure ?? false,
+            skipped: continueOn?.skipped ?? false,
+            exitCodes: toList(continueOn?.exitCode),
+            output: toList(continueOn?.output),
+            markSuccess: continueOn?.markSuccess ?? false,
+          },
+    timeoutSec: raw.timeoutSec,
+    executor:
+      executor === undefined
+        ? undefined
+        : typeof executor === "string"
+          ? { type: executor, config: {} }
+          : { type: executor.type, config: executor.config ?? {} },
+  };
+}
+
+/** `KEY=value` strings, single-key maps or one map, all to `{key, value}` in order. */
+function toKeyValues(raw: z.infer<typeof keyValues> | undefined, path: Path, errors: LocatedError[]): KeyValue[] {
+  if (raw === undefined) return [];
+  const entries = Array.isArray(raw) ? raw : [raw];
+  return entries.flatMap((entry, index) => {
+    if (typeof entry !== "string") return Object.entries(entry).map(([key, value]) => ({ key, value: String(value) }));
+    const equals = entry.indexOf("=");
+    if (equals <= 0) {
+      errors.push({ field: fieldName(path), message: `expected KEY=value, got '${entry}'`, at: [...path, index] });
+      return [];
+    }
+    return [{ key: entry.slice(0, equals), value: entry.slice(equals + 1) }];
+  });
+}
+
+/**
+ * Dagu's string form of params: `A=1 B="two words" positional`. Positional values are named by
+ * their 1-based position, as Dagu exposes them as `$1`, `$2`, ….
+ */
+export function parseParamString(source: string): KeyValue[] {
+  const tokens = source.match(/(?:[^\s"']+|"[^"]*"|'[^']*')+/g) ?? [];
+  let position = 0;
+  return tokens.map((token) => {
+    const named = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(token);
+    if (named) return { key: named[1]!, value: unquote(named[2]!) };
+    position += 1;
+    return { key: String(position), value: unquote(token) };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Meaning: what the structure can't say.
+
+function checkMeaning(raw: RawDag, spec: DagSpec, options: ParseOptions, errors: LocatedError[]): void {
+  if (spec.name !== undefined && options.fileName !== undefined && spec.name !== options.fileName) {
+    errors.push({
+      field: "name",
+      message: `'${spec.name}' differs from the DAG's name '${options.fileName}'; remove it or make them equal`,
+      at: ["name"],
+    });
+  }
+  if (spec.name !== undefined && !isValidDagName(spec.name)) {
+    errors.push({ field: "name", message: DAG_NAME_RULE, at: ["name"] });
+  }
+
+  spec.schedule.forEach((expression, index) => {
+    const problem = cronProblem(expression);
+    const at = typeof raw.schedule === "string" ? ["schedule"] : ["schedule", index];
+    if (problem) errors.push({ field: "schedule", message: `'${expression}': ${problem}`, at });
+  });
+
+  const firstIndex = new Map<string, number>();
+  spec.steps.forEach((step, index) => {
+    if (firstIndex.has(step.name)) {
+      errors.push({ field: `steps[${index}].name`, message: `duplicate step name '${step.name}'`, at: ["steps", index, "name"] });
+    } else {
+      firstIndex.set(step.name, index);
+    }
+  });
+
+  const checkStep = (step: StepSpec, rawStep: RawStep, path: Path) => {
+    const field = fieldName(path);
+    if (step.command === undefined && step.script === undefined) {
+      errors.push({ field, message: "a step needs a command or a script", at: path });
+    }
+    step.preconditions.forEach((condition, index) => {
+      const regex = condition.expected?.startsWith("re:") ? condition.expected.slice(3) : undefined;
+      if (regex !== undefined && !compiles(regex)) {
+        const at = Array.isArray(rawStep.preconditions) ? [...path, "preconditions", index] : [...path, "preconditions"];
+        errors.push({ field: `${field}.preconditions`, message: `invalid regular expression '${regex}'`, at });
+      }
+    });
+  };
+
+  spec.steps.forEach((step, index) => {
+    const path = ["steps", index];
+    const rawStep = raw.steps[index]!;
+    checkStep(step, rawStep, path);
+    (step.depends ?? []).forEach((dependency, dependencyIndex) => {
+      if (firstIndex.has(dependency)) return;
+      const at = Array.isArray(rawStep.depends) ? [...path, "depends", dependencyIndex] : [...path, "depends"];
+      errors.push({ field: `steps[${index}].depends`, message: `unknown step '${dependency}'`, at });
+    });
+  });
+  for (const [event, step] of Object.entries(spec.handlerOn)) {
+    const key = event === "abort" && raw.handlerOn?.abort === undefined ? "cancel" : event;
+    checkStep(step, raw.handlerOn![key as keyof NonNullable<RawDag["handlerOn"]>]!, ["handlerOn", key]);
+  }
+
+  if (errors.length > 0) return;
+  const cycle = findCycle(resolveDependencies(spec.steps, spec.type));
+  if (cycle) {
+    const index = firstIndex.get(cycle[0]!)!;
+    const declared = raw.steps[index]!.depends !== undefined;
+    errors.push({
+      field: `steps[${index}].depends`,
+      message: `dependency cycle ${cycle.join(" -> ")}`,
+      at: declared ? ["steps", index, "depends"] : ["steps", index],
+    });
+  }
+}
+
+export const DAG_NAME_RULE = `must match ${DAG_NAME_PATTERN.source} and be at most ${DAG_NAME_MAX_LENGTH} characters`;
+
+export function isValidDagName(name: string): boolean {
+  return name.length <= DAG_NAME_MAX_LENGTH && DAG_NAME_PATTERN.test(name);
+}
+
+/** Dagu's cron: five fields or a `@daily`-style nickname, optionally behind `CRON_TZ=<zone> `. */
+export function parseSchedule(expression: string): { pattern: string; timezone: string | undefined } {
+  const zoned = /^CRON_TZ=(\S+)\s+(.*)$/s.exec(expression.trim());
+  return zoned ? { pattern: zoned[2]!.trim(), timezone: zoned[1] } : { pattern: expression.trim(), timezone: undefined };
+}
+
+function cronProblem(expression: string): string | undefined {
+  const { pattern, timezone } = parseSchedule(expression);
+  if (!pattern.startsWith("@") && pattern.split(/\s+/).length !== 5) {
+    return "expected 5 fields (minute hour day-of-month month day-of-week)";
+  }
+  if (timezone !== undefined && !isTimeZone(timezone)) return `unknown time zone '${timezone}'`;
+  try {
+    new Cron(pattern, { paused: true, timezone });
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : "invalid cron expression";
+  }
+}
+
+/** The next time a schedule fires after `from`, or `undefined` when it never does. */
+export function nextScheduledRun(expression: string, from: Date): Date | undefined {
+  const { pattern, timezone } = parseSchedule(expression);
+  try {
+    return new Cron(pattern, { paused: true, timezone }).nextRun(from) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Positions.
+
+function withPosition(error: LocatedError, document: Document, lineCounter: LineCounter): SpecError {
+  const offset = offsetOf(document, error.at, error.atKey ?? false);
+  if (offset === undefined) return { field: error.field, message: error.message };
+  const { line, col } = lineCounter.linePos(offset);
+  return { field: error.field, message: error.message, line, column: col };
+}
+
+/** Start offset of the node at `path` (of its key when `atKey`), or of its nearest existing ancestor. */
+function offsetOf(document: Document, path: Path, atKey: boolean): number | undefined {
+  let node: unknown = document.contents;
+  let offset = rangeStart(node);
+  for (const [depth, segment] of path.entries()) {
+    const last = depth === path.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === segment);
+      if (!pair) break;
+      if (last && atKey) return rangeStart(pair.key) ?? offset;
+      node = pair.value;
+    } else if (isSeq(node) && typeof segment === "number") {
+      node = node.items[segment];
+    } else {
+      break;
+    }
+    offset = rangeStart(node) ?? offset;
+  }
+  return offset;
+}
+
+function rangeStart(node: unknown): number | undefined {
+  const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
+  return range?.[0];
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function fieldName(path: Path): string {
+  return path.reduce<string>(
+    (name, segment) => (typeof segment === "number" ? `${name}[${segment}]` : name ? `${name}.${segment}` : segment),
+    "",
+  );
+}
+
+function toList<T>(value: T | T[] | undefined): T[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}
+
+function unquote(value: string): string {
+  return /^(["']).*\1$/s.test(value) ? value.slice(1, -1) : value;
+}
+
+function firstLine(message: string): string {
+  return message.split("\n")[0]!.trim();
+}
+
+function capitalise(word: string): string {
+  return word.charAt(0).toUpperCase() + word.slice(1);
+}
+
+function compiles(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registry helpers.
+
+/** What the registry stores besides the YAML, derived from the parsed spec on every write. */
+export type DagRecord = { name: string; spec: string; description: string; tags: string[]; schedules: string[] };
+
+export type RecordResult = { ok: true; record: DagRecord; spec: DagSpec } | { ok: false; errors: SpecError[] };
+
+export function toDagRecord(name: string, source: string): RecordResult {
+  const parsed = parseDagSpec(source, { fileName: name });
+  if (!parsed.ok) return parsed;
+  const { spec } = parsed;
+  return {
+    ok: true,
+    spec,
+    record: { name, spec: source, description: spec.description, tags: spec.tags, schedules: spec.schedule },
+  };
+}
+
+/** The spec with its `name:` field (if it has one) set to `name`, comments and layout kept. */
+export function renameInSpec(source: string, name: string): string {
+  const document = parseDocument(source);
+  if (!isMap(document.contents) || !document.has("name")) return source;
+  document.set("name", name);
+  return document.toString();
+}
+
+export function defaultSpec(name: string): string {
+  return `# ${name}: describe what this DAG does.\nsteps:\n  - name: hello\n    command: echo "hello from ${name}"\n`;
+}

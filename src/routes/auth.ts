@@ -1,0 +1,69 @@
+import { z } from "@hono/zod-openapi";
+import { verifyLogin } from "../auth/credentials.ts";
+import { issueSession, signingKey } from "../auth/jwt.ts";
+import { authMode } from "../auth/middleware.ts";
+import { compareHash, hashSecret } from "../auth/passwords.ts";
+import { principalAsUser } from "../auth/principal.ts";
+import { now } from "../db/time.ts";
+import { findUserById, setPassword, toUser } from "../db/users.ts";
+import { ApiError } from "../errors.ts";
+import { createRouter, errorResponse, jsonBody, jsonResponse, publicRoute, roleRoute } from "./router.ts";
+import { PasswordSchema, SuccessSchema, Timestamp, UserResponseSchema, UserSchema } from "./schemas.ts";
+
+const login = publicRoute({
+  method: "post",
+  path: "/auth/login",
+  tags: ["auth"],
+  summary: "Sign in with username and password; returns a JWT valid for 24 hours",
+  request: {
+    body: jsonBody(z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) })),
+  },
+  responses: {
+    200: jsonResponse("Signed in", z.object({ token: z.string(), expiresAt: Timestamp, user: UserSchema })),
+    401: errorResponse("Invalid credentials"),
+    503: errorResponse("Builtin auth is not configured (JWT_SECRET)"),
+  },
+});
+
+const me = roleRoute("viewer", {
+  method: "get",
+  path: "/auth/me",
+  tags: ["auth"],
+  summary: "The caller: a user, an API key (as a user with its role) or the anonymous admin of AUTH_MODE=none",
+  responses: { 200: jsonResponse("The current user", UserResponseSchema) },
+});
+
+const changePassword = roleRoute("viewer", {
+  method: "post",
+  path: "/auth/change-password",
+  tags: ["auth"],
+  summary: "Change your own password; every session of yours ends, this one included",
+  request: { body: jsonBody(z.strictObject({ currentPassword: z.string().min(1), newPassword: PasswordSchema })) },
+  responses: {
+    200: jsonResponse("Password changed", SuccessSchema),
+    401: errorResponse("Not authenticated or wrong current password"),
+  },
+});
+
+export const authRoutes = createRouter()
+  .openapi(login, async (c) => {
+    if (authMode(c.env) === "none") throw new ApiError("bad_request", "AUTH_MODE is none: the API needs no login");
+    const key = signingKey(c.env);
+    const { username, password } = c.req.valid("json");
+    const user = await verifyLogin(c.env.DB, username, password);
+    if (!user) throw new ApiError("unauthorized", "invalid username or password");
+    const session = await issueSession(key, { userId: user.id, tokenVersion: user.token_version });
+    return c.json({ ...session, user: toUser(user) }, 200);
+  })
+  .openapi(me, (c) => c.json({ user: principalAsUser(c.get("principal")) }, 200))
+  .openapi(changePassword, async (c) => {
+    const principal = c.get("principal");
+    if (principal.kind !== "user") throw new ApiError("bad_request", "only a signed-in user has a password to change");
+    const { currentPassword, newPassword } = c.req.valid("json");
+    const user = await findUserById(c.env.DB, principal.id);
+    if (!user || !(await compareHash(currentPassword, user.password_hash))) {
+      throw new ApiError("unauthorized", "current password is wrong");
+    }
+    await setPassword(c.env.DB, user.id, await hashSecret(newPassword), now());
+    return c.json({ message: "password changed" }, 200);
+  });

@@ -1,0 +1,347 @@
+import { z } from "@hono/zod-openapi";
+import { deleteDag, type DagRow, findDag, insertDag, listAllDags, listDags, renameDag, updateDag } from "../db/dags.ts";
+import { now } from "../db/time.ts";
+import {
+  type DagSpec,
+  defaultSpec,
+  formatSpecError,
+  nextScheduledRun,
+  parseDagSpec,
+  renameInSpec,
+  type SpecError,
+  type StepSpec,
+  toDagRecord,
+} from "../domain/dag-spec.ts";
+import { ApiError, notFound } from "../errors.ts";
+import { createRouter, errorResponse, jsonBody, jsonResponse, roleRoute } from "./router.ts";
+import {
+  DagDetailsSchema,
+  DagFileSchema,
+  DagNameSchema,
+  FileNameParam,
+  PaginationSchema,
+  RunSummarySchema,
+  SpecErrorSchema,
+} from "./schemas.ts";
+
+const SpecText = z.string().openapi({ description: "The DAG spec in YAML" });
+
+const list = roleRoute("viewer", {
+  method: "get",
+  path: "/dags",
+  tags: ["dags"],
+  summary: "List DAGs, filtered by name (substring) and tag, paginated",
+  request: {
+    query: z.object({
+      page: z.coerce.number().int().min(1).default(1),
+      perPage: z.coerce.number().int().min(1).max(1000).default(50),
+      name: z.string().max(200).optional(),
+      tag: z.string().max(200).optional(),
+      sort: z.enum(["name", "nextRun"]).default("name"),
+      order: z.enum(["asc", "desc"]).default("asc"),
+      remoteNode: z.string().optional().openapi({ description: "Accepted for Dagu compatibility; ignored" }),
+    }),
+  },
+  responses: {
+    200: jsonResponse(
+      "DAGs",
+      z.object({ dags: z.array(DagFileSchema), errors: z.array(z.string()), pagination: PaginationSchema }),
+    ),
+  },
+});
+
+const create = roleRoute("manager", {
+  method: "post",
+  path: "/dags",
+  tags: ["dags"],
+  summary: "Create a DAG from a spec (or a starter spec); an invalid spec is rejected and nothing is stored",
+  request: { body: jsonBody(z.strictObject({ name: DagNameSchema, spec: SpecText.optional() })) },
+  responses: {
+    201: jsonResponse("Created", z.object({ name: z.string() })),
+    409: errorResponse("A DAG with this name exists"),
+  },
+});
+
+const validate = roleRoute("viewer", {
+  method: "post",
+  path: "/dags/validate",
+  tags: ["dags"],
+  summary: "Validate a spec without storing anything",
+  request: { body: jsonBody(z.strictObject({ spec: SpecText, name: DagNameSchema.optional() })) },
+  responses: {
+    200: jsonResponse(
+      "Validation result",
+      z.object({
+        valid: z.boolean(),
+        dag: DagDetailsSchema.optional(),
+        errors: z.array(z.string()),
+        specErrors: z.array(SpecErrorSchema),
+      }),
+    ),
+  },
+});
+
+const details = roleRoute("viewer", {
+  method: "get",
+  path: "/dags/{fileName}",
+  tags: ["dags"],
+  summary: "A DAG's definition and latest run",
+  request: { params: FileNameParam },
+  responses: {
+    200: jsonResponse(
+      "The DAG",
+      z.object({
+        dag: DagDetailsSchema.optional(),
+        localDags: z.array(z.unknown()),
+        latestDAGRun: RunSummarySchema,
+        suspended: z.boolean(),
+        errors: z.array(z.string()),
+      }),
+    ),
+    404: errorResponse("No such DAG"),
+  },
+});
+
+const remove = roleRoute("manager", {
+  method: "delete",
+  path: "/dags/{fileName}",
+  tags: ["dags"],
+  summary: "Delete a DAG",
+  request: { params: FileNameParam },
+  responses: { 204: { description: "Deleted" }, 404: errorResponse("No such DAG") },
+});
+
+const getSpec = roleRoute("viewer", {
+  method: "get",
+  path: "/dags/{fileName}/spec",
+  tags: ["dags"],
+  summary: "A DAG's YAML spec",
+  request: { params: FileNameParam },
+  responses: {
+    200: jsonResponse(
+      "The spec",
+      z.object({ dag: DagDetailsSchema.optional(), spec: z.string(), errors: z.array(z.string()) }),
+    ),
+    404: errorResponse("No such DAG"),
+  },
+});
+
+const putSpec = roleRoute("manager", {
+  method: "put",
+  path: "/dags/{fileName}/spec",
+  tags: ["dags"],
+  summary: "Replace a DAG's spec; an invalid spec is rejected (400, with every error and its line) and nothing changes",
+  request: { params: FileNameParam, body: jsonBody(z.strictObject({ spec: SpecText })) },
+  responses: {
+    200: jsonResponse("Saved", z.object({ errors: z.array(z.string()) })),
+    404: errorResponse("No such DAG"),
+  },
+});
+
+const rename = roleRoute("manager", {
+  method: "post",
+  path: "/dags/{fileName}/rename",
+  tags: ["dags"],
+  summary: "Rename a DAG",
+  request: { params: FileNameParam, body: jsonBody(z.strictObject({ newFileName: DagNameSchema })) },
+  responses: {
+    200: { description: "Renamed" },
+    404: errorResponse("No such DAG"),
+    409: errorResponse("The new name is taken"),
+  },
+});
+
+export const dagRoutes = createRouter()
+  .openapi(list, async (c) => {
+    const query = c.req.valid("query");
+    const filter = { name: query.name, tag: query.tag };
+    const offset = (query.page - 1) * query.perPage;
+    const at = new Date();
+    let rows: DagRow[];
+    let total: number;
+    if (query.sort === "nextRun") {
+      // The next run depends on the clock, so this ordering is computed here, not by SQL.
+      const all = (await listAllDags(c.env.DB, filter)).map((row) => ({ row, next: nextRun(row, at) }));
+      all.sort((a, b) => compareNextRuns(a.next, b.next) * (query.order === "desc" ? -1 : 1) || a.row.name.localeCompare(b.row.name));
+      rows = all.slice(offset, offset + query.perPage).map((entry) => entry.row);
+      total = all.length;
+    } else {
+      ({ rows, total } = await listDags(c.env.DB, filter, { limit: query.perPage, offset, descending: query.order === "desc" }));
+    }
+    const totalPages = Math.max(1, Math.ceil(total / query.perPage));
+    return c.json(
+      {
+        dags: rows.map((row) => ({
+          fileName: row.name,
+          dag: {
+            name: row.name,
+            description: row.description,
+            schedule: schedulesOf(row).map((expression) => ({ expression })),
+            tags: JSON.parse(row.tags) as string[],
+          },
+          latestDAGRun: notStartedRun(row.name),
+          suspended: row.suspended === 1,
+          nextRun: nextRun(row, at)?.toISOString() ?? null,
+          errors: [] as string[],
+        })),
+        errors: [] as string[],
+        pagination: {
+          totalRecords: total,
+          currentPage: query.page,
+          totalPages,
+          nextPage: query.page < totalPages ? query.page + 1 : 0,
+          prevPage: query.page > 1 ? query.page - 1 : 0,
+        },
+      },
+      200,
+    );
+  })
+  .openapi(create, async (c) => {
+    const { name, spec = defaultSpec(name) } = c.req.valid("json");
+    const result = toDagRecord(name, spec);
+    if (!result.ok) throw invalidSpec(result.errors);
+    if (!(await insertDag(c.env.DB, result.record, now()))) {
+      throw new ApiError("already_exists", `a DAG named '${name}' already exists`);
+    }
+    return c.json({ name }, 201);
+  })
+  .openapi(validate, (c) => {
+    const { spec, name } = c.req.valid("json");
+    const parsed = parseDagSpec(spec, { fileName: name });
+    if (!parsed.ok) {
+      return c.json({ valid: false, errors: parsed.errors.map(formatSpecError), specErrors: parsed.errors }, 200);
+    }
+    return c.json({ valid: true, dag: toDetails(name ?? parsed.spec.name ?? "", parsed.spec), errors: [], specErrors: [] }, 200);
+  })
+  .openapi(details, async (c) => {
+    const row = await requireDag(c.env.DB, c.req.valid("param").fileName);
+    const parsed = parseDagSpec(row.spec, { fileName: row.name });
+    return c.json(
+      {
+        ...(parsed.ok ? { dag: toDetails(row.name, parsed.spec) } : {}),
+        localDags: [],
+        latestDAGRun: notStartedRun(row.name),
+        suspended: row.suspended === 1,
+        errors: parsed.ok ? [] : parsed.errors.map(formatSpecError),
+      },
+      200,
+    );
+  })
+  .openapi(remove, async (c) => {
+    const { fileName } = c.req.valid("param");
+    if (!(await deleteDag(c.env.DB, fileName))) throw notFound(`DAG '${fileName}'`);
+    return c.body(null, 204);
+  })
+  .openapi(getSpec, async (c) => {
+    const row = await requireDag(c.env.DB, c.req.valid("param").fileName);
+    const parsed = parseDagSpec(row.spec, { fileName: row.name });
+    return c.json(
+      {
+        ...(parsed.ok ? { dag: toDetails(row.name, parsed.spec) } : {}),
+        spec: row.spec,
+        errors: parsed.ok ? [] : parsed.errors.map(formatSpecError),
+      },
+      200,
+    );
+  })
+  .openapi(putSpec, async (c) => {
+    const { fileName } = c.req.valid("param");
+    const result = toDagRecord(fileName, c.req.valid("json").spec);
+    if (!result.ok) {
+      await requireDag(c.env.DB, fileName);
+      throw invalidSpec(result.errors);
+    }
+    if (!(await updateDag(c.env.DB, result.record, now()))) throw notFound(`DAG '${fileName}'`);
+    return c.json({ errors: [] }, 200);
+  })
+  .openapi(rename, async (c) => {
+    const { fileName } = c.req.valid("param");
+    const { newFileName } = c.req.valid("json");
+    const row = await requireDag(c.env.DB, fileName);
+    if (newFileName === fileName) return c.body(null, 200);
+    if (!(await renameDag(c.env.DB, fileName, newFileName, renameInSpec(row.spec, newFileName), now()))) {
+      await requireDag(c.env.DB, fileName);
+      throw new ApiError("already_exists", `a DAG named '${newFileName}' already exists`);
+    }
+    return c.body(null, 200);
+  });
+
+async function requireDag(db: D1Database, name: string): Promise<DagRow> {
+  const row = await findDag(db, name);
+  if (!row) throw notFound(`DAG '${name}'`);
+  return row;
+}
+
+function invalidSpec(errors: SpecError[]): ApiError {
+  const messages = errors.map(formatSpecError);
+  const more = messages.length > 1 ? ` (and ${messages.length - 1} more)` : "";
+  return new ApiError("bad_request", `invalid DAG spec: ${messages[0]}${more}`, { errors: messages, specErrors: errors });
+}
+
+function schedulesOf(row: DagRow): string[] {
+  return JSON.parse(row.schedules) as string[];
+}
+
+function nextRun(row: DagRow, after: Date): Date | undefined {
+  const upcoming = schedulesOf(row)
+    .map((expression) => nextScheduledRun(expression, after))
+    .filter((date): date is Date => date !== undefined);
+  return upcoming.length ? new Date(Math.min(...upcoming.map(Number))) : undefined;
+}
+
+/** Earlier first; DAGs without a schedule last. */
+function compareNextRuns(a: Date | undefined, b: Date | undefined): number {
+  if (a && b) return a.getTime() - b.getTime();
+  return a ? -1 : b ? 1 : 0;
+}
+
+/** Dagu's shape for "this DAG has never run". The run-engine issue replaces it with the real latest run. */
+function notStartedRun(name: string) {
+  return {
+    rootDAGRunName: name,
+    rootDAGRunId: "",
+    dagRunId: "",
+    name,
+    status: 0,
+    statusLabel: "not_started",
+    startedAt: "",
+    finishedAt: "",
+    log: "",
+  };
+}
+
+const keyValueStrings = (entries: { key: string; value: string }[]) => entries.map(({ key, value }) => `${key}=${value}`);
+
+function toStep(step: StepSpec) {
+  return {
+    name: step.name,
+    id: step.id,
+    description: step.description,
+    command: step.command,
+    script: step.script,
+    dir: step.dir,
+    depends: step.depends ?? [],
+    output: step.output,
+    preconditions: step.preconditions.map(({ condition, expected, negate }) => ({ condition, expected, negate })),
+    timeoutSec: step.timeoutSec,
+    executorConfig: step.executor,
+  };
+}
+
+function toDetails(name: string, spec: DagSpec) {
+  return {
+    name,
+    group: spec.group,
+    description: spec.description,
+    type: spec.type,
+    schedule: spec.schedule.map((expression) => ({ expression })),
+    tags: spec.tags,
+    params: keyValueStrings(spec.params),
+    defaultParams: keyValueStrings(spec.params).join(" "),
+    env: keyValueStrings(spec.env),
+    maxActiveRuns: spec.maxActiveRuns,
+    timeoutSec: spec.timeoutSec,
+    steps: spec.steps.map(toStep),
+    handlerOn: Object.fromEntries(Object.entries(spec.handlerOn).map(([event, step]) => [event, toStep(step)])),
+  };
+}

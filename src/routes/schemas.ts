@@ -1,0 +1,162 @@
+/**
+ * Wire schemas: they validate requests and describe the API in /api/v2/openapi.json, so the
+ * document can't drift from what the Worker accepts. Names and shapes follow Dagu's /api/v2.
+ */
+import { z } from "@hono/zod-openapi";
+import { DAG_NAME_MAX_LENGTH, DAG_NAME_PATTERN } from "../domain/dag-spec.ts";
+import { ROLES } from "../domain/roles.ts";
+import { MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH } from "../auth/passwords.ts";
+
+export const ErrorSchema = z
+  .object({
+    code: z.string().openapi({ example: "bad_request" }),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  })
+  .openapi("Error");
+
+export const RoleSchema = z.enum(ROLES).openapi("UserRole");
+
+export const Timestamp = z.string().openapi({ format: "date-time", example: "2026-11-24T12:00:00.000Z" });
+
+export const PasswordSchema = z
+  .string()
+  .min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`)
+  .refine((password) => new TextEncoder().encode(password).byteLength <= MAX_PASSWORD_BYTES, {
+    message: `must be at most ${MAX_PASSWORD_BYTES} bytes`,
+  });
+
+export const UsernameSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9._@-]+$/, "may contain letters, digits and . _ @ - only");
+
+export const SuccessSchema = z.object({ message: z.string() }).openapi("SuccessResponse");
+
+// --- users -----------------------------------------------------------------------------------
+
+export const UserSchema = z
+  .object({ id: z.string(), username: z.string(), role: RoleSchema, createdAt: Timestamp, updatedAt: Timestamp })
+  .openapi("User");
+
+export const UserResponseSchema = z.object({ user: UserSchema }).openapi("UserResponse");
+
+export const UserIdParam = z.object({
+  userId: z.string().min(1).openapi({ param: { name: "userId", in: "path" } }),
+});
+
+// --- API keys --------------------------------------------------------------------------------
+
+export const ApiKeySchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    description: z.string(),
+    role: RoleSchema,
+    keyPrefix: z.string().openapi({ description: "First 12 characters of the key, for identification" }),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+    createdBy: z.string(),
+    lastUsedAt: Timestamp.nullable(),
+  })
+  .openapi("APIKey");
+
+export const ApiKeyIdParam = z.object({
+  keyId: z.string().min(1).openapi({ param: { name: "keyId", in: "path" } }),
+});
+
+// --- DAGs ------------------------------------------------------------------------------------
+
+export const DagNameSchema = z
+  .string()
+  .max(DAG_NAME_MAX_LENGTH, `must be at most ${DAG_NAME_MAX_LENGTH} characters`)
+  .regex(DAG_NAME_PATTERN, "may contain letters, digits, _ and - only")
+  .openapi("DAGName");
+
+export const FileNameParam = z.object({
+  fileName: DagNameSchema.openapi({ param: { name: "fileName", in: "path" } }),
+});
+
+export const ScheduleSchema = z.object({ expression: z.string() }).openapi("Schedule");
+
+export const DagSchema = z
+  .object({
+    name: z.string(),
+    group: z.string().optional(),
+    description: z.string(),
+    schedule: z.array(ScheduleSchema),
+    tags: z.array(z.string()),
+    params: z.array(z.string()).optional(),
+    defaultParams: z.string().optional(),
+    maxActiveRuns: z.number().int().optional(),
+  })
+  .openapi("DAG");
+
+export const ConditionSchema = z
+  .object({ condition: z.string(), expected: z.string().optional(), negate: z.boolean().optional() })
+  .openapi("Condition");
+
+export const StepSchema = z
+  .object({
+    name: z.string(),
+    id: z.string().optional(),
+    description: z.string().optional(),
+    command: z.string().optional(),
+    script: z.string().optional(),
+    dir: z.string().optional(),
+    depends: z.array(z.string()),
+    output: z.string().optional(),
+    preconditions: z.array(ConditionSchema),
+    timeoutSec: z.number().optional(),
+    executorConfig: z.object({ type: z.string(), config: z.record(z.string(), z.unknown()) }).optional(),
+  })
+  .openapi("Step");
+
+export const DagDetailsSchema = DagSchema.extend({
+  type: z.enum(["chain", "graph"]),
+  env: z.array(z.string()),
+  timeoutSec: z.number().optional(),
+  steps: z.array(StepSchema),
+  handlerOn: z.record(z.string(), StepSchema),
+}).openapi("DAGDetails");
+
+export const RunSummarySchema = z
+  .object({
+    rootDAGRunName: z.string(),
+    rootDAGRunId: z.string(),
+    dagRunId: z.string(),
+    name: z.string(),
+    status: z.number().int(),
+    statusLabel: z.string(),
+    queuedAt: z.string().optional(),
+    startedAt: z.string(),
+    finishedAt: z.string(),
+    log: z.string(),
+  })
+  .openapi("DAGRunSummary");
+
+export const DagFileSchema = z
+  .object({
+    fileName: z.string(),
+    dag: DagSchema,
+    latestDAGRun: RunSummarySchema,
+    suspended: z.boolean(),
+    nextRun: Timestamp.nullable().openapi({ description: "Next scheduled run (dagflare extension)" }),
+    errors: z.array(z.string()),
+  })
+  .openapi("DAGFile");
+
+export const PaginationSchema = z
+  .object({
+    totalRecords: z.number().int(),
+    currentPage: z.number().int(),
+    totalPages: z.number().int(),
+    nextPage: z.number().int(),
+    prevPage: z.number().int(),
+  })
+  .openapi("Pagination");
+
+export const SpecErrorSchema = z
+  .object({ field: z.string(), message: z.string(), line: z.number().int().optional(), column: z.number().int().optional() })
+  .openapi("SpecError", { description: "A DAG spec error with its place in the YAML (dagflare extension)" });

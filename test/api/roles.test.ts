@@ -1,0 +1,77 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { ROLES, type Role, roleAtLeast } from "../../src/domain/roles.ts";
+import { call, expectEnvelope, userWithRole } from "../helpers.ts";
+
+/** Every non-public route and the weakest role allowed to call it: the intended policy, stated once. */
+const POLICY: [method: string, path: string, role: Role][] = [
+  ["GET", "/auth/me", "viewer"],
+  ["POST", "/auth/change-password", "viewer"],
+  ["GET", "/dags", "viewer"],
+  ["POST", "/dags/validate", "viewer"],
+  ["GET", "/dags/{fileName}", "viewer"],
+  ["GET", "/dags/{fileName}/spec", "viewer"],
+  ["POST", "/dags", "manager"],
+  ["DELETE", "/dags/{fileName}", "manager"],
+  ["PUT", "/dags/{fileName}/spec", "manager"],
+  ["POST", "/dags/{fileName}/rename", "manager"],
+  ["GET", "/users", "admin"],
+  ["POST", "/users", "admin"],
+  ["GET", "/users/{userId}", "admin"],
+  ["PATCH", "/users/{userId}", "admin"],
+  ["DELETE", "/users/{userId}", "admin"],
+  ["POST", "/users/{userId}/reset-password", "admin"],
+  ["GET", "/api-keys", "admin"],
+  ["POST", "/api-keys", "admin"],
+  ["GET", "/api-keys/{keyId}", "admin"],
+  ["PATCH", "/api-keys/{keyId}", "admin"],
+  ["DELETE", "/api-keys/{keyId}", "admin"],
+];
+const PUBLIC = ["GET /health", "GET /openapi.json", "POST /auth/login"];
+
+// Path parameters name nothing that exists, and bodies are empty: an allowed caller gets a 400
+// or 404 and nothing changes, while a caller below the role must get 403 before any of that.
+const concrete = (path: string) => path.replace(/\{[^}]+\}/g, "does-not-exist");
+const bodyFor = (method: string) => (method === "GET" || method === "DELETE" ? undefined : {});
+
+const tokens = {} as Record<Role, string>;
+beforeAll(async () => {
+  for (const role of ROLES) tokens[role] = (await userWithRole(role)).token;
+});
+
+describe("role matrix", () => {
+  for (const [method, path, required] of POLICY) {
+    it(`${method} ${path} needs ${required}`, async () => {
+      for (const role of ROLES) {
+        const result = await call(method, concrete(path), { token: tokens[role], body: bodyFor(method) });
+        if (roleAtLeast(role, required)) {
+          expect([401, 403], `${role} should pass`).not.toContain(result.status);
+        } else {
+          expectEnvelope(result, 403, "forbidden");
+        }
+      }
+    });
+  }
+});
+
+describe("authentication", () => {
+  it("the policy covers every documented route", async () => {
+    const { body } = await call("GET", "/openapi.json");
+    const documented = Object.entries(body.paths as Record<string, Record<string, unknown>>).flatMap(([path, operations]) =>
+      Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(documented.sort()).toEqual([...POLICY.map(([method, path]) => `${method} ${path}`), ...PUBLIC].sort());
+  });
+
+  it("every non-public route answers 401 without credentials", async () => {
+    for (const [method, path] of POLICY) {
+      expectEnvelope(await call(method, concrete(path), { body: bodyFor(method) }), 401, "unauthorized");
+    }
+  });
+
+  it("public routes answer without credentials", async () => {
+    const health = await call("GET", "/health");
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({ status: "healthy", version: expect.any(String), uptime: expect.any(Number) });
+    expect((await call("GET", "/openapi.json")).status).toBe(200);
+  });
+});
