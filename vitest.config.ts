@@ -2,23 +2,41 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig(async () => ({
-  plugins: [
-    cloudflareTest({
-      wrangler: { configPath: "./wrangler.toml" },
-      miniflare: {
-        bindings: {
-          // Tests run as a development instance with a fixed signing secret; production checks
-          // are exercised by overriding ENVIRONMENT per request (test/api/auth.test.ts).
-          ENVIRONMENT: "development",
-          AUTH_MODE: "builtin",
-          JWT_SECRET: "test-only-secret-0123456789abcdef0123456789",
-          TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+  test: {
+    projects: [
+      {
+        // Worker code inside workerd, with the real local D1 (and later DOs and Queues).
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                // A development instance with a fixed signing secret; production checks are
+                // exercised by overriding ENVIRONMENT per request (auth.test.ts).
+                ENVIRONMENT: "development",
+                AUTH_MODE: "builtin",
+                JWT_SECRET: "test-only-secret-0123456789abcdef0123456789",
+                TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+              },
+            },
+          }),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/workers/**/*.test.ts"],
+          setupFiles: ["./test/workers/apply-migrations.ts"],
         },
       },
-    }),
-  ],
-  test: {
-    include: ["test/**/*.test.ts"],
-    setupFiles: ["./test/apply-migrations.ts"],
+      {
+        // Processes on this machine: `npm run dev`, scripts, later the step runner and the browser.
+        test: {
+          name: "node",
+          include: ["test/node/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
   },
 }));

@@ -7,9 +7,9 @@ export type Principal =
   | { kind: "api-key"; id: string; role: Role; name: string; createdAt: string; updatedAt: string }
   | { kind: "anonymous"; id: ""; role: "admin" };
 
-export const ANONYMOUS: Principal = { kind: "anonymous", id: "", role: "admin" };
+const EPOCH = new Date(0).toISOString();
 
-const STARTED_AT = new Date().toISOString();
+export const ANONYMOUS: Principal = { kind: "anonymous", id: "", role: "admin" };
 
 /** The caller as Dagu's `User` shape, for /auth/me: an API key appears as `api-key:<name>`. */
 export function principalAsUser(principal: Principal): User {
@@ -25,6 +25,7 @@ export function principalAsUser(principal: Principal): User {
         updatedAt: principal.updatedAt,
       };
     case "anonymous":
-      return { id: "", username: "anonymous", role: "admin", createdAt: STARTED_AT, updatedAt: STARTED_AT };
+      // Nobody created the anonymous admin; the epoch says so rather than inventing a date.
+      return { id: "", username: "anonymous", role: "admin", createdAt: EPOCH, updatedAt: EPOCH };
   }
 }

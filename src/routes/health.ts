@@ -2,7 +2,8 @@ import { z } from "@hono/zod-openapi";
 import packageJson from "../../package.json" with { type: "json" };
 import { createRouter, jsonResponse, publicRoute } from "./router.ts";
 
-const startedAt = Date.now();
+// workerd freezes the clock at the epoch while a module loads, so the start is taken at the first request.
+let startedAt: number | undefined;
 
 const health = publicRoute({
   method: "get",
@@ -19,8 +20,9 @@ const health = publicRoute({
   },
 });
 
-export const healthRoutes = createRouter().openapi(health, (c) =>
-  c.json(
+export const healthRoutes = createRouter().openapi(health, (c) => {
+  startedAt ??= Date.now();
+  return c.json(
     {
       status: "healthy" as const,
       version: packageJson.version,
@@ -28,5 +30,5 @@ export const healthRoutes = createRouter().openapi(health, (c) =>
       timestamp: new Date().toISOString(),
     },
     200,
-  ),
-);
+  );
+});

@@ -1,10 +1,10 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { issueSession, signingKey } from "../src/auth/jwt.ts";
-import { hashSecret } from "../src/auth/passwords.ts";
-import { insertUser } from "../src/db/users.ts";
-import type { Role } from "../src/domain/roles.ts";
-import worker from "../src/index.ts";
+import { issueSession, signingKey } from "../../src/auth/jwt.ts";
+import { hashSecret } from "../../src/auth/passwords.ts";
+import { insertUser } from "../../src/db/users.ts";
+import type { Role } from "../../src/domain/roles.ts";
+import worker from "../../src/index.ts";
 
 export type ApiResult = { status: number; body: any; headers: Headers };
 

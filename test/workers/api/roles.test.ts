@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { ROLES, type Role, roleAtLeast } from "../../src/domain/roles.ts";
+import { ROLES, type Role, roleAtLeast } from "../../../src/domain/roles.ts";
 import { call, expectEnvelope, userWithRole } from "../helpers.ts";
 
 /** Every non-public route and the weakest role allowed to call it: the intended policy, stated once. */

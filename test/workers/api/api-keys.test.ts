@@ -1,7 +1,7 @@
 import bs58 from "bs58";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { verifyApiKey } from "../../src/auth/credentials.ts";
+import { verifyApiKey } from "../../../src/auth/credentials.ts";
 import { call, expectEnvelope, unique, userWithRole } from "../helpers.ts";
 
 let admin: { id: string; token: string };

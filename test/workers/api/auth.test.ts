@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { verifyLogin } from "../../src/auth/credentials.ts";
-import { DUMMY_PASSWORD_HASH } from "../../src/auth/passwords.ts";
-import { bootstrapFirstAdmin } from "../../src/auth/bootstrap.ts";
+import { verifyLogin } from "../../../src/auth/credentials.ts";
+import { DUMMY_PASSWORD_HASH } from "../../../src/auth/passwords.ts";
+import { bootstrapFirstAdmin } from "../../../src/auth/bootstrap.ts";
 import { call, expectEnvelope, TEST_PASSWORD, userWithRole } from "../helpers.ts";
 
 describe("POST /auth/login", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { findCycle, resolveDependencies } from "../../src/domain/plan.ts";
+import { findCycle, resolveDependencies } from "../../../src/domain/plan.ts";
 
 describe("resolveDependencies", () => {
   const steps = [

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatSpecError, parseDagSpec, parseParamString, renameInSpec, toDagRecord } from "../../src/domain/dag-spec.ts";
+import { formatSpecError, parseDagSpec, parseParamString, renameInSpec, toDagRecord } from "../../../src/domain/dag-spec.ts";
 
 function errorsOf(source: string, fileName?: string): string[] {
   const result = parseDagSpec(source, { fileName });

@@ -1,0 +1,192 @@
+/**
+ * `npm run dev`: the whole product on one machine, from a fresh clone.
+ *
+ *   1. D1 migrations applied to the local state folder (wrangler, as in production);
+ *   2. the first admin created (ADMIN_USERNAME / ADMIN_PASSWORD, or a generated password printed
+ *      once) and the repository's dags/ loaded, through the same code the Worker uses;
+ *   3. `wrangler dev` started, and "ready" printed once /api/v2/health answers.
+ *
+ * SIGINT or SIGTERM stops every process it started (wrangler and its workerd children).
+ *
+ * Environment: PORT (8787), STATE_DIR (.wrangler/state), AUTH_MODE (builtin | none),
+ * ADMIN_USERNAME (admin), ADMIN_PASSWORD (generated), JWT_SECRET (generated per start).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { getPlatformProxy } from "wrangler";
+import { bootstrapFirstAdmin } from "../src/auth/bootstrap.ts";
+import { upsertDag } from "../src/db/dags.ts";
+import { now } from "../src/db/time.ts";
+import { generatePassword } from "../src/domain/secrets.ts";
+import { readDagFiles } from "./lib/dag-files.ts";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const wranglerBin = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
+const configPath = join(root, "wrangler.toml");
+
+const port = Number(process.env.PORT ?? 8787);
+const stateDir = resolve(process.env.STATE_DIR ?? join(root, ".wrangler", "state"));
+const authMode = process.env.AUTH_MODE ?? "builtin";
+const READY_TIMEOUT_MS = 60_000;
+
+const log = (message: string) => console.log(`[dagflare] ${message}`);
+
+// Offline-friendly defaults for wrangler/miniflare: no Request.cf download, no telemetry.
+process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
+process.env.WRANGLER_SEND_METRICS ??= "false";
+// Generated before anything reads the config, so wrangler sees its required secret everywhere.
+const generatedJwtSecret = !process.env.JWT_SECRET;
+process.env.JWT_SECRET ||= randomBytes(48).toString("base64url");
+
+if (!Number.isInteger(port) || port <= 0 || port > 65535) fail(`PORT must be a TCP port, not '${process.env.PORT}'`);
+if (authMode !== "builtin" && authMode !== "none") fail(`AUTH_MODE must be 'builtin' or 'none', not '${authMode}'`);
+
+const children = new Set<ChildProcess>();
+let stopping = false;
+
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(signal, () => void stop(signal));
+}
+
+await run(["d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir]);
+await prepareState();
+await startWorker();
+
+/** First admin and DAG files, written with the Worker's own functions through a local D1 binding. */
+async function prepareState(): Promise<void> {
+  const proxy = await getPlatformProxy<Cloudflare.Env>({
+    configPath,
+    persist: { path: join(stateDir, "v3") },
+    remoteBindings: false,
+  });
+  try {
+    const db = proxy.env.DB;
+    if (authMode === "builtin") {
+      const username = process.env.ADMIN_USERNAME || "admin";
+      const given = process.env.ADMIN_PASSWORD;
+      const password = given || generatePassword();
+      if (await bootstrapFirstAdmin(db, username, password)) {
+        if (given) log(`created admin '${username}' with the password from ADMIN_PASSWORD`);
+        else printGeneratedPassword(username, password);
+      } else {
+        log(`users exist in ${stateDir}; no admin created (ADMIN_USERNAME/ADMIN_PASSWORD only seed an empty instance)`);
+      }
+    }
+    for (const dag of await readDagFiles(join(root, "dags"))) {
+      if (!dag.ok) {
+        log(`skipped ${dag.file}:\n    ${dag.errors.join("\n    ")}`);
+        continue;
+      }
+      const outcome = await upsertDag(db, dag.record, now());
+      if (outcome !== "unchanged") log(`${outcome} DAG '${dag.record.name}' from ${dag.file}`);
+    }
+  } finally {
+    await proxy.dispose();
+  }
+}
+
+async function startWorker(): Promise<void> {
+  if (generatedJwtSecret) log("JWT_SECRET not set: generated one for this run (sessions end when dev restarts)");
+  // Wrangler reads vars and required secrets from the process environment (wrangler.toml [secrets]);
+  // nothing secret goes on a command line or into a file.
+  const worker = spawnChild(
+    [
+      "dev",
+      "--ip", "127.0.0.1",
+      "--port", String(port),
+      "--persist-to", stateDir,
+      "--show-interactive-dev-session=false",
+    ],
+    { ENVIRONMENT: "development", AUTH_MODE: authMode },
+  );
+  worker.on("exit", (code, signal) => {
+    if (stopping) return;
+    log(`wrangler dev exited (${signal ?? code}); stopping`);
+    void stop(undefined, code ?? 1);
+  });
+
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline && !stopping) {
+    const healthy = await fetch(`${url}/api/v2/health`).then((response) => response.ok, () => false);
+    if (healthy) {
+      log(`ready: API on ${url}/api/v2 (OpenAPI: ${url}/api/v2/openapi.json), state in ${stateDir}`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  if (!stopping) {
+    log(`the Worker did not answer ${url}/api/v2/health within ${READY_TIMEOUT_MS / 1000} s`);
+    await stop(undefined, 1);
+  }
+}
+
+function printGeneratedPassword(username: string, password: string): void {
+  const lines = [
+    `First admin created: ${username}`,
+    `Password (shown once, stored only as a bcrypt hash): ${password}`,
+    "Set ADMIN_USERNAME / ADMIN_PASSWORD before the first start to choose them.",
+  ];
+  const width = Math.max(...lines.map((line) => line.length));
+  console.log(["", "=".repeat(width + 4), ...lines.map((line) => `| ${line.padEnd(width)} |`), "=".repeat(width + 4), ""].join("\n"));
+}
+
+/**
+ * Each child leads its own process group, so stopping it also stops what it started (workerd);
+ * signals from the terminal reach this script, which passes them on.
+ */
+function spawnChild(args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
+  const child = spawn(process.execPath, [wranglerBin, ...args], {
+    cwd: root,
+    env: { ...process.env, ...extraEnv },
+    stdio: ["ignore", "inherit", "inherit"],
+    detached: true,
+  });
+  children.add(child);
+  child.on("exit", () => children.delete(child));
+  return child;
+}
+
+async function run(args: string[]): Promise<void> {
+  const child = spawnChild(args);
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  if (code !== 0 && !stopping) fail(`wrangler ${args.join(" ")} failed (exit ${code})`);
+}
+
+async function stop(signal?: NodeJS.Signals, exitCode = 0): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    if (signal) log(`${signal}: stopping`);
+    await Promise.all([...children].map((child) => stopGroup(child)));
+  }
+  process.exit(exitCode);
+}
+
+async function stopGroup(child: ChildProcess): Promise<void> {
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once("exit", () => resolve());
+  });
+  killGroup(child, "SIGTERM");
+  const timer = setTimeout(() => killGroup(child, "SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+  // workerd may outlive wrangler by a moment: make sure nothing of the group is left.
+  killGroup(child, "SIGKILL");
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid) process.kill(-child.pid, signal);
+  } catch {
+    // the group is already gone
+  }
+}
+
+function fail(message: string): never {
+  console.error(`[dagflare] ${message}`);
+  for (const child of children) killGroup(child, "SIGKILL");
+  process.exit(1);
+}

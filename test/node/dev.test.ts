@@ -1,0 +1,53 @@
+/**
+ * `npm run dev` as a new user meets it: a fresh state folder, the documented environment
+ * variables, readiness within 60 s, and nothing left running after SIGINT/SIGTERM.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { killLeftovers, login, startDev, stopDev } from "./dev-server.ts";
+
+afterAll(killLeftovers);
+
+describe("npm run dev", () => {
+  const stateDir = mkdtempSync(join(tmpdir(), "dagflare-state-"));
+  let generatedPassword = "";
+
+  it("on a fresh state folder: migrations, a generated admin password printed once, example DAGs, ready within 60 s", async () => {
+    const dev = await startDev({ STATE_DIR: stateDir });
+    expect(dev.readyMs).toBeLessThan(60_000);
+    generatedPassword = /Password \(shown once[^)]*\): (\S+)/.exec(dev.output())?.[1] ?? "";
+    expect(generatedPassword).toMatch(/^[1-9A-HJ-NP-Za-km-z]{20,}$/);
+
+    const signedIn = await login(dev.url, "admin", generatedPassword);
+    expect(signedIn.status).toBe(200);
+    const { token } = (await signedIn.json()) as { token: string };
+    const dags = await fetch(`${dev.url}/api/v2/dags?tag=example`, { headers: { Authorization: `Bearer ${token}` } });
+    const names = ((await dags.json()) as { dags: { fileName: string }[] }).dags.map((dag) => dag.fileName);
+    expect(names).toEqual(["example-http-check", "example-nightly-report", "example-process-webhook"]);
+    expect((await fetch(`${dev.url}/api/v2/users`)).status).toBe(401);
+
+    await stopDev(dev, "SIGINT");
+  });
+
+  it("on restart: keeps the admin, prints no new password; SIGTERM stops everything", async () => {
+    const dev = await startDev({ STATE_DIR: stateDir });
+    expect(dev.output()).not.toContain("shown once");
+    expect(dev.output()).toContain("users exist");
+    expect((await login(dev.url, "admin", generatedPassword)).status).toBe(200);
+    await stopDev(dev, "SIGTERM");
+  });
+
+  it("honours ADMIN_USERNAME/ADMIN_PASSWORD on a fresh state, and AUTH_MODE=none", async () => {
+    const fresh = mkdtempSync(join(tmpdir(), "dagflare-state-"));
+    const dev = await startDev({ STATE_DIR: fresh, ADMIN_USERNAME: "ops", ADMIN_PASSWORD: "chosen-password-1" });
+    expect(dev.output()).not.toContain("chosen-password-1");
+    expect((await login(dev.url, "ops", "chosen-password-1")).status).toBe(200);
+    await stopDev(dev, "SIGTERM");
+
+    const open = await startDev({ STATE_DIR: fresh, AUTH_MODE: "none" });
+    expect((await fetch(`${open.url}/api/v2/users`)).status).toBe(200);
+    await stopDev(open, "SIGINT");
+  });
+});
