@@ -1,6 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { touchApiKey } from "../db/api-keys.ts";
-import { now } from "../db/time.ts";
 import { findUserById, toUser } from "../db/users.ts";
 import { type Role, roleAtLeast } from "../domain/roles.ts";
 import { API_KEY_PREFIX, WEBHOOK_TOKEN_PREFIX } from "../domain/secrets.ts";
@@ -11,6 +10,8 @@ import { readSession, signingKey } from "./jwt.ts";
 import { ANONYMOUS, type Principal } from "./principal.ts";
 
 const LAST_USED_RESOLUTION_MS = 60_000;
+/** When this isolate last recorded each key's use: most requests then skip the D1 write entirely. */
+const lastTouched = new Map<string, number>();
 
 export type AuthMode = "builtin" | "none";
 
@@ -39,7 +40,7 @@ export async function authenticate(c: Context<AppEnv>): Promise<Principal> {
   if (credential.startsWith(API_KEY_PREFIX) && !credential.startsWith(WEBHOOK_TOKEN_PREFIX)) {
     const key = await verifyApiKey(c.env.DB, credential);
     if (!key) throw unauthorized("invalid API key");
-    c.executionCtx.waitUntil(touchApiKey(c.env.DB, key.id, now(), LAST_USED_RESOLUTION_MS));
+    recordUse(c, key.id);
     return { kind: "api-key", id: key.id, role: key.role, name: key.name, createdAt: key.created_at, updatedAt: key.updated_at };
   }
 
@@ -49,6 +50,15 @@ export async function authenticate(c: Context<AppEnv>): Promise<Principal> {
     throw unauthorized("invalid or expired token");
   }
   return { kind: "user", id: user.id, role: user.role, user: toUser(user) };
+}
+
+function recordUse(c: Context<AppEnv>, keyId: string): void {
+  const at = Date.now();
+  if (at - (lastTouched.get(keyId) ?? 0) < LAST_USED_RESOLUTION_MS) return;
+  if (lastTouched.size >= 10_000) lastTouched.clear();
+  lastTouched.set(keyId, at);
+  // Other isolates may have recorded a use meanwhile; the query keeps the same resolution across them.
+  c.executionCtx.waitUntil(touchApiKey(c.env.DB, keyId, new Date(at).toISOString(), LAST_USED_RESOLUTION_MS));
 }
 
 /** Authenticates the caller and requires at least `role`; every non-public route declares one. */
