@@ -8,13 +8,12 @@ export default defineConfig(async () => ({
         // Worker code inside workerd, with the real local D1 (and later DOs and Queues).
         plugins: [
           cloudflareTest({
-            wrangler: { configPath: "./wrangler.toml" },
+            // The dev environment: local queues deliver at once (max_batch_timeout = 0).
+            wrangler: { configPath: "./wrangler.toml", environment: "dev" },
             miniflare: {
               bindings: {
-                // A development instance with a fixed signing secret; production checks are
-                // exercised by overriding ENVIRONMENT per request (auth.test.ts).
-                ENVIRONMENT: "development",
-                AUTH_MODE: "builtin",
+                // A fixed signing secret; production checks are exercised by overriding
+                // ENVIRONMENT per request (auth.test.ts).
                 JWT_SECRET: "test-only-secret-0123456789abcdef0123456789",
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
               },
@@ -25,6 +24,7 @@ export default defineConfig(async () => ({
           name: "workers",
           include: ["test/workers/**/*.test.ts"],
           setupFiles: ["./test/workers/apply-migrations.ts"],
+          globalSetup: ["./test/workers/global-setup.ts"],
         },
       },
       {

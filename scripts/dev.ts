@@ -50,7 +50,10 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(signal, () => void stop(signal));
 }
 
-await run(["d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir]);
+// [env.dev] in wrangler.toml: development vars and queues that deliver at once.
+const WRANGLER_ENV = "dev";
+
+await run(["d1", "migrations", "apply", "DB", "--local", "--env", WRANGLER_ENV, "--persist-to", stateDir]);
 await prepareState();
 await startWorker();
 
@@ -58,6 +61,7 @@ await startWorker();
 async function prepareState(): Promise<void> {
   const proxy = await getPlatformProxy<Cloudflare.Env>({
     configPath,
+    environment: WRANGLER_ENV,
     persist: { path: join(stateDir, "v3") },
     remoteBindings: false,
   });
@@ -94,11 +98,13 @@ async function startWorker(): Promise<void> {
   const worker = spawnChild(
     [
       "dev",
+      "--env", WRANGLER_ENV,
       "--ip", "127.0.0.1",
       "--port", String(port),
       "--persist-to", stateDir,
       "--show-interactive-dev-session=false",
     ],
+    // Set here so a stray ENVIRONMENT in the developer's shell can't make dev act as production.
     { ENVIRONMENT: "development", AUTH_MODE: authMode },
   );
   worker.on("exit", (code, signal) => {

@@ -1,5 +1,13 @@
 import { app } from "./app.ts";
+import type { StepMessage } from "./domain/run.ts";
+import { consumeSteps } from "./queues/steps.ts";
+
+export { DagCoordinator } from "./coordinator/dag-coordinator.ts";
 
 export default {
   fetch: app.fetch,
-} satisfies ExportedHandler<Cloudflare.Env>;
+  async queue(batch, env) {
+    if (batch.queue.startsWith("dagflare-steps")) await consumeSteps(batch as MessageBatch<StepMessage>, env);
+    else throw new Error(`no consumer for queue ${batch.queue}`);
+  },
+} satisfies ExportedHandler<Cloudflare.Env, StepMessage>;

@@ -364,17 +364,14 @@ function toKeyValues(raw: z.infer<typeof keyValues> | undefined, path: Path, err
 }
 
 /**
- * Dagu's string form of params: `A=1 B="two words" positional`. Positional values are named by
- * their 1-based position, as Dagu exposes them as `$1`, `$2`, ….
+ * Dagu's string form of params: `A=1 B="two words" positional`. A positional value is named by
+ * its 1-based position among all the tokens (in `A=1 x`, x is `2`), as Dagu exposes `$2`.
  */
 export function parseParamString(source: string): KeyValue[] {
   const tokens = source.match(/(?:[^\s"']+|"[^"]*"|'[^']*')+/g) ?? [];
-  let position = 0;
-  return tokens.map((token) => {
+  return tokens.map((token, index) => {
     const named = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(token);
-    if (named) return { key: named[1]!, value: unquote(named[2]!) };
-    position += 1;
-    return { key: String(position), value: unquote(token) };
+    return named ? { key: named[1]!, value: unquote(named[2]!) } : { key: String(index + 1), value: unquote(token) };
   });
 }
 

@@ -66,3 +66,28 @@ export function expectEnvelope(result: ApiResult, status: number, code: string):
     throw new Error(`expected ${status} ${code}, got ${result.status} ${JSON.stringify(result.body)}`);
   }
 }
+
+const FINISHED = new Set([2, 3, 4, 6]);
+
+/** Polls a run's details until it has finished (the queue consumer runs in the background). */
+export async function waitForRun(token: string, dag: string, runId: string, timeoutMs = 10_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = await call("GET", `/dag-runs/${dag}/${runId}`, { token });
+    if (result.status !== 200) throw new Error(`run details: ${result.status} ${JSON.stringify(result.body)}`);
+    if (FINISHED.has(result.body.dagRunDetails.status)) return result.body.dagRunDetails;
+    if (Date.now() > deadline) throw new Error(`run ${runId} did not finish: ${JSON.stringify(result.body.dagRunDetails)}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Creates a DAG from a spec and starts it; returns the run id. */
+export async function createAndStart(token: string, dag: string, spec: string, body: Record<string, unknown> = {}): Promise<string> {
+  const created = await call("POST", "/dags", { token, body: { name: dag, spec } });
+  if (created.status !== 201) throw new Error(`create ${dag}: ${created.status} ${JSON.stringify(created.body)}`);
+  const started = await call("POST", `/dags/${dag}/start`, { token, body });
+  if (started.status !== 200) throw new Error(`start ${dag}: ${started.status} ${JSON.stringify(started.body)}`);
+  return started.body.dagRunId as string;
+}
+
+export const nodeOf = (run: any, name: string) => run.nodes.find((node: any) => node.step.name === name);

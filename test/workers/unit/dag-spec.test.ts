@@ -64,7 +64,7 @@ handlerOn:
     expect(spec.params).toEqual([
       { key: "BRANCH", value: "main" },
       { key: "MESSAGE", value: "two words" },
-      { key: "1", value: "positional" },
+      { key: "3", value: "positional" },
     ]);
     expect(spec.env).toEqual([{ key: "GREETING", value: "hello" }, { key: "COUNT", value: "3" }]);
     expect(spec.steps[0]).toMatchObject({ command: "make -j 4", output: "BUILD_ID", depends: undefined });
@@ -216,11 +216,11 @@ steps:
 });
 
 describe("spec helpers", () => {
-  it("parseParamString handles quotes and positional values", () => {
+  it("parseParamString handles quotes; a positional value is named by its place among all tokens (Dagu)", () => {
     expect(parseParamString(`A=1 B='x y' "free text"`)).toEqual([
       { key: "A", value: "1" },
       { key: "B", value: "x y" },
-      { key: "1", value: "free text" },
+      { key: "3", value: "free text" },
     ]);
   });
 

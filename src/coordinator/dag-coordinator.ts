@@ -1,0 +1,629 @@
+/**
+ * One Durable Object per DAG: it serialises that DAG's runs, is the only writer of their state,
+ * and drives time (leases, retries, timeouts) with its alarm. RPC methods only; no fetch router.
+ *
+ * A step attempt moves none → dispatched (queued, or handed to a consumer inline) → claimed (a
+ * consumer is executing it) → done or waiting_retry. A result is applied only to the current,
+ * unfinished attempt, so a redelivered message or a late result changes nothing.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { upsertRun } from "../db/runs.ts";
+import { type DagSpec, parseDagSpec, type StepSpec } from "../domain/dag-spec.ts";
+import { expand, expandDeep } from "../domain/expand.ts";
+import { formatParams, resolveParams } from "../domain/params.ts";
+import { resolveDependencies } from "../domain/plan.ts";
+import { afterHandlers, continues, failureAllowed, type FinalStatus, progress, retryDelaySeconds, shouldRetry, type StepState, stepsOutcome } from "../domain/progress.ts";
+import {
+  newRunId,
+  RUN_ID_PATTERN,
+  type RunFinishedEvent,
+  type RunTrigger,
+  type StartRequest,
+  type StartResult,
+  type StepInvocation,
+  type StepMessage,
+  type StepResult,
+} from "../domain/run.ts";
+import { NODE_STATUS, type NodeStatus, RUN_STATUS, type RunStatus, runStatusLabel } from "../domain/status.ts";
+import { capLog } from "../executors/executor.ts";
+import { type NodeKind, type NodeRecord, type RunRecord, Sql, type TimerKind } from "./storage.ts";
+
+/** How long an attempt without its own timeout may stay silent: a queue consumer's 15 minutes, and some. */
+const DEFAULT_LEASE_MS = 16 * 60 * 1000;
+const OUTBOX_RETRY_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
+/** Which handler an outcome runs before `exit` (Dagu: a partial success runs the success handler). */
+const HANDLER_KINDS = { succeeded: "success", failed: "failure", aborted: "abort", partially_succeeded: "success" } as const;
+
+const nodeStatusOf = (code: number) => (Object.keys(NODE_STATUS) as NodeStatus[])[code]!;
+
+export type NodeView = NodeRecord & { statusLabel: NodeStatus; step: StepSpec | undefined };
+export type RunView = RunRecord & { dagName: string; statusLabel: RunStatus; nodes: NodeView[]; handlerNodes: NodeView[] };
+
+export type ControlResult = { ok: true } | { ok: false; code: "not_found" | "bad_request"; message: string };
+
+export class DagCoordinator extends DurableObject<Cloudflare.Env> {
+  readonly #sql: Sql;
+  /** Parsed specs by run id: derived from storage, so losing it on eviction costs only a re-parse. */
+  readonly #specs = new Map<string, DagSpec>();
+  #dagName: string | undefined;
+  #lastStamp = 0;
+
+  constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
+    super(ctx, env);
+    this.#sql = new Sql(ctx.storage.sql);
+    ctx.blockConcurrencyWhile(async () => this.#sql.migrate());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // RPC: runs
+
+  async start(request: StartRequest): Promise<StartResult> {
+    this.#remember(request.dagName);
+    const runId = request.runId ?? newRunId();
+    if (!RUN_ID_PATTERN.test(runId)) return { ok: false, code: "bad_request", message: "dagRunId must match ^[a-zA-Z0-9_-]{1,64}$" };
+    if (this.#sql.first("SELECT 1 AS used FROM runs WHERE id = ?", runId)) {
+      return { ok: false, code: "already_exists", message: `a DAG run with id '${runId}' already exists for '${request.dagName}'` };
+    }
+    if (request.singleton && this.#sql.first("SELECT 1 AS active FROM runs WHERE status IN (?, ?)", RUN_STATUS.running, RUN_STATUS.queued)) {
+      return { ok: false, code: "already_exists", message: `'${request.dagName}' already has a running or queued run (singleton)` };
+    }
+    const parsed = parseDagSpec(request.spec);
+    if (!parsed.ok) return { ok: false, code: "bad_request", message: "the DAG's spec is invalid; fix it before running" };
+    const spec = parsed.spec;
+    let params;
+    try {
+      params = resolveParams(spec.params, request.params);
+    } catch (error) {
+      return { ok: false, code: "bad_request", message: `params: ${error instanceof Error ? error.message : String(error)}` };
+    }
+
+    const at = this.#stamp();
+    const seq = (this.#sql.first<{ seq: number }>("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM runs")?.seq) ?? 1;
+    this.#sql.run(
+      `INSERT INTO runs (id, seq, status, spec, params, payload, trigger, triggered_by, queued_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      runId, seq, RUN_STATUS.queued, request.spec, JSON.stringify(params), request.payload ?? null,
+      request.trigger, request.triggeredBy, at, at,
+    );
+    spec.steps.forEach((step, position) => {
+      this.#sql.run("INSERT INTO nodes (run_id, name, kind, position, status) VALUES (?, ?, 'step', ?, 0)", runId, step.name, position);
+    });
+    this.#specs.set(runId, spec);
+    this.#log(runId, `queued by ${request.trigger} (${request.triggeredBy || "anonymous"})`);
+
+    const messages = this.#startQueuedRuns();
+    await this.#syncToD1(runId);
+    await this.#dispatch(messages);
+    await this.#armAlarm();
+    return { ok: true, runId, status: this.#statusOf(runId) };
+  }
+
+  /** A consumer takes a dispatched attempt; `null` when it is stale (redelivered, stopped, timed out). */
+  async claim(message: StepMessage): Promise<StepInvocation | null> {
+    this.#remember(message.dag);
+    const node = this.#node(message.runId, message.step);
+    if (!node || node.attempt !== message.attempt || node.attempt_state !== "dispatched") return null;
+    this.#sql.run("UPDATE nodes SET attempt_state = 'claimed' WHERE run_id = ? AND name = ?", message.runId, message.step);
+    return this.#invocation(message.runId, node);
+  }
+
+  /**
+   * Applies an attempt's result once. With `continueInline`, one newly ready step is returned
+   * claimed for the caller to run next (a chain needs no queue hop); the rest are queued.
+   */
+  async finish(result: StepResult, continueInline = false): Promise<StepInvocation | null> {
+    this.#remember(result.dag);
+    const node = this.#node(result.runId, result.step);
+    if (!node || node.attempt !== result.attempt || (node.attempt_state !== "dispatched" && node.attempt_state !== "claimed")) {
+      return null;
+    }
+    this.#applyOutcome(result.runId, node, result, !result.timedOut);
+    const messages = this.#advance(result.runId);
+    const inline = continueInline ? messages.shift() : undefined;
+    let invocation: StepInvocation | null = null;
+    if (inline) {
+      this.#sql.run("UPDATE nodes SET attempt_state = 'claimed' WHERE run_id = ? AND name = ?", inline.runId, inline.step);
+      invocation = this.#invocation(inline.runId, this.#node(inline.runId, inline.step)!);
+    }
+    await this.#syncToD1(result.runId);
+    await this.#dispatch(messages);
+    await this.#armAlarm();
+    return invocation;
+  }
+
+  /** Cancels in-flight and pending steps, then runs the abort and exit handlers. */
+  async stop(runId: string): Promise<ControlResult> {
+    const run = this.#run(runId);
+    if (!run) return { ok: false, code: "not_found", message: `DAG run '${runId}' not found` };
+    if (run.status !== RUN_STATUS.running && run.status !== RUN_STATUS.queued) {
+      return { ok: false, code: "bad_request", message: `DAG run '${runId}' is not running (${runStatusLabel(run.status)})` };
+    }
+    const at = this.#stamp();
+    // As in Dagu: what was running is aborted, what never started stays not_started.
+    this.#sql.run(
+      `UPDATE nodes SET status = ?, attempt_state = 'done', finished_at = ?, error = COALESCE(error, 'stopped')
+       WHERE run_id = ? AND status = ?`,
+      NODE_STATUS.aborted, at, runId, NODE_STATUS.running,
+    );
+    this.#sql.run("DELETE FROM timers WHERE run_id = ? AND kind IN ('lease', 'retry', 'run_timeout')", runId);
+    this.#log(runId, "stop requested");
+    if (run.status === RUN_STATUS.queued) {
+      this.#sql.run("UPDATE runs SET outcome = 'aborted' WHERE id = ?", runId);
+      this.#finalize(runId, "aborted");
+    } else {
+      this.#sql.run("UPDATE runs SET outcome = 'aborted', handlers = ? WHERE id = ?", JSON.stringify(this.#handlersFor(runId, "aborted")), runId);
+    }
+    const messages = [...this.#advance(runId), ...this.#startQueuedRuns()];
+    await this.#syncToD1(runId);
+    await this.#dispatch(messages);
+    await this.#armAlarm();
+    return { ok: true };
+  }
+
+  /** Runs a finished run again: succeeded steps keep their results, every other step runs anew. */
+  async retry(runId: string): Promise<ControlResult> {
+    const run = this.#run(runId);
+    if (!run) return { ok: false, code: "not_found", message: `DAG run '${runId}' not found` };
+    if (run.status === RUN_STATUS.running || run.status === RUN_STATUS.queued) {
+      return { ok: false, code: "bad_request", message: `DAG run '${runId}' is still ${runStatusLabel(run.status)}` };
+    }
+    const at = this.#stamp();
+    this.#sql.run(
+      `UPDATE nodes SET status = 0, attempt_state = 'none', retry_count = 0, started_at = NULL, finished_at = NULL,
+         exit_code = NULL, error = NULL, output = NULL, stdout = '', stderr = ''
+       WHERE run_id = ? AND kind = 'step' AND status <> ?`,
+      runId, NODE_STATUS.succeeded,
+    );
+    this.#sql.run("DELETE FROM nodes WHERE run_id = ? AND kind <> 'step'", runId);
+    this.#sql.run(
+      "UPDATE runs SET status = ?, outcome = NULL, handlers = '[]', error = NULL, finished_at = NULL, queued_at = ?, updated_at = ? WHERE id = ?",
+      RUN_STATUS.queued, at, at, runId,
+    );
+    this.#log(runId, "retry requested");
+    const messages = this.#startQueuedRuns();
+    await this.#syncToD1(runId);
+    await this.#dispatch(messages);
+    await this.#armAlarm();
+    return { ok: true };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // RPC: reads
+
+  async getRun(runId: string): Promise<RunView | null> {
+    const run = runId === "latest" ? this.#sql.first<RunRecord>("SELECT * FROM runs ORDER BY seq DESC LIMIT 1") : this.#run(runId);
+    if (!run) return null;
+    const spec = this.#spec(run);
+    const steps = new Map([...spec.steps, ...Object.values(spec.handlerOn)].map((step) => [step.name, step]));
+    const nodes = this.#sql
+      .all<NodeRecord>("SELECT * FROM nodes WHERE run_id = ? ORDER BY kind = 'step' DESC, position", run.id)
+      .map((node) => ({ ...node, statusLabel: nodeStatusOf(node.status), step: steps.get(node.name) }));
+    return {
+      ...run,
+      dagName: this.#dagName ?? "",
+      statusLabel: runStatusLabel(run.status)!,
+      nodes: nodes.filter((node) => node.kind === "step"),
+      handlerNodes: nodes.filter((node) => node.kind !== "step"),
+    };
+  }
+
+  async runLog(runId: string): Promise<string[] | null> {
+    if (!this.#run(runId)) return null;
+    return this.#sql.all<{ line: string }>("SELECT line FROM run_log WHERE run_id = ? ORDER BY seq", runId).map((row) => row.line);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Time
+
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    const due = this.#sql.all<{ kind: TimerKind; run_id: string; step: string; attempt: number }>(
+      "SELECT kind, run_id, step, attempt FROM timers WHERE due_ms <= ? ORDER BY due_ms",
+      now,
+    );
+    const messages: StepMessage[] = [];
+    const touched = new Set<string>();
+    for (const timer of due) {
+      this.#sql.run("DELETE FROM timers WHERE kind = ? AND run_id = ? AND step = ?", timer.kind, timer.run_id, timer.step);
+      touched.add(timer.run_id);
+      if (timer.kind === "lease") {
+        const node = this.#node(timer.run_id, timer.step);
+        if (node && node.attempt === timer.attempt && (node.attempt_state === "dispatched" || node.attempt_state === "claimed")) {
+          const seconds = Math.round(this.#leaseMs(timer.run_id, node) / 1000);
+          const error = `timed out after ${seconds} s`;
+          const at = this.#stamp();
+          // A timed-out step fails with exit code 124 and is not retried (Dagu).
+          this.#applyOutcome(timer.run_id, node, { exitCode: 124, stdout: "", stderr: error, error, startedAt: node.started_at ?? at, finishedAt: at }, false);
+          messages.push(...this.#advance(timer.run_id));
+        }
+      } else if (timer.kind === "retry") {
+        const node = this.#node(timer.run_id, timer.step);
+        if (node && node.attempt_state === "waiting_retry") messages.push(this.#dispatchAttempt(timer.run_id, node));
+      } else if (timer.kind === "run_timeout") {
+        messages.push(...this.#timeOutRun(timer.run_id));
+      }
+      // 'outbox' timers only wake the alarm; the outbox is flushed below either way.
+    }
+    messages.push(...this.#startQueuedRuns());
+    for (const runId of touched) await this.#syncToD1(runId);
+    await this.#flushOutbox();
+    await this.#dispatch(messages);
+    await this.#armAlarm();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The state machine
+
+  /** Moves every runnable queued run to running, oldest first, within the DAG's maxActiveRuns. */
+  #startQueuedRuns(): StepMessage[] {
+    const messages: StepMessage[] = [];
+    for (;;) {
+      const next = this.#sql.first<RunRecord>("SELECT * FROM runs WHERE status = ? ORDER BY seq LIMIT 1", RUN_STATUS.queued);
+      if (!next) return messages;
+      const active = this.#sql.first<{ n: number }>("SELECT COUNT(*) AS n FROM runs WHERE status = ?", RUN_STATUS.running)!.n;
+      const spec = this.#spec(next);
+      if (active >= spec.maxActiveRuns) return messages;
+      const at = this.#stamp();
+      this.#sql.run("UPDATE runs SET status = ?, started_at = COALESCE(started_at, ?), updated_at = ? WHERE id = ?", RUN_STATUS.running, at, at, next.id);
+      if (spec.timeoutSec) this.#setTimer("run_timeout", next.id, "", 0, Date.now() + spec.timeoutSec * 1000);
+      this.#log(next.id, "started");
+      messages.push(...this.#advance(next.id));
+    }
+  }
+
+  /**
+   * Everything that can happen now in a running run: skip or abort steps that can't run,
+   * dispatch ready ones, then handlers, then the final status. Returns attempts to send.
+   */
+  #advance(runId: string): StepMessage[] {
+    const run = this.#run(runId);
+    if (!run || run.status !== RUN_STATUS.running) return [];
+    const spec = this.#spec(run);
+    const messages: StepMessage[] = [];
+
+    if (run.outcome === null) {
+      const dependencies = resolveDependencies(spec.steps, spec.type);
+      // Each pass settles some not-started steps (dispatched, skipped or blocked), so this ends.
+      for (;;) {
+        const states = this.#stepStates(runId, spec);
+        const { ready, blocked } = progress(dependencies, states);
+        if (ready.length === 0 && blocked.length === 0) break;
+        const at = this.#stamp();
+        for (const { name, status } of blocked) {
+          this.#sql.run("UPDATE nodes SET status = ?, finished_at = ?, attempt_state = 'done' WHERE run_id = ? AND name = ?", NODE_STATUS[status], at, runId, name);
+          this.#log(runId, `${name}: ${status} (a dependency did not succeed)`);
+        }
+        for (const name of ready) {
+          const step = spec.steps.find((candidate) => candidate.name === name)!;
+          const node = this.#node(runId, name)!;
+          const unmet = this.#unmetPrecondition(runId, step);
+          if (unmet) {
+            const [status, reason] = "skip" in unmet ? (["skipped", unmet.skip] as const) : (["failed", unmet.error] as const);
+            this.#sql.run("UPDATE nodes SET status = ?, finished_at = ?, attempt_state = 'done', error = ? WHERE run_id = ? AND name = ?", NODE_STATUS[status], at, reason, runId, name);
+            this.#log(runId, `${name}: ${status} (${reason})`);
+          } else {
+            messages.push(this.#dispatchAttempt(runId, node));
+          }
+        }
+      }
+      const states = this.#stepStates(runId, spec);
+      const pending = [...states.values()].some((state) => state.status === "not_started" || state.status === "running");
+      if (pending) return messages;
+      const outcome = stepsOutcome(states);
+      this.#sql.run("UPDATE runs SET outcome = ?, handlers = ? WHERE id = ?", outcome, JSON.stringify(this.#handlersFor(runId, outcome)), runId);
+      this.#log(runId, `steps finished: ${outcome}`);
+    }
+
+    // Handlers run one at a time, in order; a handler still in flight means wait.
+    const current = this.#run(runId)!;
+    if (this.#sql.first("SELECT 1 AS busy FROM nodes WHERE run_id = ? AND kind <> 'step' AND status = ?", runId, NODE_STATUS.running)) return messages;
+    const handlers = JSON.parse(current.handlers) as NodeKind[];
+    const nextHandler = handlers.shift();
+    if (nextHandler) {
+      this.#sql.run("UPDATE runs SET handlers = ? WHERE id = ?", JSON.stringify(handlers), runId);
+      const step = this.#handlerStep(spec, nextHandler)!;
+      this.#sql.run(
+        "INSERT OR REPLACE INTO nodes (run_id, name, kind, position, status) VALUES (?, ?, ?, ?, 0)",
+        runId, step.name, nextHandler, spec.steps.length + ["success", "failure", "abort", "exit"].indexOf(nextHandler),
+      );
+      return [...messages, this.#dispatchAttempt(runId, this.#node(runId, step.name)!)];
+    }
+    const handlerFailed = this.#sql.first("SELECT 1 AS failed FROM nodes WHERE run_id = ? AND kind <> 'step' AND status = ?", runId, NODE_STATUS.failed);
+    this.#finalize(runId, afterHandlers(current.outcome!, handlerFailed !== undefined));
+    return [...messages, ...this.#startQueuedRuns()];
+  }
+
+  #handlersFor(runId: string, outcome: keyof typeof HANDLER_KINDS): NodeKind[] {
+    const spec = this.#spec(this.#run(runId)!);
+    const kinds: NodeKind[] = [HANDLER_KINDS[outcome], "exit"];
+    return kinds.filter((kind) => this.#handlerStep(spec, kind) !== undefined);
+  }
+
+  #handlerStep(spec: DagSpec, kind: NodeKind): StepSpec | undefined {
+    return kind === "step" ? undefined : spec.handlerOn[kind];
+  }
+
+  #finalize(runId: string, status: FinalStatus): void {
+    const at = this.#stamp();
+    const failedSteps = this.#sql
+      .all<{ name: string }>("SELECT name FROM nodes WHERE run_id = ? AND status = ? ORDER BY position", runId, NODE_STATUS.failed)
+      .map((row) => row.name);
+    this.#sql.run("UPDATE runs SET status = ?, finished_at = ?, updated_at = ? WHERE id = ?", RUN_STATUS[status], at, at, runId);
+    this.#sql.run("DELETE FROM timers WHERE run_id = ? AND kind <> 'outbox'", runId);
+    this.#log(runId, `finished: ${status}`);
+    const run = this.#run(runId)!;
+    const event: RunFinishedEvent = {
+      type: "run.finished",
+      dagName: this.#dagName ?? "",
+      runId,
+      status,
+      trigger: run.trigger as RunTrigger,
+      triggeredBy: run.triggered_by,
+      queuedAt: run.queued_at,
+      startedAt: run.started_at,
+      finishedAt: at,
+      durationMs: Date.parse(at) - Date.parse(run.started_at ?? run.queued_at),
+      failedSteps,
+      error: this.#sql.first<{ error: string }>("SELECT error FROM nodes WHERE run_id = ? AND status = ? AND error IS NOT NULL ORDER BY position LIMIT 1", runId, NODE_STATUS.failed)?.error,
+    };
+    // Kept until the alerts consumer exists to take it (the alert-policy issue wires the queue).
+    this.#sql.run("INSERT INTO outbox (kind, run_id, body) VALUES ('event', ?, ?)", runId, JSON.stringify(event));
+  }
+
+  #timeOutRun(runId: string): StepMessage[] {
+    const run = this.#run(runId);
+    if (!run || run.status !== RUN_STATUS.running || run.outcome !== null) return [];
+    const seconds = this.#spec(run).timeoutSec ?? 0;
+    const at = this.#stamp();
+    this.#sql.run(
+      `UPDATE nodes SET status = ?, attempt_state = 'done', finished_at = ?, error = ? WHERE run_id = ? AND kind = 'step' AND status IN (?, ?)`,
+      NODE_STATUS.aborted, at, `the DAG timed out after ${seconds} s`, runId, NODE_STATUS.running, NODE_STATUS.not_started,
+    );
+    this.#sql.run("UPDATE runs SET outcome = 'failed', error = ?, handlers = ? WHERE id = ?", `timed out after ${seconds} s`, JSON.stringify(this.#handlersFor(runId, "failed")), runId);
+    this.#log(runId, `DAG timeout (${seconds} s): steps aborted`);
+    return this.#advance(runId);
+  }
+
+  #applyOutcome(runId: string, node: NodeRecord, result: Omit<StepResult, keyof StepMessage>, retryable = true): void {
+    const run = this.#run(runId)!;
+    const spec = this.#spec(run);
+    const step = node.kind === "step" ? spec.steps.find((candidate) => candidate.name === node.name)! : this.#handlerStep(spec, node.kind)!;
+    this.#sql.run("DELETE FROM timers WHERE kind = 'lease' AND run_id = ? AND step = ?", runId, node.name);
+    const stdout = capLog(result.stdout);
+    const stderr = capLog(result.stderr);
+    // The output is captured even from a failed step; one larger than maxOutputSize fails it (Dagu).
+    const captured = step.output ? result.stdout.trim() : null;
+    const oversized = captured !== null && new TextEncoder().encode(captured).byteLength > spec.maxOutputSize;
+    const exitCode = oversized && result.exitCode === 0 ? 1 : result.exitCode;
+    const error = oversized ? `output exceeded maxOutputSize (${spec.maxOutputSize} bytes)` : result.error;
+    const failed = exitCode !== 0;
+
+    if (failed && retryable && shouldRetry(step.retryPolicy, node.retry_count, exitCode)) {
+      const retry = node.retry_count + 1;
+      const delay = retryDelaySeconds(step.retryPolicy, retry);
+      this.#sql.run(
+        "UPDATE nodes SET attempt_state = 'waiting_retry', retry_count = ?, exit_code = ?, error = ?, stdout = ?, stderr = ? WHERE run_id = ? AND name = ?",
+        retry, exitCode, error ?? `exit code ${exitCode}`, stdout, stderr, runId, node.name,
+      );
+      this.#setTimer("retry", runId, node.name, node.attempt, Date.now() + delay * 1000);
+      this.#log(runId, `${node.name}: attempt ${node.attempt} failed (${error ?? `exit ${exitCode}`}); retry ${retry} of ${step.retryPolicy.limit} in ${delay} s`);
+      return;
+    }
+
+    const markSuccess = failed && retryable && step.continueOn.markSuccess && failureAllowed(step.continueOn, exitCode, result.stdout);
+    const status: NodeStatus = failed && !markSuccess ? "failed" : "succeeded";
+    this.#sql.run(
+      `UPDATE nodes SET status = ?, attempt_state = 'done', finished_at = ?, exit_code = ?, error = ?, output = ?, stdout = ?, stderr = ?
+       WHERE run_id = ? AND name = ?`,
+      NODE_STATUS[status], result.finishedAt, exitCode, status === "failed" ? (error ?? `exit code ${exitCode}`) : null,
+      oversized ? null : captured, stdout, stderr, runId, node.name,
+    );
+    this.#log(runId, `${node.name}: ${status}${failed ? ` (${error ?? `exit ${exitCode}`})` : ""}`);
+  }
+
+  /** Starts the next attempt of a node: marks it dispatched, arms its lease, returns the queue message. */
+  #dispatchAttempt(runId: string, node: NodeRecord): StepMessage {
+    const attempt = node.attempt + 1;
+    const at = this.#stamp();
+    this.#sql.run(
+      "UPDATE nodes SET status = ?, attempt = ?, attempt_state = 'dispatched', started_at = COALESCE(started_at, ?) WHERE run_id = ? AND name = ?",
+      NODE_STATUS.running, attempt, at, runId, node.name,
+    );
+    this.#setTimer("lease", runId, node.name, attempt, Date.now() + this.#leaseMs(runId, node));
+    return { dag: this.#dagName ?? "", runId, step: node.name, attempt };
+  }
+
+  #leaseMs(runId: string, node: NodeRecord): number {
+    const step = this.#stepOf(runId, node);
+    return step?.timeoutSec ? step.timeoutSec * 1000 : DEFAULT_LEASE_MS;
+  }
+
+  #stepOf(runId: string, node: NodeRecord): StepSpec | undefined {
+    const spec = this.#spec(this.#run(runId)!);
+    return node.kind === "step" ? spec.steps.find((candidate) => candidate.name === node.name) : this.#handlerStep(spec, node.kind);
+  }
+
+  #stepStates(runId: string, spec: DagSpec): Map<string, StepState> {
+    const nodes = this.#sql.all<NodeRecord>("SELECT * FROM nodes WHERE run_id = ? AND kind = 'step'", runId);
+    const steps = new Map(spec.steps.map((step) => [step.name, step]));
+    return new Map(
+      nodes.map((node) => {
+        const status = nodeStatusOf(node.status);
+        const step = steps.get(node.name);
+        return [node.name, { status, continued: step ? continues(step.continueOn, status, node.exit_code, node.stdout) : false }];
+      }),
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Variables
+
+  /** The variables a step sees: built-ins, params, DAG env, earlier outputs, the payload, its env. */
+  #scope(runId: string, stepName: string): Map<string, string> {
+    const run = this.#run(runId)!;
+    const spec = this.#spec(run);
+    const scope = new Map<string, string>([
+      ["DAG_NAME", this.#dagName ?? ""],
+      ["DAG_RUN_ID", runId],
+      ["DAG_RUN_STEP_NAME", stepName],
+    ]);
+    const params = JSON.parse(run.params) as { key: string; value: string }[];
+    for (const { key, value } of params) scope.set(key, expand(value, scope));
+    scope.set("DAGU_PARAMS_JSON", JSON.stringify(Object.fromEntries(params.map(({ key }) => [key, scope.get(key)]))));
+    if (run.outcome !== null) scope.set("DAG_RUN_STATUS", run.outcome);
+    for (const { key, value } of spec.env) scope.set(key, expand(value, scope));
+    if (run.payload !== null) scope.set("WEBHOOK_PAYLOAD", run.payload);
+    const outputs = this.#sql.all<{ name: string; output: string }>("SELECT name, output FROM nodes WHERE run_id = ? AND output IS NOT NULL ORDER BY position", runId);
+    for (const { name, output } of outputs) {
+      const variable = spec.steps.find((step) => step.name === name)?.output;
+      if (variable) scope.set(variable, output);
+    }
+    return scope;
+  }
+
+  #invocation(runId: string, node: NodeRecord): StepInvocation {
+    const step = this.#stepOf(runId, node)!;
+    const scope = this.#scope(runId, node.name);
+    for (const { key, value } of step.env) scope.set(key, expand(value, scope));
+    const isHttp = step.executor?.type === "http";
+    return {
+      dag: this.#dagName ?? "",
+      runId,
+      step: node.name,
+      attempt: node.attempt,
+      executor: isHttp ? "http" : "command",
+      command: expand(step.command ?? "", scope),
+      script: step.script === undefined ? undefined : expand(step.script, scope),
+      config: expandDeep(step.executor?.config ?? {}, scope),
+      env: Object.fromEntries(scope),
+      timeoutMs: this.#leaseMs(runId, node),
+    };
+  }
+
+  /** Why a step must be skipped (or fails) instead of running, or `undefined` when it may run. */
+  #unmetPrecondition(runId: string, step: StepSpec): { skip: string } | { error: string } | undefined {
+    if (step.preconditions.length === 0) return undefined;
+    const scope = this.#scope(runId, step.name);
+    for (const condition of step.preconditions) {
+      const expected = condition.expected;
+      if (expected === undefined || condition.condition.includes("`")) {
+        // Dagu runs such a condition as a shell command; that needs the command executor.
+        return { error: `precondition '${condition.condition}' is a shell command: no command executor configured` };
+      }
+      const actual = expand(condition.condition, scope);
+      // Dagu: `re:` is an unanchored regex tried on each line; otherwise a line must equal `expected`.
+      const lines = actual.split("\n");
+      let met = expected.startsWith("re:")
+        ? lines.some((line) => new RegExp(expected.slice(3)).test(line))
+        : lines.some((line) => line === expected);
+      if (condition.negate) met = !met;
+      if (!met) return { skip: condition.error ?? `precondition not met: '${condition.condition}' is '${actual}', expected '${expected}'` };
+    }
+    return undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Storage helpers
+
+  #run(runId: string): RunRecord | undefined {
+    return this.#sql.first<RunRecord>("SELECT * FROM runs WHERE id = ?", runId);
+  }
+
+  #node(runId: string, name: string): NodeRecord | undefined {
+    return this.#sql.first<NodeRecord>("SELECT * FROM nodes WHERE run_id = ? AND name = ?", runId, name);
+  }
+
+  #statusOf(runId: string): RunStatus {
+    return runStatusLabel(this.#run(runId)!.status)!;
+  }
+
+  #spec(run: RunRecord): DagSpec {
+    let spec = this.#specs.get(run.id);
+    if (!spec) {
+      const parsed = parseDagSpec(run.spec);
+      if (!parsed.ok) throw new Error(`stored spec of run ${run.id} no longer parses`);
+      spec = parsed.spec;
+      this.#specs.set(run.id, spec);
+    }
+    return spec;
+  }
+
+  #setTimer(kind: TimerKind, runId: string, step: string, attempt: number, dueMs: number): void {
+    this.#sql.run("INSERT OR REPLACE INTO timers (kind, run_id, step, attempt, due_ms) VALUES (?, ?, ?, ?, ?)", kind, runId, step, attempt, dueMs);
+  }
+
+  async #armAlarm(): Promise<void> {
+    const next = this.#sql.first<{ due: number | null }>("SELECT MIN(due_ms) AS due FROM timers")?.due;
+    if (next === null || next === undefined) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > next) await this.ctx.storage.setAlarm(next);
+  }
+
+  #log(runId: string, line: string): void {
+    const seq = this.#sql.first<{ seq: number }>("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM run_log WHERE run_id = ?", runId)!.seq;
+    this.#sql.run("INSERT INTO run_log (run_id, seq, line) VALUES (?, ?, ?)", runId, seq, `${new Date().toISOString()} ${line}`);
+  }
+
+  /** A strictly increasing timestamp, so the D1 copy's "newer wins" rule orders every write. */
+  #stamp(): string {
+    this.#lastStamp = Math.max(Date.now(), this.#lastStamp + 1);
+    return new Date(this.#lastStamp).toISOString();
+  }
+
+  /** The DAG's name is this object's name; it arrives with every call (idFromName keeps no name). */
+  #remember(dagName: string): void {
+    this.#dagName ??= dagName;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Outbound: the D1 copy and events
+
+  /** Writes the run's row to D1 now; if D1 fails, the outbox keeps it and the alarm retries. */
+  async #syncToD1(runId: string): Promise<void> {
+    const run = this.#run(runId);
+    if (!run) return;
+    const row = {
+      dag_name: this.#dagName ?? "",
+      run_id: run.id,
+      status: run.status,
+      params: formatParams(JSON.parse(run.params)),
+      trigger: run.trigger as RunTrigger,
+      triggered_by: run.triggered_by,
+      queued_at: run.queued_at,
+      started_at: run.started_at,
+      finished_at: run.finished_at,
+      updated_at: this.#stamp(),
+    };
+    try {
+      await upsertRun(this.env.DB, row);
+      this.#sql.run("DELETE FROM outbox WHERE kind = 'd1_run' AND run_id = ?", runId);
+    } catch (error) {
+      this.#sql.run("DELETE FROM outbox WHERE kind = 'd1_run' AND run_id = ?", runId);
+      this.#sql.run("INSERT INTO outbox (kind, run_id, body, last_error) VALUES ('d1_run', ?, ?, ?)", runId, JSON.stringify(row), String(error));
+      this.#setTimer("outbox", runId, "", 0, Date.now() + OUTBOX_RETRY_MS[0]!);
+    }
+  }
+
+  async #flushOutbox(): Promise<void> {
+    for (const entry of this.#sql.all<{ id: number; run_id: string; body: string; attempts: number }>("SELECT id, run_id, body, attempts FROM outbox WHERE kind = 'd1_run'")) {
+      try {
+        await upsertRun(this.env.DB, JSON.parse(entry.body));
+        this.#sql.run("DELETE FROM outbox WHERE id = ?", entry.id);
+      } catch (error) {
+        const attempts = entry.attempts + 1;
+        this.#sql.run("UPDATE outbox SET attempts = ?, last_error = ? WHERE id = ?", attempts, String(error), entry.id);
+        const wait = OUTBOX_RETRY_MS[Math.min(attempts, OUTBOX_RETRY_MS.length - 1)]!;
+        this.#setTimer("outbox", entry.run_id, "", 0, Date.now() + wait);
+      }
+    }
+  }
+
+  async #dispatch(messages: StepMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    // A lost send is recovered by the attempt's lease: it times out and follows its retry policy.
+    for (let i = 0; i < messages.length; i += 100) {
+      await this.env.STEPS.sendBatch(messages.slice(i, i + 100).map((body) => ({ body, contentType: "json" })));
+    }
+  }
+}
+

@@ -1,0 +1,159 @@
+/**
+ * The coordinator's SQLite schema and typed access. This storage is the truth about a DAG's
+ * runs; D1 only holds a copy for queries.
+ */
+
+export const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE IF NOT EXISTS runs (
+  id           TEXT PRIMARY KEY,
+  seq          INTEGER NOT NULL,
+  status       INTEGER NOT NULL CHECK (status BETWEEN 0 AND 6),
+  spec         TEXT NOT NULL,
+  params       TEXT NOT NULL,
+  payload      TEXT,
+  trigger      TEXT NOT NULL,
+  triggered_by TEXT NOT NULL,
+  queued_at    TEXT NOT NULL,
+  started_at   TEXT,
+  finished_at  TEXT,
+  -- Once the steps are done: the outcome that decides which handlers run, then the handlers left.
+  outcome      TEXT CHECK (outcome IN ('succeeded', 'failed', 'aborted', 'partially_succeeded')),
+  handlers     TEXT NOT NULL DEFAULT '[]',
+  error        TEXT,
+  updated_at   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, seq);
+
+CREATE TABLE IF NOT EXISTS nodes (
+  run_id      TEXT NOT NULL,
+  name        TEXT NOT NULL,
+  -- 'step' or a handler: 'success', 'failure', 'abort', 'exit'.
+  kind        TEXT NOT NULL CHECK (kind IN ('step', 'success', 'failure', 'abort', 'exit')),
+  position    INTEGER NOT NULL,
+  status      INTEGER NOT NULL CHECK (status BETWEEN 0 AND 5),
+  attempt     INTEGER NOT NULL DEFAULT 0,
+  -- Where the current attempt is: results are applied only to a dispatched or claimed attempt.
+  attempt_state TEXT NOT NULL DEFAULT 'none'
+    CHECK (attempt_state IN ('none', 'dispatched', 'claimed', 'waiting_retry', 'done')),
+  retry_count INTEGER NOT NULL DEFAULT 0,
+  started_at  TEXT,
+  finished_at TEXT,
+  exit_code   INTEGER,
+  error       TEXT,
+  output      TEXT,
+  stdout      TEXT NOT NULL DEFAULT '',
+  stderr      TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (run_id, name)
+);
+
+-- Everything that must happen later, driven by the one alarm: step leases (an attempt that
+-- never reports back), retry delays, run timeouts and outbox retries.
+CREATE TABLE IF NOT EXISTS timers (
+  kind    TEXT NOT NULL CHECK (kind IN ('lease', 'retry', 'run_timeout', 'outbox')),
+  run_id  TEXT NOT NULL,
+  step    TEXT NOT NULL DEFAULT '',
+  attempt INTEGER NOT NULL DEFAULT 0,
+  due_ms  INTEGER NOT NULL,
+  PRIMARY KEY (kind, run_id, step)
+);
+CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due_ms);
+
+-- Writes to other systems that must not be lost: the D1 copy of a run, run-finished events.
+CREATE TABLE IF NOT EXISTS outbox (
+  id       INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind     TEXT NOT NULL CHECK (kind IN ('d1_run', 'event')),
+  run_id   TEXT NOT NULL,
+  body     TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT
+);
+
+CREATE TABLE IF NOT EXISTS run_log (
+  run_id TEXT NOT NULL,
+  seq    INTEGER NOT NULL,
+  line   TEXT NOT NULL,
+  PRIMARY KEY (run_id, seq)
+);
+`;
+
+export type RunRecord = {
+  id: string;
+  seq: number;
+  status: number;
+  spec: string;
+  params: string;
+  payload: string | null;
+  trigger: string;
+  triggered_by: string;
+  queued_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  outcome: "succeeded" | "failed" | "aborted" | "partially_succeeded" | null;
+  handlers: string;
+  error: string | null;
+  updated_at: string;
+};
+
+export type NodeKind = "step" | "success" | "failure" | "abort" | "exit";
+export type AttemptState = "none" | "dispatched" | "claimed" | "waiting_retry" | "done";
+
+export type NodeRecord = {
+  run_id: string;
+  name: string;
+  kind: NodeKind;
+  position: number;
+  status: number;
+  attempt: number;
+  attempt_state: AttemptState;
+  retry_count: number;
+  started_at: string | null;
+  finished_at: string | null;
+  exit_code: number | null;
+  error: string | null;
+  output: string | null;
+  stdout: string;
+  stderr: string;
+};
+
+export type TimerKind = "lease" | "retry" | "run_timeout" | "outbox";
+export type TimerRecord = { kind: TimerKind; run_id: string; step: string; attempt: number; due_ms: number };
+
+/** Thin typed wrapper over `ctx.storage.sql`: an error names the query that failed. */
+export class Sql {
+  readonly #sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.#sql = sql;
+  }
+
+  all<T>(query: string, ...bindings: SqlStorageValue[]): T[] {
+    try {
+      return this.#sql.exec(query, ...bindings).toArray() as T[];
+    } catch (error) {
+      throw new Error(`${error instanceof Error ? error.message : String(error)} in: ${query.trim().slice(0, 120)}`);
+    }
+  }
+
+  first<T>(query: string, ...bindings: SqlStorageValue[]): T | undefined {
+    return this.all<T>(query, ...bindings)[0];
+  }
+
+  run(query: string, ...bindings: SqlStorageValue[]): void {
+    this.all(query, ...bindings);
+  }
+
+  migrate(): void {
+    const version = this.#tableExists("meta") ? Number(this.first<{ value: string }>("SELECT value FROM meta WHERE key = 'schema'")?.value ?? 0) : 0;
+    if (version >= SCHEMA_VERSION) return;
+    this.#sql.exec(SCHEMA);
+    this.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)", String(SCHEMA_VERSION));
+  }
+
+  #tableExists(name: string): boolean {
+    return this.first("SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = ?", name) !== undefined;
+  }
+}

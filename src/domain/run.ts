@@ -1,0 +1,82 @@
+/**
+ * Vocabulary shared by the coordinator (Durable Object), the queue consumer and the routes.
+ * A DagRun is one execution of a DAG; a node is one step (or handler) inside it.
+ */
+import type { RunStatus } from "./status.ts";
+
+export type RunTrigger = "manual" | "api" | "webhook" | "schedule" | "retry";
+
+export type StartRequest = {
+  dagName: string;
+  /** The DAG's YAML at the moment of the start: a run keeps the spec it started with. */
+  spec: string;
+  runId?: string | undefined;
+  params?: string | Record<string, unknown> | undefined;
+  /** The webhook payload as exact JSON text, exposed to steps as WEBHOOK_PAYLOAD. */
+  payload?: string | undefined;
+  trigger: RunTrigger;
+  /** Who or what started it: a username, `api-key:<name>`, a webhook, a schedule. */
+  triggeredBy: string;
+  /** Refuse while a run of this DAG is running or queued. */
+  singleton?: boolean;
+};
+
+export type StartResult =
+  | { ok: true; runId: string; status: RunStatus }
+  | { ok: false; code: "already_exists" | "bad_request"; message: string };
+
+/** What the STEPS queue carries: ids only (a queue message is limited to 128 KB). */
+export type StepMessage = { dag: string; runId: string; step: string; attempt: number };
+
+/** A step attempt ready to execute: variables already expanded by the coordinator. */
+export type StepInvocation = StepMessage & {
+  executor: "http" | "command";
+  command: string;
+  script: string | undefined;
+  config: Record<string, unknown>;
+  env: Record<string, string>;
+  /** Wall-clock budget for the attempt; the coordinator's alarm enforces it too. */
+  timeoutMs: number;
+};
+
+export type StepOutcome = {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** Why the attempt failed, for people: "HTTP 503", "timed out after 5 s", … */
+  error?: string | undefined;
+  /** The attempt hit its time limit: it fails with exit code 124 and is not retried (Dagu). */
+  timedOut?: boolean | undefined;
+};
+
+export type StepResult = StepMessage & StepOutcome & { startedAt: string; finishedAt: string };
+
+/** Emitted once when a run reaches a final status; the alert policies consume it. */
+export type RunFinishedEvent = {
+  type: "run.finished";
+  dagName: string;
+  runId: string;
+  status: RunStatus;
+  trigger: RunTrigger;
+  triggeredBy: string;
+  queuedAt: string;
+  startedAt: string | null;
+  finishedAt: string;
+  durationMs: number;
+  failedSteps: string[];
+  error: string | undefined;
+};
+
+/** A time-ordered id (UUID version 7), so runs sort by creation in every list. */
+export function newRunId(now = Date.now()): string {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  const time = BigInt(now);
+  for (let i = 0; i < 6; i++) bytes[i] = Number((time >> BigInt(8 * (5 - i))) & 0xffn);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x70;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export const RUN_ID_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;

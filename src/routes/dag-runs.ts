@@ -1,0 +1,437 @@
+import { z } from "@hono/zod-openapi";
+import type { Principal } from "../auth/principal.ts";
+import type { NodeView, RunView } from "../coordinator/dag-coordinator.ts";
+import { coordinatorFor } from "../coordinator/index.ts";
+import { findDag } from "../db/dags.ts";
+import { findLatestRun, findRun, listRuns, type RunRow } from "../db/runs.ts";
+import type { StepSpec } from "../domain/dag-spec.ts";
+import type { RunTrigger, StartResult } from "../domain/run.ts";
+import { formatParams } from "../domain/params.ts";
+import { NODE_STATUS, runStatusLabel } from "../domain/status.ts";
+import { ApiError, notFound } from "../errors.ts";
+import { createRouter, errorResponse, jsonBody, jsonResponse, roleRoute } from "./router.ts";
+import { DagNameSchema, FileNameParam, PaginationSchema, RunSummarySchema, StepSchema } from "./schemas.ts";
+
+const RunIdSchema = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "may contain letters, digits, _ and - only (at most 64)").openapi("DAGRunId");
+const RunPath = z.object({
+  name: DagNameSchema.openapi({ param: { name: "name", in: "path" } }),
+  dagRunId: RunIdSchema.openapi({ param: { name: "dagRunId", in: "path" } }),
+});
+
+const NodeSchema = z
+  .object({
+    step: StepSchema,
+    stdout: z.string().openapi({ description: "API path of the step's stdout" }),
+    stderr: z.string().openapi({ description: "API path of the step's stderr" }),
+    startedAt: z.string(),
+    finishedAt: z.string(),
+    status: z.number().int(),
+    statusLabel: z.string(),
+    retryCount: z.number().int(),
+    doneCount: z.number().int(),
+    error: z.string().optional(),
+    exitCode: z.number().int().nullable(),
+    output: z.string().nullable(),
+  })
+  .openapi("Node");
+
+const RunDetailsSchema = RunSummarySchema.extend({
+  params: z.string(),
+  trigger: z.enum(["manual", "api", "webhook", "schedule", "retry"]).openapi({ description: "How the run was started (dagflare extension)" }),
+  triggeredBy: z.string().openapi({ description: "Who or what started the run (dagflare extension)" }),
+  nodes: z.array(NodeSchema),
+  onSuccess: NodeSchema.optional(),
+  onFailure: NodeSchema.optional(),
+  onCancel: NodeSchema.optional(),
+  onExit: NodeSchema.optional(),
+}).openapi("DAGRunDetails");
+
+const StartBody = z.strictObject({
+  params: z.union([z.string(), z.record(z.string(), z.unknown())]).optional().openapi({ description: "`K=V K2=\"a b\"`, JSON text of an object, or an object" }),
+  dagRunId: RunIdSchema.optional(),
+  dagName: z.string().optional().openapi({ description: "Accepted for Dagu compatibility; the path names the DAG" }),
+  singleton: z.boolean().optional().openapi({ description: "Refuse (409) while a run of this DAG is running or queued" }),
+  queue: z.string().optional().openapi({ description: "Accepted for Dagu compatibility; each DAG has its own queue" }),
+});
+
+const startRoute = (path: "/dags/{fileName}/start" | "/dags/{fileName}/enqueue", summary: string) =>
+  roleRoute("operator", {
+    method: "post",
+    path,
+    tags: ["dags"],
+    summary,
+    request: { params: FileNameParam, body: jsonBody(StartBody) },
+    responses: {
+      200: jsonResponse("Started or queued", z.object({ dagRunId: RunIdSchema })),
+      404: errorResponse("No such DAG"),
+      409: errorResponse("The dagRunId was used before, or a singleton run is active"),
+    },
+  });
+
+const start = startRoute("/dags/{fileName}/start", "Start a run; beyond the DAG's maxActiveRuns it waits as queued");
+const enqueue = startRoute("/dags/{fileName}/enqueue", "Queue a run; it starts when the DAG has a free slot (same as start)");
+
+const ListQuery = z.object({
+  status: z.coerce.number().int().min(0).max(6).optional(),
+  fromDate: z.coerce.number().int().optional().openapi({ description: "Unix seconds: runs queued at or after" }),
+  toDate: z.coerce.number().int().optional().openapi({ description: "Unix seconds: runs queued at or before" }),
+  dagRunId: z.string().max(64).optional(),
+  name: z.string().max(200).optional(),
+  page: z.coerce.number().int().min(1).default(1),
+  perPage: z.coerce.number().int().min(1).max(1000).default(50),
+  remoteNode: z.string().optional(),
+});
+
+const listAll = roleRoute("viewer", {
+  method: "get",
+  path: "/dag-runs",
+  tags: ["dag-runs"],
+  summary: "List runs of all DAGs, newest first",
+  request: { query: ListQuery },
+  responses: { 200: jsonResponse("Runs", z.object({ dagRuns: z.array(RunSummarySchema), pagination: PaginationSchema })) },
+});
+
+const listOfDag = roleRoute("viewer", {
+  method: "get",
+  path: "/dags/{fileName}/dag-runs",
+  tags: ["dags"],
+  summary: "Run history of one DAG, newest first",
+  request: { params: FileNameParam, query: ListQuery.omit({ name: true }) },
+  responses: {
+    200: jsonResponse(
+      "Runs",
+      z.object({ dagRuns: z.array(RunSummarySchema), gridData: z.array(z.object({ name: z.string(), history: z.array(z.number()) })), pagination: PaginationSchema }),
+    ),
+  },
+});
+
+const detailsOfDag = roleRoute("viewer", {
+  method: "get",
+  path: "/dags/{fileName}/dag-runs/{dagRunId}",
+  tags: ["dags"],
+  summary: "A run with its nodes (`latest` for the most recent)",
+  request: { params: z.object({ fileName: FileNameParam.shape.fileName, dagRunId: RunPath.shape.dagRunId }) },
+  responses: { 200: jsonResponse("The run", z.object({ dagRun: RunDetailsSchema })), 404: errorResponse("No such run") },
+});
+
+const details = roleRoute("viewer", {
+  method: "get",
+  path: "/dag-runs/{name}/{dagRunId}",
+  tags: ["dag-runs"],
+  summary: "A run with its nodes (`latest` for the most recent)",
+  request: { params: RunPath },
+  responses: { 200: jsonResponse("The run", z.object({ dagRunDetails: RunDetailsSchema })), 404: errorResponse("No such run") },
+});
+
+const stop = roleRoute("operator", {
+  method: "post",
+  path: "/dag-runs/{name}/{dagRunId}/stop",
+  tags: ["dag-runs"],
+  summary: "Stop a running or queued run: in-flight steps are cancelled, then the abort and exit handlers run",
+  request: { params: RunPath },
+  responses: { 200: { description: "Stopping" }, 400: errorResponse("Not running"), 404: errorResponse("No such run") },
+});
+
+const retry = roleRoute("operator", {
+  method: "post",
+  path: "/dag-runs/{name}/{dagRunId}/retry",
+  tags: ["dag-runs"],
+  summary: "Run a finished run again: steps that succeeded keep their results, the others run anew",
+  request: { params: RunPath, body: jsonBody(z.strictObject({ dagRunId: RunIdSchema, stepName: z.string().optional() })) },
+  responses: { 200: { description: "Retrying" }, 400: errorResponse("Still running"), 404: errorResponse("No such run") },
+});
+
+const LogQuery = z.object({
+  tail: z.coerce.number().int().min(1).optional(),
+  head: z.coerce.number().int().min(1).optional(),
+  offset: z.coerce.number().int().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(10000).optional(),
+});
+const LogSchema = z
+  .object({ content: z.string(), lineCount: z.number().int(), totalLines: z.number().int(), hasMore: z.boolean() })
+  .openapi("Log");
+
+const runLog = roleRoute("viewer", {
+  method: "get",
+  path: "/dag-runs/{name}/{dagRunId}/log",
+  tags: ["dag-runs"],
+  summary: "The run's event log",
+  request: { params: RunPath, query: LogQuery },
+  responses: { 200: jsonResponse("Log", LogSchema), 404: errorResponse("No such run") },
+});
+
+const stepLog = roleRoute("viewer", {
+  method: "get",
+  path: "/dag-runs/{name}/{dagRunId}/steps/{stepName}/log",
+  tags: ["dag-runs"],
+  summary: "A step's stdout or stderr (the last 256 KiB of each)",
+  request: {
+    params: RunPath.extend({ stepName: z.string().min(1).openapi({ param: { name: "stepName", in: "path" } }) }),
+    query: LogQuery.extend({ stream: z.enum(["stdout", "stderr"]).default("stdout") }),
+  },
+  responses: { 200: jsonResponse("Log", LogSchema), 404: errorResponse("No such run or step") },
+});
+
+const outputs = roleRoute("viewer", {
+  method: "get",
+  path: "/dag-runs/{name}/{dagRunId}/outputs",
+  tags: ["dag-runs"],
+  summary: "The outputs (`output: VAR`) the run's steps produced",
+  request: { params: RunPath },
+  responses: {
+    200: jsonResponse(
+      "Outputs",
+      z.object({
+        metadata: z.object({ dagName: z.string(), dagRunId: z.string(), attemptId: z.string(), status: z.string(), completedAt: z.string(), params: z.string() }),
+        outputs: z.record(z.string(), z.string()),
+      }),
+    ),
+    404: errorResponse("No such run"),
+  },
+});
+
+export const dagRunRoutes = createRouter()
+  .openapi(start, async (c) => {
+    const { fileName } = c.req.valid("param");
+    return c.json({ dagRunId: await startRun(c.env, fileName, c.req.valid("json"), c.get("principal")) }, 200);
+  })
+  .openapi(enqueue, async (c) => {
+    const { fileName } = c.req.valid("param");
+    return c.json({ dagRunId: await startRun(c.env, fileName, c.req.valid("json"), c.get("principal")) }, 200);
+  })
+  .openapi(listAll, async (c) => {
+    const query = c.req.valid("query");
+    return c.json(await runList(c.env.DB, { ...query, nameContains: query.name }), 200);
+  })
+  .openapi(listOfDag, async (c) => {
+    const { fileName } = c.req.valid("param");
+    return c.json({ ...(await runList(c.env.DB, { ...c.req.valid("query"), dagName: fileName })), gridData: [] }, 200);
+  })
+  .openapi(detailsOfDag, async (c) => {
+    const { fileName, dagRunId } = c.req.valid("param");
+    return c.json({ dagRun: toDetails(await requireRun(c.env, fileName, dagRunId)) }, 200);
+  })
+  .openapi(details, async (c) => {
+    const { name, dagRunId } = c.req.valid("param");
+    return c.json({ dagRunDetails: toDetails(await requireRun(c.env, name, dagRunId)) }, 200);
+  })
+  .openapi(stop, async (c) => {
+    const { name, dagRunId } = c.req.valid("param");
+    const row = await requireRunRow(c.env, name, dagRunId);
+    throwUnlessOk(await coordinatorFor(c.env, name).stop(row.run_id));
+    return c.body(null, 200);
+  })
+  .openapi(retry, async (c) => {
+    const { name, dagRunId } = c.req.valid("param");
+    const row = await requireRunRow(c.env, name, dagRunId);
+    throwUnlessOk(await coordinatorFor(c.env, name).retry(row.run_id));
+    return c.body(null, 200);
+  })
+  .openapi(runLog, async (c) => {
+    const { name, dagRunId } = c.req.valid("param");
+    const run = await requireRun(c.env, name, dagRunId);
+    const lines = (await coordinatorFor(c.env, name).runLog(run.id)) ?? [];
+    return c.json(window(lines, c.req.valid("query")), 200);
+  })
+  .openapi(stepLog, async (c) => {
+    const { name, dagRunId, stepName } = c.req.valid("param");
+    const { stream, ...range } = c.req.valid("query");
+    const run = await requireRun(c.env, name, dagRunId);
+    const node = [...run.nodes, ...run.handlerNodes].find((candidate) => candidate.name === stepName);
+    if (!node) throw notFound(`step '${stepName}' in run '${run.id}'`);
+    return c.json(window(node[stream] === "" ? [] : node[stream].split("\n"), range), 200);
+  })
+  .openapi(outputs, async (c) => {
+    const { name, dagRunId } = c.req.valid("param");
+    const run = await requireRun(c.env, name, dagRunId);
+    const values = Object.fromEntries(
+      run.nodes.filter((node) => node.output !== null && node.step?.output).map((node) => [node.step!.output!, node.output!]),
+    );
+    return c.json(
+      {
+        metadata: { dagName: name, dagRunId: run.id, attemptId: run.id, status: run.statusLabel, completedAt: run.finished_at ?? "", params: formatParams(JSON.parse(run.params)) },
+        outputs: values,
+      },
+      200,
+    );
+  });
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Starts a run of a stored DAG for an API caller. Start and enqueue behave alike here: a run
+ * beyond the DAG's maxActiveRuns waits as `queued` and starts when a slot frees.
+ */
+async function startRun(
+  env: Cloudflare.Env,
+  dagName: string,
+  body: z.infer<typeof StartBody>,
+  principal: Principal,
+): Promise<string> {
+  const dag = await findDag(env.DB, dagName);
+  if (!dag) throw notFound(`DAG '${dagName}'`);
+  const result: StartResult = await coordinatorFor(env, dagName).start({
+    dagName,
+    spec: dag.spec,
+    runId: body.dagRunId,
+    params: body.params,
+    trigger: triggerOf(principal),
+    triggeredBy: describePrincipal(principal),
+    singleton: body.singleton ?? false,
+  });
+  if (!result.ok) throw new ApiError(result.code, result.message);
+  return result.runId;
+}
+
+function triggerOf(principal: Principal): RunTrigger {
+  return principal.kind === "api-key" ? "api" : "manual";
+}
+
+function describePrincipal(principal: Principal): string {
+  if (principal.kind === "user") return principal.user.username;
+  if (principal.kind === "api-key") return `api-key:${principal.name}`;
+  return "anonymous";
+}
+
+/**
+ * The run's D1 row first: it exists once a start has returned, and an unknown DAG or run is
+ * answered without waking (or creating) a Durable Object.
+ */
+async function requireRunRow(env: Cloudflare.Env, dagName: string, runId: string): Promise<RunRow> {
+  const row = runId === "latest" ? await findLatestRun(env.DB, dagName) : await findRun(env.DB, dagName, runId);
+  if (!row) throw notFound(`DAG run '${runId}' of '${dagName}'`);
+  return row;
+}
+
+async function requireRun(env: Cloudflare.Env, dagName: string, runId: string): Promise<RunView> {
+  const row = await requireRunRow(env, dagName, runId);
+  const run = await coordinatorFor(env, dagName).getRun(row.run_id);
+  if (!run) throw notFound(`DAG run '${runId}' of '${dagName}'`);
+  return run;
+}
+
+function throwUnlessOk(result: { ok: true } | { ok: false; code: "not_found" | "bad_request"; message: string }): void {
+  if (!result.ok) throw new ApiError(result.code, result.message);
+}
+
+type ListOptions = {
+  dagName?: string | undefined;
+  nameContains?: string | undefined;
+  dagRunId?: string | undefined;
+  status?: number | undefined;
+  fromDate?: number | undefined;
+  toDate?: number | undefined;
+  page: number;
+  perPage: number;
+};
+
+async function runList(db: D1Database, options: ListOptions) {
+  const { rows, total } = await listRuns(
+    db,
+    {
+      dagName: options.dagName,
+      nameContains: options.nameContains,
+      runId: options.dagRunId,
+      status: options.status,
+      from: options.fromDate === undefined ? undefined : new Date(options.fromDate * 1000).toISOString(),
+      to: options.toDate === undefined ? undefined : new Date(options.toDate * 1000).toISOString(),
+    },
+    { limit: options.perPage, offset: (options.page - 1) * options.perPage },
+  );
+  const totalPages = Math.max(1, Math.ceil(total / options.perPage));
+  return {
+    dagRuns: rows.map(toSummary),
+    pagination: {
+      totalRecords: total,
+      currentPage: options.page,
+      totalPages,
+      nextPage: options.page < totalPages ? options.page + 1 : 0,
+      prevPage: options.page > 1 ? options.page - 1 : 0,
+    },
+  };
+}
+
+export function toSummary(row: RunRow) {
+  return {
+    rootDAGRunName: row.dag_name,
+    rootDAGRunId: row.run_id,
+    dagRunId: row.run_id,
+    name: row.dag_name,
+    status: row.status,
+    statusLabel: runStatusLabel(row.status) ?? "not_started",
+    queuedAt: row.queued_at ?? "",
+    startedAt: row.started_at ?? "",
+    finishedAt: row.finished_at ?? "",
+    log: `/api/v2/dag-runs/${row.dag_name}/${row.run_id}/log`,
+  };
+}
+
+function toDetails(run: RunView) {
+  const handler = (kind: string) => {
+    const node = run.handlerNodes.find((candidate) => candidate.kind === kind);
+    return node ? toNode(run, node) : undefined;
+  };
+  return {
+    ...toSummary({
+      dag_name: run.dagName,
+      run_id: run.id,
+      status: run.status,
+      params: "",
+      trigger: run.trigger as RunTrigger,
+      triggered_by: run.triggered_by,
+      queued_at: run.queued_at,
+      started_at: run.started_at,
+      finished_at: run.finished_at,
+      updated_at: run.updated_at,
+    }),
+    params: formatParams(JSON.parse(run.params)),
+    trigger: run.trigger as RunTrigger,
+    triggeredBy: run.triggered_by,
+    nodes: run.nodes.map((node) => toNode(run, node)),
+    onSuccess: handler("success"),
+    onFailure: handler("failure"),
+    onCancel: handler("abort"),
+    onExit: handler("exit"),
+  };
+}
+
+function toNode(run: RunView, node: NodeView) {
+  const logPath = `/api/v2/dag-runs/${run.dagName}/${run.id}/steps/${encodeURIComponent(node.name)}/log`;
+  const step: StepSpec | undefined = node.step;
+  return {
+    step: {
+      name: node.name,
+      description: step?.description,
+      command: step?.command,
+      script: step?.script,
+      depends: step?.depends ?? [],
+      output: step?.output,
+      preconditions: (step?.preconditions ?? []).map(({ condition, expected, negate }) => ({ condition, expected, negate })),
+      timeoutSec: step?.timeoutSec,
+      executorConfig: step?.executor,
+    },
+    stdout: `${logPath}?stream=stdout`,
+    stderr: `${logPath}?stream=stderr`,
+    startedAt: node.started_at ?? "",
+    finishedAt: node.finished_at ?? "",
+    status: node.status,
+    statusLabel: node.statusLabel,
+    retryCount: node.retry_count,
+    doneCount: node.status === NODE_STATUS.succeeded ? 1 : 0,
+    error: node.error ?? undefined,
+    exitCode: node.exit_code,
+    output: node.output,
+  };
+}
+
+/** Dagu's log paging: `head`, `tail`, or `offset` (1-based) with `limit`. */
+function window(lines: string[], range: { tail?: number | undefined; head?: number | undefined; offset?: number | undefined; limit?: number | undefined }) {
+  let selected = lines;
+  if (range.tail !== undefined) selected = lines.slice(-range.tail);
+  else if (range.head !== undefined) selected = lines.slice(0, range.head);
+  else if (range.offset !== undefined || range.limit !== undefined) {
+    const start = (range.offset ?? 1) - 1;
+    selected = lines.slice(start, range.limit === undefined ? undefined : start + range.limit);
+  }
+  return { content: selected.join("\n"), lineCount: selected.length, totalLines: lines.length, hasMore: selected.length < lines.length };
+}

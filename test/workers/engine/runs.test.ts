@@ -1,0 +1,262 @@
+/**
+ * End to end through the Worker: the API starts runs, the coordinator (Durable Object) plans
+ * them, the STEPS queue feeds the consumer, and the http executor calls a real server on
+ * 127.0.0.1 (test/workers/global-setup.ts).
+ */
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { call, createAndStart, expectEnvelope, nodeOf, unique, userWithRole, waitForRun } from "../helpers.ts";
+
+const echo = inject("echoUrl");
+let token: string;
+beforeAll(async () => {
+  token = (await userWithRole("manager")).token;
+});
+
+const http = (name: string, command: string, extra = "") =>
+  `  - name: ${name}\n    executor: {type: http, config: {timeout: 5, silent: true}}\n    command: ${command}\n${extra}`;
+
+describe("a chain of HTTP steps", () => {
+  it("runs in order, passes outputs as ${VAR} and ${VAR.path}, and records everything", async () => {
+    const dag = unique("chain");
+    const spec = `params: GREETING=hello
+steps:
+${http("fetch", `GET ${echo}/json`, "    output: DATA\n")}${http("second", `GET ${echo}/text/\${DATA.a.b[1]}-\${DATA.nested.list.0.author.name}-\${GREETING}`, "    output: SECOND\n")}${http("third", `POST ${echo}/echo`)}`;
+    const runId = await createAndStart(token, dag, spec, { params: "GREETING=hi" });
+
+    // Visible in the read APIs as soon as start returned.
+    const listed = await call("GET", `/dag-runs?name=${dag}`, { token });
+    expect(listed.body.dagRuns.map((run: any) => run.dagRunId)).toEqual([runId]);
+
+    const run = await waitForRun(token, dag, runId);
+    expect(run).toMatchObject({ status: 4, statusLabel: "succeeded", params: "GREETING=hi", trigger: "manual" });
+    expect(run.nodes.map((node: any) => [node.step.name, node.statusLabel])).toEqual([
+      ["fetch", "succeeded"],
+      ["second", "succeeded"],
+      ["third", "succeeded"],
+    ]);
+    expect(nodeOf(run, "second").output).toBe("2-Ada-hi");
+
+    const outputs = await call("GET", `/dag-runs/${dag}/${runId}/outputs`, { token });
+    expect(outputs.body.outputs).toMatchObject({ SECOND: "2-Ada-hi" });
+    expect(JSON.parse(outputs.body.outputs.DATA).name).toBe("dagflare");
+    expect(outputs.body.metadata).toMatchObject({ dagName: dag, dagRunId: runId, status: "succeeded" });
+
+    const log = await call("GET", `/dag-runs/${dag}/${runId}/steps/second/log?stream=stdout`, { token });
+    expect(log.body).toMatchObject({ content: "2-Ada-hi", lineCount: 1, totalLines: 1, hasMore: false });
+    const runLog = await call("GET", `/dag-runs/${dag}/${runId}/log`, { token });
+    expect(runLog.body.content).toContain("finished: succeeded");
+
+    const finished = await call("GET", `/dag-runs?name=${dag}&status=4`, { token });
+    expect(finished.body.dagRuns[0]).toMatchObject({ dagRunId: runId, statusLabel: "succeeded", finishedAt: expect.any(String) });
+    const latest = await call("GET", `/dags/${dag}/dag-runs/latest`, { token });
+    expect(latest.body.dagRun.dagRunId).toBe(runId);
+  });
+
+  it("http executor: headers, query, JSON body, json mode; non-2xx fails the step", async () => {
+    const dag = unique("http");
+    const spec = `steps:
+  - name: post
+    executor:
+      type: http
+      config:
+        headers: {X-Run: "\${DAG_RUN_ID}"}
+        query: {q: "\${DAG_NAME}"}
+        body: {hello: "world"}
+        json: true
+    command: POST ${echo}/echo
+    output: RESPONSE
+  - name: broken
+    executor: http
+    command: GET ${echo}/status/503
+`;
+    const runId = await createAndStart(token, dag, spec);
+    const run = await waitForRun(token, dag, runId);
+    const response = JSON.parse(nodeOf(run, "post").output);
+    expect(response.status_code).toBe(200);
+    const echoed = JSON.parse(response.body);
+    expect(echoed).toMatchObject({ method: "POST", query: { q: dag }, headers: { "x-run": runId, "content-type": "application/json" } });
+    expect(JSON.parse(echoed.body)).toEqual({ hello: "world" });
+    expect(nodeOf(run, "broken")).toMatchObject({ statusLabel: "failed", error: expect.stringContaining("503") });
+    expect(run.statusLabel).toBe("failed");
+  });
+});
+
+describe("failures, continueOn, handlers", () => {
+  it("a failure aborts what depends on it; independent branches finish; failure and exit handlers run", async () => {
+    const dag = unique("fail");
+    const spec = `type: graph
+steps:
+${http("bad", `GET ${echo}/status/500`)}${http("after-bad", `GET ${echo}/text/never`, "    depends: [bad]\n")}${http("independent", `GET ${echo}/text/fine`)}handlerOn:
+  success:
+    executor: http
+    command: GET ${echo}/text/success-handler
+  failure:
+    executor: http
+    command: GET ${echo}/text/failure-handler
+  exit:
+    executor: http
+    command: GET ${echo}/text/exit-\${DAG_RUN_STATUS}
+`;
+    const runId = await createAndStart(token, dag, spec);
+    const run = await waitForRun(token, dag, runId);
+    expect(run.statusLabel).toBe("failed");
+    expect(nodeOf(run, "bad").statusLabel).toBe("failed");
+    expect(nodeOf(run, "after-bad").statusLabel).toBe("aborted");
+    expect(nodeOf(run, "independent").statusLabel).toBe("succeeded");
+    expect(run.onFailure).toMatchObject({ statusLabel: "succeeded" });
+    expect(run.onExit).toMatchObject({ statusLabel: "succeeded" });
+    expect(run.onSuccess).toBeUndefined();
+    const exitLog = await call("GET", `/dag-runs/${dag}/${runId}/steps/onExit/log`, { token });
+    expect(exitLog.body.content).toBe("exit-failed");
+  });
+
+  it("continueOn.failure lets dependents run and the run partially succeeds", async () => {
+    const dag = unique("partial");
+    const spec = `steps:
+${http("flaky", `GET ${echo}/status/500`, "    continueOn: {failure: true}\n")}${http("next", `GET ${echo}/text/ok`)}`;
+    const run = await waitForRun(token, dag, await createAndStart(token, dag, spec));
+    expect(run.statusLabel).toBe("partially_succeeded");
+    expect(nodeOf(run, "next").statusLabel).toBe("succeeded");
+  });
+
+  it("markSuccess with a matching exit code turns the failure into a success", async () => {
+    const dag = unique("mark");
+    const spec = `steps:
+${http("tolerated", `GET ${echo}/status/404`, "    continueOn: {exitCode: [1], markSuccess: true}\n")}`;
+    const run = await waitForRun(token, dag, await createAndStart(token, dag, spec));
+    expect(nodeOf(run, "tolerated").statusLabel).toBe("succeeded");
+    expect(run.statusLabel).toBe("succeeded");
+  });
+
+  it("preconditions: a step whose condition is not met is skipped, and so are its dependents", async () => {
+    const dag = unique("pre");
+    const spec = `params: MODE=dry
+steps:
+${http("only-live", `GET ${echo}/text/live`, '    preconditions:\n      - condition: "${MODE}"\n        expected: "re:^live$"\n')}${http("after", `GET ${echo}/text/after`)}${http("independent", `GET ${echo}/text/x`, "    depends: []\n")}`;
+    const run = await waitForRun(token, dag, await createAndStart(token, dag, spec));
+    expect(nodeOf(run, "only-live")).toMatchObject({ statusLabel: "skipped", error: expect.stringContaining("precondition not met") });
+    expect(nodeOf(run, "after").statusLabel).toBe("skipped");
+    expect(run.statusLabel).toBe("succeeded");
+    const live = await call("POST", `/dags/${dag}/start`, { token, body: { params: { MODE: "live" } } });
+    const liveRun = await waitForRun(token, dag, live.body.dagRunId);
+    expect(nodeOf(liveRun, "only-live").statusLabel).toBe("succeeded");
+  });
+
+  it("retryPolicy retries a failing attempt until it succeeds", async () => {
+    const dag = unique("retry");
+    const key = unique("k");
+    const spec = `steps:
+${http("flaky", `GET ${echo}/flaky/${key}/2`, "    retryPolicy: {limit: 3, intervalSec: 0}\n    output: RESULT\n")}`;
+    const run = await waitForRun(token, dag, await createAndStart(token, dag, spec));
+    expect(nodeOf(run, "flaky")).toMatchObject({ statusLabel: "succeeded", retryCount: 2, output: "attempt 3 ok" });
+  });
+
+  it("a step that outlives timeoutSec fails with exit code 124 and is not retried", async () => {
+    const dag = unique("timeout");
+    const spec = `steps:
+  - name: slow
+    executor: http
+    command: GET ${echo}/slow/3000
+    timeoutSec: 1
+    retryPolicy: {limit: 2, intervalSec: 0}
+`;
+    const run = await waitForRun(token, dag, await createAndStart(token, dag, spec));
+    expect(nodeOf(run, "slow")).toMatchObject({ statusLabel: "failed", exitCode: 124, retryCount: 0, error: expect.stringContaining("timed out") });
+  });
+
+  it("a command step fails at once with a clear reason (no runner yet)", async () => {
+    const dag = unique("cmd");
+    const run = await waitForRun(token, dag, await createAndStart(token, dag, "steps:\n  - name: shell\n    command: echo hi\n"));
+    expect(nodeOf(run, "shell")).toMatchObject({ statusLabel: "failed", error: expect.stringContaining("no command executor configured") });
+  });
+});
+
+describe("run control", () => {
+  it("rejects a dagRunId this DAG has used, even after the run finished", async () => {
+    const dag = unique("dup");
+    const runId = await createAndStart(token, dag, `steps:\n${http("a", `GET ${echo}/text/a`)}`, { dagRunId: "deploy-abc123" });
+    expect(runId).toBe("deploy-abc123");
+    await waitForRun(token, dag, runId);
+    expectEnvelope(await call("POST", `/dags/${dag}/start`, { token, body: { dagRunId: "deploy-abc123" } }), 409, "already_exists");
+    expectEnvelope(await call("POST", `/dags/${dag}/start`, { token, body: { dagRunId: "bad id!" } }), 400, "bad_request");
+    expectEnvelope(await call("POST", "/dags/no-such-dag/start", { token, body: {} }), 404, "not_found");
+  });
+
+  it("concurrent starts with one dagRunId: exactly one wins", async () => {
+    const dag = unique("race");
+    await call("POST", "/dags", { token, body: { name: dag, spec: `steps:\n${http("a", `GET ${echo}/text/a`)}` } });
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () => call("POST", `/dags/${dag}/start`, { token, body: { dagRunId: "same-id" } })),
+    );
+    expect(results.map((result) => result.status).sort()).toEqual([200, 409, 409, 409]);
+  });
+
+  it("queues runs beyond maxActiveRuns and starts them in order when a slot frees", async () => {
+    const dag = unique("queue");
+    const first = await createAndStart(token, dag, `steps:\n${http("slow", `GET ${echo}/slow/400`)}`);
+    const second = (await call("POST", `/dags/${dag}/enqueue`, { token, body: {} })).body.dagRunId;
+    const queued = await call("GET", `/dag-runs/${dag}/${second}`, { token });
+    expect(queued.body.dagRunDetails).toMatchObject({ status: 5, statusLabel: "queued" });
+    const done = await waitForRun(token, dag, second);
+    expect(done.statusLabel).toBe("succeeded");
+    const firstRun = await waitForRun(token, dag, first);
+    expect(Date.parse(done.startedAt)).toBeGreaterThanOrEqual(Date.parse(firstRun.finishedAt));
+  });
+
+  it("stop aborts the running step and runs the abort and exit handlers", async () => {
+    const dag = unique("stop");
+    const spec = `steps:
+${http("slow", `GET ${echo}/slow/3000`)}${http("later", `GET ${echo}/text/later`)}handlerOn:
+  cancel:
+    executor: http
+    command: GET ${echo}/text/aborted
+  exit:
+    executor: http
+    command: GET ${echo}/text/bye
+`;
+    const runId = await createAndStart(token, dag, spec);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await call("POST", `/dag-runs/${dag}/${runId}/stop`, { token })).status).toBe(200);
+    const run = await waitForRun(token, dag, runId);
+    expect(run.statusLabel).toBe("aborted");
+    expect(nodeOf(run, "slow").statusLabel).toBe("aborted");
+    expect(nodeOf(run, "later").statusLabel).toBe("not_started");
+    expect(run.onCancel).toMatchObject({ statusLabel: "succeeded" });
+    expect(run.onExit).toMatchObject({ statusLabel: "succeeded" });
+    expectEnvelope(await call("POST", `/dag-runs/${dag}/${runId}/stop`, { token }), 400, "bad_request");
+  });
+
+  it("retry re-runs the steps that did not succeed and keeps the ones that did", async () => {
+    const dag = unique("rerun");
+    const key = unique("k");
+    const spec = `steps:
+${http("once", `GET ${echo}/text/${key}-once`)}${http("flaky", `GET ${echo}/flaky/${key}/1`)}`;
+    const runId = await createAndStart(token, dag, spec);
+    expect((await waitForRun(token, dag, runId)).statusLabel).toBe("failed");
+    expect((await call("POST", `/dag-runs/${dag}/${runId}/retry`, { token, body: { dagRunId: runId } })).status).toBe(200);
+    const retried = await waitForRun(token, dag, runId);
+    expect(retried.statusLabel).toBe("succeeded");
+    const hits = await fetch(`${echo}/hits/text/${key}-once`);
+    expect(await hits.text()).toBe("1");
+  });
+
+  it("unknown runs and DAGs are 404 without waking a coordinator", async () => {
+    expectEnvelope(await call("GET", "/dag-runs/nothing-here/some-run", { token }), 404, "not_found");
+    expectEnvelope(await call("GET", "/dags/nothing-here/dag-runs/latest", { token }), 404, "not_found");
+    expectEnvelope(await call("POST", "/dag-runs/nothing-here/x/stop", { token }), 404, "not_found");
+  });
+});
+
+describe("start request params", () => {
+  it("accepts Dagu's string form, JSON text and an object; bad JSON is a 400", async () => {
+    const dag = unique("params");
+    const spec = `params: A=1 B=2
+steps:
+${http("show", `GET ${echo}/text/\${A}-\${B}`, "    output: OUT\n")}`;
+    const asString = await createAndStart(token, dag, spec, { params: 'A=x B="y%20z"' });
+    expect(nodeOf(await waitForRun(token, dag, asString), "show").output).toBe("x-y z");
+    const asJson = (await call("POST", `/dags/${dag}/start`, { token, body: { params: '{"B": "json"}' } })).body.dagRunId;
+    expect(nodeOf(await waitForRun(token, dag, asJson), "show").output).toBe("1-json");
+    expectEnvelope(await call("POST", `/dags/${dag}/start`, { token, body: { params: "{not json" } }), 400, "bad_request");
+  });
+});

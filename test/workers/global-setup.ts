@@ -1,0 +1,53 @@
+/**
+ * Runs in Node before the workerd tests: a real HTTP server on 127.0.0.1 for the http executor
+ * to call (code inside workerd can't listen on a port). Its port reaches tests via inject().
+ */
+import { createServer } from "node:http";
+import type { TestProject } from "vitest/node";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    echoUrl: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const hits = new Map<string, number>();
+  const server = createServer((request, response) => {
+    const url = new URL(request.url ?? "/", "http://127.0.0.1");
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      const [, route, key, arg] = url.pathname.split("/");
+      const count = (hits.get(url.pathname) ?? 0) + 1;
+      hits.set(url.pathname, count);
+      const send = (status: number, text: string, type = "text/plain") => {
+        response.writeHead(status, { "content-type": type });
+        response.end(text);
+      };
+      switch (route) {
+        case "text": // /text/<anything>: 200 with that text
+          return send(200, decodeURIComponent(key ?? ""));
+        case "json":
+          return send(200, JSON.stringify({ a: { b: [1, 2] }, name: "dagflare", nested: { list: [{ author: { name: "Ada" } }] } }), "application/json");
+        case "echo": // the request as JSON
+          return send(200, JSON.stringify({ method: request.method, query: Object.fromEntries(url.searchParams), headers: request.headers, body }), "application/json");
+        case "status": // /status/<code>
+          return send(Number(key), `status ${key}`);
+        case "slow": // /slow/<ms>
+          return void setTimeout(() => send(200, "slow done"), Number(key));
+        case "flaky": // /flaky/<id>/<n>: 503 for the first n calls of <id>, then 200
+          return count <= Number(arg) ? send(503, `attempt ${count} failed`) : send(200, `attempt ${count} ok`);
+        case "hits": // /hits/<path…>: how often that path was called
+          return send(200, String(hits.get("/" + url.pathname.split("/").slice(2).join("/")) ?? 0));
+        default:
+          return send(404, "no such route");
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  project.provide("echoUrl", `http://127.0.0.1:${port}`);
+  return () => new Promise<void>((resolve) => server.close(() => resolve()));
+}
