@@ -6,7 +6,7 @@ export { DagCoordinator } from "./coordinator/dag-coordinator.ts";
 
 export default {
   fetch: app.fetch,
-  async queue(batch, env) {
+  async queue(batch, env, _ctx) {
     if (batch.queue.startsWith("dagflare-steps")) await consumeSteps(batch as MessageBatch<StepMessage>, env);
     else throw new Error(`no consumer for queue ${batch.queue}`);
   },

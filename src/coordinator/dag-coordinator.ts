@@ -36,7 +36,8 @@ const HANDLER_KINDS = { succeeded: "success", failed: "failure", aborted: "abort
 
 const nodeStatusOf = (code: number) => (Object.keys(NODE_STATUS) as NodeStatus[])[code]!;
 
-export type NodeView = NodeRecord & { statusLabel: NodeStatus; step: StepSpec | undefined };
+/** Runs and nodes as read over RPC; step definitions come from the run's own `spec` snapshot. */
+export type NodeView = NodeRecord & { statusLabel: NodeStatus };
 export type RunView = RunRecord & { dagName: string; statusLabel: RunStatus; nodes: NodeView[]; handlerNodes: NodeView[] };
 
 export type ControlResult = { ok: true } | { ok: false; code: "not_found" | "bad_request"; message: string };
@@ -193,11 +194,9 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   async getRun(runId: string): Promise<RunView | null> {
     const run = runId === "latest" ? this.#sql.first<RunRecord>("SELECT * FROM runs ORDER BY seq DESC LIMIT 1") : this.#run(runId);
     if (!run) return null;
-    const spec = this.#spec(run);
-    const steps = new Map([...spec.steps, ...Object.values(spec.handlerOn)].map((step) => [step.name, step]));
     const nodes = this.#sql
       .all<NodeRecord>("SELECT * FROM nodes WHERE run_id = ? ORDER BY kind = 'step' DESC, position", run.id)
-      .map((node) => ({ ...node, statusLabel: nodeStatusOf(node.status), step: steps.get(node.name) }));
+      .map((node) => ({ ...node, statusLabel: nodeStatusOf(node.status) }));
     return {
       ...run,
       dagName: this.#dagName ?? "",

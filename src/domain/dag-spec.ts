@@ -22,6 +22,15 @@ const MAX_SPEC_BYTES = 512 * 1024;
 
 export type KeyValue = { key: string; value: string };
 
+/** What YAML (core schema) and JSON can hold: the type of executor configs, RPC-serialisable. */
+// Interfaces, not type aliases: TypeScript expands them lazily, which keeps the Durable Object
+// RPC stub types (which map every field) finite.
+export type JsonValue = string | number | boolean | null | JsonArray | JsonObject;
+export interface JsonObject {
+  [key: string]: JsonValue;
+}
+export interface JsonArray extends Array<JsonValue> {}
+
 export type Condition = { condition: string; expected: string | undefined; negate: boolean; error: string | undefined };
 
 export type RetryPolicy = {
@@ -57,7 +66,7 @@ export type StepSpec = {
   retryPolicy: RetryPolicy | undefined;
   continueOn: ContinueOn;
   timeoutSec: number | undefined;
-  executor: { type: string; config: Record<string, unknown> } | undefined;
+  executor: { type: string; config: JsonObject } | undefined;
 };
 
 export type HandlerEvent = "success" | "failure" | "abort" | "exit";
@@ -344,7 +353,7 @@ function normaliseStep(raw: RawStep, name: string, path: Path, errors: LocatedEr
         ? undefined
         : typeof executor === "string"
           ? { type: executor, config: {} }
-          : { type: executor.type, config: executor.config ?? {} },
+          : { type: executor.type, config: (executor.config ?? {}) as JsonObject },
   };
 }
 

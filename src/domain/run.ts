@@ -2,6 +2,7 @@
  * Vocabulary shared by the coordinator (Durable Object), the queue consumer and the routes.
  * A DagRun is one execution of a DAG; a node is one step (or handler) inside it.
  */
+import type { JsonObject } from "./dag-spec.ts";
 import type { RunStatus } from "./status.ts";
 
 export type RunTrigger = "manual" | "api" | "webhook" | "schedule" | "retry";
@@ -33,7 +34,7 @@ export type StepInvocation = StepMessage & {
   executor: "http" | "command";
   command: string;
   script: string | undefined;
-  config: Record<string, unknown>;
+  config: JsonObject;
   env: Record<string, string>;
   /** Wall-clock budget for the attempt; the coordinator's alarm enforces it too. */
   timeoutMs: number;

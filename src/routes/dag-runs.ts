@@ -4,7 +4,7 @@ import type { NodeView, RunView } from "../coordinator/dag-coordinator.ts";
 import { coordinatorFor } from "../coordinator/index.ts";
 import { findDag } from "../db/dags.ts";
 import { findLatestRun, findRun, listRuns, type RunRow } from "../db/runs.ts";
-import type { StepSpec } from "../domain/dag-spec.ts";
+import { parseDagSpec, type StepSpec } from "../domain/dag-spec.ts";
 import type { RunTrigger, StartResult } from "../domain/run.ts";
 import { formatParams } from "../domain/params.ts";
 import { NODE_STATUS, runStatusLabel } from "../domain/status.ts";
@@ -244,8 +244,12 @@ export const dagRunRoutes = createRouter()
   .openapi(outputs, async (c) => {
     const { name, dagRunId } = c.req.valid("param");
     const run = await requireRun(c.env, name, dagRunId);
+    const steps = stepsOf(run);
     const values = Object.fromEntries(
-      run.nodes.filter((node) => node.output !== null && node.step?.output).map((node) => [node.step!.output!, node.output!]),
+      run.nodes.flatMap((node) => {
+        const variable = steps.get(node.name)?.output;
+        return variable && node.output !== null ? [[variable, node.output]] : [];
+      }),
     );
     return c.json(
       {
@@ -366,10 +370,18 @@ export function toSummary(row: RunRow) {
   };
 }
 
+/** The step definitions of a run, from the spec it started with. */
+function stepsOf(run: RunView): Map<string, StepSpec> {
+  const parsed = parseDagSpec(run.spec);
+  if (!parsed.ok) return new Map();
+  return new Map([...parsed.spec.steps, ...Object.values(parsed.spec.handlerOn)].map((step) => [step.name, step]));
+}
+
 function toDetails(run: RunView) {
+  const steps = stepsOf(run);
   const handler = (kind: string) => {
     const node = run.handlerNodes.find((candidate) => candidate.kind === kind);
-    return node ? toNode(run, node) : undefined;
+    return node ? toNode(run, node, steps.get(node.name)) : undefined;
   };
   return {
     ...toSummary({
@@ -387,7 +399,7 @@ function toDetails(run: RunView) {
     params: formatParams(JSON.parse(run.params)),
     trigger: run.trigger as RunTrigger,
     triggeredBy: run.triggered_by,
-    nodes: run.nodes.map((node) => toNode(run, node)),
+    nodes: run.nodes.map((node) => toNode(run, node, steps.get(node.name))),
     onSuccess: handler("success"),
     onFailure: handler("failure"),
     onCancel: handler("abort"),
@@ -395,9 +407,8 @@ function toDetails(run: RunView) {
   };
 }
 
-function toNode(run: RunView, node: NodeView) {
+function toNode(run: RunView, node: NodeView, step: StepSpec | undefined) {
   const logPath = `/api/v2/dag-runs/${run.dagName}/${run.id}/steps/${encodeURIComponent(node.name)}/log`;
-  const step: StepSpec | undefined = node.step;
   return {
     step: {
       name: node.name,

@@ -1,0 +1,142 @@
+/**
+ * The coordinator's guarantees, driven directly: alarms run with runDurableObjectAlarm (no
+ * sleeping until they are due), redelivered queue messages go through the real consumer.
+ */
+import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, inject, it } from "vitest";
+import type { DagCoordinator } from "../../../src/coordinator/dag-coordinator.ts";
+import { coordinatorFor } from "../../../src/coordinator/index.ts";
+import type { StepMessage } from "../../../src/domain/run.ts";
+import worker from "../../../src/index.ts";
+import { unique } from "../helpers.ts";
+
+const echo = inject("echoUrl");
+
+async function startRun(dag: string, spec: string) {
+  const coordinator = coordinatorFor(env, dag);
+  const result = await coordinator.start({ dagName: dag, spec, trigger: "api", triggeredBy: "test" });
+  if (!result.ok) throw new Error(result.message);
+  return { coordinator, runId: result.runId };
+}
+
+type Row = Record<string, unknown>;
+const rows = (coordinator: DurableObjectStub<DagCoordinator>, query: string, ...bindings: (string | number)[]) =>
+  runInDurableObject(coordinator, (_instance, state) => state.storage.sql.exec(query, ...bindings).toArray() as Row[]);
+
+async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 8_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error("condition not reached in time");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const nodeRow = async (coordinator: DurableObjectStub<DagCoordinator>, runId: string, name: string) =>
+  (await rows(coordinator, "SELECT * FROM nodes WHERE run_id = ? AND name = ?", runId, name))[0]!;
+
+describe("coordinator", () => {
+  it("retry delays are persisted timers fired by the alarm, with the policy's interval", async () => {
+    const dag = unique("alarm-retry");
+    const before = Date.now();
+    const { coordinator, runId } = await startRun(
+      dag,
+      `steps:\n  - name: failing\n    executor: http\n    command: GET ${echo}/status/500\n    retryPolicy: {limit: 1, intervalSec: 60}\n`,
+    );
+    const waiting = await until(async () => {
+      const node = await nodeRow(coordinator, runId, "failing");
+      return node.attempt_state === "waiting_retry" ? node : undefined;
+    });
+    expect(waiting).toMatchObject({ attempt: 1, retry_count: 1, status: 1 });
+    const [timer] = await rows(coordinator, "SELECT * FROM timers WHERE kind = 'retry' AND run_id = ?", runId);
+    expect(Number(timer!.due_ms) - before).toBeGreaterThanOrEqual(60_000);
+    expect(Number(timer!.due_ms) - Date.now()).toBeLessThanOrEqual(60_000);
+
+    // Make the retry due now and let the alarm dispatch attempt 2.
+    await rows(coordinator, "UPDATE timers SET due_ms = 0 WHERE kind = 'retry' AND run_id = ?", runId);
+    expect(await runDurableObjectAlarm(coordinator)).toBe(true);
+    const run = await until(async () => {
+      const view = await coordinator.getRun(runId);
+      return view && view.status === 2 ? view : undefined;
+    });
+    expect(run.nodes[0]).toMatchObject({ statusLabel: "failed", attempt: 2, retry_count: 1 });
+  });
+
+  it("an attempt that never reports back times out on its lease; its late result changes nothing", async () => {
+    const dag = unique("lease");
+    const { coordinator, runId } = await startRun(dag, `steps:\n  - name: slow\n    executor: http\n    command: GET ${echo}/slow/1500\n    timeoutSec: 60\n`);
+    await until(async () => ((await nodeRow(coordinator, runId, "slow")).attempt_state === "claimed" ? true : undefined));
+
+    await rows(coordinator, "UPDATE timers SET due_ms = 0 WHERE kind = 'lease' AND run_id = ?", runId);
+    await runDurableObjectAlarm(coordinator);
+    const timedOut = await nodeRow(coordinator, runId, "slow");
+    expect(timedOut).toMatchObject({ status: 2, exit_code: 124, attempt_state: "done" });
+    expect((await coordinator.getRun(runId))!.statusLabel).toBe("failed");
+
+    // The consumer's real answer arrives after the lease: ignored, as is a forged duplicate.
+    await new Promise((resolve) => setTimeout(resolve, 1800));
+    const late = await coordinator.finish({ dag, runId, step: "slow", attempt: 1, exitCode: 0, stdout: "late", stderr: "", startedAt: "", finishedAt: "" });
+    expect(late).toBeNull();
+    expect(await nodeRow(coordinator, runId, "slow")).toMatchObject({ status: 2, exit_code: 124, stdout: "" });
+  });
+
+  it("a redelivered queue message claims nothing and is acked; the result is applied once", async () => {
+    const dag = unique("redeliver");
+    const { coordinator, runId } = await startRun(dag, `steps:\n  - name: once\n    executor: http\n    command: GET ${echo}/text/${dag}\n`);
+    const run = await until(async () => {
+      const view = await coordinator.getRun(runId);
+      return view && view.status === 4 ? view : undefined;
+    });
+    expect(run.nodes[0]).toMatchObject({ attempt: 1, statusLabel: "succeeded" });
+
+    const message: StepMessage = { dag, runId, step: "once", attempt: 1 };
+    const batch = createMessageBatch<StepMessage>("dagflare-steps", [{ id: "redelivered-1", timestamp: new Date(), attempts: 2, body: message }]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env, ctx);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.explicitAcks).toEqual(["redelivered-1"]);
+    expect(result.retryMessages).toEqual([]);
+    const hits = await (await fetch(`${echo}/hits/text/${dag}`)).text();
+    expect(hits).toBe("1");
+    expect(await coordinator.claim(message)).toBeNull();
+  });
+
+  it("keeps the D1 copy in step: written before start returns, final state after the run", async () => {
+    const dag = unique("d1");
+    const { coordinator, runId } = await startRun(dag, `steps:\n  - name: a\n    executor: http\n    command: GET ${echo}/text/a\n`);
+    const first = await env.DB.prepare("SELECT * FROM dag_runs WHERE dag_name = ?1 AND run_id = ?2").bind(dag, runId).first<Row>();
+    expect(first).toMatchObject({ trigger: "api", triggered_by: "test" });
+    await until(async () => ((await coordinator.getRun(runId))?.status === 4 ? true : undefined));
+    const last = await env.DB.prepare("SELECT * FROM dag_runs WHERE dag_name = ?1 AND run_id = ?2").bind(dag, runId).first<Row>();
+    expect(last).toMatchObject({ status: 4, finished_at: expect.any(String) });
+  });
+
+  it("records a run-finished event for the alerts pipeline", async () => {
+    const dag = unique("event");
+    const { coordinator, runId } = await startRun(dag, `steps:\n  - name: bad\n    executor: http\n    command: GET ${echo}/status/502\n`);
+    await until(async () => ((await coordinator.getRun(runId))?.status === 2 ? true : undefined));
+    const [event] = await rows(coordinator, "SELECT body FROM outbox WHERE kind = 'event' AND run_id = ?", runId);
+    expect(JSON.parse(String(event!.body))).toMatchObject({
+      type: "run.finished",
+      dagName: dag,
+      runId,
+      status: "failed",
+      trigger: "api",
+      failedSteps: ["bad"],
+      error: expect.stringContaining("502"),
+    });
+  });
+
+  it("a DAG timeout aborts what is running and fails the run", async () => {
+    const dag = unique("dag-timeout");
+    const { coordinator, runId } = await startRun(dag, `timeoutSec: 30\nsteps:\n  - name: slow\n    executor: http\n    command: GET ${echo}/slow/2000\n  - name: next\n    executor: http\n    command: GET ${echo}/text/next\n`);
+    await until(async () => ((await nodeRow(coordinator, runId, "slow")).attempt_state === "claimed" ? true : undefined));
+    await rows(coordinator, "UPDATE timers SET due_ms = 0 WHERE kind = 'run_timeout' AND run_id = ?", runId);
+    await runDurableObjectAlarm(coordinator);
+    const run = (await coordinator.getRun(runId))!;
+    expect(run.statusLabel).toBe("failed");
+    expect(run.nodes.map((node) => node.statusLabel)).toEqual(["aborted", "aborted"]);
+  });
+});
