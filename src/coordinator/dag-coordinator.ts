@@ -30,7 +30,7 @@ import { type NodeKind, type NodeRecord, type RunRecord, Sql, type TimerKind } f
 
 /** How long an attempt without its own timeout may stay silent: a queue consumer's 15 minutes, and some. */
 const DEFAULT_LEASE_MS = 16 * 60 * 1000;
-const OUTBOX_RETRY_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
+const D1_RETRY_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
 /** Which handler an outcome runs before `exit` (Dagu: a partial success runs the success handler). */
 const HANDLER_KINDS = { succeeded: "success", failed: "failure", aborted: "abort", partially_succeeded: "success" } as const;
 
@@ -48,6 +48,8 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   readonly #specs = new Map<string, DagSpec>();
   #dagName: string | undefined;
   #lastStamp = 0;
+  /** Consecutive failed D1 writes per run, for the retry backoff (a restart simply starts over). */
+  readonly #syncFailures = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
@@ -92,10 +94,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     this.#specs.set(runId, spec);
     this.#log(runId, `queued by ${request.trigger} (${request.triggeredBy || "anonymous"})`);
 
-    const messages = this.#startQueuedRuns();
-    await this.#syncToD1(runId);
-    await this.#dispatch(messages);
-    await this.#armAlarm();
+    await this.#commit(this.#startQueuedRuns());
     return { ok: true, runId, status: this.#statusOf(runId) };
   }
 
@@ -126,9 +125,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
       this.#sql.run("UPDATE nodes SET attempt_state = 'claimed' WHERE run_id = ? AND name = ?", inline.runId, inline.step);
       invocation = this.#invocation(inline.runId, this.#node(inline.runId, inline.step)!);
     }
-    await this.#syncToD1(result.runId);
-    await this.#dispatch(messages);
-    await this.#armAlarm();
+    await this.#commit(messages);
     return invocation;
   }
 
@@ -154,10 +151,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     } else {
       this.#sql.run("UPDATE runs SET outcome = 'aborted', handlers = ? WHERE id = ?", JSON.stringify(this.#handlersFor(runId, "aborted")), runId);
     }
-    const messages = [...this.#advance(runId), ...this.#startQueuedRuns()];
-    await this.#syncToD1(runId);
-    await this.#dispatch(messages);
-    await this.#armAlarm();
+    await this.#commit([...this.#advance(runId), ...this.#startQueuedRuns()]);
     return { ok: true };
   }
 
@@ -181,10 +175,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
       RUN_STATUS.queued, at, at, runId,
     );
     this.#log(runId, "retry requested");
-    const messages = this.#startQueuedRuns();
-    await this.#syncToD1(runId);
-    await this.#dispatch(messages);
-    await this.#armAlarm();
+    await this.#commit(this.#startQueuedRuns());
     return { ok: true };
   }
 
@@ -221,10 +212,8 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
       now,
     );
     const messages: StepMessage[] = [];
-    const touched = new Set<string>();
     for (const timer of due) {
       this.#sql.run("DELETE FROM timers WHERE kind = ? AND run_id = ? AND step = ?", timer.kind, timer.run_id, timer.step);
-      touched.add(timer.run_id);
       if (timer.kind === "lease") {
         const node = this.#node(timer.run_id, timer.step);
         if (node && node.attempt === timer.attempt && (node.attempt_state === "dispatched" || node.attempt_state === "claimed")) {
@@ -241,13 +230,10 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
       } else if (timer.kind === "run_timeout") {
         messages.push(...this.#timeOutRun(timer.run_id));
       }
-      // 'outbox' timers only wake the alarm; the outbox is flushed below either way.
+      // 'd1_sync' timers only wake the alarm: #commit writes every stale D1 copy.
     }
     messages.push(...this.#startQueuedRuns());
-    for (const runId of touched) await this.#syncToD1(runId);
-    await this.#flushOutbox();
-    await this.#dispatch(messages);
-    await this.#armAlarm();
+    await this.#commit(messages);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -348,7 +334,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
       .all<{ name: string }>("SELECT name FROM nodes WHERE run_id = ? AND status = ? ORDER BY position", runId, NODE_STATUS.failed)
       .map((row) => row.name);
     this.#sql.run("UPDATE runs SET status = ?, finished_at = ?, updated_at = ? WHERE id = ?", RUN_STATUS[status], at, at, runId);
-    this.#sql.run("DELETE FROM timers WHERE run_id = ? AND kind <> 'outbox'", runId);
+    this.#sql.run("DELETE FROM timers WHERE run_id = ? AND kind <> 'd1_sync'", runId);
     this.#log(runId, `finished: ${status}`);
     const run = this.#run(runId)!;
     const event: RunFinishedEvent = {
@@ -577,43 +563,41 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   // ---------------------------------------------------------------------------------------------
   // Outbound: the D1 copy and events
 
-  /** Writes the run's row to D1 now; if D1 fails, the outbox keeps it and the alarm retries. */
-  async #syncToD1(runId: string): Promise<void> {
-    const run = this.#run(runId);
-    if (!run) return;
-    const row = {
-      dag_name: this.#dagName ?? "",
-      run_id: run.id,
-      status: run.status,
-      params: formatParams(JSON.parse(run.params)),
-      trigger: run.trigger as RunTrigger,
-      triggered_by: run.triggered_by,
-      queued_at: run.queued_at,
-      started_at: run.started_at,
-      finished_at: run.finished_at,
-      updated_at: this.#stamp(),
-    };
-    try {
-      await upsertRun(this.env.DB, row);
-      this.#sql.run("DELETE FROM outbox WHERE kind = 'd1_run' AND run_id = ?", runId);
-    } catch (error) {
-      this.#sql.run("DELETE FROM outbox WHERE kind = 'd1_run' AND run_id = ?", runId);
-      this.#sql.run("INSERT INTO outbox (kind, run_id, body, last_error) VALUES ('d1_run', ?, ?, ?)", runId, JSON.stringify(row), String(error));
-      this.#setTimer("outbox", runId, "", 0, Date.now() + OUTBOX_RETRY_MS[0]!);
-    }
+  /**
+   * Ends every state change: the D1 copies of runs whose run-level fields changed (a step result
+   * that changes none costs no D1 write), the new attempts and the alarm all go out together.
+   * Staleness is read from storage (`synced_at` ≠ `updated_at`), so nothing is lost to an
+   * eviction between a change and its write.
+   */
+  async #commit(messages: StepMessage[]): Promise<void> {
+    const stale = this.#sql.all<RunRecord>("SELECT * FROM runs WHERE synced_at IS NOT updated_at");
+    await Promise.all([...stale.map((run) => this.#syncToD1(run)), this.#dispatch(messages), this.#armAlarm()]);
   }
 
-  async #flushOutbox(): Promise<void> {
-    for (const entry of this.#sql.all<{ id: number; run_id: string; body: string; attempts: number }>("SELECT id, run_id, body, attempts FROM outbox WHERE kind = 'd1_run'")) {
-      try {
-        await upsertRun(this.env.DB, JSON.parse(entry.body));
-        this.#sql.run("DELETE FROM outbox WHERE id = ?", entry.id);
-      } catch (error) {
-        const attempts = entry.attempts + 1;
-        this.#sql.run("UPDATE outbox SET attempts = ?, last_error = ? WHERE id = ?", attempts, String(error), entry.id);
-        const wait = OUTBOX_RETRY_MS[Math.min(attempts, OUTBOX_RETRY_MS.length - 1)]!;
-        this.#setTimer("outbox", entry.run_id, "", 0, Date.now() + wait);
-      }
+  /** Writes a run's D1 row; if D1 fails, a timer retries it with backoff. */
+  async #syncToD1(run: RunRecord): Promise<void> {
+    try {
+      await upsertRun(this.env.DB, {
+        dag_name: this.#dagName ?? "",
+        run_id: run.id,
+        status: run.status,
+        params: formatParams(JSON.parse(run.params)),
+        trigger: run.trigger as RunTrigger,
+        triggered_by: run.triggered_by,
+        queued_at: run.queued_at,
+        started_at: run.started_at,
+        finished_at: run.finished_at,
+        updated_at: run.updated_at,
+      });
+      this.#sql.run("UPDATE runs SET synced_at = ? WHERE id = ? AND updated_at = ?", run.updated_at, run.id, run.updated_at);
+      this.#syncFailures.delete(run.id);
+    } catch (error) {
+      const failures = (this.#syncFailures.get(run.id) ?? 0) + 1;
+      this.#syncFailures.set(run.id, failures);
+      console.error(`D1 copy of run ${run.id} failed (attempt ${failures}); retrying:`, error);
+      this.#setTimer("d1_sync", run.id, "", 0, Date.now() + D1_RETRY_MS[Math.min(failures, D1_RETRY_MS.length) - 1]!);
+      // #commit armed the alarm concurrently, perhaps before this timer existed.
+      await this.#armAlarm();
     }
   }
 

@@ -24,9 +24,13 @@ CREATE TABLE IF NOT EXISTS runs (
   outcome      TEXT CHECK (outcome IN ('succeeded', 'failed', 'aborted', 'partially_succeeded')),
   handlers     TEXT NOT NULL DEFAULT '[]',
   error        TEXT,
-  updated_at   TEXT NOT NULL
+  updated_at   TEXT NOT NULL,
+  -- The updated_at last written to D1: a run whose two differ has a stale D1 copy.
+  synced_at    TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, seq);
+-- Only runs with a stale D1 copy: every state change looks them up.
+CREATE INDEX IF NOT EXISTS runs_unsynced ON runs (id) WHERE synced_at IS NOT updated_at;
 
 CREATE TABLE IF NOT EXISTS nodes (
   run_id      TEXT NOT NULL,
@@ -51,9 +55,9 @@ CREATE TABLE IF NOT EXISTS nodes (
 );
 
 -- Everything that must happen later, driven by the one alarm: step leases (an attempt that
--- never reports back), retry delays, run timeouts and outbox retries.
+-- never reports back), retry delays, run timeouts and retries of a failed D1 write.
 CREATE TABLE IF NOT EXISTS timers (
-  kind    TEXT NOT NULL CHECK (kind IN ('lease', 'retry', 'run_timeout', 'outbox')),
+  kind    TEXT NOT NULL CHECK (kind IN ('lease', 'retry', 'run_timeout', 'd1_sync')),
   run_id  TEXT NOT NULL,
   step    TEXT NOT NULL DEFAULT '',
   attempt INTEGER NOT NULL DEFAULT 0,
@@ -62,10 +66,10 @@ CREATE TABLE IF NOT EXISTS timers (
 );
 CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due_ms);
 
--- Writes to other systems that must not be lost: the D1 copy of a run, run-finished events.
+-- Messages to other systems that must not be lost: run-finished events for the alerts.
 CREATE TABLE IF NOT EXISTS outbox (
   id       INTEGER PRIMARY KEY AUTOINCREMENT,
-  kind     TEXT NOT NULL CHECK (kind IN ('d1_run', 'event')),
+  kind     TEXT NOT NULL CHECK (kind IN ('event')),
   run_id   TEXT NOT NULL,
   body     TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
@@ -96,6 +100,7 @@ export type RunRecord = {
   handlers: string;
   error: string | null;
   updated_at: string;
+  synced_at: string | null;
 };
 
 export type NodeKind = "step" | "success" | "failure" | "abort" | "exit";
@@ -119,7 +124,7 @@ export type NodeRecord = {
   stderr: string;
 };
 
-export type TimerKind = "lease" | "retry" | "run_timeout" | "outbox";
+export type TimerKind = "lease" | "retry" | "run_timeout" | "d1_sync";
 export type TimerRecord = { kind: TimerKind; run_id: string; step: string; attempt: number; due_ms: number };
 
 /** Thin typed wrapper over `ctx.storage.sql`: an error names the query that failed. */

@@ -113,6 +113,19 @@ describe("coordinator", () => {
     expect(last).toMatchObject({ status: 4, finished_at: expect.any(String) });
   });
 
+  it("a run whose D1 copy is stale (a failed write) is rewritten when the alarm fires", async () => {
+    const dag = unique("resync");
+    const { coordinator, runId } = await startRun(dag, `steps:\n  - name: a\n    executor: http\n    command: GET ${echo}/text/a\n`);
+    await until(async () => ((await coordinator.getRun(runId))?.status === 4 ? true : undefined));
+    // As after a D1 outage: the row is missing and the coordinator knows its copy is stale.
+    await env.DB.prepare("DELETE FROM dag_runs WHERE dag_name = ?1 AND run_id = ?2").bind(dag, runId).run();
+    await rows(coordinator, "UPDATE runs SET synced_at = NULL WHERE id = ?", runId);
+    await rows(coordinator, "INSERT OR REPLACE INTO timers (kind, run_id, step, attempt, due_ms) VALUES ('d1_sync', ?, '', 0, 0)", runId);
+    expect(await runDurableObjectAlarm(coordinator)).toBe(true);
+    const row = await env.DB.prepare("SELECT status FROM dag_runs WHERE dag_name = ?1 AND run_id = ?2").bind(dag, runId).first<Row>();
+    expect(row).toEqual({ status: 4 });
+  });
+
   it("records a run-finished event for the alerts pipeline", async () => {
     const dag = unique("event");
     const { coordinator, runId } = await startRun(dag, `steps:\n  - name: bad\n    executor: http\n    command: GET ${echo}/status/502\n`);

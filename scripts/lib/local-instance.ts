@@ -1,0 +1,65 @@
+/**
+ * A throwaway local dagflare for benchmarks: `scripts/dev.ts` on a free port with a fresh state
+ * folder and a known admin, stopped (and its state removed) by `stop()`.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const ADMIN = { username: "bench", password: "bench-password-1" };
+
+export type LocalInstance = { api: string; token: string; stop: () => Promise<void> };
+
+export async function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+export async function startLocalInstance(): Promise<LocalInstance> {
+  const port = await freePort();
+  const stateDir = mkdtempSync(join(tmpdir(), "dagflare-bench-"));
+  const dev = spawn(process.execPath, [join(root, "scripts", "dev.ts")], {
+    cwd: root,
+    env: { ...process.env, PORT: String(port), STATE_DIR: stateDir, ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let output = "";
+  dev.stdout!.on("data", (chunk) => (output += chunk));
+  const stop = async () => {
+    if (dev.exitCode === null) {
+      dev.kill("SIGTERM");
+      await new Promise((done) => dev.once("exit", done));
+    }
+    rmSync(stateDir, { recursive: true, force: true });
+  };
+  try {
+    while (!output.includes("[dagflare] ready")) {
+      if (dev.exitCode !== null) throw new Error(`dev exited:\n${output}`);
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    const api = `http://127.0.0.1:${port}/api/v2`;
+    const login = await fetch(`${api}/auth/login`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(ADMIN),
+    });
+    const { token } = (await login.json()) as { token: string };
+    return { api, token, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+export function median(samples: number[]): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
