@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { deleteDag, type DagRow, findDag, insertDag, listAllDags, listDags, renameDag, updateDag } from "../db/dags.ts";
+import { findLatestRun, latestRuns, type RunRow } from "../db/runs.ts";
 import { now } from "../db/time.ts";
 import {
   type DagSpec,
@@ -13,6 +14,7 @@ import {
   toDagRecord,
 } from "../domain/dag-spec.ts";
 import { ApiError, notFound } from "../errors.ts";
+import { toSummary } from "./dag-runs.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, roleRoute } from "./router.ts";
 import {
   DagDetailsSchema,
@@ -169,6 +171,7 @@ export const dagRoutes = createRouter()
       ({ rows, total } = await listDags(c.env.DB, filter, { limit: query.perPage, offset, descending: query.order === "desc" }));
     }
     const totalPages = Math.max(1, Math.ceil(total / query.perPage));
+    const latest = await latestRuns(c.env.DB, rows.map((row) => row.name));
     return c.json(
       {
         dags: rows.map((row) => ({
@@ -179,7 +182,7 @@ export const dagRoutes = createRouter()
             schedule: schedulesOf(row).map((expression) => ({ expression })),
             tags: JSON.parse(row.tags) as string[],
           },
-          latestDAGRun: notStartedRun(row.name),
+          latestDAGRun: latestRun(row.name, latest.get(row.name)),
           suspended: row.suspended === 1,
           nextRun: nextRun(row, at)?.toISOString() ?? null,
           errors: [] as string[],
@@ -216,11 +219,12 @@ export const dagRoutes = createRouter()
   .openapi(details, async (c) => {
     const row = await requireDag(c.env.DB, c.req.valid("param").fileName);
     const parsed = parseDagSpec(row.spec, { fileName: row.name });
+    const latest = await findLatestRun(c.env.DB, row.name);
     return c.json(
       {
         ...(parsed.ok ? { dag: toDetails(row.name, parsed.spec) } : {}),
         localDags: [],
-        latestDAGRun: notStartedRun(row.name),
+        latestDAGRun: latestRun(row.name, latest ?? undefined),
         suspended: row.suspended === 1,
         errors: parsed.ok ? [] : parsed.errors.map(formatSpecError),
       },
@@ -295,8 +299,9 @@ function compareNextRuns(a: Date | undefined, b: Date | undefined): number {
   return a ? -1 : b ? 1 : 0;
 }
 
-/** Dagu's shape for "this DAG has never run". The run-engine issue replaces it with the real latest run. */
-function notStartedRun(name: string) {
+/** The DAG's latest run, or Dagu's shape for "this DAG has never run". */
+function latestRun(name: string, row: RunRow | undefined) {
+  if (row) return toSummary(row);
   return {
     rootDAGRunName: name,
     rootDAGRunId: "",

@@ -50,6 +50,10 @@ ${http("fetch", `GET ${echo}/json`, "    output: DATA\n")}${http("second", `GET 
     expect(finished.body.dagRuns[0]).toMatchObject({ dagRunId: runId, statusLabel: "succeeded", finishedAt: expect.any(String) });
     const latest = await call("GET", `/dags/${dag}/dag-runs/latest`, { token });
     expect(latest.body.dagRun.dagRunId).toBe(runId);
+    const dagDetails = await call("GET", `/dags/${dag}`, { token });
+    expect(dagDetails.body.latestDAGRun).toMatchObject({ dagRunId: runId, status: 4, statusLabel: "succeeded" });
+    const dagList = await call("GET", `/dags?name=${dag}`, { token });
+    expect(dagList.body.dags[0].latestDAGRun).toMatchObject({ dagRunId: runId, statusLabel: "succeeded" });
   });
 
   it("http executor: headers, query, JSON body, json mode; non-2xx fails the step", async () => {
