@@ -10,7 +10,7 @@ import { DurableObject } from "cloudflare:workers";
 import { upsertRun } from "../db/runs.ts";
 import { type DagSpec, parseDagSpec, type StepSpec } from "../domain/dag-spec.ts";
 import { expand, expandDeep } from "../domain/expand.ts";
-import { formatParams, resolveParams } from "../domain/params.ts";
+import { resolveParams } from "../domain/params.ts";
 import { resolveDependencies } from "../domain/plan.ts";
 import { afterHandlers, continues, failureAllowed, type FinalStatus, progress, retryDelaySeconds, shouldRetry, type StepState, stepsOutcome } from "../domain/progress.ts";
 import {
@@ -26,7 +26,7 @@ import {
 } from "../domain/run.ts";
 import { NODE_STATUS, type NodeStatus, RUN_STATUS, type RunStatus, runStatusLabel } from "../domain/status.ts";
 import { capLog } from "../executors/executor.ts";
-import { type NodeKind, type NodeRecord, type RunRecord, Sql, type TimerKind } from "./storage.ts";
+import { type NodeKind, type NodeRecord, type RunRecord, Sql, type TimerKind, toRunRow } from "./storage.ts";
 
 /** How long an attempt without its own timeout may stay silent: a queue consumer's 15 minutes, and some. */
 const DEFAULT_LEASE_MS = 16 * 60 * 1000;
@@ -577,18 +577,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   /** Writes a run's D1 row; if D1 fails, a timer retries it with backoff. */
   async #syncToD1(run: RunRecord): Promise<void> {
     try {
-      await upsertRun(this.env.DB, {
-        dag_name: this.#dagName ?? "",
-        run_id: run.id,
-        status: run.status,
-        params: formatParams(JSON.parse(run.params)),
-        trigger: run.trigger as RunTrigger,
-        triggered_by: run.triggered_by,
-        queued_at: run.queued_at,
-        started_at: run.started_at,
-        finished_at: run.finished_at,
-        updated_at: run.updated_at,
-      });
+      await upsertRun(this.env.DB, toRunRow(this.#dagName ?? "", run));
       this.#sql.run("UPDATE runs SET synced_at = ? WHERE id = ? AND updated_at = ?", run.updated_at, run.id, run.updated_at);
       this.#syncFailures.delete(run.id);
     } catch (error) {

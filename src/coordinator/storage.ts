@@ -3,6 +3,10 @@
  * runs; D1 only holds a copy for queries.
  */
 
+import type { RunRow } from "../db/runs.ts";
+import { formatParams } from "../domain/params.ts";
+import type { RunTrigger } from "../domain/run.ts";
+
 export const SCHEMA_VERSION = 1;
 
 const SCHEMA = `
@@ -102,6 +106,22 @@ export type RunRecord = {
   updated_at: string;
   synced_at: string | null;
 };
+
+/** The run as its D1 copy (and the run lists) show it. */
+export function toRunRow(dagName: string, run: RunRecord): RunRow {
+  return {
+    dag_name: dagName,
+    run_id: run.id,
+    status: run.status,
+    params: formatParams(JSON.parse(run.params)),
+    trigger: run.trigger as RunTrigger,
+    triggered_by: run.triggered_by,
+    queued_at: run.queued_at,
+    started_at: run.started_at,
+    finished_at: run.finished_at,
+    updated_at: run.updated_at,
+  };
+}
 
 export type NodeKind = "step" | "success" | "failure" | "abort" | "exit";
 export type AttemptState = "none" | "dispatched" | "claimed" | "waiting_retry" | "done";

@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import type { Principal } from "../auth/principal.ts";
 import type { NodeView, RunView } from "../coordinator/dag-coordinator.ts";
 import { coordinatorFor } from "../coordinator/index.ts";
+import { toRunRow } from "../coordinator/storage.ts";
 import { findDag } from "../db/dags.ts";
 import { findLatestRun, findRun, listRuns, type RunRow } from "../db/runs.ts";
 import { parseDagSpec, type StepSpec } from "../domain/dag-spec.ts";
@@ -10,7 +11,7 @@ import { formatParams } from "../domain/params.ts";
 import { NODE_STATUS, runStatusLabel } from "../domain/status.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, roleRoute } from "./router.ts";
-import { DagNameSchema, FileNameParam, PaginationSchema, RunSummarySchema, StepSchema } from "./schemas.ts";
+import { DagNameSchema, FileNameParam, pagination, PaginationSchema, RunSummarySchema, StepSchema } from "./schemas.ts";
 
 const RunIdSchema = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "may contain letters, digits, _ and - only (at most 64)").openapi("DAGRunId");
 const RunPath = z.object({
@@ -342,17 +343,7 @@ async function runList(db: D1Database, options: ListOptions) {
     },
     { limit: options.perPage, offset: (options.page - 1) * options.perPage },
   );
-  const totalPages = Math.max(1, Math.ceil(total / options.perPage));
-  return {
-    dagRuns: rows.map(toSummary),
-    pagination: {
-      totalRecords: total,
-      currentPage: options.page,
-      totalPages,
-      nextPage: options.page < totalPages ? options.page + 1 : 0,
-      prevPage: options.page > 1 ? options.page - 1 : 0,
-    },
-  };
+  return { dagRuns: rows.map(toSummary), pagination: pagination(total, options.page, options.perPage) };
 }
 
 export function toSummary(row: RunRow) {
@@ -384,18 +375,7 @@ function toDetails(run: RunView) {
     return node ? toNode(run, node, steps.get(node.name)) : undefined;
   };
   return {
-    ...toSummary({
-      dag_name: run.dagName,
-      run_id: run.id,
-      status: run.status,
-      params: "",
-      trigger: run.trigger as RunTrigger,
-      triggered_by: run.triggered_by,
-      queued_at: run.queued_at,
-      started_at: run.started_at,
-      finished_at: run.finished_at,
-      updated_at: run.updated_at,
-    }),
+    ...toSummary(toRunRow(run.dagName, run)),
     params: formatParams(JSON.parse(run.params)),
     trigger: run.trigger as RunTrigger,
     triggeredBy: run.triggered_by,

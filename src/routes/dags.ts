@@ -21,6 +21,7 @@ import {
   DagFileSchema,
   DagNameSchema,
   FileNameParam,
+  pagination,
   PaginationSchema,
   RunSummarySchema,
   SpecErrorSchema,
@@ -170,7 +171,6 @@ export const dagRoutes = createRouter()
     } else {
       ({ rows, total } = await listDags(c.env.DB, filter, { limit: query.perPage, offset, descending: query.order === "desc" }));
     }
-    const totalPages = Math.max(1, Math.ceil(total / query.perPage));
     const latest = await latestRuns(c.env.DB, rows.map((row) => row.name));
     return c.json(
       {
@@ -188,13 +188,7 @@ export const dagRoutes = createRouter()
           errors: [] as string[],
         })),
         errors: [] as string[],
-        pagination: {
-          totalRecords: total,
-          currentPage: query.page,
-          totalPages,
-          nextPage: query.page < totalPages ? query.page + 1 : 0,
-          prevPage: query.page > 1 ? query.page - 1 : 0,
-        },
+        pagination: pagination(total, query.page, query.perPage),
       },
       200,
     );

@@ -157,6 +157,18 @@ export const PaginationSchema = z
   })
   .openapi("Pagination");
 
+/** Dagu's pagination block: pages count from 1; 0 means "no next/previous page". */
+export function pagination(total: number, page: number, perPage: number): z.infer<typeof PaginationSchema> {
+  const totalPages = Math.max(1, Math.ceil(total / perPage));
+  return {
+    totalRecords: total,
+    currentPage: page,
+    totalPages,
+    nextPage: page < totalPages ? page + 1 : 0,
+    prevPage: page > 1 ? page - 1 : 0,
+  };
+}
+
 export const SpecErrorSchema = z
   .object({ field: z.string(), message: z.string(), line: z.number().int().optional(), column: z.number().int().optional() })
   .openapi("SpecError", { description: "A DAG spec error with its place in the YAML (dagflare extension)" });
