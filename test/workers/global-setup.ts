@@ -36,7 +36,7 @@ export default async function setup(project: TestProject) {
         case "status": // /status/<code>
           return send(Number(key), `status ${key}`);
         case "slow": // /slow/<ms>
-          return void setTimeout(() => send(200, "slow done"), Number(key));
+          return void setTimeout(() => send(200, "slow-done"), Number(key));
         case "flaky": // /flaky/<id>/<n>: 503 for the first n calls of <id>, then 200
           return count <= Number(arg) ? send(503, `attempt ${count} failed`) : send(200, `attempt ${count} ok`);
         case "hits": // /hits/<path…>: how often that path was called

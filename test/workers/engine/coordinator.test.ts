@@ -2,7 +2,7 @@
  * The coordinator's guarantees, driven directly: alarms run with runDurableObjectAlarm (no
  * sleeping until they are due), redelivered queue messages go through the real consumer.
  */
-import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, evictDurableObject, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import type { DagCoordinator } from "../../../src/coordinator/dag-coordinator.ts";
@@ -112,6 +112,25 @@ describe("coordinator", () => {
     const last = await env.DB.prepare("SELECT * FROM dag_runs WHERE dag_name = ?1 AND run_id = ?2").bind(dag, runId).first<Row>();
     expect(last).toMatchObject({ status: 4, finished_at: expect.any(String) });
   });
+
+  it("survives eviction mid-run: storage is the truth, in-memory caches are only caches", async () => {
+    const dag = unique("evict");
+    const { coordinator, runId } = await startRun(
+      dag,
+      `steps:\n  - name: slow\n    executor: http\n    command: GET ${echo}/slow/600\n    output: FIRST\n  - name: next\n    executor: http\n    command: GET ${echo}/text/after-\${FIRST}\n    output: SECOND\n`,
+    );
+    await until(async () => ((await nodeRow(coordinator, runId, "slow")).attempt_state === "claimed" ? true : undefined));
+    // The consumer is waiting on the slow server; the object is torn down meanwhile.
+    await evictDurableObject(coordinator);
+    const run = await until(async () => {
+      const view = await coordinator.getRun(runId);
+      return view && view.status === 4 ? view : undefined;
+    });
+    expect(run.nodes.map((node) => [node.name, node.statusLabel, node.output])).toEqual([
+      ["slow", "succeeded", "slow-done"],
+      ["next", "succeeded", "after-slow-done"],
+    ]);
+  }, 15_000);
 
   it("a run whose D1 copy is stale (a failed write) is rewritten when the alarm fires", async () => {
     const dag = unique("resync");
