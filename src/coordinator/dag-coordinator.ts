@@ -336,6 +336,8 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     this.#sql.run("UPDATE runs SET status = ?, finished_at = ?, updated_at = ? WHERE id = ?", RUN_STATUS[status], at, at, runId);
     this.#sql.run("DELETE FROM timers WHERE run_id = ? AND kind <> 'd1_sync'", runId);
     this.#log(runId, `finished: ${status}`);
+    // A finished run needs its parsed spec again only if it is retried; the cache stays small.
+    this.#specs.delete(runId);
     const run = this.#run(runId)!;
     const event: RunFinishedEvent = {
       type: "run.finished",
@@ -372,7 +374,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   #applyOutcome(runId: string, node: NodeRecord, result: Omit<StepResult, keyof StepMessage>, retryable = true): void {
     const run = this.#run(runId)!;
     const spec = this.#spec(run);
-    const step = node.kind === "step" ? spec.steps.find((candidate) => candidate.name === node.name)! : this.#handlerStep(spec, node.kind)!;
+    const step = this.#stepOf(runId, node)!;
     this.#sql.run("DELETE FROM timers WHERE kind = 'lease' AND run_id = ? AND step = ?", runId, node.name);
     const stdout = capLog(result.stdout);
     const stderr = capLog(result.stderr);

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import type { Principal } from "../auth/principal.ts";
-import type { NodeView, RunView } from "../coordinator/dag-coordinator.ts";
+import { type Principal, principalAsUser } from "../auth/principal.ts";
+import type { ControlResult, NodeView, RunView } from "../coordinator/dag-coordinator.ts";
 import { coordinatorFor } from "../coordinator/index.ts";
 import { toRunRow } from "../coordinator/storage.ts";
 import { findDag } from "../db/dags.ts";
@@ -281,7 +281,7 @@ async function startRun(
     runId: body.dagRunId,
     params: body.params,
     trigger: triggerOf(principal),
-    triggeredBy: describePrincipal(principal),
+    triggeredBy: principalAsUser(principal).username,
     singleton: body.singleton ?? false,
   });
   if (!result.ok) throw new ApiError(result.code, result.message);
@@ -290,12 +290,6 @@ async function startRun(
 
 function triggerOf(principal: Principal): RunTrigger {
   return principal.kind === "api-key" ? "api" : "manual";
-}
-
-function describePrincipal(principal: Principal): string {
-  if (principal.kind === "user") return principal.user.username;
-  if (principal.kind === "api-key") return `api-key:${principal.name}`;
-  return "anonymous";
 }
 
 /**
@@ -315,7 +309,7 @@ async function requireRun(env: Cloudflare.Env, dagName: string, runId: string): 
   return run;
 }
 
-function throwUnlessOk(result: { ok: true } | { ok: false; code: "not_found" | "bad_request"; message: string }): void {
+function throwUnlessOk(result: ControlResult): void {
   if (!result.ok) throw new ApiError(result.code, result.message);
 }
 

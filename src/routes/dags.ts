@@ -160,21 +160,23 @@ export const dagRoutes = createRouter()
     const filter = { name: query.name, tag: query.tag };
     const offset = (query.page - 1) * query.perPage;
     const at = new Date();
-    let rows: DagRow[];
+    let page: { row: DagRow; next: Date | undefined }[];
     let total: number;
     if (query.sort === "nextRun") {
       // The next run depends on the clock, so this ordering is computed here, not by SQL.
       const all = (await listAllDags(c.env.DB, filter)).map((row) => ({ row, next: nextRun(row, at) }));
       all.sort((a, b) => compareNextRuns(a.next, b.next) * (query.order === "desc" ? -1 : 1) || a.row.name.localeCompare(b.row.name));
-      rows = all.slice(offset, offset + query.perPage).map((entry) => entry.row);
+      page = all.slice(offset, offset + query.perPage);
       total = all.length;
     } else {
-      ({ rows, total } = await listDags(c.env.DB, filter, { limit: query.perPage, offset, descending: query.order === "desc" }));
+      const listed = await listDags(c.env.DB, filter, { limit: query.perPage, offset, descending: query.order === "desc" });
+      page = listed.rows.map((row) => ({ row, next: nextRun(row, at) }));
+      total = listed.total;
     }
-    const latest = await latestRuns(c.env.DB, rows.map((row) => row.name));
+    const latest = await latestRuns(c.env.DB, page.map(({ row }) => row.name));
     return c.json(
       {
-        dags: rows.map((row) => ({
+        dags: page.map(({ row, next }) => ({
           fileName: row.name,
           dag: {
             name: row.name,
@@ -184,7 +186,7 @@ export const dagRoutes = createRouter()
           },
           latestDAGRun: latestRun(row.name, latest.get(row.name)),
           suspended: row.suspended === 1,
-          nextRun: nextRun(row, at)?.toISOString() ?? null,
+          nextRun: next?.toISOString() ?? null,
           errors: [] as string[],
         })),
         errors: [] as string[],

@@ -1,22 +1,13 @@
 /** Starts and stops `npm run dev` (scripts/dev.ts) for tests, and finds what it leaves behind. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { expect } from "vitest";
+import { freePort } from "../../scripts/lib/local-instance.ts";
 
 export const root = join(import.meta.dirname, "..", "..");
 
 export type Dev = { child: ChildProcess; url: string; output: () => string; marker: string };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export const started: Dev[] = [];
 
