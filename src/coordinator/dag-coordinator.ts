@@ -7,12 +7,12 @@
  * unfinished attempt, so a redelivered message or a late result changes nothing.
  */
 import { DurableObject } from "cloudflare:workers";
-import { upsertRun } from "../db/runs.ts";
+import { deleteRunsFinishedBefore, upsertRun } from "../db/runs.ts";
 import { type DagSpec, parseDagSpec, type StepSpec } from "../domain/dag-spec.ts";
 import { expand, expandDeep } from "../domain/expand.ts";
 import { resolveParams } from "../domain/params.ts";
 import { resolveDependencies } from "../domain/plan.ts";
-import { afterHandlers, continues, failureAllowed, type FinalStatus, progress, retryDelaySeconds, shouldRetry, type StepState, stepsOutcome } from "../domain/progress.ts";
+import { afterHandlers, continues, failureAllowed, type FinalStatus, handlersFor, progress, retryDelaySeconds, shouldRetry, type StepState, stepsOutcome } from "../domain/progress.ts";
 import {
   newRunId,
   RUN_ID_PATTERN,
@@ -31,14 +31,12 @@ import { type NodeKind, type NodeRecord, type RunRecord, Sql, type TimerKind, to
 /** How long an attempt without its own timeout may stay silent: a queue consumer's 15 minutes, and some. */
 const DEFAULT_LEASE_MS = 16 * 60 * 1000;
 const D1_RETRY_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
-/** Which handler an outcome runs before `exit` (Dagu: a partial success runs the success handler). */
-const HANDLER_KINDS = { succeeded: "success", failed: "failure", aborted: "abort", partially_succeeded: "success" } as const;
 
 const nodeStatusOf = (code: number) => (Object.keys(NODE_STATUS) as NodeStatus[])[code]!;
 
 /** Runs and nodes as read over RPC; step definitions come from the run's own `spec` snapshot. */
 export type NodeView = NodeRecord & { statusLabel: NodeStatus };
-export type RunView = RunRecord & { dagName: string; statusLabel: RunStatus; nodes: NodeView[]; handlerNodes: NodeView[] };
+export type RunView = RunRecord & { dagId: string; dagName: string; statusLabel: RunStatus; nodes: NodeView[]; handlerNodes: NodeView[] };
 
 export type ControlResult = { ok: true } | { ok: false; code: "not_found" | "bad_request"; message: string };
 
@@ -46,7 +44,9 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   readonly #sql: Sql;
   /** Parsed specs by run id: derived from storage, so losing it on eviction costs only a re-parse. */
   readonly #specs = new Map<string, DagSpec>();
-  #dagName: string | undefined;
+  /** Who this object is: the DAG's stable id (its key) and current name, kept in `meta`. */
+  #dagId = "";
+  #dagName = "";
   #lastStamp = 0;
   /** Consecutive failed D1 writes per run, for the retry backoff (a restart simply starts over). */
   readonly #syncFailures = new Map<string, number>();
@@ -54,14 +54,18 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
     this.#sql = new Sql(ctx.storage.sql);
-    ctx.blockConcurrencyWhile(async () => this.#sql.migrate());
+    ctx.blockConcurrencyWhile(async () => {
+      this.#sql.migrate();
+      this.#dagId = this.#sql.meta("dag_id") ?? "";
+      this.#dagName = this.#sql.meta("dag_name") ?? "";
+    });
   }
 
   // ---------------------------------------------------------------------------------------------
   // RPC: runs
 
   async start(request: StartRequest): Promise<StartResult> {
-    this.#remember(request.dagName);
+    this.#identify(request.dagId, request.dagName);
     const runId = request.runId ?? newRunId();
     if (!RUN_ID_PATTERN.test(runId)) return { ok: false, code: "bad_request", message: "dagRunId must match ^[a-zA-Z0-9_-]{1,64}$" };
     if (this.#sql.first("SELECT 1 AS used FROM runs WHERE id = ?", runId)) {
@@ -94,13 +98,13 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     this.#specs.set(runId, spec);
     this.#log(runId, `queued by ${request.trigger} (${request.triggeredBy || "anonymous"})`);
 
-    await this.#commit(this.#startQueuedRuns());
+    const pruneBefore = this.#pruneHistory(spec.histRetentionDays);
+    await Promise.all([this.#commit(this.#startQueuedRuns()), pruneBefore && this.#pruneD1(pruneBefore)]);
     return { ok: true, runId, status: this.#statusOf(runId) };
   }
 
   /** A consumer takes a dispatched attempt; `null` when it is stale (redelivered, stopped, timed out). */
   async claim(message: StepMessage): Promise<StepInvocation | null> {
-    this.#remember(message.dag);
     const node = this.#node(message.runId, message.step);
     if (!node || node.attempt !== message.attempt || node.attempt_state !== "dispatched") return null;
     this.#sql.run("UPDATE nodes SET attempt_state = 'claimed' WHERE run_id = ? AND name = ?", message.runId, message.step);
@@ -112,7 +116,6 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
    * claimed for the caller to run next (a chain needs no queue hop); the rest are queued.
    */
   async finish(result: StepResult, continueInline = false): Promise<StepInvocation | null> {
-    this.#remember(result.dag);
     const node = this.#node(result.runId, result.step);
     if (!node || node.attempt !== result.attempt || (node.attempt_state !== "dispatched" && node.attempt_state !== "claimed")) {
       return null;
@@ -155,28 +158,71 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     return { ok: true };
   }
 
-  /** Runs a finished run again: succeeded steps keep their results, every other step runs anew. */
-  async retry(runId: string): Promise<ControlResult> {
+  /**
+   * Runs a finished run again. Without `stepName`, succeeded steps keep their results and every
+   * other step runs anew; with it, only that step runs again (Dagu) and the rest stay as they
+   * are. Either way the handlers run again and decide the final status.
+   */
+  async retry(runId: string, stepName?: string): Promise<ControlResult> {
     const run = this.#run(runId);
     if (!run) return { ok: false, code: "not_found", message: `DAG run '${runId}' not found` };
     if (run.status === RUN_STATUS.running || run.status === RUN_STATUS.queued) {
       return { ok: false, code: "bad_request", message: `DAG run '${runId}' is still ${runStatusLabel(run.status)}` };
     }
+    if (stepName !== undefined) {
+      const refusal = this.#stepRetryRefusal(run, stepName);
+      if (refusal) return refusal;
+    }
     const at = this.#stamp();
     this.#sql.run(
       `UPDATE nodes SET status = 0, attempt_state = 'none', retry_count = 0, started_at = NULL, finished_at = NULL,
          exit_code = NULL, error = NULL, output = NULL, stdout = '', stderr = ''
-       WHERE run_id = ? AND kind = 'step' AND status <> ?`,
-      runId, NODE_STATUS.succeeded,
+       WHERE run_id = ? AND kind = 'step' AND (name = ? OR (? IS NULL AND status <> ?))`,
+      runId, stepName ?? null, stepName ?? null, NODE_STATUS.succeeded,
     );
     this.#sql.run("DELETE FROM nodes WHERE run_id = ? AND kind <> 'step'", runId);
     this.#sql.run(
-      "UPDATE runs SET status = ?, outcome = NULL, handlers = '[]', error = NULL, finished_at = NULL, queued_at = ?, updated_at = ? WHERE id = ?",
-      RUN_STATUS.queued, at, at, runId,
+      `UPDATE runs SET status = ?, outcome = NULL, handlers = '[]', error = NULL, only_step = ?, finished_at = NULL, queued_at = ?, updated_at = ?
+       WHERE id = ?`,
+      RUN_STATUS.queued, stepName ?? null, at, at, runId,
     );
-    this.#log(runId, "retry requested");
+    this.#log(runId, stepName === undefined ? "retry requested" : `retry of step '${stepName}' requested`);
     await this.#commit(this.#startQueuedRuns());
     return { ok: true };
+  }
+
+  /** Why one step can't be re-run alone: it isn't a step of the run, or a dependency didn't let it run. */
+  #stepRetryRefusal(run: RunRecord, stepName: string): ControlResult | undefined {
+    const spec = this.#spec(run);
+    if (!spec.steps.some((step) => step.name === stepName)) {
+      return { ok: false, code: "not_found", message: `step '${stepName}' not found in DAG run '${run.id}'` };
+    }
+    const states = this.#stepStates(run.id, spec);
+    const blocking = resolveDependencies(spec.steps, spec.type)
+      .get(stepName)!
+      .filter((dependency) => !states.get(dependency)?.continued);
+    if (blocking.length === 0) return undefined;
+    return {
+      ok: false,
+      code: "bad_request",
+      message: `step '${stepName}' can't run alone: its dependency '${blocking[0]}' did not succeed; retry the whole run instead`,
+    };
+  }
+
+  /** The DAG was renamed: runs, events and `DAG_NAME` use the new name from now on. */
+  async renamed(dagName: string): Promise<void> {
+    this.#identify(this.#dagId, dagName);
+  }
+
+  /** The DAG was deleted: every run, timer and log goes. Stale queue messages then claim nothing. */
+  async destroy(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.#specs.clear();
+    this.#syncFailures.clear();
+    this.#dagId = "";
+    this.#dagName = "";
+    this.#sql.migrate();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -184,13 +230,25 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
 
   async getRun(runId: string): Promise<RunView | null> {
     const run = runId === "latest" ? this.#sql.first<RunRecord>("SELECT * FROM runs ORDER BY seq DESC LIMIT 1") : this.#run(runId);
-    if (!run) return null;
+    return run ? this.#view(run) : null;
+  }
+
+  /** Several runs with their nodes, in the order asked; unknown ids are left out. */
+  async getRuns(runIds: string[]): Promise<RunView[]> {
+    return runIds.flatMap((runId) => {
+      const run = this.#run(runId);
+      return run ? [this.#view(run)] : [];
+    });
+  }
+
+  #view(run: RunRecord): RunView {
     const nodes = this.#sql
       .all<NodeRecord>("SELECT * FROM nodes WHERE run_id = ? ORDER BY kind = 'step' DESC, position", run.id)
       .map((node) => ({ ...node, statusLabel: nodeStatusOf(node.status) }));
     return {
       ...run,
-      dagName: this.#dagName ?? "",
+      dagId: this.#dagId,
+      dagName: this.#dagName,
       statusLabel: runStatusLabel(run.status)!,
       nodes: nodes.filter((node) => node.kind === "step"),
       handlerNodes: nodes.filter((node) => node.kind !== "step"),
@@ -267,7 +325,9 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     const messages: StepMessage[] = [];
 
     if (run.outcome === null) {
-      const dependencies = resolveDependencies(spec.steps, spec.type);
+      const allDependencies = resolveDependencies(spec.steps, spec.type);
+      // A retry of one step plans that step alone; the others keep their statuses.
+      const dependencies = run.only_step === null ? allDependencies : new Map([[run.only_step, allDependencies.get(run.only_step) ?? []]]);
       // Each pass settles some not-started steps (dispatched, skipped or blocked), so this ends.
       for (;;) {
         const states = this.#stepStates(runId, spec);
@@ -292,7 +352,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
         }
       }
       const states = this.#stepStates(runId, spec);
-      const pending = [...states.values()].some((state) => state.status === "not_started" || state.status === "running");
+      const pending = [...dependencies.keys()].some((name) => ["not_started", "running"].includes(states.get(name)?.status ?? ""));
       if (pending) return messages;
       const outcome = stepsOutcome(states);
       this.#sql.run("UPDATE runs SET outcome = ?, handlers = ? WHERE id = ?", outcome, JSON.stringify(this.#handlersFor(runId, outcome)), runId);
@@ -318,10 +378,8 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     return [...messages, ...this.#startQueuedRuns()];
   }
 
-  #handlersFor(runId: string, outcome: keyof typeof HANDLER_KINDS): NodeKind[] {
-    const spec = this.#spec(this.#run(runId)!);
-    const kinds: NodeKind[] = [HANDLER_KINDS[outcome], "exit"];
-    return kinds.filter((kind) => this.#handlerStep(spec, kind) !== undefined);
+  #handlersFor(runId: string, outcome: FinalStatus): NodeKind[] {
+    return handlersFor(outcome, this.#spec(this.#run(runId)!).handlerOn);
   }
 
   #handlerStep(spec: DagSpec, kind: NodeKind): StepSpec | undefined {
@@ -333,7 +391,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     const failedSteps = this.#sql
       .all<{ name: string }>("SELECT name FROM nodes WHERE run_id = ? AND status = ? ORDER BY position", runId, NODE_STATUS.failed)
       .map((row) => row.name);
-    this.#sql.run("UPDATE runs SET status = ?, finished_at = ?, updated_at = ? WHERE id = ?", RUN_STATUS[status], at, at, runId);
+    this.#sql.run("UPDATE runs SET status = ?, finished_at = ?, updated_at = ?, only_step = NULL WHERE id = ?", RUN_STATUS[status], at, at, runId);
     this.#sql.run("DELETE FROM timers WHERE run_id = ? AND kind <> 'd1_sync'", runId);
     this.#log(runId, `finished: ${status}`);
     // A finished run needs its parsed spec again only if it is retried; the cache stays small.
@@ -341,7 +399,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     const run = this.#run(runId)!;
     const event: RunFinishedEvent = {
       type: "run.finished",
-      dagName: this.#dagName ?? "",
+      dagName: this.#dagName,
       runId,
       status,
       trigger: run.trigger as RunTrigger,
@@ -417,7 +475,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
       NODE_STATUS.running, attempt, at, runId, node.name,
     );
     this.#setTimer("lease", runId, node.name, attempt, Date.now() + this.#leaseMs(runId, node));
-    return { dag: this.#dagName ?? "", runId, step: node.name, attempt };
+    return { dagId: this.#dagId, runId, step: node.name, attempt };
   }
 
   #leaseMs(runId: string, node: NodeRecord): number {
@@ -450,7 +508,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     const run = this.#run(runId)!;
     const spec = this.#spec(run);
     const scope = new Map<string, string>([
-      ["DAG_NAME", this.#dagName ?? ""],
+      ["DAG_NAME", this.#dagName],
       ["DAG_RUN_ID", runId],
       ["DAG_RUN_STEP_NAME", stepName],
     ]);
@@ -474,7 +532,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     for (const { key, value } of step.env) scope.set(key, expand(value, scope));
     const isHttp = step.executor?.type === "http";
     return {
-      dag: this.#dagName ?? "",
+      dagId: this.#dagId,
       runId,
       step: node.name,
       attempt: node.attempt,
@@ -557,9 +615,10 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     return new Date(this.#lastStamp).toISOString();
   }
 
-  /** The DAG's name is this object's name; it arrives with every call (idFromName keeps no name). */
-  #remember(dagName: string): void {
-    this.#dagName ??= dagName;
+  /** Learns (or, after a rename, updates) this object's DAG id and name; idFromName keeps neither. */
+  #identify(dagId: string, dagName: string): void {
+    if (dagId !== this.#dagId) this.#sql.setMeta("dag_id", (this.#dagId = dagId));
+    if (dagName !== this.#dagName) this.#sql.setMeta("dag_name", (this.#dagName = dagName));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -579,7 +638,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   /** Writes a run's D1 row; if D1 fails, a timer retries it with backoff. */
   async #syncToD1(run: RunRecord): Promise<void> {
     try {
-      await upsertRun(this.env.DB, toRunRow(this.#dagName ?? "", run));
+      await upsertRun(this.env.DB, toRunRow(this.#dagId, run));
       this.#sql.run("UPDATE runs SET synced_at = ? WHERE id = ? AND updated_at = ?", run.updated_at, run.id, run.updated_at);
       this.#syncFailures.delete(run.id);
     } catch (error) {
@@ -589,6 +648,30 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
       this.#setTimer("d1_sync", run.id, "", 0, Date.now() + D1_RETRY_MS[Math.min(failures, D1_RETRY_MS.length) - 1]!);
       // #commit armed the alarm concurrently, perhaps before this timer existed.
       await this.#armAlarm();
+    }
+  }
+
+  /**
+   * Deletes finished runs older than the DAG's `histRetentionDays` (Dagu's rule) from this
+   * storage; returns the cutoff when it deleted any, so their D1 copies go too.
+   */
+  #pruneHistory(retentionDays: number): string | undefined {
+    const cutoff = new Date(Date.now() - retentionDays * 86_400_000).toISOString();
+    const old = this.#sql.all<{ id: string }>("SELECT id FROM runs WHERE finished_at < ?", cutoff).map((row) => row.id);
+    if (old.length === 0) return undefined;
+    for (const table of ["nodes", "run_log", "timers", "outbox"]) {
+      this.#sql.run(`DELETE FROM ${table} WHERE run_id IN (SELECT value FROM json_each(?))`, JSON.stringify(old));
+    }
+    this.#sql.run("DELETE FROM runs WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(old));
+    return cutoff;
+  }
+
+  /** By date, not by id: a prune whose D1 delete failed is caught up by the next one. */
+  async #pruneD1(cutoff: string): Promise<void> {
+    try {
+      await deleteRunsFinishedBefore(this.env.DB, this.#dagId, cutoff);
+    } catch (error) {
+      console.error(`pruning the D1 copies of '${this.#dagName}' runs failed; the next prune retries:`, error);
     }
   }
 

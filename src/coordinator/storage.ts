@@ -3,13 +3,12 @@
  * runs; D1 only holds a copy for queries.
  */
 
-import type { RunRow } from "../db/runs.ts";
+import type { RunWrite } from "../db/runs.ts";
 import { formatParams } from "../domain/params.ts";
 import type { RunTrigger } from "../domain/run.ts";
 
-export const SCHEMA_VERSION = 1;
-
-const SCHEMA = `
+/** The first schema; later versions are the steps in MIGRATIONS. */
+const SCHEMA_V1 = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 CREATE TABLE IF NOT EXISTS runs (
@@ -88,6 +87,15 @@ CREATE TABLE IF NOT EXISTS run_log (
 );
 `;
 
+/** Schema changes after version 1, in order: entry i brings storage to version i + 2. */
+const MIGRATIONS = [
+  // v2: a retry of one step (Dagu's `stepName`) leaves the run's other steps as they are;
+  // finished runs are pruned by age.
+  `ALTER TABLE runs ADD COLUMN only_step TEXT;
+   CREATE INDEX IF NOT EXISTS runs_by_finish ON runs (finished_at) WHERE finished_at IS NOT NULL;`,
+];
+export const SCHEMA_VERSION = MIGRATIONS.length + 1;
+
 export type RunRecord = {
   id: string;
   seq: number;
@@ -103,14 +111,16 @@ export type RunRecord = {
   outcome: "succeeded" | "failed" | "aborted" | "partially_succeeded" | null;
   handlers: string;
   error: string | null;
+  /** Set while a retry re-runs this one step only. */
+  only_step: string | null;
   updated_at: string;
   synced_at: string | null;
 };
 
 /** The run as its D1 copy (and the run lists) show it. */
-export function toRunRow(dagName: string, run: RunRecord): RunRow {
+export function toRunRow(dagId: string, run: RunRecord): RunWrite {
   return {
-    dag_name: dagName,
+    dag_id: dagId,
     run_id: run.id,
     status: run.status,
     params: formatParams(JSON.parse(run.params)),
@@ -172,10 +182,19 @@ export class Sql {
   }
 
   migrate(): void {
-    const version = this.#tableExists("meta") ? Number(this.first<{ value: string }>("SELECT value FROM meta WHERE key = 'schema'")?.value ?? 0) : 0;
-    if (version >= SCHEMA_VERSION) return;
-    this.#sql.exec(SCHEMA);
-    this.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)", String(SCHEMA_VERSION));
+    const stored = this.#tableExists("meta") ? Number(this.meta("schema") ?? 0) : 0;
+    if (stored >= SCHEMA_VERSION) return;
+    if (stored === 0) this.#sql.exec(SCHEMA_V1);
+    for (let version = Math.max(stored, 1); version < SCHEMA_VERSION; version++) this.#sql.exec(MIGRATIONS[version - 1]!);
+    this.setMeta("schema", String(SCHEMA_VERSION));
+  }
+
+  meta(key: string): string | undefined {
+    return this.first<{ value: string }>("SELECT value FROM meta WHERE key = ?", key)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.run("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", key, value);
   }
 
   #tableExists(name: string): boolean {

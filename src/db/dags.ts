@@ -1,6 +1,8 @@
 import type { DagRecord } from "../domain/dag-spec.ts";
 
 export type DagRow = {
+  /** Stable across renames: keys the DAG's coordinator and its runs. */
+  id: string;
   name: string;
   spec: string;
   description: string;
@@ -49,10 +51,10 @@ export function findDag(db: D1Database, name: string): Promise<DagRow | null> {
 export async function insertDag(db: D1Database, dag: DagRecord, at: string): Promise<boolean> {
   const { meta } = await db
     .prepare(
-      `INSERT INTO dags (name, spec, description, tags, schedules, created_at, updated_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT DO NOTHING`,
+      `INSERT INTO dags (id, name, spec, description, tags, schedules, created_at, updated_at)
+       VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT DO NOTHING`,
     )
-    .bind(dag.name, dag.spec, dag.description, JSON.stringify(dag.tags), JSON.stringify(dag.schedules), at)
+    .bind(dag.name, dag.spec, dag.description, JSON.stringify(dag.tags), JSON.stringify(dag.schedules), at, crypto.randomUUID())
     .run();
   return meta.changes > 0;
 }
@@ -83,7 +85,7 @@ export async function renameDag(db: D1Database, from: string, to: string, spec: 
   return meta.changes > 0;
 }
 
-export async function deleteDag(db: D1Database, name: string): Promise<boolean> {
-  const { meta } = await db.prepare("DELETE FROM dags WHERE name = ?1").bind(name).run();
-  return meta.changes > 0;
+/** Deletes the DAG and (by cascade) its runs' D1 copies; returns the deleted row. */
+export function deleteDag(db: D1Database, name: string): Promise<DagRow | null> {
+  return db.prepare("DELETE FROM dags WHERE name = ?1 RETURNING *").bind(name).first<DagRow>();
 }

@@ -15,6 +15,8 @@ import { findCycle, resolveDependencies, type DagType } from "./plan.ts";
 export const DAG_NAME_PATTERN = /^[a-zA-Z0-9_-]+$/;
 export const DAG_NAME_MAX_LENGTH = 40;
 export const DEFAULT_MAX_OUTPUT_SIZE = 1024 * 1024;
+/** Dagu's default: finished runs older than this many days are deleted. */
+export const DEFAULT_HIST_RETENTION_DAYS = 30;
 const MAX_SPEC_BYTES = 512 * 1024;
 
 // ---------------------------------------------------------------------------------------------
@@ -83,6 +85,7 @@ export type DagSpec = {
   maxActiveRuns: number;
   timeoutSec: number | undefined;
   maxOutputSize: number;
+  histRetentionDays: number;
   steps: StepSpec[];
   handlerOn: Partial<Record<HandlerEvent, StepSpec>>;
 };
@@ -178,6 +181,7 @@ const dagSchema = z.strictObject({
   maxActiveRuns: z.int().min(1, "must be at least 1").max(1000, "at most 1000").optional(),
   timeoutSec: seconds.optional(),
   maxOutputSize: z.int().min(1).max(16 * 1024 * 1024, "at most 16 MiB").optional(),
+  histRetentionDays: z.int().min(1, "must be at least 1").max(3650, "at most 3650").optional(),
   handlerOn: z
     .strictObject({
       success: handlerStepSchema.optional(),
@@ -300,6 +304,7 @@ function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
     maxActiveRuns: raw.maxActiveRuns ?? 1,
     timeoutSec: raw.timeoutSec,
     maxOutputSize: raw.maxOutputSize ?? DEFAULT_MAX_OUTPUT_SIZE,
+    histRetentionDays: raw.histRetentionDays ?? DEFAULT_HIST_RETENTION_DAYS,
     steps: raw.steps.map((step, index) => normaliseStep(step, step.name, ["steps", index], errors)),
     handlerOn,
   };

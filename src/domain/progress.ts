@@ -2,7 +2,7 @@
  * Which steps of a run can start, which can never run, and how the run ends — pure functions
  * of the plan and the nodes' statuses, so the rules are tested without a Durable Object.
  */
-import type { ContinueOn, RetryPolicy } from "./dag-spec.ts";
+import type { ContinueOn, HandlerEvent, RetryPolicy } from "./dag-spec.ts";
 import type { NodeStatus, RunStatus } from "./status.ts";
 
 export type StepState = { status: NodeStatus; continued: boolean };
@@ -88,6 +88,19 @@ export function stepsOutcome(states: ReadonlyMap<string, StepState>): FinalStatu
   }
   if (!allowedFailure) return "succeeded";
   return success ? "partially_succeeded" : "failed";
+}
+
+/** Which handler an outcome runs before `exit` (Dagu: a partial success runs the success handler). */
+const HANDLER_FOR: Record<FinalStatus, Exclude<HandlerEvent, "exit">> = {
+  succeeded: "success",
+  failed: "failure",
+  aborted: "abort",
+  partially_succeeded: "success",
+};
+
+/** The handlers a run with this outcome runs, in order, among those the DAG defines. */
+export function handlersFor(outcome: FinalStatus, defined: Partial<Record<HandlerEvent, unknown>>): HandlerEvent[] {
+  return [HANDLER_FOR[outcome], "exit" as const].filter((event) => defined[event] !== undefined);
 }
 
 /** A handler that fails turns a success into a failure; other outcomes stand (Dagu). */

@@ -8,6 +8,8 @@ import type { RunStatus } from "./status.ts";
 export type RunTrigger = "manual" | "api" | "webhook" | "schedule" | "retry";
 
 export type StartRequest = {
+  /** The DAG's stable id (its coordinator's key) and current name. */
+  dagId: string;
   dagName: string;
   /** The DAG's YAML at the moment of the start: a run keeps the spec it started with. */
   spec: string;
@@ -27,7 +29,8 @@ export type StartResult =
   | { ok: false; code: "already_exists" | "bad_request"; message: string };
 
 /** What the STEPS queue carries: ids only (a queue message is limited to 128 KB). */
-export type StepMessage = { dag: string; runId: string; step: string; attempt: number };
+/** `dagId` addresses the DAG's coordinator; it survives a rename. */
+export type StepMessage = { dagId: string; runId: string; step: string; attempt: number };
 
 /** A step attempt ready to execute: variables already expanded by the coordinator. */
 export type StepInvocation = StepMessage & {

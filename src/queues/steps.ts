@@ -16,20 +16,20 @@ export async function consumeSteps(batch: MessageBatch<StepMessage>, env: Cloudf
   await Promise.all(
     batch.messages.map(async (message) => {
       try {
-        const coordinator = coordinatorFor(env, message.body.dag);
+        const coordinator = coordinatorFor(env, message.body.dagId);
         let invocation: StepInvocation | null = await coordinator.claim(message.body);
         while (invocation) {
           const startedAt = new Date().toISOString();
           const outcome = await execute(invocation);
-          const { dag, runId, step, attempt } = invocation;
-          const result = { dag, runId, step, attempt, ...outcome, startedAt, finishedAt: new Date().toISOString() };
+          const { dagId, runId, step, attempt } = invocation;
+          const result = { dagId, runId, step, attempt, ...outcome, startedAt, finishedAt: new Date().toISOString() };
           invocation = await coordinator.finish(result, Date.now() - began < INLINE_BUDGET_MS);
         }
         message.ack();
       } catch (error) {
         // The coordinator was unreachable: try the message again. A claimed attempt that never
         // reports back is recovered by its lease in the coordinator.
-        console.error(`step ${message.body.dag}/${message.body.runId}/${message.body.step}#${message.body.attempt}:`, error);
+        console.error(`step ${message.body.dagId}/${message.body.runId}/${message.body.step}#${message.body.attempt}:`, error);
         message.retry({ delaySeconds: 1 });
       }
     }),

@@ -92,17 +92,31 @@ const listAll = roleRoute("viewer", {
   responses: { 200: jsonResponse("Runs", z.object({ dagRuns: z.array(RunSummarySchema), pagination: PaginationSchema })) },
 });
 
+const listByName = roleRoute("viewer", {
+  method: "get",
+  path: "/dag-runs/{name}",
+  tags: ["dag-runs"],
+  summary: "List the runs of one DAG, newest first",
+  request: { params: RunPath.pick({ name: true }), query: ListQuery.omit({ name: true }) },
+  responses: { 200: jsonResponse("Runs", z.object({ dagRuns: z.array(RunSummarySchema), pagination: PaginationSchema })) },
+});
+
+const GridItemSchema = z
+  .object({
+    name: z.string().openapi({ description: "Step name" }),
+    history: z.array(z.number().int()).openapi({ description: "The step's node status in each listed run, oldest run first" }),
+  })
+  .openapi("DAGGridItem");
+
 const listOfDag = roleRoute("viewer", {
   method: "get",
   path: "/dags/{fileName}/dag-runs",
   tags: ["dags"],
-  summary: "Run history of one DAG, newest first",
-  request: { params: FileNameParam, query: ListQuery.omit({ name: true }) },
+  summary: "Run history of one DAG with each run's nodes, newest first, and a step × run status grid",
+  request: { params: FileNameParam, query: ListQuery.omit({ name: true }).extend({ perPage: z.coerce.number().int().min(1).max(100).default(30) }) },
   responses: {
-    200: jsonResponse(
-      "Runs",
-      z.object({ dagRuns: z.array(RunSummarySchema), gridData: z.array(z.object({ name: z.string(), history: z.array(z.number()) })), pagination: PaginationSchema }),
-    ),
+    200: jsonResponse("Runs", z.object({ dagRuns: z.array(RunDetailsSchema), gridData: z.array(GridItemSchema), pagination: PaginationSchema })),
+    404: errorResponse("No such DAG"),
   },
 });
 
@@ -137,9 +151,21 @@ const retry = roleRoute("operator", {
   method: "post",
   path: "/dag-runs/{name}/{dagRunId}/retry",
   tags: ["dag-runs"],
-  summary: "Run a finished run again: steps that succeeded keep their results, the others run anew",
-  request: { params: RunPath, body: jsonBody(z.strictObject({ dagRunId: RunIdSchema, stepName: z.string().optional() })) },
-  responses: { 200: { description: "Retrying" }, 400: errorResponse("Still running"), 404: errorResponse("No such run") },
+  summary: "Run a finished run again: steps that succeeded keep their results, the others run anew; with stepName only that step",
+  request: {
+    params: RunPath,
+    body: jsonBody(
+      z.strictObject({
+        dagRunId: RunIdSchema.openapi({ description: "The run to retry: must be the path's dagRunId" }),
+        stepName: z.string().min(1).optional().openapi({ description: "Re-run only this step; its dependencies must have succeeded" }),
+      }),
+    ),
+  },
+  responses: {
+    200: { description: "Retrying" },
+    400: errorResponse("Still running, the body names another run, or the step's dependencies did not succeed"),
+    404: errorResponse("No such run or step"),
+  },
 });
 
 const LogQuery = z.object({
@@ -204,9 +230,17 @@ export const dagRunRoutes = createRouter()
     const query = c.req.valid("query");
     return c.json(await runList(c.env.DB, { ...query, nameContains: query.name }), 200);
   })
+  .openapi(listByName, async (c) => {
+    const { name } = c.req.valid("param");
+    return c.json(await runList(c.env.DB, { ...c.req.valid("query"), dagName: name }), 200);
+  })
   .openapi(listOfDag, async (c) => {
     const { fileName } = c.req.valid("param");
-    return c.json({ ...(await runList(c.env.DB, { ...c.req.valid("query"), dagName: fileName })), gridData: [] }, 200);
+    const dag = await findDag(c.env.DB, fileName);
+    if (!dag) throw notFound(`DAG '${fileName}'`);
+    const { rows, pagination } = await runPage(c.env.DB, { ...c.req.valid("query"), dagName: fileName });
+    const runs = rows.length === 0 ? [] : await coordinatorFor(c.env, dag.id).getRuns(rows.map((row) => row.run_id));
+    return c.json({ dagRuns: runs.map(toDetails), gridData: gridOf(runs), pagination }, 200);
   })
   .openapi(detailsOfDag, async (c) => {
     const { fileName, dagRunId } = c.req.valid("param");
@@ -219,19 +253,22 @@ export const dagRunRoutes = createRouter()
   .openapi(stop, async (c) => {
     const { name, dagRunId } = c.req.valid("param");
     const row = await requireRunRow(c.env, name, dagRunId);
-    throwUnlessOk(await coordinatorFor(c.env, name).stop(row.run_id));
+    throwUnlessOk(await coordinatorFor(c.env, row.dag_id).stop(row.run_id));
     return c.body(null, 200);
   })
   .openapi(retry, async (c) => {
     const { name, dagRunId } = c.req.valid("param");
+    const body = c.req.valid("json");
     const row = await requireRunRow(c.env, name, dagRunId);
-    throwUnlessOk(await coordinatorFor(c.env, name).retry(row.run_id));
+    if (body.dagRunId !== row.run_id) throw new ApiError("bad_request", `the body's dagRunId '${body.dagRunId}' is not the run in the path ('${row.run_id}')`);
+    throwUnlessOk(await coordinatorFor(c.env, row.dag_id).retry(row.run_id, body.stepName));
     return c.body(null, 200);
   })
   .openapi(runLog, async (c) => {
     const { name, dagRunId } = c.req.valid("param");
-    const run = await requireRun(c.env, name, dagRunId);
-    const lines = (await coordinatorFor(c.env, name).runLog(run.id)) ?? [];
+    const row = await requireRunRow(c.env, name, dagRunId);
+    const lines = await coordinatorFor(c.env, row.dag_id).runLog(row.run_id);
+    if (!lines) throw notFound(`DAG run '${dagRunId}' of '${name}'`);
     return c.json(window(lines, c.req.valid("query")), 200);
   })
   .openapi(stepLog, async (c) => {
@@ -275,7 +312,8 @@ async function startRun(
 ): Promise<string> {
   const dag = await findDag(env.DB, dagName);
   if (!dag) throw notFound(`DAG '${dagName}'`);
-  const result: StartResult = await coordinatorFor(env, dagName).start({
+  const result: StartResult = await coordinatorFor(env, dag.id).start({
+    dagId: dag.id,
     dagName,
     spec: dag.spec,
     runId: body.dagRunId,
@@ -304,7 +342,7 @@ async function requireRunRow(env: Cloudflare.Env, dagName: string, runId: string
 
 async function requireRun(env: Cloudflare.Env, dagName: string, runId: string): Promise<RunView> {
   const row = await requireRunRow(env, dagName, runId);
-  const run = await coordinatorFor(env, dagName).getRun(row.run_id);
+  const run = await coordinatorFor(env, row.dag_id).getRun(row.run_id);
   if (!run) throw notFound(`DAG run '${runId}' of '${dagName}'`);
   return run;
 }
@@ -313,18 +351,14 @@ function throwUnlessOk(result: ControlResult): void {
   if (!result.ok) throw new ApiError(result.code, result.message);
 }
 
-type ListOptions = {
-  dagName?: string | undefined;
-  nameContains?: string | undefined;
-  dagRunId?: string | undefined;
-  status?: number | undefined;
-  fromDate?: number | undefined;
-  toDate?: number | undefined;
-  page: number;
-  perPage: number;
-};
+type ListOptions = Omit<z.infer<typeof ListQuery>, "name" | "remoteNode"> & { dagName?: string | undefined; nameContains?: string | undefined };
 
 async function runList(db: D1Database, options: ListOptions) {
+  const { rows, pagination } = await runPage(db, options);
+  return { dagRuns: rows.map(toSummary), pagination };
+}
+
+async function runPage(db: D1Database, options: ListOptions) {
   const { rows, total } = await listRuns(
     db,
     {
@@ -337,7 +371,21 @@ async function runList(db: D1Database, options: ListOptions) {
     },
     { limit: options.perPage, offset: (options.page - 1) * options.perPage },
   );
-  return { dagRuns: rows.map(toSummary), pagination: pagination(total, options.page, options.perPage) };
+  return { rows, pagination: pagination(total, options.page, options.perPage) };
+}
+
+/**
+ * Dagu's history grid: one row per step (then per handler that ran), with the step's status in
+ * each of the listed runs, oldest run first; a step a run didn't have shows as not_started.
+ */
+function gridOf(newestFirst: RunView[]) {
+  const runs = [...newestFirst].reverse();
+  const names = new Map<string, number[]>();
+  for (const node of runs.flatMap((run) => [...run.nodes, ...run.handlerNodes])) names.set(node.name, []);
+  runs.forEach((run, index) => {
+    for (const node of [...run.nodes, ...run.handlerNodes]) names.get(node.name)![index] = node.status;
+  });
+  return [...names].map(([name, history]) => ({ name, history: Array.from(runs, (_, index) => history[index] ?? NODE_STATUS.not_started) }));
 }
 
 export function toSummary(row: RunRow) {
@@ -369,7 +417,7 @@ function toDetails(run: RunView) {
     return node ? toNode(run, node, steps.get(node.name)) : undefined;
   };
   return {
-    ...toSummary(toRunRow(run.dagName, run)),
+    ...toSummary({ ...toRunRow(run.dagId, run), dag_name: run.dagName }),
     params: formatParams(JSON.parse(run.params)),
     trigger: run.trigger as RunTrigger,
     triggeredBy: run.triggered_by,

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { coordinatorFor } from "../coordinator/index.ts";
 import { deleteDag, type DagRow, findDag, insertDag, listAllDags, listDags, renameDag, updateDag } from "../db/dags.ts";
 import { findLatestRun, latestRuns, type RunRow } from "../db/runs.ts";
 import { now } from "../db/time.ts";
@@ -229,7 +230,13 @@ export const dagRoutes = createRouter()
   })
   .openapi(remove, async (c) => {
     const { fileName } = c.req.valid("param");
-    if (!(await deleteDag(c.env.DB, fileName))) throw notFound(`DAG '${fileName}'`);
+    const deleted = await deleteDag(c.env.DB, fileName);
+    if (!deleted) throw notFound(`DAG '${fileName}'`);
+    // The D1 delete took the runs' copies along; now the coordinator drops the runs themselves.
+    // Should it fail, its leftover runs can no longer reach D1 or be addressed: the DAG is gone.
+    await coordinatorFor(c.env, deleted.id)
+      .destroy()
+      .catch((error: unknown) => console.error(`deleting the runs of DAG '${fileName}' (${deleted.id}) failed:`, error));
     return c.body(null, 204);
   })
   .openapi(getSpec, async (c) => {
@@ -263,6 +270,8 @@ export const dagRoutes = createRouter()
       await requireDag(c.env.DB, fileName);
       throw new ApiError("already_exists", `a DAG named '${newFileName}' already exists`);
     }
+    // The runs stay with the DAG (they are keyed by its id); the coordinator learns the new name.
+    await coordinatorFor(c.env, row.id).renamed(newFileName);
     return c.body(null, 200);
   });
 

@@ -13,6 +13,7 @@ const POLICY: [method: string, path: string, role: Role][] = [
   ["GET", "/dags/{fileName}/dag-runs", "viewer"],
   ["GET", "/dags/{fileName}/dag-runs/{dagRunId}", "viewer"],
   ["GET", "/dag-runs", "viewer"],
+  ["GET", "/dag-runs/{name}", "viewer"],
   ["GET", "/dag-runs/{name}/{dagRunId}", "viewer"],
   ["GET", "/dag-runs/{name}/{dagRunId}/log", "viewer"],
   ["GET", "/dag-runs/{name}/{dagRunId}/steps/{stepName}/log", "viewer"],

@@ -7,17 +7,24 @@ import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import type { DagCoordinator } from "../../../src/coordinator/dag-coordinator.ts";
 import { coordinatorFor } from "../../../src/coordinator/index.ts";
+import { findDag, insertDag } from "../../../src/db/dags.ts";
+import { toDagRecord } from "../../../src/domain/dag-spec.ts";
 import type { StepMessage } from "../../../src/domain/run.ts";
 import worker from "../../../src/index.ts";
 import { unique } from "../helpers.ts";
 
 const echo = inject("echoUrl");
 
+/** Registers the DAG (its runs' D1 copies need it) and starts a run on its coordinator. */
 async function startRun(dag: string, spec: string) {
-  const coordinator = coordinatorFor(env, dag);
-  const result = await coordinator.start({ dagName: dag, spec, trigger: "api", triggeredBy: "test" });
+  const parsed = toDagRecord(dag, spec);
+  if (!parsed.ok) throw new Error(parsed.errors[0]!.message);
+  await insertDag(env.DB, parsed.record, new Date().toISOString());
+  const { id: dagId } = (await findDag(env.DB, dag))!;
+  const coordinator = coordinatorFor(env, dagId);
+  const result = await coordinator.start({ dagId, dagName: dag, spec, trigger: "api", triggeredBy: "test" });
   if (!result.ok) throw new Error(result.message);
-  return { coordinator, runId: result.runId };
+  return { coordinator, runId: result.runId, dagId };
 }
 
 type Row = Record<string, unknown>;
@@ -41,7 +48,7 @@ describe("coordinator", () => {
   it("retry delays are persisted timers fired by the alarm, with the policy's interval", async () => {
     const dag = unique("alarm-retry");
     const before = Date.now();
-    const { coordinator, runId } = await startRun(
+    const { coordinator, runId, dagId } = await startRun(
       dag,
       `steps:\n  - name: failing\n    executor: http\n    command: GET ${echo}/status/500\n    retryPolicy: {limit: 1, intervalSec: 60}\n`,
     );
@@ -66,7 +73,7 @@ describe("coordinator", () => {
 
   it("an attempt that never reports back times out on its lease; its late result changes nothing", async () => {
     const dag = unique("lease");
-    const { coordinator, runId } = await startRun(dag, `steps:\n  - name: slow\n    executor: http\n    command: GET ${echo}/slow/1500\n    timeoutSec: 60\n`);
+    const { coordinator, runId, dagId } = await startRun(dag, `steps:\n  - name: slow\n    executor: http\n    command: GET ${echo}/slow/1500\n    timeoutSec: 60\n`);
     await until(async () => ((await nodeRow(coordinator, runId, "slow")).attempt_state === "claimed" ? true : undefined));
 
     await rows(coordinator, "UPDATE timers SET due_ms = 0 WHERE kind = 'lease' AND run_id = ?", runId);
@@ -77,21 +84,21 @@ describe("coordinator", () => {
 
     // The consumer's real answer arrives after the lease: ignored, as is a forged duplicate.
     await new Promise((resolve) => setTimeout(resolve, 1800));
-    const late = await coordinator.finish({ dag, runId, step: "slow", attempt: 1, exitCode: 0, stdout: "late", stderr: "", startedAt: "", finishedAt: "" });
+    const late = await coordinator.finish({ dagId, runId, step: "slow", attempt: 1, exitCode: 0, stdout: "late", stderr: "", startedAt: "", finishedAt: "" });
     expect(late).toBeNull();
     expect(await nodeRow(coordinator, runId, "slow")).toMatchObject({ status: 2, exit_code: 124, stdout: "" });
   });
 
   it("a redelivered queue message claims nothing and is acked; the result is applied once", async () => {
     const dag = unique("redeliver");
-    const { coordinator, runId } = await startRun(dag, `steps:\n  - name: once\n    executor: http\n    command: GET ${echo}/text/${dag}\n`);
+    const { coordinator, runId, dagId } = await startRun(dag, `steps:\n  - name: once\n    executor: http\n    command: GET ${echo}/text/${dag}\n`);
     const run = await until(async () => {
       const view = await coordinator.getRun(runId);
       return view && view.status === 4 ? view : undefined;
     });
     expect(run.nodes[0]).toMatchObject({ attempt: 1, statusLabel: "succeeded" });
 
-    const message: StepMessage = { dag, runId, step: "once", attempt: 1 };
+    const message: StepMessage = { dagId, runId, step: "once", attempt: 1 };
     const batch = createMessageBatch<StepMessage>("dagflare-steps", [{ id: "redelivered-1", timestamp: new Date(), attempts: 2, body: message }]);
     const ctx = createExecutionContext();
     await worker.queue(batch, env, ctx);
@@ -105,17 +112,17 @@ describe("coordinator", () => {
 
   it("keeps the D1 copy in step: written before start returns, final state after the run", async () => {
     const dag = unique("d1");
-    const { coordinator, runId } = await startRun(dag, `steps:\n  - name: a\n    executor: http\n    command: GET ${echo}/text/a\n`);
-    const first = await env.DB.prepare("SELECT * FROM dag_runs WHERE dag_name = ?1 AND run_id = ?2").bind(dag, runId).first<Row>();
+    const { coordinator, runId, dagId } = await startRun(dag, `steps:\n  - name: a\n    executor: http\n    command: GET ${echo}/text/a\n`);
+    const first = await env.DB.prepare("SELECT * FROM dag_runs WHERE dag_id = ?1 AND run_id = ?2").bind(dagId, runId).first<Row>();
     expect(first).toMatchObject({ trigger: "api", triggered_by: "test" });
     await until(async () => ((await coordinator.getRun(runId))?.status === 4 ? true : undefined));
-    const last = await env.DB.prepare("SELECT * FROM dag_runs WHERE dag_name = ?1 AND run_id = ?2").bind(dag, runId).first<Row>();
+    const last = await env.DB.prepare("SELECT * FROM dag_runs WHERE dag_id = ?1 AND run_id = ?2").bind(dagId, runId).first<Row>();
     expect(last).toMatchObject({ status: 4, finished_at: expect.any(String) });
   });
 
   it("survives eviction mid-run: storage is the truth, in-memory caches are only caches", async () => {
     const dag = unique("evict");
-    const { coordinator, runId } = await startRun(
+    const { coordinator, runId, dagId } = await startRun(
       dag,
       `steps:\n  - name: slow\n    executor: http\n    command: GET ${echo}/slow/600\n    output: FIRST\n  - name: next\n    executor: http\n    command: GET ${echo}/text/after-\${FIRST}\n    output: SECOND\n`,
     );
@@ -134,20 +141,20 @@ describe("coordinator", () => {
 
   it("a run whose D1 copy is stale (a failed write) is rewritten when the alarm fires", async () => {
     const dag = unique("resync");
-    const { coordinator, runId } = await startRun(dag, `steps:\n  - name: a\n    executor: http\n    command: GET ${echo}/text/a\n`);
+    const { coordinator, runId, dagId } = await startRun(dag, `steps:\n  - name: a\n    executor: http\n    command: GET ${echo}/text/a\n`);
     await until(async () => ((await coordinator.getRun(runId))?.status === 4 ? true : undefined));
     // As after a D1 outage: the row is missing and the coordinator knows its copy is stale.
-    await env.DB.prepare("DELETE FROM dag_runs WHERE dag_name = ?1 AND run_id = ?2").bind(dag, runId).run();
+    await env.DB.prepare("DELETE FROM dag_runs WHERE dag_id = ?1 AND run_id = ?2").bind(dagId, runId).run();
     await rows(coordinator, "UPDATE runs SET synced_at = NULL WHERE id = ?", runId);
     await rows(coordinator, "INSERT OR REPLACE INTO timers (kind, run_id, step, attempt, due_ms) VALUES ('d1_sync', ?, '', 0, 0)", runId);
     expect(await runDurableObjectAlarm(coordinator)).toBe(true);
-    const row = await env.DB.prepare("SELECT status FROM dag_runs WHERE dag_name = ?1 AND run_id = ?2").bind(dag, runId).first<Row>();
+    const row = await env.DB.prepare("SELECT status FROM dag_runs WHERE dag_id = ?1 AND run_id = ?2").bind(dagId, runId).first<Row>();
     expect(row).toEqual({ status: 4 });
   });
 
   it("records a run-finished event for the alerts pipeline", async () => {
     const dag = unique("event");
-    const { coordinator, runId } = await startRun(dag, `steps:\n  - name: bad\n    executor: http\n    command: GET ${echo}/status/502\n`);
+    const { coordinator, runId, dagId } = await startRun(dag, `steps:\n  - name: bad\n    executor: http\n    command: GET ${echo}/status/502\n`);
     await until(async () => ((await coordinator.getRun(runId))?.status === 2 ? true : undefined));
     const [event] = await rows(coordinator, "SELECT body FROM outbox WHERE kind = 'event' AND run_id = ?", runId);
     expect(JSON.parse(String(event!.body))).toMatchObject({
@@ -163,12 +170,34 @@ describe("coordinator", () => {
 
   it("a DAG timeout aborts what is running and fails the run", async () => {
     const dag = unique("dag-timeout");
-    const { coordinator, runId } = await startRun(dag, `timeoutSec: 30\nsteps:\n  - name: slow\n    executor: http\n    command: GET ${echo}/slow/2000\n  - name: next\n    executor: http\n    command: GET ${echo}/text/next\n`);
+    const { coordinator, runId, dagId } = await startRun(dag, `timeoutSec: 30\nsteps:\n  - name: slow\n    executor: http\n    command: GET ${echo}/slow/2000\n  - name: next\n    executor: http\n    command: GET ${echo}/text/next\n`);
     await until(async () => ((await nodeRow(coordinator, runId, "slow")).attempt_state === "claimed" ? true : undefined));
     await rows(coordinator, "UPDATE timers SET due_ms = 0 WHERE kind = 'run_timeout' AND run_id = ?", runId);
     await runDurableObjectAlarm(coordinator);
     const run = (await coordinator.getRun(runId))!;
     expect(run.statusLabel).toBe("failed");
     expect(run.nodes.map((node) => node.statusLabel)).toEqual(["aborted", "aborted"]);
+  });
+
+  it("prunes finished runs older than histRetentionDays, here and in D1, when a run starts", async () => {
+    const dag = unique("prune");
+    const spec = `histRetentionDays: 2\nsteps:\n  - name: a\n    executor: http\n    command: GET ${echo}/text/a\n`;
+    const { coordinator, runId: old, dagId } = await startRun(dag, spec);
+    await until(async () => ((await coordinator.getRun(old))?.status === 4 ? true : undefined));
+    const recent = await coordinator.start({ dagId, dagName: dag, spec, trigger: "api", triggeredBy: "test" });
+    if (!recent.ok) throw new Error(recent.message);
+    await until(async () => ((await coordinator.getRun(recent.runId))?.status === 4 ? true : undefined));
+
+    // Age the first run past the retention, in both copies.
+    const threeDaysAgo = new Date(Date.now() - 3 * 86_400_000).toISOString();
+    await rows(coordinator, "UPDATE runs SET finished_at = ? WHERE id = ?", threeDaysAgo, old);
+    await env.DB.prepare("UPDATE dag_runs SET finished_at = ?1 WHERE dag_id = ?2 AND run_id = ?3").bind(threeDaysAgo, dagId, old).run();
+
+    const next = await coordinator.start({ dagId, dagName: dag, spec, trigger: "api", triggeredBy: "test" });
+    if (!next.ok) throw new Error(next.message);
+    expect(await coordinator.getRun(old)).toBeNull();
+    expect(await rows(coordinator, "SELECT run_id FROM nodes WHERE run_id = ? UNION ALL SELECT run_id FROM run_log WHERE run_id = ?", old, old)).toEqual([]);
+    const { results } = await env.DB.prepare("SELECT run_id FROM dag_runs WHERE dag_id = ?1 ORDER BY queued_at").bind(dagId).all();
+    expect(results.map((row) => row.run_id)).toEqual([recent.runId, next.runId]);
   });
 });

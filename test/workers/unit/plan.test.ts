@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { findCycle, resolveDependencies } from "../../../src/domain/plan.ts";
+import { handlersFor } from "../../../src/domain/progress.ts";
 
 describe("resolveDependencies", () => {
   const steps = [
@@ -25,5 +26,22 @@ describe("findCycle", () => {
 
   it("returns the closed path of a cycle", () => {
     expect(findCycle(new Map([["a", ["c"]], ["b", ["a"]], ["c", ["b"]]]))).toEqual(["a", "c", "b", "a"]);
+  });
+});
+
+describe("handlersFor", () => {
+  const all = { success: {}, failure: {}, abort: {}, exit: {} };
+
+  it("runs the outcome's handler, then exit; a partial success runs the success handler", () => {
+    expect(handlersFor("succeeded", all)).toEqual(["success", "exit"]);
+    expect(handlersFor("failed", all)).toEqual(["failure", "exit"]);
+    expect(handlersFor("aborted", all)).toEqual(["abort", "exit"]);
+    expect(handlersFor("partially_succeeded", all)).toEqual(["success", "exit"]);
+  });
+
+  it("runs only the handlers the DAG defines", () => {
+    expect(handlersFor("failed", { exit: {} })).toEqual(["exit"]);
+    expect(handlersFor("aborted", { success: {}, failure: {} })).toEqual([]);
+    expect(handlersFor("succeeded", {})).toEqual([]);
   });
 });
