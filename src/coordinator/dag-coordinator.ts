@@ -30,6 +30,7 @@ import { type NodeKind, type NodeRecord, type RunRecord, Sql, type TimerKind, to
 
 /** How long an attempt without its own timeout may stay silent: a queue consumer's 15 minutes, and some. */
 const DEFAULT_LEASE_MS = 16 * 60 * 1000;
+const SPEC_CACHE_SIZE = 4;
 const D1_RETRY_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
 
 const nodeStatusOf = (code: number) => (Object.keys(NODE_STATUS) as NodeStatus[])[code]!;
@@ -42,7 +43,10 @@ export type ControlResult = { ok: true } | { ok: false; code: "not_found" | "bad
 
 export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   readonly #sql: Sql;
-  /** Parsed specs by run id: derived from storage, so losing it on eviction costs only a re-parse. */
+  /**
+   * Parsed specs by their YAML text, least recently used first: runs of one DAG version share
+   * an entry, and a start parses nothing the DAG's previous run parsed. Losing it costs a re-parse.
+   */
   readonly #specs = new Map<string, DagSpec>();
   /** Who this object is: the DAG's stable id (its key) and current name, kept in `meta`. */
   #dagId = "";
@@ -74,9 +78,8 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     if (request.singleton && this.#sql.first("SELECT 1 AS active FROM runs WHERE status IN (?, ?)", RUN_STATUS.running, RUN_STATUS.queued)) {
       return { ok: false, code: "already_exists", message: `'${request.dagName}' already has a running or queued run (singleton)` };
     }
-    const parsed = parseDagSpec(request.spec);
-    if (!parsed.ok) return { ok: false, code: "bad_request", message: "the DAG's spec is invalid; fix it before running" };
-    const spec = parsed.spec;
+    const spec = this.#parse(request.spec);
+    if (!spec) return { ok: false, code: "bad_request", message: "the DAG's spec is invalid; fix it before running" };
     let params;
     try {
       params = resolveParams(spec.params, request.params);
@@ -95,7 +98,6 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     spec.steps.forEach((step, position) => {
       this.#sql.run("INSERT INTO nodes (run_id, name, kind, position, status) VALUES (?, ?, 'step', ?, 0)", runId, step.name, position);
     });
-    this.#specs.set(runId, spec);
     this.#log(runId, `queued by ${request.trigger} (${request.triggeredBy || "anonymous"})`);
 
     const pruneBefore = this.#pruneHistory(spec.histRetentionDays);
@@ -394,8 +396,6 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     this.#sql.run("UPDATE runs SET status = ?, finished_at = ?, updated_at = ?, only_step = NULL WHERE id = ?", RUN_STATUS[status], at, at, runId);
     this.#sql.run("DELETE FROM timers WHERE run_id = ? AND kind <> 'd1_sync'", runId);
     this.#log(runId, `finished: ${status}`);
-    // A finished run needs its parsed spec again only if it is retried; the cache stays small.
-    this.#specs.delete(runId);
     const run = this.#run(runId)!;
     const event: RunFinishedEvent = {
       type: "run.finished",
@@ -583,13 +583,22 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   }
 
   #spec(run: RunRecord): DagSpec {
-    let spec = this.#specs.get(run.id);
-    if (!spec) {
-      const parsed = parseDagSpec(run.spec);
-      if (!parsed.ok) throw new Error(`stored spec of run ${run.id} no longer parses`);
+    const spec = this.#parse(run.spec);
+    if (!spec) throw new Error(`stored spec of run ${run.id} no longer parses`);
+    return spec;
+  }
+
+  #parse(text: string): DagSpec | undefined {
+    let spec = this.#specs.get(text);
+    if (spec) {
+      this.#specs.delete(text); // re-inserted below as the most recently used
+    } else {
+      const parsed = parseDagSpec(text);
+      if (!parsed.ok) return undefined;
       spec = parsed.spec;
-      this.#specs.set(run.id, spec);
     }
+    this.#specs.set(text, spec);
+    if (this.#specs.size > SPEC_CACHE_SIZE) this.#specs.delete(this.#specs.keys().next().value!);
     return spec;
   }
 

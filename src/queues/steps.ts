@@ -1,9 +1,11 @@
 import { coordinatorFor } from "../coordinator/index.ts";
-import type { StepInvocation, StepMessage } from "../domain/run.ts";
+import type { StepInvocation, StepMessage, StepResult } from "../domain/run.ts";
 import { execute } from "../executors/index.ts";
 
 /** A consumer invocation may run for 15 minutes; past this it hands the chain back to the queue. */
 const INLINE_BUDGET_MS = 10 * 60 * 1000;
+/** Reports of a result before giving up on it (the attempt's lease then recovers the step). */
+const REPORT_ATTEMPTS = 3;
 
 /**
  * Runs the step attempts the STEPS queue delivers. Each message is claimed from its DAG's
@@ -16,14 +18,13 @@ export async function consumeSteps(batch: MessageBatch<StepMessage>, env: Cloudf
   await Promise.all(
     batch.messages.map(async (message) => {
       try {
-        const coordinator = coordinatorFor(env, message.body.dagId);
-        let invocation: StepInvocation | null = await coordinator.claim(message.body);
+        let invocation: StepInvocation | null = await coordinatorFor(env, message.body.dagId).claim(message.body);
         while (invocation) {
           const startedAt = new Date().toISOString();
           const outcome = await execute(invocation);
           const { dagId, runId, step, attempt } = invocation;
           const result = { dagId, runId, step, attempt, ...outcome, startedAt, finishedAt: new Date().toISOString() };
-          invocation = await coordinator.finish(result, Date.now() - began < INLINE_BUDGET_MS);
+          invocation = await report(env, result, Date.now() - began < INLINE_BUDGET_MS);
         }
         message.ack();
       } catch (error) {
@@ -34,4 +35,22 @@ export async function consumeSteps(batch: MessageBatch<StepMessage>, env: Cloudf
       }
     }),
   );
+}
+
+/**
+ * Hands a result to the coordinator. A step's work is done and may not be repeatable, so one
+ * failed call (an overloaded or restarting object) must not lose it: the result is sent again on
+ * a fresh stub (a stub that threw may stay broken). The coordinator applies a result once, so a
+ * call that did arrive before failing makes the next one a no-op.
+ */
+async function report(env: Cloudflare.Env, result: StepResult, continueInline: boolean): Promise<StepInvocation | null> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await coordinatorFor(env, result.dagId).finish(result, continueInline);
+    } catch (error) {
+      if (attempt >= REPORT_ATTEMPTS) throw error;
+      console.warn(`reporting ${result.runId}/${result.step} failed (attempt ${attempt}); trying again:`, error);
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
 }

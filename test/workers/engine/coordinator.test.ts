@@ -11,6 +11,7 @@ import { findDag, insertDag } from "../../../src/db/dags.ts";
 import { toDagRecord } from "../../../src/domain/dag-spec.ts";
 import type { StepMessage } from "../../../src/domain/run.ts";
 import worker from "../../../src/index.ts";
+import { consumeSteps } from "../../../src/queues/steps.ts";
 import { unique } from "../helpers.ts";
 
 const echo = inject("echoUrl");
@@ -199,5 +200,45 @@ describe("coordinator", () => {
     expect(await rows(coordinator, "SELECT run_id FROM nodes WHERE run_id = ? UNION ALL SELECT run_id FROM run_log WHERE run_id = ?", old, old)).toEqual([]);
     const { results } = await env.DB.prepare("SELECT run_id FROM dag_runs WHERE dag_id = ?1 ORDER BY queued_at").bind(dagId).all();
     expect(results.map((row) => row.run_id)).toEqual([recent.runId, next.runId]);
+  });
+
+  it("a result survives a failed report: the consumer sends it again on a fresh stub", async () => {
+    const dag = unique("report-again");
+    const { coordinator, runId, dagId } = await startRun(dag, `steps:\n  - name: once\n    executor: http\n    command: GET ${echo}/text/${dag}\n`);
+    await until(async () => ((await coordinator.getRun(runId))?.status === 4 ? true : undefined));
+    // Set the run up as if attempt 2 had just been dispatched, then deliver it ourselves.
+    await rows(coordinator, "UPDATE runs SET status = 1, outcome = NULL, finished_at = NULL WHERE id = ?", runId);
+    await rows(coordinator, "UPDATE nodes SET status = 1, attempt = 2, attempt_state = 'dispatched' WHERE run_id = ?", runId);
+
+    // The narrowest seam: the first finish() call on a coordinator stub fails as a reset object's would.
+    let failures = 1;
+    const stubs: DurableObjectStub<DagCoordinator>[] = [];
+    const flakyEnv = {
+      ...env,
+      COORDINATOR: {
+        idFromName: (name: string) => env.COORDINATOR.idFromName(name),
+        get: (id: DurableObjectId) => {
+          const stub = env.COORDINATOR.get(id);
+          stubs.push(stub);
+          return new Proxy(stub, {
+            get(target, property) {
+              if (property === "finish" && failures-- > 0) return async () => Promise.reject(new Error("Network connection lost."));
+              // Every property of a stub is an RPC method; call it on the real stub.
+              return (...args: unknown[]) => (target as unknown as Record<string, (...a: unknown[]) => unknown>)[property as string]!(...args);
+            },
+          });
+        },
+      },
+    } as unknown as Cloudflare.Env;
+    const message: StepMessage = { dagId, runId, step: "once", attempt: 2 };
+    const batch = createMessageBatch<StepMessage>("dagflare-steps", [{ id: "reported-twice", timestamp: new Date(), attempts: 1, body: message }]);
+    const ctx = createExecutionContext();
+    await consumeSteps(batch, flakyEnv);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.explicitAcks).toEqual(["reported-twice"]);
+    expect(failures).toBeLessThan(0);
+    expect(stubs.length).toBe(3); // claim, the failed finish, the finish that arrived
+    expect(await nodeRow(coordinator, runId, "once")).toMatchObject({ attempt: 2, attempt_state: "done", status: 4 });
+    expect((await coordinator.getRun(runId))!.statusLabel).toBe("succeeded");
   });
 });
