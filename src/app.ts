@@ -12,6 +12,7 @@ import { dagRoutes } from "./routes/dags.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { createRouter, jsonResponse, publicRoute } from "./routes/router.ts";
 import { userRoutes } from "./routes/users.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 
 export const API_BASE = "/api/v2";
 /** Management bodies are small (a DAG spec is at most 512 KiB); anything larger is refused unread. */
@@ -27,12 +28,17 @@ const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
 
 const api = createRouter();
 // Mounted one by one: chaining would make TypeScript build one huge route-type union for nothing.
-for (const routes of [healthRoutes, authRoutes, userRoutes, apiKeyRoutes, dagRoutes, dagRunRoutes]) api.route("/", routes);
+for (const routes of [healthRoutes, authRoutes, userRoutes, apiKeyRoutes, dagRoutes, dagRunRoutes, webhookRoutes]) api.route("/", routes);
 
 api.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   type: "http",
   scheme: "bearer",
   description: "A session token from POST /auth/login, or an API key (dagu_…)",
+});
+api.openAPIRegistry.registerComponent("securitySchemes", "webhookToken", {
+  type: "http",
+  scheme: "bearer",
+  description: "A DAG's webhook token (dagu_wh_…): POST /webhooks/{fileName} only",
 });
 
 let openApiDocument: OpenAPIObject | undefined;
@@ -83,7 +89,7 @@ app.notFound((c) => {
 });
 
 app.onError((error, c) => {
-  if (error instanceof ApiError) return c.json(error.toBody(), error.status);
+  if (error instanceof ApiError) return c.json(error.toBody(), error.status, error.headers);
   if (error instanceof HTTPException && error.status >= 400 && error.status < 500) {
     // Hono's own 4xx, e.g. "Malformed JSON in request body" or 415 from the JSON validator.
     const code = HTTP_EXCEPTION_CODES[error.status] ?? "bad_request";

@@ -10,6 +10,7 @@ export const ERROR_STATUS = {
   not_found: 404,
   already_exists: 409,
   payload_too_large: 413,
+  too_many_requests: 429,
   internal_error: 500,
   service_unavailable: 503,
 } as const;
@@ -25,12 +26,15 @@ export type ErrorBody = {
 export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown> | undefined;
+  /** Response headers that belong to the error, such as a 429's Retry-After. */
+  readonly headers: Record<string, string>;
 
-  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, headers: Record<string, string> = {}) {
     super(message);
     this.name = "ApiError";
     this.code = code;
     this.details = details;
+    this.headers = headers;
   }
 
   get status(): (typeof ERROR_STATUS)[ErrorCode] {
@@ -47,5 +51,5 @@ export class ApiError extends Error {
 export const notFound = (what: string): ApiError => new ApiError("not_found", `${what} not found`);
 
 export function errorResponse(error: ApiError): Response {
-  return Response.json(error.toBody(), { status: error.status });
+  return Response.json(error.toBody(), { status: error.status, headers: error.headers });
 }

@@ -1,17 +1,15 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { touchApiKey } from "../db/api-keys.ts";
 import { findUserById, toUser } from "../db/users.ts";
 import { type Role, roleAtLeast } from "../domain/roles.ts";
 import { API_KEY_PREFIX, WEBHOOK_TOKEN_PREFIX } from "../domain/secrets.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { verifyApiKey } from "./credentials.ts";
+import { recordUse } from "./last-used.ts";
 import { readSession, signingKey } from "./jwt.ts";
 import { ANONYMOUS, type Principal } from "./principal.ts";
 
-const LAST_USED_RESOLUTION_MS = 60_000;
-/** When this isolate last recorded each key's use: most requests then skip the D1 write entirely. */
-const lastTouched = new Map<string, number>();
+const KEY_LAST_USED_RESOLUTION_MS = 60_000;
 
 export type AuthMode = "builtin" | "none";
 
@@ -40,7 +38,7 @@ export async function authenticate(c: Context<AppEnv>): Promise<Principal> {
   if (credential.startsWith(API_KEY_PREFIX) && !credential.startsWith(WEBHOOK_TOKEN_PREFIX)) {
     const key = await verifyApiKey(c.env.DB, credential);
     if (!key) throw unauthorized("invalid API key");
-    recordUse(c, key.id);
+    recordUse(c, "api_keys", key.id, KEY_LAST_USED_RESOLUTION_MS);
     return { kind: "api-key", id: key.id, role: key.role, name: key.name, createdAt: key.created_at, updatedAt: key.updated_at };
   }
 
@@ -50,15 +48,6 @@ export async function authenticate(c: Context<AppEnv>): Promise<Principal> {
     throw unauthorized("invalid or expired token");
   }
   return { kind: "user", id: user.id, role: user.role, user: toUser(user) };
-}
-
-function recordUse(c: Context<AppEnv>, keyId: string): void {
-  const at = Date.now();
-  if (at - (lastTouched.get(keyId) ?? 0) < LAST_USED_RESOLUTION_MS) return;
-  if (lastTouched.size >= 10_000) lastTouched.clear();
-  lastTouched.set(keyId, at);
-  // Other isolates may have recorded a use meanwhile; the query keeps the same resolution across them.
-  c.executionCtx.waitUntil(touchApiKey(c.env.DB, keyId, new Date(at).toISOString(), LAST_USED_RESOLUTION_MS));
 }
 
 /** Authenticates the caller and requires at least `role`; every non-public route declares one. */
@@ -72,3 +61,9 @@ export function requireRole(role: Role): MiddlewareHandler<AppEnv> {
     await next();
   };
 }
+
+/** 401 unless builtin auth is on: the webhook features need it (Dagu: "Webhooks require Builtin Authentication"). */
+export const requireBuiltinAuth: MiddlewareHandler<AppEnv> = async function requireBuiltinAuth(c, next) {
+  if (authMode(c.env) !== "builtin") throw unauthorized("webhooks require builtin authentication (AUTH_MODE=builtin)");
+  await next();
+};

@@ -503,7 +503,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   // ---------------------------------------------------------------------------------------------
   // Variables
 
-  /** The variables a step sees: built-ins, params, DAG env, earlier outputs, the payload, its env. */
+  /** The variables a step sees: built-ins, the payload, params, DAG env, earlier outputs, its env. */
   #scope(runId: string, stepName: string): Map<string, string> {
     const run = this.#run(runId)!;
     const spec = this.#spec(run);
@@ -512,12 +512,13 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
       ["DAG_RUN_ID", runId],
       ["DAG_RUN_STEP_NAME", stepName],
     ]);
+    // First, so params and env can read it: `params: BRANCH=${WEBHOOK_PAYLOAD.branch}`.
+    if (run.payload !== null) scope.set("WEBHOOK_PAYLOAD", run.payload);
     const params = JSON.parse(run.params) as { key: string; value: string }[];
     for (const { key, value } of params) scope.set(key, expand(value, scope));
     scope.set("DAGU_PARAMS_JSON", JSON.stringify(Object.fromEntries(params.map(({ key }) => [key, scope.get(key)]))));
     if (run.outcome !== null) scope.set("DAG_RUN_STATUS", run.outcome);
     for (const { key, value } of spec.env) scope.set(key, expand(value, scope));
-    if (run.payload !== null) scope.set("WEBHOOK_PAYLOAD", run.payload);
     const outputs = this.#sql.all<{ name: string; output: string }>("SELECT name, output FROM nodes WHERE run_id = ? AND output IS NOT NULL ORDER BY position", runId);
     for (const { name, output } of outputs) {
       const variable = spec.steps.find((step) => step.name === name)?.output;

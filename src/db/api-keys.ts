@@ -87,14 +87,3 @@ export async function deleteApiKey(db: D1Database, id: string): Promise<boolean>
   return meta.changes > 0;
 }
 
-/**
- * Records a use, at most once per `resolutionMs`: a write per authenticated request would
- * make every API call pay for a D1 write.
- */
-export async function touchApiKey(db: D1Database, id: string, at: string, resolutionMs: number): Promise<void> {
-  const before = new Date(Date.parse(at) - resolutionMs).toISOString();
-  await db
-    .prepare("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?3)")
-    .bind(id, at, before)
-    .run();
-}

@@ -4,8 +4,12 @@
  *
  * Only the given scope is consulted — params, env, step outputs, the webhook payload and the
  * run's built-ins — never the Worker's bindings or secrets. A missing variable or path expands
- * to the empty string; an object or array expands to its JSON text.
+ * to the empty string; an object or array expands to its compact JSON text, with numbers as
+ * written (no rounding of big integers) and keys in their order. The result is never expanded
+ * again: a value that looks like `${OTHER}` stays as it is.
  */
+import { atPath, type JsonNode, parseJson, stringifyJson } from "./json-text.ts";
+
 export type Scope = ReadonlyMap<string, string>;
 
 const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)((?:\.[^.[\]}\s]+|\[\d+\])*)\}/g;
@@ -27,19 +31,27 @@ export function expandDeep<T>(value: T, scope: Scope): T {
 function resolve(raw: string | undefined, path: string): string {
   if (raw === undefined) return "";
   if (path === "") return raw;
-  let current: unknown;
-  try {
-    current = JSON.parse(raw);
-  } catch {
-    return "";
+  const tree = parsed(raw);
+  const node = tree && atPath(tree, pathSegments(path));
+  if (!node) return "";
+  return node.type === "string" ? node.value : stringifyJson(node);
+}
+
+/** The last few values parsed for path access: a step usually reads several fields of one payload. */
+const recentTrees = new Map<string, JsonNode | null>();
+
+function parsed(raw: string): JsonNode | null {
+  let tree = recentTrees.get(raw);
+  if (tree === undefined) {
+    try {
+      tree = parseJson(raw);
+    } catch {
+      tree = null; // not JSON: every path is missing
+    }
+    if (recentTrees.size >= 4) recentTrees.delete(recentTrees.keys().next().value!);
+    recentTrees.set(raw, tree);
   }
-  for (const segment of pathSegments(path)) {
-    if (Array.isArray(current) && /^\d+$/.test(segment)) current = current[Number(segment)];
-    else if (current !== null && typeof current === "object" && !Array.isArray(current)) current = (current as Record<string, unknown>)[segment];
-    else return "";
-    if (current === undefined) return "";
-  }
-  return typeof current === "string" ? current : JSON.stringify(current);
+  return tree;
 }
 
 function pathSegments(path: string): string[] {

@@ -1,12 +1,12 @@
 import { z } from "@hono/zod-openapi";
 import { type Principal, principalAsUser } from "../auth/principal.ts";
 import type { ControlResult, NodeView, RunView } from "../coordinator/dag-coordinator.ts";
-import { coordinatorFor } from "../coordinator/index.ts";
+import { coordinatorFor, startRun } from "../coordinator/index.ts";
 import { toRunRow } from "../coordinator/storage.ts";
 import { findDag } from "../db/dags.ts";
 import { findLatestRun, findRun, listRuns, type RunRow } from "../db/runs.ts";
 import { parseDagSpec, type StepSpec } from "../domain/dag-spec.ts";
-import type { RunTrigger, StartResult } from "../domain/run.ts";
+import type { RunTrigger } from "../domain/run.ts";
 import { formatParams } from "../domain/params.ts";
 import { NODE_STATUS, runStatusLabel } from "../domain/status.ts";
 import { ApiError, notFound } from "../errors.ts";
@@ -220,11 +220,11 @@ const outputs = roleRoute("viewer", {
 export const dagRunRoutes = createRouter()
   .openapi(start, async (c) => {
     const { fileName } = c.req.valid("param");
-    return c.json({ dagRunId: await startRun(c.env, fileName, c.req.valid("json"), c.get("principal")) }, 200);
+    return c.json({ dagRunId: await startFor(c.env, fileName, c.req.valid("json"), c.get("principal")) }, 200);
   })
   .openapi(enqueue, async (c) => {
     const { fileName } = c.req.valid("param");
-    return c.json({ dagRunId: await startRun(c.env, fileName, c.req.valid("json"), c.get("principal")) }, 200);
+    return c.json({ dagRunId: await startFor(c.env, fileName, c.req.valid("json"), c.get("principal")) }, 200);
   })
   .openapi(listAll, async (c) => {
     const query = c.req.valid("query");
@@ -304,26 +304,16 @@ export const dagRunRoutes = createRouter()
  * Starts a run of a stored DAG for an API caller. Start and enqueue behave alike here: a run
  * beyond the DAG's maxActiveRuns waits as `queued` and starts when a slot frees.
  */
-async function startRun(
-  env: Cloudflare.Env,
-  dagName: string,
-  body: z.infer<typeof StartBody>,
-  principal: Principal,
-): Promise<string> {
+async function startFor(env: Cloudflare.Env, dagName: string, body: z.infer<typeof StartBody>, principal: Principal): Promise<string> {
   const dag = await findDag(env.DB, dagName);
   if (!dag) throw notFound(`DAG '${dagName}'`);
-  const result: StartResult = await coordinatorFor(env, dag.id).start({
-    dagId: dag.id,
-    dagName,
-    spec: dag.spec,
+  return startRun(env, dag, {
     runId: body.dagRunId,
     params: body.params,
     trigger: triggerOf(principal),
     triggeredBy: principalAsUser(principal).username,
     singleton: body.singleton ?? false,
   });
-  if (!result.ok) throw new ApiError(result.code, result.message);
-  return result.runId;
 }
 
 function triggerOf(principal: Principal): RunTrigger {

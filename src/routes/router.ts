@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
-import { requireRole } from "../auth/middleware.ts";
+import { requireBuiltinAuth, requireRole } from "../auth/middleware.ts";
 import type { Role } from "../domain/roles.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
@@ -39,11 +39,14 @@ export function publicRoute<R extends RouteConfig>(config: R) {
   return createRoute({ ...config, security: [], responses: { ...commonErrors, ...config.responses } });
 }
 
-/** A route that requires at least `role`; the role is enforced by middleware and documented. */
-export function roleRoute<R extends RouteConfig>(role: Role, config: R) {
+/**
+ * A route that requires at least `role`; the role is enforced by middleware and documented.
+ * `builtinAuthOnly` routes answer 401 when AUTH_MODE is none (webhooks need real identities).
+ */
+export function roleRoute<R extends RouteConfig>(role: Role, config: R, options: { builtinAuthOnly?: boolean } = {}) {
   return createRoute({
     ...config,
-    middleware: requireRole(role),
+    middleware: options.builtinAuthOnly ? [requireBuiltinAuth, requireRole(role)] : requireRole(role),
     description: `${config.description ?? config.summary ?? ""}\n\nRequires the **${role}** role or higher.`.trim(),
     responses: {
       ...commonErrors,

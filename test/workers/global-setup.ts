@@ -31,6 +31,8 @@ export default async function setup(project: TestProject) {
           return send(200, decodeURIComponent(key ?? ""));
         case "json":
           return send(200, JSON.stringify({ a: { b: [1, 2] }, name: "dagflare", nested: { list: [{ author: { name: "Ada" } }] } }), "application/json");
+        case "body": // the request body, as sent
+          return send(200, body);
         case "echo": // the request as JSON
           return send(200, JSON.stringify({ method: request.method, query: Object.fromEntries(url.searchParams), headers: request.headers, body }), "application/json");
         case "status": // /status/<code>

@@ -37,8 +37,15 @@ const POLICY: [method: string, path: string, role: Role][] = [
   ["GET", "/api-keys/{keyId}", "admin"],
   ["PATCH", "/api-keys/{keyId}", "admin"],
   ["DELETE", "/api-keys/{keyId}", "admin"],
+  ["GET", "/webhooks", "admin"],
+  ["GET", "/dags/{fileName}/webhook", "admin"],
+  ["POST", "/dags/{fileName}/webhook", "admin"],
+  ["DELETE", "/dags/{fileName}/webhook", "admin"],
+  ["POST", "/dags/{fileName}/webhook/regenerate", "admin"],
+  ["POST", "/dags/{fileName}/webhook/toggle", "admin"],
 ];
-const PUBLIC = ["GET /health", "GET /openapi.json", "POST /auth/login"];
+/** Open to anyone; the webhook trigger checks its own token (test/workers/api/webhooks.test.ts). */
+const PUBLIC = ["GET /health", "GET /openapi.json", "POST /auth/login", "POST /webhooks/{fileName}"];
 
 // Path parameters name nothing that exists, and bodies are empty: an allowed caller gets a 400
 // or 404 and nothing changes, while a caller below the role must get 403 before any of that.

@@ -1,0 +1,93 @@
+/** Webhooks in D1: one per DAG, keyed by the DAG's id so it follows renames and dies with the DAG. */
+
+export type WebhookRow = {
+  id: string;
+  dag_id: string;
+  token_prefix: string;
+  token_hash: string;
+  token_digest: string;
+  enabled: number;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  last_used_at: string | null;
+};
+
+/** A webhook with its DAG's current name (and, for triggers, the DAG's spec). */
+export type WebhookWithDag = WebhookRow & { dag_name: string };
+export type TriggerTarget = WebhookWithDag & { spec: string };
+
+/** The wire shape (Dagu's `WebhookDetails`): never the hash or the digest. */
+export type Webhook = {
+  id: string;
+  dagName: string;
+  tokenPrefix: string;
+  enabled: boolean;
+  createdAt: string;
+  updatedAt: string;
+  createdBy: string;
+  lastUsedAt?: string;
+};
+
+export const toWebhook = (row: WebhookWithDag): Webhook => ({
+  id: row.id,
+  dagName: row.dag_name,
+  tokenPrefix: row.token_prefix,
+  enabled: row.enabled === 1,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  createdBy: row.created_by,
+  ...(row.last_used_at ? { lastUsedAt: row.last_used_at } : {}),
+});
+
+export type TokenFields = { prefix: string; hash: string; digest: string };
+
+const SELECT = "SELECT w.*, d.name AS dag_name FROM webhooks w JOIN dags d ON d.id = w.dag_id";
+
+export async function listWebhooks(db: D1Database): Promise<WebhookWithDag[]> {
+  const { results } = await db.prepare(`${SELECT} ORDER BY lower(d.name), d.name`).all<WebhookWithDag>();
+  return results;
+}
+
+export function findWebhookOfDag(db: D1Database, dagName: string): Promise<WebhookWithDag | null> {
+  return db.prepare(`${SELECT} WHERE d.name = ?1`).bind(dagName).first<WebhookWithDag>();
+}
+
+/** Everything a trigger needs in one read: the webhook, the DAG's id, name and spec. */
+export function findTriggerTarget(db: D1Database, dagName: string): Promise<TriggerTarget | null> {
+  return db.prepare("SELECT w.*, d.name AS dag_name, d.spec AS spec FROM webhooks w JOIN dags d ON d.id = w.dag_id WHERE d.name = ?1").bind(dagName).first<TriggerTarget>();
+}
+
+/** Creates the DAG's webhook unless it has one; `null` when the DAG is unknown or already has one. */
+export async function insertWebhook(db: D1Database, dagName: string, token: TokenFields, createdBy: string, at: string): Promise<WebhookWithDag | null> {
+  const { meta } = await db
+    .prepare(
+      `INSERT INTO webhooks (id, dag_id, token_prefix, token_hash, token_digest, created_by, created_at, updated_at)
+       SELECT ?1, id, ?3, ?4, ?5, ?6, ?7, ?7 FROM dags WHERE name = ?2
+       ON CONFLICT (dag_id) DO NOTHING`,
+    )
+    .bind(crypto.randomUUID(), dagName, token.prefix, token.hash, token.digest, createdBy, at)
+    .run();
+  return meta.changes > 0 ? findWebhookOfDag(db, dagName) : null;
+}
+
+/** Replaces the token: the old one stops matching the stored digest and hash at once. */
+export async function replaceToken(db: D1Database, webhookId: string, token: TokenFields, at: string): Promise<void> {
+  await db
+    .prepare("UPDATE webhooks SET token_prefix = ?2, token_hash = ?3, token_digest = ?4, updated_at = ?5 WHERE id = ?1")
+    .bind(webhookId, token.prefix, token.hash, token.digest, at)
+    .run();
+}
+
+/** Re-keys a digest made under an earlier JWT_SECRET, for the same token (no change visible to users). */
+export async function renewDigest(db: D1Database, webhookId: string, previous: string, digest: string): Promise<void> {
+  await db.prepare("UPDATE webhooks SET token_digest = ?3 WHERE id = ?1 AND token_digest = ?2").bind(webhookId, previous, digest).run();
+}
+
+export async function setWebhookEnabled(db: D1Database, webhookId: string, enabled: boolean, at: string): Promise<void> {
+  await db.prepare("UPDATE webhooks SET enabled = ?2, updated_at = ?3 WHERE id = ?1").bind(webhookId, enabled ? 1 : 0, at).run();
+}
+
+export async function deleteWebhook(db: D1Database, webhookId: string): Promise<void> {
+  await db.prepare("DELETE FROM webhooks WHERE id = ?1").bind(webhookId).run();
+}

@@ -1,0 +1,37 @@
+/**
+ * What a webhook trigger's body means. The seed's senders post their data bare
+ * (`{"branch": "main"}`); Dagu's own clients wrap it (`{"payload": {...}, "dagRunId": "..."}`).
+ * Both work: a JSON object whose keys are only `payload` and `dagRunId` is Dagu's envelope,
+ * anything else is the payload itself. A string `dagRunId` at the top level names the run either way.
+ */
+import { compactJson, JsonTextError, MAX_DEPTH, memberOf, nestingDepth, parseJson, stringifyJson } from "./json-text.ts";
+
+export type WebhookBody = {
+  /** Compact JSON text, exact: big integers and key order as sent. */
+  payload: string;
+  dagRunId: string | undefined;
+};
+
+const ENVELOPE_KEYS = new Set(["payload", "dagRunId"]);
+
+/** Throws JsonTextError for a body that isn't JSON, or an envelope whose dagRunId isn't a string. */
+export function readWebhookBody(text: string): WebhookBody {
+  if (text.trim() === "") return { payload: "{}", dagRunId: undefined };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new JsonTextError(error instanceof Error ? error.message : String(error));
+  }
+  // Steps read fields of the payload with the exact parser, which refuses deeper nesting.
+  if (nestingDepth(text) > MAX_DEPTH) throw new JsonTextError(`the JSON is nested deeper than ${MAX_DEPTH} levels`);
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return { payload: compactJson(text), dagRunId: undefined };
+
+  const fields = value as Record<string, unknown>;
+  const dagRunId = typeof fields.dagRunId === "string" ? fields.dagRunId : undefined;
+  if (!Object.keys(fields).every((key) => ENVELOPE_KEYS.has(key))) return { payload: compactJson(text), dagRunId };
+  if (fields.dagRunId !== undefined && dagRunId === undefined) throw new JsonTextError("dagRunId must be a string");
+  // Only an envelope needs the exact tree: to cut its `payload` out without rounding or reordering.
+  const payload = memberOf(parseJson(text), "payload");
+  return { payload: payload ? stringifyJson(payload) : "{}", dagRunId };
+}
