@@ -69,7 +69,10 @@ export async function startLocalInstance(): Promise<LocalInstance> {
   }
 }
 
-export function median(samples: number[]): number {
+/** The p-th percentile (0–100) of the samples, nearest rank. */
+export function percentile(samples: number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
 }
+
+export const median = (samples: number[]): number => percentile(samples, 50);

@@ -7,7 +7,7 @@
  * unfinished attempt, so a redelivered message or a late result changes nothing.
  */
 import { DurableObject } from "cloudflare:workers";
-import { deleteRunsFinishedBefore, upsertRun } from "../db/runs.ts";
+import { deleteRunsFinishedBefore, upsertRuns } from "../db/runs.ts";
 import { type DagSpec, parseDagSpec, type StepSpec } from "../domain/dag-spec.ts";
 import { expand, expandDeep } from "../domain/expand.ts";
 import { resolveParams } from "../domain/params.ts";
@@ -54,6 +54,11 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   #lastStamp = 0;
   /** Consecutive failed D1 writes per run, for the retry backoff (a restart simply starts over). */
   readonly #syncFailures = new Map<string, number>();
+  /** The D1 batch in flight, and the next one (shared by everyone who changed a run meanwhile). */
+  #currentSync: Promise<void> | undefined;
+  #nextSync: Promise<void> | undefined;
+  /** The alarm's time as last set or read; `undefined` when not known (after a wake-up or an alarm). */
+  #alarmAt: number | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
@@ -219,6 +224,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   /** The DAG was deleted: every run, timer and log goes. Stale queue messages then claim nothing. */
   async destroy(): Promise<void> {
     await this.ctx.storage.deleteAlarm();
+    this.#alarmAt = undefined;
     await this.ctx.storage.deleteAll();
     this.#specs.clear();
     this.#syncFailures.clear();
@@ -266,6 +272,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   // Time
 
   override async alarm(): Promise<void> {
+    this.#alarmAt = undefined; // this alarm is spent; what is set next is read back once
     const now = Date.now();
     const due = this.#sql.all<{ kind: TimerKind; run_id: string; step: string; attempt: number }>(
       "SELECT kind, run_id, step, attempt FROM timers WHERE due_ms <= ? ORDER BY due_ms",
@@ -607,11 +614,16 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     this.#sql.run("INSERT OR REPLACE INTO timers (kind, run_id, step, attempt, due_ms) VALUES (?, ?, ?, ?, ?)", kind, runId, step, attempt, dueMs);
   }
 
+  /** Makes sure the alarm fires by the earliest timer (it only ever needs to move earlier). */
   async #armAlarm(): Promise<void> {
     const next = this.#sql.first<{ due: number | null }>("SELECT MIN(due_ms) AS due FROM timers")?.due;
     if (next === null || next === undefined) return;
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > next) await this.ctx.storage.setAlarm(next);
+    // Only this object sets its alarm, so a remembered time saves reading it back on every change.
+    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
+    if (this.#alarmAt === null || this.#alarmAt > next) {
+      this.#alarmAt = next;
+      await this.ctx.storage.setAlarm(next);
+    }
   }
 
   #log(runId: string, line: string): void {
@@ -641,22 +653,42 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
    * eviction between a change and its write.
    */
   async #commit(messages: StepMessage[]): Promise<void> {
-    const stale = this.#sql.all<RunRecord>("SELECT * FROM runs WHERE synced_at IS NOT updated_at");
-    await Promise.all([...stale.map((run) => this.#syncToD1(run)), this.#dispatch(messages), this.#armAlarm()]);
+    await Promise.all([this.#syncD1(), this.#dispatch(messages), this.#armAlarm()]);
   }
 
-  /** Writes a run's D1 row; if D1 fails, a timer retries it with backoff. */
-  async #syncToD1(run: RunRecord): Promise<void> {
+  /**
+   * Group commit of the D1 copies: one batch writes every stale run. A caller whose change is
+   * in storage waits for a batch that starts after its change; callers that arrive while a batch
+   * is in flight share the next one, so a burst of starts costs two D1 writes, not one each.
+   */
+  #syncD1(): Promise<void> {
+    this.#nextSync ??= (async () => {
+      await this.#currentSync?.catch(() => undefined); // its own callers see its failure
+      this.#nextSync = undefined;
+      this.#currentSync = this.#writeStaleRuns();
+      await this.#currentSync;
+    })();
+    return this.#nextSync;
+  }
+
+  /** Writes every run whose D1 copy is stale; if D1 fails, timers retry them with backoff. */
+  async #writeStaleRuns(): Promise<void> {
+    const stale = this.#sql.all<RunRecord>("SELECT * FROM runs WHERE synced_at IS NOT updated_at");
+    if (stale.length === 0) return;
     try {
-      await upsertRun(this.env.DB, toRunRow(this.#dagId, run));
-      this.#sql.run("UPDATE runs SET synced_at = ? WHERE id = ? AND updated_at = ?", run.updated_at, run.id, run.updated_at);
-      this.#syncFailures.delete(run.id);
+      await upsertRuns(this.env.DB, stale.map((run) => toRunRow(this.#dagId, run)));
+      for (const run of stale) {
+        this.#sql.run("UPDATE runs SET synced_at = ? WHERE id = ? AND updated_at = ?", run.updated_at, run.id, run.updated_at);
+        this.#syncFailures.delete(run.id);
+      }
     } catch (error) {
-      const failures = (this.#syncFailures.get(run.id) ?? 0) + 1;
-      this.#syncFailures.set(run.id, failures);
-      console.error(`D1 copy of run ${run.id} failed (attempt ${failures}); retrying:`, error);
-      this.#setTimer("d1_sync", run.id, "", 0, Date.now() + D1_RETRY_MS[Math.min(failures, D1_RETRY_MS.length) - 1]!);
-      // #commit armed the alarm concurrently, perhaps before this timer existed.
+      console.error(`D1 copy of ${stale.length} run(s) failed; retrying:`, error);
+      for (const run of stale) {
+        const failures = (this.#syncFailures.get(run.id) ?? 0) + 1;
+        this.#syncFailures.set(run.id, failures);
+        this.#setTimer("d1_sync", run.id, "", 0, Date.now() + D1_RETRY_MS[Math.min(failures, D1_RETRY_MS.length) - 1]!);
+      }
+      // #commit armed the alarm concurrently, perhaps before these timers existed.
       await this.#armAlarm();
     }
   }

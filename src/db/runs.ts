@@ -20,21 +20,24 @@ export type RunRow = RunWrite & { dag_name: string };
 const SELECT_RUNS = "SELECT r.*, d.name AS dag_name FROM dag_runs r JOIN dags d ON d.id = r.dag_id";
 
 /**
- * Writes the coordinator's current view of a run; newer `updated_at` wins, so retries can't go
- * back in time. A run whose DAG was deleted meanwhile is not written (nothing to attach it to).
+ * Writes the coordinator's current view of its runs, in one batch; newer `updated_at` wins, so
+ * retries can't go back in time. A run whose DAG was deleted meanwhile is not written (nothing
+ * to attach it to).
  */
-export async function upsertRun(db: D1Database, row: RunWrite): Promise<void> {
-  await db
-    .prepare(
-      `INSERT INTO dag_runs (dag_id, run_id, status, params, trigger, triggered_by, queued_at, started_at, finished_at, updated_at)
-       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE EXISTS (SELECT 1 FROM dags WHERE id = ?1)
-       ON CONFLICT (dag_id, run_id) DO UPDATE SET
-         status = excluded.status, params = excluded.params, queued_at = excluded.queued_at,
-         started_at = excluded.started_at, finished_at = excluded.finished_at, updated_at = excluded.updated_at
-       WHERE excluded.updated_at >= dag_runs.updated_at`,
-    )
-    .bind(row.dag_id, row.run_id, row.status, row.params, row.trigger, row.triggered_by, row.queued_at, row.started_at, row.finished_at, row.updated_at)
-    .run();
+export async function upsertRuns(db: D1Database, rows: RunWrite[]): Promise<void> {
+  const upsert = db.prepare(
+    `INSERT INTO dag_runs (dag_id, run_id, status, params, trigger, triggered_by, queued_at, started_at, finished_at, updated_at)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE EXISTS (SELECT 1 FROM dags WHERE id = ?1)
+     ON CONFLICT (dag_id, run_id) DO UPDATE SET
+       status = excluded.status, params = excluded.params, queued_at = excluded.queued_at,
+       started_at = excluded.started_at, finished_at = excluded.finished_at, updated_at = excluded.updated_at
+     WHERE excluded.updated_at >= dag_runs.updated_at`,
+  );
+  await db.batch(
+    rows.map((row) =>
+      upsert.bind(row.dag_id, row.run_id, row.status, row.params, row.trigger, row.triggered_by, row.queued_at, row.started_at, row.finished_at, row.updated_at),
+    ),
+  );
 }
 
 export type RunFilter = {

@@ -1,0 +1,125 @@
+/**
+ * `npm run bench:webhooks`: the webhook trigger under concurrent load on the local stack
+ * (`npm run dev`: workerd, local D1, Durable Objects, queues and rate limiting).
+ *
+ * Phases, each CONCURRENCY clients in closed loops for PHASE_SECONDS, repeated ROUNDS times in
+ * turn so the machine's drift hits them alike:
+ *   health    GET /api/v2/health: the local stack's no-op floor at the same concurrency
+ *   trigger   POST /api/v2/webhooks/{dag} with the token and a unique dagRunId per request
+ *   attacked  the same triggers while ATTACK_RPS wrong-token requests a second hit the same DAG,
+ *             each from its own client address with its own random token (no rate-limit or
+ *             failure-cache shortcut applies: the worst case for the server)
+ *
+ * Targets (issue 4): trigger p50 ≤ 3× health p50; attacked p99 ≤ 2× trigger p99.
+ * The DAG's one step calls a server in this process that answers after a minute: its runs queue
+ * behind each other (maxActiveRuns 1), as a busy DAG's would, and the figures are the trigger's
+ * own cost, not that of executing the runs (measured by bench:engine).
+ */
+import { createServer } from "node:http";
+import { percentile, STATE_ROOT, startLocalInstance } from "../lib/local-instance.ts";
+
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
+const PHASE_SECONDS = Number(process.env.PHASE_SECONDS ?? 4);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const ATTACK_RPS = Number(process.env.ATTACK_RPS ?? 50);
+
+// The DAG's step: answered after a minute, so the run it starts stays busy and the others
+// queue behind it (maxActiveRuns 1) — the engine's own work (bench:engine) stays out of these figures.
+const echo = createServer((_request, response) => void setTimeout(() => response.end("ok"), 60_000).unref());
+await new Promise<void>((done) => echo.listen(0, "127.0.0.1", done));
+const echoUrl = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;
+
+const instance = await startLocalInstance();
+const { api } = instance;
+const admin = { Authorization: `Bearer ${instance.token}`, "Content-Type": "application/json" };
+
+type Phase = { latencies: number[]; requests: number; seconds: number; failures: Map<number, number> };
+const phase = (): Phase => ({ latencies: [], requests: 0, seconds: 0, failures: new Map() });
+
+/** CONCURRENCY clients sending `request()` back to back for PHASE_SECONDS; `expected` is the good status. */
+async function load(into: Phase, expected: number, request: () => Promise<Response>): Promise<void> {
+  const began = performance.now();
+  const deadline = began + PHASE_SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < deadline) {
+        const start = performance.now();
+        const response = await request();
+        await response.arrayBuffer();
+        into.latencies.push(performance.now() - start);
+        into.requests++;
+        if (response.status !== expected) into.failures.set(response.status, (into.failures.get(response.status) ?? 0) + 1);
+      }
+    }),
+  );
+  into.seconds += (performance.now() - began) / 1000;
+}
+
+let sequence = 0;
+try {
+  const dag = "bench-webhook";
+  const spec = `steps:\n  - name: ping\n    executor: http\n    command: GET ${echoUrl}/\${WEBHOOK_PAYLOAD.n}\n`;
+  await fetch(`${api}/dags`, { method: "POST", headers: admin, body: JSON.stringify({ name: dag, spec }) });
+  const { token } = (await (await fetch(`${api}/dags/${dag}/webhook`, { method: "POST", headers: admin })).json()) as { token: string };
+
+  const trigger = () =>
+    fetch(`${api}/webhooks/${dag}`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", "CF-Connecting-IP": "10.0.0.1" },
+      body: JSON.stringify({ dagRunId: `bench-${process.pid}-${++sequence}`, n: sequence }),
+    });
+  const health = () => fetch(`${api}/health`);
+  const wrongToken = () => {
+    const random = crypto.randomUUID().replaceAll("-", "");
+    return fetch(`${api}/webhooks/${dag}`, {
+      method: "POST",
+      headers: { Authorization: `Bearer dagu_wh_${random}`, "CF-Connecting-IP": `203.0.113.${sequence % 250}-${random}` },
+      body: "{}",
+    });
+  };
+
+  // Warm-up: isolates, the DAG's coordinator, the parsed spec.
+  for (let i = 0; i < 20; i++) await (await trigger()).arrayBuffer();
+
+  const results = { health: phase(), trigger: phase(), attacked: phase(), attack: phase() };
+  for (let round = 0; round < ROUNDS; round++) {
+    await load(results.health, 200, health);
+    await load(results.trigger, 200, trigger);
+    // The attack: ATTACK_RPS requests a second, open loop, for the whole phase.
+    const attackStart = performance.now();
+    const inFlight: Promise<void>[] = [];
+    const timer = setInterval(() => {
+      const start = performance.now();
+      inFlight.push(
+        wrongToken().then(async (response) => {
+          await response.arrayBuffer();
+          results.attack.latencies.push(performance.now() - start);
+          results.attack.requests++;
+          if (response.status !== 401) results.attack.failures.set(response.status, (results.attack.failures.get(response.status) ?? 0) + 1);
+        }),
+      );
+    }, 1000 / ATTACK_RPS);
+    await load(results.attacked, 200, trigger);
+    clearInterval(timer);
+    await Promise.all(inFlight);
+    results.attack.seconds += (performance.now() - attackStart) / 1000;
+  }
+
+  const row = (label: string, p: Phase) => {
+    const errors = [...p.failures].map(([status, n]) => `${n}×${status}`).join(" ") || "-";
+    return `${label.padEnd(34)} ${(p.requests / p.seconds).toFixed(0).padStart(8)} ${percentile(p.latencies, 50).toFixed(2).padStart(8)} ${percentile(p.latencies, 99).toFixed(2).padStart(8)}  ${errors}`;
+  };
+  console.log(`\nlocal state in ${STATE_ROOT}; concurrency ${CONCURRENCY}, ${ROUNDS} rounds × ${PHASE_SECONDS} s per phase`);
+  console.log(`${"phase".padEnd(34)} ${"req/s".padStart(8)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)}  unexpected statuses`);
+  console.log(row("GET /health", results.health));
+  console.log(row("trigger", results.trigger));
+  console.log(row(`trigger, ${ATTACK_RPS}/s wrong tokens alongside`, results.attacked));
+  console.log(row("the wrong-token requests (401)", results.attack));
+  const p50Ratio = percentile(results.trigger.latencies, 50) / percentile(results.health.latencies, 50);
+  const p99Ratio = percentile(results.attacked.latencies, 99) / percentile(results.trigger.latencies, 99);
+  console.log(`\ntrigger p50 / health p50 = ${p50Ratio.toFixed(2)} (target ≤ 3)`);
+  console.log(`attacked trigger p99 / trigger p99 = ${p99Ratio.toFixed(2)} (target ≤ 2)`);
+} finally {
+  await instance.stop();
+  echo.close();
+}

@@ -1,0 +1,62 @@
+/**
+ * The README's Webhooks section, run as written: its shell blocks go through bash and curl
+ * against a real `npm run dev` (only the port differs), and its YAML is the example DAG's.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, expect, it } from "vitest";
+import { killLeftovers, root, startDev, stopDev } from "./dev-server.ts";
+
+afterAll(killLeftovers);
+
+const PASSWORD = "readme-password-1";
+const readme = readFileSync(join(root, "README.md"), "utf8");
+const section = readme.slice(readme.indexOf("## Webhooks"), readme.indexOf("\n## ", readme.indexOf("## Webhooks") + 1));
+const blocks = (language: string) => [...section.matchAll(new RegExp("```" + language + "\\n([\\s\\S]*?)```", "g"))].map((match) => match[1]!);
+
+it("the README's webhook examples work as written against npm run dev", async () => {
+  const [create, triggers, manage] = blocks("sh");
+  expect(manage).toBeDefined();
+  const dev = await startDev({ STATE_DIR: mkdtempSync(join(tmpdir(), "dagflare-state-")), ADMIN_PASSWORD: PASSWORD });
+  try {
+    const port = new URL(dev.url).port;
+    const bash = (script: string) =>
+      execFileSync("bash", ["-euo", "pipefail", "-c", script.replaceAll("127.0.0.1:8787", `127.0.0.1:${port}`)], {
+        env: { ...process.env, PASSWORD },
+        encoding: "utf8",
+      });
+    // The login lines of the first block are the prelude of the others (a reader's shell keeps them).
+    const prelude = create!.slice(0, create!.indexOf("# Create the webhook"));
+
+    const created = JSON.parse(bash(create!));
+    expect(created.webhook).toMatchObject({ dagName: "example-process-webhook", enabled: true, tokenPrefix: created.token.slice(0, 12) });
+
+    const withToken = (block: string) => `${prelude}\nWEBHOOK_TOKEN=${created.token}\n${block.replace(/^WEBHOOK_TOKEN=.*$/m, "")}`;
+    const answers = bash(withToken(triggers!)).trim().split("\n").map((line) => JSON.parse(line));
+    expect(answers).toEqual([
+      { dagRunId: expect.any(String), dagName: "example-process-webhook" },
+      { dagRunId: expect.any(String), dagName: "example-process-webhook" },
+      { dagRunId: "deploy-abc123", dagName: "example-process-webhook" },
+    ]);
+    // Sent again, the idempotent request is refused.
+    const again = bash(withToken(triggers!.slice(triggers!.indexOf("# Idempotent")))).trim();
+    expect(JSON.parse(again)).toMatchObject({ code: "already_exists" });
+
+    const managed = bash(withToken(manage!));
+    expect(managed).toContain('"webhooks"');
+    expect(managed).toContain('"enabled":false');
+    expect(managed).not.toContain(created.token.slice(12));
+    const after = bash(`${prelude}\ncurl -s -H "Authorization: Bearer $TOKEN" $BASE/dags/example-process-webhook/webhook`);
+    expect(JSON.parse(after)).toMatchObject({ code: "not_found" });
+  } finally {
+    await stopDev(dev, "SIGTERM");
+  }
+}, 120_000);
+
+it("the README's YAML is the example DAG's steps", () => {
+  const [yaml] = blocks("yaml");
+  const file = readFileSync(join(root, "dags", "example-process-webhook.yaml"), "utf8");
+  expect(file).toContain(yaml!.trim());
+});
