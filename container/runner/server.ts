@@ -1,0 +1,160 @@
+/**
+ * The step runner: a small HTTP service that executes one step at a time per request, for the
+ * Worker only. In production it runs in a Cloudflare Container (container/Dockerfile); in
+ * `npm run dev` and the tests the same program runs as a local process.
+ *
+ *   PUT    /executions/{key}  start (idempotent: a key already known is not started again);
+ *                             `?wait=ms` answers as soon as it is done, or after ms
+ *   GET    /executions/{key}?stdoutFrom=&stderrFrom=&wait=ms   output since the offsets, and
+ *                             the result once done (long poll up to `wait`)
+ *   DELETE /executions/{key}  kill its process group
+ *   GET    /ping              liveness, for the container supervisor (says nothing else)
+ *
+ * Every other request needs `Authorization: Bearer <RUNNER_SECRET>` (compared in constant time).
+ * Configuration: RUNNER_SECRET (required), PORT (8080), DAGS_DIR (/app/dags), WORK_DIR (tmp).
+ */
+import { timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Execution, type ExecutionRequest, type RunnerConfig } from "./execution.ts";
+
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+const MAX_WAIT_MS = 30_000;
+/** A finished execution's result is kept this long for its poller to collect. */
+const KEEP_FINISHED_MS = 60 * 60 * 1000;
+
+export type Runner = { url: string; close: () => Promise<void> };
+
+export async function startRunner(options: { secret: string; port?: number; host?: string } & Partial<RunnerConfig>): Promise<Runner> {
+  if (options.secret.length < 16) throw new Error("RUNNER_SECRET must be at least 16 characters");
+  const config: RunnerConfig = {
+    dagsDir: resolve(options.dagsDir ?? "/app/dags"),
+    workRoot: options.workRoot ?? join(tmpdir(), "dagflare-runner"),
+  };
+  const executions = new Map<string, Execution>();
+  const expected = Buffer.from(`Bearer ${options.secret}`);
+
+  const sweep = setInterval(() => {
+    for (const [key, execution] of executions) {
+      if (execution.finishedAt !== undefined && Date.now() - execution.finishedAt > KEEP_FINISHED_MS) {
+        execution.remove();
+        executions.delete(key);
+      }
+    }
+  }, 60_000);
+  sweep.unref();
+
+  const server = createServer(async (request, response) => {
+    try {
+      const url = new URL(request.url ?? "/", "http://runner");
+      if (request.method === "GET" && (url.pathname === "/ping" || url.pathname === "/")) return send(response, 200, { ok: true });
+      const presented = Buffer.from(request.headers.authorization ?? "");
+      if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
+        return send(response, 401, { error: "unauthorized" });
+      }
+      const match = /^\/executions\/([A-Za-z0-9_-]{1,128})$/.exec(url.pathname);
+      if (!match) return send(response, 404, { error: "not found" });
+      const key = match[1]!;
+      const wait = Math.min(Number(url.searchParams.get("wait") ?? 0) || 0, MAX_WAIT_MS);
+      const offsets = [Number(url.searchParams.get("stdoutFrom") ?? 0) || 0, Number(url.searchParams.get("stderrFrom") ?? 0) || 0] as const;
+
+      if (request.method === "PUT") {
+        let execution = executions.get(key);
+        if (!execution) {
+          const body = parseRequest(await readBody(request));
+          if (typeof body === "string") return send(response, 400, { error: body });
+          execution = new Execution(key, body, config);
+          executions.set(key, execution);
+        }
+        await settle(execution, wait);
+        return send(response, 200, execution.snapshot(...offsets));
+      }
+      const execution = executions.get(key);
+      if (!execution) return send(response, 404, { error: "no such execution" });
+      if (request.method === "GET") {
+        await settle(execution, wait);
+        return send(response, 200, execution.snapshot(...offsets));
+      }
+      if (request.method === "DELETE") {
+        execution.stop("cancelled");
+        await settle(execution, 5_000);
+        return send(response, 200, execution.snapshot(...offsets));
+      }
+      return send(response, 405, { error: "method not allowed" });
+    } catch (error) {
+      console.error("runner:", error);
+      return send(response, 500, { error: "internal error" });
+    }
+  });
+
+  await new Promise<void>((done) => server.listen(options.port ?? 8080, options.host ?? "0.0.0.0", done));
+  const address = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    close: async () => {
+      clearInterval(sweep);
+      for (const execution of executions.values()) execution.stop("cancelled");
+      await Promise.all([...executions.values()].map((execution) => execution.done));
+      for (const execution of executions.values()) execution.remove();
+      await new Promise<void>((done) => server.close(() => done()));
+    },
+  };
+}
+
+/** Resolves when the execution is done or `ms` have passed. */
+function settle(execution: Execution, ms: number): Promise<void> {
+  if (!execution.running || ms <= 0) return Promise.resolve();
+  return Promise.race([execution.done, new Promise<void>((done) => setTimeout(done, ms).unref())]);
+}
+
+function parseRequest(text: string): ExecutionRequest | string {
+  let body: Partial<ExecutionRequest>;
+  try {
+    body = JSON.parse(text) as Partial<ExecutionRequest>;
+  } catch {
+    return "body must be JSON";
+  }
+  if (typeof body !== "object" || body === null) return "body must be an object";
+  if (body.command === undefined && body.script === undefined) return "command or script is required";
+  if (typeof body.timeoutMs !== "number" || body.timeoutMs <= 0) return "timeoutMs must be a positive number";
+  if (typeof body.env !== "object" || body.env === null || Object.values(body.env).some((value) => typeof value !== "string")) {
+    return "env must map names to strings";
+  }
+  const stdout = body.stdout ?? { limit: 256 * 1024, keep: "tail" };
+  return { ...body, env: body.env, timeoutMs: body.timeoutMs, stdout } as ExecutionRequest;
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new Error("request body too large");
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  response.end(text);
+}
+
+// Run directly (`node container/runner/server.ts`): configured by the environment.
+if (import.meta.main) {
+  const runner = await startRunner({
+    secret: process.env.RUNNER_SECRET ?? "",
+    port: Number(process.env.PORT ?? 8080),
+    host: process.env.HOST ?? "0.0.0.0",
+    dagsDir: process.env.DAGS_DIR ?? "/app/dags",
+    workRoot: process.env.WORK_DIR,
+  });
+  // The secret is only needed to authenticate requests; steps never see the runner's environment.
+  delete process.env.RUNNER_SECRET;
+  console.log(`[runner] listening on ${runner.url}`);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => void runner.close().then(() => process.exit(0)));
+  }
+}
