@@ -1,5 +1,11 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { freePort } from "./scripts/lib/local-instance.ts";
+import { TEST_RUNNER_SECRET } from "./test/workers/runner-secret.ts";
+
+// The step runner's port is chosen here, so the Worker's bindings can name it; the workers
+// project's global setup starts the runner on it.
+process.env.DAGFLARE_TEST_RUNNER_PORT ??= String(await freePort());
 
 export default defineConfig(async () => ({
   test: {
@@ -15,6 +21,8 @@ export default defineConfig(async () => ({
                 // A fixed signing secret; production checks are exercised by overriding
                 // ENVIRONMENT per request (auth.test.ts).
                 JWT_SECRET: "test-only-secret-0123456789abcdef0123456789",
+                RUNNER_URL: `http://127.0.0.1:${process.env.DAGFLARE_TEST_RUNNER_PORT}`,
+                RUNNER_SECRET: TEST_RUNNER_SECRET,
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
               },
             },

@@ -4,9 +4,13 @@
  *   1. D1 migrations applied to the local state folder (wrangler, as in production);
  *   2. the first admin created (ADMIN_USERNAME / ADMIN_PASSWORD, or a generated password printed
  *      once) and the repository's dags/ loaded, through the same code the Worker uses;
- *   3. `wrangler dev` started, and "ready" printed once /api/v2/health answers.
+ *   3. the step runner (container/runner) started as a local process on a free port — the
+ *      program the production container runs — for command and script steps;
+ *   4. `wrangler dev` started (no container builds: RUNNER_URL points at the local runner), and
+ *      "ready" printed once /api/v2/health answers;
+ *   5. the cron trigger fired every minute, as Cloudflare does in production.
  *
- * SIGINT or SIGTERM stops every process it started (wrangler and its workerd children).
+ * SIGINT or SIGTERM stops every process it started (wrangler, workerd, the runner and the steps).
  *
  * Environment: PORT (8787), STATE_DIR (.wrangler/state), AUTH_MODE (builtin | none),
  * ADMIN_USERNAME (admin), ADMIN_PASSWORD (generated), JWT_SECRET (generated per start).
@@ -21,6 +25,7 @@ import { upsertDag } from "../src/db/dags.ts";
 import { now } from "../src/db/time.ts";
 import { generatePassword } from "../src/domain/secrets.ts";
 import { readDagFiles } from "./lib/dag-files.ts";
+import { freePort } from "./lib/local-instance.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const wranglerBin = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
@@ -39,6 +44,8 @@ process.env.WRANGLER_SEND_METRICS ??= "false";
 // Generated before anything reads the config, so wrangler sees its required secret everywhere.
 const generatedJwtSecret = !process.env.JWT_SECRET;
 process.env.JWT_SECRET ||= randomBytes(48).toString("base64url");
+// Shared by the Worker and the local runner, for this run only.
+process.env.RUNNER_SECRET = randomBytes(32).toString("base64url");
 
 if (!Number.isInteger(port) || port <= 0 || port > 65535) fail(`PORT must be a TCP port, not '${process.env.PORT}'`);
 if (authMode !== "builtin" && authMode !== "none") fail(`AUTH_MODE must be 'builtin' or 'none', not '${authMode}'`);
@@ -55,7 +62,9 @@ const WRANGLER_ENV = "dev";
 
 await run(["d1", "migrations", "apply", "DB", "--local", "--env", WRANGLER_ENV, "--persist-to", stateDir]);
 await prepareState();
+const runnerUrl = await startRunner();
 await startWorker();
+tickEveryMinute();
 
 /** First admin and DAG files, written with the Worker's own functions through a local D1 binding. */
 async function prepareState(): Promise<void> {
@@ -91,21 +100,55 @@ async function prepareState(): Promise<void> {
   }
 }
 
+/** The step runner, as the container runs it, with the repository's dags/ as working directory. */
+async function startRunner(): Promise<string> {
+  const runnerPort = await freePort();
+  const runner = spawnChild([join(root, "container", "runner", "server.ts")], {
+    PORT: String(runnerPort),
+    HOST: "127.0.0.1",
+    DAGS_DIR: join(root, "dags"),
+    WORK_DIR: join(stateDir, "runner"),
+  });
+  runner.on("exit", (code, signal) => {
+    if (stopping) return;
+    log(`the step runner exited (${signal ?? code}); stopping`);
+    void stop(undefined, code ?? 1);
+  });
+  const url = `http://127.0.0.1:${runnerPort}`;
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline && !stopping) {
+    if (await fetch(`${url}/ping`).then((response) => response.ok, () => false)) return url;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  fail(`the step runner did not start on ${url}`);
+}
+
+/** Cloudflare fires the cron trigger every minute in production; wrangler dev only on request. */
+function tickEveryMinute(): void {
+  const tick = () => {
+    void fetch(`http://127.0.0.1:${port}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent("* * * * *")}`).catch(() => undefined);
+    setTimeout(tick, 60_000 - (Date.now() % 60_000) + 500).unref();
+  };
+  setTimeout(tick, 60_000 - (Date.now() % 60_000) + 500).unref();
+}
+
 async function startWorker(): Promise<void> {
   if (generatedJwtSecret) log("JWT_SECRET not set: generated one for this run (sessions end when dev restarts)");
   // Wrangler reads vars and required secrets from the process environment (wrangler.toml [secrets]);
   // nothing secret goes on a command line or into a file.
   const worker = spawnChild(
     [
+      wranglerBin,
       "dev",
       "--env", WRANGLER_ENV,
       "--ip", "127.0.0.1",
       "--port", String(port),
       "--persist-to", stateDir,
       "--show-interactive-dev-session=false",
+      "--enable-containers=false",
     ],
     // Set here so a stray ENVIRONMENT in the developer's shell can't make dev act as production.
-    { ENVIRONMENT: "development", AUTH_MODE: authMode },
+    { ENVIRONMENT: "development", AUTH_MODE: authMode, RUNNER_URL: runnerUrl },
   );
   worker.on("exit", (code, signal) => {
     if (stopping) return;
@@ -144,7 +187,7 @@ function printGeneratedPassword(username: string, password: string): void {
  * signals from the terminal reach this script, which passes them on.
  */
 function spawnChild(args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, [wranglerBin, ...args], {
+  const child = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, ...extraEnv },
     stdio: ["ignore", "inherit", "inherit"],
@@ -156,7 +199,7 @@ function spawnChild(args: string[], extraEnv: Record<string, string> = {}): Chil
 }
 
 async function run(args: string[]): Promise<void> {
-  const child = spawnChild(args);
+  const child = spawnChild([wranglerBin, ...args]);
   const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
   if (code !== 0 && !stopping) fail(`wrangler ${args.join(" ")} failed (exit ${code})`);
 }

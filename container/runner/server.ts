@@ -152,7 +152,7 @@ if (import.meta.main) {
     workRoot: process.env.WORK_DIR,
   });
   // The secret is only needed to authenticate requests; steps never see the runner's environment.
-  delete process.env.RUNNER_SECRET;
+  Reflect.deleteProperty(process.env, "RUNNER_SECRET");
   console.log(`[runner] listening on ${runner.url}`);
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => void runner.close().then(() => process.exit(0)));

@@ -25,11 +25,15 @@ import {
   type StepResult,
 } from "../domain/run.ts";
 import { NODE_STATUS, type NodeStatus, RUN_STATUS, type RunStatus, runStatusLabel } from "../domain/status.ts";
-import { capLog } from "../executors/executor.ts";
+import { capLog, MAX_LOG_BYTES } from "../executors/executor.ts";
+import { callRunner, executionKey } from "../executors/runner.ts";
+import { bindShellReferences, ShellBindingError } from "../domain/shell-refs.ts";
 import { type NodeKind, type NodeRecord, type RunRecord, Sql, type TimerKind, toRunRow } from "./storage.ts";
 
 /** How long an attempt without its own timeout may stay silent: a queue consumer's 15 minutes, and some. */
 const DEFAULT_LEASE_MS = 16 * 60 * 1000;
+/** A command step without `timeoutSec` is still killed by the runner after a day. */
+const MAX_COMMAND_MS = 24 * 60 * 60 * 1000;
 const SPEC_CACHE_SIZE = 4;
 const D1_RETRY_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
 
@@ -110,12 +114,39 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     return { ok: true, runId, status: this.#statusOf(runId) };
   }
 
-  /** A consumer takes a dispatched attempt; `null` when it is stale (redelivered, stopped, timed out). */
+  /**
+   * A consumer takes a dispatched attempt; `null` when it is stale (redelivered, stopped, timed
+   * out). A `resume` message takes over a claimed command attempt from a consumer whose time ran out.
+   */
   async claim(message: StepMessage): Promise<StepInvocation | null> {
     const node = this.#node(message.runId, message.step);
-    if (!node || node.attempt !== message.attempt || node.attempt_state !== "dispatched") return null;
+    if (!node || node.attempt !== message.attempt) return null;
+    if (message.resume) {
+      return node.attempt_state === "claimed" ? { ...this.#invocation(message.runId, node), resume: message.resume } : null;
+    }
+    if (node.attempt_state !== "dispatched") return null;
     this.#sql.run("UPDATE nodes SET attempt_state = 'claimed' WHERE run_id = ? AND name = ?", message.runId, message.step);
     return this.#invocation(message.runId, node);
+  }
+
+  /**
+   * Output of a running attempt, as it comes: appended to the step's log (its tail is kept), and
+   * a sign of life that extends the lease of a step without its own timeout. `false` when the
+   * attempt is no longer current (stopped, timed out), so its consumer stops waiting.
+   */
+  async progress(message: StepMessage, output: { stdout: string; stderr: string }): Promise<boolean> {
+    const node = this.#node(message.runId, message.step);
+    if (!node || node.attempt !== message.attempt || node.attempt_state !== "claimed") return false;
+    if (output.stdout || output.stderr) {
+      this.#sql.run(
+        "UPDATE nodes SET stdout = ?, stderr = ? WHERE run_id = ? AND name = ?",
+        capLog(node.stdout + output.stdout), capLog(node.stderr + output.stderr), message.runId, message.step,
+      );
+    }
+    if (!this.#stepOf(message.runId, node)?.timeoutSec) {
+      this.#setTimer("lease", message.runId, node.name, node.attempt, Date.now() + DEFAULT_LEASE_MS);
+    }
+    return true;
   }
 
   /**
@@ -147,6 +178,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
       return { ok: false, code: "bad_request", message: `DAG run '${runId}' is not running (${runStatusLabel(run.status)})` };
     }
     const at = this.#stamp();
+    this.#killOnRunner(runId, this.#sql.all<NodeRecord>("SELECT * FROM nodes WHERE run_id = ? AND status = ?", runId, NODE_STATUS.running));
     // As in Dagu: what was running is aborted, what never started stays not_started.
     this.#sql.run(
       `UPDATE nodes SET status = ?, attempt_state = 'done', finished_at = ?, error = COALESCE(error, 'stopped')
@@ -288,7 +320,8 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
           const error = `timed out after ${seconds} s`;
           const at = this.#stamp();
           // A timed-out step fails with exit code 124 and is not retried (Dagu).
-          this.#applyOutcome(timer.run_id, node, { exitCode: 124, stdout: "", stderr: error, error, startedAt: node.started_at ?? at, finishedAt: at }, false);
+          this.#applyOutcome(timer.run_id, node, { exitCode: 124, stdout: node.stdout, stderr: `${node.stderr}${error}`, error, startedAt: node.started_at ?? at, finishedAt: at }, false);
+          this.#killOnRunner(timer.run_id, [node]);
           messages.push(...this.#advance(timer.run_id));
         }
       } else if (timer.kind === "retry") {
@@ -427,6 +460,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     if (!run || run.status !== RUN_STATUS.running || run.outcome !== null) return [];
     const seconds = this.#spec(run).timeoutSec ?? 0;
     const at = this.#stamp();
+    this.#killOnRunner(runId, this.#sql.all<NodeRecord>("SELECT * FROM nodes WHERE run_id = ? AND kind = 'step' AND status = ?", runId, NODE_STATUS.running));
     this.#sql.run(
       `UPDATE nodes SET status = ?, attempt_state = 'done', finished_at = ?, error = ? WHERE run_id = ? AND kind = 'step' AND status IN (?, ?)`,
       NODE_STATUS.aborted, at, `the DAG timed out after ${seconds} s`, runId, NODE_STATUS.running, NODE_STATUS.not_started,
@@ -536,21 +570,55 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
 
   #invocation(runId: string, node: NodeRecord): StepInvocation {
     const step = this.#stepOf(runId, node)!;
+    const spec = this.#spec(this.#run(runId)!);
     const scope = this.#scope(runId, node.name);
     for (const { key, value } of step.env) scope.set(key, expand(value, scope));
-    const isHttp = step.executor?.type === "http";
-    return {
+    const base = {
       dagId: this.#dagId,
       runId,
       step: node.name,
       attempt: node.attempt,
-      executor: isHttp ? "http" : "command",
-      command: expand(step.command ?? "", scope),
-      script: step.script === undefined ? undefined : expand(step.script, scope),
+      shell: step.shell,
+      dir: step.dir,
       config: expandDeep(step.executor?.config ?? {}, scope),
-      env: Object.fromEntries(scope),
-      timeoutMs: this.#leaseMs(runId, node),
+      stdoutCapture: step.output
+        ? { limit: spec.maxOutputSize + 1, keep: "head" as const } // one byte more tells "too large"
+        : { limit: MAX_LOG_BYTES, keep: "tail" as const },
     };
+    if (step.executor?.type === "http") {
+      const command = expand(step.command ?? "", scope);
+      const script = step.script === undefined ? undefined : expand(step.script, scope);
+      return { ...base, executor: "http", command, script, env: Object.fromEntries(scope), timeoutMs: this.#leaseMs(runId, node) };
+    }
+    // Shell text never gets values pasted in: its references become variables (domain/shell-refs.ts).
+    // A script for another interpreter (`command` + `script`) is passed on as written.
+    const timeoutMs = step.timeoutSec ? step.timeoutSec * 1000 : MAX_COMMAND_MS;
+    try {
+      const command = bindShellReferences(step.command ?? "", scope);
+      const script = step.script === undefined || step.command ? undefined : bindShellReferences(step.script, scope);
+      const env = { ...Object.fromEntries(scope), ...command.variables, ...script?.variables };
+      return { ...base, executor: "command", command: command.text, script: script?.text ?? step.script, env, timeoutMs };
+    } catch (error) {
+      if (!(error instanceof ShellBindingError)) throw error;
+      return { ...base, executor: "command", command: "", script: undefined, env: {}, timeoutMs, refusal: error.message };
+    }
+  }
+
+  #isCommand(runId: string, node: NodeRecord): boolean {
+    return this.#stepOf(runId, node)?.executor?.type !== "http";
+  }
+
+  /** Asks the runner to kill a command attempt that the coordinator ended (timeout, stop). */
+  #killOnRunner(runId: string, nodes: NodeRecord[]): void {
+    for (const node of nodes) {
+      if (!this.#isCommand(runId, node) || node.attempt === 0) continue;
+      const attempt = { dagId: this.#dagId, runId, step: node.name, attempt: node.attempt };
+      this.ctx.waitUntil(
+        executionKey(attempt)
+          .then((key) => callRunner(this.env, key, "DELETE"))
+          .catch((error: unknown) => console.warn(`could not kill ${runId}/${node.name} on the runner:`, error)),
+      );
+    }
   }
 
   /** Why a step must be skipped (or fails) instead of running, or `undefined` when it may run. */

@@ -89,3 +89,19 @@ export async function renameDag(db: D1Database, from: string, to: string, spec: 
 export function deleteDag(db: D1Database, name: string): Promise<DagRow | null> {
   return db.prepare("DELETE FROM dags WHERE name = ?1 RETURNING *").bind(name).first<DagRow>();
 }
+
+/** DAGs with a schedule that isn't suspended: the candidates of a schedule tick. */
+export async function listScheduledDags(db: D1Database): Promise<DagRow[]> {
+  const { results } = await db.prepare("SELECT * FROM dags WHERE suspended = 0 AND schedules <> '[]'").all<DagRow>();
+  return results;
+}
+
+/** Suspends or resumes a DAG's schedule; returns whether the DAG exists. */
+export async function setSuspended(db: D1Database, name: string, suspended: boolean, at: string): Promise<boolean> {
+  const { meta } = await db.prepare("UPDATE dags SET suspended = ?2, updated_at = ?3 WHERE name = ?1").bind(name, suspended ? 1 : 0, at).run();
+  return meta.changes > 0;
+}
+
+export async function recordTickFailure(db: D1Database, dagId: string, scheduledFor: string, error: string, at: string): Promise<void> {
+  await db.prepare("INSERT INTO tick_failures (dag_id, scheduled_for, error, recorded_at) VALUES (?1, ?2, ?3, ?4)").bind(dagId, scheduledFor, error, at).run();
+}

@@ -233,7 +233,11 @@ export function parseDagSpec(source: string, options: ParseOptions = {}): ParseR
       ok: false,
       errors: document.errors.map((error) => {
         const position = lineCounter.linePos(error.pos[0]);
-        return { field: "yaml", message: firstLine(error.message), line: position.line, column: position.col };
+        // The most common slip (the Dagu docs' own Slack example makes it): `: ` inside an unquoted value.
+        const hint = error.code === "BLOCK_AS_IMPLICIT_KEY" || /Nested mappings are not allowed/.test(error.message)
+          ? " (a value that contains ': ' must be quoted, or written as a block: `command: >-`)"
+          : "";
+        return { field: "yaml", message: `${firstLine(error.message)}${hint}`, line: position.line, column: position.col };
       }),
     };
   }

@@ -28,7 +28,8 @@ export function expandDeep<T>(value: T, scope: Scope): T {
   return value;
 }
 
-function resolve(raw: string | undefined, path: string): string {
+/** The value of `${NAME<path>}` given NAME's raw value: the text itself, a JSON field, or "" when missing. */
+export function resolve(raw: string | undefined, path: string): string {
   if (raw === undefined) return "";
   if (path === "") return raw;
   const tree = parsed(raw);

@@ -30,17 +30,36 @@ export type StartResult =
 
 /** What the STEPS queue carries: ids only (a queue message is limited to 128 KB). */
 /** `dagId` addresses the DAG's coordinator; it survives a rename. */
-export type StepMessage = { dagId: string; runId: string; step: string; attempt: number };
+export type StepMessage = {
+  dagId: string;
+  runId: string;
+  step: string;
+  attempt: number;
+  /**
+   * A command attempt handed from one consumer to the next (a consumer runs at most 15 minutes,
+   * a command may run longer): the output offsets already reported.
+   */
+  resume?: OutputOffsets | undefined;
+};
 
-/** A step attempt ready to execute: variables already expanded by the coordinator. */
+export type OutputOffsets = { stdoutFrom: number; stderrFrom: number };
+
+/** A step attempt ready to execute: variables already bound by the coordinator. */
 export type StepInvocation = StepMessage & {
   executor: "http" | "command";
+  /** http: `METHOD URL`, expanded. command: shell text whose references are bound to `env` variables. */
   command: string;
   script: string | undefined;
+  shell: string | undefined;
+  dir: string | undefined;
   config: JsonObject;
   env: Record<string, string>;
   /** Wall-clock budget for the attempt; the coordinator's alarm enforces it too. */
   timeoutMs: number;
+  /** How much stdout the result must carry: all of it (up to maxOutputSize) for `output:`, else the log's tail. */
+  stdoutCapture: { limit: number; keep: "head" | "tail" };
+  /** Why the attempt must fail without running (e.g. a value that can't be bound safely). */
+  refusal?: string | undefined;
 };
 
 export type StepOutcome = {

@@ -1,8 +1,20 @@
-import type { StepInvocation, StepOutcome } from "../domain/run.ts";
+import type { OutputOffsets, StepInvocation, StepOutcome } from "../domain/run.ts";
+
+/** What a consumer offers an executor besides the attempt. */
+export type ExecutionContext = {
+  env: Cloudflare.Env;
+  /** When this consumer must stop waiting and hand a long attempt to the next one (epoch ms). */
+  handOffAt: number;
+  /** Reports output so far and keeps the attempt alive; `false` once the attempt is no longer current. */
+  progress(output: { stdout: string; stderr: string }): Promise<boolean>;
+};
+
+/** A long attempt still running when its consumer's time is up, to be followed by another consumer. */
+export type HandOff = { handOff: OutputOffsets };
 
 /** Runs one step attempt. Executors never throw for a failing step: they return its outcome. */
 export interface Executor {
-  run(invocation: StepInvocation, signal: AbortSignal): Promise<StepOutcome>;
+  run(invocation: StepInvocation, signal: AbortSignal, context: ExecutionContext): Promise<StepOutcome | HandOff>;
 }
 
 /** Output beyond this is cut (the tail is kept); a row of run state must stay well under 2 MB. */

@@ -1,24 +1,18 @@
 import type { StepInvocation, StepOutcome } from "../domain/run.ts";
-import type { Executor } from "./executor.ts";
+import { commandExecutor } from "./command.ts";
+import type { ExecutionContext, Executor, HandOff } from "./executor.ts";
 import { httpExecutor } from "./http.ts";
 
-/** Until the container-backed runner exists, a command step fails at once with a clear reason. */
-const missingCommandExecutor: Executor = {
-  async run(): Promise<StepOutcome> {
-    const error = "no command executor configured: command and script steps need the step runner";
-    return { exitCode: 1, stdout: "", stderr: error, error };
-  },
-};
-
 export function executorFor(invocation: StepInvocation): Executor {
-  return invocation.executor === "http" ? httpExecutor : missingCommandExecutor;
+  return invocation.executor === "http" ? httpExecutor : commandExecutor;
 }
 
 /** Runs an attempt within its time budget; whatever happens, the outcome is a value, never a throw. */
-export async function execute(invocation: StepInvocation): Promise<StepOutcome> {
+export async function execute(invocation: StepInvocation, context: ExecutionContext): Promise<StepOutcome | HandOff> {
   const signal = AbortSignal.timeout(invocation.timeoutMs);
   try {
-    const outcome = await executorFor(invocation).run(invocation, signal);
+    const outcome = await executorFor(invocation).run(invocation, signal, context);
+    if ("handOff" in outcome) return outcome;
     return signal.aborted && outcome.exitCode !== 0 ? { ...outcome, exitCode: 124, timedOut: true } : outcome;
   } catch (error) {
     const message = `executor error: ${error instanceof Error ? error.message : String(error)}`;

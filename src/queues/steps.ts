@@ -2,7 +2,7 @@ import { coordinatorFor } from "../coordinator/index.ts";
 import type { StepInvocation, StepMessage, StepResult } from "../domain/run.ts";
 import { execute } from "../executors/index.ts";
 
-/** A consumer invocation may run for 15 minutes; past this it hands the chain back to the queue. */
+/** A consumer invocation may run for 15 minutes; past this it hands its work back to the queue. */
 const INLINE_BUDGET_MS = 10 * 60 * 1000;
 /** Reports of a result before giving up on it (the attempt's lease then recovers the step). */
 const REPORT_ATTEMPTS = 3;
@@ -18,13 +18,22 @@ export async function consumeSteps(batch: MessageBatch<StepMessage>, env: Cloudf
   await Promise.all(
     batch.messages.map(async (message) => {
       try {
-        let invocation: StepInvocation | null = await coordinatorFor(env, message.body.dagId).claim(message.body);
+        const coordinator = coordinatorFor(env, message.body.dagId);
+        let invocation: StepInvocation | null = await coordinator.claim(message.body);
         while (invocation) {
           const startedAt = new Date().toISOString();
-          const outcome = await execute(invocation);
-          const { dagId, runId, step, attempt } = invocation;
-          const result = { dagId, runId, step, attempt, ...outcome, startedAt, finishedAt: new Date().toISOString() };
-          invocation = await report(env, result, Date.now() - began < INLINE_BUDGET_MS);
+          const attempt: StepMessage = { dagId: invocation.dagId, runId: invocation.runId, step: invocation.step, attempt: invocation.attempt };
+          const outcome = await execute(invocation, {
+            env,
+            handOffAt: began + INLINE_BUDGET_MS,
+            progress: (output) => coordinator.progress(attempt, output),
+          });
+          if ("handOff" in outcome) {
+            // Still running when this consumer's time is up: the next consumer carries on polling.
+            await env.STEPS.send({ ...attempt, resume: outcome.handOff }, { contentType: "json" });
+            break;
+          }
+          invocation = await report(env, { ...attempt, ...outcome, startedAt, finishedAt: new Date().toISOString() }, Date.now() - began < INLINE_BUDGET_MS);
         }
         message.ack();
       } catch (error) {

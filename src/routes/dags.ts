@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { coordinatorFor } from "../coordinator/index.ts";
-import { deleteDag, type DagRow, findDag, insertDag, listAllDags, listDags, renameDag, updateDag } from "../db/dags.ts";
+import { deleteDag, type DagRow, findDag, insertDag, listAllDags, listDags, renameDag, setSuspended, updateDag } from "../db/dags.ts";
 import { findLatestRun, latestRuns, type RunRow } from "../db/runs.ts";
 import { now } from "../db/time.ts";
 import {
@@ -155,7 +155,21 @@ const rename = roleRoute("manager", {
   },
 });
 
+const suspend = roleRoute("operator", {
+  method: "post",
+  path: "/dags/{fileName}/suspend",
+  tags: ["dags"],
+  summary: "Suspend or resume the DAG's schedule (runs started by hand or webhook are not affected)",
+  request: { params: FileNameParam, body: jsonBody(z.strictObject({ suspend: z.boolean() })) },
+  responses: { 200: { description: "Done" }, 404: errorResponse("No such DAG") },
+});
+
 export const dagRoutes = createRouter()
+  .openapi(suspend, async (c) => {
+    const { fileName } = c.req.valid("param");
+    if (!(await setSuspended(c.env.DB, fileName, c.req.valid("json").suspend, now()))) throw notFound(`DAG '${fileName}'`);
+    return c.body(null, 200);
+  })
   .openapi(list, async (c) => {
     const query = c.req.valid("query");
     const filter = { name: query.name, tag: query.tag };
@@ -291,7 +305,9 @@ function schedulesOf(row: DagRow): string[] {
   return JSON.parse(row.schedules) as string[];
 }
 
+/** When the schedule next starts the DAG: never while it is suspended. */
 function nextRun(row: DagRow, after: Date): Date | undefined {
+  if (row.suspended === 1) return undefined;
   const upcoming = schedulesOf(row)
     .map((expression) => nextScheduledRun(expression, after))
     .filter((date): date is Date => date !== undefined);

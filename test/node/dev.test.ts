@@ -25,7 +25,7 @@ describe("npm run dev", () => {
     const { token } = (await signedIn.json()) as { token: string };
     const dags = await fetch(`${dev.url}/api/v2/dags?tag=example`, { headers: { Authorization: `Bearer ${token}` } });
     const names = ((await dags.json()) as { dags: { fileName: string }[] }).dags.map((dag) => dag.fileName);
-    expect(names).toEqual(["example-http-check", "example-nightly-report", "example-process-webhook"]);
+    expect(names).toEqual(["example-http-check", "example-nightly-report", "example-process-webhook", "slack-command"]);
     expect((await fetch(`${dev.url}/api/v2/users`)).status).toBe(401);
 
     await stopDev(dev, "SIGINT");

@@ -42,7 +42,7 @@ const alive = (pid: number) => {
 
 describe("step runner", () => {
   it("refuses every request without the exact secret; answers pings", async () => {
-    for (const headers of [{}, { Authorization: "Bearer wrong" }, { Authorization: `Bearer ${SECRET}x` }, { Authorization: SECRET }]) {
+    for (const headers of [{}, { Authorization: "Bearer wrong" }, { Authorization: `Bearer ${SECRET}x` }, { Authorization: SECRET }] as Record<string, string>[]) {
       const response = await fetch(`${runner.url}/executions/x`, { method: "PUT", headers, body: "{}" });
       expect(response.status).toBe(401);
     }

@@ -3,7 +3,12 @@
  * to call (code inside workerd can't listen on a port). Its port reaches tests via inject().
  */
 import { createServer } from "node:http";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { TestProject } from "vitest/node";
+import { startRunner } from "../../container/runner/server.ts";
+import { TEST_RUNNER_SECRET } from "./runner-secret.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -51,5 +56,18 @@ export default async function setup(project: TestProject) {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as { port: number };
   project.provide("echoUrl", `http://127.0.0.1:${port}`);
-  return () => new Promise<void>((resolve) => server.close(() => resolve()));
+
+  // The step runner, as `npm run dev` runs it: a local process reached through RUNNER_URL
+  // (vitest.config.ts chose its port and put the URL and secret in the Worker's bindings).
+  const runner = await startRunner({
+    secret: TEST_RUNNER_SECRET,
+    port: Number(process.env.DAGFLARE_TEST_RUNNER_PORT),
+    host: "127.0.0.1",
+    dagsDir: join(import.meta.dirname, "..", "..", "dags"),
+    workRoot: mkdtempSync(join(tmpdir(), "dagflare-test-runner-")),
+  });
+  return async () => {
+    await runner.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
 }

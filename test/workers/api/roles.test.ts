@@ -26,6 +26,7 @@ const POLICY: [method: string, path: string, role: Role][] = [
   ["DELETE", "/dags/{fileName}", "manager"],
   ["PUT", "/dags/{fileName}/spec", "manager"],
   ["POST", "/dags/{fileName}/rename", "manager"],
+  ["POST", "/dags/{fileName}/suspend", "operator"],
   ["GET", "/users", "admin"],
   ["POST", "/users", "admin"],
   ["GET", "/users/{userId}", "admin"],

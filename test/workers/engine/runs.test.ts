@@ -167,12 +167,6 @@ ${http("flaky", `GET ${echo}/flaky/${key}/2`, "    retryPolicy: {limit: 3, inter
     const run = await waitForRun(token, dag, await createAndStart(token, dag, spec));
     expect(nodeOf(run, "slow")).toMatchObject({ statusLabel: "failed", exitCode: 124, retryCount: 0, error: expect.stringContaining("timed out") });
   });
-
-  it("a command step fails at once with a clear reason (no runner yet)", async () => {
-    const dag = unique("cmd");
-    const run = await waitForRun(token, dag, await createAndStart(token, dag, "steps:\n  - name: shell\n    command: echo hi\n"));
-    expect(nodeOf(run, "shell")).toMatchObject({ statusLabel: "failed", error: expect.stringContaining("no command executor configured") });
-  });
 });
 
 describe("run control", () => {

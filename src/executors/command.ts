@@ -1,0 +1,54 @@
+/**
+ * Command and script steps, run by the step runner (container/runner). The runner executes
+ * asynchronously: the consumer starts the execution, then long-polls it, reporting output to the
+ * coordinator as it comes (which also keeps the attempt's lease alive). A command may outlive a
+ * consumer (15 minutes of wall time): at `handOffAt` the attempt is handed to the next consumer,
+ * which resumes polling from the same offsets.
+ */
+import type { OutputOffsets, StepOutcome } from "../domain/run.ts";
+import type { Executor } from "./executor.ts";
+import { callRunner, executionKey, RunnerUnavailable, type Snapshot } from "./runner.ts";
+
+/** How long one poll may wait for the execution to finish. */
+const POLL_WAIT_MS = 20_000;
+
+const failure = (error: string): StepOutcome => ({ exitCode: 1, stdout: "", stderr: error, error });
+
+export const commandExecutor: Executor = {
+  async run(invocation, _signal, context) {
+    if (invocation.refusal) return failure(invocation.refusal);
+    const key = await executionKey(invocation);
+    let offsets: OutputOffsets = invocation.resume ?? { stdoutFrom: 0, stderrFrom: 0 };
+    try {
+      // A resumed attempt only polls: should the runner have lost it, it must not run twice.
+      let snapshot: Snapshot = invocation.resume
+        ? await callRunner(context.env, key, "GET", { wait: POLL_WAIT_MS, ...offsets })
+        : await callRunner(context.env, key, "PUT", { wait: POLL_WAIT_MS, ...offsets }, {
+            command: invocation.command || undefined,
+            script: invocation.script,
+            shell: invocation.shell,
+            dir: invocation.dir,
+            env: invocation.env,
+            timeoutMs: invocation.timeoutMs,
+            stdout: invocation.stdoutCapture,
+          });
+      for (;;) {
+        if (snapshot.result) {
+          const { exitCode, stdout, stderr, error, timedOut } = snapshot.result;
+          return { exitCode, stdout, stderr, error, timedOut };
+        }
+        offsets = { stdoutFrom: snapshot.stdout.next, stderrFrom: snapshot.stderr.next };
+        if (!(await context.progress({ stdout: snapshot.stdout.chunk, stderr: snapshot.stderr.chunk }))) {
+          // Stopped or timed out meanwhile: the coordinator has moved on (and asked for the kill too).
+          await callRunner(context.env, key, "DELETE").catch(() => undefined);
+          return failure("the attempt was stopped");
+        }
+        if (Date.now() >= context.handOffAt) return { handOff: offsets };
+        snapshot = await callRunner(context.env, key, "GET", { wait: POLL_WAIT_MS, ...offsets });
+      }
+    } catch (error) {
+      if (error instanceof RunnerUnavailable) return failure(error.message);
+      throw error;
+    }
+  },
+};

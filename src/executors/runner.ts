@@ -1,0 +1,67 @@
+/**
+ * How the Worker (queue consumers and coordinators) reaches the step runner (container/runner):
+ * through RUNNER_URL in `npm run dev` and the tests, where it is a local process, or through the
+ * StepRunner container binding in production. Same protocol either way.
+ */
+import { Container } from "@cloudflare/containers";
+import type { Snapshot } from "../../container/runner/execution.ts";
+import type { StepMessage } from "../domain/run.ts";
+
+export type { ExecutionRequest, ExecutionResult, Snapshot } from "../../container/runner/execution.ts";
+
+/** Container instances that share the steps; an execution always goes to the same one. */
+const DEFAULT_POOL_SIZE = 3;
+
+/** The production runner: a Cloudflare Container built from container/Dockerfile. */
+export class StepRunner extends Container<Cloudflare.Env> {
+  override defaultPort = 8080;
+  // Kept alive by the consumers' polls while steps run; stopped after 10 idle minutes.
+  override sleepAfter = "10m";
+
+  constructor(ctx: DurableObjectState<{}>, env: Cloudflare.Env) {
+    super(ctx, env);
+    this.envVars = { RUNNER_SECRET: env.RUNNER_SECRET ?? "" };
+  }
+}
+
+export class RunnerUnavailable extends Error {}
+
+/** The runner's key for one attempt: stable, so a resumed poll or a kill finds the same process. */
+export async function executionKey(message: Pick<StepMessage, "dagId" | "runId" | "step" | "attempt">): Promise<string> {
+  const text = `${message.dagId}\n${message.runId}\n${message.step}\n${message.attempt}`;
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** One call to the runner about an execution; throws RunnerUnavailable when none is configured or reachable. */
+export async function callRunner(
+  env: Cloudflare.Env,
+  key: string,
+  method: "PUT" | "GET" | "DELETE",
+  query: Record<string, number> = {},
+  body?: unknown,
+): Promise<Snapshot> {
+  const search = new URLSearchParams(Object.entries(query).map(([name, value]) => [name, String(value)])).toString();
+  const path = `/executions/${key}${search ? `?${search}` : ""}`;
+  const init: RequestInit = {
+    method,
+    headers: { Authorization: `Bearer ${env.RUNNER_SECRET ?? ""}`, "Content-Type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  };
+  let response: Response;
+  try {
+    if (env.RUNNER_URL) response = await fetch(`${env.RUNNER_URL}${path}`, init);
+    else if (env.RUNNER) response = await env.RUNNER.getByName(instanceFor(key, env)).fetch(new Request(`http://runner${path}`, init));
+    else throw new RunnerUnavailable("no step runner configured (set RUNNER_URL, or bind the StepRunner container as RUNNER)");
+  } catch (error) {
+    if (error instanceof RunnerUnavailable) throw error;
+    throw new RunnerUnavailable(`the step runner is unreachable: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (!response.ok) throw new RunnerUnavailable(`the step runner answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
+  return (await response.json()) as Snapshot;
+}
+
+function instanceFor(key: string, env: Cloudflare.Env): string {
+  const size = Number(env.RUNNER_INSTANCES ?? DEFAULT_POOL_SIZE) || DEFAULT_POOL_SIZE;
+  return `runner-${Number.parseInt(key.slice(0, 8), 16) % size}`;
+}

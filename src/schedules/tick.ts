@@ -1,0 +1,60 @@
+/**
+ * The cron trigger fires every minute; each tick starts the DAGs that are due. A tick for minute
+ * M starts every non-suspended DAG whose schedule matches M, exactly once per (DAG, M): the run
+ * id is derived from M, and a DAG's coordinator refuses an id it has used, so a tick that fires
+ * twice starts nothing twice. The next tick also looks back at M for DAGs created or changed
+ * during M, after M's tick had run.
+ */
+import { startRun } from "../coordinator/index.ts";
+import { type DagRow, listScheduledDags, recordTickFailure } from "../db/dags.ts";
+import { now } from "../db/time.ts";
+import { nextScheduledRun } from "../domain/dag-spec.ts";
+import { ApiError } from "../errors.ts";
+
+const MINUTE_MS = 60_000;
+
+export type TickReport = { minute: string; started: string[]; alreadyStarted: string[]; failed: { dag: string; error: string }[] };
+
+export async function runScheduleTick(env: Cloudflare.Env, scheduledTime: number): Promise<TickReport> {
+  const minute = Math.floor(scheduledTime / MINUTE_MS) * MINUTE_MS;
+  const previous = minute - MINUTE_MS;
+  const report: TickReport = { minute: new Date(minute).toISOString(), started: [], alreadyStarted: [], failed: [] };
+  const due: { dag: DagRow; at: number }[] = [];
+  for (const dag of await listScheduledDags(env.DB)) {
+    if (isDue(dag, minute)) due.push({ dag, at: minute });
+    if (Date.parse(dag.updated_at) >= previous && isDue(dag, previous)) due.push({ dag, at: previous });
+  }
+  // Recorded before the handler returns: every start is awaited, none is left to waitUntil.
+  await Promise.all(
+    due.map(async ({ dag, at }) => {
+      const scheduledFor = new Date(at).toISOString();
+      try {
+        await startRun(env, dag, { runId: scheduleRunId(at), trigger: "schedule", triggeredBy: `schedule:${scheduledFor}` });
+        report.started.push(dag.name);
+      } catch (error) {
+        if (error instanceof ApiError && error.code === "already_exists") {
+          report.alreadyStarted.push(dag.name);
+          return;
+        }
+        const message = error instanceof Error ? error.message : String(error);
+        report.failed.push({ dag: dag.name, error: message });
+        console.error(`schedule tick ${scheduledFor}: '${dag.name}' did not start: ${message}`);
+        await recordTickFailure(env.DB, dag.id, scheduledFor, message, now()).catch((recordError: unknown) =>
+          console.error(`recording the failed tick of '${dag.name}' failed too:`, recordError),
+        );
+      }
+    }),
+  );
+  return report;
+}
+
+/** Whether one of the DAG's schedules fires at exactly this minute. */
+function isDue(dag: DagRow, minute: number): boolean {
+  const schedules = JSON.parse(dag.schedules) as string[];
+  return schedules.some((expression) => nextScheduledRun(expression, new Date(minute - 1))?.getTime() === minute);
+}
+
+/** `schedule-20261124T0840Z`: one id per scheduled minute, which is what makes ticks idempotent. */
+export function scheduleRunId(minute: number): string {
+  return `schedule-${new Date(minute).toISOString().slice(0, 16).replace(/[-:]/g, "")}Z`;
+}

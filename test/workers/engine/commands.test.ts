@@ -1,0 +1,182 @@
+/**
+ * Command and script steps end to end: the Worker's consumer drives the real step runner
+ * (container/runner, a local process started by global-setup.ts) through RUNNER_URL.
+ */
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { commandExecutor } from "../../../src/executors/command.ts";
+import { callRunner, executionKey } from "../../../src/executors/runner.ts";
+import slackCommandDag from "../../../dags/slack-command.yaml?raw";
+import { call, createAndStart, expectEnvelope, nodeOf, unique, userWithRole, waitForRun } from "../helpers.ts";
+
+const echo = inject("echoUrl");
+let token: string;
+beforeAll(async () => {
+  token = (await userWithRole("admin")).token;
+});
+
+async function webhookFor(dag: string, spec: string): Promise<string> {
+  const created = await call("POST", "/dags", { token, body: { name: dag, spec } });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  return (await call("POST", `/dags/${dag}/webhook`, { token })).body.token;
+}
+
+const triggerRun = async (dag: string, webhookToken: string, rawBody: string) => {
+  const result = await call("POST", `/webhooks/${dag}`, { headers: { Authorization: `Bearer ${webhookToken}` }, rawBody });
+  expect(result.status, JSON.stringify(result.body)).toBe(200);
+  return waitForRun(token, dag, result.body.dagRunId, 20_000);
+};
+
+describe("command steps", () => {
+  it("mix with http steps; outputs flow both ways; scripts and exit codes", async () => {
+    const dag = unique("mixed");
+    const spec = `params: WHO=world
+steps:
+  - name: greet
+    command: echo "hello-\${WHO}"
+    output: GREETING
+  - name: fetch
+    executor: http
+    command: GET ${echo}/text/\${GREETING}
+    output: FETCHED
+  - name: shout
+    script: |
+      printf '%s!\\n' "\${FETCHED}" | tr a-z A-Z
+      echo "on stderr" >&2
+    output: SHOUTED
+  - name: fails
+    command: exit 3
+    continueOn: {exitCode: [3]}
+`;
+    const run = await waitForRun(token, dag, await createAndStart(token, dag, spec), 20_000);
+    expect(run.nodes.map((node: any) => [node.step.name, node.statusLabel, node.exitCode])).toEqual([
+      ["greet", "succeeded", 0],
+      ["fetch", "succeeded", 0],
+      ["shout", "succeeded", 0],
+      ["fails", "failed", 3],
+    ]);
+    expect(nodeOf(run, "shout").output).toBe("HELLO-WORLD!");
+    const stderr = await call("GET", `/dag-runs/${dag}/${run.dagRunId}/steps/shout/log?stream=stderr`, { token });
+    expect(stderr.body.content).toBe("on stderr\n");
+    expect(run.statusLabel).toBe("partially_succeeded");
+  });
+
+  it("the seed's echo example prints exactly what it prints in Dagu", async () => {
+    const dag = unique("seed-echo");
+    const webhookToken = await webhookFor(
+      dag,
+      'steps:\n  - name: process-webhook\n    command: echo "Building branch ${WEBHOOK_PAYLOAD.branch} at commit ${WEBHOOK_PAYLOAD.commit}"\n  - name: details\n    command: |\n      echo "Repository: ${WEBHOOK_PAYLOAD.repository.name}"\n      echo "Author: ${WEBHOOK_PAYLOAD.commits.0.author.name}"\n',
+    );
+    const run = await triggerRun(dag, webhookToken, JSON.stringify({ branch: "main", commit: "abc123", repository: { name: "dagflare" }, commits: [{ author: { name: "Ada" } }] }));
+    const log = async (step: string) => (await call("GET", `/dag-runs/${dag}/${run.dagRunId}/steps/${step}/log`, { token })).body.content;
+    expect(await log("process-webhook")).toBe("Building branch main at commit abc123\n");
+    expect(await log("details")).toBe("Repository: dagflare\nAuthor: Ada\n");
+  });
+
+  it("hostile payload values are printed, never run", async () => {
+    const dag = unique("hostile");
+    const marker = `/tmp/dagflare-pwned-${dag}`;
+    const webhookToken = await webhookFor(
+      dag,
+      `steps:
+  - name: quoted
+    command: echo "[\${WEBHOOK_PAYLOAD.a}] [\${WEBHOOK_PAYLOAD.b}] [\${WEBHOOK_PAYLOAD.c}] [\${WEBHOOK_PAYLOAD.d}]"
+    output: QUOTED
+  - name: unquoted
+    command: echo \${WEBHOOK_PAYLOAD.c} \${WEBHOOK_PAYLOAD.e}
+    output: UNQUOTED
+  - name: single
+    command: echo '\${WEBHOOK_PAYLOAD.d}'
+    output: SINGLE
+  - name: script
+    script: |
+      cat <<EOF
+      \${WEBHOOK_PAYLOAD.a}
+      EOF
+      echo "\${QUOTED}"
+    output: SCRIPT
+  - name: check
+    command: test -e ${marker} && echo pwned || echo safe
+    output: CHECK
+`,
+    );
+    const payload = { a: `$(touch ${marker})`, b: `\`touch ${marker}\``, c: `; touch ${marker}`, d: `'"; touch ${marker}; echo "'`, e: "${DAG_NAME}" };
+    const run = await triggerRun(dag, webhookToken, JSON.stringify(payload));
+    expect(run.statusLabel).toBe("succeeded");
+    expect(nodeOf(run, "quoted").output).toBe(`[${payload.a}] [${payload.b}] [${payload.c}] [${payload.d}]`);
+    expect(nodeOf(run, "unquoted").output).toBe(`; touch ${marker} \${DAG_NAME}`);
+    expect(nodeOf(run, "single").output).toBe(payload.d);
+    expect(nodeOf(run, "script").output).toBe(`${payload.a}\n[${payload.a}] [${payload.b}] [${payload.c}] [${payload.d}]`);
+    expect(nodeOf(run, "check").output).toBe("safe");
+  });
+
+  it("a 1 MiB payload reaches the step (as a file and a shell variable)", async () => {
+    const dag = unique("big");
+    const webhookToken = await webhookFor(
+      dag,
+      'steps:\n  - name: size\n    command: echo "$(wc -c < "$WEBHOOK_PAYLOAD_FILE") ${#WEBHOOK_PAYLOAD} ${WEBHOOK_PAYLOAD.n}"\n    output: SIZE\n',
+    );
+    const body = JSON.stringify({ n: 7, blob: "x".repeat(1024 * 1024 - 100) });
+    const run = await triggerRun(dag, webhookToken, body);
+    expect(nodeOf(run, "size").output).toBe(`${body.length} ${body.length} 7`);
+  });
+
+  it("files next to the DAG: the seed's Slack example runs ./scripts/handle-slack-command.sh", async () => {
+    const dag = unique("slack");
+    const webhookToken = await webhookFor(dag, slackCommandDag);
+    const run = await triggerRun(dag, webhookToken, JSON.stringify({ user_name: "ada", text: "deploy api; rm -rf ~" }));
+    const log = async (step: string) => (await call("GET", `/dag-runs/${dag}/${run.dagRunId}/steps/${step}/log`, { token })).body.content;
+    expect(await log("log-request")).toBe("User ada requested: deploy api; rm -rf ~\n");
+    expect(await log("execute-action")).toBe("would deploy: api; rm -rf ~\n");
+  });
+
+  it("timeoutSec kills the command (exit 124); stop kills a running one; output streams into the log", async () => {
+    const dag = unique("kill");
+    const spec = "steps:\n  - name: slow\n    command: sleep 30\n    timeoutSec: 1\n";
+    const timedOut = await waitForRun(token, dag, await createAndStart(token, dag, spec), 15_000);
+    expect(nodeOf(timedOut, "slow")).toMatchObject({ statusLabel: "failed", exitCode: 124 });
+
+    const chatty = unique("stop");
+    const runId = await createAndStart(token, chatty, 'steps:\n  - name: loop\n    command: for i in 1 2 3 4 5 6 7 8 9 10; do echo "line $i"; sleep 1; done\n');
+    // While it runs, the step log already shows its first lines.
+    const deadline = Date.now() + 10_000;
+    let content = "";
+    while (!content.includes("line 1") && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      content = (await call("GET", `/dag-runs/${chatty}/${runId}/steps/loop/log`, { token })).body.content ?? "";
+    }
+    expect(content).toContain("line 1");
+  }, 40_000);
+
+  it("stop kills the process on the runner", async () => {
+    const dag = unique("stopped");
+    const runId = await createAndStart(token, dag, "steps:\n  - name: long\n    command: sleep 60\n");
+    const { id: dagId } = (await env.DB.prepare("SELECT id FROM dags WHERE name = ?1").bind(dag).first<{ id: string }>())!;
+    const key = await executionKey({ dagId, runId, step: "long", attempt: 1 });
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const snapshot = await callRunner(env, key, "GET").catch(() => undefined);
+      if (snapshot?.state === "running") break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect((await call("POST", `/dag-runs/${dag}/${runId}/stop`, { token })).status).toBe(200);
+    const run = await waitForRun(token, dag, runId);
+    expect(run.statusLabel).toBe("aborted");
+    const killed = await callRunner(env, key, "GET", { wait: 5_000 });
+    expect(killed.result).toMatchObject({ error: "cancelled" });
+  }, 30_000);
+
+  it("without a runner, a command step fails with a clear reason", async () => {
+    const context = { env: { ...env, RUNNER_URL: "", RUNNER: undefined } as Cloudflare.Env, handOffAt: Date.now() + 1000, progress: async () => true };
+    const invocation = { dagId: "d", runId: "r", step: "s", attempt: 1, executor: "command" as const, command: "echo hi", script: undefined, shell: undefined, dir: undefined, config: {}, env: {}, timeoutMs: 1000, stdoutCapture: { limit: 10, keep: "tail" as const } };
+    expect(await commandExecutor.run(invocation, AbortSignal.timeout(1000), context)).toMatchObject({ exitCode: 1, error: expect.stringContaining("no step runner configured") });
+  });
+
+  it("a reference whose value would end a quoted heredoc is refused, not run", async () => {
+    const dag = unique("heredoc");
+    const webhookToken = await webhookFor(dag, "steps:\n  - name: doc\n    script: |\n      cat <<'END'\n      ${WEBHOOK_PAYLOAD.v}\n      END\n");
+    const run = await triggerRun(dag, webhookToken, JSON.stringify({ v: "x\nEND\ntouch /tmp/nope" }));
+    expect(nodeOf(run, "doc")).toMatchObject({ statusLabel: "failed", error: expect.stringContaining("heredoc delimiter") });
+    expectEnvelope(await call("GET", `/dag-runs/${dag}/nope`, { token }), 404, "not_found");
+  });
+});

@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { bindShellReferences, ShellBindingError } from "../../../src/domain/shell-refs.ts";
+
+const scope = new Map([
+  ["WEBHOOK_PAYLOAD", JSON.stringify({ branch: "$(touch /tmp/x)", commit: "abc", list: [{ name: "`id`" }] })],
+  ["NAME", "world"],
+]);
+
+describe("binding ${VAR} references in shell text", () => {
+  it("turns path references into variables in the context they were written in", () => {
+    const bound = bindShellReferences('echo "Building branch ${WEBHOOK_PAYLOAD.branch} at commit ${WEBHOOK_PAYLOAD.commit}"', scope);
+    expect(bound.text).toBe('echo "Building branch ${DAGFLARE_REF_1} at commit ${DAGFLARE_REF_2}"');
+    expect(bound.variables).toEqual({ DAGFLARE_REF_1: "$(touch /tmp/x)", DAGFLARE_REF_2: "abc" });
+  });
+
+  it("leaves plain in-scope names to the environment and unknown names to the shell", () => {
+    expect(bindShellReferences('echo ${NAME} "${NAME}" ${HOME}', scope)).toEqual({ text: 'echo ${NAME} "${NAME}" ${HOME}', variables: {} });
+  });
+
+  it("closes and reopens single and ANSI-C quotes around the variable", () => {
+    expect(bindShellReferences("echo '${NAME} and ${WEBHOOK_PAYLOAD.list[0].name}'", scope).text).toBe(
+      `echo ''"\${NAME}"' and '"\${DAGFLARE_REF_1}"''`,
+    );
+    expect(bindShellReferences("echo $'${NAME}\\n'", scope).text).toBe(`echo $''"\${NAME}"$'\\n'`);
+  });
+
+  it("one variable per distinct reference; escapes, comments and subshells keep their meaning", () => {
+    const bound = bindShellReferences('x=$(echo "${WEBHOOK_PAYLOAD.commit}") # ${WEBHOOK_PAYLOAD.commit}\necho \\${NAME} `echo ${WEBHOOK_PAYLOAD.commit}`', scope);
+    expect(bound.text).toBe('x=$(echo "${DAGFLARE_REF_1}") # ${WEBHOOK_PAYLOAD.commit}\necho \\${NAME} `echo ${DAGFLARE_REF_1}`');
+    expect(Object.keys(bound.variables)).toEqual(["DAGFLARE_REF_1"]);
+  });
+
+  it("heredocs: unquoted ones get variables, quoted ones the text, unless it would end them early", () => {
+    const script = "cat <<EOF\nBranch: ${WEBHOOK_PAYLOAD.commit} '${NAME}'\nEOF\ncat <<'END'\n${NAME}\nEND\necho '${NAME}'";
+    expect(bindShellReferences(script, scope).text).toBe(`cat <<EOF\nBranch: \${DAGFLARE_REF_1} '\${NAME}'\nEOF\ncat <<'END'\nworld\nEND\necho ''"\${NAME}"''`);
+    const hostile = new Map([["V", "x\nEND\nrm -rf ~"]]);
+    expect(() => bindShellReferences("cat <<'END'\n${V}\nEND", hostile)).toThrow(ShellBindingError);
+  });
+});
