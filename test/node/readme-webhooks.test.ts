@@ -40,6 +40,20 @@ it("the README's webhook examples work as written against npm run dev", async ()
       { dagRunId: expect.any(String), dagName: "example-process-webhook" },
       { dagRunId: "deploy-abc123", dagName: "example-process-webhook" },
     ]);
+    // The payload run's command steps ran on the local step runner and printed the seed's lines.
+    const admin = (await (await fetch(`${dev.url}/api/v2/auth/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: "admin", password: PASSWORD }) })).json()) as { token: string };
+    const stepLog = async (step: string) => {
+      const path = `${dev.url}/api/v2/dag-runs/example-process-webhook/${answers[1].dagRunId}`;
+      for (let i = 0; i < 100; i++) {
+        const run = (await (await fetch(path, { headers: { Authorization: `Bearer ${admin.token}` } })).json()) as { dagRunDetails: { status: number } };
+        if ([2, 3, 4, 6].includes(run.dagRunDetails.status)) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return ((await (await fetch(`${path}/steps/${step}/log`, { headers: { Authorization: `Bearer ${admin.token}` } })).json()) as { content: string }).content;
+    };
+    expect(await stepLog("process-webhook")).toBe("Building branch main at commit abc123\n");
+    expect(await stepLog("show-details")).toBe("Repository: dagflare\nAuthor: Ada\n");
+
     // Sent again, the idempotent request is refused.
     const again = bash(withToken(triggers!.slice(triggers!.indexOf("# Idempotent")))).trim();
     expect(JSON.parse(again)).toMatchObject({ code: "already_exists" });
