@@ -628,8 +628,9 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     for (const condition of step.preconditions) {
       const expected = condition.expected;
       if (expected === undefined || condition.condition.includes("`")) {
-        // Dagu runs such a condition as a shell command; that needs the command executor.
-        return { error: `precondition '${condition.condition}' is a shell command: no command executor configured` };
+        // Dagu runs such a condition as a shell command. Preconditions are decided here, in the
+        // coordinator, synchronously; a shell check belongs in a step (with continueOn) instead.
+        return { error: `precondition '${condition.condition}' is a shell command, which is not supported: use condition + expected, or a command step` };
       }
       const actual = expand(condition.condition, scope);
       // Dagu: `re:` is an unanchored regex tried on each line; otherwise a line must equal `expected`.
