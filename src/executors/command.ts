@@ -19,11 +19,13 @@ export const commandExecutor: Executor = {
     if (invocation.refusal) return failure(invocation.refusal);
     const key = await executionKey(invocation);
     let offsets: OutputOffsets = invocation.resume ?? { stdoutFrom: 0, stderrFrom: 0 };
+    // Never wait past the hand-off: the next consumer must find the attempt handed over in time.
+    const wait = () => Math.max(0, Math.min(POLL_WAIT_MS, context.handOffAt - Date.now()));
     try {
       // A resumed attempt only polls: should the runner have lost it, it must not run twice.
       let snapshot: Snapshot = invocation.resume
-        ? await callRunner(context.env, key, "GET", { wait: POLL_WAIT_MS, ...offsets })
-        : await callRunner(context.env, key, "PUT", { wait: POLL_WAIT_MS, ...offsets }, {
+        ? await callRunner(context.env, key, "GET", { wait: wait(), ...offsets })
+        : await callRunner(context.env, key, "PUT", { wait: wait(), ...offsets }, {
             command: invocation.command || undefined,
             script: invocation.script,
             shell: invocation.shell,
@@ -44,7 +46,7 @@ export const commandExecutor: Executor = {
           return failure("the attempt was stopped");
         }
         if (Date.now() >= context.handOffAt) return { handOff: offsets };
-        snapshot = await callRunner(context.env, key, "GET", { wait: POLL_WAIT_MS, ...offsets });
+        snapshot = await callRunner(context.env, key, "GET", { wait: wait(), ...offsets });
       }
     } catch (error) {
       if (error instanceof RunnerUnavailable) return failure(error.message);

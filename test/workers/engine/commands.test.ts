@@ -4,6 +4,7 @@
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { coordinatorFor } from "../../../src/coordinator/index.ts";
 import { commandExecutor } from "../../../src/executors/command.ts";
 import { callRunner, executionKey } from "../../../src/executors/runner.ts";
 import slackCommandDag from "../../../dags/slack-command.yaml?raw";
@@ -178,5 +179,31 @@ steps:
     const run = await triggerRun(dag, webhookToken, JSON.stringify({ v: "x\nEND\ntouch /tmp/nope" }));
     expect(nodeOf(run, "doc")).toMatchObject({ statusLabel: "failed", error: expect.stringContaining("heredoc delimiter") });
     expectEnvelope(await call("GET", `/dag-runs/${dag}/nope`, { token }), 404, "not_found");
+  });
+
+  it("a long command is handed from one consumer to the next, which resumes polling where it stopped", async () => {
+    const dag = unique("handoff");
+    const runId = await createAndStart(token, dag, 'steps:\n  - name: long\n    command: echo one; sleep 2; echo two\n    output: OUT\n');
+    const { id: dagId } = (await env.DB.prepare("SELECT id FROM dags WHERE name = ?1").bind(dag).first<{ id: string }>())!;
+    const coordinator = coordinatorFor(env, dagId);
+    const attempt = { dagId, runId, step: "long", attempt: 1 };
+    let invocation = null;
+    for (let i = 0; i < 100 && !invocation; i++) {
+      invocation = await coordinator.claim({ ...attempt, resume: { stdoutFrom: 0, stderrFrom: 0 } });
+      if (!invocation) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(invocation).toMatchObject({ executor: "command", resume: { stdoutFrom: 0, stderrFrom: 0 } });
+    const progress = (output: { stdout: string; stderr: string }) => coordinator.progress(attempt, output);
+    // This consumer's time is up at once: it reports what it saw and hands the attempt over.
+    const handed = await commandExecutor.run(invocation!, AbortSignal.timeout(10_000), { env, handOffAt: Date.now(), progress });
+    expect(handed).toEqual({ handOff: { stdoutFrom: expect.any(Number), stderrFrom: 0 } });
+    // The next one resumes from those offsets and sees the end.
+    const resumed = await coordinator.claim({ ...attempt, resume: (handed as { handOff: { stdoutFrom: number; stderrFrom: number } }).handOff });
+    const outcome = await commandExecutor.run(resumed!, AbortSignal.timeout(10_000), { env, handOffAt: Date.now() + 10_000, progress });
+    expect(outcome).toMatchObject({ exitCode: 0, stdout: "one\ntwo\n" });
+    const run = await waitForRun(token, dag, runId);
+    expect(nodeOf(run, "long").output).toBe("one\ntwo");
+    // A resume for a finished attempt claims nothing.
+    expect(await coordinator.claim({ ...attempt, resume: { stdoutFrom: 0, stderrFrom: 0 } })).toBeNull();
   });
 });
