@@ -23,6 +23,10 @@ export default defineConfig(async () => ({
                 JWT_SECRET: "test-only-secret-0123456789abcdef0123456789",
                 RUNNER_URL: `http://127.0.0.1:${process.env.DAGFLARE_TEST_RUNNER_PORT}`,
                 RUNNER_SECRET: TEST_RUNNER_SECRET,
+                // Alerts: a short retry schedule and timeout, and a secret a header may name.
+                ALERTS_RETRY_SCHEDULE: "0,1,1",
+                ALERTS_TIMEOUT_MS: "1000",
+                ALERT_SECRET_TEST_TOKEN: "alert-secret-value",
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
               },
             },

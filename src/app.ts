@@ -5,6 +5,7 @@ import type { OpenAPIObject } from "openapi3-ts/oas30";
 import packageJson from "../package.json" with { type: "json" };
 import { bootstrapFromSecrets } from "./auth/bootstrap.ts";
 import { ApiError, type ErrorCode } from "./errors.ts";
+import { alertRoutes } from "./routes/alerts.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { dagRunRoutes } from "./routes/dag-runs.ts";
@@ -28,7 +29,7 @@ const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
 
 const api = createRouter();
 // Mounted one by one: chaining would make TypeScript build one huge route-type union for nothing.
-for (const routes of [healthRoutes, authRoutes, userRoutes, apiKeyRoutes, dagRoutes, dagRunRoutes, webhookRoutes]) api.route("/", routes);
+for (const routes of [healthRoutes, authRoutes, userRoutes, apiKeyRoutes, dagRoutes, dagRunRoutes, webhookRoutes, alertRoutes]) api.route("/", routes);
 
 api.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   type: "http",

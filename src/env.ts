@@ -7,6 +7,12 @@ declare global {
     interface Env {
       ADMIN_USERNAME?: string;
       ADMIN_PASSWORD?: string;
+      // Encrypts alert header values and signing secrets (src/auth/encryption.ts); production needs it.
+      ENCRYPTION_KEY?: string;
+      // Alert delivery tuning (src/alerts/deliver.ts): retry schedule in seconds ("0,5,300,…")
+      // and the per-request timeout. Defaults suit production; the tests shorten both.
+      ALERTS_RETRY_SCHEDULE?: string;
+      ALERTS_TIMEOUT_MS?: string;
     }
   }
 }

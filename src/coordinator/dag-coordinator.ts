@@ -7,6 +7,7 @@
  * unfinished attempt, so a redelivered message or a late result changes nothing.
  */
 import { DurableObject } from "cloudflare:workers";
+import { emitEvent, runAlert } from "../alerts/events.ts";
 import { deleteRunsFinishedBefore, upsertRuns } from "../db/runs.ts";
 import { type DagSpec, parseDagSpec, type StepSpec } from "../domain/dag-spec.ts";
 import { expand, expandDeep } from "../domain/expand.ts";
@@ -451,7 +452,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
       failedSteps,
       error: this.#sql.first<{ error: string }>("SELECT error FROM nodes WHERE run_id = ? AND status = ? AND error IS NOT NULL ORDER BY position LIMIT 1", runId, NODE_STATUS.failed)?.error,
     };
-    // Kept until the alerts consumer exists to take it (the alert-policy issue wires the queue).
+    // Shipped to the alerts pipeline by #commit (and retried by the alarm until it is).
     this.#sql.run("INSERT INTO outbox (kind, run_id, body) VALUES ('event', ?, ?)", runId, JSON.stringify(event));
   }
 
@@ -722,7 +723,25 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
    * eviction between a change and its write.
    */
   async #commit(messages: StepMessage[]): Promise<void> {
-    await Promise.all([this.#syncD1(), this.#dispatch(messages), this.#armAlarm()]);
+    // Events go after the D1 copy, so an alert's consumer finds the run's final row.
+    await Promise.all([this.#syncD1().then(() => this.#shipEvents()), this.#dispatch(messages), this.#armAlarm()]);
+  }
+
+  /** Hands run-finished events to the alerts pipeline; one that fails stays in the outbox for the alarm. */
+  async #shipEvents(): Promise<void> {
+    const pending = this.#sql.all<{ id: number; run_id: string; body: string }>("SELECT id, run_id, body FROM outbox WHERE kind = 'event' ORDER BY id");
+    for (const row of pending) {
+      try {
+        const alert = runAlert(this.#dagId, JSON.parse(row.body) as RunFinishedEvent);
+        if (alert) await emitEvent(this.env, alert);
+        this.#sql.run("DELETE FROM outbox WHERE id = ?", row.id);
+      } catch (error) {
+        this.#sql.run("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", String(error), row.id);
+        console.error(`alert event of run ${row.run_id} not sent yet; the alarm retries:`, error);
+        this.#setTimer("d1_sync", row.run_id, "", 0, Date.now() + D1_RETRY_MS[0]!);
+        await this.#armAlarm();
+      }
+    }
   }
 
   /**

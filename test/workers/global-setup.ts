@@ -18,6 +18,7 @@ declare module "vitest" {
 
 export default async function setup(project: TestProject) {
   const hits = new Map<string, number>();
+  const receivers = new Map<string, { headers: unknown; body: string }[]>();
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? "/", "http://127.0.0.1");
     const chunks: Buffer[] = [];
@@ -36,6 +37,21 @@ export default async function setup(project: TestProject) {
           return send(200, decodeURIComponent(key ?? ""));
         case "json":
           return send(200, JSON.stringify({ a: { b: [1, 2] }, name: "dagflare", nested: { list: [{ author: { name: "Ada" } }] } }), "application/json");
+        case "receiver": {
+          // /receiver/<id>/<plan>: records the request; the nth call answers the nth entry of the
+          // comma-separated plan (a status, `429:<seconds>` with Retry-After, or `hang`), the last one repeating.
+          const plan = (arg ?? "200").split(",");
+          const received = receivers.get(key!) ?? [];
+          received.push({ headers: request.headers, body });
+          receivers.set(key!, received);
+          const step = plan[Math.min(received.length, plan.length) - 1]!;
+          if (step === "hang") return;
+          const [status, retryAfter] = step.split(":");
+          if (retryAfter) response.setHeader("retry-after", retryAfter);
+          return send(Number(status), `answer ${received.length}`);
+        }
+        case "received": // /received/<id>: what /receiver/<id> got, as JSON
+          return send(200, JSON.stringify(receivers.get(key!) ?? []), "application/json");
         case "body": // the request body, as sent
           return send(200, body);
         case "echo": // the request as JSON

@@ -44,6 +44,19 @@ const POLICY: [method: string, path: string, role: Role][] = [
   ["DELETE", "/dags/{fileName}/webhook", "admin"],
   ["POST", "/dags/{fileName}/webhook/regenerate", "admin"],
   ["POST", "/dags/{fileName}/webhook/toggle", "admin"],
+  ["GET", "/alert-policies", "viewer"],
+  ["POST", "/alert-policies", "manager"],
+  ["GET", "/alert-policies/{id}", "viewer"],
+  ["PUT", "/alert-policies/{id}", "manager"],
+  ["DELETE", "/alert-policies/{id}", "manager"],
+  ["POST", "/alert-policies/{id}/preview", "viewer"],
+  ["POST", "/alert-policies/{id}/test", "manager"],
+  ["POST", "/alert-policies/test", "manager"],
+  ["GET", "/alert-policies/{id}/deliveries", "viewer"],
+  ["GET", "/alert-deliveries/{id}", "viewer"],
+  ["POST", "/alert-deliveries/{id}/replay", "manager"],
+  ["GET", "/alert-tokens", "viewer"],
+  ["GET", "/alert-presets", "viewer"],
 ];
 /** Open to anyone; the webhook trigger checks its own token (test/workers/api/webhooks.test.ts). */
 const PUBLIC = ["GET /health", "GET /openapi.json", "POST /auth/login", "POST /webhooks/{fileName}"];

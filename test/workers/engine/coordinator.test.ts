@@ -153,20 +153,16 @@ describe("coordinator", () => {
     expect(row).toEqual({ status: 4 });
   });
 
-  it("records a run-finished event for the alerts pipeline", async () => {
+  it("hands a run-finished event to the alerts pipeline, once the run's D1 row is final", async () => {
     const dag = unique("event");
     const { coordinator, runId, dagId } = await startRun(dag, `steps:\n  - name: bad\n    executor: http\n    command: GET ${echo}/status/502\n`);
     await until(async () => ((await coordinator.getRun(runId))?.status === 2 ? true : undefined));
-    const [event] = await rows(coordinator, "SELECT body FROM outbox WHERE kind = 'event' AND run_id = ?", runId);
-    expect(JSON.parse(String(event!.body))).toMatchObject({
-      type: "run.finished",
-      dagName: dag,
-      runId,
-      status: "failed",
-      trigger: "api",
-      failedSteps: ["bad"],
-      error: expect.stringContaining("502"),
-    });
+    const event = await until(async () =>
+      (await env.DB.prepare("SELECT * FROM alert_events WHERE run_id = ?1").bind(runId).first<Row>()) ?? undefined,
+    );
+    expect(event).toMatchObject({ id: expect.stringContaining(`run.${dagId}.${runId}.`), type: "JOB_FAILURE", dag_name: dag });
+    expect(JSON.parse(String(event.context))).toMatchObject({ runStatus: "failed", trigger: "api", failedSteps: ["bad"], error: expect.stringContaining("502") });
+    expect(await rows(coordinator, "SELECT * FROM outbox")).toEqual([]);
   });
 
   it("a DAG timeout aborts what is running and fails the run", async () => {

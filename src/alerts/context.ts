@@ -1,0 +1,120 @@
+/** The token values of one delivery: from the event's facts, the policy and the deployment. */
+import type { PolicyRow } from "../db/alerts.ts";
+import type { EventFacts } from "./events.ts";
+import { GROUP_OF_EVENT, NOTIFICATION_TYPE, type EventType } from "./tokens.ts";
+
+const RUN_STATUS: Record<string, string> = {
+  succeeded: "SUCCESS",
+  partially_succeeded: "SUCCESS",
+  failed: "FAILURE",
+  aborted: "CANCELED",
+  running: "STARTED",
+};
+
+export function tokenValues(
+  env: Pick<Cloudflare.Env, "DEPLOYMENT_NAME" | "PUBLIC_URL">,
+  policy: Pick<PolicyRow, "id" | "name" | "description" | "options">,
+  type: EventType,
+  facts: EventFacts,
+  isSample = false,
+): Record<string, string> {
+  const base = (env.PUBLIC_URL ?? "").replace(/\/+$/, "");
+  const options = JSON.parse(policy.options) as { includeDescriptionInNotification?: boolean; thresholdSeconds?: number };
+  const dag = facts.dagName ?? "";
+  const runLink = facts.runId ? `${base}/runs/${encodeURIComponent(dag)}/${encodeURIComponent(facts.runId)}` : "";
+  const values: Record<string, string> = {
+    deployment_name: env.DEPLOYMENT_NAME ?? "",
+    deployment_url: base,
+    alert_policy_name: policy.name,
+    alert_policy_id: policy.id,
+    alert_policy_description: options.includeDescriptionInNotification ? policy.description : "",
+    notification_type: NOTIFICATION_TYPE[GROUP_OF_EVENT[type]],
+    is_sample: String(isSample),
+  };
+  const lines: string[] = [];
+  switch (type) {
+    case "JOB_SUCCESS":
+    case "JOB_FAILURE":
+    case "JOB_LONG_RUNNING": {
+      const failed = type === "JOB_FAILURE";
+      values.alert_summary =
+        type === "JOB_LONG_RUNNING" ? `Job ${dag} is running longer than ${humanDuration((options.thresholdSeconds ?? 0) * 1000)}` : `Job ${dag} ${failed ? "failed" : "succeeded"}`;
+      Object.assign(values, {
+        job_name: dag,
+        run_id: facts.runId ?? "",
+        run_link: runLink,
+        run_status: RUN_STATUS[facts.runStatus ?? ""] ?? (facts.runStatus ?? "").toUpperCase(),
+        failure_message: facts.error ?? "",
+        user_name: facts.triggeredBy ?? "",
+        user_email: "",
+        partition_name: "",
+        schedule_name: facts.trigger === "schedule" ? (facts.triggeredBy ?? "") : "",
+        sensor_name: facts.trigger === "webhook" ? (facts.triggeredBy ?? "") : "",
+        elapsed_time: facts.durationMs === undefined ? "" : humanDuration(facts.durationMs),
+        start_time: facts.startedAt ?? "",
+        end_time: facts.finishedAt ?? "",
+        start_time_human: humanTime(facts.startedAt),
+        end_time_human: humanTime(facts.finishedAt),
+        trigger: facts.trigger ?? "",
+        dag_run_params: facts.params ?? "",
+      });
+      if (facts.error) lines.push(`Error: ${facts.error}`);
+      if (facts.failedSteps?.length) lines.push(`Failed steps: ${facts.failedSteps.join(", ")}`);
+      lines.push(`Run: ${facts.runId ?? ""} (${values.run_status}, ${values.elapsed_time || "not finished"}), started by ${facts.triggeredBy || facts.trigger || "?"}`);
+      if (runLink) lines.push(runLink);
+      break;
+    }
+    case "TICK_FAILURE":
+      values.alert_summary = `Schedule of ${dag} failed to start a run`;
+      Object.assign(values, { instigator_name: dag, instigator_type: "schedule", failure_message: facts.error ?? "" });
+      lines.push(`Scheduled for: ${facts.scheduledFor ?? ""}`, `Error: ${facts.error ?? ""}`);
+      break;
+    case "CODE_LOCATION_ERROR":
+      values.alert_summary = `DAG ${dag} failed to load`;
+      Object.assign(values, {
+        location_name: dag,
+        location_link: base ? `${base}/dags/${encodeURIComponent(dag)}` : "",
+        failure_message: (facts.errors ?? []).join("\n"),
+      });
+      lines.push(...(facts.errors ?? []));
+      break;
+    case "AGENT_UNAVAILABLE":
+      values.alert_summary = "The step runner is unreachable";
+      Object.assign(values, { agent_url: facts.agentUrl ?? "", failure_message: facts.error ?? "" });
+      lines.push(`Error: ${facts.error ?? ""}`);
+      break;
+    case "INSIGHTS_METRIC":
+      values.alert_summary = `${facts.metric} is ${facts.value} (threshold ${facts.threshold})`;
+      Object.assign(values, {
+        metric_name: facts.metric ?? "",
+        threshold: String(facts.threshold ?? ""),
+        computed_value: String(facts.value ?? ""),
+        insights_url: base ? `${base}/runs` : "",
+      });
+      lines.push(values.alert_summary);
+      break;
+  }
+  values.alert_content = lines.join("\n");
+  return values;
+}
+
+/** "5 minutes", "1 hour 2 minutes", "42 seconds". */
+export function humanDuration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${seconds} second${seconds === 1 ? "" : "s"}`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} minute${minutes === 1 ? "" : "s"}`;
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return `${hours} hour${hours === 1 ? "" : "s"}${rest ? ` ${rest} minute${rest === 1 ? "" : "s"}` : ""}`;
+}
+
+/** Dagster's "Jan 8, 2026 10:00 AM" (UTC). */
+export function humanTime(iso: string | null | undefined): string {
+  if (!iso) return "";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  const month = date.toLocaleString("en-US", { month: "short", timeZone: "UTC" });
+  const time = date.toLocaleString("en-US", { hour: "numeric", minute: "2-digit", hour12: true, timeZone: "UTC" });
+  return `${month} ${date.getUTCDate()}, ${date.getUTCFullYear()} ${time}`;
+}

@@ -1,0 +1,132 @@
+/**
+ * Sending one delivery: render the policy's template for the event, add its headers (and a
+ * Standard Webhooks signature when it has a signing secret), POST it, and decide from the answer
+ * whether it was delivered, must be retried (408, 429, 5xx, network errors, timeouts) or failed
+ * for good (3xx — redirects are not followed — and other 4xx, render failures).
+ */
+import type { Attempt, PolicyRow } from "../db/alerts.ts";
+import type { EventFacts } from "./events.ts";
+import { secretsOf } from "./policies.ts";
+import { tokenValues } from "./context.ts";
+import { checkTemplate, renderTemplate } from "./template.ts";
+import type { EventType } from "./tokens.ts";
+
+/** Seconds before retry n (Standard Webhooks' schedule): immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
+export const DEFAULT_RETRY_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000];
+const DEFAULT_TIMEOUT_MS = 15_000;
+const MAX_RESPONSE_BODY = 20 * 1024;
+
+export type Rendered = { url: string; headers: Record<string, string>; body: string };
+export type SendResult = { attempt: Attempt; outcome: "delivered" | "retry" | "permanent"; retryAfterSeconds?: number; responseHeaders: Record<string, string>; responseBody: string };
+
+/** The request a delivery sends; `id` is the delivery's (Standard Webhooks' webhook-id). */
+export async function renderDelivery(
+  env: Cloudflare.Env,
+  policy: PolicyRow,
+  type: EventType,
+  facts: EventFacts,
+  id: string,
+  isSample = false,
+): Promise<Rendered> {
+  const template = checkTemplate(policy.body);
+  if (!template.ok) throw new Error(`the body template is invalid: ${template.errors[0]!.message}`);
+  let body = renderTemplate(template.tree, tokenValues(env, policy, type, facts, isSample));
+  if (isDiscord(policy.url)) body = withDiscordMentions(policy.body, body);
+  const { headers: stored, signingSecret } = await secretsOf(env, policy);
+  const secretValues = Object.fromEntries(Object.keys(env).filter((name) => name.startsWith("ALERT_SECRET_")).map((name) => [`env.${name}`, String(env[name as keyof Cloudflare.Env] ?? "")]));
+  const headers: Record<string, string> = { "content-type": "application/json", "user-agent": "dagflare-alerts" };
+  // A header's {{env.ALERT_SECRET_*}} is resolved here and only here; nothing else of env is reachable.
+  for (const [name, value] of Object.entries(stored)) headers[name.toLowerCase()] = value.replace(/\{\{\s*(env\.ALERT_SECRET_[A-Z0-9_]+)\s*\}\}/g, (_whole, token: string) => secretValues[token] ?? "");
+  if (signingSecret) Object.assign(headers, await standardWebhookHeaders(signingSecret, id, body));
+  return { url: policy.url, headers, body };
+}
+
+/** POSTs a rendered delivery and classifies the answer. */
+export async function send(env: Cloudflare.Env, request: Rendered): Promise<SendResult> {
+  const at = new Date().toISOString();
+  const started = Date.now();
+  const timeoutMs = Number(env.ALERTS_TIMEOUT_MS ?? DEFAULT_TIMEOUT_MS) || DEFAULT_TIMEOUT_MS;
+  let response: Response;
+  try {
+    response = await fetch(request.url, { method: "POST", headers: request.headers, body: request.body, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    const timedOut = error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError");
+    const message = timedOut ? `no answer within ${timeoutMs / 1000} s` : `request failed: ${error instanceof Error ? error.message : String(error)}`;
+    return { attempt: { at, statusCode: null, durationMs: Date.now() - started, error: message }, outcome: "retry", responseHeaders: {}, responseBody: "" };
+  }
+  const text = await response.text();
+  const responseBody = text.length > MAX_RESPONSE_BODY ? `${text.slice(0, MAX_RESPONSE_BODY)}…` : text;
+  const attempt: Attempt = { at, statusCode: response.status, durationMs: Date.now() - started, responseBody };
+  const responseHeaders = Object.fromEntries(response.headers);
+  const status = response.status;
+  if (status >= 200 && status < 300) return { attempt, outcome: "delivered", responseHeaders, responseBody };
+  if (status === 429) return { attempt: { ...attempt, error: "rate limited" }, outcome: "retry", retryAfterSeconds: retryAfter(response.headers, text), responseHeaders, responseBody };
+  if (status === 408 || status >= 500) return { attempt: { ...attempt, error: `HTTP ${status}` }, outcome: "retry", responseHeaders, responseBody };
+  const why = status >= 300 && status < 400 ? `HTTP ${status}: redirects are not followed` : `HTTP ${status}`;
+  return { attempt: { ...attempt, error: why }, outcome: "permanent", responseHeaders, responseBody };
+}
+
+/** The retry schedule in seconds (var ALERTS_RETRY_SCHEDULE, comma-separated; tests use a short one). */
+export function retrySchedule(env: Cloudflare.Env): number[] {
+  const configured = env.ALERTS_RETRY_SCHEDULE?.split(",").map((part) => Number(part.trim()));
+  return configured && configured.every((seconds) => Number.isFinite(seconds) && seconds >= 0) ? configured : DEFAULT_RETRY_SCHEDULE;
+}
+
+/** Seconds to wait before the next attempt, with ±10 % jitter so retries of many alerts don't stampede. */
+export function nextDelay(schedule: number[], attemptsSoFar: number, retryAfterSeconds?: number): number | undefined {
+  if (attemptsSoFar >= schedule.length) return undefined;
+  const planned = schedule[attemptsSoFar]!;
+  const base = retryAfterSeconds === undefined ? planned : Math.max(planned, retryAfterSeconds);
+  return Math.min(43_200, Math.round(base * (0.9 + Math.random() * 0.2)));
+}
+
+/** `Retry-After` in seconds or as an HTTP date; Discord's JSON `retry_after` (seconds) too. */
+export function retryAfter(headers: Headers, body: string): number | undefined {
+  const header = headers.get("retry-after");
+  if (header) {
+    const seconds = Number(header);
+    if (Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds));
+    const date = Date.parse(header);
+    if (!Number.isNaN(date)) return Math.max(0, Math.ceil((date - Date.now()) / 1000));
+  }
+  try {
+    const parsed = JSON.parse(body) as { retry_after?: unknown };
+    if (typeof parsed.retry_after === "number") return Math.max(0, Math.ceil(parsed.retry_after));
+  } catch {
+    // not JSON
+  }
+  return undefined;
+}
+
+/** Standard Webhooks: `v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` under the base64 part of `whsec_…`. */
+export async function standardWebhookHeaders(secret: string, id: string, body: string, timestamp = Math.floor(Date.now() / 1000)): Promise<Record<string, string>> {
+  const keyBytes = Uint8Array.from(atob(secret.replace(/^whsec_/, "")), (char) => char.charCodeAt(0));
+  const key = await crypto.subtle.importKey("raw", keyBytes, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const signature = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${id}.${timestamp}.${body}`));
+  return {
+    "webhook-id": id,
+    "webhook-timestamp": String(timestamp),
+    "webhook-signature": `v1,${btoa(String.fromCharCode(...new Uint8Array(signature)))}`,
+  };
+}
+
+function isDiscord(url: string): boolean {
+  const host = new URL(url).hostname;
+  return /(^|\.)discord(app)?\.com$/.test(host);
+}
+
+/**
+ * Discord pings whatever mentions a message contains. Only the mentions written in the template
+ * itself (like the seed's `<@&ROLE_ID>` tip) may ping; an `@everyone` inside an error message
+ * must not. Unless the template sets `allowed_mentions` itself, it is set to exactly those.
+ */
+export function withDiscordMentions(template: string, body: string): string {
+  const payload = JSON.parse(body) as Record<string, unknown>;
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload) || "allowed_mentions" in payload) return body;
+  const literal = template.replace(/\{\{[^}]*\}\}/g, "");
+  const roles = [...new Set([...literal.matchAll(/<@&(\d+)>/g)].map((match) => match[1]!))];
+  const users = [...new Set([...literal.matchAll(/<@!?(\d+)>/g)].map((match) => match[1]!))];
+  const parse = /@(everyone|here)/.test(literal) ? ["everyone"] : [];
+  return JSON.stringify({ ...payload, allowed_mentions: { parse, roles, users } });
+}
+

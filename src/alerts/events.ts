@@ -1,0 +1,77 @@
+/**
+ * Alert events: what happened, recorded in D1 with everything a template may need, then
+ * announced on the ALERTS queue by id (a failure message can exceed a queue message's 128 KB).
+ */
+import { insertEvent } from "../db/alerts.ts";
+import { now } from "../db/time.ts";
+import type { RunFinishedEvent } from "../domain/run.ts";
+import type { EventType } from "./tokens.ts";
+
+/** The facts of an event; token values are derived from them when a delivery is rendered. */
+export type EventFacts = {
+  dagName?: string | undefined;
+  runId?: string | undefined;
+  runStatus?: string | undefined;
+  trigger?: string | undefined;
+  triggeredBy?: string | undefined;
+  params?: string | undefined;
+  startedAt?: string | null | undefined;
+  finishedAt?: string | null | undefined;
+  durationMs?: number | undefined;
+  failedSteps?: string[] | undefined;
+  error?: string | undefined;
+  /** TICK_FAILURE: the minute the run was for. */
+  scheduledFor?: string | undefined;
+  /** CODE_LOCATION_ERROR: the validation errors. */
+  errors?: string[] | undefined;
+  /** AGENT_UNAVAILABLE: the runner's address. */
+  agentUrl?: string | undefined;
+  /** INSIGHTS_METRIC. */
+  metric?: string | undefined;
+  threshold?: number | undefined;
+  value?: number | undefined;
+};
+
+export type AlertEvent = { id: string; type: EventType; facts: EventFacts };
+
+export type AlertMessage = { kind: "event"; eventId: string } | { kind: "deliver"; deliveryId: string; from: number };
+
+/** Records the event (once: its id is stable) and announces it. */
+export async function emitEvent(env: Cloudflare.Env, event: AlertEvent): Promise<void> {
+  await insertEvent(env.DB, {
+    id: event.id,
+    type: event.type,
+    dag_name: event.facts.dagName ?? null,
+    run_id: event.facts.runId ?? null,
+    context: JSON.stringify(event.facts),
+    created_at: now(),
+  });
+  await env.ALERTS.send({ kind: "event", eventId: event.id } satisfies AlertMessage, { contentType: "json" });
+}
+
+/**
+ * A finished run's alert: JOB_SUCCESS for a success (a partial one too), JOB_FAILURE for a
+ * failure; a run stopped by hand alerts nothing. A run alerts once, after its last retry: the
+ * coordinator emits this only when the run has a final status.
+ */
+export function runAlert(dagId: string, finished: RunFinishedEvent): AlertEvent | undefined {
+  const type: EventType | undefined =
+    finished.status === "failed" ? "JOB_FAILURE" : finished.status === "succeeded" || finished.status === "partially_succeeded" ? "JOB_SUCCESS" : undefined;
+  if (!type) return undefined;
+  return {
+    id: `run.${dagId}.${finished.runId}.${finished.finishedAt}`,
+    type,
+    facts: {
+      dagName: finished.dagName,
+      runId: finished.runId,
+      runStatus: finished.status,
+      trigger: finished.trigger,
+      triggeredBy: finished.triggeredBy,
+      startedAt: finished.startedAt,
+      finishedAt: finished.finishedAt,
+      durationMs: finished.durationMs,
+      failedSteps: finished.failedSteps,
+      error: finished.error,
+    },
+  };
+}

@@ -1,0 +1,168 @@
+/**
+ * Alert policies: what they are on the wire, how they are stored (header values and the signing
+ * secret encrypted), and which events they match.
+ */
+import { z } from "@hono/zod-openapi";
+import { decrypt, encrypt } from "../auth/encryption.ts";
+import type { PolicyRow, PolicyWrite } from "../db/alerts.ts";
+import { ApiError } from "../errors.ts";
+import { checkTemplate, type TemplateProblem } from "./template.ts";
+import { EVENT_TYPES, type EventType } from "./tokens.ts";
+
+/** What every response shows instead of a header value or signing secret; sent back, it keeps the stored one. */
+export const REDACTED = "••••••••";
+
+export const OptionsSchema = z
+  .strictObject({
+    thresholdSeconds: z.number().int().min(1).optional().openapi({ description: "JOB_LONG_RUNNING: alert once a run has run this long" }),
+    consecutiveFailureThreshold: z.number().int().min(1).max(100).optional().openapi({ description: "JOB_FAILURE: alert only after this many failed runs in a row" }),
+    renotifyIntervalMinutes: z.number().int().min(1).optional().openapi({ description: "Repeat an alert about the same DAG at most this often (not yet applied)" }),
+    includeDescriptionInNotification: z.boolean().optional().openapi({ description: "Fill {{alert_policy_description}}" }),
+    metric: z.enum(["failed_runs", "run_count", "mean_duration_seconds"]).optional().openapi({ description: "INSIGHTS_METRIC: what to watch" }),
+    threshold: z.number().min(0).optional().openapi({ description: "INSIGHTS_METRIC: alert when the metric crosses this" }),
+    windowMinutes: z.number().int().min(1).max(10_080).optional().openapi({ description: "INSIGHTS_METRIC: the window" }),
+  })
+  .openapi("AlertPolicyOptions");
+
+export const PolicyInput = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200),
+    description: z.string().max(2000).optional(),
+    enabled: z.boolean().optional(),
+    eventTypes: z.array(z.enum(EVENT_TYPES)).min(1),
+    dagNames: z.array(z.string().min(1).max(200)).max(1000).optional(),
+    tags: z.array(z.string().min(1).max(100)).max(100).optional(),
+    options: OptionsSchema.optional(),
+    webhook: z.strictObject({
+      url: z.string().url().max(2000),
+      headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a valid header name"), z.string().max(8192)).optional(),
+      body: z.string().min(2).max(64 * 1024).openapi({ description: "The JSON body template, as text, with {{token}}s" }),
+      signingSecret: z
+        .string()
+        .regex(/^(whsec_[A-Za-z0-9+/]{22,}={0,2}|••••••••)$/, "must be whsec_ followed by base64 (at least 16 bytes)")
+        .optional()
+        .openapi({ description: "Standard Webhooks signing secret (whsec_…)" }),
+    }),
+  })
+  .openapi("AlertPolicyInput");
+
+export type PolicyInput = z.infer<typeof PolicyInput>;
+
+export const PolicySchema = PolicyInput.extend({
+  id: z.string(),
+  description: z.string(),
+  enabled: z.boolean(),
+  dagNames: z.array(z.string()),
+  tags: z.array(z.string()),
+  options: OptionsSchema,
+  webhook: z.object({ url: z.string(), headers: z.record(z.string(), z.string()), body: z.string(), signingSecret: z.string().optional() }),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+}).openapi("AlertPolicy");
+
+export type Policy = z.infer<typeof PolicySchema>;
+
+/** Checks what a schema can't: the template, the URL's scheme and the options the event types need. */
+export function validatePolicy(env: Cloudflare.Env, input: PolicyInput): { warnings: string[] } {
+  const template = checkTemplate(input.webhook.body);
+  if (!template.ok) throw templateError(template.errors);
+  checkUrl(env, input.webhook.url);
+  for (const [name, value] of Object.entries(input.webhook.headers ?? {})) {
+    for (const match of value.matchAll(/\{\{\s*([^}\s]+)\s*\}\}/g)) {
+      if (!/^env\.ALERT_SECRET_[A-Z0-9_]+$/.test(match[1]!)) {
+        throw new ApiError("bad_request", `header ${name}: only {{env.ALERT_SECRET_*}} tokens may be used in headers, not {{${match[1]}}}`);
+      }
+    }
+  }
+  const options = input.options ?? {};
+  if (input.eventTypes.includes("JOB_LONG_RUNNING") && options.thresholdSeconds === undefined) {
+    throw new ApiError("bad_request", "options.thresholdSeconds is required for JOB_LONG_RUNNING");
+  }
+  if (input.eventTypes.includes("INSIGHTS_METRIC") && (options.metric === undefined || options.threshold === undefined)) {
+    throw new ApiError("bad_request", "options.metric and options.threshold are required for INSIGHTS_METRIC");
+  }
+  return { warnings: template.warnings };
+}
+
+export function templateError(errors: TemplateProblem[]): ApiError {
+  const first = errors[0]!;
+  return new ApiError("bad_request", `webhook.body: ${first.message} (line ${first.line}, col ${first.column})`, { templateErrors: errors });
+}
+
+/** https only, except plain http to this machine where a dev var allows it (`npm run dev`, the tests). */
+export function checkUrl(env: Cloudflare.Env, url: string): void {
+  const parsed = new URL(url);
+  if (parsed.protocol === "https:") return;
+  const local = parsed.hostname === "127.0.0.1" || parsed.hostname === "localhost" || parsed.hostname === "[::1]";
+  if (parsed.protocol === "http:" && local && env.ALERTS_ALLOW_LOCAL_HTTP === "true") return;
+  throw new ApiError("bad_request", "webhook.url must be https (plain http only to 127.0.0.1/localhost, and only in development)");
+}
+
+/** The row to store: header values and the secret encrypted; redacted values keep what is stored. */
+export async function toPolicyWrite(env: Cloudflare.Env, id: string, input: PolicyInput, previous?: PolicyRow): Promise<PolicyWrite> {
+  const stored = previous?.headers ? (JSON.parse(await decrypt(env, previous.headers)) as Record<string, string>) : {};
+  const headers = Object.fromEntries(
+    Object.entries(input.webhook.headers ?? {}).map(([name, value]) => [name, value === REDACTED ? (stored[name] ?? "") : value]),
+  );
+  let signingSecret: string | null = null;
+  if (input.webhook.signingSecret === REDACTED) signingSecret = previous?.signing_secret ?? null;
+  else if (input.webhook.signingSecret) signingSecret = await encrypt(env, input.webhook.signingSecret);
+  return {
+    id,
+    name: input.name,
+    description: input.description ?? "",
+    enabled: input.enabled === false ? 0 : 1,
+    event_types: JSON.stringify([...new Set(input.eventTypes)]),
+    dag_names: JSON.stringify(input.dagNames ?? []),
+    tags: JSON.stringify(input.tags ?? []),
+    options: JSON.stringify(input.options ?? {}),
+    url: input.webhook.url,
+    header_names: JSON.stringify(Object.keys(headers)),
+    headers: Object.keys(headers).length > 0 ? await encrypt(env, JSON.stringify(headers)) : null,
+    body: input.webhook.body,
+    signing_secret: signingSecret,
+  };
+}
+
+/** The wire shape: every header value and the signing secret redacted. */
+export function toPolicy(row: PolicyRow): Policy {
+  const headerNames = JSON.parse(row.header_names) as string[];
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    enabled: row.enabled === 1,
+    eventTypes: JSON.parse(row.event_types) as EventType[],
+    dagNames: JSON.parse(row.dag_names) as string[],
+    tags: JSON.parse(row.tags) as string[],
+    options: JSON.parse(row.options) as Policy["options"],
+    webhook: {
+      url: row.url,
+      headers: Object.fromEntries(headerNames.map((name) => [name, REDACTED])),
+      body: row.body,
+      ...(row.signing_secret ? { signingSecret: REDACTED } : {}),
+    },
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** The decrypted headers and signing secret, for sending only. */
+export async function secretsOf(env: Cloudflare.Env, row: PolicyRow): Promise<{ headers: Record<string, string>; signingSecret: string | undefined }> {
+  return {
+    headers: row.headers ? (JSON.parse(await decrypt(env, row.headers)) as Record<string, string>) : {},
+    signingSecret: row.signing_secret ? await decrypt(env, row.signing_secret) : undefined,
+  };
+}
+
+/** Whether the policy wants this event: its type, and the DAG filter (names or tags; empty = all). */
+export function matches(row: PolicyRow, eventType: EventType, dag: { name: string; tags: string[] } | undefined): boolean {
+  if (row.enabled !== 1 || !(JSON.parse(row.event_types) as string[]).includes(eventType)) return false;
+  const names = JSON.parse(row.dag_names) as string[];
+  const tags = JSON.parse(row.tags) as string[];
+  if (names.length === 0 && tags.length === 0) return true;
+  if (!dag) return false;
+  return names.includes(dag.name) || dag.tags.some((tag) => tags.includes(tag));
+}

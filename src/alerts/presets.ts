@@ -1,0 +1,177 @@
+/**
+ * Ready body templates for common destinations. The Discord, Jira and Linear ones follow the
+ * seed (seeds/dagster-webhook-alerts.md) with its mistakes fixed: Discord's `timestamp` gets an
+ * ISO time, and every value that a destination limits is cut to fit (`| truncate:N`).
+ */
+export type Preset = { id: string; name: string; url: string; headers: Record<string, string>; body: string; notes: string };
+
+const json = (value: unknown) => JSON.stringify(value, null, 2);
+
+export const PRESETS: readonly Preset[] = [
+  {
+    id: "discord",
+    name: "Discord (embed)",
+    url: "https://discord.com/api/webhooks/<id>/<token>",
+    headers: {},
+    notes: "Content ≤ 2000, embed description ≤ 4096, title ≤ 256 characters. Write <@&ROLE_ID> in `content` to ping a role; mentions inside values never ping.",
+    body: json({
+      username: "dagflare",
+      content: "**Alert Triggered**: {{alert_summary | truncate:1900}}",
+      embeds: [
+        {
+          title: "{{alert_summary | truncate:256}}",
+          url: "{{run_link}}",
+          description: "```\n{{alert_content | truncate:3900}}\n```",
+          color: 15158332,
+          fields: [
+            { name: "Deployment", value: "{{deployment_name | truncate:1024}}", inline: true },
+            { name: "Policy", value: "{{alert_policy_name | truncate:1024}}", inline: true },
+          ],
+          footer: { text: "dagflare • {{deployment_url | truncate:1900}}" },
+          timestamp: "{{start_time}}",
+        },
+      ],
+    }),
+  },
+  {
+    id: "slack",
+    name: "Slack (incoming webhook, blocks)",
+    url: "https://hooks.slack.com/services/<T>/<B>/<X>",
+    headers: {},
+    notes: "Section text ≤ 3000 characters; `text` is the notification fallback.",
+    body: json({
+      text: "{{alert_summary | truncate:3000}}",
+      blocks: [
+        { type: "header", text: { type: "plain_text", text: "{{alert_summary | truncate:150}}" } },
+        { type: "section", text: { type: "mrkdwn", text: "```{{alert_content | truncate:2900}}```" } },
+        { type: "context", elements: [{ type: "mrkdwn", text: "{{deployment_name}} • policy {{alert_policy_name}} • <{{run_link}}|open the run>" }] },
+      ],
+    }),
+  },
+  {
+    id: "jira-v2",
+    name: "Jira Cloud, API v2 (plain text)",
+    url: "https://<your-domain>.atlassian.net/rest/api/2/issue",
+    headers: { Authorization: "Basic <base64 of email:api_token>" },
+    notes: "Summary: one line, ≤ 255 characters.",
+    body: json({
+      fields: {
+        project: { key: "ENG" },
+        issuetype: { name: "Bug" },
+        priority: { name: "High" },
+        summary: "dagflare: {{alert_summary | truncate:240}}",
+        description: "Error Details:\n{{alert_content | truncate:30000}}\n\nLink: {{run_link}}",
+      },
+    }),
+  },
+  {
+    id: "jira-v3",
+    name: "Jira Cloud, API v3 (ADF)",
+    url: "https://<your-domain>.atlassian.net/rest/api/3/issue",
+    headers: { Authorization: "Basic <base64 of email:api_token>" },
+    notes: "Atlassian Document Format description; summary ≤ 255 characters.",
+    body: json({
+      fields: {
+        project: { key: "ENG" },
+        issuetype: { name: "Bug" },
+        priority: { name: "High" },
+        summary: "dagflare: {{alert_summary | truncate:240}}",
+        description: {
+          type: "doc",
+          version: 1,
+          content: [
+            {
+              type: "paragraph",
+              content: [
+                { type: "text", text: "Details:\n", marks: [{ type: "strong" }] },
+                { type: "text", text: "{{alert_content | truncate:30000}}", marks: [{ type: "code" }] },
+              ],
+            },
+            { type: "paragraph", content: [{ type: "text", text: "View in dagflare", marks: [{ type: "link", attrs: { href: "{{deployment_url}}" } }] }] },
+          ],
+        },
+      },
+    }),
+  },
+  {
+    id: "linear",
+    name: "Linear (GraphQL issueCreate)",
+    url: "https://api.linear.app/graphql",
+    headers: { Authorization: "<YOUR_API_KEY>" },
+    notes: "Use the team's UUID, not its key.",
+    body: json({
+      query:
+        "mutation CreateAlert($title: String!, $desc: String!, $team: String!) { issueCreate(input: { title: $title, description: $desc, teamId: $team, priority: 1 }) { success issue { url } } }",
+      variables: {
+        team: "YOUR_TEAM_UUID_HERE",
+        title: "{{alert_summary | truncate:250}}",
+        desc: "{{alert_content}}\n\n---\n**Source**: {{deployment_name}}\n**Policy**: {{alert_policy_name}}\n[Open the run]({{run_link}})",
+      },
+    }),
+  },
+  {
+    id: "pagerduty",
+    name: "PagerDuty Events API v2",
+    url: "https://events.pagerduty.com/v2/enqueue",
+    headers: {},
+    notes: "dedup_key is the run id, so retries and repeats of one run make one incident. Summary ≤ 1024 characters.",
+    body: json({
+      routing_key: "<YOUR_INTEGRATION_KEY>",
+      event_action: "trigger",
+      dedup_key: "{{run_id}}",
+      payload: {
+        summary: "{{alert_summary | truncate:1024}}",
+        source: "{{deployment_name}}",
+        severity: "error",
+        timestamp: "{{end_time}}",
+        custom_details: { details: "{{alert_content}}", policy: "{{alert_policy_name}}", run_link: "{{run_link}}" },
+      },
+      links: [{ href: "{{run_link}}", text: "Open the run" }],
+    }),
+  },
+  {
+    id: "teams",
+    name: "Microsoft Teams (Workflows, Adaptive Card)",
+    url: "https://<tenant>.webhook.office.com/…",
+    headers: {},
+    notes: "An Adaptive Card message for a Teams workflow webhook.",
+    body: json({
+      type: "message",
+      attachments: [
+        {
+          contentType: "application/vnd.microsoft.card.adaptive",
+          content: {
+            $schema: "http://adaptivecards.io/schemas/adaptive-card.json",
+            type: "AdaptiveCard",
+            version: "1.4",
+            body: [
+              { type: "TextBlock", size: "Medium", weight: "Bolder", text: "{{alert_summary}}", wrap: true },
+              { type: "TextBlock", text: "{{alert_content | truncate:20000}}", wrap: true, fontType: "Monospace" },
+              { type: "FactSet", facts: [{ title: "Deployment", value: "{{deployment_name}}" }, { title: "Policy", value: "{{alert_policy_name}}" }] },
+            ],
+            actions: [{ type: "Action.OpenUrl", title: "Open the run", url: "{{run_link}}" }],
+          },
+        },
+      ],
+    }),
+  },
+  {
+    id: "generic",
+    name: "Generic JSON",
+    url: "https://example.com/hooks/dagflare",
+    headers: {},
+    notes: "Every job token as a flat object.",
+    body: json({
+      summary: "{{alert_summary}}",
+      content: "{{alert_content}}",
+      type: "{{notification_type}}",
+      dag: "{{job_name}}",
+      run_id: "{{run_id}}",
+      status: "{{run_status}}",
+      started: "{{start_time}}",
+      ended: "{{end_time}}",
+      link: "{{run_link}}",
+      sample: "{{is_sample}}",
+    }),
+  },
+];

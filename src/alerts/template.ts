@@ -1,0 +1,79 @@
+/**
+ * Alert body templates: JSON with `{{token}}`s in its strings. A template is parsed once, and
+ * rendered on the parsed tree: tokens are replaced inside string values, which are then written
+ * out as JSON strings. Whatever a value holds (quotes, newlines, backslashes, emoji, 100 KB of a
+ * stack trace), the result is valid JSON, and a value can never add keys or change structure.
+ *
+ * `{{name | truncate:N}}` cuts a value to N characters (with "…"): presets use it to stay within
+ * destinations' limits.
+ */
+import { JsonTextError, type JsonNode, parseJson, stringifyJson } from "../domain/json-text.ts";
+import { classifyToken, SECRET_TOKEN } from "./tokens.ts";
+
+const TOKEN = /\{\{\s*([A-Za-z0-9_.]+)\s*(?:\|\s*truncate\s*:\s*(\d+)\s*)?\}\}/g;
+
+export type TemplateProblem = { message: string; line: number; column: number };
+export type TemplateCheck = { ok: true; tree: JsonNode; tokens: string[]; warnings: string[] } | { ok: false; errors: TemplateProblem[] };
+
+/** Parses and checks a body template: JSON, and only tokens that exist (asset tokens: a warning). */
+export function checkTemplate(text: string): TemplateCheck {
+  let tree: JsonNode;
+  try {
+    tree = parseJson(text);
+  } catch (error) {
+    if (!(error instanceof JsonTextError)) throw error;
+    const position = Number(/position (\d+)/.exec(error.message)?.[1] ?? 0);
+    return { ok: false, errors: [{ message: `not JSON: ${error.message.replace(/ \(line \d+ column \d+\)$/, "")}`, ...lineAndColumn(text, position) }] };
+  }
+  const errors: TemplateProblem[] = [];
+  const warnings: string[] = [];
+  const tokens = new Set<string>();
+  for (const match of text.matchAll(TOKEN)) {
+    const name = match[1]!;
+    tokens.add(name);
+    const kind = classifyToken(name);
+    if (kind === "unknown") errors.push({ message: `unknown token {{${name}}}`, ...lineAndColumn(text, match.index) });
+    else if (kind === "secret") errors.push({ message: `{{${name}}} may only be used in a header value`, ...lineAndColumn(text, match.index) });
+    else if (kind === "asset") warnings.push(`{{${name}}} is a Dagster asset token; dagflare has no assets, so it renders empty`);
+  }
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, tree, tokens: [...tokens], warnings };
+}
+
+/** Replaces the tokens in a string; unknown or unavailable ones become empty. */
+export function renderText(text: string, values: Readonly<Record<string, string>>): string {
+  return text.replace(TOKEN, (_whole, name: string, limit: string | undefined) => {
+    const value = SECRET_TOKEN.test(name) ? "" : (values[name] ?? "");
+    return limit === undefined ? value : truncate(value, Number(limit));
+  });
+}
+
+/** Renders a checked template to compact JSON text. */
+export function renderTemplate(tree: JsonNode, values: Readonly<Record<string, string>>): string {
+  return stringifyJson(renderNode(tree, values));
+}
+
+function renderNode(node: JsonNode, values: Readonly<Record<string, string>>): JsonNode {
+  switch (node.type) {
+    case "string":
+      return { type: "string", value: renderText(node.value, values) };
+    case "array":
+      return { type: "array", items: node.items.map((item) => renderNode(item, values)) };
+    case "object":
+      return { type: "object", entries: node.entries.map(([key, value]) => [key, renderNode(value, values)]) };
+    case "literal":
+      return node;
+  }
+}
+
+/** Cuts to at most `limit` characters (code points, so no emoji is split), ending with "…". */
+export function truncate(value: string, limit: number): string {
+  const characters = [...value];
+  if (characters.length <= limit) return value;
+  return `${characters.slice(0, Math.max(0, limit - 1)).join("")}…`;
+}
+
+export function lineAndColumn(text: string, position: number): { line: number; column: number } {
+  const before = text.slice(0, position);
+  const line = before.split("\n").length;
+  return { line, column: position - before.lastIndexOf("\n") };
+}

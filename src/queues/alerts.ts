@@ -1,0 +1,98 @@
+/**
+ * The ALERTS queue: an `event` message fans out into one delivery per matching policy; a
+ * `deliver` message makes one attempt and, when the answer allows it, schedules the next one on
+ * the retry schedule. Deliveries are at-least-once and never dropped silently: what exhausts
+ * its retries (or the queue's) ends `failed` in the delivery log.
+ */
+import type { AlertMessage, EventFacts } from "../alerts/events.ts";
+import { nextDelay, renderDelivery, retrySchedule, send } from "../alerts/deliver.ts";
+import { matches } from "../alerts/policies.ts";
+import type { EventType } from "../alerts/tokens.ts";
+import { createDeliveries, findDelivery, findEvent, findPolicy, listPolicies, type PolicyRow, recordAttempt } from "../db/alerts.ts";
+import { findDag } from "../db/dags.ts";
+import { now } from "../db/time.ts";
+
+export async function consumeAlerts(batch: MessageBatch<AlertMessage>, env: Cloudflare.Env): Promise<void> {
+  await Promise.all(
+    batch.messages.map(async (message) => {
+      try {
+        if (message.body.kind === "event") {
+          await fanOut(env, message.body.eventId);
+          message.ack();
+          return;
+        }
+        const delay = await attemptDelivery(env, message.body.deliveryId, message.body.from);
+        if (delay === undefined) message.ack();
+        else message.retry({ delaySeconds: delay });
+      } catch (error) {
+        console.error(`alerts: ${JSON.stringify(message.body)}:`, error);
+        message.retry({ delaySeconds: 5 });
+      }
+    }),
+  );
+}
+
+/** Messages the queue gave up on: their deliveries are marked failed, not lost. */
+export async function consumeDeadAlerts(batch: MessageBatch<AlertMessage>, env: Cloudflare.Env): Promise<void> {
+  for (const message of batch.messages) {
+    const body = message.body;
+    if (body.kind === "deliver") {
+      await recordAttempt(env.DB, body.deliveryId, { at: now(), statusCode: null, durationMs: 0, error: "gave up: the queue could not process this delivery" }, "failed", now());
+    } else {
+      console.error(`alerts: event ${body.eventId} could not be fanned out; it stays in alert_events`);
+    }
+    message.ack();
+  }
+}
+
+/** Creates the event's deliveries (once per policy, however often this runs) and queues them. */
+async function fanOut(env: Cloudflare.Env, eventId: string): Promise<void> {
+  const event = await findEvent(env.DB, eventId);
+  if (!event) return;
+  const type = event.type as EventType;
+  const facts = JSON.parse(event.context) as EventFacts;
+  const dagRow = event.dag_name ? await findDag(env.DB, event.dag_name) : null;
+  const dag = dagRow ? { name: dagRow.name, tags: JSON.parse(dagRow.tags) as string[] } : event.dag_name ? { name: event.dag_name, tags: [] } : undefined;
+  const policies: PolicyRow[] = [];
+  for (const policy of await listPolicies(env.DB)) {
+    if (matches(policy, type, dag) && (await thresholdReached(env, policy, type, dagRow?.id))) policies.push(policy);
+  }
+  const ids = await createDeliveries(env.DB, event, policies.map((policy) => policy.id), now());
+  if (ids.length > 0) await env.ALERTS.sendBatch(ids.map((deliveryId) => ({ body: { kind: "deliver", deliveryId, from: 0 } satisfies AlertMessage, contentType: "json" as const })));
+}
+
+/** `consecutiveFailureThreshold`: a JOB_FAILURE alerts only once the DAG's last N finished runs all failed. */
+async function thresholdReached(env: Cloudflare.Env, policy: PolicyRow, type: EventType, dagId: string | undefined): Promise<boolean> {
+  const threshold = (JSON.parse(policy.options) as { consecutiveFailureThreshold?: number }).consecutiveFailureThreshold ?? 1;
+  if (type !== "JOB_FAILURE" || threshold <= 1 || !dagId) return true;
+  const { results } = await env.DB.prepare(
+    "SELECT status FROM dag_runs WHERE dag_id = ?1 AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?2",
+  )
+    .bind(dagId, threshold)
+    .all<{ status: number }>();
+  return results.length === threshold && results.every((row) => row.status === 2);
+}
+
+/** One attempt; returns the delay before the next one, or `undefined` when there is none to make. */
+async function attemptDelivery(env: Cloudflare.Env, deliveryId: string, from: number): Promise<number | undefined> {
+  const delivery = await findDelivery(env.DB, deliveryId);
+  if (!delivery || delivery.status !== "pending") return undefined;
+  const [policy, event] = await Promise.all([findPolicy(env.DB, delivery.policy_id), findEvent(env.DB, delivery.event_id)]);
+  if (!policy || !event) return undefined;
+  let request;
+  try {
+    request = await renderDelivery(env, policy, event.type as EventType, JSON.parse(event.context) as EventFacts, delivery.id);
+  } catch (error) {
+    const message = `could not render: ${error instanceof Error ? error.message : String(error)}`;
+    await recordAttempt(env.DB, delivery.id, { at: now(), statusCode: null, durationMs: 0, error: message }, "failed", now());
+    return undefined;
+  }
+  const result = await send(env, request);
+  const made = (JSON.parse(delivery.attempts) as unknown[]).length + 1 - from;
+  const delay = result.outcome === "retry" ? nextDelay(retrySchedule(env), made, result.retryAfterSeconds) : undefined;
+  const status = result.outcome === "delivered" ? "delivered" : delay === undefined ? "failed" : "pending";
+  const attempt = result.outcome === "retry" && delay === undefined ? { ...result.attempt, error: `${result.attempt.error}; gave up after ${made} attempts` } : result.attempt;
+  await recordAttempt(env.DB, delivery.id, attempt, status, now());
+  return delay;
+}
+
