@@ -44,3 +44,10 @@ CREATE TABLE alert_deliveries (
   UNIQUE (event_id, policy_id)
 );
 CREATE INDEX alert_deliveries_by_policy ON alert_deliveries (policy_id, created_at DESC);
+
+-- Metric policies fire once per crossing: whether each one's metric was last above its threshold.
+CREATE TABLE alert_metric_state (
+  policy_id  TEXT PRIMARY KEY REFERENCES alert_policies (id) ON DELETE CASCADE,
+  above      INTEGER NOT NULL CHECK (above IN (0, 1)),
+  changed_at TEXT NOT NULL
+);

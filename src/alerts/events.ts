@@ -30,6 +30,8 @@ export type EventFacts = {
   metric?: string | undefined;
   threshold?: number | undefined;
   value?: number | undefined;
+  /** An event about one policy only (long-running, metric): no other policy matches it. */
+  forPolicy?: string | undefined;
 };
 
 export type AlertEvent = { id: string; type: EventType; facts: EventFacts };

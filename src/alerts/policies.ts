@@ -157,9 +157,10 @@ export async function secretsOf(env: Cloudflare.Env, row: PolicyRow): Promise<{ 
   };
 }
 
-/** Whether the policy wants this event: its type, and the DAG filter (names or tags; empty = all). */
-export function matches(row: PolicyRow, eventType: EventType, dag: { name: string; tags: string[] } | undefined): boolean {
+/** Whether the policy wants this event: its type, and the DAG filter (names or tags; empty = all) unless `ignoreDags`. */
+export function matches(row: PolicyRow, eventType: EventType, dag: { name: string; tags: string[] } | undefined, ignoreDags = false): boolean {
   if (row.enabled !== 1 || !(JSON.parse(row.event_types) as string[]).includes(eventType)) return false;
+  if (ignoreDags) return true;
   const names = JSON.parse(row.dag_names) as string[];
   const tags = JSON.parse(row.tags) as string[];
   if (names.length === 0 && tags.length === 0) return true;

@@ -94,15 +94,22 @@ export function findEvent(db: D1Database, id: string): Promise<EventRow | null> 
   return db.prepare("SELECT * FROM alert_events WHERE id = ?1").bind(id).first<EventRow>();
 }
 
-/** Creates the (event, policy) deliveries that don't exist yet; returns every delivery id of the event. */
-export async function createDeliveries(db: D1Database, event: EventRow, policyIds: string[], at: string): Promise<string[]> {
+/**
+ * Creates the (event, policy) deliveries that don't exist yet and returns only those: an event
+ * announced twice must not have its deliveries sent twice.
+ */
+export async function createDeliveries(db: D1Database, event: EventRow, policyIds: string[], at: string, includePending = false): Promise<string[]> {
   if (policyIds.length === 0) return [];
   const insert = db.prepare(
     `INSERT OR IGNORE INTO alert_deliveries (id, policy_id, event_id, event_type, dag_name, run_id, status, created_at, updated_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)`,
   );
-  await db.batch(policyIds.map((policyId) => insert.bind(deliveryId(event.id, policyId), policyId, event.id, event.type, event.dag_name, event.run_id, at)));
-  return policyIds.map((policyId) => deliveryId(event.id, policyId));
+  const ids = policyIds.map((policyId) => deliveryId(event.id, policyId));
+  const results = await db.batch(ids.map((id, index) => insert.bind(id, policyIds[index], event.id, event.type, event.dag_name, event.run_id, at)));
+  if (!includePending) return ids.filter((_id, index) => results[index]!.meta.changes > 0);
+  // After a failed fan-out, deliveries it created may never have been queued: send the pending ones again.
+  const { results: pending } = await db.prepare("SELECT id FROM alert_deliveries WHERE event_id = ?1 AND status = 'pending'").bind(event.id).all<{ id: string }>();
+  return pending.map((row) => row.id);
 }
 
 /** Stable per (event, policy): a redelivered event message finds the same deliveries. */

@@ -5,6 +5,7 @@
  * consumer (15 minutes of wall time): at `handOffAt` the attempt is handed to the next consumer,
  * which resumes polling from the same offsets.
  */
+import { emitEvent } from "../alerts/events.ts";
 import type { OutputOffsets, StepOutcome } from "../domain/run.ts";
 import type { Executor } from "./executor.ts";
 import { callRunner, executionKey, RunnerUnavailable, type Snapshot } from "./runner.ts";
@@ -49,8 +50,18 @@ export const commandExecutor: Executor = {
         snapshot = await callRunner(context.env, key, "GET", { wait: wait(), ...offsets });
       }
     } catch (error) {
-      if (error instanceof RunnerUnavailable) return failure(error.message);
-      throw error;
+      if (!(error instanceof RunnerUnavailable)) throw error;
+      await reportUnavailable(context.env, error.message);
+      return failure(error.message);
     }
   },
 };
+
+/** AGENT_UNAVAILABLE, at most one event per ten minutes (its id is the ten-minute window). */
+async function reportUnavailable(env: Cloudflare.Env, message: string): Promise<void> {
+  const window = Math.floor(Date.now() / 600_000);
+  const agentUrl = env.RUNNER_URL || "StepRunner container";
+  await emitEvent(env, { id: `agent.${window}`, type: "AGENT_UNAVAILABLE", facts: { agentUrl, error: message } }).catch((error: unknown) =>
+    console.error("AGENT_UNAVAILABLE alert not sent:", error),
+  );
+}

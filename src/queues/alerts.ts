@@ -17,7 +17,7 @@ export async function consumeAlerts(batch: MessageBatch<AlertMessage>, env: Clou
     batch.messages.map(async (message) => {
       try {
         if (message.body.kind === "event") {
-          await fanOut(env, message.body.eventId);
+          await fanOut(env, message.body.eventId, message.attempts > 1);
           message.ack();
           return;
         }
@@ -45,8 +45,11 @@ export async function consumeDeadAlerts(batch: MessageBatch<AlertMessage>, env: 
   }
 }
 
-/** Creates the event's deliveries (once per policy, however often this runs) and queues them. */
-async function fanOut(env: Cloudflare.Env, eventId: string): Promise<void> {
+/**
+ * Creates the event's deliveries (once per policy, however often this runs) and queues the new
+ * ones; a redelivered message (an earlier fan-out may have failed half-way) queues every pending one.
+ */
+async function fanOut(env: Cloudflare.Env, eventId: string, redelivered: boolean): Promise<void> {
   const event = await findEvent(env.DB, eventId);
   if (!event) return;
   const type = event.type as EventType;
@@ -55,9 +58,12 @@ async function fanOut(env: Cloudflare.Env, eventId: string): Promise<void> {
   const dag = dagRow ? { name: dagRow.name, tags: JSON.parse(dagRow.tags) as string[] } : event.dag_name ? { name: event.dag_name, tags: [] } : undefined;
   const policies: PolicyRow[] = [];
   for (const policy of await listPolicies(env.DB)) {
-    if (matches(policy, type, dag) && (await thresholdReached(env, policy, type, dagRow?.id))) policies.push(policy);
+    // An event about one policy (long-running, metric) was already filtered by that policy.
+    if (facts.forPolicy !== undefined && facts.forPolicy !== policy.id) continue;
+    const wanted = facts.forPolicy !== undefined ? matches(policy, type, undefined, true) : matches(policy, type, dag);
+    if (wanted && (await thresholdReached(env, policy, type, dagRow?.id))) policies.push(policy);
   }
-  const ids = await createDeliveries(env.DB, event, policies.map((policy) => policy.id), now());
+  const ids = await createDeliveries(env.DB, event, policies.map((policy) => policy.id), now(), redelivered);
   if (ids.length > 0) await env.ALERTS.sendBatch(ids.map((deliveryId) => ({ body: { kind: "deliver", deliveryId, from: 0 } satisfies AlertMessage, contentType: "json" as const })));
 }
 

@@ -1,5 +1,8 @@
 import { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { emitEvent } from "../alerts/events.ts";
 import { coordinatorFor } from "../coordinator/index.ts";
+import type { AppEnv } from "../env.ts";
 import { deleteDag, type DagRow, findDag, insertDag, listAllDags, listDags, renameDag, setSuspended, updateDag } from "../db/dags.ts";
 import { findLatestRun, latestRuns, type RunRow } from "../db/runs.ts";
 import { now } from "../db/time.ts";
@@ -213,7 +216,7 @@ export const dagRoutes = createRouter()
   .openapi(create, async (c) => {
     const { name, spec = defaultSpec(name) } = c.req.valid("json");
     const result = toDagRecord(name, spec);
-    if (!result.ok) throw invalidSpec(result.errors);
+    if (!result.ok) throw reportInvalid(c, name, result.errors);
     if (!(await insertDag(c.env.DB, result.record, now()))) {
       throw new ApiError("already_exists", `a DAG named '${name}' already exists`);
     }
@@ -270,7 +273,7 @@ export const dagRoutes = createRouter()
     const result = toDagRecord(fileName, c.req.valid("json").spec);
     if (!result.ok) {
       await requireDag(c.env.DB, fileName);
-      throw invalidSpec(result.errors);
+      throw reportInvalid(c, fileName, result.errors);
     }
     if (!(await updateDag(c.env.DB, result.record, now()))) throw notFound(`DAG '${fileName}'`);
     return c.json({ errors: [] }, 200);
@@ -293,6 +296,16 @@ async function requireDag(db: D1Database, name: string): Promise<DagRow> {
   const row = await findDag(db, name);
   if (!row) throw notFound(`DAG '${name}'`);
   return row;
+}
+
+/**
+ * A DAG definition that failed to load (a POST or PUT of it, e.g. by `dags:push`): the 400 for
+ * the caller, and a CODE_LOCATION_ERROR for the alert policies, sent after the response.
+ */
+function reportInvalid(c: Context<AppEnv>, name: string, errors: SpecError[]): ApiError {
+  const event = { id: `code.${name}.${crypto.randomUUID()}`, type: "CODE_LOCATION_ERROR" as const, facts: { dagName: name, errors: errors.map(formatSpecError) } };
+  c.executionCtx.waitUntil(emitEvent(c.env, event).catch((error: unknown) => console.error(`alert for invalid DAG '${name}' not sent:`, error)));
+  return invalidSpec(errors);
 }
 
 function invalidSpec(errors: SpecError[]): ApiError {

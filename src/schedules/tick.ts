@@ -5,6 +5,8 @@
  * twice starts nothing twice. The next tick also looks back at M for DAGs created or changed
  * during M, after M's tick had run.
  */
+import { emitEvent } from "../alerts/events.ts";
+import { runMonitors } from "../alerts/monitors.ts";
 import { startRun } from "../coordinator/index.ts";
 import { type DagRow, listScheduledDags, recordTickFailure } from "../db/dags.ts";
 import { now } from "../db/time.ts";
@@ -39,12 +41,15 @@ export async function runScheduleTick(env: Cloudflare.Env, scheduledTime: number
         const message = error instanceof Error ? error.message : String(error);
         report.failed.push({ dag: dag.name, error: message });
         console.error(`schedule tick ${scheduledFor}: '${dag.name}' did not start: ${message}`);
-        await recordTickFailure(env.DB, dag.id, scheduledFor, message, now()).catch((recordError: unknown) =>
-          console.error(`recording the failed tick of '${dag.name}' failed too:`, recordError),
-        );
+        await Promise.all([
+          recordTickFailure(env.DB, dag.id, scheduledFor, message, now()),
+          emitEvent(env, { id: `tick.${dag.id}.${scheduledFor}`, type: "TICK_FAILURE", facts: { dagName: dag.name, scheduledFor, error: message } }),
+        ]).catch((recordError: unknown) => console.error(`recording the failed tick of '${dag.name}' failed too:`, recordError));
       }
     }),
   );
+  // Long-running runs and metric thresholds are watched on the same minute.
+  await runMonitors(env, scheduledTime).catch((error: unknown) => console.error("alert monitors failed:", error));
   return report;
 }
 

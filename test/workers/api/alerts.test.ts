@@ -3,9 +3,11 @@
  * payloads, delivery through the ALERTS queue to a real receiver on 127.0.0.1 with the full retry
  * matrix, Standard Webhooks signatures, and secrets that never show.
  */
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import worker from "../../../src/index.ts";
 import { call, createAndStart, expectEnvelope, unique, userWithRole, waitForRun } from "../helpers.ts";
 
 const echo = inject("echoUrl");
@@ -230,5 +232,77 @@ describe("delivery", () => {
     const second = await call("POST", `/dags/${dag}/start`, { token, body: {} });
     await waitForRun(token, dag, second.body.dagRunId);
     await until(async () => ((await received(receiver)).length === 1 ? true : undefined));
+  });
+});
+
+describe("event types", () => {
+  async function tick(scheduledTime: number): Promise<void> {
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ scheduledTime, cron: "* * * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+  }
+  const bodies = async (receiver: string) => (await received(receiver)).map((request) => JSON.parse(request.body) as { text: string; details: string });
+
+  it("TICK_FAILURE: a schedule tick that could not start a run", async () => {
+    const dag = unique("tick");
+    const receiver = unique("tick");
+    await createPolicy({ eventTypes: ["TICK_FAILURE"], dagNames: [dag] }, { url: `${echo}/receiver/${receiver}/200` });
+    await call("POST", "/dags", { token, body: { name: dag, spec: 'schedule: "* * * * *"\nsteps:\n  - name: a\n    command: "true"\n' } });
+    await env.DB.prepare("UPDATE dags SET spec = 'steps: [' WHERE name = ?1").bind(dag).run();
+    await tick(Date.UTC(2026, 10, 24, 12, 0));
+    const [alert] = await until(async () => ((await bodies(receiver)).length ? bodies(receiver) : undefined));
+    expect(alert!.text).toBe(`Schedule of ${dag} failed to start a run`);
+    expect(alert!.details).toContain("Scheduled for: 2026-11-24T12:00:00.000Z");
+  });
+
+  it("CODE_LOCATION_ERROR: a DAG definition that fails to validate (as dags:push would send it)", async () => {
+    const dag = unique("broken");
+    const receiver = unique("code");
+    await createPolicy({ eventTypes: ["CODE_LOCATION_ERROR"], dagNames: [dag] }, { url: `${echo}/receiver/${receiver}/200`, body: '{"text": "{{alert_summary}}", "details": "{{failure_message}}"}' });
+    expectEnvelope(await call("POST", "/dags", { token, body: { name: dag, spec: "steps:\n  - name: a\n    command: x\n    depends: [ghost]\n" } }), 400, "bad_request");
+    const [alert] = await until(async () => ((await bodies(receiver)).length ? bodies(receiver) : undefined));
+    expect(alert).toEqual({ text: `DAG ${dag} failed to load`, details: expect.stringContaining("unknown step 'ghost'") });
+  });
+
+  it("JOB_LONG_RUNNING: once per run, past thresholdSeconds", async () => {
+    const dag = unique("long");
+    const receiver = unique("long");
+    await createPolicy({ eventTypes: ["JOB_LONG_RUNNING"], dagNames: [dag], options: { thresholdSeconds: 1 } }, { url: `${echo}/receiver/${receiver}/200` });
+    const runId = await createAndStart(token, dag, `steps:\n  - name: slow\n    executor: http\n    command: GET ${echo}/slow/3000\n`);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await tick(Date.now());
+    await tick(Date.now());
+    const alerts = await until(async () => ((await bodies(receiver)).length ? bodies(receiver) : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await bodies(receiver)).toHaveLength(1);
+    expect(alerts[0]!.text).toBe(`Job ${dag} is running longer than 1 second`);
+    await waitForRun(token, dag, runId);
+  });
+
+  it("INSIGHTS_METRIC: fires when failed runs cross the threshold, once per crossing", async () => {
+    const dag = unique("metric");
+    const receiver = unique("metric");
+    await createPolicy(
+      { eventTypes: ["INSIGHTS_METRIC"], dagNames: [dag], options: { metric: "failed_runs", threshold: 0, windowMinutes: 60 } },
+      { url: `${echo}/receiver/${receiver}/200`, body: '{"text": "{{alert_summary}}", "details": "{{metric_name}}={{computed_value}}>{{threshold}}"}' },
+    );
+    await failingRun(dag);
+    await tick(Date.now());
+    await tick(Date.now() + 60_000);
+    const [alert] = await until(async () => ((await bodies(receiver)).length ? bodies(receiver) : undefined));
+    expect(alert).toEqual({ text: "failed_runs is 1 (threshold 0)", details: "failed_runs=1>0" });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await bodies(receiver)).toHaveLength(1);
+  }, 20_000);
+
+  it("AGENT_UNAVAILABLE: the step runner can't be reached", async () => {
+    const receiver = unique("agent");
+    await createPolicy({ eventTypes: ["AGENT_UNAVAILABLE"] }, { url: `${echo}/receiver/${receiver}/200`, body: '{"text": "{{alert_summary}}", "details": "{{failure_message}}"}' });
+    const { commandExecutor } = await import("../../../src/executors/command.ts");
+    const context = { env: { ...env, RUNNER_URL: "", RUNNER: undefined } as Cloudflare.Env, handOffAt: Date.now() + 1000, progress: async () => true };
+    const invocation = { dagId: "d", runId: "r", step: "s", attempt: 1, executor: "command" as const, command: "echo hi", script: undefined, shell: undefined, dir: undefined, config: {}, env: {}, timeoutMs: 1000, stdoutCapture: { limit: 10, keep: "tail" as const } };
+    await commandExecutor.run(invocation, AbortSignal.timeout(1000), context);
+    const [alert] = await until(async () => ((await bodies(receiver)).length ? bodies(receiver) : undefined));
+    expect(alert).toEqual({ text: "The step runner is unreachable", details: expect.stringContaining("no step runner configured") });
   });
 });

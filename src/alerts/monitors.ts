@@ -1,0 +1,81 @@
+/**
+ * Alerts that come from watching rather than from a single happening, checked by the
+ * every-minute cron tick: runs that have been running longer than a policy's `thresholdSeconds`
+ * (once per run and policy), and metric thresholds over a window (once per crossing).
+ */
+import { listPolicies, type PolicyRow } from "../db/alerts.ts";
+import { emitEvent } from "./events.ts";
+
+type Options = { thresholdSeconds?: number; metric?: "failed_runs" | "run_count" | "mean_duration_seconds"; threshold?: number; windowMinutes?: number };
+
+export async function runMonitors(env: Cloudflare.Env, at: number): Promise<void> {
+  const policies = (await listPolicies(env.DB)).filter((policy) => policy.enabled === 1);
+  const wants = (policy: PolicyRow, type: string) => (JSON.parse(policy.event_types) as string[]).includes(type);
+  await Promise.all([
+    ...policies.filter((policy) => wants(policy, "JOB_LONG_RUNNING")).map((policy) => longRunning(env, policy, at)),
+    ...policies.filter((policy) => wants(policy, "INSIGHTS_METRIC")).map((policy) => metric(env, policy, at)),
+  ]);
+}
+
+/** Runs still running past the threshold: one event per (run, policy), so each alerts once. */
+async function longRunning(env: Cloudflare.Env, policy: PolicyRow, at: number): Promise<void> {
+  const { thresholdSeconds } = JSON.parse(policy.options) as Options;
+  if (!thresholdSeconds) return;
+  const before = new Date(at - thresholdSeconds * 1000).toISOString();
+  const { results } = await env.DB.prepare(
+    `SELECT r.run_id, r.started_at, r.trigger, r.triggered_by, r.params, d.name AS dag_name, d.id AS dag_id
+     FROM dag_runs r JOIN dags d ON d.id = r.dag_id WHERE r.status = 1 AND r.started_at <= ?1`,
+  )
+    .bind(before)
+    .all<{ run_id: string; started_at: string; trigger: string; triggered_by: string; params: string; dag_name: string; dag_id: string }>();
+  for (const run of results) {
+    await emitEvent(env, {
+      id: `long.${run.dag_id}.${run.run_id}.${policy.id}`,
+      type: "JOB_LONG_RUNNING",
+      facts: {
+        dagName: run.dag_name,
+        runId: run.run_id,
+        runStatus: "running",
+        trigger: run.trigger,
+        triggeredBy: run.triggered_by,
+        params: run.params,
+        startedAt: run.started_at,
+        durationMs: at - Date.parse(run.started_at),
+        forPolicy: policy.id,
+      },
+    });
+  }
+}
+
+/**
+ * failed_runs / run_count / mean_duration_seconds over the window, across the policy's DAGs (by
+ * name; all when it names none). Fires when the value crosses the threshold upwards, and again
+ * only after it has been back below it: the window the crossing happened in names the event.
+ */
+async function metric(env: Cloudflare.Env, policy: PolicyRow, at: number): Promise<void> {
+  const { metric, threshold, windowMinutes = 60 } = JSON.parse(policy.options) as Options;
+  if (!metric || threshold === undefined) return;
+  const names = JSON.parse(policy.dag_names) as string[];
+  const since = new Date(at - windowMinutes * 60_000).toISOString();
+  const row = await env.DB.prepare(
+    `SELECT COUNT(*) AS runs, SUM(r.status = 2) AS failed,
+            AVG((julianday(r.finished_at) - julianday(r.started_at)) * 86400.0) AS mean_seconds
+     FROM dag_runs r JOIN dags d ON d.id = r.dag_id
+     WHERE r.finished_at >= ?1 AND (json_array_length(?2) = 0 OR d.name IN (SELECT value FROM json_each(?2)))`,
+  )
+    .bind(since, JSON.stringify(names))
+    .first<{ runs: number; failed: number | null; mean_seconds: number | null }>();
+  const value = metric === "failed_runs" ? (row?.failed ?? 0) : metric === "run_count" ? (row?.runs ?? 0) : Math.round((row?.mean_seconds ?? 0) * 10) / 10;
+  const above = value > threshold;
+  const state = await env.DB.prepare("SELECT above FROM alert_metric_state WHERE policy_id = ?1").bind(policy.id).first<{ above: number }>();
+  if ((state?.above === 1) === above) return;
+  await env.DB.prepare("INSERT INTO alert_metric_state (policy_id, above, changed_at) VALUES (?1, ?2, ?3) ON CONFLICT (policy_id) DO UPDATE SET above = ?2, changed_at = ?3")
+    .bind(policy.id, above ? 1 : 0, new Date(at).toISOString())
+    .run();
+  if (!above) return;
+  await emitEvent(env, {
+    id: `metric.${policy.id}.${Math.floor(at / 60_000)}`,
+    type: "INSIGHTS_METRIC",
+    facts: { metric, threshold, value, forPolicy: policy.id },
+  });
+}
