@@ -148,7 +148,7 @@ async function startWorker(): Promise<void> {
       "--enable-containers=false",
     ],
     // Set here so a stray ENVIRONMENT in the developer's shell can't make dev act as production.
-    { ENVIRONMENT: "development", AUTH_MODE: authMode, RUNNER_URL: runnerUrl },
+    { ENVIRONMENT: "development", AUTH_MODE: authMode, RUNNER_URL: runnerUrl, PUBLIC_URL: `http://127.0.0.1:${port}` },
   );
   worker.on("exit", (code, signal) => {
     if (stopping) return;

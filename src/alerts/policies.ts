@@ -16,7 +16,7 @@ export const OptionsSchema = z
   .strictObject({
     thresholdSeconds: z.number().int().min(1).optional().openapi({ description: "JOB_LONG_RUNNING: alert once a run has run this long" }),
     consecutiveFailureThreshold: z.number().int().min(1).max(100).optional().openapi({ description: "JOB_FAILURE: alert only after this many failed runs in a row" }),
-    renotifyIntervalMinutes: z.number().int().min(1).optional().openapi({ description: "Repeat an alert about the same DAG at most this often (not yet applied)" }),
+    renotifyIntervalMinutes: z.number().int().min(1).optional().openapi({ description: "Send the same kind of alert about the same DAG at most once per this many minutes" }),
     includeDescriptionInNotification: z.boolean().optional().openapi({ description: "Fill {{alert_policy_description}}" }),
     metric: z.enum(["failed_runs", "run_count", "mean_duration_seconds"]).optional().openapi({ description: "INSIGHTS_METRIC: what to watch" }),
     threshold: z.number().min(0).optional().openapi({ description: "INSIGHTS_METRIC: alert when the metric crosses this" }),

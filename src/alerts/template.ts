@@ -67,9 +67,19 @@ function renderNode(node: JsonNode, values: Readonly<Record<string, string>>): J
 
 /** Cuts to at most `limit` characters (code points, so no emoji is split), ending with "…". */
 export function truncate(value: string, limit: number): string {
-  const characters = [...value];
-  if (characters.length <= limit) return value;
-  return `${characters.slice(0, Math.max(0, limit - 1)).join("")}…`;
+  // UTF-16 length bounds the code point count: most values need no counting at all.
+  if (value.length <= limit) return value;
+  let end = 0;
+  let count = 0;
+  while (end < value.length && count < limit) {
+    end += value.codePointAt(end)! > 0xffff ? 2 : 1;
+    count++;
+  }
+  if (end >= value.length) return value;
+  // Back to limit - 1 characters, to make room for the ellipsis.
+  const last = value.codePointAt(end - 1)!;
+  const cut = end - (last >= 0xdc00 && last <= 0xdfff ? 2 : 1);
+  return `${value.slice(0, Math.max(0, cut))}…`;
 }
 
 export function lineAndColumn(text: string, position: number): { line: number; column: number } {

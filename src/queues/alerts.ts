@@ -61,7 +61,7 @@ async function fanOut(env: Cloudflare.Env, eventId: string, redelivered: boolean
     // An event about one policy (long-running, metric) was already filtered by that policy.
     if (facts.forPolicy !== undefined && facts.forPolicy !== policy.id) continue;
     const wanted = facts.forPolicy !== undefined ? matches(policy, type, undefined, true) : matches(policy, type, dag);
-    if (wanted && (await thresholdReached(env, policy, type, dagRow?.id))) policies.push(policy);
+    if (wanted && (await thresholdReached(env, policy, type, dagRow?.id)) && !(await notifiedRecently(env, policy, type, event.dag_name))) policies.push(policy);
   }
   const ids = await createDeliveries(env.DB, event, policies.map((policy) => policy.id), now(), redelivered);
   if (ids.length > 0) await env.ALERTS.sendBatch(ids.map((deliveryId) => ({ body: { kind: "deliver", deliveryId, from: 0 } satisfies AlertMessage, contentType: "json" as const })));
@@ -77,6 +77,17 @@ async function thresholdReached(env: Cloudflare.Env, policy: PolicyRow, type: Ev
     .bind(dagId, threshold)
     .all<{ status: number }>();
   return results.length === threshold && results.every((row) => row.status === 2);
+}
+
+/** `renotifyIntervalMinutes`: the same kind of alert about the same DAG is not repeated sooner. */
+async function notifiedRecently(env: Cloudflare.Env, policy: PolicyRow, type: EventType, dagName: string | null): Promise<boolean> {
+  const minutes = (JSON.parse(policy.options) as { renotifyIntervalMinutes?: number }).renotifyIntervalMinutes;
+  if (!minutes) return false;
+  const since = new Date(Date.now() - minutes * 60_000).toISOString();
+  const recent = await env.DB.prepare("SELECT 1 AS found FROM alert_deliveries WHERE policy_id = ?1 AND event_type = ?2 AND dag_name IS ?3 AND created_at > ?4 LIMIT 1")
+    .bind(policy.id, type, dagName, since)
+    .first();
+  return recent !== null;
 }
 
 /** One attempt; returns the delay before the next one, or `undefined` when there is none to make. */

@@ -222,6 +222,18 @@ describe("delivery", () => {
     expect(await received(receiver)).toHaveLength(2);
   });
 
+  it("renotifyIntervalMinutes: the same alert about the same DAG is not repeated within the interval", async () => {
+    const dag = unique("quiet");
+    const receiver = unique("quiet");
+    await createPolicy({ dagNames: [dag], options: { renotifyIntervalMinutes: 60 } }, { url: `${echo}/receiver/${receiver}/200` });
+    await failingRun(dag);
+    await until(async () => ((await received(receiver)).length === 1 ? true : undefined));
+    const again = await call("POST", `/dags/${dag}/start`, { token, body: {} });
+    await waitForRun(token, dag, again.body.dagRunId);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(await received(receiver)).toHaveLength(1);
+  });
+
   it("consecutiveFailureThreshold waits for that many failed runs in a row", async () => {
     const dag = unique("streak");
     const receiver = unique("streak");
