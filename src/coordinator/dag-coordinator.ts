@@ -100,9 +100,9 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     const at = this.#stamp();
     const seq = (this.#sql.first<{ seq: number }>("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM runs")?.seq) ?? 1;
     this.#sql.run(
-      `INSERT INTO runs (id, seq, status, spec, params, payload, trigger, triggered_by, queued_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      runId, seq, RUN_STATUS.queued, request.spec, JSON.stringify(params), request.payload ?? null,
+      `INSERT INTO runs (id, seq, status, spec, params, payload, headers, trigger, triggered_by, queued_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      runId, seq, RUN_STATUS.queued, request.spec, JSON.stringify(params), request.payload ?? null, request.headers ?? null,
       request.trigger, request.triggeredBy, at, at,
     );
     spec.steps.forEach((step, position) => {
@@ -556,6 +556,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     ]);
     // First, so params and env can read it: `params: BRANCH=${WEBHOOK_PAYLOAD.branch}`.
     if (run.payload !== null) scope.set("WEBHOOK_PAYLOAD", run.payload);
+    if (run.headers !== null) scope.set("WEBHOOK_HEADERS", run.headers);
     const params = JSON.parse(run.params) as { key: string; value: string }[];
     for (const { key, value } of params) scope.set(key, expand(value, scope));
     scope.set("DAGU_PARAMS_JSON", JSON.stringify(Object.fromEntries(params.map(({ key }) => [key, scope.get(key)]))));

@@ -93,6 +93,8 @@ const MIGRATIONS = [
   // finished runs are pruned by age.
   `ALTER TABLE runs ADD COLUMN only_step TEXT;
    CREATE INDEX IF NOT EXISTS runs_by_finish ON runs (finished_at) WHERE finished_at IS NOT NULL;`,
+  // v3: the request headers a DAG forwards from its webhook trigger (WEBHOOK_HEADERS).
+  `ALTER TABLE runs ADD COLUMN headers TEXT;`,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length + 1;
 
@@ -113,6 +115,8 @@ export type RunRecord = {
   error: string | null;
   /** Set while a retry re-runs this one step only. */
   only_step: string | null;
+  /** JSON of the forwarded webhook request headers (lower-case names), or null. */
+  headers: string | null;
   updated_at: string;
   synced_at: string | null;
 };

@@ -9,6 +9,8 @@ export type DagRow = {
   tags: string;
   schedules: string;
   suspended: number;
+  /** JSON of the spec's `webhook:` settings. */
+  webhook_options: string;
   created_at: string;
   updated_at: string;
 };
@@ -51,10 +53,10 @@ export function findDag(db: D1Database, name: string): Promise<DagRow | null> {
 export async function insertDag(db: D1Database, dag: DagRecord, at: string): Promise<boolean> {
   const { meta } = await db
     .prepare(
-      `INSERT INTO dags (id, name, spec, description, tags, schedules, created_at, updated_at)
-       VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT DO NOTHING`,
+      `INSERT INTO dags (id, name, spec, description, tags, schedules, webhook_options, created_at, updated_at)
+       VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?8, ?6, ?6) ON CONFLICT DO NOTHING`,
     )
-    .bind(dag.name, dag.spec, dag.description, JSON.stringify(dag.tags), JSON.stringify(dag.schedules), at, crypto.randomUUID())
+    .bind(dag.name, dag.spec, dag.description, JSON.stringify(dag.tags), JSON.stringify(dag.schedules), at, crypto.randomUUID(), JSON.stringify(dag.webhook))
     .run();
   return meta.changes > 0;
 }
@@ -62,8 +64,8 @@ export async function insertDag(db: D1Database, dag: DagRecord, at: string): Pro
 /** Replaces the spec of an existing DAG; returns whether the DAG exists. */
 export async function updateDag(db: D1Database, dag: DagRecord, at: string): Promise<boolean> {
   const { meta } = await db
-    .prepare("UPDATE dags SET spec = ?2, description = ?3, tags = ?4, schedules = ?5, updated_at = ?6 WHERE name = ?1")
-    .bind(dag.name, dag.spec, dag.description, JSON.stringify(dag.tags), JSON.stringify(dag.schedules), at)
+    .prepare("UPDATE dags SET spec = ?2, description = ?3, tags = ?4, schedules = ?5, webhook_options = ?7, updated_at = ?6 WHERE name = ?1")
+    .bind(dag.name, dag.spec, dag.description, JSON.stringify(dag.tags), JSON.stringify(dag.schedules), at, JSON.stringify(dag.webhook))
     .run();
   return meta.changes > 0;
 }

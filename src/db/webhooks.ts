@@ -1,4 +1,5 @@
 /** Webhooks in D1: one per DAG, keyed by the DAG's id so it follows renames and dies with the DAG. */
+import type { SignatureScheme } from "../auth/webhook-signatures.ts";
 
 export type WebhookRow = {
   id: string;
@@ -11,11 +12,18 @@ export type WebhookRow = {
   created_at: string;
   updated_at: string;
   last_used_at: string | null;
+  auth_mode: WebhookAuthMode;
+  signature_scheme: SignatureScheme | null;
+  /** Encrypted (src/auth/encryption.ts): it must be used to verify, so it can't be hashed. */
+  signature_secret: string | null;
+  signature_updated_at: string | null;
 };
+
+export type WebhookAuthMode = "token" | "token_or_signature" | "signature";
 
 /** A webhook with its DAG's current name (and, for triggers, the DAG's spec). */
 export type WebhookWithDag = WebhookRow & { dag_name: string };
-export type TriggerTarget = WebhookWithDag & { spec: string };
+export type TriggerTarget = WebhookWithDag & { spec: string; webhook_options: string };
 
 /** The wire shape (Dagu's `WebhookDetails`): never the hash or the digest. */
 export type Webhook = {
@@ -27,6 +35,9 @@ export type Webhook = {
   updatedAt: string;
   createdBy: string;
   lastUsedAt?: string;
+  /** dagflare: how triggers authenticate, and the signature's scheme (never its secret). */
+  authMode: WebhookAuthMode;
+  signature: { scheme: SignatureScheme; updatedAt: string } | null;
 };
 
 export const toWebhook = (row: WebhookWithDag): Webhook => ({
@@ -38,6 +49,8 @@ export const toWebhook = (row: WebhookWithDag): Webhook => ({
   updatedAt: row.updated_at,
   createdBy: row.created_by,
   ...(row.last_used_at ? { lastUsedAt: row.last_used_at } : {}),
+  authMode: row.auth_mode,
+  signature: row.signature_scheme ? { scheme: row.signature_scheme, updatedAt: row.signature_updated_at ?? row.updated_at } : null,
 });
 
 export type TokenFields = { prefix: string; hash: string; digest: string };
@@ -55,7 +68,10 @@ export function findWebhookOfDag(db: D1Database, dagName: string): Promise<Webho
 
 /** Everything a trigger needs in one read: the webhook, the DAG's id, name and spec. */
 export function findTriggerTarget(db: D1Database, dagName: string): Promise<TriggerTarget | null> {
-  return db.prepare("SELECT w.*, d.name AS dag_name, d.spec AS spec FROM webhooks w JOIN dags d ON d.id = w.dag_id WHERE d.name = ?1").bind(dagName).first<TriggerTarget>();
+  return db
+    .prepare("SELECT w.*, d.name AS dag_name, d.spec AS spec, d.webhook_options AS webhook_options FROM webhooks w JOIN dags d ON d.id = w.dag_id WHERE d.name = ?1")
+    .bind(dagName)
+    .first<TriggerTarget>();
 }
 
 /** Creates the DAG's webhook unless it has one; `null` when the DAG is unknown or already has one. */
@@ -90,4 +106,20 @@ export async function setWebhookEnabled(db: D1Database, webhookId: string, enabl
 
 export async function deleteWebhook(db: D1Database, webhookId: string): Promise<void> {
   await db.prepare("DELETE FROM webhooks WHERE id = ?1").bind(webhookId).run();
+}
+
+/** Sets (or replaces) the signature scheme and its encrypted secret, and the auth mode. */
+export async function setSignature(db: D1Database, webhookId: string, scheme: SignatureScheme, encryptedSecret: string, mode: WebhookAuthMode, at: string): Promise<void> {
+  await db
+    .prepare("UPDATE webhooks SET signature_scheme = ?2, signature_secret = ?3, auth_mode = ?4, signature_updated_at = ?5, updated_at = ?5 WHERE id = ?1")
+    .bind(webhookId, scheme, encryptedSecret, mode, at)
+    .run();
+}
+
+/** Back to the Bearer token only. */
+export async function clearSignature(db: D1Database, webhookId: string, at: string): Promise<void> {
+  await db
+    .prepare("UPDATE webhooks SET signature_scheme = NULL, signature_secret = NULL, auth_mode = 'token', signature_updated_at = NULL, updated_at = ?2 WHERE id = ?1")
+    .bind(webhookId, at)
+    .run();
 }

@@ -86,6 +86,8 @@ export type DagSpec = {
   timeoutSec: number | undefined;
   maxOutputSize: number;
   histRetentionDays: number;
+  /** How webhook triggers treat request headers: which reach the run, which names it. */
+  webhook: { forwardHeaders: string[]; runIdHeader: string | undefined };
   steps: StepSpec[];
   handlerOn: Partial<Record<HandlerEvent, StepSpec>>;
 };
@@ -182,6 +184,12 @@ const dagSchema = z.strictObject({
   timeoutSec: seconds.optional(),
   maxOutputSize: z.int().min(1).max(16 * 1024 * 1024, "at most 16 MiB").optional(),
   histRetentionDays: z.int().min(1, "must be at least 1").max(3650, "at most 3650").optional(),
+  webhook: z
+    .strictObject({
+      forwardHeaders: z.array(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a header name")).max(50).optional(),
+      runIdHeader: z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a header name").optional(),
+    })
+    .optional(),
   handlerOn: z
     .strictObject({
       success: handlerStepSchema.optional(),
@@ -210,6 +218,8 @@ const KNOWN_FIELDS = new Set([
   "markSuccess",
   "type",
   "config",
+  "forwardHeaders",
+  "runIdHeader",
 ]);
 
 // ---------------------------------------------------------------------------------------------
@@ -309,6 +319,7 @@ function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
     timeoutSec: raw.timeoutSec,
     maxOutputSize: raw.maxOutputSize ?? DEFAULT_MAX_OUTPUT_SIZE,
     histRetentionDays: raw.histRetentionDays ?? DEFAULT_HIST_RETENTION_DAYS,
+    webhook: { forwardHeaders: (raw.webhook?.forwardHeaders ?? []).map((name) => name.toLowerCase()), runIdHeader: raw.webhook?.runIdHeader },
     steps: raw.steps.map((step, index) => normaliseStep(step, step.name, ["steps", index], errors)),
     handlerOn,
   };
@@ -598,7 +609,7 @@ function editDistance(a: string, b: string): number {
 // Registry helpers.
 
 /** What the registry stores besides the YAML, derived from the parsed spec on every write. */
-export type DagRecord = { name: string; spec: string; description: string; tags: string[]; schedules: string[] };
+export type DagRecord = { name: string; spec: string; description: string; tags: string[]; schedules: string[]; webhook: DagSpec["webhook"] };
 
 export type RecordResult = { ok: true; record: DagRecord; spec: DagSpec } | { ok: false; errors: SpecError[] };
 
@@ -609,7 +620,7 @@ export function toDagRecord(name: string, source: string): RecordResult {
   return {
     ok: true,
     spec,
-    record: { name, spec: source, description: spec.description, tags: spec.tags, schedules: spec.schedule },
+    record: { name, spec: source, description: spec.description, tags: spec.tags, schedules: spec.schedule, webhook: spec.webhook },
   };
 }
 

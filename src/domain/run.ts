@@ -17,6 +17,8 @@ export type StartRequest = {
   params?: string | Record<string, unknown> | undefined;
   /** The webhook payload as exact JSON text, exposed to steps as WEBHOOK_PAYLOAD. */
   payload?: string | undefined;
+  /** The webhook request headers the DAG forwards, as JSON (WEBHOOK_HEADERS). */
+  headers?: string | undefined;
   trigger: RunTrigger;
   /** Who or what started it: a username, `api-key:<name>`, a webhook, a schedule. */
   triggeredBy: string;

@@ -14,8 +14,13 @@ export type WebhookBody = {
 
 const ENVELOPE_KEYS = new Set(["payload", "dagRunId"]);
 
-/** Throws JsonTextError for a body that isn't JSON, or an envelope whose dagRunId isn't a string. */
-export function readWebhookBody(text: string): WebhookBody {
+/**
+ * Throws JsonTextError for a body that isn't JSON, or an envelope whose dagRunId isn't a string.
+ * A form body (Slack's slash commands) becomes a JSON object of its fields (the last value of a
+ * repeated field wins); GitHub's form variant, a single `payload` field, is that field's JSON.
+ */
+export function readWebhookBody(text: string, contentType = ""): WebhookBody {
+  if (/^application\/x-www-form-urlencoded\b/i.test(contentType)) return readForm(text);
   if (text.trim() === "") return { payload: "{}", dagRunId: undefined };
   let value: unknown;
   try {
@@ -34,4 +39,11 @@ export function readWebhookBody(text: string): WebhookBody {
   // Only an envelope needs the exact tree: to cut its `payload` out without rounding or reordering.
   const payload = memberOf(parseJson(text), "payload");
   return { payload: payload ? stringifyJson(payload) : "{}", dagRunId };
+}
+
+function readForm(text: string): WebhookBody {
+  const fields = new URLSearchParams(text);
+  const keys = [...new Set(fields.keys())];
+  if (keys.length === 1 && keys[0] === "payload") return { payload: readWebhookBody(fields.get("payload")!).payload, dagRunId: undefined };
+  return { payload: JSON.stringify(Object.fromEntries(keys.map((key) => [key, fields.getAll(key).at(-1)!]))), dagRunId: undefined };
 }

@@ -59,6 +59,8 @@ describe("managing webhooks (admin only)", () => {
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
       createdBy: admin.id,
+      authMode: "token",
+      signature: null,
     });
 
     const fetched = await call("GET", `/dags/${dag}/webhook`, { token: admin.token });

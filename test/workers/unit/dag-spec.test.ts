@@ -92,13 +92,15 @@ handlerOn:
   });
 
   it("toDagRecord derives the stored columns", () => {
-    const result = toDagRecord("nightly", "description: d\ntags: [a]\nschedule: ['0 1 * * *']\nsteps:\n  - name: s\n    command: x\n");
+    const source = "description: d\ntags: [a]\nschedule: ['0 1 * * *']\nwebhook: {forwardHeaders: [X-GitHub-Event], runIdHeader: X-GitHub-Delivery}\nsteps:\n  - name: s\n    command: x\n";
+    const result = toDagRecord("nightly", source);
     expect(result.ok && result.record).toEqual({
       name: "nightly",
-      spec: "description: d\ntags: [a]\nschedule: ['0 1 * * *']\nsteps:\n  - name: s\n    command: x\n",
+      spec: source,
       description: "d",
       tags: ["a"],
       schedules: ["0 1 * * *"],
+      webhook: { forwardHeaders: ["x-github-event"], runIdHeader: "X-GitHub-Delivery" },
     });
   });
 });
@@ -228,4 +230,10 @@ describe("spec helpers", () => {
     expect(renameInSpec("# keep me\nname: old\nsteps: []\n", "new")).toBe("# keep me\nname: new\nsteps: []\n");
     expect(renameInSpec("steps: []\n", "new")).toBe("steps: []\n");
   });
+});
+
+it("a value with ': ' left unquoted gets a hint (the Dagu docs' Slack example makes this mistake)", () => {
+  const result = parseDagSpec('steps:\n  - name: log\n    command: echo "User ${WEBHOOK_PAYLOAD.user_name} requested: ${WEBHOOK_PAYLOAD.text}"\n');
+  expect(result.ok).toBe(false);
+  expect(!result.ok && result.errors[0]!.message).toContain("must be quoted");
 });

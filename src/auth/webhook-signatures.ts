@@ -1,0 +1,90 @@
+/**
+ * Signed webhook senders that can't send a Bearer header: GitHub, Slack and any Standard
+ * Webhooks sender. Each signs the raw body with a shared secret; the signature is checked over
+ * the exact bytes received, before anything is parsed, in constant time.
+ */
+
+export const SIGNATURE_SCHEMES = ["github", "slack", "standard"] as const;
+export type SignatureScheme = (typeof SIGNATURE_SCHEMES)[number];
+
+/** Slack's and Standard Webhooks' replay window. */
+export const TOLERANCE_SECONDS = 5 * 60;
+
+export type SignatureCheck = { ok: true } | { ok: false; reason: string };
+
+const encoder = new TextEncoder();
+
+/** The headers that carry signatures: never forwarded to a run. */
+export const SIGNATURE_HEADERS = ["x-hub-signature-256", "x-hub-signature", "x-slack-signature", "x-slack-request-timestamp", "webhook-signature"];
+
+export async function verifySignature(
+  scheme: SignatureScheme,
+  secret: string,
+  headers: Headers,
+  body: Uint8Array,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): Promise<SignatureCheck> {
+  switch (scheme) {
+    case "github": {
+      const presented = headers.get("x-hub-signature-256");
+      if (!presented?.startsWith("sha256=")) return { ok: false, reason: "missing X-Hub-Signature-256" };
+      const expected = `sha256=${toHex(await hmac(encoder.encode(secret), body))}`;
+      return equal(presented, expected) ? { ok: true } : { ok: false, reason: "signature mismatch" };
+    }
+    case "slack": {
+      const presented = headers.get("x-slack-signature");
+      const timestamp = headers.get("x-slack-request-timestamp");
+      if (!presented?.startsWith("v0=") || !timestamp) return { ok: false, reason: "missing X-Slack-Signature or X-Slack-Request-Timestamp" };
+      if (!fresh(timestamp, nowSeconds)) return { ok: false, reason: "timestamp outside the 5-minute window" };
+      const expected = `v0=${toHex(await hmac(encoder.encode(secret), concat(encoder.encode(`v0:${timestamp}:`), body)))}`;
+      return equal(presented, expected) ? { ok: true } : { ok: false, reason: "signature mismatch" };
+    }
+    case "standard": {
+      const id = headers.get("webhook-id");
+      const timestamp = headers.get("webhook-timestamp");
+      const presented = headers.get("webhook-signature");
+      if (!id || !timestamp || !presented) return { ok: false, reason: "missing webhook-id, webhook-timestamp or webhook-signature" };
+      if (!fresh(timestamp, nowSeconds)) return { ok: false, reason: "timestamp outside the 5-minute window" };
+      const key = Uint8Array.from(atob(secret.replace(/^whsec_/, "")), (char) => char.charCodeAt(0));
+      const expected = `v1,${btoa(String.fromCharCode(...(await hmac(key, concat(encoder.encode(`${id}.${timestamp}.`), body)))))}`;
+      // Several signatures (space-separated) let a sender rotate its secret.
+      const any = presented.split(" ").reduce((found, candidate) => equal(candidate, expected) || found, false);
+      return any ? { ok: true } : { ok: false, reason: "no matching signature" };
+    }
+  }
+}
+
+/** A new signing secret: hex for GitHub (any string works there), `whsec_` + base64 for Standard Webhooks. */
+export function generateSigningSecret(scheme: Exclude<SignatureScheme, "slack">): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return scheme === "standard" ? `whsec_${btoa(String.fromCharCode(...bytes))}` : toHex(bytes);
+}
+
+async function hmac(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
+  const imported = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return new Uint8Array(await crypto.subtle.sign("HMAC", imported, data));
+}
+
+function fresh(timestamp: string, nowSeconds: number): boolean {
+  const seconds = Number(timestamp);
+  return Number.isInteger(seconds) && Math.abs(nowSeconds - seconds) <= TOLERANCE_SECONDS;
+}
+
+/** Constant-time comparison (for strings of equal length; a length mismatch reveals only the length). */
+function equal(a: string, b: string): boolean {
+  const left = encoder.encode(a);
+  const right = encoder.encode(b);
+  if (left.length !== right.length) return false;
+  let difference = 0;
+  for (let index = 0; index < left.length; index++) difference |= left[index]! ^ right[index]!;
+  return difference === 0;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(a.length + b.length);
+  joined.set(a);
+  joined.set(b, a.length);
+  return joined;
+}
+
+const toHex = (bytes: Uint8Array) => [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");

@@ -1,0 +1,136 @@
+/**
+ * Signed senders calling the trigger directly: GitHub (X-Hub-Signature-256), Slack (v0
+ * signatures over form bodies) and Standard Webhooks, each signed exactly as that sender signs,
+ * plus header forwarding and the sender's delivery id as the run id.
+ */
+import { env } from "cloudflare:workers";
+import { Webhook } from "standardwebhooks";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import githubPush from "../fixtures/github-push.json?raw";
+import { call, expectEnvelope, nodeOf, unique, userWithRole, waitForRun } from "../helpers.ts";
+
+const echo = inject("echoUrl");
+let admin: string;
+beforeAll(async () => {
+  admin = (await userWithRole("admin")).token;
+});
+
+const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+async function hmacHex(secret: string, text: string): Promise<string> {
+  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return hex(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(text)));
+}
+
+/** A DAG with a webhook whose one http step prints `template`. */
+async function signedDag(template: string, webhookSettings = "") {
+  const dag = unique("signed");
+  const spec = `${webhookSettings}steps:\n  - name: show\n    executor: {type: http, config: {body: '${template}'}}\n    command: POST ${echo}/body\n    output: SHOWN\n`;
+  expect((await call("POST", "/dags", { token: admin, body: { name: dag, spec } })).status).toBe(201);
+  const token = (await call("POST", `/dags/${dag}/webhook`, { token: admin })).body.token as string;
+  return { dag, token };
+}
+
+const shown = async (dag: string, result: { status: number; body: any }) => {
+  expect(result.status, JSON.stringify(result.body)).toBe(200);
+  return nodeOf(await waitForRun(admin, dag, result.body.dagRunId), "show").output as string;
+};
+
+describe("GitHub", () => {
+  it("a push event signed with X-Hub-Signature-256; its delivery id names the run; chosen headers are forwarded", async () => {
+    const { dag, token } = await signedDag("${WEBHOOK_PAYLOAD.commits.0.author.name}|${WEBHOOK_HEADERS}", "webhook:\n  forwardHeaders: [X-GitHub-Event, Authorization, X-Hub-Signature-256, Cookie]\n  runIdHeader: X-GitHub-Delivery\n");
+    const configured = await call("PUT", `/dags/${dag}/webhook/signature`, { token: admin, body: { scheme: "github" } });
+    expect(configured.status, JSON.stringify(configured.body)).toBe(200);
+    const secret = configured.body.signingSecret as string;
+    expect(secret).toMatch(/^[0-9a-f]{64}$/);
+    expect(configured.body.webhook).toMatchObject({ authMode: "token_or_signature", signature: { scheme: "github", updatedAt: expect.any(String) } });
+    expect(JSON.stringify((await call("GET", `/dags/${dag}/webhook`, { token: admin })).body)).not.toContain(secret);
+    expect(JSON.stringify(await env.DB.prepare("SELECT * FROM webhooks").all())).not.toContain(secret);
+
+    const delivery = crypto.randomUUID();
+    const headers = {
+      "Content-Type": "application/json",
+      "User-Agent": "GitHub-Hookshot/abc123",
+      "X-GitHub-Event": "push",
+      "X-GitHub-Delivery": delivery,
+      "X-Hub-Signature-256": `sha256=${await hmacHex(secret, githubPush)}`,
+      Cookie: "session=nope",
+    };
+    const result = await call("POST", `/webhooks/${dag}`, { headers, rawBody: githubPush });
+    expect(result.body).toEqual({ dagRunId: delivery, dagName: dag });
+    expect(await shown(dag, result)).toBe('Ada Lovelace|{"x-github-event":"push"}');
+    // GitHub redelivers the same event: the same run id, refused.
+    expectEnvelope(await call("POST", `/webhooks/${dag}`, { headers, rawBody: githubPush }), 409, "already_exists");
+    // A wrong signature, and a body changed after signing.
+    expectEnvelope(await call("POST", `/webhooks/${dag}`, { headers: { ...headers, "X-GitHub-Delivery": crypto.randomUUID(), "X-Hub-Signature-256": `sha256=${"0".repeat(64)}` }, rawBody: githubPush }), 401, "unauthorized");
+    expectEnvelope(await call("POST", `/webhooks/${dag}`, { headers: { ...headers, "X-GitHub-Delivery": crypto.randomUUID() }, rawBody: `${githubPush} ` }), 401, "unauthorized");
+    // The Bearer token still works in token_or_signature mode.
+    expect((await call("POST", `/webhooks/${dag}`, { headers: { Authorization: `Bearer ${token}`, "X-GitHub-Delivery": crypto.randomUUID() } })).status).toBe(200);
+  });
+
+  it("the form variant (payload=<json>) is understood", async () => {
+    const { dag } = await signedDag("${WEBHOOK_PAYLOAD.repository.full_name}");
+    const secret = (await call("PUT", `/dags/${dag}/webhook/signature`, { token: admin, body: { scheme: "github", authMode: "signature" } })).body.signingSecret;
+    const body = `payload=${encodeURIComponent(githubPush)}`;
+    const result = await call("POST", `/webhooks/${dag}`, {
+      headers: { "Content-Type": "application/x-www-form-urlencoded", "X-Hub-Signature-256": `sha256=${await hmacHex(secret, body)}` },
+      rawBody: body,
+    });
+    expect(await shown(dag, result)).toBe("acme-platform/deploy-service");
+  });
+});
+
+describe("Slack", () => {
+  // The request of Slack's "Verifying requests" documentation, with a current timestamp.
+  const secret = "8f742231b10e8888abcd99yyyzzz85a5";
+  const body =
+    "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=deploy+api&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+  const slackHeaders = async (timestamp: number, signedBody = body) => ({
+    "Content-Type": "application/x-www-form-urlencoded",
+    "X-Slack-Request-Timestamp": String(timestamp),
+    "X-Slack-Signature": `v0=${await hmacHex(secret, `v0:${timestamp}:${signedBody}`)}`,
+  });
+
+  it("a slash command: form fields become the payload, the answer is a short text for the user", async () => {
+    const { dag } = await signedDag("User ${WEBHOOK_PAYLOAD.user_name} requested: ${WEBHOOK_PAYLOAD.text}");
+    expectEnvelope(await call("PUT", `/dags/${dag}/webhook/signature`, { token: admin, body: { scheme: "slack" } }), 400, "bad_request");
+    const configured = await call("PUT", `/dags/${dag}/webhook/signature`, { token: admin, body: { scheme: "slack", authMode: "signature", secret } });
+    expect(configured.body.signingSecret).toBeUndefined();
+    const result = await call("POST", `/webhooks/${dag}`, { headers: await slackHeaders(Math.floor(Date.now() / 1000)), rawBody: body });
+    expect(result.body).toMatchObject({ response_type: "ephemeral", text: expect.stringContaining(`Started ${dag}`) });
+    expect(await shown(dag, result)).toBe("User roadrunner requested: deploy api");
+
+    expectEnvelope(await call("POST", `/webhooks/${dag}`, { headers: await slackHeaders(Math.floor(Date.now() / 1000) - 600), rawBody: body }), 401, "unauthorized");
+    const tampered = await slackHeaders(Math.floor(Date.now() / 1000));
+    expectEnvelope(await call("POST", `/webhooks/${dag}`, { headers: tampered, rawBody: body.replace("roadrunner", "coyote") }), 401, "unauthorized");
+    expectEnvelope(await call("POST", `/dags/${dag}/webhook/signature/regenerate`, { token: admin }), 400, "bad_request");
+  });
+});
+
+describe("Standard Webhooks", () => {
+  it("signed by the reference library; regenerate retires the old secret; signature-only refuses the token", async () => {
+    const { dag, token } = await signedDag("${WEBHOOK_PAYLOAD.type}");
+    const first = (await call("PUT", `/dags/${dag}/webhook/signature`, { token: admin, body: { scheme: "standard", authMode: "signature" } })).body.signingSecret as string;
+    expect(first).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
+    const send = (secret: string, id = `msg_${crypto.randomUUID()}`) => {
+      const payload = JSON.stringify({ type: "invoice.paid", data: { id: 1 } });
+      const now = new Date();
+      return call("POST", `/webhooks/${dag}`, {
+        headers: { "Content-Type": "application/json", "webhook-id": id, "webhook-timestamp": String(Math.floor(now.getTime() / 1000)), "webhook-signature": new Webhook(secret).sign(id, now, payload) },
+        rawBody: payload,
+      });
+    };
+    expect(await shown(dag, await send(first))).toBe("invoice.paid");
+    expectEnvelope(await call("POST", `/webhooks/${dag}`, { headers: { Authorization: `Bearer ${token}` } }), 401, "unauthorized");
+
+    const second = (await call("POST", `/dags/${dag}/webhook/signature/regenerate`, { token: admin })).body.signingSecret as string;
+    expect(second).not.toBe(first);
+    expectEnvelope(await send(first), 401, "unauthorized");
+    expect((await send(second)).status).toBe(200);
+
+    // Off again: the token works, signatures don't.
+    const cleared = await call("DELETE", `/dags/${dag}/webhook/signature`, { token: admin });
+    expect(cleared.body).toMatchObject({ authMode: "token", signature: null });
+    expectEnvelope(await send(second), 401, "unauthorized");
+    expect((await call("POST", `/webhooks/${dag}`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
+  });
+});
