@@ -10,18 +10,61 @@
  *             each from its own client address with its own random token (no rate-limit or
  *             failure-cache shortcut applies: the worst case for the server)
  *
- * Targets (issue 4): trigger p50 ≤ 3× health p50; attacked p99 ≤ 2× trigger p99.
+ *   verify    signature verification alone (GitHub, Slack, Standard Webhooks) for a 25 KB body —
+ *             the GitHub push size — median of SIGNATURE_ROUNDS checks each, in this process
+ *
+ * Targets: trigger p50 ≤ 3× health p50; attacked p99 ≤ 2× trigger p99 (issue 4); a signature
+ * check adds ≤ 0.2 ms median (issue 8).
  * The DAG's one step calls a server in this process that answers after a minute: its runs queue
  * behind each other (maxActiveRuns 1), as a busy DAG's would, and the figures are the trigger's
  * own cost, not that of executing the runs (measured by bench:engine).
  */
 import { createServer } from "node:http";
-import { percentile, STATE_ROOT, startLocalInstance } from "../lib/local-instance.ts";
+import { verifySignature } from "../../src/auth/webhook-signatures.ts";
+import { median, percentile, STATE_ROOT, startLocalInstance } from "../lib/local-instance.ts";
 
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
 const PHASE_SECONDS = Number(process.env.PHASE_SECONDS ?? 4);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const ATTACK_RPS = Number(process.env.ATTACK_RPS ?? 50);
+const SIGNATURE_ROUNDS = Number(process.env.SIGNATURE_ROUNDS ?? 2000);
+
+/** Median milliseconds of one verifySignature call per scheme, each signed as its sender signs. */
+async function signatureCosts(): Promise<Record<string, number>> {
+  const body = new TextEncoder().encode(JSON.stringify({ commits: Array.from({ length: 60 }, (_, i) => ({ id: i, message: "x".repeat(380) })) }));
+  const hmac = async (key: Uint8Array, data: Uint8Array) => {
+    const imported = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    return new Uint8Array(await crypto.subtle.sign("HMAC", imported, data));
+  };
+  const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+  const join = (prefix: string) => new Uint8Array([...new TextEncoder().encode(prefix), ...body]);
+  const now = Math.floor(Date.now() / 1000);
+  const secret = "bench-secret-0123456789abcdef";
+  const whsec = `whsec_${Buffer.from(secret).toString("base64")}`;
+  const cases: [string, "github" | "slack" | "standard", string, Headers][] = [
+    ["GitHub", "github", secret, new Headers({ "x-hub-signature-256": `sha256=${hex(await hmac(new TextEncoder().encode(secret), body))}` })],
+    ["Slack", "slack", secret, new Headers({ "x-slack-request-timestamp": String(now), "x-slack-signature": `v0=${hex(await hmac(new TextEncoder().encode(secret), join(`v0:${now}:`)))}` })],
+    [
+      "Standard Webhooks",
+      "standard",
+      whsec,
+      new Headers({ "webhook-id": "msg_1", "webhook-timestamp": String(now), "webhook-signature": `v1,${Buffer.from(await hmac(new TextEncoder().encode(secret), join(`msg_1.${now}.`))).toString("base64")}` }),
+    ],
+  ];
+  const costs: Record<string, number> = {};
+  for (const [label, scheme, key, headers] of cases) {
+    const samples: number[] = [];
+    for (let i = 0; i < SIGNATURE_ROUNDS; i++) {
+      const start = performance.now();
+      const check = await verifySignature(scheme, key, headers, body, now);
+      samples.push(performance.now() - start);
+      if (!check.ok) throw new Error(`${label}: ${check.reason}`);
+    }
+    costs[label] = median(samples);
+  }
+  return costs;
+}
+
 
 // The DAG's step: answered after a minute, so the run it starts stays busy and the others
 // queue behind it (maxActiveRuns 1) — the engine's own work (bench:engine) stays out of these figures.
@@ -119,6 +162,8 @@ try {
   const p99Ratio = percentile(results.attacked.latencies, 99) / percentile(results.trigger.latencies, 99);
   console.log(`\ntrigger p50 / health p50 = ${p50Ratio.toFixed(2)} (target ≤ 3)`);
   console.log(`attacked trigger p99 / trigger p99 = ${p99Ratio.toFixed(2)} (target ≤ 2)`);
+  console.log(`\nsignature check, 25 KB body, median of ${SIGNATURE_ROUNDS} (target ≤ 0.2 ms):`);
+  for (const [label, ms] of Object.entries(await signatureCosts())) console.log(`  ${label.padEnd(20)} ${ms.toFixed(3)} ms`);
 } finally {
   await instance.stop();
   echo.close();
