@@ -7,6 +7,26 @@ export type Preset = { id: string; name: string; url: string; headers: Record<st
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
 
+/** A Jira Cloud issue (the seed's fields); v2 takes a text description, v3 an ADF document. */
+function jira(version: 2 | 3, name: string, notes: string, description: unknown): Preset {
+  return {
+    id: `jira-v${version}`,
+    name,
+    url: `https://<your-domain>.atlassian.net/rest/api/${version}/issue`,
+    headers: { Authorization: "Basic <base64 of email:api_token>" },
+    notes,
+    body: json({
+      fields: {
+        project: { key: "ENG" },
+        issuetype: { name: "Bug" },
+        priority: { name: "High" },
+        summary: "dagflare: {{alert_summary | truncate:240}}",
+        description,
+      },
+    }),
+  };
+}
+
 export const PRESETS: readonly Preset[] = [
   {
     id: "discord",
@@ -48,51 +68,21 @@ export const PRESETS: readonly Preset[] = [
       ],
     }),
   },
-  {
-    id: "jira-v2",
-    name: "Jira Cloud, API v2 (plain text)",
-    url: "https://<your-domain>.atlassian.net/rest/api/2/issue",
-    headers: { Authorization: "Basic <base64 of email:api_token>" },
-    notes: "Summary: one line, ≤ 255 characters.",
-    body: json({
-      fields: {
-        project: { key: "ENG" },
-        issuetype: { name: "Bug" },
-        priority: { name: "High" },
-        summary: "dagflare: {{alert_summary | truncate:240}}",
-        description: "Error Details:\n{{alert_content | truncate:30000}}\n\nLink: {{run_link}}",
+  jira(2, "Jira Cloud, API v2 (plain text)", "Summary: one line, ≤ 255 characters.", "Error Details:\n{{alert_content | truncate:30000}}\n\nLink: {{run_link}}"),
+  jira(3, "Jira Cloud, API v3 (ADF)", "Atlassian Document Format description; summary ≤ 255 characters.", {
+    type: "doc",
+    version: 1,
+    content: [
+      {
+        type: "paragraph",
+        content: [
+          { type: "text", text: "Details:\n", marks: [{ type: "strong" }] },
+          { type: "text", text: "{{alert_content | truncate:30000}}", marks: [{ type: "code" }] },
+        ],
       },
-    }),
-  },
-  {
-    id: "jira-v3",
-    name: "Jira Cloud, API v3 (ADF)",
-    url: "https://<your-domain>.atlassian.net/rest/api/3/issue",
-    headers: { Authorization: "Basic <base64 of email:api_token>" },
-    notes: "Atlassian Document Format description; summary ≤ 255 characters.",
-    body: json({
-      fields: {
-        project: { key: "ENG" },
-        issuetype: { name: "Bug" },
-        priority: { name: "High" },
-        summary: "dagflare: {{alert_summary | truncate:240}}",
-        description: {
-          type: "doc",
-          version: 1,
-          content: [
-            {
-              type: "paragraph",
-              content: [
-                { type: "text", text: "Details:\n", marks: [{ type: "strong" }] },
-                { type: "text", text: "{{alert_content | truncate:30000}}", marks: [{ type: "code" }] },
-              ],
-            },
-            { type: "paragraph", content: [{ type: "text", text: "View in dagflare", marks: [{ type: "link", attrs: { href: "{{deployment_url}}" } }] }] },
-          ],
-        },
-      },
-    }),
-  },
+      { type: "paragraph", content: [{ type: "text", text: "View in dagflare", marks: [{ type: "link", attrs: { href: "{{deployment_url}}" } }] }] },
+    ],
+  }),
   {
     id: "linear",
     name: "Linear (GraphQL issueCreate)",
