@@ -4,7 +4,7 @@
  * timeout or cancel.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 
 /** Linux refuses an environment string over 128 KiB (MAX_ARG_STRLEN); larger values go to files. */
@@ -13,6 +13,15 @@ export const ENV_VALUE_LIMIT = 64 * 1024;
 const ALWAYS_FILES = new Set(["WEBHOOK_PAYLOAD"]);
 const KILL_GRACE_MS = 2_000;
 export const CHUNK_LIMIT = 64 * 1024;
+/** setTimeout's limit (~24.8 days): a longer timeout would fire at once. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/**
+ * Variables that make shells and interpreters load or run code (BASH_ENV, LD_PRELOAD,
+ * NODE_OPTIONS, GIT_SSH_COMMAND, …). A run's params come from whoever starts it, so a param may
+ * never set one of these: they are dropped, with a note on stderr.
+ */
+const CODE_LOADING = /^(BASH_ENV|ENV|SHELLOPTS|BASHOPTS|PS4|IFS|CDPATH|PROMPT_COMMAND|BASH_FUNC_.*|LD_.*|DYLD_.*|NODE_OPTIONS|NODE_PATH|PYTHONSTARTUP|PYTHONPATH|PYTHONHOME|PERL5OPT|PERL5LIB|PERLLIB|RUBYOPT|RUBYLIB|GIT_SSH|GIT_SSH_COMMAND|GIT_CONFIG_.*|GIT_EXEC_PATH|GIT_ASKPASS|GIT_PROXY_COMMAND|GIT_EXTERNAL_DIFF|SSH_ASKPASS|EDITOR|VISUAL|PAGER)$/;
 const LOG_TAIL = 256 * 1024;
 
 export type ExecutionRequest = {
@@ -38,11 +47,12 @@ export type Snapshot = {
   result?: ExecutionResult;
 };
 
-export type RunnerConfig = { dagsDir: string; workRoot: string };
+/** `stepUser`: run steps as this uid/gid (the container runs the runner as root, steps not). */
+export type RunnerConfig = { dagsDir: string; workRoot: string; stepUser?: { uid: number; gid: number } | undefined };
 
 export class Execution {
   readonly #dir: string;
-  readonly #child: ChildProcess;
+  readonly #child: ChildProcess | undefined;
   readonly #done: Promise<void>;
   readonly #request: ExecutionRequest;
   #result: ExecutionResult | undefined;
@@ -53,30 +63,50 @@ export class Execution {
   constructor(key: string, request: ExecutionRequest, config: RunnerConfig) {
     this.#request = request;
     this.#dir = join(config.workRoot, key);
-    mkdirSync(this.#dir, { recursive: true });
-    const { env, prelude } = this.#environment(request.env);
+    // Private to the step: other steps (another DAG's, too) can't read its payload or output.
+    mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
+    const owner = config.stepUser;
+    if (owner) chownSync(this.#dir, owner.uid, owner.gid);
+    const { env, prelude, notes } = this.#environment(request.env, owner);
     const shell = request.shell || "sh";
     const cwd = request.dir ? (isAbsolute(request.dir) ? request.dir : join(config.dagsDir, request.dir)) : config.dagsDir;
     let argv: string[];
     if (request.script !== undefined) {
       const scriptFile = join(this.#dir, "script");
       // A shell script gets the prelude; a script for another interpreter is left exactly as written.
-      writeFileSync(scriptFile, request.command ? request.script : `${prelude}${request.script}`, { mode: 0o700 });
+      this.#write(scriptFile, request.command ? request.script : `${prelude}${request.script}`, owner, 0o700);
       argv = request.command ? [shell, "-c", `${prelude}${request.command} "$1"`, shell, scriptFile] : [shell, scriptFile];
     } else {
       argv = [shell, "-c", `${prelude}${request.command ?? ""}`];
     }
-    const out = openSync(join(this.#dir, "stdout"), "w");
-    const err = openSync(join(this.#dir, "stderr"), "w");
-    this.#child = spawn(argv[0]!, argv.slice(1), { cwd: existsSync(cwd) ? cwd : undefined, env: env as NodeJS.ProcessEnv, detached: true, stdio: ["ignore", out, err] });
+    const out = openSync(join(this.#dir, "stdout"), "w", 0o600);
+    const err = openSync(join(this.#dir, "stderr"), "w", 0o600);
+    if (notes) writeFileSync(err, notes);
+    let child: ChildProcess | undefined;
+    let refusal: string | undefined;
+    if (!existsSync(cwd)) refusal = `working directory ${request.dir} does not exist`;
+    else if (Object.values(env).some((value) => value.includes("\0"))) refusal = "a variable's value contains a NUL byte, which no environment can hold";
+    else {
+      try {
+        child = spawn(argv[0]!, argv.slice(1), { cwd, env: env as NodeJS.ProcessEnv, detached: true, stdio: ["ignore", out, err], ...(owner ?? {}) });
+      } catch (error) {
+        refusal = `could not start ${shell}: ${error instanceof Error ? error.message : String(error)}`;
+      }
+    }
     closeSync(out);
     closeSync(err);
-    this.#timer = setTimeout(() => this.stop("timeout"), request.timeoutMs);
+    this.#child = child;
+    this.#timer = setTimeout(() => this.stop("timeout"), Math.min(request.timeoutMs, MAX_TIMEOUT_MS));
     this.#done = new Promise<void>((resolve) => {
-      this.#child.once("error", (error) => this.#finish(127, `could not start ${shell}: ${error.message}`, resolve));
-      this.#child.once("exit", (code, signal) => this.#finish(code ?? 128 + signalNumber(signal), undefined, resolve));
+      if (!child) return this.#finish(1, refusal, resolve);
+      child.once("error", (error) => this.#finish(127, `could not start ${shell}: ${error.message}`, resolve));
+      child.once("exit", (code, signal) => this.#finish(code ?? 128 + signalNumber(signal), undefined, resolve));
     });
-    if (!existsSync(cwd)) writeFileSync(join(this.#dir, "stderr"), `working directory ${cwd} does not exist; using the runner's\n`, { flag: "a" });
+  }
+
+  #write(file: string, content: string, owner: RunnerConfig["stepUser"], mode = 0o600): void {
+    writeFileSync(file, content, { mode });
+    if (owner) chownSync(file, owner.uid, owner.gid);
   }
 
   get done(): Promise<void> {
@@ -92,7 +122,8 @@ export class Execution {
     if (!this.running) return;
     this.#stopReason ??= reason;
     this.#signalGroup("SIGTERM");
-    setTimeout(() => this.#signalGroup("SIGKILL"), KILL_GRACE_MS).unref();
+    // Only while it still runs: once it has ended, its group id may belong to someone else.
+    setTimeout(() => this.running && this.#signalGroup("SIGKILL"), KILL_GRACE_MS).unref();
   }
 
   /** Output after the given byte offsets (at most CHUNK_LIMIT each) and, once done, the result. */
@@ -112,26 +143,31 @@ export class Execution {
    * step's variables, never the runner's own. A value too large for an environment string
    * becomes a file (`<NAME>_FILE`) and a shell variable set by the prelude.
    */
-  #environment(variables: Record<string, string>): { env: Record<string, string>; prelude: string } {
+  #environment(variables: Record<string, string>, owner: RunnerConfig["stepUser"]): { env: Record<string, string>; prelude: string; notes: string } {
     const env: Record<string, string> = {
       PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
       LANG: "C.UTF-8",
       HOME: this.#dir,
     };
     let prelude = "";
+    let notes = "";
     for (const [name, value] of Object.entries(variables)) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) continue;
+      if (CODE_LOADING.test(name)) {
+        notes += `[dagflare] ignored the variable ${name}: it could make the shell or a tool run code\n`;
+        continue;
+      }
       const large = Buffer.byteLength(value) > ENV_VALUE_LIMIT;
       if (large || ALWAYS_FILES.has(name)) {
         const file = join(this.#dir, `${name}.value`);
-        writeFileSync(file, value);
+        this.#write(file, value, owner);
         env[`${name}_FILE`] = file;
         // $(cat) would drop trailing newlines; this keeps the value exact.
         if (large) prelude += `${name}=$(cat -- "$${name}_FILE"; printf x); ${name}=\${${name}%x}\n`;
       }
       if (!large) env[name] = value;
     }
-    return { env, prelude };
+    return { env, prelude, notes };
   }
 
   #finish(exitCode: number, error: string | undefined, resolve: () => void): void {
@@ -155,7 +191,7 @@ export class Execution {
 
   #signalGroup(signal: NodeJS.Signals): void {
     try {
-      if (this.#child.pid) process.kill(-this.#child.pid, signal);
+      if (this.#child?.pid) process.kill(-this.#child.pid, signal);
     } catch {
       // the group is gone already
     }

@@ -11,7 +11,8 @@
  *   GET    /ping              liveness, for the container supervisor (says nothing else)
  *
  * Every other request needs `Authorization: Bearer <RUNNER_SECRET>` (compared in constant time).
- * Configuration: RUNNER_SECRET (required), PORT (8080), DAGS_DIR (/app/dags), WORK_DIR (tmp).
+ * Configuration: RUNNER_SECRET (required), PORT (8080), DAGS_DIR (/app/dags), WORK_DIR (tmp),
+ * RUNNER_STEP_UID (when the runner is root: the unprivileged user steps run as).
  */
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -31,6 +32,7 @@ export async function startRunner(options: { secret: string; port?: number; host
   const config: RunnerConfig = {
     dagsDir: resolve(options.dagsDir ?? "/app/dags"),
     workRoot: options.workRoot ?? join(tmpdir(), "dagflare-runner"),
+    stepUser: options.stepUser,
   };
   const executions = new Map<string, Execution>();
   const expected = Buffer.from(`Bearer ${options.secret}`);
@@ -60,9 +62,12 @@ export async function startRunner(options: { secret: string; port?: number; host
       const offsets = [Number(url.searchParams.get("stdoutFrom") ?? 0) || 0, Number(url.searchParams.get("stderrFrom") ?? 0) || 0] as const;
 
       if (request.method === "PUT") {
+        const text = await readBody(request);
+        // Looked up only after the body is read: from here to set() nothing awaits, so two PUTs
+        // of one key can't both start a process.
         let execution = executions.get(key);
         if (!execution) {
-          const body = parseRequest(await readBody(request));
+          const body = parseRequest(text);
           if (typeof body === "string") return send(response, 400, { error: body });
           execution = new Execution(key, body, config);
           executions.set(key, execution);
@@ -144,12 +149,16 @@ function send(response: ServerResponse, status: number, body: unknown): void {
 
 // Run directly (`node container/runner/server.ts`): configured by the environment.
 if (import.meta.main) {
+  // In the container the runner is root and steps run as RUNNER_STEP_UID: a step can't read the
+  // runner's environment (its secret) in /proc, nor another step's files.
+  const stepUid = Number(process.env.RUNNER_STEP_UID);
   const runner = await startRunner({
     secret: process.env.RUNNER_SECRET ?? "",
     port: Number(process.env.PORT ?? 8080),
     host: process.env.HOST ?? "0.0.0.0",
     dagsDir: process.env.DAGS_DIR ?? "/app/dags",
     workRoot: process.env.WORK_DIR,
+    stepUser: process.getuid?.() === 0 && Number.isInteger(stepUid) ? { uid: stepUid, gid: stepUid } : undefined,
   });
   // The secret is only needed to authenticate requests; steps never see the runner's environment.
   Reflect.deleteProperty(process.env, "RUNNER_SECRET");

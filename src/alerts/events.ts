@@ -36,7 +36,11 @@ export type EventFacts = {
 
 export type AlertEvent = { id: string; type: EventType; facts: EventFacts };
 
-export type AlertMessage = { kind: "event"; eventId: string } | { kind: "deliver"; deliveryId: string; from: number };
+/**
+ * `deliver`: `attempts` is how many attempts the delivery has when this message is due (it
+ * claims only a delivery in that state); `from` is where the current retry schedule began.
+ */
+export type AlertMessage = { kind: "event"; eventId: string } | { kind: "deliver"; deliveryId: string; from: number; attempts: number };
 
 /** Records the event (once: its id is stable) and announces it. */
 export async function emitEvent(env: Cloudflare.Env, event: AlertEvent): Promise<void> {

@@ -69,13 +69,11 @@ async function metric(env: Cloudflare.Env, policy: PolicyRow, at: number): Promi
   const above = value > threshold;
   const state = await env.DB.prepare("SELECT above FROM alert_metric_state WHERE policy_id = ?1").bind(policy.id).first<{ above: number }>();
   if ((state?.above === 1) === above) return;
+  // The alert first, then the state: a failure between them repeats the alert, never loses it.
+  if (above) {
+    await emitEvent(env, { id: `metric.${policy.id}.${Math.floor(at / 60_000)}`, type: "INSIGHTS_METRIC", facts: { metric, threshold, value, forPolicy: policy.id } });
+  }
   await env.DB.prepare("INSERT INTO alert_metric_state (policy_id, above, changed_at) VALUES (?1, ?2, ?3) ON CONFLICT (policy_id) DO UPDATE SET above = ?2, changed_at = ?3")
     .bind(policy.id, above ? 1 : 0, new Date(at).toISOString())
     .run();
-  if (!above) return;
-  await emitEvent(env, {
-    id: `metric.${policy.id}.${Math.floor(at / 60_000)}`,
-    type: "INSIGHTS_METRIC",
-    facts: { metric, threshold, value, forPolicy: policy.id },
-  });
 }

@@ -99,16 +99,18 @@ export function findEvent(db: D1Database, id: string): Promise<EventRow | null> 
  * announced twice must not have its deliveries sent twice.
  */
 export async function createDeliveries(db: D1Database, event: EventRow, policyIds: string[], at: string, includePending = false): Promise<string[]> {
-  if (policyIds.length === 0) return [];
   const insert = db.prepare(
     `INSERT OR IGNORE INTO alert_deliveries (id, policy_id, event_id, event_type, dag_name, run_id, status, created_at, updated_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)`,
   );
   const ids = policyIds.map((policyId) => deliveryId(event.id, policyId));
-  const results = await db.batch(ids.map((id, index) => insert.bind(id, policyIds[index], event.id, event.type, event.dag_name, event.run_id, at)));
+  const results = ids.length === 0 ? [] : await db.batch(ids.map((id, index) => insert.bind(id, policyIds[index], event.id, event.type, event.dag_name, event.run_id, at)));
   if (!includePending) return ids.filter((_id, index) => results[index]!.meta.changes > 0);
   // After a failed fan-out, deliveries it created may never have been queued: send the pending ones again.
-  const { results: pending } = await db.prepare("SELECT id FROM alert_deliveries WHERE event_id = ?1 AND status = 'pending'").bind(event.id).all<{ id: string }>();
+  const { results: pending } = await db
+    .prepare("SELECT id FROM alert_deliveries WHERE event_id = ?1 AND status = 'pending' AND json_array_length(attempts) = 0")
+    .bind(event.id)
+    .all<{ id: string }>();
   return pending.map((row) => row.id);
 }
 
@@ -129,11 +131,34 @@ export async function listDeliveries(db: D1Database, policyId: string, limit: nu
   return results;
 }
 
-/** Appends an attempt and sets the status (a replay sets it back to pending first). */
+/**
+ * Takes a pending delivery for one attempt: only when it has exactly `attempts` attempts (the
+ * message's view of it) and no one else holds it. Returns whether this caller may send.
+ */
+export async function claimDelivery(db: D1Database, id: string, attempts: number, now: string, until: string): Promise<boolean> {
+  const { meta } = await db
+    .prepare(
+      `UPDATE alert_deliveries SET claimed_until = ?4
+       WHERE id = ?1 AND status = 'pending' AND json_array_length(attempts) = ?2 AND (claimed_until IS NULL OR claimed_until < ?3)`,
+    )
+    .bind(id, attempts, now, until)
+    .run();
+  return meta.changes > 0;
+}
+
+/** Appends an attempt, sets the status and releases the claim. */
 export async function recordAttempt(db: D1Database, id: string, attempt: Attempt, status: DeliveryRow["status"], at: string): Promise<void> {
   await db
-    .prepare("UPDATE alert_deliveries SET attempts = json_insert(attempts, '$[#]', json(?2)), status = ?3, updated_at = ?4 WHERE id = ?1")
+    .prepare("UPDATE alert_deliveries SET attempts = json_insert(attempts, '$[#]', json(?2)), status = ?3, claimed_until = NULL, updated_at = ?4 WHERE id = ?1")
     .bind(id, JSON.stringify(attempt), status, at)
+    .run();
+}
+
+/** Gives up on a delivery the queue could not process — unless it was delivered after all. */
+export async function failIfPending(db: D1Database, id: string, attempt: Attempt, at: string): Promise<void> {
+  await db
+    .prepare("UPDATE alert_deliveries SET attempts = json_insert(attempts, '$[#]', json(?2)), status = 'failed', claimed_until = NULL, updated_at = ?3 WHERE id = ?1 AND status = 'pending'")
+    .bind(id, JSON.stringify(attempt), at)
     .run();
 }
 

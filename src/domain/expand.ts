@@ -12,7 +12,12 @@ import { atPath, type JsonNode, parseJson, stringifyJson } from "./json-text.ts"
 
 export type Scope = ReadonlyMap<string, string>;
 
-const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)((?:\.[^.[\]}\s]+|\[\d+\])*)\}/g;
+/**
+ * `${NAME}` with an optional JSON path. Path segments exclude the characters of shell parameter
+ * operators (`${X:-default}`, `${X#prefix}`, …), so those stay shell syntax rather than paths.
+ */
+export const REFERENCE_SOURCE = String.raw`\$\{([A-Za-z_][A-Za-z0-9_]*)((?:\.[^.[\]}\s:#%/=?+]+|\[\d+\])*)\}`;
+const REFERENCE = new RegExp(REFERENCE_SOURCE, "g");
 
 export function expand(template: string, scope: Scope): string {
   return template.replace(REFERENCE, (_match, name: string, path: string) => resolve(scope.get(name), path));

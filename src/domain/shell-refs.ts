@@ -13,14 +13,14 @@
  * that contains `${OTHER}` stays as written. Names that are not in the scope (`${HOME}`) are left
  * to the shell.
  */
-import { resolve, type Scope } from "./expand.ts";
+import { REFERENCE_SOURCE, resolve, type Scope } from "./expand.ts";
 
 export type BoundText = { text: string; variables: Record<string, string> };
 
-const REFERENCE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)((?:\.[^.[\]}\s]+|\[\d+\])*)\}/;
+const REFERENCE = new RegExp(`^${REFERENCE_SOURCE}`);
 const HEREDOC = /^<<(-?)[ \t]*(?:'([^'\n]+)'|"([^"\n]+)"|\\?([A-Za-z_][A-Za-z0-9_]*))/;
 
-type Context = "unquoted" | "double" | "single" | "ansi" | "subshell" | "backtick";
+type Context = "unquoted" | "double" | "single" | "ansi" | "subshell" | "backtick" | "arithmetic";
 type Heredoc = { delimiter: string; quoted: boolean; stripTabs: boolean };
 
 export class ShellBindingError extends Error {}
@@ -55,6 +55,10 @@ export function bindShellReferences(text: string, scope: Scope): BoundText {
     const reference = char === "$" ? REFERENCE.exec(rest) : null;
     if (reference && scope.has(reference[1]!)) {
       const [whole, name, path] = reference as unknown as [string, string, string];
+      if (context === "arithmetic" && !/^-?\d+$/.test(resolve(scope.get(name), path))) {
+        // bash evaluates `a[$(…)]` inside $(( )): only a plain integer may go there.
+        throw new ShellBindingError(`the value of ${whole} is used in arithmetic but is not an integer`);
+      }
       const variable = variableFor(whole, name, path);
       if (context === "single") out += `'"\${${variable}}"'`;
       else if (context === "ansi") out += `'"\${${variable}}"$'`;
@@ -83,11 +87,29 @@ export function bindShellReferences(text: string, scope: Scope): BoundText {
       continue;
     }
     if (context === "double") {
+      if (rest.startsWith("$((")) {
+        stack.push("arithmetic");
+        out += "$((";
+        index += 3;
+        continue;
+      }
       if (char === '"') stack.pop();
       else if (rest.startsWith("$(")) stack.push("subshell");
       else if (char === "`") stack.push("backtick");
       out += rest.startsWith("$(") ? "$(" : char;
       index += rest.startsWith("$(") ? 2 : 1;
+      continue;
+    }
+
+    if (context === "arithmetic") {
+      if (rest.startsWith("))")) {
+        stack.pop();
+        out += "))";
+        index += 2;
+        continue;
+      }
+      out += char;
+      index++;
       continue;
     }
 
@@ -99,8 +121,15 @@ export function bindShellReferences(text: string, scope: Scope): BoundText {
       index = stop;
       continue;
     }
+    if (rest.startsWith("<<<")) {
+      // A here-string (bash): its word is ordinary shell text, not a heredoc.
+      out += "<<<";
+      index += 3;
+      atWordStart = true;
+      continue;
+    }
     const heredoc = char === "<" ? HEREDOC.exec(rest) : null;
-    if (heredoc && !rest.startsWith("<<<")) {
+    if (heredoc) {
       const delimiter = heredoc[2] ?? heredoc[3] ?? heredoc[4]!;
       pendingHeredocs.push({ delimiter, quoted: heredoc[2] !== undefined || heredoc[3] !== undefined || heredoc[0].includes("\\"), stripTabs: heredoc[1] === "-" });
       out += heredoc[0];
@@ -127,7 +156,12 @@ export function bindShellReferences(text: string, scope: Scope): BoundText {
       atWordStart = false;
       continue;
     } else if (char === '"') stack.push("double");
-    else if (rest.startsWith("$(") && !rest.startsWith("$((")) {
+    else if (rest.startsWith("$((")) {
+      stack.push("arithmetic");
+      out += "$((";
+      index += 3;
+      continue;
+    } else if (rest.startsWith("$(")) {
       stack.push("subshell");
       out += "$(";
       index += 2;
@@ -159,18 +193,20 @@ function heredocBody(text: string, start: number, heredoc: Heredoc): { text: str
 }
 
 /**
- * An unquoted heredoc expands `${…}` like a double-quoted string. A quoted one expands nothing,
- * so the value is written in as text — unless one of its lines would end the heredoc early and
- * turn the rest into commands: then the step is refused.
+ * An unquoted heredoc expands `${…}` like a double-quoted string. A quoted one (`<<'EOF'`)
+ * expands nothing, so a value can only be written in as text — and such a body is often fed to
+ * a shell or another interpreter (`bash <<'EOF'`, `ssh host <<'EOF'`). So only plain values
+ * (letters, digits and `._,:@+=/-`, no spaces or newlines, which also can't end the heredoc)
+ * are written in; anything else refuses the step.
  */
 function bindHeredoc(body: string, heredoc: Heredoc, scope: Scope, variableFor: (reference: string, name: string, path: string) => string): string {
-  const pattern = new RegExp(REFERENCE.source.slice(1), "g");
+  const pattern = new RegExp(REFERENCE_SOURCE, "g");
   return body.replace(pattern, (whole, name: string, path: string) => {
     if (!scope.has(name)) return whole;
     if (!heredoc.quoted) return `\${${variableFor(whole, name, path)}}`;
     const value = resolve(scope.get(name), path);
-    if (value.split("\n").some((line) => (heredoc.stripTabs ? line.replace(/^\t+/, "") : line) === heredoc.delimiter)) {
-      throw new ShellBindingError(`the value of ${whole} contains the heredoc delimiter '${heredoc.delimiter}' on a line of its own`);
+    if (!/^[\w.,:@+=/-]*$/.test(value)) {
+      throw new ShellBindingError(`the value of ${whole} can't be written into a quoted heredoc (<<'${heredoc.delimiter}'): use an unquoted one`);
     }
     return value;
   });

@@ -8,7 +8,7 @@ import type { AlertMessage, EventFacts } from "../alerts/events.ts";
 import { nextDelay, renderDelivery, retrySchedule, send } from "../alerts/deliver.ts";
 import { matches } from "../alerts/policies.ts";
 import type { EventType } from "../alerts/tokens.ts";
-import { createDeliveries, findDelivery, findEvent, findPolicy, listPolicies, type PolicyRow, recordAttempt } from "../db/alerts.ts";
+import { claimDelivery, createDeliveries, failIfPending, findDelivery, findEvent, findPolicy, listPolicies, type PolicyRow, recordAttempt } from "../db/alerts.ts";
 import { findDag } from "../db/dags.ts";
 import { now } from "../db/time.ts";
 
@@ -21,9 +21,10 @@ export async function consumeAlerts(batch: MessageBatch<AlertMessage>, env: Clou
           message.ack();
           return;
         }
-        const delay = await attemptDelivery(env, message.body.deliveryId, message.body.from);
-        if (delay === undefined) message.ack();
-        else message.retry({ delaySeconds: delay });
+        const next = await attemptDelivery(env, message.body);
+        // The next attempt is a new message: it carries the delivery's new attempt count.
+        if (next) await env.ALERTS.send({ ...message.body, attempts: next.attempts }, { contentType: "json", delaySeconds: next.delaySeconds });
+        message.ack();
       } catch (error) {
         console.error(`alerts: ${JSON.stringify(message.body)}:`, error);
         message.retry({ delaySeconds: 5 });
@@ -37,7 +38,7 @@ export async function consumeDeadAlerts(batch: MessageBatch<AlertMessage>, env: 
   for (const message of batch.messages) {
     const body = message.body;
     if (body.kind === "deliver") {
-      await recordAttempt(env.DB, body.deliveryId, { at: now(), statusCode: null, durationMs: 0, error: "gave up: the queue could not process this delivery" }, "failed", now());
+      await failIfPending(env.DB, body.deliveryId, { at: now(), statusCode: null, durationMs: 0, error: "gave up: the queue could not process this delivery" }, now());
     } else {
       console.error(`alerts: event ${body.eventId} could not be fanned out; it stays in alert_events`);
     }
@@ -64,7 +65,7 @@ async function fanOut(env: Cloudflare.Env, eventId: string, redelivered: boolean
     if (wanted && (await thresholdReached(env, policy, type, dagRow?.id)) && !(await notifiedRecently(env, policy, type, event.dag_name))) policies.push(policy);
   }
   const ids = await createDeliveries(env.DB, event, policies.map((policy) => policy.id), now(), redelivered);
-  if (ids.length > 0) await env.ALERTS.sendBatch(ids.map((deliveryId) => ({ body: { kind: "deliver", deliveryId, from: 0 } satisfies AlertMessage, contentType: "json" as const })));
+  if (ids.length > 0) await env.ALERTS.sendBatch(ids.map((deliveryId) => ({ body: { kind: "deliver", deliveryId, from: 0, attempts: 0 } satisfies AlertMessage, contentType: "json" as const })));
 }
 
 /** `consecutiveFailureThreshold`: a JOB_FAILURE alerts only once the DAG's last N finished runs all failed. */
@@ -90,26 +91,37 @@ async function notifiedRecently(env: Cloudflare.Env, policy: PolicyRow, type: Ev
   return recent !== null;
 }
 
-/** One attempt; returns the delay before the next one, or `undefined` when there is none to make. */
-async function attemptDelivery(env: Cloudflare.Env, deliveryId: string, from: number): Promise<number | undefined> {
-  const delivery = await findDelivery(env.DB, deliveryId);
-  if (!delivery || delivery.status !== "pending") return undefined;
-  const [policy, event] = await Promise.all([findPolicy(env.DB, delivery.policy_id), findEvent(env.DB, delivery.event_id)]);
-  if (!policy || !event) return undefined;
+/** A claim outlives the longest attempt (the request timeout) with room to record it. */
+const CLAIM_MS = 60_000;
+
+/**
+ * One attempt, if the delivery is still where the message expects it and nobody else holds it;
+ * returns when to try next (and the attempt count then), or nothing when it is done.
+ */
+async function attemptDelivery(
+  env: Cloudflare.Env,
+  message: Extract<AlertMessage, { kind: "deliver" }>,
+): Promise<{ delaySeconds: number; attempts: number } | undefined> {
+  const claimedAt = Date.now();
+  if (!(await claimDelivery(env.DB, message.deliveryId, message.attempts, new Date(claimedAt).toISOString(), new Date(claimedAt + CLAIM_MS).toISOString()))) return undefined;
+  const delivery = await findDelivery(env.DB, message.deliveryId);
+  const [policy, event] = delivery ? await Promise.all([findPolicy(env.DB, delivery.policy_id), findEvent(env.DB, delivery.event_id)]) : [null, null];
+  if (!delivery || !policy || !event) return undefined;
   let request;
   try {
     request = await renderDelivery(env, policy, event.type as EventType, JSON.parse(event.context) as EventFacts, delivery.id);
   } catch (error) {
-    const message = `could not render: ${error instanceof Error ? error.message : String(error)}`;
-    await recordAttempt(env.DB, delivery.id, { at: now(), statusCode: null, durationMs: 0, error: message }, "failed", now());
+    const reason = `could not render: ${error instanceof Error ? error.message : String(error)}`;
+    await recordAttempt(env.DB, delivery.id, { at: now(), statusCode: null, durationMs: 0, error: reason }, "failed", now());
     return undefined;
   }
   const result = await send(env, request);
-  const made = (JSON.parse(delivery.attempts) as unknown[]).length + 1 - from;
+  const attempts = message.attempts + 1;
+  const made = attempts - message.from;
   const delay = result.outcome === "retry" ? nextDelay(retrySchedule(env), made, result.retryAfterSeconds) : undefined;
   const status = result.outcome === "delivered" ? "delivered" : delay === undefined ? "failed" : "pending";
   const attempt = result.outcome === "retry" && delay === undefined ? { ...result.attempt, error: `${result.attempt.error}; gave up after ${made} attempts` } : result.attempt;
   await recordAttempt(env.DB, delivery.id, attempt, status, now());
-  return delay;
+  return delay === undefined ? undefined : { delaySeconds: delay, attempts };
 }
 

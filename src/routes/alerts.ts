@@ -105,7 +105,7 @@ const replay = roleRoute("manager", {
   tags,
   summary: "Send a delivery again (on a fresh retry schedule); its attempts are added to the log",
   request: { params: IdParam },
-  responses: { 200: jsonResponse("Queued", z.object({ delivery: DeliverySchema })), 404: errorResponse("No such delivery") },
+  responses: { 200: jsonResponse("Queued", z.object({ delivery: DeliverySchema })), 400: errorResponse("Still being sent"), 404: errorResponse("No such delivery") },
 });
 const tokens = roleRoute("viewer", {
   method: "get",
@@ -177,8 +177,15 @@ export const alertRoutes = createRouter()
   .openapi(delivery, async (c) => c.json({ delivery: toDelivery(await requireDelivery(c.env.DB, c.req.valid("param").id)) }, 200))
   .openapi(replay, async (c) => {
     const row = await requireDelivery(c.env.DB, c.req.valid("param").id);
+    if (row.status === "pending") throw new ApiError("bad_request", `delivery '${row.id}' is still being sent`);
+    const attempts = (JSON.parse(row.attempts) as unknown[]).length;
     await setDeliveryStatus(c.env.DB, row.id, "pending", now());
-    await c.env.ALERTS.send({ kind: "deliver", deliveryId: row.id, from: (JSON.parse(row.attempts) as unknown[]).length }, { contentType: "json" });
+    try {
+      await c.env.ALERTS.send({ kind: "deliver", deliveryId: row.id, from: attempts, attempts }, { contentType: "json" });
+    } catch (error) {
+      await setDeliveryStatus(c.env.DB, row.id, row.status, now()); // not queued: not pending either
+      throw error;
+    }
     return c.json({ delivery: toDelivery((await findDelivery(c.env.DB, row.id))!) }, 200);
   })
   .openapi(tokens, (c) =>

@@ -237,7 +237,6 @@ export const webhookRoutes = createRouter()
     // Read (and size-check: 413) before any token work; signatures are checked over these exact
     // bytes, and the body is parsed only once the caller is known.
     const raw = new Uint8Array(await c.req.arrayBuffer());
-    refuseIfBlocked(client);
     const { target, via } = await authenticateTrigger(c.env, c.req.raw.headers, fileName, client, raw);
     if (target.enabled !== 1) throw new ApiError("forbidden", `the webhook of DAG '${fileName}' is disabled`);
     if (via.renewedDigest) c.executionCtx.waitUntil(renewDigest(c.env.DB, target.id, target.token_digest, via.renewedDigest));
@@ -268,6 +267,7 @@ type Authenticated = { target: TriggerTarget; via: { scheme?: SignatureScheme; r
  */
 async function authenticateTrigger(env: Cloudflare.Env, headers: Headers, fileName: string, client: string, raw: Uint8Array): Promise<Authenticated> {
   const token = bearerWebhookToken(headers.get("Authorization") ?? undefined);
+  if (token || headers.has("Authorization")) refuseIfBlocked(client);
   if (token) {
     const digest = await tokenDigest(env, token);
     const target = isRecentFailure(fileName, digest) ? null : await findTriggerTarget(env.DB, fileName);
@@ -278,11 +278,14 @@ async function authenticateTrigger(env: Cloudflare.Env, headers: Headers, fileNa
     // The same answer for a wrong token, another DAG's token, an unknown DAG and a DAG without a webhook.
     throw new ApiError("unauthorized", "invalid webhook token for this DAG");
   }
+  // A correctly signed request is accepted even from an address over its failure budget: senders
+  // like GitHub share addresses, and someone else's misconfigured hooks must not block them.
   const target = headers.has("Authorization") ? null : await findTriggerTarget(env.DB, fileName);
   if (target?.signature_scheme && target.signature_secret && target.auth_mode !== "token") {
     const check = await verifySignature(target.signature_scheme, await decrypt(env, target.signature_secret), headers, raw);
     if (check.ok) return { target, via: { scheme: target.signature_scheme } };
   }
+  refuseIfBlocked(client);
   await recordFailure(env, client, fileName, undefined);
   throw new ApiError("unauthorized", "send the DAG's webhook token ('Authorization: Bearer dagu_wh_…') or a request signed with its signing secret");
 }

@@ -2,8 +2,8 @@
  * The cron trigger fires every minute; each tick starts the DAGs that are due. A tick for minute
  * M starts every non-suspended DAG whose schedule matches M, exactly once per (DAG, M): the run
  * id is derived from M, and a DAG's coordinator refuses an id it has used, so a tick that fires
- * twice starts nothing twice. The next tick also looks back at M for DAGs created or changed
- * during M, after M's tick had run.
+ * twice starts nothing twice. The next tick also looks back at M for DAGs created during M,
+ * after M's tick had run.
  */
 import { emitEvent } from "../alerts/events.ts";
 import { runMonitors } from "../alerts/monitors.ts";
@@ -24,7 +24,9 @@ export async function runScheduleTick(env: Cloudflare.Env, scheduledTime: number
   const due: { dag: DagRow; at: number }[] = [];
   for (const dag of await listScheduledDags(env.DB)) {
     if (isDue(dag, minute)) due.push({ dag, at: minute });
-    if (Date.parse(dag.updated_at) >= previous && isDue(dag, previous)) due.push({ dag, at: previous });
+    // Created during the previous minute, perhaps after that minute's tick ran: catch it up.
+    const created = Date.parse(dag.created_at);
+    if (created >= previous && created < minute && isDue(dag, previous)) due.push({ dag, at: previous });
   }
   // Recorded before the handler returns: every start is awaited, none is left to waitUntil.
   await Promise.all(

@@ -117,6 +117,19 @@ describe("step runner", () => {
     expect(alive(Number(readFileSync(pidFile, "utf8")))).toBe(false);
   });
 
+  it("drops variables that make tools run code; refuses a missing working directory and NUL bytes as step failures", async () => {
+    const marker = join(mkdtempSync(join(tmpdir(), "bash-env-")), "ran");
+    writeFileSync(`${marker}.sh`, `touch ${marker}\n`);
+    const dropped = await run({ command: 'bash -c "echo \\$GREETING"', env: { BASH_ENV: `${marker}.sh`, LD_PRELOAD: "/nope.so", GREETING: "hi" } });
+    expect(dropped.result).toMatchObject({ exitCode: 0, stdout: "hi\n" });
+    expect(dropped.result!.stderr).toContain("ignored the variable BASH_ENV");
+    expect(existsSync(marker)).toBe(false);
+    expect((await run({ command: "pwd", dir: "no-such-dir" })).result).toMatchObject({ exitCode: 1, error: "working directory no-such-dir does not exist" });
+    expect((await run({ command: "echo hi", env: { V: "a\u0000b" } })).result).toMatchObject({ exitCode: 1, error: expect.stringContaining("NUL") });
+    // A timeout beyond setTimeout's range doesn't fire at once.
+    expect((await run({ command: "echo fine", timeoutMs: 10 * 2_147_483_647 })).result).toMatchObject({ exitCode: 0, timedOut: false });
+  });
+
   it("answers 400 for a malformed execution and 404 for an unknown one", async () => {
     expect((await fetch(`${runner.url}/executions/bad1`, { method: "PUT", headers: auth, body: "{" })).status).toBe(400);
     expect((await fetch(`${runner.url}/executions/bad2`, { method: "PUT", headers: auth, body: JSON.stringify({ env: {} }) })).status).toBe(400);

@@ -261,10 +261,10 @@ describe("event types", () => {
     await createPolicy({ eventTypes: ["TICK_FAILURE"], dagNames: [dag] }, { url: `${echo}/receiver/${receiver}/200` });
     await call("POST", "/dags", { token, body: { name: dag, spec: 'schedule: "* * * * *"\nsteps:\n  - name: a\n    command: "true"\n' } });
     await env.DB.prepare("UPDATE dags SET spec = 'steps: [' WHERE name = ?1").bind(dag).run();
-    await tick(Date.UTC(2026, 10, 24, 12, 0));
+    await tick(Date.UTC(2030, 0, 15, 12, 0));
     const [alert] = await until(async () => ((await bodies(receiver)).length ? bodies(receiver) : undefined));
     expect(alert!.text).toBe(`Schedule of ${dag} failed to start a run`);
-    expect(alert!.details).toContain("Scheduled for: 2026-11-24T12:00:00.000Z");
+    expect(alert!.details).toContain("Scheduled for: 2030-01-15T12:00:00.000Z");
   });
 
   it("CODE_LOCATION_ERROR: a DAG definition that fails to validate (as dags:push would send it)", async () => {

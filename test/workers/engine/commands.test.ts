@@ -177,7 +177,7 @@ steps:
     const dag = unique("heredoc");
     const webhookToken = await webhookFor(dag, "steps:\n  - name: doc\n    script: |\n      cat <<'END'\n      ${WEBHOOK_PAYLOAD.v}\n      END\n");
     const run = await triggerRun(dag, webhookToken, JSON.stringify({ v: "x\nEND\ntouch /tmp/nope" }));
-    expect(nodeOf(run, "doc")).toMatchObject({ statusLabel: "failed", error: expect.stringContaining("heredoc delimiter") });
+    expect(nodeOf(run, "doc")).toMatchObject({ statusLabel: "failed", error: expect.stringContaining("quoted heredoc") });
     expectEnvelope(await call("GET", `/dag-runs/${dag}/nope`, { token }), 404, "not_found");
   });
 

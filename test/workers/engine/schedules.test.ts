@@ -34,13 +34,13 @@ const runsOf = async (dag: string) => (await call("GET", `/dag-runs?name=${dag}`
 describe("schedule ticks", () => {
   it("start a due DAG exactly once per minute, even when the tick fires twice; runs are recorded when the tick returns", async () => {
     const dag = await create("*/5 * * * *");
-    const minute = Date.UTC(2026, 10, 24, 9, 35);
+    const minute = Date.UTC(2030, 0, 15, 9, 35);
     await Promise.all([tick(minute + 1_200), tick(minute + 3_000)]);
     await tick(minute + 59_000);
     const runs = await runsOf(dag);
     expect(runs.map((run) => run.dagRunId)).toEqual([scheduleRunId(minute)]);
     const details = (await call("GET", `/dag-runs/${dag}/${runs[0].dagRunId}`, { token })).body.dagRunDetails;
-    expect(details).toMatchObject({ trigger: "schedule", triggeredBy: "schedule:2026-11-24T09:35:00.000Z" });
+    expect(details).toMatchObject({ trigger: "schedule", triggeredBy: "schedule:2030-01-15T09:35:00.000Z" });
 
     await tick(minute + 60_000); // 09:36: not due
     expect(await runsOf(dag)).toHaveLength(1);
@@ -48,21 +48,21 @@ describe("schedule ticks", () => {
 
   it("honour CRON_TZ", async () => {
     const tokyo = await create("CRON_TZ=Asia/Tokyo 0 9 * * *");
-    await tick(Date.UTC(2026, 10, 24, 9, 0)); // 18:00 in Tokyo
+    await tick(Date.UTC(2030, 0, 15, 9, 0)); // 18:00 in Tokyo
     expect(await runsOf(tokyo)).toEqual([]);
-    await tick(Date.UTC(2026, 10, 24, 0, 0)); // 09:00 in Tokyo
-    expect((await runsOf(tokyo)).map((run) => run.dagRunId)).toEqual([scheduleRunId(Date.UTC(2026, 10, 24, 0, 0))]);
+    await tick(Date.UTC(2030, 0, 15, 0, 0)); // 09:00 in Tokyo
+    expect((await runsOf(tokyo)).map((run) => run.dagRunId)).toEqual([scheduleRunId(Date.UTC(2030, 0, 15, 0, 0))]);
   });
 
   it("skip suspended DAGs, and start them again once resumed; GET /dags shows no nextRun while suspended", async () => {
     const dag = await create("* * * * *");
     expect((await call("POST", `/dags/${dag}/suspend`, { token, body: { suspend: true } })).status).toBe(200);
     expect((await call("GET", `/dags?name=${dag}`, { token })).body.dags[0]).toMatchObject({ suspended: true, nextRun: null });
-    await tick(Date.UTC(2026, 10, 24, 10, 0));
+    await tick(Date.UTC(2030, 0, 15, 10, 0));
     expect(await runsOf(dag)).toEqual([]);
     await call("POST", `/dags/${dag}/suspend`, { token, body: { suspend: false } });
     expect((await call("GET", `/dags?name=${dag}`, { token })).body.dags[0].nextRun).toEqual(expect.any(String));
-    await tick(Date.UTC(2026, 10, 24, 10, 1));
+    await tick(Date.UTC(2030, 0, 15, 10, 1));
     expect(await runsOf(dag)).toHaveLength(1);
     expectEnvelope(await call("POST", `/dags/${unique("nope")}/suspend`, { token, body: { suspend: true } }), 404, "not_found");
     expectEnvelope(await call("POST", `/dags/${dag}/suspend`, { token, body: { suspend: "yes" } }), 400, "bad_request");
@@ -80,7 +80,7 @@ describe("schedule ticks", () => {
 
   it("a tick that can't start a run records why", async () => {
     const dag = await create("* * * * *", "params: COUNT=1\nmaxActiveRuns: 1\n");
-    const minute = Date.UTC(2026, 10, 24, 11, 0);
+    const minute = Date.UTC(2030, 0, 15, 11, 0);
     // Break the stored spec the way a bad deploy might: the coordinator refuses to start it.
     await env.DB.prepare("UPDATE dags SET spec = ?2 WHERE name = ?1").bind(dag, "steps: [").run();
     await tick(minute);

@@ -30,10 +30,25 @@ describe("binding ${VAR} references in shell text", () => {
     expect(Object.keys(bound.variables)).toEqual(["DAGFLARE_REF_1"]);
   });
 
-  it("heredocs: unquoted ones get variables, quoted ones the text, unless it would end them early", () => {
+  it("heredocs: unquoted ones get variables, quoted ones only plain values as text", () => {
     const script = "cat <<EOF\nBranch: ${WEBHOOK_PAYLOAD.commit} '${NAME}'\nEOF\ncat <<'END'\n${NAME}\nEND\necho '${NAME}'";
     expect(bindShellReferences(script, scope).text).toBe(`cat <<EOF\nBranch: \${DAGFLARE_REF_1} '\${NAME}'\nEOF\ncat <<'END'\nworld\nEND\necho ''"\${NAME}"''`);
-    const hostile = new Map([["V", "x\nEND\nrm -rf ~"]]);
+    // A value that would end the heredoc early, alone or together with another one, or run as code.
+    const hostile = new Map([["V", "x\nEND\nrm -rf ~"], ["A", "\nE"], ["B", "ND\ntouch /tmp/x"], ["C", "$(id)"]]);
     expect(() => bindShellReferences("cat <<'END'\n${V}\nEND", hostile)).toThrow(ShellBindingError);
+    expect(() => bindShellReferences("cat <<'END'\n${A}${B}\nEND", hostile)).toThrow(ShellBindingError);
+    expect(() => bindShellReferences("bash <<'END'\necho ${C}\nEND", hostile)).toThrow(ShellBindingError);
+  });
+
+  it("a here-string is not a heredoc; later lines keep their quoting", () => {
+    const bound = bindShellReferences('jq -r .ref <<<"${WEBHOOK_PAYLOAD}"\necho "${WEBHOOK_PAYLOAD.branch}"', scope);
+    expect(bound.text).toBe('jq -r .ref <<<"${WEBHOOK_PAYLOAD}"\necho "${DAGFLARE_REF_1}"');
+  });
+
+  it("arithmetic takes integers only; shell parameter operators are left to the shell", () => {
+    const numbers = new Map([["P", JSON.stringify({ n: 3, bad: "a[$(touch /tmp/x)]" })]]);
+    expect(bindShellReferences('echo $(( ${P.n} + 1 )) "$(( ${P.n} ))"', numbers).text).toBe('echo $(( ${DAGFLARE_REF_1} + 1 )) "$(( ${DAGFLARE_REF_1} ))"');
+    expect(() => bindShellReferences("echo $(( ${P.bad} + 1 ))", numbers)).toThrow(ShellBindingError);
+    expect(bindShellReferences('git checkout "${P.branch:-main}"', numbers)).toEqual({ text: 'git checkout "${P.branch:-main}"', variables: {} });
   });
 });
