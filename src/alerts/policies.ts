@@ -101,6 +101,11 @@ export function checkUrl(env: Cloudflare.Env, url: string): void {
 
 /** The row to store: header values and the secret encrypted; redacted values keep what is stored. */
 export async function toPolicyWrite(env: Cloudflare.Env, id: string, input: PolicyInput, previous?: PolicyRow): Promise<PolicyWrite> {
+  const keepsRedacted = Object.values(input.webhook.headers ?? {}).includes(REDACTED) || input.webhook.signingSecret === REDACTED;
+  if (keepsRedacted && previous && new URL(previous.url).origin !== new URL(input.webhook.url).origin) {
+    // Otherwise anyone allowed to edit the policy could send its stored secrets to a host of their choosing.
+    throw new ApiError("bad_request", "the URL now points at another host: enter the header values and signing secret again");
+  }
   const stored = previous?.headers ? (JSON.parse(await decrypt(env, previous.headers)) as Record<string, string>) : {};
   const headers = Object.fromEntries(
     Object.entries(input.webhook.headers ?? {}).map(([name, value]) => [name, value === REDACTED ? (stored[name] ?? "") : value]),

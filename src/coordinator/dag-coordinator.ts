@@ -596,8 +596,8 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     // A script for another interpreter (`command` + `script`) is passed on as written.
     const timeoutMs = step.timeoutSec ? step.timeoutSec * 1000 : MAX_COMMAND_MS;
     try {
-      const command = bindShellReferences(step.command ?? "", scope);
-      const script = step.script === undefined || step.command ? undefined : bindShellReferences(step.script, scope);
+      const command = bindShellReferences(step.command ?? "", scope, step.shell);
+      const script = step.script === undefined || step.command ? undefined : bindShellReferences(step.script, scope, step.shell);
       const env = { ...Object.fromEntries(scope), ...command.variables, ...script?.variables };
       return { ...base, executor: "command", command: command.text, script: script?.text ?? step.script, env, timeoutMs };
     } catch (error) {

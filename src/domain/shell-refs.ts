@@ -26,7 +26,9 @@ type Heredoc = { delimiter: string; quoted: boolean; stripTabs: boolean };
 export class ShellBindingError extends Error {}
 
 /** Rewrites the references of shell text; `variables` must be added to the step's environment. */
-export function bindShellReferences(text: string, scope: Scope): BoundText {
+export function bindShellReferences(text: string, scope: Scope, shell = "sh"): BoundText {
+  // `$'…'` is ANSI-C quoting in bash, zsh and ksh; dash and POSIX sh read it as `$` and a quote.
+  const ansiC = /(^|\/)(bash|zsh|ksh|mksh)$/.test(shell.trim().split(/\s+/)[0] ?? "");
   const variables: Record<string, string> = {};
   const names = new Map<string, string>();
   /** The variable that carries a reference's value (plain in-scope names carry themselves). */
@@ -149,7 +151,7 @@ export function bindShellReferences(text: string, scope: Scope): BoundText {
       continue;
     }
     if (char === "'") stack.push("single");
-    else if (rest.startsWith("$'")) {
+    else if (ansiC && rest.startsWith("$'")) {
       stack.push("ansi");
       out += "$'";
       index += 2;

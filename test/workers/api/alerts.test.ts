@@ -74,6 +74,12 @@ describe("alert policies API", () => {
       body: { ...policyBody({ name: policy.name }), webhook: { ...policy.webhook, url: `${echo}/receiver/${receiver}/200` } },
     });
     expect(replaced.status, JSON.stringify(replaced.body)).toBe(200);
+    // Sending them back with a URL on another host would hand the stored secrets to that host: refused.
+    const elsewhere = await call("PUT", `/alert-policies/${policy.id}`, {
+      token,
+      body: { ...policyBody({ name: policy.name }), webhook: { ...policy.webhook, url: "https://elsewhere.example.com/hook" } },
+    });
+    expectEnvelope(elsewhere, 400, "bad_request");
     const tested = await call("POST", `/alert-policies/${policy.id}/test`, { token, body: {} });
     expect(tested.body).toMatchObject({ statusCode: 200, body: "answer 1" });
     const [request] = await received(receiver);
