@@ -42,9 +42,9 @@ export type AlertEvent = { id: string; type: EventType; facts: EventFacts };
  */
 export type AlertMessage = { kind: "event"; eventId: string } | { kind: "deliver"; deliveryId: string; from: number; attempts: number };
 
-/** Records the event (once: its id is stable) and announces it. */
+/** Records the event (once: its id is stable) and announces it — unless no policy takes its type. */
 export async function emitEvent(env: Cloudflare.Env, event: AlertEvent): Promise<void> {
-  await insertEvent(env.DB, {
+  const recorded = await insertEvent(env.DB, {
     id: event.id,
     type: event.type,
     dag_name: event.facts.dagName ?? null,
@@ -52,7 +52,7 @@ export async function emitEvent(env: Cloudflare.Env, event: AlertEvent): Promise
     context: JSON.stringify(event.facts),
     created_at: now(),
   });
-  await env.ALERTS.send({ kind: "event", eventId: event.id } satisfies AlertMessage, { contentType: "json" });
+  if (recorded) await env.ALERTS.send({ kind: "event", eventId: event.id } satisfies AlertMessage, { contentType: "json" });
 }
 
 /**

@@ -62,6 +62,8 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   /** The D1 batch in flight, and the next one (shared by everyone who changed a run meanwhile). */
   #currentSync: Promise<void> | undefined;
   #nextSync: Promise<void> | undefined;
+  /** The outbox being shipped, so that concurrent commits don't ship one event twice. */
+  #shipping: Promise<void> | undefined;
   /** The alarm's time as last set or read; `undefined` when not known (after a wake-up or an alarm). */
   #alarmAt: number | null | undefined;
 
@@ -724,8 +726,13 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
    * eviction between a change and its write.
    */
   async #commit(messages: StepMessage[]): Promise<void> {
-    // Events go after the D1 copy, so an alert's consumer finds the run's final row.
-    await Promise.all([this.#syncD1().then(() => this.#shipEvents()), this.#dispatch(messages), this.#armAlarm()]);
+    await Promise.all([this.#syncD1(), this.#dispatch(messages), this.#armAlarm()]);
+    // Events go after the D1 copy (an alert's consumer finds the run's final row), and in the
+    // background: no caller (a start, a step result) waits for the alerts pipeline.
+    if (!this.#shipping && this.#sql.first("SELECT 1 AS pending FROM outbox LIMIT 1")) {
+      this.#shipping = this.#shipEvents().finally(() => (this.#shipping = undefined));
+      this.ctx.waitUntil(this.#shipping);
+    }
   }
 
   /** Hands run-finished events to the alerts pipeline; one that fails stays in the outbox for the alarm. */

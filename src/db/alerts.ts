@@ -82,12 +82,23 @@ export async function deletePolicy(db: D1Database, id: string): Promise<boolean>
   return meta.changes > 0;
 }
 
-/** Records an event once (its id is stable, so a repeated send records nothing new). */
-export async function insertEvent(db: D1Database, event: EventRow): Promise<void> {
-  await db
-    .prepare("INSERT OR IGNORE INTO alert_events (id, type, dag_name, run_id, context, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-    .bind(event.id, event.type, event.dag_name, event.run_id, event.context, event.created_at)
-    .run();
+/**
+ * Records an event once (its id is stable), and only while some enabled policy takes its type:
+ * most runs interest no policy, and they then cost this one statement. Returns whether the
+ * event is recorded (now, or by an earlier call whose announcement may have failed).
+ */
+export async function insertEvent(db: D1Database, event: EventRow): Promise<boolean> {
+  const [inserted, existing] = await db.batch<{ found: number }>([
+    db
+      .prepare(
+        `INSERT OR IGNORE INTO alert_events (id, type, dag_name, run_id, context, created_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6
+         WHERE EXISTS (SELECT 1 FROM alert_policies p, json_each(p.event_types) t WHERE p.enabled = 1 AND t.value = ?2)`,
+      )
+      .bind(event.id, event.type, event.dag_name, event.run_id, event.context, event.created_at),
+    db.prepare("SELECT 1 AS found FROM alert_events WHERE id = ?1").bind(event.id),
+  ]);
+  return inserted!.meta.changes > 0 || existing!.results.length > 0;
 }
 
 export function findEvent(db: D1Database, id: string): Promise<EventRow | null> {

@@ -51,14 +51,17 @@ export async function consumeDeadAlerts(batch: MessageBatch<AlertMessage>, env: 
  * ones; a redelivered message (an earlier fan-out may have failed half-way) queues every pending one.
  */
 async function fanOut(env: Cloudflare.Env, eventId: string, redelivered: boolean): Promise<void> {
-  const event = await findEvent(env.DB, eventId);
+  // Most events match no policy: find that out with one read before loading anything else.
+  const [event, all] = await Promise.all([findEvent(env.DB, eventId), listPolicies(env.DB)]);
   if (!event) return;
   const type = event.type as EventType;
+  const candidates = all.filter((policy) => policy.enabled === 1 && (JSON.parse(policy.event_types) as string[]).includes(type));
+  if (candidates.length === 0 && !redelivered) return;
   const facts = JSON.parse(event.context) as EventFacts;
   const dagRow = event.dag_name ? await findDag(env.DB, event.dag_name) : null;
   const dag = dagRow ? { name: dagRow.name, tags: JSON.parse(dagRow.tags) as string[] } : event.dag_name ? { name: event.dag_name, tags: [] } : undefined;
   const policies: PolicyRow[] = [];
-  for (const policy of await listPolicies(env.DB)) {
+  for (const policy of candidates) {
     // An event about one policy (long-running, metric) was already filtered by that policy.
     if (facts.forPolicy !== undefined && facts.forPolicy !== policy.id) continue;
     const wanted = facts.forPolicy !== undefined ? matches(policy, type, undefined, true) : matches(policy, type, dag);

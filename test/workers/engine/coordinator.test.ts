@@ -12,7 +12,7 @@ import { toDagRecord } from "../../../src/domain/dag-spec.ts";
 import type { StepMessage } from "../../../src/domain/run.ts";
 import worker from "../../../src/index.ts";
 import { consumeSteps } from "../../../src/queues/steps.ts";
-import { unique } from "../helpers.ts";
+import { call, unique, userWithRole } from "../helpers.ts";
 
 const echo = inject("echoUrl");
 
@@ -155,6 +155,10 @@ describe("coordinator", () => {
 
   it("hands a run-finished event to the alerts pipeline, once the run's D1 row is final", async () => {
     const dag = unique("event");
+    // Events are recorded only while a policy takes their type.
+    const { token } = await userWithRole("manager");
+    const policy = { name: unique("p"), eventTypes: ["JOB_FAILURE"], dagNames: [dag], webhook: { url: `${echo}/receiver/${dag}/200`, body: "{}" } };
+    expect((await call("POST", "/alert-policies", { token, body: policy })).status).toBe(201);
     const { coordinator, runId, dagId } = await startRun(dag, `steps:\n  - name: bad\n    executor: http\n    command: GET ${echo}/status/502\n`);
     await until(async () => ((await coordinator.getRun(runId))?.status === 2 ? true : undefined));
     const event = await until(async () =>
@@ -236,5 +240,13 @@ describe("coordinator", () => {
     expect(stubs.length).toBe(3); // claim, the failed finish, the finish that arrived
     expect(await nodeRow(coordinator, runId, "once")).toMatchObject({ attempt: 2, attempt_state: "done", status: 4 });
     expect((await coordinator.getRun(runId))!.statusLabel).toBe("succeeded");
+  });
+
+  it("records no event, and sends nothing, when no policy takes its type", async () => {
+    const dag = unique("no-policy");
+    const { coordinator, runId } = await startRun(dag, `steps:\n  - name: ok\n    executor: http\n    command: GET ${echo}/text/ok\n`);
+    await until(async () => ((await coordinator.getRun(runId))?.status === 4 ? true : undefined));
+    await until(async () => ((await rows(coordinator, "SELECT * FROM outbox")).length === 0 ? true : undefined));
+    expect(await env.DB.prepare("SELECT * FROM alert_events WHERE run_id = ?1").bind(runId).first()).toBeNull();
   });
 });
