@@ -30,7 +30,10 @@ export async function renderDelivery(
 ): Promise<Rendered> {
   const template = checkTemplate(policy.body);
   if (!template.ok) throw new Error(`the body template is invalid: ${template.errors[0]!.message}`);
-  let body = renderTemplate(template.tree, tokenValues(env, policy, type, facts, isSample));
+  let values = tokenValues(env, policy, type, facts, isSample);
+  // Slack reads <…> in text as links and mentions (<!channel> pings everyone): in values it is text.
+  if (isSlack(policy.url)) values = Object.fromEntries(Object.entries(values).map(([name, value]) => [name, escapeSlack(value)]));
+  let body = renderTemplate(template.tree, values);
   if (isDiscord(policy.url)) body = withDiscordMentions(policy.body, body);
   const { headers: stored, signingSecret } = await secretsOf(env, policy);
   const secretValues = Object.fromEntries(Object.keys(env).filter((name) => name.startsWith("ALERT_SECRET_")).map((name) => [`env.${name}`, String(env[name as keyof Cloudflare.Env] ?? "")]));
@@ -108,6 +111,15 @@ export async function standardWebhookHeaders(secret: string, id: string, body: s
     "webhook-timestamp": String(timestamp),
     "webhook-signature": `v1,${btoa(String.fromCharCode(...new Uint8Array(signature)))}`,
   };
+}
+
+function isSlack(url: string): boolean {
+  return /(^|\.)slack\.com$/.test(new URL(url).hostname);
+}
+
+/** Slack's own escaping for message text: &, < and > as entities. */
+export function escapeSlack(value: string): string {
+  return value.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 }
 
 function isDiscord(url: string): boolean {

@@ -153,6 +153,14 @@ describe("rendering", () => {
     }
   });
 
+  it("Slack: values can't mention or link (<!channel> stays text); the template's own markup stays", async () => {
+    const { renderDelivery } = await import("../../../src/alerts/deliver.ts");
+    const facts = { dagName: "d", runId: "r", runStatus: "failed", error: "<!channel> see <https://evil.example|docs> & more", failedSteps: ["s"] };
+    const policy = { id: "p", name: "n", description: "", options: "{}", url: "https://hooks.slack.com/services/T/B/X", headers: null, signing_secret: null, body: '{"text": "<!here> {{failure_message}}"}' };
+    const rendered = JSON.parse((await renderDelivery(env, policy as any, "JOB_FAILURE", facts, "id")).body);
+    expect(rendered.text).toBe("<!here> &lt;!channel&gt; see &lt;https://evil.example|docs&gt; &amp; more");
+  });
+
   it("a value can't change the structure, and Discord pings only the template's own mentions", async () => {
     const { renderDelivery } = await import("../../../src/alerts/deliver.ts");
     const facts = { dagName: "d", runId: "r", runStatus: "failed", error: hostile, failedSteps: ["s"] };
