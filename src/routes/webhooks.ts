@@ -244,7 +244,10 @@ export const webhookRoutes = createRouter()
     const { payload, dagRunId } = readBody(new TextDecoder().decode(raw), c.req.header("Content-Type"));
     const options = JSON.parse(target.webhook_options) as { forwardHeaders?: string[]; runIdHeader?: string };
     // The sender's own delivery id (e.g. X-GitHub-Delivery) makes its redeliveries idempotent.
-    const runId = (options.runIdHeader && c.req.header(options.runIdHeader)) || dagRunId;
+    // A Standard Webhooks message is signed together with its webhook-id, its idempotency key by
+    // that spec: it names the run unless the DAG chose a header, so a replayed message → 409.
+    const signedId = via.scheme === "standard" ? (c.req.header("webhook-id") ?? "") : "";
+    const runId = (options.runIdHeader && c.req.header(options.runIdHeader)) || (RUN_ID_PATTERN.test(signedId) ? signedId : undefined) || dagRunId;
     if (runId !== undefined && !RUN_ID_PATTERN.test(runId)) throw new ApiError("bad_request", "dagRunId must match ^[a-zA-Z0-9_-]+$ and be at most 64 characters");
     const started = await startRun(c.env, { id: target.dag_id, name: target.dag_name, spec: target.spec }, {
       runId,

@@ -119,7 +119,11 @@ describe("Standard Webhooks", () => {
         rawBody: payload,
       });
     };
-    expect(await shown(dag, await send(first))).toBe("invoice.paid");
+    const once = await send(first, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W");
+    expect(once.body.dagRunId).toBe("msg_2KWPBgLlAfxdpx2AI54pPJ85f4W");
+    expect(await shown(dag, once)).toBe("invoice.paid");
+    // The same message replayed (within the 5-minute window) starts nothing.
+    expectEnvelope(await send(first, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"), 409, "already_exists");
     expectEnvelope(await call("POST", `/webhooks/${dag}`, { headers: { Authorization: `Bearer ${token}` } }), 401, "unauthorized");
 
     const second = (await call("POST", `/dags/${dag}/webhook/signature/regenerate`, { token: admin })).body.signingSecret as string;
