@@ -4,6 +4,7 @@
  * whether it was delivered, must be retried (408, 429, 5xx, network errors, timeouts) or failed
  * for good (3xx — redirects are not followed — and other 4xx, render failures).
  */
+import { standardWebhookSignature } from "../auth/webhook-signatures.ts";
 import type { Attempt, PolicyRow } from "../db/alerts.ts";
 import type { EventFacts } from "./events.ts";
 import { secretsOf } from "./policies.ts";
@@ -101,15 +102,13 @@ export function retryAfter(headers: Headers, body: string): number | undefined {
   return undefined;
 }
 
-/** Standard Webhooks: `v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` under the base64 part of `whsec_…`. */
-export async function standardWebhookHeaders(secret: string, id: string, body: string, timestamp = Math.floor(Date.now() / 1000)): Promise<Record<string, string>> {
-  const keyBytes = Uint8Array.from(atob(secret.replace(/^whsec_/, "")), (char) => char.charCodeAt(0));
-  const key = await crypto.subtle.importKey("raw", keyBytes, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const signature = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${id}.${timestamp}.${body}`));
+/** The Standard Webhooks headers of a signed request. */
+async function standardWebhookHeaders(secret: string, id: string, body: string): Promise<Record<string, string>> {
+  const timestamp = String(Math.floor(Date.now() / 1000));
   return {
     "webhook-id": id,
-    "webhook-timestamp": String(timestamp),
-    "webhook-signature": `v1,${btoa(String.fromCharCode(...new Uint8Array(signature)))}`,
+    "webhook-timestamp": timestamp,
+    "webhook-signature": await standardWebhookSignature(secret, id, timestamp, new TextEncoder().encode(body)),
   };
 }
 

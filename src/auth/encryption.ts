@@ -7,6 +7,7 @@
  * a development instance falls back to a fixed key, so `npm run dev` needs no setup and its
  * local state survives restarts.
  */
+import { fromBase64, toBase64 } from "../domain/bytes.ts";
 import { ApiError } from "../errors.ts";
 
 const DEV_FALLBACK_KEY = "dagflare-development-only-encryption-key";
@@ -41,8 +42,8 @@ function keyFor(env: Pick<Cloudflare.Env, "ENVIRONMENT"> & { ENCRYPTION_KEY?: st
   return cached.key;
 }
 
-const toBase64Url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-const fromBase64Url = (text: string) => Uint8Array.from(atob(text.replaceAll("-", "+").replaceAll("_", "/")), (char) => char.charCodeAt(0));
+const toBase64Url = (bytes: Uint8Array) => toBase64(bytes).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+const fromBase64Url = (text: string) => fromBase64(text.replaceAll("-", "+").replaceAll("_", "/"));
 
 export async function encrypt(env: Cloudflare.Env, plaintext: string): Promise<string> {
   const iv = crypto.getRandomValues(new Uint8Array(12));

@@ -3,6 +3,7 @@
  * Webhooks sender. Each signs the raw body with a shared secret; the signature is checked over
  * the exact bytes received, before anything is parsed, in constant time.
  */
+import { fromBase64, hmacSha256, toBase64, toHex } from "../domain/bytes.ts";
 
 export const SIGNATURE_SCHEMES = ["github", "slack", "standard"] as const;
 export type SignatureScheme = (typeof SIGNATURE_SCHEMES)[number];
@@ -28,7 +29,7 @@ export async function verifySignature(
     case "github": {
       const presented = headers.get("x-hub-signature-256");
       if (!presented?.startsWith("sha256=")) return { ok: false, reason: "missing X-Hub-Signature-256" };
-      const expected = `sha256=${toHex(await hmac(encoder.encode(secret), body))}`;
+      const expected = `sha256=${toHex(await hmacSha256(encoder.encode(secret), body))}`;
       return equal(presented, expected) ? { ok: true } : { ok: false, reason: "signature mismatch" };
     }
     case "slack": {
@@ -36,7 +37,7 @@ export async function verifySignature(
       const timestamp = headers.get("x-slack-request-timestamp");
       if (!presented?.startsWith("v0=") || !timestamp) return { ok: false, reason: "missing X-Slack-Signature or X-Slack-Request-Timestamp" };
       if (!fresh(timestamp, nowSeconds)) return { ok: false, reason: "timestamp outside the 5-minute window" };
-      const expected = `v0=${toHex(await hmac(encoder.encode(secret), concat(encoder.encode(`v0:${timestamp}:`), body)))}`;
+      const expected = `v0=${toHex(await hmacSha256(encoder.encode(secret), concat(encoder.encode(`v0:${timestamp}:`), body)))}`;
       return equal(presented, expected) ? { ok: true } : { ok: false, reason: "signature mismatch" };
     }
     case "standard": {
@@ -45,8 +46,7 @@ export async function verifySignature(
       const presented = headers.get("webhook-signature");
       if (!id || !timestamp || !presented) return { ok: false, reason: "missing webhook-id, webhook-timestamp or webhook-signature" };
       if (!fresh(timestamp, nowSeconds)) return { ok: false, reason: "timestamp outside the 5-minute window" };
-      const key = Uint8Array.from(atob(secret.replace(/^whsec_/, "")), (char) => char.charCodeAt(0));
-      const expected = `v1,${btoa(String.fromCharCode(...(await hmac(key, concat(encoder.encode(`${id}.${timestamp}.`), body)))))}`;
+      const expected = await standardWebhookSignature(secret, id, timestamp, body);
       // Several signatures (space-separated) let a sender rotate its secret.
       const any = presented.split(" ").reduce((found, candidate) => equal(candidate, expected) || found, false);
       return any ? { ok: true } : { ok: false, reason: "no matching signature" };
@@ -57,12 +57,16 @@ export async function verifySignature(
 /** A new signing secret: hex for GitHub (any string works there), `whsec_` + base64 for Standard Webhooks. */
 export function generateSigningSecret(scheme: Exclude<SignatureScheme, "slack">): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return scheme === "standard" ? `whsec_${btoa(String.fromCharCode(...bytes))}` : toHex(bytes);
+  return scheme === "standard" ? `whsec_${toBase64(bytes)}` : toHex(bytes);
 }
 
-async function hmac(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
-  const imported = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  return new Uint8Array(await crypto.subtle.sign("HMAC", imported, data));
+/**
+ * Standard Webhooks' signature: `v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` under
+ * the base64 part of a `whsec_…` secret. Alerts sign with it, triggers verify with it.
+ */
+export async function standardWebhookSignature(secret: string, id: string, timestamp: string, body: Uint8Array): Promise<string> {
+  const key = fromBase64(secret.replace(/^whsec_/, ""));
+  return `v1,${toBase64(await hmacSha256(key, concat(encoder.encode(`${id}.${timestamp}.`), body)))}`;
 }
 
 function fresh(timestamp: string, nowSeconds: number): boolean {
@@ -87,4 +91,3 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return joined;
 }
 
-const toHex = (bytes: Uint8Array) => [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");

@@ -13,6 +13,7 @@
  *   refused from memory, without reading D1.
  */
 import type { TriggerTarget } from "../db/webhooks.ts";
+import { toHex } from "../domain/bytes.ts";
 import { displayPrefix, WEBHOOK_TOKEN_PREFIX } from "../domain/secrets.ts";
 import { ApiError } from "../errors.ts";
 import { signingKey } from "./jwt.ts";
@@ -27,7 +28,6 @@ type DigestKey = { id: string; key: CryptoKey };
 let cachedKey: { secret: string; key: Promise<DigestKey> } | undefined;
 
 const encoder = new TextEncoder();
-const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 const hmacKey = (raw: BufferSource) => crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
 
 /** The digest key for the current JWT_SECRET (a separate key: the JWT secret itself never signs tokens). */
@@ -38,7 +38,7 @@ function digestKey(env: Cloudflare.Env): Promise<DigestKey> {
     const derive = async (): Promise<DigestKey> => {
       const derived = await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(DIGEST_CONTEXT));
       const key = await hmacKey(derived);
-      return { key, id: hex(await crypto.subtle.sign("HMAC", key, encoder.encode("key id"))).slice(0, 16) };
+      return { key, id: toHex(await crypto.subtle.sign("HMAC", key, encoder.encode("key id"))).slice(0, 16) };
     };
     cachedKey = { secret: text, key: derive() };
   }
@@ -48,7 +48,7 @@ function digestKey(env: Cloudflare.Env): Promise<DigestKey> {
 /** `<key id>:<hex HMAC>` of a token: what D1 stores, and what a trigger compares. */
 export async function tokenDigest(env: Cloudflare.Env, token: string): Promise<string> {
   const { id, key } = await digestKey(env);
-  return `${id}:${hex(await crypto.subtle.sign("HMAC", key, encoder.encode(token)))}`;
+  return `${id}:${toHex(await crypto.subtle.sign("HMAC", key, encoder.encode(token)))}`;
 }
 
 /** Constant-time equality of two digests. */

@@ -2,6 +2,7 @@
  * Vocabulary shared by the coordinator (Durable Object), the queue consumer and the routes.
  * A DagRun is one execution of a DAG; a node is one step (or handler) inside it.
  */
+import { toHex } from "./bytes.ts";
 import type { JsonObject } from "./dag-spec.ts";
 import type { RunStatus } from "./status.ts";
 
@@ -100,7 +101,7 @@ export function newRunId(now = Date.now()): string {
   for (let i = 0; i < 6; i++) bytes[i] = Number((time >> BigInt(8 * (5 - i))) & 0xffn);
   bytes[6] = (bytes[6]! & 0x0f) | 0x70;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  const hex = toHex(bytes);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 

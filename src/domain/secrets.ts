@@ -1,4 +1,5 @@
 import bs58 from "bs58";
+import { toHex } from "./bytes.ts";
 
 /**
  * Bearer secrets shown to a user once: `<kind prefix>` + base58 of 32 random bytes.
@@ -21,7 +22,7 @@ export function displayPrefix(secret: string): string {
 /** Hex SHA-256: the fast digest that remembers an already bcrypt-verified secret. */
 export async function sha256Hex(value: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(value));
-  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  return toHex(digest);
 }
 
 /** A random password for the generated first admin: 24 base58 characters (~140 bits). */

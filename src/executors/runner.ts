@@ -5,6 +5,7 @@
  */
 import { Container } from "@cloudflare/containers";
 import type { Snapshot } from "../../container/runner/execution.ts";
+import { toHex } from "../domain/bytes.ts";
 import type { StepMessage } from "../domain/run.ts";
 
 export type { ExecutionRequest, ExecutionResult, Snapshot } from "../../container/runner/execution.ts";
@@ -30,7 +31,7 @@ export class RunnerUnavailable extends Error {}
 export async function executionKey(message: Pick<StepMessage, "dagId" | "runId" | "step" | "attempt">): Promise<string> {
   const text = `${message.dagId}\n${message.runId}\n${message.step}\n${message.attempt}`;
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  return toHex(digest);
 }
 
 /** One call to the runner about an execution; throws RunnerUnavailable when none is configured or reachable. */

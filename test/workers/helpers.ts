@@ -81,6 +81,17 @@ export async function waitForRun(token: string, dag: string, runId: string, time
   }
 }
 
+/** Polls `probe` until it returns a value (not `undefined`); fails after `timeoutMs`. */
+export async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error("condition not reached in time");
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 /** Creates a DAG from a spec and starts it; returns the run id. */
 export async function createAndStart(token: string, dag: string, spec: string, body: Record<string, unknown> = {}): Promise<string> {
   const created = await call("POST", "/dags", { token, body: { name: dag, spec } });

@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import worker from "../../../src/index.ts";
-import { call, createAndStart, expectEnvelope, unique, userWithRole, waitForRun } from "../helpers.ts";
+import { call, createAndStart, expectEnvelope, unique, until, userWithRole, waitForRun } from "../helpers.ts";
 
 const echo = inject("echoUrl");
 let token: string;
@@ -20,16 +20,6 @@ beforeAll(async () => {
 
 type Received = { headers: Record<string, string>; body: string };
 const received = async (id: string): Promise<Received[]> => (await (await fetch(`${echo}/received/${id}`)).json()) as Received[];
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 const policyBody = (overrides: Record<string, unknown> = {}, webhook: Record<string, unknown> = {}) => ({
   name: unique("policy"),

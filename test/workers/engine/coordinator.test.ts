@@ -12,7 +12,7 @@ import { toDagRecord } from "../../../src/domain/dag-spec.ts";
 import type { StepMessage } from "../../../src/domain/run.ts";
 import worker from "../../../src/index.ts";
 import { consumeSteps } from "../../../src/queues/steps.ts";
-import { call, unique, userWithRole } from "../helpers.ts";
+import { call, unique, until, userWithRole } from "../helpers.ts";
 
 const echo = inject("echoUrl");
 
@@ -31,16 +31,6 @@ async function startRun(dag: string, spec: string) {
 type Row = Record<string, unknown>;
 const rows = (coordinator: DurableObjectStub<DagCoordinator>, query: string, ...bindings: (string | number)[]) =>
   runInDurableObject(coordinator, (_instance, state) => state.storage.sql.exec(query, ...bindings).toArray() as Row[]);
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 8_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 const nodeRow = async (coordinator: DurableObjectStub<DagCoordinator>, runId: string, name: string) =>
   (await rows(coordinator, "SELECT * FROM nodes WHERE run_id = ? AND name = ?", runId, name))[0]!;
