@@ -4,6 +4,9 @@ import { issueSession, signingKey } from "../../src/auth/jwt.ts";
 import { hashSecret } from "../../src/auth/passwords.ts";
 import { insertUser } from "../../src/db/users.ts";
 import type { Role } from "../../src/domain/roles.ts";
+import type { StepOutcome } from "../../src/domain/run.ts";
+import { commandExecutor } from "../../src/executors/command.ts";
+import type { HandOff } from "../../src/executors/executor.ts";
 import worker from "../../src/index.ts";
 
 export type ApiResult = { status: number; body: any; headers: Headers };
@@ -102,3 +105,13 @@ export async function createAndStart(token: string, dag: string, spec: string, b
 }
 
 export const nodeOf = (run: any, name: string) => run.nodes.find((node: any) => node.step.name === name);
+
+/** Runs `echo hi` through the command executor as if no step runner were configured. */
+export function runCommandWithoutRunner(): Promise<StepOutcome | HandOff> {
+  const context = { env: { ...env, RUNNER_URL: "", RUNNER: undefined } as Cloudflare.Env, handOffAt: Date.now() + 1000, progress: async () => true };
+  const invocation = {
+    dagId: "d", runId: "r", step: "s", attempt: 1, executor: "command" as const, command: "echo hi", script: undefined, shell: undefined,
+    dir: undefined, config: {}, env: {}, timeoutMs: 1000, stdoutCapture: { limit: 10, keep: "tail" as const },
+  };
+  return commandExecutor.run(invocation, AbortSignal.timeout(1000), context);
+}

@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import worker from "../../../src/index.ts";
-import { call, createAndStart, expectEnvelope, unique, until, userWithRole, waitForRun } from "../helpers.ts";
+import { call, createAndStart, expectEnvelope, runCommandWithoutRunner, unique, until, userWithRole, waitForRun } from "../helpers.ts";
 
 const echo = inject("echoUrl");
 let token: string;
@@ -314,10 +314,7 @@ describe("event types", () => {
   it("AGENT_UNAVAILABLE: the step runner can't be reached", async () => {
     const receiver = unique("agent");
     await createPolicy({ eventTypes: ["AGENT_UNAVAILABLE"] }, { url: `${echo}/receiver/${receiver}/200`, body: '{"text": "{{alert_summary}}", "details": "{{failure_message}}"}' });
-    const { commandExecutor } = await import("../../../src/executors/command.ts");
-    const context = { env: { ...env, RUNNER_URL: "", RUNNER: undefined } as Cloudflare.Env, handOffAt: Date.now() + 1000, progress: async () => true };
-    const invocation = { dagId: "d", runId: "r", step: "s", attempt: 1, executor: "command" as const, command: "echo hi", script: undefined, shell: undefined, dir: undefined, config: {}, env: {}, timeoutMs: 1000, stdoutCapture: { limit: 10, keep: "tail" as const } };
-    await commandExecutor.run(invocation, AbortSignal.timeout(1000), context);
+    await runCommandWithoutRunner();
     const [alert] = await until(async () => ((await bodies(receiver)).length ? bodies(receiver) : undefined));
     expect(alert).toEqual({ text: "The step runner is unreachable", details: expect.stringContaining("no step runner configured") });
   });

@@ -8,7 +8,7 @@ import { coordinatorFor } from "../../../src/coordinator/index.ts";
 import { commandExecutor } from "../../../src/executors/command.ts";
 import { callRunner, executionKey } from "../../../src/executors/runner.ts";
 import slackCommandDag from "../../../dags/slack-command.yaml?raw";
-import { call, createAndStart, expectEnvelope, nodeOf, unique, userWithRole, waitForRun } from "../helpers.ts";
+import { call, createAndStart, expectEnvelope, nodeOf, runCommandWithoutRunner, unique, userWithRole, waitForRun } from "../helpers.ts";
 
 const echo = inject("echoUrl");
 let token: string;
@@ -168,9 +168,7 @@ steps:
   }, 30_000);
 
   it("without a runner, a command step fails with a clear reason", async () => {
-    const context = { env: { ...env, RUNNER_URL: "", RUNNER: undefined } as Cloudflare.Env, handOffAt: Date.now() + 1000, progress: async () => true };
-    const invocation = { dagId: "d", runId: "r", step: "s", attempt: 1, executor: "command" as const, command: "echo hi", script: undefined, shell: undefined, dir: undefined, config: {}, env: {}, timeoutMs: 1000, stdoutCapture: { limit: 10, keep: "tail" as const } };
-    expect(await commandExecutor.run(invocation, AbortSignal.timeout(1000), context)).toMatchObject({ exitCode: 1, error: expect.stringContaining("no step runner configured") });
+    expect(await runCommandWithoutRunner()).toMatchObject({ exitCode: 1, error: expect.stringContaining("no step runner configured") });
   });
 
   it("a reference whose value would end a quoted heredoc is refused, not run", async () => {
