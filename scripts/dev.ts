@@ -4,11 +4,12 @@
  *   1. D1 migrations applied to the local state folder (wrangler, as in production);
  *   2. the first admin created (ADMIN_USERNAME / ADMIN_PASSWORD, or a generated password printed
  *      once) and the repository's dags/ loaded, through the same code the Worker uses;
- *   3. the step runner (container/runner) started as a local process on a free port — the
+ *   3. the admin UI built into ui/dist, which wrangler serves next to the API (same origin);
+ *   4. the step runner (container/runner) started as a local process on a free port — the
  *      program the production container runs — for command and script steps;
- *   4. `wrangler dev` started (no container builds: RUNNER_URL points at the local runner), and
+ *   5. `wrangler dev` started (no container builds: RUNNER_URL points at the local runner), and
  *      "ready" printed once /api/v2/health answers;
- *   5. the cron trigger fired every minute, as Cloudflare does in production.
+ *   6. the cron trigger fired every minute, as Cloudflare does in production.
  *
  * SIGINT or SIGTERM stops every process it started (wrangler, workerd, the runner and the steps).
  *
@@ -29,6 +30,7 @@ import { freePort } from "./lib/local-instance.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const wranglerBin = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
+const viteBin = join(root, "node_modules", "vite", "bin", "vite.js");
 const configPath = join(root, "wrangler.toml");
 
 const port = Number(process.env.PORT ?? 8787);
@@ -60,8 +62,9 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 // [env.dev] in wrangler.toml: development vars and queues that deliver at once.
 const WRANGLER_ENV = "dev";
 
-await run(["d1", "migrations", "apply", "DB", "--local", "--env", WRANGLER_ENV, "--persist-to", stateDir]);
+await runToEnd([wranglerBin, "d1", "migrations", "apply", "DB", "--local", "--env", WRANGLER_ENV, "--persist-to", stateDir], "applying the D1 migrations");
 await prepareState();
+await buildUi();
 const runnerUrl = await startRunner();
 await startWorker();
 tickEveryMinute();
@@ -98,6 +101,14 @@ async function prepareState(): Promise<void> {
   } finally {
     await proxy.dispose();
   }
+}
+
+/**
+ * The admin UI, built once per start (about a second). For live reloading while editing the UI,
+ * `npm run ui:dev` runs Vite's dev server against this API.
+ */
+async function buildUi(): Promise<void> {
+  await runToEnd([viteBin, "build", "--config", join(root, "ui", "vite.config.ts"), "--logLevel", "warn"], "the UI build");
 }
 
 /** The step runner, as the container runs it, with the repository's dags/ as working directory. */
@@ -161,7 +172,7 @@ async function startWorker(): Promise<void> {
   while (Date.now() < deadline && !stopping) {
     const healthy = await fetch(`${url}/api/v2/health`).then((response) => response.ok, () => false);
     if (healthy) {
-      log(`ready: API on ${url}/api/v2 (OpenAPI: ${url}/api/v2/openapi.json), state in ${stateDir}`);
+      log(`ready: UI on ${url}/, API on ${url}/api/v2 (OpenAPI: ${url}/api/v2/openapi.json), state in ${stateDir}`);
       return;
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -198,10 +209,10 @@ function spawnChild(args: string[], extraEnv: Record<string, string> = {}): Chil
   return child;
 }
 
-async function run(args: string[]): Promise<void> {
-  const child = spawnChild([wranglerBin, ...args]);
+async function runToEnd(args: string[], what: string): Promise<void> {
+  const child = spawnChild(args);
   const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-  if (code !== 0 && !stopping) fail(`wrangler ${args.join(" ")} failed (exit ${code})`);
+  if (code !== 0 && !stopping) fail(`${what} failed (exit ${code})`);
 }
 
 async function stop(signal?: NodeJS.Signals, exitCode = 0): Promise<never> {

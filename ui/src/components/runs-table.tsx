@@ -1,0 +1,50 @@
+import type { Schemas } from "../api/client.ts";
+import { StatusBadge } from "./status-badge.tsx";
+import { formatDuration, Time } from "./time.tsx";
+
+export function runHref(dagName: string, dagRunId: string): string {
+  return `/runs/${encodeURIComponent(dagName)}/${encodeURIComponent(dagRunId)}`;
+}
+
+/** Runs, newest first: id (a link to the run), DAG, status, when and how long. */
+export function RunsTable({ runs, showDag = true, caption }: { runs: Schemas["DAGRunSummary"][]; showDag?: boolean; caption: string }) {
+  return (
+    <div class="table-scroll">
+      <table class="runs-table">
+        <caption class="sr-only">{caption}</caption>
+        <thead>
+          <tr>
+            <th scope="col">Run</th>
+            {showDag && <th scope="col">DAG</th>}
+            <th scope="col">Status</th>
+            <th scope="col">Started</th>
+            <th scope="col" class="hide-narrow">Duration</th>
+          </tr>
+        </thead>
+        <tbody>
+          {runs.map((run) => (
+            <tr key={`${run.name}/${run.dagRunId}`} data-run-id={run.dagRunId}>
+              <td>
+                <a class="mono" href={runHref(run.name, run.dagRunId)}>
+                  {run.dagRunId}
+                </a>
+              </td>
+              {showDag && (
+                <td>
+                  <a href={`/dags/${encodeURIComponent(run.name)}`}>{run.name}</a>
+                </td>
+              )}
+              <td>
+                <StatusBadge status={run.statusLabel} />
+              </td>
+              <td>
+                <Time value={run.startedAt || run.queuedAt} fallback="not started" />
+              </td>
+              <td class="hide-narrow">{formatDuration(run.startedAt, run.finishedAt)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

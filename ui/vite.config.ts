@@ -1,0 +1,20 @@
+import preact from "@preact/preset-vite";
+import { defineConfig } from "vite";
+
+// The admin app: built into ui/dist, which `npm run dev` serves next to the API (Workers static
+// assets, wrangler.toml [env.dev.assets]) and `npm run deploy` uploads to Cloudflare Pages.
+export default defineConfig({
+  root: import.meta.dirname,
+  plugins: [preact()],
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    sourcemap: true,
+    target: "es2022",
+  },
+  // `npm run ui:dev`: live reloading while editing the UI, against the API of `npm run dev`.
+  server: {
+    host: "127.0.0.1",
+    proxy: { "/api": process.env.API_URL ?? "http://127.0.0.1:8787" },
+  },
+});
