@@ -7,6 +7,7 @@ import { useEffect } from "preact/hooks";
 import { Layout } from "./components/layout.tsx";
 import { Loading } from "./components/page.tsx";
 import { SessionProvider, useSession } from "./lib/session.tsx";
+import { AccountPage } from "./pages/account.tsx";
 import { AlertEditorPage } from "./pages/alert-editor.tsx";
 import { AlertsPage } from "./pages/alerts.tsx";
 import { ApiKeysPage } from "./pages/api-keys.tsx";
@@ -56,6 +57,7 @@ function Shell() {
         <Route path="/alerts/:id" component={AlertEditorPage} />
         <Route path="/users" component={UsersPage} />
         <Route path="/api-keys" component={ApiKeysPage} />
+        <Route path="/account" component={AccountPage} />
         <Route default component={NotFoundPage} />
       </Router>
     </Layout>

@@ -37,9 +37,9 @@ export function Layout({ children }: { children: ComponentChildren }) {
           </ul>
         </nav>
         <div class="account">
-          <span class="muted" title={`Role: ${session.user.role}`}>
+          <a class="muted" href="/account" title="Your account: role and password">
             {session.user.username} · {session.user.role}
-          </span>
+          </a>
           {session.authMode === "builtin" && (
             <button type="button" class="button small" onClick={() => session.logOut()}>
               Log out
