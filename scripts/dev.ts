@@ -4,7 +4,9 @@
  *   1. D1 migrations applied to the local state folder (wrangler, as in production);
  *   2. the first admin created (ADMIN_USERNAME / ADMIN_PASSWORD, or a generated password printed
  *      once) and the repository's dags/ loaded, through the same code the Worker uses;
- *   3. the admin UI built into ui/dist, which wrangler serves next to the API (same origin);
+ *   3. the admin UI built into $STATE_DIR/ui-dist (this instance's own copy, so a build elsewhere
+ *      can't pull files from under it) and rebuilt on every change under ui/; wrangler serves it
+ *      next to the API (same origin) and picks up each rebuild, so a reload shows UI edits;
  *   4. the step runner (container/runner) started as a local process on a free port — the
  *      program the production container runs — for command and script steps;
  *   5. `wrangler dev` started (no container builds: RUNNER_URL points at the local runner), and
@@ -36,6 +38,7 @@ const configPath = join(root, "wrangler.toml");
 const port = Number(process.env.PORT ?? 8787);
 const stateDir = resolve(process.env.STATE_DIR ?? join(root, ".wrangler", "state"));
 const authMode = process.env.AUTH_MODE ?? "builtin";
+const uiDir = join(stateDir, "ui-dist");
 const READY_TIMEOUT_MS = 60_000;
 
 const log = (message: string) => console.log(`[dagflare] ${message}`);
@@ -104,11 +107,16 @@ async function prepareState(): Promise<void> {
 }
 
 /**
- * The admin UI, built once per start (about a second). For live reloading while editing the UI,
- * `npm run ui:dev` runs Vite's dev server against this API.
+ * The admin UI: built before the Worker starts (about a second), then rebuilt in place on every
+ * change. Rebuilds don't empty the folder, so a page being served never loses its files.
  */
 async function buildUi(): Promise<void> {
-  await runToEnd([viteBin, "build", "--config", join(root, "ui", "vite.config.ts"), "--logLevel", "warn"], "the UI build");
+  const build = [viteBin, "build", "--config", join(root, "ui", "vite.config.ts"), "--logLevel", "warn", "--outDir", uiDir];
+  await runToEnd([...build, "--emptyOutDir"], "the UI build");
+  const watcher = spawnChild([...build, "--watch", "--emptyOutDir=false"]);
+  watcher.on("exit", (code, signal) => {
+    if (!stopping) log(`the UI rebuilder exited (${signal ?? code}); the UI stays as last built`);
+  });
 }
 
 /** The step runner, as the container runs it, with the repository's dags/ as working directory. */
@@ -157,6 +165,7 @@ async function startWorker(): Promise<void> {
       "--persist-to", stateDir,
       "--show-interactive-dev-session=false",
       "--enable-containers=false",
+      "--assets", uiDir,
     ],
     // Set here so a stray ENVIRONMENT in the developer's shell can't make dev act as production.
     { ENVIRONMENT: "development", AUTH_MODE: authMode, RUNNER_URL: runnerUrl, PUBLIC_URL: `http://127.0.0.1:${port}` },

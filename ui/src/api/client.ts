@@ -8,6 +8,9 @@ import type { components, paths } from "./schema";
 export type Schemas = components["schemas"];
 export type Role = Schemas["UserRole"];
 
+/** The JSON body of a route's 200 response, e.g. `Ok<"/dags/{fileName}", "get">`. */
+export type Ok<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends { responses: { 200: { content: { "application/json": infer T } } } } ? T : never;
+
 export const API_BASE = "/api/v2";
 
 /** A failed call, with the server's error envelope ({code, message, details}). */

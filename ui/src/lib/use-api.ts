@@ -10,12 +10,13 @@ export type Loaded<T> = {
 
 /**
  * Loads data for a page, again whenever `deps` change, and every `pollMs` while `poll(data)` says
- * the data is still changing (active runs). A failed poll keeps the last data and shows the error.
+ * the data is still changing (active runs), else every `idlePollMs` if given (to notice runs that
+ * start elsewhere). A failed poll keeps the last data and shows the error.
  */
 export function useApi<T>(
   load: () => Promise<T>,
   deps: unknown[],
-  options: { pollMs?: number; poll?: (data: T) => boolean } = {},
+  options: { pollMs?: number; poll?: (data: T) => boolean; idlePollMs?: number } = {},
 ): Loaded<T> {
   const [data, setData] = useState<T>();
   const [error, setError] = useState<unknown>();
@@ -45,15 +46,16 @@ export function useApi<T>(
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
 
-  const { pollMs = 2000, poll } = options;
-  const polling = data !== undefined && poll !== undefined && poll(data);
+  const { pollMs = 2000, poll, idlePollMs } = options;
+  const active = data !== undefined && poll !== undefined && poll(data);
+  const interval = active ? pollMs : data !== undefined ? idlePollMs : undefined;
   useEffect(() => {
-    if (!polling) return;
+    if (interval === undefined) return;
     const timer = setInterval(() => {
       if (document.visibilityState === "visible") void reload();
-    }, pollMs);
+    }, interval);
     return () => clearInterval(timer);
-  }, [polling, pollMs, reload]);
+  }, [interval, reload]);
 
   return { data, error, loading, reload };
 }

@@ -1,0 +1,232 @@
+/**
+ * The admin UI in a real browser (Debian's Chromium via playwright-core) against `npm run dev`:
+ * what an admin does on a first visit, read back through the API and the webhook endpoint.
+ * Screenshots of every page land in test-artifacts/ui/ (1280 px, and 390 px for phones).
+ */
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromiumInstalled, CHROMIUM, launchBrowser, logIn } from "./browser.ts";
+import { type Dev, killLeftovers, root, startDev, stopDev } from "./dev-server.ts";
+
+const PASSWORD = "ui-test-password-1";
+const DAG = "ui-test-dag";
+const ARTIFACTS = join(root, "test-artifacts", "ui");
+const WIDE = { width: 1280, height: 860 };
+const PHONE = { width: 390, height: 844 };
+
+// CI installs Chromium (.ci/run); elsewhere a missing browser is said loudly, not hidden.
+const browserTests = chromiumInstalled() || process.env.CI ? describe : describe.skip;
+if (!chromiumInstalled()) console.warn(`browser tests ${process.env.CI ? "will fail" : "skipped"}: no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
+
+type Received = { path: string; headers: IncomingMessage["headers"]; body: string };
+
+browserTests("admin UI in Chromium", () => {
+  let dev: Dev;
+  let browser: Browser;
+  let page: Page;
+  let receiver: Server;
+  let receiverUrl: string;
+  const received: Received[] = [];
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    receiver = createServer((request, response) => {
+      let body = "";
+      request.on("data", (chunk) => (body += chunk));
+      request.on("end", () => {
+        received.push({ path: request.url ?? "", headers: request.headers, body });
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    const address = receiver.address();
+    receiverUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/discord`;
+    [dev, browser] = await Promise.all([
+      startDev({ STATE_DIR: mkdtempSync(join(tmpdir(), "dagflare-state-")), ADMIN_USERNAME: "admin", ADMIN_PASSWORD: PASSWORD }),
+      launchBrowser(),
+    ]);
+    page = await browser.newPage({ viewport: WIDE });
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    page.on("console", (message) => {
+      if (message.type() === "error" && !/status of (401|403|404|409)/.test(message.text())) pageErrors.push(message.text());
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    receiver?.close();
+    if (dev) await stopDev(dev, "SIGTERM");
+    killLeftovers();
+  });
+
+  const shot = async (name: string, target: Page = page) => {
+    await target.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  };
+  const trigger = (token: string, body: unknown = { branch: "main" }) =>
+    fetch(`${dev.url}/api/v2/webhooks/${DAG}`, { method: "POST", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  const shownToken = async () => (await page.locator(".secret code").first().textContent())!.trim();
+
+  it("logs in, lists the DAGs by name, and keeps the session across a reload", async () => {
+    await page.goto(`${dev.url}/dags`);
+    await expect(page.getByRole("button", { name: "Log in" }).isVisible()).resolves.toBe(true);
+    await shot("login");
+    await logIn(page, dev.url, "admin", PASSWORD);
+    await page.getByRole("link", { name: "example-process-webhook" }).waitFor();
+    await page.reload();
+    await page.getByRole("link", { name: "example-process-webhook" }).waitFor();
+    expect(new URL(page.url()).pathname).toBe("/dags");
+    await shot("dags");
+  });
+
+  it("creates a DAG, shows spec errors at their line, and saves a valid spec", async () => {
+    await page.getByRole("button", { name: "New DAG" }).click();
+    await page.getByRole("dialog").getByLabel("Name").fill(DAG);
+    await page.getByRole("button", { name: "Create DAG" }).click();
+    await page.waitForURL(`**/dags/${DAG}/spec`);
+    const editor = page.locator(".cm-content");
+    await editor.waitFor();
+
+    await editor.click();
+    await page.keyboard.press("ControlOrMeta+a");
+    await page.keyboard.insertText("steps:\n  - name: build\n    command: echo building ${WEBHOOK_PAYLOAD.branch}\n  - name: notify\n    depends: missing-step\n    command: echo done\n");
+    const errors = page.getByRole("list", { name: "Spec errors" });
+    await errors.getByText("Line 5", { exact: false }).waitFor();
+    await expect(errors.textContent()).resolves.toContain("missing-step");
+    await page.locator(".cm-lintRange-error").first().waitFor();
+    await shot("dag-spec-error");
+
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("alert").filter({ hasText: "invalid DAG spec" }).waitFor();
+
+    await editor.click();
+    await page.keyboard.press("ControlOrMeta+a");
+    await page.keyboard.insertText("steps:\n  - name: build\n    command: echo building ${WEBHOOK_PAYLOAD.branch}\n  - name: notify\n    depends: build\n    command: echo done\n");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+    await expect(errors.count()).resolves.toBe(0);
+  });
+
+  // Handed between the ordered steps of this file.
+  let runId = "";
+  let webhookToken = "";
+  it("creates a webhook on the DAG page, shows its token once, and the token starts a run the page shows", async () => {
+    await page.getByRole("link", { name: "Overview" }).click();
+    const panel = page.locator(".webhook-panel");
+    await panel.getByRole("button", { name: "Create Webhook" }).click();
+    await panel.getByText("won't be shown again").waitFor();
+    const token = await shownToken();
+    expect(token).toMatch(/^dagu_wh_[1-9A-HJ-NP-Za-km-z]{40,}$/);
+    await expect(panel.getByRole("button", { name: /^Copy/ }).isVisible()).resolves.toBe(true);
+    await expect(panel.locator("pre.curl").textContent()).resolves.toContain(`/api/v2/webhooks/${DAG}`);
+    await shot("dag-webhook-created");
+
+    const response = await trigger(token);
+    expect(response.status).toBe(200);
+    runId = ((await response.json()) as { dagRunId: string }).dagRunId;
+    // The page notices the new run by itself and follows it to success.
+    const row = page.locator(`tr[data-run-id="${runId}"]`);
+    await row.locator('[data-status="succeeded"]').waitFor({ timeout: 30_000 });
+    await page.locator('.dag-graph [data-step="notify"][data-status="succeeded"]').waitFor();
+    await shot("dag-overview");
+
+    // A reload forgets the token: only the prefix remains.
+    await page.reload();
+    await panel.getByRole("button", { name: "Regenerate" }).waitFor();
+    await expect(page.getByText(token).count()).resolves.toBe(0);
+    await expect(panel.getByText(token.slice(0, 12)).count()).resolves.toBeGreaterThan(0);
+    webhookToken = token;
+  });
+
+  it("regenerates after an in-page confirmation: the old token is refused, the new one works", async () => {
+    const oldToken = webhookToken;
+    const panel = page.locator(".webhook-panel");
+    await panel.getByRole("button", { name: "Regenerate" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByText("stops working at once").waitFor();
+    await shot("dag-webhook-regenerate-confirm");
+    await dialog.getByRole("button", { name: "Regenerate" }).click();
+    await panel.getByText("won't be shown again").waitFor();
+    const newToken = await shownToken();
+    expect(newToken).not.toBe(oldToken);
+    expect((await trigger(oldToken)).status).toBe(401);
+    expect((await trigger(newToken)).status).toBe(200);
+    webhookToken = newToken;
+  });
+
+  it("disables and enables the webhook", async () => {
+    const token = webhookToken;
+    const panel = page.locator(".webhook-panel");
+    await panel.getByRole("button", { name: "Disable" }).click();
+    await panel.getByRole("button", { name: "Enable" }).waitFor();
+    expect((await trigger(token)).status).toBe(403);
+    await panel.getByRole("button", { name: "Enable" }).click();
+    await panel.getByRole("button", { name: "Disable" }).waitFor();
+    expect((await trigger(token)).status).toBe(200);
+  });
+
+  it("opens a run from its URL (as alert links do) with steps, logs and the webhook payload", async () => {
+    await page.goto(`${dev.url}/runs/${DAG}/${runId}`);
+    await page.getByText(runId).first().waitFor();
+    await page.getByText("building main").first().waitFor({ timeout: 15_000 });
+    await expect(page.locator("body").textContent()).resolves.toContain('"branch"');
+    await shot("run");
+    await page.goto(`${dev.url}/runs?name=${DAG}`);
+    await page.locator(`tr[data-run-id="${runId}"]`).waitFor();
+    await shot("runs");
+  });
+
+  it("creates an alert policy from the Discord preset pointed at a local receiver and sends a test", async () => {
+    await page.goto(`${dev.url}/alerts/new`);
+    await page.getByLabel("Preset").selectOption({ label: "Discord" });
+    await page.getByLabel("Name", { exact: true }).fill("Failures to Discord");
+    await page.getByLabel("URL", { exact: true }).fill(receiverUrl);
+    await page.getByRole("button", { name: "Send test" }).click();
+    await page.getByRole("status").filter({ hasText: "204" }).waitFor({ timeout: 15_000 });
+    expect(received).toHaveLength(1);
+    const sent = JSON.parse(received[0]!.body) as { embeds?: unknown[]; content?: string };
+    expect(sent.embeds ?? sent.content).toBeDefined();
+    await shot("alert-editor");
+    await page.getByRole("button", { name: "Create policy" }).click();
+    await page.waitForURL(/\/alerts\/[^/]+$/);
+    expect(new URL(page.url()).pathname).not.toBe("/alerts/new");
+    await page.goto(`${dev.url}/alerts`);
+    await page.getByRole("link", { name: "Failures to Discord" }).waitFor();
+    await shot("alerts");
+  });
+
+  it("shows every admin page at 1280 px and at 390 px without sideways scrolling", async () => {
+    const phone = await browser.newPage({ viewport: PHONE });
+    phone.on("pageerror", (error) => pageErrors.push(error.message));
+    await logIn(phone, dev.url, "admin", PASSWORD);
+    for (const [name, path] of [
+      ["dags", "/dags"],
+      ["dag-overview", `/dags/${DAG}`],
+      ["dag-spec", `/dags/${DAG}/spec`],
+      ["runs", "/runs"],
+      ["run", `/runs/${DAG}/${runId}`],
+      ["webhooks", "/webhooks"],
+      ["alerts", "/alerts"],
+      ["alert-editor", "/alerts/new"],
+      ["users", "/users"],
+      ["api-keys", "/api-keys"],
+      ["account", "/account"],
+      ["not-found", "/no/such/page"],
+    ] as const) {
+      for (const [target, suffix] of [[page, ""], [phone, "-390"]] as const) {
+        await target.goto(`${dev.url}${path}`);
+        await target.locator("main h1").first().waitFor();
+        await target.waitForLoadState("networkidle");
+        await shot(`page-${name}${suffix}`, target);
+        const overflow = await target.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        expect(overflow, `${path} scrolls sideways at ${target.viewportSize()?.width} px`).toBeLessThanOrEqual(0);
+      }
+    }
+    await phone.close();
+    expect(pageErrors).toEqual([]);
+  });
+});

@@ -1,0 +1,252 @@
+/**
+ * The DAG page's webhook panel, the seed's flow: Create Webhook → the token once, with a copy
+ * button, a warning and a ready curl command; afterwards only its prefix, state and times, with
+ * Regenerate, Disable/Enable and Delete. Signed senders (GitHub, Slack, Standard Webhooks) get
+ * their own signing secret, also shown once.
+ */
+import { useState } from "preact/hooks";
+import { api, ApiFailure, must, type Schemas } from "../api/client.ts";
+import { ConfirmDialog } from "../components/dialog.tsx";
+import { ErrorBanner, Loading } from "../components/page.tsx";
+import { SecretOnce } from "../components/secret-once.tsx";
+import { Time } from "../components/time.tsx";
+import { useSession } from "../lib/session.tsx";
+import { useApi } from "../lib/use-api.ts";
+
+type Webhook = Schemas["WebhookDetails"];
+type Scheme = NonNullable<Webhook["signature"]>["scheme"];
+type Revealed = { kind: "token" | "signing secret"; value: string };
+type Pending = "regenerate" | "delete" | "rotate-signing" | "remove-signing" | null;
+
+const SCHEMES: Record<Scheme, { label: string; header: string }> = {
+  github: { label: "GitHub (X-Hub-Signature-256)", header: "GitHub webhook settings → Secret" },
+  slack: { label: "Slack (X-Slack-Signature)", header: "your Slack app's Signing Secret" },
+  standard: { label: "Standard Webhooks (webhook-signature)", header: "the sender's whsec_ secret" },
+};
+
+const AUTH_MODES: Record<Webhook["authMode"], string> = {
+  token: "Token only",
+  token_or_signature: "Token or signature",
+  signature: "Signature only",
+};
+
+export function WebhookPanel({ dagName }: { dagName: string }) {
+  const session = useSession();
+  if (session.status !== "signed-in") return null;
+  return (
+    <section class="card webhook-panel" aria-labelledby="webhook-title">
+      <h2 id="webhook-title">Webhook</h2>
+      {session.authMode === "none" ? (
+        <p class="muted">Webhooks need builtin authentication (AUTH_MODE=builtin): with AUTH_MODE=none anyone could trigger any DAG.</p>
+      ) : session.can("admin") ? (
+        <WebhookManager dagName={dagName} />
+      ) : (
+        <p class="muted">Only admins create and manage webhook tokens.</p>
+      )}
+    </section>
+  );
+}
+
+function WebhookManager({ dagName }: { dagName: string }) {
+  const path = { params: { path: { fileName: dagName } } };
+  const webhook = useApi(async (): Promise<Webhook | null> => {
+    try {
+      return await must(api.GET("/dags/{fileName}/webhook", path));
+    } catch (cause) {
+      if (cause instanceof ApiFailure && cause.status === 404) return null;
+      throw cause;
+    }
+  }, [dagName]);
+  const [revealed, setRevealed] = useState<Revealed>();
+  const [pending, setPending] = useState<Pending>(null);
+  const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+
+  /** Runs a change, then shows the webhook as the server now has it. */
+  const change = async (action: () => Promise<{ webhook: Webhook; token?: string; signingSecret?: string } | Webhook | undefined>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const result = await action();
+      if (result && "token" in result && result.token) setRevealed({ kind: "token", value: result.token });
+      else if (result && "signingSecret" in result && result.signingSecret) setRevealed({ kind: "signing secret", value: result.signingSecret });
+      else setRevealed(undefined);
+      await webhook.reload();
+    } catch (cause) {
+      setError(cause);
+      throw cause;
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (webhook.loading && webhook.data === undefined) return <Loading />;
+  if (webhook.error) return <ErrorBanner error={webhook.error} />;
+  const current = webhook.data ?? null;
+  const triggerUrl = `${location.origin}/api/v2/webhooks/${encodeURIComponent(dagName)}`;
+
+  return (
+    <div class="stack">
+      {revealed?.kind === "token" && (
+        <SecretOnce secret={revealed.value} what="token">
+          <p class="muted">Trigger a run (the JSON body becomes WEBHOOK_PAYLOAD):</p>
+          <pre class="curl">{`curl -X POST ${triggerUrl} \\
+  -H "Authorization: Bearer ${revealed.value}" \\
+  -H "Content-Type: application/json" \\
+  -d '{"branch": "main", "commit": "abc123"}'`}</pre>
+        </SecretOnce>
+      )}
+      {revealed?.kind === "signing secret" && <SecretOnce secret={revealed.value} what="signing secret">
+        <p class="muted">Paste it where the sender asks for its webhook secret.</p>
+      </SecretOnce>}
+      <ErrorBanner error={error} />
+      {current === null ? (
+        <>
+          <p>
+            Give CI/CD pipelines, GitHub or any HTTP client a token that starts this DAG (and only this DAG) with a <code>POST</code> to <code>{triggerUrl}</code>.
+          </p>
+          <div>
+            <button type="button" class="button primary" disabled={busy} onClick={() => change(() => must(api.POST("/dags/{fileName}/webhook", path))).catch(() => undefined)}>
+              Create Webhook
+            </button>
+          </div>
+        </>
+      ) : (
+        <>
+          <dl class="facts">
+            <dt>Token</dt>
+            <dd>
+              <code>{current.tokenPrefix}…</code>
+            </dd>
+            <dt>State</dt>
+            <dd>
+              <label class="switch">
+                <input
+                  type="checkbox"
+                  role="switch"
+                  checked={current.enabled}
+                  disabled={busy}
+                  onChange={(event) => {
+                    const enabled = event.currentTarget.checked;
+                    void change(() => must(api.POST("/dags/{fileName}/webhook/toggle", { ...path, body: { enabled } }))).catch(() => undefined);
+                  }}
+                />
+                <span data-testid="webhook-state">{current.enabled ? "Enabled" : "Disabled"}</span>
+              </label>
+            </dd>
+            <dt>Endpoint</dt>
+            <dd class="mono">POST {triggerUrl}</dd>
+            <dt>Created</dt>
+            <dd>
+              <Time value={current.createdAt} />
+            </dd>
+            <dt>Updated</dt>
+            <dd>
+              <Time value={current.updatedAt} />
+            </dd>
+            <dt>Last used</dt>
+            <dd>
+              <Time value={current.lastUsedAt} fallback="never" />
+            </dd>
+            <dt>Accepts</dt>
+            <dd>
+              {AUTH_MODES[current.authMode]}
+              {current.signature && ` · ${SCHEMES[current.signature.scheme].label}`}
+            </dd>
+          </dl>
+          <div class="row">
+            <button type="button" class="button" disabled={busy} onClick={() => setPending("regenerate")}>
+              Regenerate
+            </button>
+            <button
+              type="button"
+              class="button"
+              disabled={busy}
+              onClick={() => void change(() => must(api.POST("/dags/{fileName}/webhook/toggle", { ...path, body: { enabled: !current.enabled } }))).catch(() => undefined)}
+            >
+              {current.enabled ? "Disable" : "Enable"}
+            </button>
+            <button type="button" class="button" disabled={busy} onClick={() => setPending("delete")}>
+              Delete
+            </button>
+          </div>
+          <SignedSenders webhook={current} busy={busy} onConfigure={(body) => change(() => must(api.PUT("/dags/{fileName}/webhook/signature", { ...path, body })))} onAsk={setPending} />
+        </>
+      )}
+      <ConfirmDialog open={pending === "regenerate"} title="Regenerate the webhook token?" confirmLabel="Regenerate" onClose={() => setPending(null)} onConfirm={() => change(() => must(api.POST("/dags/{fileName}/webhook/regenerate", path)))}>
+        <p>The current token stops working at once. Every sender must be given the new one, which is shown once.</p>
+      </ConfirmDialog>
+      <ConfirmDialog open={pending === "delete"} title="Delete the webhook?" confirmLabel="Delete" danger onClose={() => setPending(null)} onConfirm={() => change(async () => void (await must(api.DELETE("/dags/{fileName}/webhook", path))))}>
+        <p>Its token stops working at once. You can create a new webhook later (with a new token).</p>
+      </ConfirmDialog>
+      <ConfirmDialog open={pending === "rotate-signing"} title="Rotate the signing secret?" confirmLabel="Rotate signing secret" onClose={() => setPending(null)} onConfirm={() => change(() => must(api.POST("/dags/{fileName}/webhook/signature/regenerate", path)))}>
+        <p>Signatures made with the current secret stop being accepted at once. The new secret is shown once.</p>
+      </ConfirmDialog>
+      <ConfirmDialog open={pending === "remove-signing"} title="Stop accepting signed requests?" confirmLabel="Remove signing" danger onClose={() => setPending(null)} onConfirm={() => change(() => must(api.DELETE("/dags/{fileName}/webhook/signature", path)))}>
+        <p>Only the token will be accepted; senders that sign without it will be refused.</p>
+      </ConfirmDialog>
+    </div>
+  );
+}
+
+type SignatureBody = { scheme: Scheme; authMode: "token_or_signature" | "signature"; secret?: string };
+
+/** Signed senders: GitHub, Slack or Standard Webhooks sign each request instead of sending the token. */
+function SignedSenders({ webhook, busy, onConfigure, onAsk }: { webhook: Webhook; busy: boolean; onConfigure: (body: SignatureBody) => Promise<void>; onAsk: (pending: Pending) => void }) {
+  const [scheme, setScheme] = useState<Scheme>(webhook.signature?.scheme ?? "github");
+  const [authMode, setAuthMode] = useState<SignatureBody["authMode"]>(webhook.authMode === "signature" ? "signature" : "token_or_signature");
+  const [slackSecret, setSlackSecret] = useState("");
+
+  const submit = (event: Event) => {
+    event.preventDefault();
+    void onConfigure(scheme === "slack" ? { scheme, authMode, secret: slackSecret } : { scheme, authMode }).then(() => setSlackSecret(""), () => undefined);
+  };
+
+  return (
+    <details class="signed-senders" open={webhook.signature !== null}>
+      <summary>Signed senders (GitHub, Slack, Standard Webhooks)</summary>
+      <form class="stack" onSubmit={submit}>
+        <p class="muted">Senders that sign their requests can trigger this DAG without the token: the signature over the exact body proves the request came from them.</p>
+        <label>
+          Scheme
+          <select value={scheme} onChange={(event) => setScheme(event.currentTarget.value as Scheme)}>
+            {(Object.keys(SCHEMES) as Scheme[]).map((key) => (
+              <option key={key} value={key}>
+                {SCHEMES[key].label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Accept
+          <select value={authMode} onChange={(event) => setAuthMode(event.currentTarget.value as SignatureBody["authMode"])}>
+            <option value="token_or_signature">{AUTH_MODES.token_or_signature}</option>
+            <option value="signature">{AUTH_MODES.signature}</option>
+          </select>
+        </label>
+        {scheme === "slack" && (
+          <label>
+            Slack signing secret
+            <input type="password" autoComplete="off" required minLength={16} value={slackSecret} onInput={(event) => setSlackSecret(event.currentTarget.value)} />
+          </label>
+        )}
+        <p class="muted small-text">The secret goes in {SCHEMES[scheme].header}.{scheme !== "slack" && " dagflare generates it and shows it once."}</p>
+        <div class="row">
+          <button type="submit" class="button" disabled={busy}>
+            {webhook.signature ? "Update signing" : "Set up signing"}
+          </button>
+          {webhook.signature && webhook.signature.scheme !== "slack" && (
+            <button type="button" class="button" disabled={busy} onClick={() => onAsk("rotate-signing")}>
+              Rotate signing secret
+            </button>
+          )}
+          {webhook.signature && (
+            <button type="button" class="button" disabled={busy} onClick={() => onAsk("remove-signing")}>
+              Remove signing
+            </button>
+          )}
+        </div>
+      </form>
+    </details>
+  );
+}
