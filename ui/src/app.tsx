@@ -30,14 +30,20 @@ export function App() {
   );
 }
 
+/** Only a path on this site: `next` must never send a fresh session elsewhere. */
+function pageAfterLogin(next: string | undefined): string {
+  // "//host" and "/\host" are other sites to a browser.
+  return next?.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") && !next.startsWith("/login") ? next : "/dags";
+}
+
 function Shell() {
   const session = useSession();
-  const { path, route, url } = useLocation();
+  const { path, query, route, url } = useLocation();
 
-  // Logged out: the login page, which returns to the page asked for.
+  // Logged out: the login page; logged in there: back to the page that was asked for.
   useEffect(() => {
     if (session.status === "signed-out" && path !== "/login") route(`/login?next=${encodeURIComponent(url)}`, true);
-    if (session.status === "signed-in" && path === "/login") route("/dags", true);
+    if (session.status === "signed-in" && path === "/login") route(pageAfterLogin(query.next), true);
   }, [session.status, path]);
 
   if (session.status === "loading") return <Loading />;

@@ -37,13 +37,17 @@ export function handleUnauthorized(callback: () => void): void {
   onUnauthorized = callback;
 }
 
+const CREDENTIAL_CHECKS = ["/auth/login", "/auth/change-password"];
+
 const authenticate: Middleware = {
   onRequest({ request }) {
     if (sessionToken) request.headers.set("Authorization", `Bearer ${sessionToken}`);
     return request;
   },
   onResponse({ request, response }) {
-    if (response.status === 401 && sessionToken && !request.url.endsWith("/auth/login")) onUnauthorized();
+    // There a 401 means a wrong password, not an ended session.
+    const checksPassword = CREDENTIAL_CHECKS.some((path) => new URL(request.url).pathname.endsWith(path));
+    if (response.status === 401 && sessionToken && !checksPassword) onUnauthorized();
     return response;
   },
 };

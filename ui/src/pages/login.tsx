@@ -1,11 +1,9 @@
-import { useLocation } from "preact-iso";
 import { useState } from "preact/hooks";
 import { errorMessage } from "../api/client.ts";
 import { useSession } from "../lib/session.tsx";
 
 export function LoginPage() {
   const session = useSession();
-  const { query, route } = useLocation();
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string>();
@@ -17,10 +15,8 @@ export function LoginPage() {
     setBusy(true);
     setError(undefined);
     try {
+      // Signed in, the app shell returns to the page asked for (?next=).
       await session.logIn(username, password);
-      // Only a path on this site: never an open redirect.
-      const next = query.next?.startsWith("/") && !query.next.startsWith("//") && !query.next.startsWith("/login") ? query.next : "/dags";
-      route(next, true);
     } catch (cause) {
       setError(errorMessage(cause));
       setBusy(false);

@@ -1,5 +1,96 @@
-import { Page } from "../components/page.tsx";
+import { api, must, type Schemas } from "../api/client.ts";
+import { AdminOnly } from "../components/admin-only.tsx";
+import { EmptyState, ErrorBanner, Loading, Page } from "../components/page.tsx";
+import { Time } from "../components/time.tsx";
+import { useApi } from "../lib/use-api.ts";
+import { useSession } from "../lib/session.tsx";
+
+type Webhook = Schemas["WebhookDetails"];
+
+const AUTH_MODES: Record<Webhook["authMode"], string> = {
+  token: "Token",
+  token_or_signature: "Token or signature",
+  signature: "Signature only",
+};
+
+const SIGNATURE_SCHEMES: Record<NonNullable<Webhook["signature"]>["scheme"], string> = {
+  github: "GitHub",
+  slack: "Slack",
+  standard: "Standard Webhooks",
+};
 
 export function WebhooksPage() {
-  return <Page title="WebhooksPage">Not built yet.</Page>;
+  return (
+    <AdminOnly title="Webhooks" message="Only admins can see webhooks.">
+      <WebhookList />
+    </AdminOnly>
+  );
+}
+
+/** Read-only: a webhook is created, regenerated, signed or disabled on its DAG's page. */
+function WebhookList() {
+  const session = useSession();
+  // The server turns webhooks off without logins: nobody could be given a token.
+  const off = session.status === "signed-in" && session.authMode === "none";
+  const webhooks = useApi(async () => (off ? [] : (await must(api.GET("/webhooks"))).webhooks), [off]);
+
+  return (
+    <Page title="Webhooks" subtitle="Every DAG's webhook. Create, regenerate, sign or disable one on its DAG's page.">
+      <ErrorBanner error={webhooks.error} />
+      {off ? (
+        <EmptyState title="Webhooks are off">AUTH_MODE is none, so the server accepts no webhook triggers.</EmptyState>
+      ) : webhooks.loading ? (
+        <Loading />
+      ) : webhooks.data?.length === 0 ? (
+        <EmptyState title="No webhooks yet — create one from a DAG's page">
+          <a href="/dags">Go to DAGs</a>
+        </EmptyState>
+      ) : (
+        webhooks.data && (
+          <div class="table-scroll">
+            <table class="cards">
+              <thead>
+                <tr>
+                  <th>DAG</th>
+                  <th>Token</th>
+                  <th>Status</th>
+                  <th>Auth</th>
+                  <th>Signature</th>
+                  <th>Created</th>
+                  <th>Updated</th>
+                  <th>Last used</th>
+                </tr>
+              </thead>
+              <tbody>
+                {webhooks.data.map((webhook) => (
+                  <tr key={webhook.id}>
+                    <td>
+                      <a href={`/dags/${encodeURIComponent(webhook.dagName)}`}>{webhook.dagName}</a>
+                    </td>
+                    <td data-label="Token">
+                      <code>{webhook.tokenPrefix}…</code>
+                    </td>
+                    <td data-label="Status">
+                      <span class={webhook.enabled ? "badge on" : "badge off"}>{webhook.enabled ? "enabled" : "disabled"}</span>
+                    </td>
+                    <td data-label="Auth">{AUTH_MODES[webhook.authMode]}</td>
+                    <td data-label="Signature">{webhook.signature ? SIGNATURE_SCHEMES[webhook.signature.scheme] : <span class="muted">—</span>}</td>
+                    <td data-label="Created">
+                      <Time value={webhook.createdAt} />
+                    </td>
+                    <td data-label="Updated">
+                      <Time value={webhook.updatedAt} />
+                    </td>
+                    <td data-label="Last used">
+                      <Time value={webhook.lastUsedAt} fallback="never" />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )
+      )}
+    </Page>
+  );
 }

@@ -1,0 +1,51 @@
+import type { ComponentChildren } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { Dialog } from "./dialog.tsx";
+import { ErrorBanner } from "./page.tsx";
+
+type FormDialogProps = {
+  open: boolean;
+  title: string;
+  submitLabel: string;
+  /** Resolves when done (the caller closes the dialog); a rejection keeps it open with the error. */
+  onSubmit: () => Promise<void>;
+  onClose: () => void;
+  children: ComponentChildren;
+};
+
+/** A dialog holding a form: the first field gets focus, Enter submits, Escape cancels. */
+export function FormDialog({ open, title, submitLabel, onSubmit, onClose, children }: FormDialogProps) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  useEffect(() => {
+    if (open) setError(undefined);
+  }, [open]);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      await onSubmit();
+    } catch (cause) {
+      setError(cause);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog open={open} title={title} onClose={onClose}>
+      <form onSubmit={submit}>
+        {children}
+        <ErrorBanner error={error} />
+        <div class="actions">
+          <button type="button" class="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="button primary" disabled={busy}>
+            {submitLabel}
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
