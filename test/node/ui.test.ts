@@ -32,6 +32,7 @@ browserTests("admin UI in Chromium", () => {
   let receiverUrl: string;
   const received: Received[] = [];
   const pageErrors: string[] = [];
+  const failedCalls = new Set<string>();
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -50,11 +51,10 @@ browserTests("admin UI in Chromium", () => {
       startDev({ STATE_DIR: mkdtempSync(join(tmpdir(), "dagflare-state-")), ADMIN_USERNAME: "admin", ADMIN_PASSWORD: PASSWORD }),
       launchBrowser(),
     ]);
+    const login = await fetch(`${dev.url}/api/v2/auth/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: "admin", password: PASSWORD }) });
+    adminToken = ((await login.json()) as { token: string }).token;
     page = await browser.newPage({ viewport: WIDE });
-    page.on("pageerror", (error) => pageErrors.push(error.message));
-    page.on("console", (message) => {
-      if (message.type() === "error" && !/status of (401|403|404|409)/.test(message.text())) pageErrors.push(message.text());
-    });
+    watch(page);
   });
 
   afterAll(async () => {
@@ -64,6 +64,25 @@ browserTests("admin UI in Chromium", () => {
     killLeftovers();
   });
 
+  let adminToken = "";
+  const apiAs = async (token: string, method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${dev.url}/api/v2${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json().catch(() => null)) as unknown };
+  };
+  /** Script errors, console errors and failed API calls of a page, for the last test to judge. */
+  const watch = (target: Page) => {
+    target.on("pageerror", (error) => pageErrors.push(error.message));
+    target.on("console", (message) => {
+      if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) pageErrors.push(message.text());
+    });
+    target.on("response", (response) => {
+      if (response.status() >= 400) failedCalls.add(`${response.request().method()} ${new URL(response.url()).pathname} ${response.status()}`);
+    });
+  };
   const shot = async (name: string, target: Page = page) => {
     await target.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
   };
@@ -73,7 +92,7 @@ browserTests("admin UI in Chromium", () => {
 
   it("logs in, lists the DAGs by name, and keeps the session across a reload", async () => {
     await page.goto(`${dev.url}/dags`);
-    await expect(page.getByRole("button", { name: "Log in" }).isVisible()).resolves.toBe(true);
+    await page.getByRole("button", { name: "Log in" }).waitFor();
     await shot("login");
     await logIn(page, dev.url, "admin", PASSWORD);
     await page.getByRole("link", { name: "example-process-webhook" }).waitFor();
@@ -106,9 +125,14 @@ browserTests("admin UI in Chromium", () => {
     await editor.click();
     await page.keyboard.press("ControlOrMeta+a");
     await page.keyboard.insertText("steps:\n  - name: build\n    command: echo building ${WEBHOOK_PAYLOAD.branch}\n  - name: notify\n    depends: build\n    command: echo done\n");
+    // Typed key by key, as fast as the browser takes them: nothing may be lost.
+    await page.keyboard.press("ControlOrMeta+End");
+    await page.keyboard.type("# saved from the browser test");
     await page.getByRole("button", { name: "Save" }).click();
     await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
     await expect(errors.count()).resolves.toBe(0);
+    const stored = await apiAs(adminToken, "GET", `/dags/${DAG}/spec`);
+    expect((stored.body as { spec: string }).spec).toMatch(/command: echo done\n# saved from the browser test$/);
   });
 
   // Handed between the ordered steps of this file.
@@ -169,6 +193,47 @@ browserTests("admin UI in Chromium", () => {
     expect((await trigger(token)).status).toBe(200);
   });
 
+  it("works from the keyboard: skip link first, dialogs open with Enter and close with Escape", async () => {
+    await page.goto(`${dev.url}/dags/${DAG}`);
+    const panel = page.locator(".webhook-panel");
+    await panel.getByRole("button", { name: "Regenerate" }).waitFor();
+    await page.keyboard.press("Tab");
+    await expect(page.evaluate("document.activeElement?.textContent")).resolves.toBe("Skip to content");
+    await panel.getByRole("button", { name: "Regenerate" }).focus();
+    await page.keyboard.press("Enter");
+    await page.getByRole("dialog").waitFor();
+    // Focus moved into the dialog; Escape cancels without regenerating.
+    await expect(page.evaluate('document.activeElement?.closest("dialog") !== null')).resolves.toBe(true);
+    await page.keyboard.press("Escape");
+    await page.getByRole("dialog").waitFor({ state: "hidden" });
+    expect((await trigger(webhookToken)).status).toBe(200);
+  });
+
+  it("shows a viewer everything read-only and offers no action the role can't take", async () => {
+    const created = await apiAs(adminToken, "POST", "/users", { username: "watcher", password: "watcher-password-1", role: "viewer" });
+    expect(created.status).toBe(201);
+    const context = await browser.newContext({ viewport: WIDE });
+    const viewer = await context.newPage();
+    watch(viewer);
+    await logIn(viewer, dev.url, "watcher", "watcher-password-1");
+    await viewer.getByRole("link", { name: DAG }).waitFor();
+    await expect(viewer.getByRole("button", { name: "New DAG" }).count()).resolves.toBe(0);
+    await expect(viewer.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Users" }).count()).resolves.toBe(0);
+    await viewer.getByRole("link", { name: DAG }).click();
+    await viewer.getByText("Only admins create and manage webhook tokens.").waitFor();
+    await expect(viewer.getByRole("button", { name: "Run" }).count()).resolves.toBe(0);
+    await expect(viewer.getByRole("button", { name: "Create Webhook" }).count()).resolves.toBe(0);
+    await viewer.getByRole("link", { name: "Spec" }).click();
+    await viewer.getByText("Read-only: editing needs the manager role").waitFor();
+    await expect(viewer.getByRole("button", { name: "Save" }).count()).resolves.toBe(0);
+    await shot("viewer-dag-spec", viewer);
+    await viewer.getByRole("button", { name: "Log out" }).click();
+    await viewer.getByRole("button", { name: "Log in" }).waitFor();
+    await viewer.reload();
+    await viewer.getByRole("button", { name: "Log in" }).waitFor();
+    await context.close();
+  });
+
   it("opens a run from its URL (as alert links do) with steps, logs and the webhook payload", async () => {
     await page.goto(`${dev.url}/runs/${DAG}/${runId}`);
     await page.getByText(runId).first().waitFor();
@@ -192,8 +257,11 @@ browserTests("admin UI in Chromium", () => {
     expect(sent.embeds ?? sent.content).toBeDefined();
     await shot("alert-editor");
     await page.getByRole("button", { name: "Create policy" }).click();
-    await page.waitForURL(/\/alerts\/[^/]+$/);
-    expect(new URL(page.url()).pathname).not.toBe("/alerts/new");
+    await page.waitForURL((url) => /^\/alerts\/[^/]+$/.test(url.pathname) && url.pathname !== "/alerts/new");
+    const policyId = new URL(page.url()).pathname.split("/")[2]!;
+    const saved = await apiAs(adminToken, "GET", `/alert-policies/${policyId}`);
+    expect(saved.status).toBe(200);
+    expect(saved.body).toMatchObject({ alertPolicy: { name: "Failures to Discord", webhook: { url: receiverUrl } } });
     await page.goto(`${dev.url}/alerts`);
     await page.getByRole("link", { name: "Failures to Discord" }).waitFor();
     await shot("alerts");
@@ -201,7 +269,7 @@ browserTests("admin UI in Chromium", () => {
 
   it("shows every admin page at 1280 px and at 390 px without sideways scrolling", async () => {
     const phone = await browser.newPage({ viewport: PHONE });
-    phone.on("pageerror", (error) => pageErrors.push(error.message));
+    watch(phone);
     await logIn(phone, dev.url, "admin", PASSWORD);
     for (const [name, path] of [
       ["dags", "/dags"],
@@ -222,11 +290,14 @@ browserTests("admin UI in Chromium", () => {
         await target.locator("main h1").first().waitFor();
         await target.waitForLoadState("networkidle");
         await shot(`page-${name}${suffix}`, target);
-        const overflow = await target.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        const overflow = await target.evaluate<number>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
         expect(overflow, `${path} scrolls sideways at ${target.viewportSize()?.width} px`).toBeLessThanOrEqual(0);
       }
     }
     await phone.close();
-    expect(pageErrors).toEqual([]);
+    expect(pageErrors, pageErrors.join("\n")).toEqual([]);
+    // The only refusals are the ones this file asked for: no session yet, no webhook yet, the
+    // invalid spec it saved on purpose. Never a 5xx.
+    expect([...failedCalls].sort()).toEqual([`GET /api/v2/auth/me 401`, `GET /api/v2/dags/${DAG}/webhook 404`, `PUT /api/v2/dags/${DAG}/spec 400`]);
   });
 });

@@ -33,7 +33,8 @@ export function App() {
 /** Only a path on this site: `next` must never send a fresh session elsewhere. */
 function pageAfterLogin(next: string | undefined): string {
   // "//host" and "/\host" are other sites to a browser.
-  return next?.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") && !next.startsWith("/login") ? next : "/dags";
+  if (!next || next === "/" || next.startsWith("/login")) return "/dags";
+  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/dags";
 }
 
 function Shell() {

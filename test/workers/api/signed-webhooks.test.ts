@@ -58,6 +58,7 @@ describe("GitHub", () => {
     const result = await call("POST", `/webhooks/${dag}`, { headers, rawBody: githubPush });
     expect(result.body).toEqual({ dagRunId: delivery, dagName: dag });
     expect(await shown(dag, result)).toBe('Ada Lovelace|{"x-github-event":"push"}');
+    expect((await waitForRun(admin, dag, delivery)).webhookHeaders).toBe('{"x-github-event":"push"}');
     // GitHub redelivers the same event: the same run id, refused.
     expectEnvelope(await call("POST", `/webhooks/${dag}`, { headers, rawBody: githubPush }), 409, "already_exists");
     // A wrong signature, and a body changed after signing.

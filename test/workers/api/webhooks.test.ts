@@ -136,7 +136,7 @@ describe("triggering", () => {
     expect(result.body).toEqual({ dagRunId: expect.any(String), dagName: dag });
     expect(await shownBy(dag, result)).toBe("{}");
     const run = await waitForRun(admin.token, dag, result.body.dagRunId);
-    expect(run).toMatchObject({ trigger: "webhook", triggeredBy: `webhook:${token.slice(0, 12)}` });
+    expect(run).toMatchObject({ trigger: "webhook", triggeredBy: `webhook:${token.slice(0, 12)}`, webhookPayload: "{}", webhookHeaders: null });
   });
 
   it("the seed's payload examples: fields, nested fields, array indices both ways", async () => {
@@ -150,9 +150,11 @@ describe("triggering", () => {
   it("WEBHOOK_PAYLOAD is exact: big integers and key order kept; objects expand to compact JSON", async () => {
     const { dag, token } = await dagWithWebhook(echoSpec("${WEBHOOK_PAYLOAD} ${WEBHOOK_PAYLOAD.id} ${WEBHOOK_PAYLOAD.nested}"));
     const raw = '{ "b": 1, "10": 2, "a": [1, 2.50, -0, 1e400],\n "id": 12345678901234567890123, "nested": {"z": "é \\" $(x)", "y": null} }';
-    expect(await shownBy(dag, await trigger(dag, token, { rawBody: raw }))).toBe(
-      '{"b":1,"10":2,"a":[1,2.50,-0,1e400],"id":12345678901234567890123,"nested":{"z":"é \\" $(x)","y":null}} 12345678901234567890123 {"z":"é \\" $(x)","y":null}',
-    );
+    const result = await trigger(dag, token, { rawBody: raw });
+    const exact = '{"b":1,"10":2,"a":[1,2.50,-0,1e400],"id":12345678901234567890123,"nested":{"z":"é \\" $(x)","y":null}}';
+    expect(await shownBy(dag, result)).toBe(`${exact} 12345678901234567890123 {"z":"é \\" $(x)","y":null}`);
+    // The run's details show the payload exactly as the steps saw it (the UI's run page).
+    expect((await waitForRun(admin.token, dag, result.body.dagRunId)).webhookPayload).toBe(exact);
   });
 
   it("Dagu's envelope {payload, dagRunId}; arrays and strings are payloads too; an empty body is {}", async () => {

@@ -5401,6 +5401,10 @@ export interface components {
             trigger: "manual" | "api" | "webhook" | "schedule" | "retry";
             /** @description Who or what started the run (dagflare extension) */
             triggeredBy: string;
+            /** @description The request headers the DAG forwards (WEBHOOK_HEADERS, JSON text), or null (dagflare extension) */
+            webhookHeaders: string | null;
+            /** @description The webhook's payload as the steps see it (WEBHOOK_PAYLOAD, exact JSON text); null when not started by a webhook (dagflare extension) */
+            webhookPayload: string | null;
         };
         DAGRunId: string;
         DAGRunSummary: {

@@ -6,17 +6,26 @@
 import { json } from "@codemirror/lang-json";
 import { yaml } from "@codemirror/lang-yaml";
 import { lintGutter, setDiagnostics, type Diagnostic } from "@codemirror/lint";
-import { Compartment, EditorState } from "@codemirror/state";
+import { Annotation, Compartment, EditorState } from "@codemirror/state";
 import { EditorView } from "@codemirror/view";
 import { basicSetup } from "codemirror";
 import { useEffect, useRef } from "preact/hooks";
 import type { CodeEditorProps, EditorError } from "./code-editor.tsx";
+
+/** Marks the text the page set, so it isn't reported back to the page as an edit. */
+const fromOutside = Annotation.define<boolean>();
+/** A page that never sets `value` after the start mustn't make the echo list grow forever. */
+const MAX_UNACKNOWLEDGED = 200;
 
 export function CodeEditorView({ value, onChange, language, label, errors = [], readOnly = false, viewRef }: CodeEditorProps) {
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
   const onChangeRef = useRef(onChange);
   onChangeRef.current = onChange;
+  // Edits sent to the page that haven't come back as `value` yet. Renders lag behind typing, so
+  // a value one keystroke old is an echo of our own edit, not a change to apply (that would undo
+  // the keystroke and start a ping-pong); only other values come from outside (load, reset, preset).
+  const unacknowledged = useRef<string[]>([]);
   const editable = useRef(new Compartment());
 
   useEffect(() => {
@@ -31,7 +40,10 @@ export function CodeEditorView({ value, onChange, language, label, errors = [], 
           editable.current.of([EditorState.readOnly.of(readOnly), EditorView.editable.of(!readOnly)]),
           EditorView.contentAttributes.of({ "aria-label": label }),
           EditorView.updateListener.of((update) => {
-            if (update.docChanged) onChangeRef.current?.(update.state.doc.toString());
+            if (!update.docChanged || update.transactions.some((transaction) => transaction.annotation(fromOutside))) return;
+            const text = update.state.doc.toString();
+            unacknowledged.current = [...unacknowledged.current.slice(-MAX_UNACKNOWLEDGED + 1), text];
+            onChangeRef.current?.(text);
           }),
         ],
       }),
@@ -47,11 +59,17 @@ export function CodeEditorView({ value, onChange, language, label, errors = [], 
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [language]);
 
-  // A new value from outside (loaded, reset, a preset chosen) replaces the text.
   useEffect(() => {
     const editor = view.current;
-    if (editor && editor.state.doc.toString() !== value) {
-      editor.dispatch({ changes: { from: 0, to: editor.state.doc.length, insert: value } });
+    if (!editor) return;
+    const echo = unacknowledged.current.lastIndexOf(value);
+    if (echo >= 0) {
+      unacknowledged.current = unacknowledged.current.slice(echo + 1);
+      return;
+    }
+    unacknowledged.current = [];
+    if (editor.state.doc.toString() !== value) {
+      editor.dispatch({ changes: { from: 0, to: editor.state.doc.length, insert: value }, annotations: fromOutside.of(true) });
     }
   }, [value]);
 

@@ -101,7 +101,8 @@ export function DagGraph({ steps, type, statuses, selected, onSelect }: Props) {
               {...(select
                 ? {
                     role: "button",
-                    tabIndex: 0,
+                    // SVG reads only the lowercase attribute (Preact writes tabIndex as is).
+                    tabindex: 0,
                     "aria-label": `${step.name}: ${status.replaceAll("_", " ")}`,
                     onClick: select,
                     onKeyDown: (event: KeyboardEvent) => {

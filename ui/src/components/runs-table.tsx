@@ -10,7 +10,7 @@ export function runHref(dagName: string, dagRunId: string): string {
 export function RunsTable({ runs, showDag = true, caption }: { runs: Schemas["DAGRunSummary"][]; showDag?: boolean; caption: string }) {
   return (
     <div class="table-scroll">
-      <table class="runs-table">
+      <table class="runs-table cards">
         <caption class="sr-only">{caption}</caption>
         <thead>
           <tr>
@@ -18,7 +18,7 @@ export function RunsTable({ runs, showDag = true, caption }: { runs: Schemas["DA
             {showDag && <th scope="col">DAG</th>}
             <th scope="col">Status</th>
             <th scope="col">Started</th>
-            <th scope="col" class="hide-narrow">Duration</th>
+            <th scope="col">Duration</th>
           </tr>
         </thead>
         <tbody>
@@ -30,17 +30,17 @@ export function RunsTable({ runs, showDag = true, caption }: { runs: Schemas["DA
                 </a>
               </td>
               {showDag && (
-                <td>
+                <td data-label="DAG">
                   <a href={`/dags/${encodeURIComponent(run.name)}`}>{run.name}</a>
                 </td>
               )}
-              <td>
+              <td data-label="Status">
                 <StatusBadge status={run.statusLabel} />
               </td>
-              <td>
+              <td data-label="Started">
                 <Time value={run.startedAt || run.queuedAt} fallback="not started" />
               </td>
-              <td class="hide-narrow">{formatDuration(run.startedAt, run.finishedAt)}</td>
+              <td data-label="Duration">{formatDuration(run.startedAt, run.finishedAt)}</td>
             </tr>
           ))}
         </tbody>

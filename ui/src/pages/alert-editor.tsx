@@ -1,5 +1,571 @@
-import { Page } from "../components/page.tsx";
+import type { EditorView } from "@codemirror/view";
+import type { ComponentChildren } from "preact";
+import { useLocation, useRoute } from "preact-iso";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { api, ApiFailure, must, type Schemas } from "../api/client.ts";
+import { AlertDeliveries } from "../components/alert-deliveries.tsx";
+import { HeadersEditor, SigningSecretField } from "../components/alert-headers.tsx";
+import {
+  differsFrom,
+  EVENT_DESCRIPTIONS,
+  EVENT_TYPES,
+  fromPolicy,
+  headerRow,
+  METRICS,
+  newDraft,
+  presetLabel,
+  templateErrorsOf,
+  toInput,
+  urlPart,
+  type Draft,
+  type EventType,
+  type Metric,
+  type OptionFields,
+  type Policy,
+  type Preset,
+  type TokenReference,
+} from "../components/alert-policy-draft.ts";
+import { AlertPreview, checkTemplate } from "../components/alert-preview.tsx";
+import { AlertTokenPicker } from "../components/alert-token-picker.tsx";
+import { CodeEditor, type EditorError } from "../components/code-editor.tsx";
+import { ConfirmDialog } from "../components/dialog.tsx";
+import { ErrorBanner, Loading, Page } from "../components/page.tsx";
+import { useSession } from "../lib/session.tsx";
+import { useApi } from "../lib/use-api.ts";
 
+const PREVIEW_DELAY_MS = 300;
+/** What a new policy's body starts as (any other preset when the API has no generic one). */
+const STARTER_PRESET = "generic";
+
+/** /alerts/new and /alerts/:id: loads what the editor needs, then shows it. */
 export function AlertEditorPage() {
-  return <Page title="AlertEditorPage">Not built yet.</Page>;
+  const { params } = useRoute();
+  const id = params.id;
+  const policy = useApi(() => (id ? must(api.GET("/alert-policies/{id}", { params: { path: { id } } })).then((answer) => answer.alertPolicy) : Promise.resolve(undefined)), [id]);
+  const reference = useApi(() => must(api.GET("/alert-tokens")), []);
+  const presets = useApi(() => must(api.GET("/alert-presets")).then((answer) => answer.presets), []);
+
+  if (policy.error instanceof ApiFailure && policy.error.status === 404) {
+    return (
+      <Page title="No such alert policy">
+        <p>
+          There is no alert policy with the id <code>{id}</code>. <a href="/alerts">All alert policies</a>
+        </p>
+      </Page>
+    );
+  }
+  const failed = policy.error ?? reference.error ?? presets.error;
+  if (failed || !reference.data || !presets.data || (id && !policy.data)) {
+    return (
+      <Page title={id ? "Alert policy" : "New alert policy"}>
+        <ErrorBanner error={failed} />
+        {!failed && <Loading />}
+      </Page>
+    );
+  }
+  return <PolicyEditor key={id ?? "new"} initial={policy.data} reference={reference.data} presets={presets.data} />;
+}
+
+type TestOutcome = { result: Schemas["AlertTestResult"] } | { error: unknown };
+
+function PolicyEditor({ initial, reference, presets }: { initial: Policy | undefined; reference: TokenReference; presets: Preset[] }) {
+  const session = useSession();
+  const { route } = useLocation();
+  const readOnly = !session.can("manager");
+  const starter = presets.find((preset) => preset.id === STARTER_PRESET) ?? presets[0];
+
+  const [saved, setSaved] = useState(initial);
+  const [draft, setDraft] = useState<Draft>(() => (initial ? fromPolicy(initial) : { ...newDraft(), body: starter?.body ?? "{}" }));
+  // The body as a preset or the server last set it: editing it makes choosing a preset ask first.
+  const [pristineBody, setPristineBody] = useState(draft.body);
+  const [presetId, setPresetId] = useState(() => presets.find((preset) => preset.body === draft.body)?.id ?? "");
+  const [pendingPreset, setPendingPreset] = useState<Preset>();
+  const [chosenSample, setChosenSample] = useState<EventType>();
+  const [saving, setSaving] = useState(false);
+  const [saveError, setSaveError] = useState<unknown>();
+  const [savedNotice, setSavedNotice] = useState<string[]>();
+  const [serverTemplateErrors, setServerTemplateErrors] = useState<EditorError[]>([]);
+  const [testing, setTesting] = useState(false);
+  const [testOutcome, setTestOutcome] = useState<TestOutcome>();
+  const [deleting, setDeleting] = useState(false);
+  const viewRef = useRef<EditorView | null>(null);
+  const errorRef = useRef<HTMLDivElement>(null);
+
+  const dirty = !saved || differsFrom(draft, saved);
+  const sampleEvent = chosenSample && draft.eventTypes.includes(chosenSample) ? chosenSample : (draft.eventTypes[0] ?? "JOB_FAILURE");
+  const previewedBody = useDebounced(draft.body, PREVIEW_DELAY_MS);
+  const check = useMemo(() => checkTemplate(previewedBody), [previewedBody]);
+  const editorErrors = useMemo(() => (serverTemplateErrors.length > 0 ? serverTemplateErrors : check.ok ? [] : check.errors), [serverTemplateErrors, check]);
+  const hasStoredSecrets = draft.signingSecretStored || draft.headers.some((row) => row.stored);
+  const movedHost = saved !== undefined && hasStoredSecrets && urlPart(draft.url, "origin") !== urlPart(saved.webhook?.url ?? "", "origin");
+
+  const change = (patch: Partial<Draft>) => {
+    setDraft((current) => ({ ...current, ...patch }));
+    setSavedNotice(undefined);
+  };
+  const changeOptions = (patch: Partial<OptionFields>) => change({ options: { ...draft.options, ...patch } });
+  const changeBody = (body: string) => {
+    change({ body });
+    setServerTemplateErrors([]);
+  };
+  // CodeEditor puts a new `value` in place of its text even when that value is a render behind
+  // fast typing (keys are lost, the cursor jumps to the start). So it gets the body once, and
+  // presets replace the text through the view, which reports back through onChange.
+  const [initialBody] = useState(draft.body);
+  const replaceBody = (body: string) => {
+    const view = viewRef.current;
+    view?.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: body } });
+  };
+
+  const choosePreset = (id: string) => {
+    const preset = presets.find((candidate) => candidate.id === id);
+    if (!preset) return;
+    if (draft.body.trim() && draft.body !== pristineBody) setPendingPreset(preset);
+    else applyPreset(preset);
+  };
+  /** The preset's body replaces the draft's; its headers are added (empty, with the expected value as a hint), the user's kept. */
+  const applyPreset = (preset: Preset) => {
+    setPresetId(preset.id);
+    setPristineBody(preset.body);
+    replaceBody(preset.body);
+    setDraft((current) => {
+      const taken = new Set(current.headers.map((row) => row.name.trim().toLowerCase()));
+      const added = Object.entries(preset.headers).filter(([name]) => !taken.has(name.toLowerCase()));
+      return { ...current, headers: [...current.headers, ...added.map(([name, hint]) => headerRow(name, "", false, hint))] };
+    });
+  };
+
+  const save = async (event: Event) => {
+    event.preventDefault();
+    if (draft.eventTypes.length === 0) {
+      setSaveError(new Error("Choose at least one event type."));
+      return;
+    }
+    setSaving(true);
+    setSaveError(undefined);
+    try {
+      if (!saved) {
+        const created = await must(api.POST("/alert-policies", { body: toInput(draft) }));
+        route(`/alerts/${encodeURIComponent(created.alertPolicy.id)}`);
+        return;
+      }
+      const answer = await must(api.PUT("/alert-policies/{id}", { params: { path: { id: saved.id } }, body: toInput(draft) }));
+      const next = fromPolicy(answer.alertPolicy);
+      setSaved(answer.alertPolicy);
+      setDraft(next);
+      setPristineBody(next.body);
+      setSavedNotice(answer.warnings ?? []);
+    } catch (cause) {
+      setSaveError(cause);
+      setServerTemplateErrors(templateErrorsOf(cause));
+      errorRef.current?.scrollIntoView({ block: "center" });
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  // Unsaved changes are tested as a draft; the saved policy is tested as stored (with its secrets).
+  const sendTest = async () => {
+    setTesting(true);
+    setTestOutcome(undefined);
+    try {
+      const result = saved && !dirty
+        ? await must(api.POST("/alert-policies/{id}/test", { params: { path: { id: saved.id } }, body: { eventType: sampleEvent } }))
+        : await must(api.POST("/alert-policies/test", { body: { ...toInput(draft), name: draft.name.trim() || "Unsaved policy", eventType: sampleEvent } }));
+      setTestOutcome({ result });
+    } catch (cause) {
+      setTestOutcome({ error: cause });
+      setServerTemplateErrors(templateErrorsOf(cause));
+    } finally {
+      setTesting(false);
+    }
+  };
+
+  const insertAtCursor = (text: string) => {
+    const view = viewRef.current;
+    if (!view) return;
+    const { from, to } = view.state.selection.main;
+    view.dispatch({ changes: { from, to, insert: text }, selection: { anchor: from + text.length }, scrollIntoView: true });
+    view.focus();
+  };
+
+  const selectedPreset = presets.find((preset) => preset.id === presetId);
+  const title = saved ? saved.name : "New alert policy";
+
+  return (
+    <Page
+      title={title}
+      subtitle={saved ? `Sends to ${urlPart(saved.webhook?.url ?? "", "host")}${saved.enabled ? "" : " · disabled"}` : "Send an HTTP request, with a body you template, when something happens."}
+      actions={
+        !readOnly && (
+          <>
+            {saved && dirty && <span class="muted small-text">Unsaved changes</span>}
+            <button type="submit" form="alert-policy-form" class="button primary" disabled={saving}>
+              {saved ? "Save" : "Create policy"}
+            </button>
+            {saved && (
+              <button type="button" class="button" onClick={() => setDeleting(true)}>
+                Delete
+              </button>
+            )}
+          </>
+        )
+      }
+    >
+      <p class="muted small-text">
+        <a href="/alerts">← All alert policies</a>
+        {readOnly && " · Read only: a manager or admin can change this policy."}
+      </p>
+      <div ref={errorRef}>
+        <ErrorBanner error={saveError} />
+      </div>
+      {savedNotice && (
+        <div class="success" role="status">
+          Saved.
+          {savedNotice.map((warning) => (
+            <div key={warning}>{warning}</div>
+          ))}
+        </div>
+      )}
+
+      <form id="alert-policy-form" onSubmit={save} class="alert-editor">
+        <fieldset class="plain" disabled={readOnly}>
+          <div class="grid-2">
+            <section class="card stack" aria-labelledby="policy-title">
+              <h2 id="policy-title">Policy</h2>
+              <label>
+                Name
+                <input name="name" required maxLength={200} value={draft.name} onInput={(event) => change({ name: event.currentTarget.value })} placeholder="Critical alerts" />
+              </label>
+              <label>
+                Description
+                <textarea name="description" maxLength={2000} rows={2} value={draft.description} onInput={(event) => change({ description: event.currentTarget.value })} />
+              </label>
+              <div class="row">
+                <label class="inline">
+                  <input
+                    type="checkbox"
+                    checked={draft.options.includeDescriptionInNotification}
+                    onChange={(event) => changeOptions({ includeDescriptionInNotification: event.currentTarget.checked })}
+                    aria-describedby="include-description-hint"
+                  />
+                  Include in notifications
+                </label>
+                <span id="include-description-hint" class="muted small-text">
+                  fills {"{{alert_policy_description}}"}
+                </span>
+              </div>
+              <label class="switch">
+                <input type="checkbox" role="switch" checked={draft.enabled} onChange={(event) => change({ enabled: event.currentTarget.checked })} />
+                Enabled
+              </label>
+              <DagFilter chosen={draft.dagNames} tags={draft.tags} onChange={(dagNames) => change({ dagNames })} />
+            </section>
+            <section class="card stack" aria-labelledby="events-title">
+              <h2 id="events-title">Events</h2>
+              <EventTypePicker chosen={draft.eventTypes} onChange={(eventTypes) => change({ eventTypes })} />
+              <EventOptions eventTypes={draft.eventTypes} options={draft.options} onChange={changeOptions} />
+            </section>
+          </div>
+
+          <section class="card stack" aria-labelledby="destination-title">
+            <h2 id="destination-title">Destination</h2>
+            <div class="grid-2">
+              <div class="stack">
+                <Field id="alert-preset" label="Preset">
+                  <select id="alert-preset" value={presetId} onChange={(event) => choosePreset(event.currentTarget.value)}>
+                    <option value="" disabled>
+                      Start from a preset…
+                    </option>
+                    {presets.map((preset) => (
+                      <option key={preset.id} value={preset.id}>
+                        {presetLabel(preset)}
+                      </option>
+                    ))}
+                  </select>
+                </Field>
+                {selectedPreset && (
+                  <p class="muted small-text preset-notes">
+                    <strong>{selectedPreset.name}.</strong> {selectedPreset.notes} URL: <code>{selectedPreset.url}</code>
+                  </p>
+                )}
+                <label>
+                  URL
+                  <input
+                    name="url"
+                    type="url"
+                    required
+                    class="mono"
+                    value={draft.url}
+                    placeholder={selectedPreset?.url ?? "https://example.com/hooks/dagflare"}
+                    onInput={(event) => change({ url: event.currentTarget.value })}
+                  />
+                </label>
+                {movedHost && <p class="notice small-text">The URL now points at another host: saved header values and the signing secret don't follow it. Replace them before saving.</p>}
+              </div>
+              <div class="stack">
+                <HeadersEditor rows={draft.headers} onChange={(headers) => change({ headers })} readOnly={readOnly} />
+                <SigningSecretField
+                  value={draft.signingSecret}
+                  stored={draft.signingSecretStored}
+                  readOnly={readOnly}
+                  onChange={(signingSecret) => change({ signingSecret, signingSecretStored: false })}
+                />
+              </div>
+            </div>
+          </section>
+        </fieldset>
+
+        <section class="card" aria-labelledby="body-title">
+          <div class="body-layout">
+            <div class="stack">
+              <div class="card-header">
+                <h2 id="body-title">Body</h2>
+                <span class="muted small-text">JSON, with {"{{tokens}}"} inside strings</span>
+              </div>
+              <CodeEditor language="json" label="Body" value={initialBody} onChange={changeBody} errors={editorErrors} readOnly={readOnly} viewRef={viewRef} />
+              <AlertTokenPicker reference={reference} eventTypes={draft.eventTypes} onInsert={insertAtCursor} disabled={readOnly} />
+            </div>
+            <div class="stack preview-column">
+              <div class="card-header">
+                <h2>Preview</h2>
+                <span class="row">
+                  <label for="alert-sample-event">Sample event</label>
+                  <select id="alert-sample-event" value={sampleEvent} onChange={(event) => setChosenSample(event.currentTarget.value as EventType)} disabled={draft.eventTypes.length === 0}>
+                    {(draft.eventTypes.length > 0 ? draft.eventTypes : [sampleEvent]).map((type) => (
+                      <option key={type} value={type}>
+                        {type}
+                      </option>
+                    ))}
+                  </select>
+                </span>
+              </div>
+              <AlertPreview
+                eventType={sampleEvent}
+                check={check}
+                url={draft.url}
+                policyName={draft.name}
+                reference={reference}
+                saved={saved && !dirty ? { id: saved.id, updatedAt: saved.updatedAt } : undefined}
+              />
+              {!readOnly && (
+                <div class="stack">
+                  <div class="row">
+                    <button type="button" class="button" onClick={sendTest} disabled={testing || draft.eventTypes.length === 0 || !draft.url.trim()}>
+                      Send test
+                    </button>
+                    <span class="muted small-text">
+                      {saved && !dirty ? "Sends the saved policy's request for a sample event." : "Sends this draft's request for a sample event (is_sample = true)."}
+                    </span>
+                  </div>
+                  {saved && dirty && hasStoredSecrets && (
+                    <p class="notice small-text">With unsaved changes the test sends the draft, without the saved header values and signing secret. Save first to test with them.</p>
+                  )}
+                  <TestResult testing={testing} outcome={testOutcome} />
+                </div>
+              )}
+            </div>
+          </div>
+        </section>
+      </form>
+
+      {saved && <AlertDeliveries policyId={saved.id} />}
+
+      <ConfirmDialog
+        open={pendingPreset !== undefined}
+        title="Replace the body?"
+        confirmLabel="Replace body"
+        onClose={() => setPendingPreset(undefined)}
+        onConfirm={() => pendingPreset && applyPreset(pendingPreset)}
+      >
+        <p>
+          The {pendingPreset && presetLabel(pendingPreset)} preset replaces the body you edited. Your headers and URL stay; the preset's headers are added.
+        </p>
+      </ConfirmDialog>
+      {saved && (
+        <ConfirmDialog
+          open={deleting}
+          title={`Delete ${saved.name}?`}
+          confirmLabel="Delete"
+          danger
+          onClose={() => setDeleting(false)}
+          onConfirm={async () => {
+            await must(api.DELETE("/alert-policies/{id}", { params: { path: { id: saved.id } } }));
+            route("/alerts");
+          }}
+        >
+          <p>The policy and its delivery log are deleted. Alerts being retried stop.</p>
+        </ConfirmDialog>
+      )}
+    </Page>
+  );
+}
+
+function EventTypePicker({ chosen, onChange }: { chosen: EventType[]; onChange: (eventTypes: EventType[]) => void }) {
+  const toggle = (type: EventType, on: boolean) => onChange(EVENT_TYPES.filter((candidate) => (candidate === type ? on : chosen.includes(candidate))));
+  return (
+    <fieldset>
+      <legend>Event types</legend>
+      <ul class="choice-list">
+        {EVENT_TYPES.map((type) => (
+          <li key={type}>
+            <label class="inline">
+              <input type="checkbox" checked={chosen.includes(type)} onChange={(event) => toggle(type, event.currentTarget.checked)} aria-describedby={`event-${type}`} />
+              <code>{type}</code>
+            </label>
+            <span id={`event-${type}`} class="muted small-text choice-description">
+              {EVENT_DESCRIPTIONS[type]}
+            </span>
+          </li>
+        ))}
+      </ul>
+      {chosen.length === 0 && <p class="error-text">Choose at least one event type.</p>}
+    </fieldset>
+  );
+}
+
+type NumberField = Exclude<keyof OptionFields, "includeDescriptionInNotification" | "metric">;
+
+/** Only the options the chosen event types use; the server requires the long-running and insights ones. */
+function EventOptions({ eventTypes, options, onChange }: { eventTypes: EventType[]; options: OptionFields; onChange: (patch: Partial<OptionFields>) => void }) {
+  const wants = (type: EventType) => eventTypes.includes(type);
+  const number = (field: NumberField, label: string, attributes: { min: number; max?: number; step?: string; required?: boolean; placeholder?: string; hint?: string }) => (
+    <Field id={`option-${field}`} label={label} hint={attributes.hint}>
+      <input
+        id={`option-${field}`}
+        aria-describedby={attributes.hint ? `option-${field}-hint` : undefined}
+        type="number"
+        inputMode="numeric"
+        min={attributes.min}
+        max={attributes.max}
+        step={attributes.step ?? "1"}
+        required={attributes.required}
+        placeholder={attributes.placeholder}
+        value={options[field]}
+        onInput={(event) => onChange({ [field]: event.currentTarget.value })}
+      />
+    </Field>
+  );
+  return (
+    <fieldset class="stack">
+      <legend>Options</legend>
+      {wants("JOB_LONG_RUNNING") && number("thresholdSeconds", "Long-running after (seconds)", { min: 1, required: true, placeholder: "3600", hint: "JOB_LONG_RUNNING fires once a run has been going this long." })}
+      {wants("JOB_FAILURE") && number("consecutiveFailureThreshold", "Failures in a row before alerting", { min: 1, max: 100, placeholder: "1" })}
+      {wants("INSIGHTS_METRIC") && (
+        <div class="stack">
+          <Field id="option-metric" label="Metric">
+            <select id="option-metric" required value={options.metric} onChange={(event) => onChange({ metric: event.currentTarget.value as Metric })}>
+              <option value="" disabled>
+                Choose a metric…
+              </option>
+              {(Object.keys(METRICS) as Metric[]).map((metric) => (
+                <option key={metric} value={metric}>
+                  {METRICS[metric]}
+                </option>
+              ))}
+            </select>
+          </Field>
+          {number("threshold", "Threshold", { min: 0, step: "any", required: true, placeholder: "3" })}
+          {number("windowMinutes", "Window (minutes)", { min: 1, max: 10_080, placeholder: "60" })}
+        </div>
+      )}
+      {number("renotifyIntervalMinutes", "Re-notify at most every (minutes)", { min: 1, placeholder: "every time", hint: "Per DAG and event type; empty sends every alert." })}
+    </fieldset>
+  );
+}
+
+/** Which DAGs the policy watches: the ones ticked, or all when none is. */
+function DagFilter({ chosen, tags, onChange }: { chosen: string[]; tags: string[]; onChange: (dagNames: string[]) => void }) {
+  const dags = useApi(() => must(api.GET("/dags", { params: { query: { perPage: 1000 } } })).then((answer) => answer.dags.map((dag) => dag.fileName)), []);
+  const [filter, setFilter] = useState("");
+  const known = dags.data ?? [];
+  // A chosen DAG that no longer exists stays listed, so it can be unticked.
+  const names = [...new Set([...chosen, ...known])].sort();
+  const shown = names.filter((name) => name.toLowerCase().includes(filter.trim().toLowerCase()));
+  const toggle = (name: string, on: boolean) => onChange(on ? [...chosen, name] : chosen.filter((other) => other !== name));
+  return (
+    <fieldset>
+      <legend>DAGs</legend>
+      <p class="small-text">
+        {chosen.length === 0 ? (
+          <>
+            <strong>All DAGs.</strong> <span class="muted">Tick DAGs to alert about those only.</span>
+          </>
+        ) : (
+          <>
+            <strong>{chosen.length === 1 ? "1 DAG" : `${chosen.length} DAGs`}</strong>{" "}
+            <button type="button" class="link-button" onClick={() => onChange([])}>
+              Clear (all DAGs)
+            </button>
+          </>
+        )}
+      </p>
+      {tags.length > 0 && <p class="muted small-text">Also every DAG tagged {tags.join(", ")} (set through the API).</p>}
+      <ErrorBanner error={dags.error} />
+      {dags.loading && !dags.data && <Loading />}
+      {names.length > 8 && <input type="search" aria-label="Filter DAGs" placeholder="Filter DAGs…" value={filter} onInput={(event) => setFilter(event.currentTarget.value)} />}
+      {dags.data && names.length === 0 && <p class="muted small-text">There are no DAGs yet.</p>}
+      <ul class="choice-list dag-choices">
+        {shown.map((name) => (
+          <li key={name}>
+            <label class="inline">
+              <input type="checkbox" checked={chosen.includes(name)} onChange={(event) => toggle(name, event.currentTarget.checked)} />
+              <span class="mono">{name}</span>
+              {dags.data && !known.includes(name) && <span class="muted small-text">(not found)</span>}
+            </label>
+          </li>
+        ))}
+      </ul>
+    </fieldset>
+  );
+}
+
+/** A control under its label (for/id: the accessible name is the label alone), with an optional hint read as its description (`${id}-hint`). */
+function Field({ id, label, hint, children }: { id: string; label: string; hint?: string; children: ComponentChildren }) {
+  return (
+    <div class="stack tight">
+      <label for={id}>{label}</label>
+      {children}
+      {hint && (
+        <span id={`${id}-hint`} class="muted small-text">
+          {hint}
+        </span>
+      )}
+    </div>
+  );
+}
+
+function TestResult({ testing, outcome }: { testing: boolean; outcome: TestOutcome | undefined }) {
+  const answered = outcome && "result" in outcome ? outcome.result : undefined;
+  const ok = answered?.statusCode !== undefined && answered.statusCode !== null && answered.statusCode >= 200 && answered.statusCode < 300;
+  // The live region is always there, so a screen reader announces the answer when it arrives.
+  return (
+    <div role="status" class={`test-result${answered ? (ok ? " success" : " error") : ""}`}>
+      {testing && <span class="muted">Sending…</span>}
+      {outcome && "error" in outcome && <ErrorBanner error={outcome.error} />}
+      {answered && (
+        <>
+          <strong>{answered.statusCode === null ? "No answer" : `The destination answered HTTP ${answered.statusCode}`}</strong>
+          {answered.error && answered.error !== `HTTP ${answered.statusCode}` && <div>{answered.error}</div>}
+          {answered.body ? <pre class="attempt-body">{answered.body}</pre> : <div class="small-text">Empty response body.</div>}
+          {Object.keys(answered.headers).length > 0 && (
+            <details class="small-text">
+              <summary>Response headers</summary>
+              <pre class="attempt-body">{Object.entries(answered.headers).map(([name, value]) => `${name}: ${value}`).join("\n")}</pre>
+            </details>
+          )}
+        </>
+      )}
+    </div>
+  );
+}
+
+/** `value`, once it has stopped changing for `delayMs`. */
+function useDebounced<T>(value: T, delayMs: number): T {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const timer = setTimeout(() => setSettled(value), delayMs);
+    return () => clearTimeout(timer);
+  }, [value, delayMs]);
+  return settled;
 }

@@ -67,15 +67,15 @@ export function DagsPage() {
       ) : (
         dags.data && (
           <div class="table-scroll">
-            <table>
+            <table class="cards">
               <caption class="sr-only">DAGs</caption>
               <thead>
                 <tr>
                   <th scope="col">Name</th>
                   <th scope="col">Last run</th>
-                  <th scope="col" class="hide-narrow">Schedule</th>
+                  <th scope="col">Schedule</th>
                   <th scope="col">Next run</th>
-                  <th scope="col" class="hide-narrow">Tags</th>
+                  <th scope="col">Tags</th>
                 </tr>
               </thead>
               <tbody>
@@ -85,10 +85,10 @@ export function DagsPage() {
                       <a href={dagHref(fileName)}>
                         <strong>{fileName}</strong>
                       </a>
-                      {dag.description && <div class="muted small-text hide-narrow">{dag.description}</div>}
+                      {dag.description && <div class="muted small-text">{dag.description}</div>}
                       {errors.length > 0 && <div class="error-text">Invalid spec</div>}
                     </td>
-                    <td>
+                    <td data-label="Last run">
                       <StatusBadge status={latestDAGRun.dagRunId ? latestDAGRun.statusLabel : undefined} />
                       {latestDAGRun.startedAt && (
                         <div class="muted small-text">
@@ -96,9 +96,9 @@ export function DagsPage() {
                         </div>
                       )}
                     </td>
-                    <td class="hide-narrow mono">{dag.schedule.map((schedule) => schedule.expression).join(", ") || <span class="muted">—</span>}</td>
-                    <td>{suspended ? <span class="badge">suspended</span> : <Time value={nextRun} />}</td>
-                    <td class="hide-narrow">
+                    <td class="mono" data-label="Schedule">{dag.schedule.map((schedule) => schedule.expression).join(", ") || <span class="muted">—</span>}</td>
+                    <td data-label="Next run">{suspended ? <span class="badge">suspended</span> : <Time value={nextRun} />}</td>
+                    <td data-label="Tags">
                       {dag.tags.map((name) => (
                         <button key={name} type="button" class="tag tag-button" onClick={() => setFilter({ tag: name })} title={`Only DAGs tagged ${name}`}>
                           {name}

@@ -1,0 +1,108 @@
+/**
+ * The body an alert would send, for a sample event. A saved policy without unsaved changes is
+ * rendered by the server (POST /alert-policies/{id}/preview: a full sample event, exactly as it
+ * would be sent). The API has no preview of a draft, and the draft test endpoint really sends,
+ * so while editing the body is rendered here, with the server's own template code
+ * (src/alerts/template.ts) and each token's example value.
+ */
+import { useEffect, useState } from "preact/hooks";
+import { checkTemplate, renderTemplate, type TemplateCheck } from "../../../src/alerts/template.ts";
+import { api, must } from "../api/client.ts";
+import type { EventType, TokenReference } from "./alert-policy-draft.ts";
+import { exampleValues } from "./alert-token-picker.tsx";
+import { ErrorBanner } from "./page.tsx";
+
+export { checkTemplate, type TemplateCheck };
+
+type Rendered = { url: string; body: string };
+
+type Props = {
+  eventType: EventType;
+  /** The draft's body, already checked (the page checks it once for the preview and the editor's error marks). */
+  check: TemplateCheck;
+  url: string;
+  policyName: string;
+  reference: TokenReference;
+  /** Set when the policy is saved and unchanged: the server renders it. */
+  saved?: { id: string; updatedAt: string };
+};
+
+export function AlertPreview({ eventType, check, url, policyName, reference, saved }: Props) {
+  return saved ? <ServerPreview id={saved.id} version={saved.updatedAt} eventType={eventType} /> : <LocalPreview {...{ eventType, check, url, policyName, reference }} />;
+}
+
+function LocalPreview({ eventType, check, url, policyName, reference }: Omit<Props, "saved">) {
+  if (!check.ok) {
+    return (
+      <div class="preview">
+        <p class="muted small-text">The body can't be rendered until it is valid:</p>
+        <ul class="spec-errors">
+          {check.errors.map((error) => (
+            <li key={`${error.line}:${error.column}:${error.message}`}>
+              Line {error.line}, column {error.column}: {error.message}
+            </li>
+          ))}
+        </ul>
+      </div>
+    );
+  }
+  const values = { ...exampleValues(reference, eventType), is_sample: "true", ...(policyName.trim() ? { alert_policy_name: policyName.trim() } : {}) };
+  return (
+    <RenderedRequest
+      rendered={{ url, body: renderTemplate(check.tree, values) }}
+      caption="Rendered as you type, with each token's example value. Send test (and the saved policy's preview) use a full sample event."
+      warnings={check.warnings}
+    />
+  );
+}
+
+function ServerPreview({ id, version, eventType }: { id: string; version: string; eventType: EventType }) {
+  const [rendered, setRendered] = useState<Rendered>();
+  const [error, setError] = useState<unknown>();
+  useEffect(() => {
+    let current = true;
+    must(api.POST("/alert-policies/{id}/preview", { params: { path: { id } }, body: { eventType } }))
+      .then((answer) => {
+        if (!current) return;
+        setRendered(answer);
+        setError(undefined);
+      })
+      .catch((cause: unknown) => {
+        if (current) setError(cause);
+      });
+    return () => {
+      current = false;
+    };
+  }, [id, version, eventType]);
+  if (error) return <ErrorBanner error={error} />;
+  if (!rendered) return <p class="muted" aria-busy="true">Rendering…</p>;
+  return <RenderedRequest rendered={rendered} caption="The saved policy, rendered by the server for a sample event exactly as it would be sent." />;
+}
+
+function RenderedRequest({ rendered, caption, warnings = [] }: { rendered: Rendered; caption: string; warnings?: string[] }) {
+  return (
+    <div class="preview">
+      <p class="preview-request">
+        <span class="badge">POST</span> <code>{rendered.url || "(no URL yet)"}</code>
+      </p>
+      {warnings.map((warning) => (
+        <p key={warning} class="notice small-text">
+          {warning}
+        </p>
+      ))}
+      <pre class="preview-body" tabIndex={0} aria-label="Rendered request">
+        {pretty(rendered.body)}
+      </pre>
+      <p class="muted small-text">{caption}</p>
+    </div>
+  );
+}
+
+/** Indented for reading; what is sent is the compact form. */
+function pretty(body: string): string {
+  try {
+    return JSON.stringify(JSON.parse(body), null, 2);
+  } catch {
+    return body;
+  }
+}
