@@ -253,8 +253,9 @@ browserTests("admin UI in Chromium", () => {
     await page.getByRole("button", { name: "Send test" }).click();
     await page.getByRole("status").filter({ hasText: "204" }).waitFor({ timeout: 15_000 });
     expect(received).toHaveLength(1);
-    const sent = JSON.parse(received[0]!.body) as { embeds?: unknown[]; content?: string };
-    expect(sent.embeds ?? sent.content).toBeDefined();
+    // Discord's shape, from the preset: a username, the content line and an embed.
+    const sent = JSON.parse(received[0]!.body) as { username?: string; content?: string; embeds?: { title?: string }[] };
+    expect(sent).toMatchObject({ username: "dagflare", content: expect.stringContaining("**Alert Triggered**"), embeds: [{ title: expect.any(String) }] });
     await shot("alert-editor");
     await page.getByRole("button", { name: "Create policy" }).click();
     await page.waitForURL((url) => /^\/alerts\/[^/]+$/.test(url.pathname) && url.pathname !== "/alerts/new");

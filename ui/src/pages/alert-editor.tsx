@@ -108,14 +108,6 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
     change({ body });
     setServerTemplateErrors([]);
   };
-  // CodeEditor puts a new `value` in place of its text even when that value is a render behind
-  // fast typing (keys are lost, the cursor jumps to the start). So it gets the body once, and
-  // presets replace the text through the view, which reports back through onChange.
-  const [initialBody] = useState(draft.body);
-  const replaceBody = (body: string) => {
-    const view = viewRef.current;
-    view?.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: body } });
-  };
 
   const choosePreset = (id: string) => {
     const preset = presets.find((candidate) => candidate.id === id);
@@ -127,11 +119,11 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
   const applyPreset = (preset: Preset) => {
     setPresetId(preset.id);
     setPristineBody(preset.body);
-    replaceBody(preset.body);
+    setServerTemplateErrors([]);
     setDraft((current) => {
       const taken = new Set(current.headers.map((row) => row.name.trim().toLowerCase()));
       const added = Object.entries(preset.headers).filter(([name]) => !taken.has(name.toLowerCase()));
-      return { ...current, headers: [...current.headers, ...added.map(([name, hint]) => headerRow(name, "", false, hint))] };
+      return { ...current, body: preset.body, headers: [...current.headers, ...added.map(([name, hint]) => headerRow(name, "", false, hint))] };
     });
   };
 
@@ -323,7 +315,7 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
                 <h2 id="body-title">Body</h2>
                 <span class="muted small-text">JSON, with {"{{tokens}}"} inside strings</span>
               </div>
-              <CodeEditor language="json" label="Body" value={initialBody} onChange={changeBody} errors={editorErrors} readOnly={readOnly} viewRef={viewRef} />
+              <CodeEditor language="json" label="Body" value={draft.body} onChange={changeBody} errors={editorErrors} readOnly={readOnly} viewRef={viewRef} />
               <AlertTokenPicker reference={reference} eventTypes={draft.eventTypes} onInsert={insertAtCursor} disabled={readOnly} />
             </div>
             <div class="stack preview-column">
