@@ -134,6 +134,11 @@ export class Execution {
     return running ? { state: "running", stdout, stderr } : { state: "done", stdout, stderr, result: this.#result! };
   }
 
+  /** Whether either stream has grown past the given byte offsets. */
+  hasOutputAfter(stdoutFrom: number, stderrFrom: number): boolean {
+    return this.#size("stdout") > stdoutFrom || this.#size("stderr") > stderrFrom;
+  }
+
   remove(): void {
     rmSync(this.#dir, { recursive: true, force: true });
   }

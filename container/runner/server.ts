@@ -22,6 +22,8 @@ import { Execution, type ExecutionRequest, type RunnerConfig } from "./execution
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const MAX_WAIT_MS = 30_000;
+/** How often a long poll looks for new output: the delay with which logs follow a step. */
+const OUTPUT_CHECK_MS = 1_000;
 /** A finished execution's result is kept this long for its poller to collect. */
 const KEEP_FINISHED_MS = 60 * 60 * 1000;
 
@@ -72,13 +74,13 @@ export async function startRunner(options: { secret: string; port?: number; host
           execution = new Execution(key, body, config);
           executions.set(key, execution);
         }
-        await settle(execution, wait);
+        await settle(execution, wait, offsets);
         return send(response, 200, execution.snapshot(...offsets));
       }
       const execution = executions.get(key);
       if (!execution) return send(response, 404, { error: "no such execution" });
       if (request.method === "GET") {
-        await settle(execution, wait);
+        await settle(execution, wait, offsets);
         return send(response, 200, execution.snapshot(...offsets));
       }
       if (request.method === "DELETE") {
@@ -108,9 +110,19 @@ export async function startRunner(options: { secret: string; port?: number; host
 }
 
 /** Resolves when the execution is done or `ms` have passed. */
-function settle(execution: Execution, ms: number): Promise<void> {
-  if (!execution.running || ms <= 0) return Promise.resolve();
-  return Promise.race([execution.done, new Promise<void>((done) => setTimeout(done, ms).unref())]);
+/**
+ * Waits up to `ms` for the execution to end or, given the caller's offsets, for output past them:
+ * a long poll then carries new output within about OUTPUT_CHECK_MS of its writing (logs follow
+ * a running step), while a quiet step costs one poll per wait.
+ */
+async function settle(execution: Execution, ms: number, offsets?: readonly [number, number]): Promise<void> {
+  const deadline = Date.now() + ms;
+  // Output is looked at only after a first pause: a short step still answers once, when done.
+  while (execution.running && Date.now() < deadline) {
+    const pause = Math.min(offsets ? OUTPUT_CHECK_MS : ms, deadline - Date.now());
+    await Promise.race([execution.done, new Promise<void>((done) => setTimeout(done, pause).unref())]);
+    if (offsets && execution.hasOutputAfter(...offsets)) return;
+  }
 }
 
 function parseRequest(text: string): ExecutionRequest | string {

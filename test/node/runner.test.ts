@@ -90,6 +90,23 @@ describe("step runner", () => {
     expect(later).toMatchObject({ state: "done", stdout: { chunk: "second\n", next: 13 }, result: { exitCode: 0, stdout: "first\nsecond\n" } });
   });
 
+  it("a long poll answers soon after new output, not at the end of its wait (logs follow a running step)", async () => {
+    const key = `follow-${Date.now()}`;
+    const begin = Date.now();
+    const first = await run({ command: "echo one; sleep 2; echo two >&2; sleep 30" }, 20_000, key);
+    expect(first).toMatchObject({ state: "running", stdout: { chunk: "one\n", next: 4 } });
+    const second = (await (await fetch(`${runner.url}/executions/${key}?stdoutFrom=4&wait=20000`, { headers: auth })).json()) as Snapshot;
+    expect(second).toMatchObject({ state: "running", stdout: { chunk: "", next: 4 }, stderr: { chunk: "two\n", next: 4 } });
+    // Both answers came within a second or so of their output, far inside the 20 s waits.
+    expect(Date.now() - begin).toBeLessThan(6_000);
+    // Nothing new: the poll waits its full time (here 1.5 s) rather than spinning.
+    const quietStart = Date.now();
+    const quiet = (await (await fetch(`${runner.url}/executions/${key}?stdoutFrom=4&stderrFrom=4&wait=1500`, { headers: auth })).json()) as Snapshot;
+    expect(quiet.state).toBe("running");
+    expect(Date.now() - quietStart).toBeGreaterThanOrEqual(1_400);
+    await fetch(`${runner.url}/executions/${key}`, { method: "DELETE", headers: auth });
+  });
+
   it("a timeout kills the whole process tree; exit code 124", async () => {
     const pidFile = join(mkdtempSync(join(tmpdir(), "pids-")), "pid");
     const started = Date.now();
