@@ -279,7 +279,11 @@ export const dagRunRoutes = createRouter()
     const run = await requireRun(c.env, name, dagRunId);
     const node = [...run.nodes, ...run.handlerNodes].find((candidate) => candidate.name === stepName);
     if (!node) throw notFound(`step '${stepName}' in run '${run.id}'`);
-    return c.json(window(node[stream] === "" ? [] : node[stream].split("\n"), range), 200);
+    // A final newline ends the last line; it doesn't start another (an empty `tail=1`).
+    const text = node[stream];
+    const endsWithNewline = text.endsWith("\n");
+    const lines = text === "" ? [] : (endsWithNewline ? text.slice(0, -1) : text).split("\n");
+    return c.json(window(lines, range, endsWithNewline), 200);
   })
   .openapi(outputs, async (c) => {
     const { name, dagRunId } = c.req.valid("param");
@@ -451,14 +455,19 @@ function toNode(run: RunView, node: NodeView, step: StepSpec | undefined) {
   };
 }
 
-/** Dagu's log paging: `head`, `tail`, or `offset` (1-based) with `limit`. */
-function window(lines: string[], range: { tail?: number | undefined; head?: number | undefined; offset?: number | undefined; limit?: number | undefined }) {
-  let selected = lines;
-  if (range.tail !== undefined) selected = lines.slice(-range.tail);
-  else if (range.head !== undefined) selected = lines.slice(0, range.head);
+/**
+ * Dagu's log paging: `head`, `tail`, or `offset` (1-based) with `limit`. A text's final newline
+ * is kept on its last line when that line is shown, so a whole log reads back unchanged.
+ */
+function window(lines: string[], range: { tail?: number | undefined; head?: number | undefined; offset?: number | undefined; limit?: number | undefined }, endsWithNewline = false) {
+  let [from, to] = [0, lines.length];
+  if (range.tail !== undefined) from = Math.max(0, lines.length - range.tail);
+  else if (range.head !== undefined) to = Math.min(lines.length, range.head);
   else if (range.offset !== undefined || range.limit !== undefined) {
-    const start = (range.offset ?? 1) - 1;
-    selected = lines.slice(start, range.limit === undefined ? undefined : start + range.limit);
+    from = Math.min(lines.length, (range.offset ?? 1) - 1);
+    to = range.limit === undefined ? lines.length : Math.min(lines.length, from + range.limit);
   }
-  return { content: selected.join("\n"), lineCount: selected.length, totalLines: lines.length, hasMore: selected.length < lines.length };
+  const selected = lines.slice(from, to);
+  const content = selected.join("\n") + (endsWithNewline && selected.length > 0 && to === lines.length ? "\n" : "");
+  return { content, lineCount: selected.length, totalLines: lines.length, hasMore: selected.length < lines.length };
 }

@@ -58,7 +58,10 @@ steps:
     ]);
     expect(nodeOf(run, "shout").output).toBe("HELLO-WORLD!");
     const stderr = await call("GET", `/dag-runs/${dag}/${run.dagRunId}/steps/shout/log?stream=stderr`, { token });
-    expect(stderr.body.content).toBe("on stderr\n");
+    expect(stderr.body).toMatchObject({ content: "on stderr\n", lineCount: 1, totalLines: 1, hasMore: false });
+    // The final newline ends the last line: tail=1 is that line, not an empty one.
+    const tail = await call("GET", `/dag-runs/${dag}/${run.dagRunId}/steps/greet/log?stream=stdout&tail=1`, { token });
+    expect(tail.body).toEqual({ content: "hello-world\n", lineCount: 1, totalLines: 1, hasMore: false });
     expect(run.statusLabel).toBe("partially_succeeded");
   });
 
