@@ -87,8 +87,15 @@ const testDraft = roleRoute("manager", {
   path: "/alert-policies/test",
   tags,
   summary: "Send an unsaved policy's request for a sample event and return the destination's answer",
-  request: { body: jsonBody(PolicyInput.extend({ eventType: z.enum(EVENT_TYPES).optional() })) },
-  responses: { 200: jsonResponse("The destination's answer", TestResult) },
+  request: {
+    body: jsonBody(
+      PolicyInput.extend({
+        eventType: z.enum(EVENT_TYPES).optional(),
+        policyId: z.string().optional().openapi({ description: "Unsaved edits of this saved policy: redacted header values and secret are its stored ones (same host only, as with PUT)" }),
+      }),
+    ),
+  },
+  responses: { 200: jsonResponse("The destination's answer", TestResult), 404: errorResponse("No such policy (policyId)") },
 });
 const deliveries = roleRoute("viewer", {
   method: "get",
@@ -165,9 +172,10 @@ export const alertRoutes = createRouter()
     return c.json(await sendSample(c.env, policy, c.req.valid("json").eventType), 200);
   })
   .openapi(testDraft, async (c) => {
-    const { eventType, ...input } = c.req.valid("json");
+    const { eventType, policyId, ...input } = c.req.valid("json");
     validatePolicy(c.env, input);
-    const write = await toPolicyWrite(c.env, "draft", input);
+    const saved = policyId === undefined ? undefined : await requirePolicy(c.env.DB, policyId);
+    const write = await toPolicyWrite(c.env, "draft", input, saved);
     return c.json(await sendSample(c.env, { ...write, created_by: "", created_at: "", updated_at: "" }, eventType), 200);
   })
   .openapi(deliveries, async (c) => {

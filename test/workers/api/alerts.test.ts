@@ -76,6 +76,19 @@ describe("alert policies API", () => {
     expect(request!.headers).toMatchObject({ authorization: "Bearer very-secret-header", "x-static": "alert-secret-value" });
     expect(new Webhook("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").verify(request!.body, request!.headers)).toMatchObject({ text: "Job example-deploy failed" });
 
+    // Unsaved edits of the saved policy (the editor's Send test): its stored secrets fill the
+    // redacted values, on the same host only; without policyId they are just missing.
+    const draftReceiver = unique("draft");
+    const draft = { ...policyBody({ name: policy.name }, { body: '{"edited": "{{alert_summary}}"}' }), webhook: { ...policy.webhook, url: `${echo}/receiver/${draftReceiver}/200`, body: '{"edited": "{{alert_summary}}"}' } };
+    const draftTested = await call("POST", "/alert-policies/test", { token, body: { ...draft, policyId: policy.id } });
+    expect(draftTested.body, JSON.stringify(draftTested.body)).toMatchObject({ statusCode: 200 });
+    const [draftRequest] = await received(draftReceiver);
+    expect(draftRequest!.headers).toMatchObject({ authorization: "Bearer very-secret-header" });
+    expect(new Webhook("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").verify(draftRequest!.body, draftRequest!.headers)).toEqual({ edited: "Job example-deploy failed" });
+    const draftElsewhere = { ...draft, webhook: { ...draft.webhook, url: "https://elsewhere.example.com/hook" } };
+    expectEnvelope(await call("POST", "/alert-policies/test", { token, body: { ...draftElsewhere, policyId: policy.id } }), 400, "bad_request");
+    expectEnvelope(await call("POST", "/alert-policies/test", { token, body: { ...draft, policyId: "no-such-policy" } }), 404, "not_found");
+
     expect((await call("DELETE", `/alert-policies/${policy.id}`, { token })).status).toBe(204);
     expectEnvelope(await call("GET", `/alert-policies/${policy.id}`, { token }), 404, "not_found");
   });

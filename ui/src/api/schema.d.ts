@@ -898,6 +898,8 @@ export interface paths {
                     "application/json": components["schemas"]["AlertPolicyInput"] & {
                         /** @enum {string} */
                         eventType?: "JOB_SUCCESS" | "JOB_FAILURE" | "JOB_LONG_RUNNING" | "TICK_FAILURE" | "CODE_LOCATION_ERROR" | "AGENT_UNAVAILABLE" | "INSIGHTS_METRIC";
+                        /** @description Unsaved edits of this saved policy: redacted header values and secret are its stored ones (same host only, as with PUT) */
+                        policyId?: string;
                     };
                 };
             };
@@ -931,6 +933,15 @@ export interface paths {
                 };
                 /** @description Requires the manager role */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such policy (policyId) */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };

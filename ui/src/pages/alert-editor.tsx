@@ -156,14 +156,15 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
     }
   };
 
-  // Unsaved changes are tested as a draft; the saved policy is tested as stored (with its secrets).
+  // Unsaved changes are tested as a draft, with the saved policy's secrets where they are still
+  // masked (the server keeps them to the same host); the saved policy is tested as stored.
   const sendTest = async () => {
     setTesting(true);
     setTestOutcome(undefined);
     try {
       const result = saved && !dirty
         ? await must(api.POST("/alert-policies/{id}/test", { params: { path: { id: saved.id } }, body: { eventType: sampleEvent } }))
-        : await must(api.POST("/alert-policies/test", { body: { ...toInput(draft), name: draft.name.trim() || "Unsaved policy", eventType: sampleEvent } }));
+        : await must(api.POST("/alert-policies/test", { body: { ...toInput(draft), name: draft.name.trim() || "Unsaved policy", eventType: sampleEvent, policyId: saved?.id } }));
       setTestOutcome({ result });
     } catch (cause) {
       setTestOutcome({ error: cause });
@@ -350,9 +351,6 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
                       {saved && !dirty ? "Sends the saved policy's request for a sample event." : "Sends this draft's request for a sample event (is_sample = true)."}
                     </span>
                   </div>
-                  {saved && dirty && hasStoredSecrets && (
-                    <p class="notice small-text">With unsaved changes the test sends the draft, without the saved header values and signing secret. Save first to test with them.</p>
-                  )}
                   <TestResult testing={testing} outcome={testOutcome} />
                 </div>
               )}
