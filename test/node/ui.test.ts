@@ -302,3 +302,30 @@ browserTests("admin UI in Chromium", () => {
     expect([...failedCalls].sort()).toEqual([`GET /api/v2/auth/me 401`, `GET /api/v2/dags/${DAG}/webhook 404`, `PUT /api/v2/dags/${DAG}/spec 400`]);
   });
 });
+
+browserTests("admin UI with AUTH_MODE=none", () => {
+  let dev: Dev;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    [dev, browser] = await Promise.all([startDev({ STATE_DIR: mkdtempSync(join(tmpdir(), "dagflare-state-")), AUTH_MODE: "none" }), launchBrowser()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    if (dev) await stopDev(dev, "SIGTERM");
+    killLeftovers();
+  });
+
+  it("needs no login, offers no logout, and says why webhooks are off", async () => {
+    const page = await browser.newPage({ viewport: WIDE });
+    await page.goto(`${dev.url}/dags`);
+    await page.getByRole("link", { name: "example-process-webhook" }).waitFor();
+    await expect(page.getByRole("button", { name: "Log out" }).count()).resolves.toBe(0);
+    await page.getByRole("link", { name: "example-process-webhook" }).click();
+    await page.getByText("Webhooks need builtin authentication").waitFor();
+    await expect(page.getByRole("button", { name: "Create Webhook" }).count()).resolves.toBe(0);
+    await page.goto(`${dev.url}/webhooks`);
+    await page.getByText("Webhooks are off").waitFor();
+    await page.screenshot({ path: join(ARTIFACTS, "auth-none-webhooks.png"), fullPage: true });
+  });
+});
