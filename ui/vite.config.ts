@@ -3,9 +3,10 @@ import { defineConfig } from "vite";
 
 // The admin app: built into ui/dist, which `npm run dev` serves next to the API (Workers static
 // assets, wrangler.toml [env.dev.assets]) and `npm run deploy` uploads to Cloudflare Pages.
-export default defineConfig({
+export default defineConfig(({ command }) => ({
   root: import.meta.dirname,
-  plugins: [preact()],
+  // Preact's devtools hook only while serving (`npm run ui:dev`); builds stay lean and quiet.
+  plugins: [preact({ devToolsEnabled: command === "serve" })],
   build: {
     outDir: "dist",
     emptyOutDir: true,
@@ -17,4 +18,4 @@ export default defineConfig({
     host: "127.0.0.1",
     proxy: { "/api": process.env.API_URL ?? "http://127.0.0.1:8787" },
   },
-});
+}));

@@ -21,13 +21,21 @@ export const STATE_ROOT = process.env.BENCH_STATE_ROOT ?? (existsSync("/dev/shm"
 
 export type LocalInstance = { api: string; token: string; stop: () => Promise<void> };
 
+/**
+ * A port for a server that starts a moment later. Chosen below Linux's ephemeral range
+ * (32768–60999): a port the kernel hands out for listen(0) can be taken by any outgoing
+ * connection before our server binds it, which made parallel dev instances collide.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((done) => {
+      const server = createServer();
+      server.once("error", () => done(false));
+      server.listen(port, "127.0.0.1", () => server.close(() => done(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 export async function startLocalInstance(): Promise<LocalInstance> {

@@ -45,12 +45,13 @@ export function DagPage() {
         <a href={`/runs?name=${encodeURIComponent(name)}`}>All runs</a>
       </nav>
       <ErrorBanner error={dag.error} />
-      {tab === "spec" ? <DagSpecEditor name={name} onSaved={dag.reload} /> : dag.data ? <Overview name={name} details={dag.data} /> : <Loading />}
+      {tab === "spec" ? <DagSpecEditor name={name} onSaved={dag.reload} /> : <Overview name={name} details={dag.data} />}
     </Page>
   );
 }
 
-function Overview({ name, details }: { name: string; details: Ok<"/dags/{fileName}", "get"> }) {
+/** Rendered before the DAG's details arrive, so its runs and webhook load at the same time. */
+function Overview({ name, details }: { name: string; details: Ok<"/dags/{fileName}", "get"> | undefined }) {
   const session = useSession();
   // The recent runs carry their nodes: the newest colours the graph.
   // Polled while a run is active, and slowly otherwise: webhook and scheduled runs start elsewhere.
@@ -60,11 +61,11 @@ function Overview({ name, details }: { name: string; details: Ok<"/dags/{fileNam
   });
   const latest = history.data?.dagRuns[0];
   const statuses = new Map(latest?.nodes.map((node) => [node.step.name, node.statusLabel]));
-  const spec = details.dag;
+  const spec = details?.dag;
 
   return (
     <div class="dag-overview">
-      {details.errors.length > 0 && (
+      {details && details.errors.length > 0 && (
         <div class="error" role="alert">
           This DAG's spec is invalid: {details.errors.join("; ")}. <a href={`${dagHref(name)}/spec`}>Fix it in the editor</a>.
         </div>
@@ -80,7 +81,7 @@ function Overview({ name, details }: { name: string; details: Ok<"/dags/{fileNam
                 </span>
               )}
             </div>
-            {spec ? <DagGraph steps={spec.steps} type={spec.type} statuses={statuses} /> : <p class="muted">No valid spec to draw.</p>}
+            {!details ? <Loading /> : spec ? <DagGraph steps={spec.steps} type={spec.type} statuses={statuses} /> : <p class="muted">No valid spec to draw.</p>}
           </section>
           <section class="card" aria-labelledby="runs-title">
             <div class="card-header">
@@ -106,7 +107,7 @@ function Overview({ name, details }: { name: string; details: Ok<"/dags/{fileNam
               <dt>Schedule</dt>
               <dd class="mono">{spec?.schedule.map((schedule) => schedule.expression).join(", ") || "—"}</dd>
               <dt>State</dt>
-              <dd>{details.suspended ? <span class="badge">suspended</span> : "active"}</dd>
+              <dd>{details?.suspended ? <span class="badge">suspended</span> : details ? "active" : "—"}</dd>
               <dt>Parameters</dt>
               <dd class="mono">{spec?.defaultParams || "—"}</dd>
               <dt>Tags</dt>
