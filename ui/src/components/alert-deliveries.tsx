@@ -7,7 +7,7 @@ import { api, must, type Schemas } from "../api/client.ts";
 import { useSession } from "../lib/session.tsx";
 import { useApi } from "../lib/use-api.ts";
 import { EmptyState, ErrorBanner, Loading } from "./page.tsx";
-import { runHref } from "./runs-table.tsx";
+import { dagHref, runHref } from "./links.ts";
 import { Time } from "./time.tsx";
 
 type Delivery = Schemas["AlertDelivery"];
@@ -74,7 +74,7 @@ function DeliveryItem({ delivery, onReplayed }: { delivery: Delivery; onReplayed
               {delivery.dagName} / <span class="mono">{delivery.dagRunId}</span>
             </a>
           ) : delivery.dagName ? (
-            <a href={`/dags/${encodeURIComponent(delivery.dagName)}`}>{delivery.dagName}</a>
+            <a href={dagHref(delivery.dagName)}>{delivery.dagName}</a>
           ) : (
             <span class="muted">no DAG</span>
           )}

@@ -1,3 +1,4 @@
+import { prettyJson } from "../lib/format.ts";
 /** A run's parameters as the API formats them (Dagu's `K=V K2="a b" positional`), and JSON shown readably. */
 
 export type Param = { key: string; value: string };
@@ -36,12 +37,7 @@ export function ParamsList({ params }: { params: Param[] }) {
 
 /** JSON text pretty-printed when it parses, otherwise as it came. */
 export function JsonText({ text, label }: { text: string; label: string }) {
-  let shown = text;
-  try {
-    shown = JSON.stringify(JSON.parse(text), null, 2);
-  } catch {
-    // Not JSON (a form post, plain text): the exact text is the most useful thing to show.
-  }
+  const shown = prettyJson(text);
   return (
     <pre class="json-text" tabIndex={0} aria-label={label}>
       {shown}

@@ -1,10 +1,8 @@
 import type { Schemas } from "../api/client.ts";
+import { dagHref, runHref } from "./links.ts";
 import { StatusBadge } from "./status-badge.tsx";
 import { formatDuration, Time } from "./time.tsx";
 
-export function runHref(dagName: string, dagRunId: string): string {
-  return `/runs/${encodeURIComponent(dagName)}/${encodeURIComponent(dagRunId)}`;
-}
 
 /** Runs, newest first: id (a link to the run), DAG, status, when and how long. */
 export function RunsTable({ runs, showDag = true, caption }: { runs: Schemas["DAGRunSummary"][]; showDag?: boolean; caption: string }) {
@@ -31,7 +29,7 @@ export function RunsTable({ runs, showDag = true, caption }: { runs: Schemas["DA
               </td>
               {showDag && (
                 <td data-label="DAG">
-                  <a href={`/dags/${encodeURIComponent(run.name)}`}>{run.name}</a>
+                  <a href={dagHref(run.name)}>{run.name}</a>
                 </td>
               )}
               <td data-label="Status">

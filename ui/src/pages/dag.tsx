@@ -4,7 +4,8 @@ import { api, ApiFailure, must, type Ok } from "../api/client.ts";
 import { DagGraph } from "../components/dag-graph.tsx";
 import { ConfirmDialog, Dialog } from "../components/dialog.tsx";
 import { EmptyState, ErrorBanner, Loading, Page } from "../components/page.tsx";
-import { runHref, RunsTable } from "../components/runs-table.tsx";
+import { dagHref, runHref } from "../components/links.ts";
+import { RunsTable } from "../components/runs-table.tsx";
 import { isActive, StatusBadge } from "../components/status-badge.tsx";
 import { useSession } from "../lib/session.tsx";
 import { useApi } from "../lib/use-api.ts";
@@ -12,10 +13,6 @@ import { DagSpecEditor } from "./dag-spec.tsx";
 import { WebhookPanel } from "./dag-webhook.tsx";
 
 const RECENT_RUNS = 10;
-
-export function dagHref(name: string): string {
-  return `/dags/${encodeURIComponent(name)}`;
-}
 
 /** One DAG: its graph coloured by the last run, recent runs, webhook, and (tab) its YAML spec. */
 export function DagPage() {

@@ -7,7 +7,7 @@ import { isActive, StatusBadge } from "../components/status-badge.tsx";
 import { Time } from "../components/time.tsx";
 import { useApi } from "../lib/use-api.ts";
 import { useSession } from "../lib/session.tsx";
-import { dagHref } from "./dag.tsx";
+import { dagHref } from "../components/links.ts";
 
 /** The first screen: every DAG by name, its last run and next schedule; search by name or tag. */
 export function DagsPage() {

@@ -3,6 +3,7 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, ApiFailure, must, type Schemas } from "../api/client.ts";
 import { DagGraph } from "../components/dag-graph.tsx";
 import { ConfirmDialog } from "../components/dialog.tsx";
+import { dagHref } from "../components/links.ts";
 import { LogView } from "../components/log-view.tsx";
 import { ErrorBanner, Loading, Page } from "../components/page.tsx";
 import { JsonText, parseParams, ParamsList } from "../components/run-params.tsx";
@@ -40,7 +41,7 @@ export function RunPage() {
 
   // The title links to the DAG, so it isn't text Page can use for the tab; this effect runs
   // after Page's (children's effects run first) and names the tab.
-  const title = useMemo(() => <a href={`/dags/${encodeURIComponent(dagName)}`}>{dagName}</a>, [dagName]);
+  const title = useMemo(() => <a href={dagHref(dagName)}>{dagName}</a>, [dagName]);
   useEffect(() => {
     document.title = `${dagName} run · dagflare`;
   }, [dagName]);

@@ -1,0 +1,8 @@
+/** The app's URLs for things, built in one place (names are encoded, so any DAG name is safe in a path). */
+export function dagHref(dagName: string): string {
+  return `/dags/${encodeURIComponent(dagName)}`;
+}
+
+export function runHref(dagName: string, dagRunId: string): string {
+  return `/runs/${encodeURIComponent(dagName)}/${encodeURIComponent(dagRunId)}`;
+}
