@@ -91,7 +91,10 @@ browserTests("admin UI in Chromium", () => {
   const shownToken = async () => (await page.locator(".secret code").first().textContent())!.trim();
 
   it("logs in, lists the DAGs by name, and keeps the session across a reload", async () => {
-    await page.goto(`${dev.url}/dags`);
+    const served = await page.goto(`${dev.url}/dags`);
+    // The app's pages can't be framed and run only this origin's scripts (ui/public/_headers).
+    expect(await served!.headerValue("content-security-policy")).toContain("frame-ancestors 'none'");
+    expect(await served!.headerValue("content-security-policy")).toContain("script-src 'self';");
     await page.getByRole("button", { name: "Log in" }).waitFor();
     await shot("login");
     await logIn(page, dev.url, "admin", PASSWORD);

@@ -3,9 +3,9 @@
  * links, reloads and alert `run_link`s (PUBLIC_URL/runs/<dag>/<run>) land on the right page.
  */
 import { LocationProvider, Route, Router, useLocation } from "preact-iso";
-import { useEffect } from "preact/hooks";
+import { useEffect, useRef } from "preact/hooks";
 import { Layout } from "./components/layout.tsx";
-import { Loading } from "./components/page.tsx";
+import { ErrorBanner, Loading } from "./components/page.tsx";
 import { SessionProvider, useSession } from "./lib/session.tsx";
 import { AccountPage } from "./pages/account.tsx";
 import { AlertEditorPage } from "./pages/alert-editor.tsx";
@@ -30,16 +30,39 @@ export function App() {
   );
 }
 
-/** Only a path on this site: `next` must never send a fresh session elsewhere. */
+/**
+ * Only a page of this site: `next` must never send a fresh session elsewhere. Resolving it as a
+ * URL catches every spelling of another host ("//h", "/\\h", "/\t/h", …).
+ */
 function pageAfterLogin(next: string | undefined): string {
-  // "//host" and "/\host" are other sites to a browser.
-  if (!next || next === "/" || next.startsWith("/login")) return "/dags";
-  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/dags";
+  if (!next) return "/dags";
+  let target: URL;
+  try {
+    target = new URL(next, location.origin);
+  } catch {
+    return "/dags";
+  }
+  if (target.origin !== location.origin || target.pathname === "/" || target.pathname.startsWith("/login")) return "/dags";
+  return `${target.pathname}${target.search}${target.hash}`;
+}
+
+/**
+ * After moving to another page, focus its content (as a page load would), so keyboard and
+ * screen reader users start there. A change of query only (a search box, a filter) keeps focus.
+ */
+function useFocusOnNewPage(): (url: string) => void {
+  const lastPath = useRef<string | undefined>(undefined);
+  return (url) => {
+    const path = new URL(url, location.origin).pathname;
+    if (lastPath.current !== undefined && path !== lastPath.current) document.getElementById("main")?.focus({ preventScroll: true });
+    lastPath.current = path;
+  };
 }
 
 function Shell() {
   const session = useSession();
   const { path, query, route, url } = useLocation();
+  const focusOnNewPage = useFocusOnNewPage();
 
   // Logged out: the login page; logged in there: back to the page that was asked for.
   useEffect(() => {
@@ -48,10 +71,24 @@ function Shell() {
   }, [session.status, path]);
 
   if (session.status === "loading") return <Loading />;
+  if (session.status === "unreachable") {
+    return (
+      <main class="login">
+        <div class="card login-card" role="alert">
+          <h1>dagflare can't be reached</h1>
+          <ErrorBanner error={session.error} />
+          <p class="muted">You are still logged in; nothing was lost.</p>
+          <button type="button" class="button primary" onClick={session.check}>
+            Try again
+          </button>
+        </div>
+      </main>
+    );
+  }
   if (session.status === "signed-out") return <LoginPage />;
   return (
     <Layout>
-      <Router>
+      <Router onRouteChange={focusOnNewPage}>
         <Route path="/" component={DagsPage} />
         <Route path="/dags" component={DagsPage} />
         <Route path="/dags/:name" component={DagPage} />

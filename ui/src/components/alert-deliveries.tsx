@@ -43,7 +43,7 @@ export function AlertDeliveries({ policyId }: { policyId: string }) {
   );
 }
 
-function DeliveryItem({ delivery, onReplayed }: { delivery: Delivery; onReplayed: () => Promise<void> }) {
+function DeliveryItem({ delivery, onReplayed }: { delivery: Delivery; onReplayed: () => Promise<unknown> }) {
   const session = useSession();
   const [open, setOpen] = useState(false);
   const [replaying, setReplaying] = useState(false);
@@ -83,7 +83,7 @@ function DeliveryItem({ delivery, onReplayed }: { delivery: Delivery; onReplayed
           <Time value={delivery.createdAt} />
         </span>
         <span class="delivery-actions">
-          <button type="button" class="button small" aria-expanded={open} aria-controls={attemptsId} onClick={() => setOpen(!open)}>
+          <button type="button" class="button small" aria-expanded={open} aria-controls={open ? attemptsId : undefined} onClick={() => setOpen(!open)}>
             {delivery.attempts.length === 1 ? "1 attempt" : `${delivery.attempts.length} attempts`}
           </button>
           {session.can("manager") && (

@@ -3,6 +3,7 @@
  * signing secret. Saved values never come back from the server (it sends them redacted); a saved
  * one shows masked until replaced, and is sent back redacted so the server keeps it.
  */
+import { useId, useRef } from "preact/hooks";
 import { CopyButton } from "./copy-button.tsx";
 import { generateSigningSecret, headerRow, type HeaderRow } from "./alert-policy-draft.ts";
 
@@ -17,15 +18,19 @@ export function HeadersEditor({ rows, onChange, readOnly }: HeadersProps) {
       {rows.length > 0 && (
         <ul class="header-rows">
           {rows.map((row, index) => {
-            const which = row.name.trim() || `header ${index + 1}`;
+            // Every row's fields and buttons say which row they belong to. The key field is named by
+            // its position (a name made of its own value would change with every keystroke); the rest
+            // by the header's name once it has one.
+            const position = `row ${index + 1}`;
+            const which = row.name.trim() || position;
             return (
               <li key={row.key} class="header-row">
-                <input aria-label="Header key" class="mono" placeholder="Authorization" value={row.name} readOnly={row.stored || readOnly} onInput={(event) => update(row.key, { name: event.currentTarget.value })} />
+                <input aria-label={`Header key, ${position}`} class="mono" placeholder="Authorization" value={row.name} readOnly={row.stored || readOnly} onInput={(event) => update(row.key, { name: event.currentTarget.value })} />
                 {row.stored ? (
-                  <input aria-label="Header value" class="mono" type="password" value={row.value} readOnly title="Saved; the server never shows it again" />
+                  <input aria-label={`Header value, ${which}`} class="mono" type="password" value={row.value} readOnly title="Saved; the server never shows it again" />
                 ) : (
                   <input
-                    aria-label="Header value"
+                    aria-label={`Header value, ${which}`}
                     class="mono"
                     placeholder={row.placeholder ?? "value, or {{env.ALERT_SECRET_NAME}}"}
                     value={row.value}
@@ -36,11 +41,11 @@ export function HeadersEditor({ rows, onChange, readOnly }: HeadersProps) {
                 {!readOnly && (
                   <span class="row">
                     {row.stored && (
-                      <button type="button" class="button small" aria-label={`Replace the value of ${which}`} onClick={() => update(row.key, { stored: false, value: "" })}>
+                      <button type="button" class="button small" aria-label={`Replace the value of header ${which}`} onClick={() => update(row.key, { stored: false, value: "" })}>
                         Replace
                       </button>
                     )}
-                    <button type="button" class="button small" aria-label={`Remove ${which}`} onClick={() => onChange(rows.filter((other) => other.key !== row.key))}>
+                    <button type="button" class="button small" aria-label={`Remove header ${which}`} onClick={() => onChange(rows.filter((other) => other.key !== row.key))}>
                       Remove
                     </button>
                   </span>
@@ -68,6 +73,8 @@ export function HeadersEditor({ rows, onChange, readOnly }: HeadersProps) {
 type SecretProps = { value: string; stored: boolean; onChange: (value: string) => void; readOnly: boolean };
 
 export function SigningSecretField({ value, stored, onChange, readOnly }: SecretProps) {
+  const inputId = useId();
+  const input = useRef<HTMLInputElement>(null);
   return (
     <div class="stack">
       {stored ? (
@@ -82,15 +89,15 @@ export function SigningSecretField({ value, stored, onChange, readOnly }: Secret
         </div>
       ) : (
         <div class="stack tight">
-          <label for="signing-secret">Signing secret (optional)</label>
+          <label for={inputId}>Signing secret (optional)</label>
           <span class="row">
-            <input id="signing-secret" class="mono grow" placeholder="whsec_…" value={value} readOnly={readOnly} onInput={(event) => onChange(event.currentTarget.value.trim())} />
+            <input id={inputId} ref={input} class="mono grow" placeholder="whsec_…" value={value} readOnly={readOnly} onInput={(event) => onChange(event.currentTarget.value.trim())} />
             {!readOnly && (
               <button type="button" class="button small" onClick={() => onChange(generateSigningSecret())}>
                 Generate
               </button>
             )}
-            {value && <CopyButton text={value} />}
+            {value && <CopyButton text={value} label="Copy signing secret" selectTarget={input} />}
           </span>
         </div>
       )}

@@ -108,7 +108,8 @@ export function toInput(draft: Draft): PolicyInput {
     description: draft.description,
     enabled: draft.enabled,
     eventTypes: EVENT_TYPES.filter(wants),
-    dagNames: draft.dagNames,
+    // In one order, so ticking a DAG off and on again isn't an unsaved change.
+    dagNames: [...draft.dagNames].sort(),
     tags: draft.tags,
     options: {
       thresholdSeconds: wants("JOB_LONG_RUNNING") ? number(options.thresholdSeconds) : undefined,

@@ -5,9 +5,10 @@
  * so while editing the body is rendered here, with the server's own template code
  * (src/alerts/template.ts) and each token's example value.
  */
-import { useEffect, useState } from "preact/hooks";
 import { checkTemplate, renderTemplate, type TemplateCheck } from "../../../src/alerts/template.ts";
 import { api, must } from "../api/client.ts";
+import { prettyJson } from "../lib/format.ts";
+import { useApi } from "../lib/use-api.ts";
 import type { EventType, TokenReference } from "./alert-policy-draft.ts";
 import { exampleValues } from "./alert-token-picker.tsx";
 import { ErrorBanner } from "./page.tsx";
@@ -57,26 +58,11 @@ function LocalPreview({ eventType, check, url, policyName, reference }: Omit<Pro
 }
 
 function ServerPreview({ id, version, eventType }: { id: string; version: string; eventType: EventType }) {
-  const [rendered, setRendered] = useState<Rendered>();
-  const [error, setError] = useState<unknown>();
-  useEffect(() => {
-    let current = true;
-    must(api.POST("/alert-policies/{id}/preview", { params: { path: { id } }, body: { eventType } }))
-      .then((answer) => {
-        if (!current) return;
-        setRendered(answer);
-        setError(undefined);
-      })
-      .catch((cause: unknown) => {
-        if (current) setError(cause);
-      });
-    return () => {
-      current = false;
-    };
-  }, [id, version, eventType]);
-  if (error) return <ErrorBanner error={error} />;
-  if (!rendered) return <p class="muted" aria-busy="true">Rendering…</p>;
-  return <RenderedRequest rendered={rendered} caption="The saved policy, rendered by the server for a sample event exactly as it would be sent." />;
+  // `version` (the policy's updatedAt) renders it again after a save.
+  const preview = useApi<Rendered>(() => must(api.POST("/alert-policies/{id}/preview", { params: { path: { id } }, body: { eventType } })), [id, version, eventType]);
+  if (preview.error) return <ErrorBanner error={preview.error} />;
+  if (!preview.data) return <p class="muted" aria-busy="true">Rendering…</p>;
+  return <RenderedRequest rendered={preview.data} caption="The saved policy, rendered by the server for a sample event exactly as it would be sent." />;
 }
 
 function RenderedRequest({ rendered, caption, warnings = [] }: { rendered: Rendered; caption: string; warnings?: string[] }) {
@@ -90,19 +76,11 @@ function RenderedRequest({ rendered, caption, warnings = [] }: { rendered: Rende
           {warning}
         </p>
       ))}
+      {/* Indented for reading; what is sent is the compact form. */}
       <pre class="preview-body" tabIndex={0} aria-label="Rendered request">
-        {pretty(rendered.body)}
+        {prettyJson(rendered.body)}
       </pre>
       <p class="muted small-text">{caption}</p>
     </div>
   );
-}
-
-/** Indented for reading; what is sent is the compact form. */
-function pretty(body: string): string {
-  try {
-    return JSON.stringify(JSON.parse(body), null, 2);
-  } catch {
-    return body;
-  }
 }

@@ -42,7 +42,7 @@ type Props = { reference: TokenReference; eventTypes: EventType[]; onInsert: (te
 export function AlertTokenPicker({ reference, eventTypes, onInsert, disabled }: Props) {
   const [filter, setFilter] = useState("");
   const needle = filter.trim().toLowerCase();
-  const shown = tokensFor(reference, eventTypes).filter((token) => !needle || token.name.includes(needle) || token.description.toLowerCase().includes(needle));
+  const shown = tokensFor(reference, eventTypes).filter((token) => !needle || token.name.toLowerCase().includes(needle) || token.description.toLowerCase().includes(needle));
   const groups = [...new Set(shown.map((token) => token.group))];
   const usedBy = (group: string) => eventTypes.filter((type) => groupsOf(reference, type).includes(group));
 
@@ -50,7 +50,18 @@ export function AlertTokenPicker({ reference, eventTypes, onInsert, disabled }: 
     <section class="token-picker" aria-labelledby="token-picker-title">
       <div class="card-header">
         <h3 id="token-picker-title">Tokens</h3>
-        <input type="search" class="token-filter" aria-label="Filter tokens" placeholder="Filter tokens…" value={filter} onInput={(event) => setFilter(event.currentTarget.value)} />
+        {/* Inside the policy form: Enter here would submit (save) it, so it does nothing. */}
+        <input
+          type="search"
+          class="token-filter"
+          aria-label="Filter tokens"
+          placeholder="Filter tokens…"
+          value={filter}
+          onKeyDown={(event) => {
+            if (event.key === "Enter") event.preventDefault();
+          }}
+          onInput={(event) => setFilter(event.currentTarget.value)}
+        />
       </div>
       <p class="muted small-text">
         {disabled ? "The tokens this policy's events offer." : "Click a token (or press Enter on it) to insert it at the cursor. Tokens belong inside JSON strings."}

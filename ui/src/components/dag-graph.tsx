@@ -13,7 +13,7 @@ const GAP_Y = 44;
 const MARGIN = 12;
 
 /** Each step's dependencies; in a chain, a step that declares none follows the previous one. */
-export function dependenciesOf(steps: Step[], type: "chain" | "graph"): Map<string, string[]> {
+function dependenciesOf(steps: Step[], type: "chain" | "graph"): Map<string, string[]> {
   return new Map(
     steps.map((step, index) => {
       const implied = type === "chain" && step.depends.length === 0 && index > 0 ? [steps[index - 1]!.name] : step.depends;
@@ -22,9 +22,9 @@ export function dependenciesOf(steps: Step[], type: "chain" | "graph"): Map<stri
   );
 }
 
-export type GraphLayout = { positions: Map<string, { x: number; y: number }>; width: number; height: number };
+type GraphLayout = { positions: Map<string, { x: number; y: number }>; width: number; height: number };
 
-export function layoutGraph(steps: Step[], dependencies: Map<string, string[]>): GraphLayout {
+function layoutGraph(steps: Step[], dependencies: Map<string, string[]>): GraphLayout {
   const depth = new Map<string, number>();
   const visiting = new Set<string>();
   const depthOf = (name: string): number => {
@@ -68,7 +68,7 @@ export function DagGraph({ steps, type, statuses, selected, onSelect }: Props) {
   const summary = steps.map((step) => `${step.name}: ${statuses?.get(step.name) ?? "not started"}`).join(", ");
   return (
     <div class="graph-scroll">
-      <svg class="dag-graph" viewBox={`0 0 ${width} ${height}`} width={width} height={height} role="img" aria-label={`Step graph. ${summary}`}>
+      <svg class="dag-graph" viewBox={`0 0 ${width} ${height}`} width={width} height={height} role={onSelect ? "group" : "img"} aria-label={`Step graph. ${summary}`}>
         <defs>
           <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
             <path d="M 0 0 L 10 5 L 0 10 z" class="edge-head" />

@@ -1,5 +1,5 @@
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useId, useRef, useState } from "preact/hooks";
 import { errorMessage } from "../api/client.ts";
 
 /**
@@ -8,6 +8,8 @@ import { errorMessage } from "../api/client.ts";
  */
 export function Dialog({ open, title, onClose, children }: { open: boolean; title: string; onClose: () => void; children: ComponentChildren }) {
   const ref = useRef<HTMLDialogElement>(null);
+  // Unique per dialog: a page mounts several, and each must be named by its own title.
+  const titleId = useId();
   useEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
@@ -15,10 +17,10 @@ export function Dialog({ open, title, onClose, children }: { open: boolean; titl
     if (!open && dialog.open) dialog.close();
   }, [open]);
   return (
-    <dialog ref={ref} class="dialog" aria-labelledby="dialog-title" onClose={onClose} onCancel={onClose}>
+    <dialog ref={ref} class="dialog" aria-labelledby={titleId} onClose={onClose} onCancel={onClose}>
       {open && (
         <>
-          <h2 id="dialog-title">{title}</h2>
+          <h2 id={titleId}>{title}</h2>
           {children}
         </>
       )}
@@ -40,8 +42,9 @@ type ConfirmProps = {
 export function ConfirmDialog({ open, title, children, confirmLabel, danger, onConfirm, onClose }: ConfirmProps) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
+  // Cleared on closing as well as on opening, so a reopened dialog never shows (or announces) the last one's error.
   useEffect(() => {
-    if (open) setError(undefined);
+    setError(undefined);
   }, [open]);
   const confirm = async () => {
     setBusy(true);

@@ -17,8 +17,9 @@ type FormDialogProps = {
 export function FormDialog({ open, title, submitLabel, onSubmit, onClose, children }: FormDialogProps) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
+  // Cleared on closing as well as on opening, so a reopened dialog never shows (or announces) the last one's error.
   useEffect(() => {
-    if (open) setError(undefined);
+    setError(undefined);
   }, [open]);
   const submit = async (event: Event) => {
     event.preventDefault();

@@ -4,7 +4,7 @@ import { useApi } from "../lib/use-api.ts";
 import { ErrorBanner, Loading } from "./page.tsx";
 
 /** Lines shown first, and added by each "Load older": the newest lines are what one looks for. */
-export const TAIL_LINES = 500;
+const TAIL_LINES = 500;
 
 type Props = {
   /** Names the log for screen readers, e.g. "stdout of build". */

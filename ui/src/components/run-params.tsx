@@ -1,7 +1,7 @@
 import { prettyJson } from "../lib/format.ts";
 /** A run's parameters as the API formats them (Dagu's `K=V K2="a b" positional`), and JSON shown readably. */
 
-export type Param = { key: string; value: string };
+type Param = { key: string; value: string };
 
 // A value is bare, or a JSON string literal when it has spaces or quotes (src/domain/params.ts).
 const PARAM = /(?:([^\s="]+)=)?("(?:[^"\\]|\\.)*"|\S+)/g;

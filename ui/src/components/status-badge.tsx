@@ -11,7 +11,7 @@ const LABELS: Record<string, string> = {
 };
 
 /** Statuses that will still change: pages showing them refresh themselves. */
-export const ACTIVE_STATUSES = new Set(["running", "queued", "not_started"]);
+const ACTIVE_STATUSES = new Set(["running", "queued", "not_started"]);
 
 export function isActive(statusLabel: string | undefined): boolean {
   return statusLabel !== undefined && ACTIVE_STATUSES.has(statusLabel);

@@ -1,7 +1,7 @@
 import { api, must, type Schemas } from "../api/client.ts";
 import { LogView } from "./log-view.tsx";
 
-export const LOG_STREAMS = ["stdout", "stderr"] as const;
+const LOG_STREAMS = ["stdout", "stderr"] as const;
 export type LogStream = (typeof LOG_STREAMS)[number];
 
 type Props = {

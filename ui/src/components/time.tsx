@@ -8,13 +8,13 @@ const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
 ];
 
 /** Dagu sends "" or "-" for a time that hasn't happened (a run not finished yet). */
-export function parseTime(value: string | null | undefined): Date | undefined {
+function parseTime(value: string | null | undefined): Date | undefined {
   if (!value || value === "-") return undefined;
   const date = new Date(value);
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
-export function fromNow(date: Date, now = Date.now()): string {
+function fromNow(date: Date, now = Date.now()): string {
   const delta = date.getTime() - now;
   for (const [unit, ms] of UNITS) {
     if (Math.abs(delta) >= ms || unit === "second") return relative.format(Math.round(delta / ms), unit);

@@ -30,12 +30,31 @@ import { AlertTokenPicker } from "../components/alert-token-picker.tsx";
 import { CodeEditor, type EditorError } from "../components/code-editor.tsx";
 import { ConfirmDialog } from "../components/dialog.tsx";
 import { ErrorBanner, Loading, Page } from "../components/page.tsx";
+import { useDebounced } from "../lib/debounce.ts";
 import { useSession } from "../lib/session.tsx";
 import { useApi } from "../lib/use-api.ts";
 
 const PREVIEW_DELAY_MS = 300;
 /** What a new policy's body starts as (any other preset when the API has no generic one). */
 const STARTER_PRESET = "generic";
+
+/**
+ * The warnings the server gave when a policy was created (POST answers {alertPolicy, warnings}):
+ * creating navigates to the new policy's page, whose editor shows them once, with "Saved.".
+ */
+let createdWarnings: { id: string; warnings: string[] } | undefined;
+
+function takeCreatedWarnings(id: string | undefined): string[] | undefined {
+  if (id === undefined || createdWarnings?.id !== id) return undefined;
+  const { warnings } = createdWarnings;
+  createdWarnings = undefined;
+  return warnings;
+}
+
+/** Enter in a filter box inside the policy form would submit (save) the form: it does nothing there. */
+function ignoreEnter(event: KeyboardEvent) {
+  if (event.key === "Enter") event.preventDefault();
+}
 
 /** /alerts/new and /alerts/:id: loads what the editor needs, then shows it. */
 export function AlertEditorPage() {
@@ -55,7 +74,10 @@ export function AlertEditorPage() {
     );
   }
   const failed = policy.error ?? reference.error ?? presets.error;
-  if (failed || !reference.data || !presets.data || (id && !policy.data)) {
+  // The page is kept when the route goes from one policy to another or to /alerts/new (Back after
+  // creating): until the policy of this URL has loaded, the last one's data must not seed the editor.
+  const loaded = id ? policy.data?.id === id : true;
+  if (failed || !reference.data || !presets.data || !loaded) {
     return (
       <Page title={id ? "Alert policy" : "New alert policy"}>
         <ErrorBanner error={failed} />
@@ -63,7 +85,7 @@ export function AlertEditorPage() {
       </Page>
     );
   }
-  return <PolicyEditor key={id ?? "new"} initial={policy.data} reference={reference.data} presets={presets.data} />;
+  return <PolicyEditor key={id ?? "new"} initial={id ? policy.data : undefined} reference={reference.data} presets={presets.data} />;
 }
 
 type TestOutcome = { result: Schemas["AlertTestResult"] } | { error: unknown };
@@ -83,7 +105,7 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
   const [chosenSample, setChosenSample] = useState<EventType>();
   const [saving, setSaving] = useState(false);
   const [saveError, setSaveError] = useState<unknown>();
-  const [savedNotice, setSavedNotice] = useState<string[]>();
+  const [savedNotice, setSavedNotice] = useState<string[] | undefined>(() => takeCreatedWarnings(initial?.id));
   const [serverTemplateErrors, setServerTemplateErrors] = useState<EditorError[]>([]);
   const [testing, setTesting] = useState(false);
   const [testOutcome, setTestOutcome] = useState<TestOutcome>();
@@ -91,7 +113,10 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
   const viewRef = useRef<EditorView | null>(null);
   const errorRef = useRef<HTMLDivElement>(null);
 
+  // What a new policy's form starts as: leaving it unchanged loses nothing.
+  const [startingInput] = useState(() => JSON.stringify(toInput(draft)));
   const dirty = !saved || differsFrom(draft, saved);
+  const unsaved = saved ? dirty : JSON.stringify(toInput(draft)) !== startingInput;
   const sampleEvent = chosenSample && draft.eventTypes.includes(chosenSample) ? chosenSample : (draft.eventTypes[0] ?? "JOB_FAILURE");
   const previewedBody = useDebounced(draft.body, PREVIEW_DELAY_MS);
   const check = useMemo(() => checkTemplate(previewedBody), [previewedBody]);
@@ -103,11 +128,25 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
     setDraft((current) => ({ ...current, ...patch }));
     setSavedNotice(undefined);
   };
-  const changeOptions = (patch: Partial<OptionFields>) => change({ options: { ...draft.options, ...patch } });
+  const changeOptions = (patch: Partial<OptionFields>) => {
+    setDraft((current) => ({ ...current, options: { ...current.options, ...patch } }));
+    setSavedNotice(undefined);
+  };
   const changeBody = (body: string) => {
     change({ body });
     setServerTemplateErrors([]);
   };
+
+  // Closing or reloading the tab with unsaved edits asks first (in-app links don't).
+  useEffect(() => {
+    if (!unsaved || readOnly) return;
+    const warn = (event: BeforeUnloadEvent) => {
+      event.preventDefault();
+      event.returnValue = true; // for browsers that ignore preventDefault here
+    };
+    addEventListener("beforeunload", warn);
+    return () => removeEventListener("beforeunload", warn);
+  }, [unsaved, readOnly]);
 
   const choosePreset = (id: string) => {
     const preset = presets.find((candidate) => candidate.id === id);
@@ -138,6 +177,7 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
     try {
       if (!saved) {
         const created = await must(api.POST("/alert-policies", { body: toInput(draft) }));
+        createdWarnings = { id: created.alertPolicy.id, warnings: created.warnings ?? [] };
         route(`/alerts/${encodeURIComponent(created.alertPolicy.id)}`);
         return;
       }
@@ -493,7 +533,7 @@ function DagFilter({ chosen, tags, onChange }: { chosen: string[]; tags: string[
       {tags.length > 0 && <p class="muted small-text">Also every DAG tagged {tags.join(", ")} (set through the API).</p>}
       <ErrorBanner error={dags.error} />
       {dags.loading && !dags.data && <Loading />}
-      {names.length > 8 && <input type="search" aria-label="Filter DAGs" placeholder="Filter DAGs…" value={filter} onInput={(event) => setFilter(event.currentTarget.value)} />}
+      {names.length > 8 && <input type="search" aria-label="Filter DAGs" placeholder="Filter DAGs…" value={filter} onKeyDown={ignoreEnter} onInput={(event) => setFilter(event.currentTarget.value)} />}
       {dags.data && names.length === 0 && <p class="muted small-text">There are no DAGs yet.</p>}
       <ul class="choice-list dag-choices">
         {shown.map((name) => (
@@ -548,14 +588,4 @@ function TestResult({ testing, outcome }: { testing: boolean; outcome: TestOutco
       )}
     </div>
   );
-}
-
-/** `value`, once it has stopped changing for `delayMs`. */
-function useDebounced<T>(value: T, delayMs: number): T {
-  const [settled, setSettled] = useState(value);
-  useEffect(() => {
-    const timer = setTimeout(() => setSettled(value), delayMs);
-    return () => clearTimeout(timer);
-  }, [value, delayMs]);
-  return settled;
 }

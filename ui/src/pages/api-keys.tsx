@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { API_BASE, api, must, type Role, type Schemas } from "../api/client.ts";
 import { AdminOnly } from "../components/admin-only.tsx";
 import { CopyButton } from "../components/copy-button.tsx";
@@ -7,6 +7,7 @@ import { FormDialog } from "../components/form-dialog.tsx";
 import { EmptyState, ErrorBanner, Loading, Page } from "../components/page.tsx";
 import { RoleSelect } from "../components/role-select.tsx";
 import { SecretOnce } from "../components/secret-once.tsx";
+import { SuccessNote } from "../components/success-note.tsx";
 import { Time } from "../components/time.tsx";
 import { useApi } from "../lib/use-api.ts";
 
@@ -29,6 +30,7 @@ function ApiKeysAdmin() {
   const [editing, setEditing] = useState<ApiKeyDraft & { apiKey: ApiKey }>();
   const [deleting, setDeleting] = useState<ApiKey>();
   const [done, setDone] = useState<string>();
+  const curlCode = useRef<HTMLElement>(null);
 
   const create = async () => {
     if (!creating) return;
@@ -68,11 +70,7 @@ function ApiKeysAdmin() {
       }
     >
       <ErrorBanner error={keys.error} />
-      {done && (
-        <p class="success" role="status">
-          {done}
-        </p>
-      )}
+      <SuccessNote message={done} />
       {keys.loading ? (
         <Loading />
       ) : keys.data?.length === 0 ? (
@@ -81,15 +79,16 @@ function ApiKeysAdmin() {
         keys.data && (
           <div class="table-scroll">
             <table class="cards">
+              <caption class="sr-only">API keys</caption>
               <thead>
                 <tr>
-                  <th>Name</th>
-                  <th>Description</th>
-                  <th>Key</th>
-                  <th>Role</th>
-                  <th>Created</th>
-                  <th>Last used</th>
-                  <th>
+                  <th scope="col">Name</th>
+                  <th scope="col">Description</th>
+                  <th scope="col">Key</th>
+                  <th scope="col">Role</th>
+                  <th scope="col">Created</th>
+                  <th scope="col">Last used</th>
+                  <th scope="col">
                     <span class="sr-only">Actions</span>
                   </th>
                 </tr>
@@ -116,11 +115,12 @@ function ApiKeysAdmin() {
                         <button
                           type="button"
                           class="button small"
+                          aria-label={`Edit API key ${apiKey.name}`}
                           onClick={() => setEditing({ apiKey, name: apiKey.name, description: apiKey.description, role: apiKey.role })}
                         >
                           Edit
                         </button>
-                        <button type="button" class="button small" onClick={() => setDeleting(apiKey)}>
+                        <button type="button" class="button small" aria-label={`Delete API key ${apiKey.name}`} onClick={() => setDeleting(apiKey)}>
                           Delete
                         </button>
                       </div>
@@ -143,10 +143,10 @@ function ApiKeysAdmin() {
             <SecretOnce secret={created.key} what="API key">
               <p class="muted">Try it with curl:</p>
               <pre>
-                <code>{curl}</code>
+                <code ref={curlCode}>{curl}</code>
               </pre>
               <div>
-                <CopyButton text={curl} label="Copy command" />
+                <CopyButton text={curl} label="Copy command" selectTarget={curlCode} />
               </div>
             </SecretOnce>
             <div class="actions">

@@ -3,6 +3,7 @@ import { api, ApiFailure, must, type Schemas } from "../api/client.ts";
 import { CodeEditor, type EditorError } from "../components/code-editor.tsx";
 import { ErrorBanner, Loading } from "../components/page.tsx";
 import { useSession } from "../lib/session.tsx";
+import { useDebounced } from "../lib/debounce.ts";
 import { useApi } from "../lib/use-api.ts";
 
 /** How long typing pauses before the draft is checked by the server's own validator. */
@@ -23,7 +24,7 @@ function specErrorsOf(failure: unknown): EditorError[] | undefined {
  * The DAG's YAML in an editor. Drafts are validated as you type (nothing stored) and errors sit at
  * their line; Save stores the spec or, when it is invalid, stores nothing and shows why.
  */
-export function DagSpecEditor({ name, onSaved }: { name: string; onSaved: () => Promise<void> }) {
+export function DagSpecEditor({ name, onSaved }: { name: string; onSaved: () => Promise<unknown> }) {
   const session = useSession();
   const canEdit = session.can("manager");
   const stored = useApi(() => must(api.GET("/dags/{fileName}/spec", { params: { path: { fileName: name } } })), [name]);
@@ -37,31 +38,40 @@ export function DagSpecEditor({ name, onSaved }: { name: string; onSaved: () => 
   const text = draft ?? original ?? "";
   const dirty = draft !== undefined && draft !== original;
 
+  const typed = useDebounced(text, VALIDATE_AFTER_MS);
+  // Only once typing has settled on the text now in the editor: a check of older text (say,
+  // from before a save) would put stale errors on the new text.
+  const settled = original !== undefined && typed === text;
   useEffect(() => {
-    if (original === undefined) return;
+    if (!settled) return;
     let cancelled = false;
-    const timer = setTimeout(async () => {
-      try {
-        const result = await must(api.POST("/dags/validate", { body: { spec: text, name } }));
-        if (!cancelled) setErrors(toEditorErrors(result.specErrors));
-      } catch {
-        // Validation is a convenience; Save reports errors for certain.
-      }
-    }, VALIDATE_AFTER_MS);
+    must(api.POST("/dags/validate", { body: { spec: typed, name } })).then(
+      (result) => !cancelled && setErrors(toEditorErrors(result.specErrors)),
+      () => undefined, // validation is a convenience; Save reports errors for certain
+    );
     return () => {
       cancelled = true;
-      clearTimeout(timer);
     };
-  }, [text, original, name]);
+  }, [typed, settled, name]);
+
+  // Closing or reloading the tab with unsaved YAML asks first.
+  useEffect(() => {
+    if (!dirty) return;
+    const ask = (event: BeforeUnloadEvent) => event.preventDefault();
+    addEventListener("beforeunload", ask);
+    return () => removeEventListener("beforeunload", ask);
+  }, [dirty]);
 
   const save = async () => {
     setBusy(true);
     setSaved(false);
     setSaveError(undefined);
+    const sent = text;
     try {
-      await must(api.PUT("/dags/{fileName}/spec", { params: { path: { fileName: name } }, body: { spec: text } }));
-      await stored.reload();
-      setDraft(undefined);
+      await must(api.PUT("/dags/{fileName}/spec", { params: { path: { fileName: name } }, body: { spec: sent } }));
+      // What was typed while saving stays a draft; what was saved is the stored spec now (once
+      // it could be read back: until then the editor keeps showing the saved text).
+      if (await stored.reload()) setDraft((current) => (current === sent ? undefined : current));
       setErrors([]);
       setSaved(true);
       await onSaved();
@@ -74,8 +84,7 @@ export function DagSpecEditor({ name, onSaved }: { name: string; onSaved: () => 
     }
   };
 
-  if (stored.error) return <ErrorBanner error={stored.error} />;
-  if (original === undefined) return <Loading />;
+  if (original === undefined) return stored.error ? <ErrorBanner error={stored.error} /> : <Loading />;
   return (
     <section class="card" aria-labelledby="spec-title">
       <div class="card-header">

@@ -5,30 +5,21 @@
  * their own signing secret, also shown once.
  */
 import { useState } from "preact/hooks";
-import { api, ApiFailure, must, type Schemas } from "../api/client.ts";
+import { API_BASE, api, ApiFailure, must, type Schemas } from "../api/client.ts";
 import { ConfirmDialog } from "../components/dialog.tsx";
 import { ErrorBanner, Loading } from "../components/page.tsx";
 import { SecretOnce } from "../components/secret-once.tsx";
 import { Time } from "../components/time.tsx";
+import { AUTH_MODE_LABELS, SIGNATURE_SCHEMES, type SignatureScheme } from "../components/webhook-labels.ts";
 import { useSession } from "../lib/session.tsx";
 import { useApi } from "../lib/use-api.ts";
 
 type Webhook = Schemas["WebhookDetails"];
-type Scheme = NonNullable<Webhook["signature"]>["scheme"];
 type Revealed = { kind: "token" | "signing secret"; value: string };
 type Pending = "regenerate" | "delete" | "rotate-signing" | "remove-signing" | null;
+type Changed = { webhook: Webhook; token?: string; signingSecret?: string } | Webhook | undefined;
 
-const SCHEMES: Record<Scheme, { label: string; header: string }> = {
-  github: { label: "GitHub (X-Hub-Signature-256)", header: "GitHub webhook settings → Secret" },
-  slack: { label: "Slack (X-Slack-Signature)", header: "your Slack app's Signing Secret" },
-  standard: { label: "Standard Webhooks (webhook-signature)", header: "the sender's whsec_ secret" },
-};
-
-const AUTH_MODES: Record<Webhook["authMode"], string> = {
-  token: "Token only",
-  token_or_signature: "Token or signature",
-  signature: "Signature only",
-};
+const schemeLabel = (scheme: SignatureScheme) => `${SIGNATURE_SCHEMES[scheme].name} (${SIGNATURE_SCHEMES[scheme].header})`;
 
 export function WebhookPanel({ dagName }: { dagName: string }) {
   const session = useSession();
@@ -62,8 +53,8 @@ function WebhookManager({ dagName }: { dagName: string }) {
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
 
-  /** Runs a change, then shows the webhook as the server now has it. */
-  const change = async (action: () => Promise<{ webhook: Webhook; token?: string; signingSecret?: string } | Webhook | undefined>) => {
+  /** Runs a change, then shows the webhook as the server now has it; a failure is the caller's to show. */
+  const change = async (action: () => Promise<Changed>) => {
     setBusy(true);
     setError(undefined);
     try {
@@ -72,18 +63,24 @@ function WebhookManager({ dagName }: { dagName: string }) {
       else if (result && "signingSecret" in result && result.signingSecret) setRevealed({ kind: "signing secret", value: result.signingSecret });
       else setRevealed(undefined);
       await webhook.reload();
-    } catch (cause) {
-      setError(cause);
-      throw cause;
     } finally {
       setBusy(false);
     }
   };
+  /** A change started by a button of the panel itself: its failure shows in the panel. */
+  const changeHere = (action: () => Promise<Changed>) => void change(action).catch(setError);
+  const toggle = (enabled: boolean) => changeHere(() => must(api.POST("/dags/{fileName}/webhook/toggle", { ...path, body: { enabled } })));
 
   if (webhook.loading && webhook.data === undefined) return <Loading />;
   if (webhook.error) return <ErrorBanner error={webhook.error} />;
   const current = webhook.data ?? null;
-  const triggerUrl = `${location.origin}/api/v2/webhooks/${encodeURIComponent(dagName)}`;
+  const triggerUrl = `${location.origin}${API_BASE}/webhooks/${encodeURIComponent(dagName)}`;
+  // A secret on screen is gone once read: "Done" (or leaving the page) forgets it.
+  const done = (
+    <button type="button" class="button" onClick={() => setRevealed(undefined)}>
+      Done
+    </button>
+  );
 
   return (
     <div class="stack">
@@ -94,11 +91,15 @@ function WebhookManager({ dagName }: { dagName: string }) {
   -H "Authorization: Bearer ${revealed.value}" \\
   -H "Content-Type: application/json" \\
   -d '{"branch": "main", "commit": "abc123"}'`}</pre>
+          {done}
         </SecretOnce>
       )}
-      {revealed?.kind === "signing secret" && <SecretOnce secret={revealed.value} what="signing secret">
-        <p class="muted">Paste it where the sender asks for its webhook secret.</p>
-      </SecretOnce>}
+      {revealed?.kind === "signing secret" && (
+        <SecretOnce secret={revealed.value} what="signing secret">
+          <p class="muted">Paste it where the sender asks for its webhook secret.</p>
+          {done}
+        </SecretOnce>
+      )}
       <ErrorBanner error={error} />
       {current === null ? (
         <>
@@ -106,7 +107,7 @@ function WebhookManager({ dagName }: { dagName: string }) {
             Give CI/CD pipelines, GitHub or any HTTP client a token that starts this DAG (and only this DAG) with a <code>POST</code> to <code>{triggerUrl}</code>.
           </p>
           <div>
-            <button type="button" class="button primary" disabled={busy} onClick={() => change(() => must(api.POST("/dags/{fileName}/webhook", path))).catch(() => undefined)}>
+            <button type="button" class="button primary" disabled={busy} onClick={() => changeHere(() => must(api.POST("/dags/{fileName}/webhook", path)))}>
               Create Webhook
             </button>
           </div>
@@ -128,7 +129,7 @@ function WebhookManager({ dagName }: { dagName: string }) {
                   disabled={busy}
                   onChange={(event) => {
                     const enabled = event.currentTarget.checked;
-                    void change(() => must(api.POST("/dags/{fileName}/webhook/toggle", { ...path, body: { enabled } }))).catch(() => undefined);
+                    toggle(enabled);
                   }}
                 />
                 <span data-testid="webhook-state">{current.enabled ? "Enabled" : "Disabled"}</span>
@@ -150,8 +151,8 @@ function WebhookManager({ dagName }: { dagName: string }) {
             </dd>
             <dt>Accepts</dt>
             <dd>
-              {AUTH_MODES[current.authMode]}
-              {current.signature && ` · ${SCHEMES[current.signature.scheme].label}`}
+              {AUTH_MODE_LABELS[current.authMode]}
+              {current.signature && ` · ${schemeLabel(current.signature.scheme)}`}
             </dd>
           </dl>
           <div class="row">
@@ -162,7 +163,7 @@ function WebhookManager({ dagName }: { dagName: string }) {
               type="button"
               class="button"
               disabled={busy}
-              onClick={() => void change(() => must(api.POST("/dags/{fileName}/webhook/toggle", { ...path, body: { enabled: !current.enabled } }))).catch(() => undefined)}
+              onClick={() => toggle(!current.enabled)}
             >
               {current.enabled ? "Disable" : "Enable"}
             </button>
@@ -170,7 +171,15 @@ function WebhookManager({ dagName }: { dagName: string }) {
               Delete
             </button>
           </div>
-          <SignedSenders webhook={current} busy={busy} onConfigure={(body) => change(() => must(api.PUT("/dags/{fileName}/webhook/signature", { ...path, body })))} onAsk={setPending} />
+          <SignedSenders
+            // Shown afresh whenever the server's signing settings change (set up, removed).
+            key={`${current.signature?.scheme ?? "none"}:${current.authMode}`}
+            webhook={current}
+            busy={busy}
+            onConfigure={(body) => change(() => must(api.PUT("/dags/{fileName}/webhook/signature", { ...path, body })))}
+            onFailure={setError}
+            onAsk={setPending}
+          />
         </>
       )}
       <ConfirmDialog open={pending === "regenerate"} title="Regenerate the webhook token?" confirmLabel="Regenerate" onClose={() => setPending(null)} onConfirm={() => change(() => must(api.POST("/dags/{fileName}/webhook/regenerate", path)))}>
@@ -189,17 +198,25 @@ function WebhookManager({ dagName }: { dagName: string }) {
   );
 }
 
-type SignatureBody = { scheme: Scheme; authMode: "token_or_signature" | "signature"; secret?: string };
+type SignatureBody = { scheme: SignatureScheme; authMode: "token_or_signature" | "signature"; secret?: string };
 
 /** Signed senders: GitHub, Slack or Standard Webhooks sign each request instead of sending the token. */
-function SignedSenders({ webhook, busy, onConfigure, onAsk }: { webhook: Webhook; busy: boolean; onConfigure: (body: SignatureBody) => Promise<void>; onAsk: (pending: Pending) => void }) {
-  const [scheme, setScheme] = useState<Scheme>(webhook.signature?.scheme ?? "github");
+type SignedSendersProps = {
+  webhook: Webhook;
+  busy: boolean;
+  onConfigure: (body: SignatureBody) => Promise<void>;
+  onFailure: (error: unknown) => void;
+  onAsk: (pending: Pending) => void;
+};
+
+function SignedSenders({ webhook, busy, onConfigure, onFailure, onAsk }: SignedSendersProps) {
+  const [scheme, setScheme] = useState<SignatureScheme>(webhook.signature?.scheme ?? "github");
   const [authMode, setAuthMode] = useState<SignatureBody["authMode"]>(webhook.authMode === "signature" ? "signature" : "token_or_signature");
   const [slackSecret, setSlackSecret] = useState("");
 
   const submit = (event: Event) => {
     event.preventDefault();
-    void onConfigure(scheme === "slack" ? { scheme, authMode, secret: slackSecret } : { scheme, authMode }).then(() => setSlackSecret(""), () => undefined);
+    void onConfigure(scheme === "slack" ? { scheme, authMode, secret: slackSecret } : { scheme, authMode }).then(() => setSlackSecret(""), onFailure);
   };
 
   return (
@@ -209,10 +226,10 @@ function SignedSenders({ webhook, busy, onConfigure, onAsk }: { webhook: Webhook
         <p class="muted">Senders that sign their requests can trigger this DAG without the token: the signature over the exact body proves the request came from them.</p>
         <label>
           Scheme
-          <select value={scheme} onChange={(event) => setScheme(event.currentTarget.value as Scheme)}>
-            {(Object.keys(SCHEMES) as Scheme[]).map((key) => (
+          <select value={scheme} onChange={(event) => setScheme(event.currentTarget.value as SignatureScheme)}>
+            {(Object.keys(SIGNATURE_SCHEMES) as SignatureScheme[]).map((key) => (
               <option key={key} value={key}>
-                {SCHEMES[key].label}
+                {schemeLabel(key)}
               </option>
             ))}
           </select>
@@ -220,8 +237,8 @@ function SignedSenders({ webhook, busy, onConfigure, onAsk }: { webhook: Webhook
         <label>
           Accept
           <select value={authMode} onChange={(event) => setAuthMode(event.currentTarget.value as SignatureBody["authMode"])}>
-            <option value="token_or_signature">{AUTH_MODES.token_or_signature}</option>
-            <option value="signature">{AUTH_MODES.signature}</option>
+            <option value="token_or_signature">{AUTH_MODE_LABELS.token_or_signature}</option>
+            <option value="signature">{AUTH_MODE_LABELS.signature}</option>
           </select>
         </label>
         {scheme === "slack" && (
@@ -230,7 +247,7 @@ function SignedSenders({ webhook, busy, onConfigure, onAsk }: { webhook: Webhook
             <input type="password" autoComplete="off" required minLength={16} value={slackSecret} onInput={(event) => setSlackSecret(event.currentTarget.value)} />
           </label>
         )}
-        <p class="muted small-text">The secret goes in {SCHEMES[scheme].header}.{scheme !== "slack" && " dagflare generates it and shows it once."}</p>
+        <p class="muted small-text">The secret goes in {SIGNATURE_SCHEMES[scheme].secretGoesIn}.{scheme !== "slack" && " dagflare generates it and shows it once."}</p>
         <div class="row">
           <button type="submit" class="button" disabled={busy}>
             {webhook.signature ? "Update signing" : "Set up signing"}

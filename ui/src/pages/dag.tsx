@@ -1,8 +1,9 @@
 import { useLocation, useRoute } from "preact-iso";
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { api, ApiFailure, must, type Ok } from "../api/client.ts";
 import { DagGraph } from "../components/dag-graph.tsx";
-import { ConfirmDialog, Dialog } from "../components/dialog.tsx";
+import { ConfirmDialog } from "../components/dialog.tsx";
+import { FormDialog } from "../components/form-dialog.tsx";
 import { EmptyState, ErrorBanner, Loading, Page } from "../components/page.tsx";
 import { dagHref, runHref } from "../components/links.ts";
 import { RunsTable } from "../components/runs-table.tsx";
@@ -19,6 +20,9 @@ export function DagPage() {
   const { params } = useRoute();
   const name = params.name!;
   const tab = params.tab === "spec" ? "spec" : "overview";
+  // Once opened, the editor stays mounted (hidden on the overview), so a tab switch keeps a draft.
+  const specOpenedFor = useRef<string>(undefined);
+  if (tab === "spec") specOpenedFor.current = name;
   const dag = useApi(() => must(api.GET("/dags/{fileName}", { params: { path: { fileName: name } } })), [name]);
 
   if (dag.error instanceof ApiFailure && dag.error.status === 404) {
@@ -42,7 +46,12 @@ export function DagPage() {
         <a href={`/runs?name=${encodeURIComponent(name)}`}>All runs</a>
       </nav>
       <ErrorBanner error={dag.error} />
-      {tab === "spec" ? <DagSpecEditor name={name} onSaved={dag.reload} /> : <Overview name={name} details={dag.data} />}
+      {specOpenedFor.current === name && (
+        <div hidden={tab !== "spec"}>
+          <DagSpecEditor name={name} onSaved={dag.reload} />
+        </div>
+      )}
+      {tab === "overview" && <Overview name={name} details={dag.data} />}
     </Page>
   );
 }
@@ -121,18 +130,23 @@ function Overview({ name, details }: { name: string; details: Ok<"/dags/{fileNam
 }
 
 /** Run (with parameters), suspend/resume and delete, each for the roles that may. */
-function DagActions({ name, suspended, defaultParams, onChange }: { name: string; suspended: boolean; defaultParams: string; onChange: () => Promise<void> }) {
+function DagActions({ name, suspended, defaultParams, onChange }: { name: string; suspended: boolean; defaultParams: string; onChange: () => Promise<unknown> }) {
   const session = useSession();
   const { route } = useLocation();
   const [dialog, setDialog] = useState<"run" | "delete" | null>(null);
   const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
 
   const toggleSuspended = async () => {
+    setBusy(true);
+    setError(undefined);
     try {
       await must(api.POST("/dags/{fileName}/suspend", { params: { path: { fileName: name } }, body: { suspend: !suspended } }));
       await onChange();
     } catch (cause) {
       setError(cause);
+    } finally {
+      setBusy(false);
     }
   };
 
@@ -143,7 +157,7 @@ function DagActions({ name, suspended, defaultParams, onChange }: { name: string
           <button type="button" class="button primary" onClick={() => setDialog("run")}>
             Run
           </button>
-          <button type="button" class="button" onClick={toggleSuspended} title={suspended ? "Start scheduled runs again" : "Stop scheduled runs (webhooks and manual runs still work)"}>
+          <button type="button" class="button" disabled={busy} onClick={toggleSuspended} title={suspended ? "Start scheduled runs again" : "Stop scheduled runs (webhooks and manual runs still work)"}>
             {suspended ? "Resume schedule" : "Suspend schedule"}
           </button>
         </>
@@ -174,42 +188,21 @@ function DagActions({ name, suspended, defaultParams, onChange }: { name: string
 
 function RunDialog({ open, name, defaultParams, onClose, onStarted }: { open: boolean; name: string; defaultParams: string; onClose: () => void; onStarted: (runId: string) => void }) {
   const [params, setParams] = useState<string>();
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
   const value = params ?? defaultParams;
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    setBusy(true);
-    try {
-      const { dagRunId } = await must(api.POST("/dags/{fileName}/start", { params: { path: { fileName: name } }, body: value.trim() ? { params: value } : {} }));
-      onClose();
-      onStarted(dagRunId);
-    } catch (cause) {
-      setError(cause);
-    } finally {
-      setBusy(false);
-    }
+  const start = async () => {
+    const { dagRunId } = await must(api.POST("/dags/{fileName}/start", { params: { path: { fileName: name } }, body: value.trim() ? { params: value } : {} }));
+    onClose();
+    onStarted(dagRunId);
   };
   return (
-    <Dialog open={open} title={`Run ${name}`} onClose={onClose}>
-      <form onSubmit={submit}>
-        <label>
-          Parameters
-          <input class="mono" name="params" value={value} placeholder='KEY=value OTHER="with spaces"' onInput={(event) => setParams(event.currentTarget.value)} autoFocus />
-        </label>
-        <p class="muted">
-          <code>KEY=value</code> pairs or a JSON object; they override the DAG's defaults.
-        </p>
-        <ErrorBanner error={error} />
-        <div class="actions">
-          <button type="button" class="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="button primary" disabled={busy}>
-            Start run
-          </button>
-        </div>
-      </form>
-    </Dialog>
+    <FormDialog open={open} title={`Run ${name}`} submitLabel="Start run" onSubmit={start} onClose={onClose}>
+      <label>
+        Parameters
+        <input class="mono" name="params" value={value} placeholder='KEY=value OTHER="with spaces"' onInput={(event) => setParams(event.currentTarget.value)} />
+      </label>
+      <p class="muted">
+        <code>KEY=value</code> pairs or a JSON object; they override the DAG's defaults.
+      </p>
+    </FormDialog>
   );
 }

@@ -1,13 +1,16 @@
 import { useLocation } from "preact-iso";
 import { useState } from "preact/hooks";
 import { api, must } from "../api/client.ts";
-import { Dialog } from "../components/dialog.tsx";
+import { FormDialog } from "../components/form-dialog.tsx";
 import { EmptyState, ErrorBanner, Loading, Page } from "../components/page.tsx";
 import { isActive, StatusBadge } from "../components/status-badge.tsx";
 import { Time } from "../components/time.tsx";
+import { useDebounced } from "../lib/debounce.ts";
 import { useApi } from "../lib/use-api.ts";
 import { useSession } from "../lib/session.tsx";
 import { dagHref } from "../components/links.ts";
+
+const SEARCH_DELAY_MS = 250;
 
 /** The first screen: every DAG by name, its last run and next schedule; search by name or tag. */
 export function DagsPage() {
@@ -16,10 +19,14 @@ export function DagsPage() {
   const search = query.q ?? "";
   const tag = query.tag ?? "";
   const [creating, setCreating] = useState(false);
+  // The URL follows every keystroke; the list is asked for once typing pauses.
+  const searched = useDebounced(search, SEARCH_DELAY_MS);
 
-  const dags = useApi(() => must(api.GET("/dags", { params: { query: { perPage: 1000, name: search || undefined, tag: tag || undefined } } })), [search, tag], {
-    poll: (data) => data.dags.some((dag) => isActive(dag.latestDAGRun.statusLabel)),
+  const dags = useApi(() => must(api.GET("/dags", { params: { query: { perPage: 1000, name: searched || undefined, tag: tag || undefined } } })), [searched, tag], {
+    // A DAG that never ran has an empty latest run ("not_started"): nothing to wait for.
+    poll: (data) => data.dags.some((dag) => dag.latestDAGRun.dagRunId !== "" && isActive(dag.latestDAGRun.statusLabel)),
     idlePollMs: 10_000,
+    keepPrevious: true,
   });
 
   const setFilter = (next: { q?: string; tag?: string }) => {
@@ -120,41 +127,19 @@ export function DagsPage() {
 /** A new DAG starts from the server's starter spec; the editor opens on it. */
 function NewDagDialog({ open, onClose, onCreated }: { open: boolean; onClose: () => void; onCreated: (name: string) => void }) {
   const [name, setName] = useState("");
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    setBusy(true);
-    try {
-      const created = await must(api.POST("/dags", { body: { name } }));
-      setName("");
-      setError(undefined);
-      onClose();
-      onCreated(created.name);
-    } catch (cause) {
-      setError(cause);
-    } finally {
-      setBusy(false);
-    }
+  const create = async () => {
+    const created = await must(api.POST("/dags", { body: { name } }));
+    setName("");
+    onClose();
+    onCreated(created.name);
   };
   return (
-    <Dialog open={open} title="New DAG" onClose={onClose}>
-      <form onSubmit={submit}>
-        <label>
-          Name
-          <input name="name" required value={name} onInput={(event) => setName(event.currentTarget.value)} autoFocus />
-        </label>
-        <p class="muted">It starts with a one-step spec that you edit next.</p>
-        <ErrorBanner error={error} />
-        <div class="actions">
-          <button type="button" class="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="button primary" disabled={busy}>
-            Create DAG
-          </button>
-        </div>
-      </form>
-    </Dialog>
+    <FormDialog open={open} title="New DAG" submitLabel="Create DAG" onSubmit={create} onClose={onClose}>
+      <label>
+        Name
+        <input name="name" required value={name} onInput={(event) => setName(event.currentTarget.value)} />
+      </label>
+      <p class="muted">It starts with a one-step spec that you edit next.</p>
+    </FormDialog>
   );
 }

@@ -72,7 +72,7 @@ export function RunPage() {
   );
 }
 
-function RunDetails({ run, stepQuery, streamQuery, onChange }: { run: Run; stepQuery?: string | undefined; streamQuery?: string | undefined; onChange: () => Promise<void> }) {
+function RunDetails({ run, stepQuery, streamQuery, onChange }: { run: Run; stepQuery?: string | undefined; streamQuery?: string | undefined; onChange: () => Promise<unknown> }) {
   const { path, route } = useLocation();
   // Chain DAGs imply each step's dependency on the one before; only the DAG knows its type.
   const dag = useApi(() => must(api.GET("/dags/{fileName}", { params: { path: { fileName: run.name } } })), [run.name]);
@@ -211,7 +211,7 @@ type StepsTableProps = {
   selected: string | undefined;
   logHref: (stepName: string) => string;
   onShowLog: (stepName: string) => void;
-  onChange: () => Promise<void>;
+  onChange: () => Promise<unknown>;
 };
 
 /** Each step (then each handler that ran): status, timing, retries, exit code and error; its name opens its log. */
@@ -301,7 +301,7 @@ function StepsTable({ run, nodes, selected, logHref, onShowLog, onChange }: Step
 }
 
 /** Stop while the run is active, Retry once it has failed or was stopped (operators and up). */
-function RunActions({ run, onChange }: { run: Run; onChange: () => Promise<void> }) {
+function RunActions({ run, onChange }: { run: Run; onChange: () => Promise<unknown> }) {
   const session = useSession();
   const [dialog, setDialog] = useState<"stop" | "retry" | null>(null);
   if (!session.can("operator")) return null;

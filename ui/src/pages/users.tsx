@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useId, useState } from "preact/hooks";
 import { api, must, type Role, type Schemas } from "../api/client.ts";
 import { AdminOnly } from "../components/admin-only.tsx";
 import { ConfirmDialog } from "../components/dialog.tsx";
@@ -6,6 +6,7 @@ import { FormDialog } from "../components/form-dialog.tsx";
 import { EmptyState, ErrorBanner, Loading, Page } from "../components/page.tsx";
 import { NewPasswordInput } from "../components/password-input.tsx";
 import { RoleSelect } from "../components/role-select.tsx";
+import { SuccessNote } from "../components/success-note.tsx";
 import { Time } from "../components/time.tsx";
 import { useApi } from "../lib/use-api.ts";
 import { useSession } from "../lib/session.tsx";
@@ -13,7 +14,6 @@ import { useSession } from "../lib/session.tsx";
 type User = Schemas["User"];
 type UserDraft = { username: string; password: string; role: Role };
 type UserEdit = { user: User; username: string; role: Role };
-
 
 export function UsersPage() {
   return (
@@ -88,11 +88,7 @@ function UsersAdmin() {
       }
     >
       <ErrorBanner error={users.error} />
-      {done && (
-        <p class="success" role="status">
-          {done}
-        </p>
-      )}
+      <SuccessNote message={done} />
       {users.loading ? (
         <Loading />
       ) : users.data?.length === 0 ? (
@@ -101,13 +97,14 @@ function UsersAdmin() {
         users.data && (
           <div class="table-scroll">
             <table class="cards">
+              <caption class="sr-only">Users</caption>
               <thead>
                 <tr>
-                  <th>Username</th>
-                  <th>Role</th>
-                  <th>Created</th>
-                  <th>Updated</th>
-                  <th>
+                  <th scope="col">Username</th>
+                  <th scope="col">Role</th>
+                  <th scope="col">Created</th>
+                  <th scope="col">Updated</th>
+                  <th scope="col">
                     <span class="sr-only">Actions</span>
                   </th>
                 </tr>
@@ -140,13 +137,13 @@ function UsersAdmin() {
                           </div>
                         ) : (
                           <div class="row-actions">
-                            <button type="button" class="button small" onClick={() => setEditing({ user, username: user.username, role: user.role })}>
+                            <button type="button" class="button small" aria-label={`Edit user ${user.username}`} onClick={() => setEditing({ user, username: user.username, role: user.role })}>
                               Edit
                             </button>
-                            <button type="button" class="button small" onClick={() => setResetting({ user, newPassword: "" })}>
+                            <button type="button" class="button small" aria-label={`Reset password of user ${user.username}`} onClick={() => setResetting({ user, newPassword: "" })}>
                               Reset password
                             </button>
-                            <button type="button" class="button small" onClick={() => setDeleting(user)}>
+                            <button type="button" class="button small" aria-label={`Delete user ${user.username}`} onClick={() => setDeleting(user)}>
                               Delete
                             </button>
                           </div>
@@ -212,11 +209,17 @@ function UsersAdmin() {
 
 /** The server decides what a valid username is; its message appears in the dialog. */
 function UsernameInput({ value, onInput }: { value: string; onInput: (username: string) => void }) {
+  // The hint sits outside the <label> (inside, it would become part of the field's name) and describes it.
+  const hintId = useId();
   return (
-    <label>
-      Username
-      <input required maxLength={64} autoComplete="off" value={value} onInput={(event) => onInput(event.currentTarget.value)} />
-      <span class="muted small-text">Letters, digits and . _ @ - (not case-sensitive)</span>
-    </label>
+    <div class="field">
+      <label>
+        Username
+        <input required maxLength={64} autoComplete="off" aria-describedby={hintId} value={value} onInput={(event) => onInput(event.currentTarget.value)} />
+      </label>
+      <p id={hintId} class="hint muted">
+        Letters, digits and . _ @ - (not case-sensitive)
+      </p>
+    </div>
   );
 }

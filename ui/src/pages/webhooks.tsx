@@ -1,23 +1,11 @@
-import { api, must, type Schemas } from "../api/client.ts";
+import { api, must } from "../api/client.ts";
 import { AdminOnly } from "../components/admin-only.tsx";
+import { dagHref } from "../components/links.ts";
 import { EmptyState, ErrorBanner, Loading, Page } from "../components/page.tsx";
 import { Time } from "../components/time.tsx";
+import { AUTH_MODE_LABELS, SIGNATURE_SCHEMES } from "../components/webhook-labels.ts";
 import { useApi } from "../lib/use-api.ts";
 import { useSession } from "../lib/session.tsx";
-
-type Webhook = Schemas["WebhookDetails"];
-
-const AUTH_MODES: Record<Webhook["authMode"], string> = {
-  token: "Token",
-  token_or_signature: "Token or signature",
-  signature: "Signature only",
-};
-
-const SIGNATURE_SCHEMES: Record<NonNullable<Webhook["signature"]>["scheme"], string> = {
-  github: "GitHub",
-  slack: "Slack",
-  standard: "Standard Webhooks",
-};
 
 export function WebhooksPage() {
   return (
@@ -49,23 +37,24 @@ function WebhookList() {
         webhooks.data && (
           <div class="table-scroll">
             <table class="cards">
+              <caption class="sr-only">Webhooks, one per DAG</caption>
               <thead>
                 <tr>
-                  <th>DAG</th>
-                  <th>Token</th>
-                  <th>Status</th>
-                  <th>Auth</th>
-                  <th>Signature</th>
-                  <th>Created</th>
-                  <th>Updated</th>
-                  <th>Last used</th>
+                  <th scope="col">DAG</th>
+                  <th scope="col">Token</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Auth</th>
+                  <th scope="col">Signature</th>
+                  <th scope="col">Created</th>
+                  <th scope="col">Updated</th>
+                  <th scope="col">Last used</th>
                 </tr>
               </thead>
               <tbody>
                 {webhooks.data.map((webhook) => (
                   <tr key={webhook.id}>
                     <td>
-                      <a href={`/dags/${encodeURIComponent(webhook.dagName)}`}>{webhook.dagName}</a>
+                      <a href={dagHref(webhook.dagName)}>{webhook.dagName}</a>
                     </td>
                     <td data-label="Token">
                       <code>{webhook.tokenPrefix}…</code>
@@ -73,8 +62,8 @@ function WebhookList() {
                     <td data-label="Status">
                       <span class={webhook.enabled ? "badge on" : "badge off"}>{webhook.enabled ? "enabled" : "disabled"}</span>
                     </td>
-                    <td data-label="Auth">{AUTH_MODES[webhook.authMode]}</td>
-                    <td data-label="Signature">{webhook.signature ? SIGNATURE_SCHEMES[webhook.signature.scheme] : <span class="muted">—</span>}</td>
+                    <td data-label="Auth">{AUTH_MODE_LABELS[webhook.authMode]}</td>
+                    <td data-label="Signature">{webhook.signature ? SIGNATURE_SCHEMES[webhook.signature.scheme].name : <span class="muted">—</span>}</td>
                     <td data-label="Created">
                       <Time value={webhook.createdAt} />
                     </td>
