@@ -3,6 +3,7 @@
  * the destination answered), with Replay for managers. Refreshes itself while one is pending.
  */
 import { useState } from "preact/hooks";
+import { useAction } from "../lib/use-action.ts";
 import { api, must, type Schemas } from "../api/client.ts";
 import { useSession } from "../lib/session.tsx";
 import { useApi } from "../lib/use-api.ts";
@@ -46,22 +47,14 @@ export function AlertDeliveries({ policyId }: { policyId: string }) {
 function DeliveryItem({ delivery, onReplayed }: { delivery: Delivery; onReplayed: () => Promise<unknown> }) {
   const session = useSession();
   const [open, setOpen] = useState(false);
-  const [replaying, setReplaying] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { run, busy: replaying, error } = useAction();
   const attemptsId = `attempts-${delivery.id}`;
 
-  const replay = async () => {
-    setReplaying(true);
-    setError(undefined);
-    try {
+  const replay = () =>
+    run(async () => {
       await must(api.POST("/alert-deliveries/{id}/replay", { params: { path: { id: delivery.id } } }));
       await onReplayed();
-    } catch (cause) {
-      setError(cause);
-    } finally {
-      setReplaying(false);
-    }
-  };
+    });
 
   return (
     <li class="delivery" data-delivery-id={delivery.id} data-status={delivery.status}>

@@ -1,6 +1,7 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useId, useRef, useState } from "preact/hooks";
 import { errorMessage } from "../api/client.ts";
+import { useAction } from "../lib/use-action.ts";
 
 /**
  * An in-page modal (<dialog> with showModal: focus moves in, Escape closes, the page behind is
@@ -40,27 +41,16 @@ type ConfirmProps = {
 
 /** "Are you sure?" with the action's own label on the button; shows the error if the action fails. */
 export function ConfirmDialog({ open, title, children, confirmLabel, danger, onConfirm, onClose }: ConfirmProps) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
+  const { run, busy, error, clearError } = useAction();
   // Cleared on closing as well as on opening, so a reopened dialog never shows (or announces) the last one's error.
-  useEffect(() => {
-    setError(undefined);
-  }, [open]);
+  useEffect(clearError, [open]);
   const confirm = async () => {
-    setBusy(true);
-    try {
-      await onConfirm();
-      onClose();
-    } catch (cause) {
-      setError(errorMessage(cause));
-    } finally {
-      setBusy(false);
-    }
+    if (await run(async () => onConfirm())) onClose();
   };
   return (
     <Dialog open={open} title={title} onClose={onClose}>
       <div class="dialog-body">{children}</div>
-      {error && <p class="error" role="alert">{error}</p>}
+      {error !== undefined && <p class="error" role="alert">{errorMessage(error)}</p>}
       <div class="actions">
         <button type="button" class="button" onClick={onClose}>Cancel</button>
         <button type="button" class={danger ? "button danger" : "button primary"} onClick={confirm} disabled={busy}>

@@ -1,5 +1,6 @@
 import type { ComponentChildren } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect } from "preact/hooks";
+import { useAction } from "../lib/use-action.ts";
 import { Dialog } from "./dialog.tsx";
 import { ErrorBanner } from "./page.tsx";
 
@@ -15,23 +16,12 @@ type FormDialogProps = {
 
 /** A dialog holding a form: the first field gets focus, Enter submits, Escape cancels. */
 export function FormDialog({ open, title, submitLabel, onSubmit, onClose, children }: FormDialogProps) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { run, busy, error, clearError } = useAction();
   // Cleared on closing as well as on opening, so a reopened dialog never shows (or announces) the last one's error.
-  useEffect(() => {
-    setError(undefined);
-  }, [open]);
-  const submit = async (event: Event) => {
+  useEffect(clearError, [open]);
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      await onSubmit();
-    } catch (cause) {
-      setError(cause);
-    } finally {
-      setBusy(false);
-    }
+    void run(onSubmit);
   };
   return (
     <Dialog open={open} title={title} onClose={onClose}>

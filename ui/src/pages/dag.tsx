@@ -9,6 +9,7 @@ import { dagHref, runHref } from "../components/links.ts";
 import { RunsTable } from "../components/runs-table.tsx";
 import { isActive, StatusBadge } from "../components/status-badge.tsx";
 import { useSession } from "../lib/session.tsx";
+import { useAction } from "../lib/use-action.ts";
 import { useApi } from "../lib/use-api.ts";
 import { DagSpecEditor } from "./dag-spec.tsx";
 import { WebhookPanel } from "./dag-webhook.tsx";
@@ -134,21 +135,13 @@ function DagActions({ name, suspended, defaultParams, onChange }: { name: string
   const session = useSession();
   const { route } = useLocation();
   const [dialog, setDialog] = useState<"run" | "delete" | null>(null);
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  const { run, busy, error } = useAction();
 
-  const toggleSuspended = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const toggleSuspended = () =>
+    run(async () => {
       await must(api.POST("/dags/{fileName}/suspend", { params: { path: { fileName: name } }, body: { suspend: !suspended } }));
       await onChange();
-    } catch (cause) {
-      setError(cause);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
   return (
     <>
