@@ -12,6 +12,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromiumInstalled, CHROMIUM, launchBrowser, logIn } from "./browser.ts";
 import { type Dev, killLeftovers, root, startDev, stopDev } from "./dev-server.ts";
 
+/** Waits for a condition the page or a server will make true (polled every 50 ms, 15 s at most). */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 const PASSWORD = "ui-test-password-1";
 const DAG = "ui-test-dag";
 const ARTIFACTS = join(root, "test-artifacts", "ui");
@@ -269,6 +278,42 @@ browserTests("admin UI in Chromium", () => {
     await page.goto(`${dev.url}/alerts`);
     await page.getByRole("link", { name: "Failures to Discord" }).waitFor();
     await shot("alerts");
+  });
+
+  it("logs the policy's delivery for a failed run, and Replay sends it again", async () => {
+    const failing = "ui-failing-dag";
+    expect((await apiAs(adminToken, "POST", "/dags", { name: failing, spec: "steps:\n  - name: boom\n    command: exit 3\n" })).status).toBe(201);
+    expect((await apiAs(adminToken, "POST", `/dags/${failing}/start`, {})).status).toBe(200);
+    const before = received.length;
+    await until(() => received.length > before);
+    // The policy page lists it (and refreshed by itself while it was pending).
+    await page.goto(`${dev.url}/alerts`);
+    await page.getByRole("link", { name: "Failures to Discord" }).click();
+    const delivery = page.locator('li.delivery[data-status="delivered"]').filter({ hasText: failing });
+    await delivery.waitFor({ timeout: 15_000 });
+    await delivery.getByRole("button", { name: "Replay" }).click();
+    await until(() => received.length > before + 1);
+    expect(JSON.parse(received.at(-1)!.body)).toEqual(JSON.parse(received.at(-2)!.body));
+    await delivery.getByRole("button", { name: "2 attempts" }).waitFor({ timeout: 15_000 });
+    await shot("alert-deliveries");
+  });
+
+  it("creates an API key that is shown once and works, then deletes it", async () => {
+    await page.goto(`${dev.url}/api-keys`);
+    await page.getByRole("button", { name: "Create API key" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Name").fill("ci-deploy");
+    await dialog.getByRole("button", { name: "Create API key" }).click();
+    await dialog.getByText("won't be shown again").waitFor();
+    const key = (await dialog.locator(".secret code").textContent())!.trim();
+    expect((await apiAs(key, "GET", "/dags")).status).toBe(200);
+    await shot("api-key-created");
+    await dialog.getByRole("button", { name: "Done" }).click();
+    await expect(page.getByText(key).count()).resolves.toBe(0);
+    await page.getByRole("button", { name: "Delete API key ci-deploy" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: /^Delete/ }).click();
+    await page.getByRole("button", { name: "Delete API key ci-deploy" }).waitFor({ state: "detached" });
+    expect((await apiAs(key, "GET", "/dags")).status).toBe(401);
   });
 
   it("shows every admin page at 1280 px and at 390 px without sideways scrolling", async () => {
