@@ -20,6 +20,16 @@ export interface Executor {
 /** Output beyond this is cut (the tail is kept); a row of run state must stay well under 2 MB. */
 export const MAX_LOG_BYTES = 256 * 1024;
 
+/**
+ * stdout as the result must carry it (the invocation says how): for an `output:` step its head,
+ * up to one byte past maxOutputSize (which tells "too large"); otherwise the log's tail.
+ */
+export function capStdout(text: string, capture: StepInvocation["stdoutCapture"]): string {
+  if (capture.keep === "tail") return capLog(text, capture.limit);
+  const bytes = new TextEncoder().encode(text);
+  return bytes.byteLength <= capture.limit ? text : new TextDecoder().decode(bytes.slice(0, capture.limit));
+}
+
 export function capLog(text: string, maxBytes = MAX_LOG_BYTES): string {
   const bytes = new TextEncoder().encode(text);
   if (bytes.byteLength <= maxBytes) return text;

@@ -1,5 +1,5 @@
 import type { StepInvocation } from "../domain/run.ts";
-import { capLog, type Executor } from "./executor.ts";
+import { capLog, capStdout, type Executor } from "./executor.ts";
 
 /**
  * Dagu's http executor: `command: "METHOD URL"`, `config: {headers, query, body, timeout, json,
@@ -27,7 +27,7 @@ export const httpExecutor: Executor = {
     const ok = response.status >= 200 && response.status < 300;
     return {
       exitCode: ok ? 0 : 1,
-      stdout: capLog(stdout),
+      stdout: capStdout(stdout, invocation.stdoutCapture),
       stderr: capLog(stderr),
       error: ok ? undefined : `HTTP ${response.status} ${response.statusText}`.trim(),
     };

@@ -56,6 +56,8 @@ export default async function setup(project: TestProject) {
           return send(200, body);
         case "echo": // the request as JSON
           return send(200, JSON.stringify({ method: request.method, query: Object.fromEntries(url.searchParams), headers: request.headers, body }), "application/json");
+        case "bytes": // /bytes/<n>: n bytes of "x"
+          return send(200, "x".repeat(Number(key)));
         case "status": // /status/<code>
           return send(Number(key), `status ${key}`);
         case "slow": // /slow/<ms>

@@ -83,6 +83,25 @@ ${http("fetch", `GET ${echo}/json`, "    output: DATA\n")}${http("second", `GET 
     expect(nodeOf(run, "broken")).toMatchObject({ statusLabel: "failed", error: expect.stringContaining("503") });
     expect(run.statusLabel).toBe("failed");
   });
+
+  it("http executor: an output up to maxOutputSize is whole (beyond the log's 256 KiB); larger fails the step", async () => {
+    const dag = unique("http-big");
+    const spec = `maxOutputSize: 400000
+steps:
+  - name: big
+    executor: http
+    command: GET ${echo}/bytes/300000
+    output: BIG
+  - name: too-big
+    executor: http
+    command: GET ${echo}/bytes/400001
+    output: TOO_BIG
+    continueOn: {failure: true}
+`;
+    const run = await waitForRun(token, dag, await createAndStart(token, dag, spec));
+    expect(nodeOf(run, "big").output).toBe("x".repeat(300_000));
+    expect(nodeOf(run, "too-big")).toMatchObject({ statusLabel: "failed", error: "output exceeded maxOutputSize (400000 bytes)" });
+  });
 });
 
 describe("failures, continueOn, handlers", () => {
