@@ -6,6 +6,17 @@ import type { Schemas } from "../api/client.ts";
 
 type Step = Pick<Schemas["Step"], "name" | "depends">;
 
+/** A mark per status, so the graph doesn't speak in colour alone (aborted and partial share one). */
+const STATUS_GLYPHS: Record<string, string> = {
+  succeeded: "✓",
+  failed: "✗",
+  running: "●",
+  queued: "◷",
+  aborted: "■",
+  partially_succeeded: "◐",
+  skipped: "↷",
+};
+
 const NODE_WIDTH = 168;
 const NODE_HEIGHT = 38;
 const GAP_X = 28;
@@ -117,6 +128,7 @@ export function DagGraph({ steps, type, statuses, selected, onSelect }: Props) {
               <title>{`${step.name} (${status.replaceAll("_", " ")})`}</title>
               <rect width={NODE_WIDTH} height={NODE_HEIGHT} rx="8" />
               <text x={NODE_WIDTH / 2} y={NODE_HEIGHT / 2} dominant-baseline="central" text-anchor="middle">
+                {STATUS_GLYPHS[status] ? `${STATUS_GLYPHS[status]} ` : ""}
                 {step.name.length > 20 ? `${step.name.slice(0, 19)}…` : step.name}
               </text>
             </g>
