@@ -109,7 +109,6 @@ export async function startRunner(options: { secret: string; port?: number; host
   };
 }
 
-/** Resolves when the execution is done or `ms` have passed. */
 /**
  * Waits up to `ms` for the execution to end or, given the caller's offsets, for output past them:
  * a long poll then carries new output within about OUTPUT_CHECK_MS of its writing (logs follow

@@ -10,16 +10,9 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromiumInstalled, CHROMIUM, launchBrowser, logIn } from "./browser.ts";
+import { until } from "../until.ts";
 import { type Dev, killLeftovers, root, startDev, stopDev } from "./dev-server.ts";
 
-/** Waits for a condition the page or a server will make true (polled every 50 ms, 15 s at most). */
-async function until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 const PASSWORD = "ui-test-password-1";
 const DAG = "ui-test-dag";
@@ -285,14 +278,14 @@ browserTests("admin UI in Chromium", () => {
     expect((await apiAs(adminToken, "POST", "/dags", { name: failing, spec: "steps:\n  - name: boom\n    command: exit 3\n" })).status).toBe(201);
     expect((await apiAs(adminToken, "POST", `/dags/${failing}/start`, {})).status).toBe(200);
     const before = received.length;
-    await until(() => received.length > before);
+    await until(async () => (received.length > before ? true : undefined));
     // The policy page lists it (and refreshed by itself while it was pending).
     await page.goto(`${dev.url}/alerts`);
     await page.getByRole("link", { name: "Failures to Discord" }).click();
     const delivery = page.locator('li.delivery[data-status="delivered"]').filter({ hasText: failing });
     await delivery.waitFor({ timeout: 15_000 });
     await delivery.getByRole("button", { name: "Replay" }).click();
-    await until(() => received.length > before + 1);
+    await until(async () => (received.length > before + 1 ? true : undefined));
     expect(JSON.parse(received.at(-1)!.body)).toEqual(JSON.parse(received.at(-2)!.body));
     await delivery.getByRole("button", { name: "2 attempts" }).waitFor({ timeout: 15_000 });
     await shot("alert-deliveries");

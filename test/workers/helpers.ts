@@ -9,6 +9,8 @@ import { commandExecutor } from "../../src/executors/command.ts";
 import type { HandOff } from "../../src/executors/executor.ts";
 import worker from "../../src/index.ts";
 
+export { until } from "../until.ts";
+
 export type ApiResult = { status: number; body: any; headers: Headers };
 
 export type CallOptions = {
@@ -80,17 +82,6 @@ export async function waitForRun(token: string, dag: string, runId: string, time
     if (result.status !== 200) throw new Error(`run details: ${result.status} ${JSON.stringify(result.body)}`);
     if (FINISHED.has(result.body.dagRunDetails.status)) return result.body.dagRunDetails;
     if (Date.now() > deadline) throw new Error(`run ${runId} did not finish: ${JSON.stringify(result.body.dagRunDetails)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-/** Polls `probe` until it returns a value (not `undefined`); fails after `timeoutMs`. */
-export async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }

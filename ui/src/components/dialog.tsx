@@ -1,5 +1,5 @@
 import type { ComponentChildren } from "preact";
-import { useEffect, useId, useRef, useState } from "preact/hooks";
+import { useEffect, useId, useRef } from "preact/hooks";
 import { errorMessage } from "../api/client.ts";
 import { useAction } from "../lib/use-action.ts";
 

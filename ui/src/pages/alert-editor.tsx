@@ -32,6 +32,7 @@ import { ConfirmDialog } from "../components/dialog.tsx";
 import { ErrorBanner, Loading, Page } from "../components/page.tsx";
 import { useDebounced } from "../lib/debounce.ts";
 import { useSession } from "../lib/session.tsx";
+import { useDagNames } from "../lib/dag-names.ts";
 import { useApi } from "../lib/use-api.ts";
 
 const PREVIEW_DELAY_MS = 300;
@@ -506,7 +507,7 @@ function EventOptions({ eventTypes, options, onChange }: { eventTypes: EventType
 
 /** Which DAGs the policy watches: the ones ticked, or all when none is. */
 function DagFilter({ chosen, tags, onChange }: { chosen: string[]; tags: string[]; onChange: (dagNames: string[]) => void }) {
-  const dags = useApi(() => must(api.GET("/dags", { params: { query: { perPage: 1000 } } })).then((answer) => answer.dags.map((dag) => dag.fileName)), []);
+  const dags = useDagNames();
   const [filter, setFilter] = useState("");
   const known = dags.data ?? [];
   // A chosen DAG that no longer exists stays listed, so it can be unticked.

@@ -3,6 +3,7 @@ import { api, must } from "../api/client.ts";
 import { EmptyState, ErrorBanner, Loading, Page } from "../components/page.tsx";
 import { RunsTable } from "../components/runs-table.tsx";
 import { isActive } from "../components/status-badge.tsx";
+import { useDagNames } from "../lib/dag-names.ts";
 import { useApi } from "../lib/use-api.ts";
 
 /** The API's status numbers are these labels' positions (Dagu's run statuses). */
@@ -40,8 +41,7 @@ export function RunsPage() {
     [filters.status, filters.name, filters.from, filters.to, page],
     { poll: (data) => data.dagRuns.some((run) => isActive(run.statusLabel)) },
   );
-  const dags = useApi(() => must(api.GET("/dags", { params: { query: { perPage: 1000 } } })), []);
-  const dagNames = dags.data?.dags.map((dag) => dag.fileName) ?? [];
+  const dagNames = useDagNames().data ?? [];
   // A link may name a DAG that is not listed (deleted, or the list failed): keep it selectable.
   if (filters.name && !dagNames.includes(filters.name)) dagNames.unshift(filters.name);
 
