@@ -23,7 +23,10 @@ if (!baseUrl || !apiKey) {
 async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   const response = await fetch(`${baseUrl}/api/v2${path}`, {
     method,
-    headers: { Authorization: `Bearer ${apiKey}`, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
+    headers: {
+      Authorization: `Bearer ${apiKey}`,
+      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();
@@ -67,7 +70,8 @@ for (const dag of files) {
     console.log(`✓ ${name} (${action})`);
   } else {
     failures += 1;
-    const message = typeof result.body === "object" && result.body ? result.body.message : String(result.body).slice(0, 200);
+    const message =
+      typeof result.body === "object" && result.body ? result.body.message : String(result.body).slice(0, 200);
     console.error(`✗ ${name}: ${result.status} ${message}`);
   }
 }

@@ -18,7 +18,7 @@
  * Environment: PORT (8787), STATE_DIR (.wrangler/state), AUTH_MODE (builtin | none),
  * ADMIN_USERNAME (admin), ADMIN_PASSWORD (generated), JWT_SECRET (generated per start).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -65,7 +65,10 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 // [env.dev] in wrangler.toml: development vars and queues that deliver at once.
 const WRANGLER_ENV = "dev";
 
-await runToEnd([wranglerBin, "d1", "migrations", "apply", "DB", "--local", "--env", WRANGLER_ENV, "--persist-to", stateDir], "applying the D1 migrations");
+await runToEnd(
+  [wranglerBin, "d1", "migrations", "apply", "DB", "--local", "--env", WRANGLER_ENV, "--persist-to", stateDir],
+  "applying the D1 migrations",
+);
 await prepareState();
 await buildUi();
 const runnerUrl = await startRunner();
@@ -111,7 +114,16 @@ async function prepareState(): Promise<void> {
  * change. Rebuilds don't empty the folder, so a page being served never loses its files.
  */
 async function buildUi(): Promise<void> {
-  const build = [viteBin, "build", "--config", join(root, "ui", "vite.config.ts"), "--logLevel", "warn", "--outDir", uiDir];
+  const build = [
+    viteBin,
+    "build",
+    "--config",
+    join(root, "ui", "vite.config.ts"),
+    "--logLevel",
+    "warn",
+    "--outDir",
+    uiDir,
+  ];
   await runToEnd([...build, "--emptyOutDir"], "the UI build");
   const watcher = spawnChild([...build, "--watch", "--emptyOutDir=false"]);
   watcher.on("exit", (code, signal) => {
@@ -136,7 +148,13 @@ async function startRunner(): Promise<string> {
   const url = `http://127.0.0.1:${runnerPort}`;
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline && !stopping) {
-    if (await fetch(`${url}/ping`).then((response) => response.ok, () => false)) return url;
+    if (
+      await fetch(`${url}/ping`).then(
+        (response) => response.ok,
+        () => false,
+      )
+    )
+      return url;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   fail(`the step runner did not start on ${url}`);
@@ -145,7 +163,9 @@ async function startRunner(): Promise<string> {
 /** Cloudflare fires the cron trigger every minute in production; wrangler dev only on request. */
 function tickEveryMinute(): void {
   const tick = () => {
-    void fetch(`http://127.0.0.1:${port}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent("* * * * *")}`).catch(() => undefined);
+    void fetch(`http://127.0.0.1:${port}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent("* * * * *")}`).catch(
+      () => undefined,
+    );
     setTimeout(tick, 60_000 - (Date.now() % 60_000) + 500).unref();
   };
   setTimeout(tick, 60_000 - (Date.now() % 60_000) + 500).unref();
@@ -159,13 +179,18 @@ async function startWorker(): Promise<void> {
     [
       wranglerBin,
       "dev",
-      "--env", WRANGLER_ENV,
-      "--ip", "127.0.0.1",
-      "--port", String(port),
-      "--persist-to", stateDir,
+      "--env",
+      WRANGLER_ENV,
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--persist-to",
+      stateDir,
       "--show-interactive-dev-session=false",
       "--enable-containers=false",
-      "--assets", uiDir,
+      "--assets",
+      uiDir,
     ],
     // Set here so a stray ENVIRONMENT in the developer's shell can't make dev act as production.
     { ENVIRONMENT: "development", AUTH_MODE: authMode, RUNNER_URL: runnerUrl, PUBLIC_URL: `http://127.0.0.1:${port}` },
@@ -179,7 +204,10 @@ async function startWorker(): Promise<void> {
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline && !stopping) {
-    const healthy = await fetch(`${url}/api/v2/health`).then((response) => response.ok, () => false);
+    const healthy = await fetch(`${url}/api/v2/health`).then(
+      (response) => response.ok,
+      () => false,
+    );
     if (healthy) {
       log(`ready: UI on ${url}/, API on ${url}/api/v2 (OpenAPI: ${url}/api/v2/openapi.json), state in ${stateDir}`);
       return;
@@ -199,7 +227,11 @@ function printGeneratedPassword(username: string, password: string): void {
     "Set ADMIN_USERNAME / ADMIN_PASSWORD before the first start to choose them.",
   ];
   const width = Math.max(...lines.map((line) => line.length));
-  console.log(["", "=".repeat(width + 4), ...lines.map((line) => `| ${line.padEnd(width)} |`), "=".repeat(width + 4), ""].join("\n"));
+  console.log(
+    ["", "=".repeat(width + 4), ...lines.map((line) => `| ${line.padEnd(width)} |`), "=".repeat(width + 4), ""].join(
+      "\n",
+    ),
+  );
 }
 
 /**

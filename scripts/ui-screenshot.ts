@@ -5,7 +5,12 @@
  */
 import { launchBrowser, logIn } from "../test/node/browser.ts";
 
-const [url, prefix = "/tmp/ui", username = process.env.ADMIN_USERNAME ?? "admin", password = process.env.ADMIN_PASSWORD ?? ""] = process.argv.slice(2);
+const [
+  url,
+  prefix = "/tmp/ui",
+  username = process.env.ADMIN_USERNAME ?? "admin",
+  password = process.env.ADMIN_PASSWORD ?? "",
+] = process.argv.slice(2);
 if (!url) {
   console.error("usage: node scripts/ui-screenshot.ts <url> [out-prefix] [username] [password]");
   process.exit(2);

@@ -29,7 +29,17 @@ const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
 
 const api = createRouter();
 // Mounted one by one: chaining would make TypeScript build one huge route-type union for nothing.
-for (const routes of [healthRoutes, authRoutes, userRoutes, apiKeyRoutes, dagRoutes, dagRunRoutes, webhookRoutes, alertRoutes]) api.route("/", routes);
+for (const routes of [
+  healthRoutes,
+  authRoutes,
+  userRoutes,
+  apiKeyRoutes,
+  dagRoutes,
+  dagRunRoutes,
+  webhookRoutes,
+  alertRoutes,
+])
+  api.route("/", routes);
 
 api.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   type: "http",

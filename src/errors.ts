@@ -29,7 +29,12 @@ export class ApiError extends Error {
   /** Response headers that belong to the error, such as a 429's Retry-After. */
   readonly headers: Record<string, string>;
 
-  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, headers: Record<string, string> = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details?: Record<string, unknown>,
+    headers: Record<string, string> = {},
+  ) {
     super(message);
     this.name = "ApiError";
     this.code = code;

@@ -1,6 +1,6 @@
+import type { AlertMessage } from "./alerts/events.ts";
 import { app } from "./app.ts";
 import type { StepMessage } from "./domain/run.ts";
-import type { AlertMessage } from "./alerts/events.ts";
 import { consumeAlerts, consumeDeadAlerts } from "./queues/alerts.ts";
 import { consumeSteps } from "./queues/steps.ts";
 import { runScheduleTick } from "./schedules/tick.ts";
@@ -15,7 +15,8 @@ export default {
   },
   async queue(batch, env, _ctx) {
     if (batch.queue.startsWith("dagflare-steps")) await consumeSteps(batch as MessageBatch<StepMessage>, env);
-    else if (batch.queue.startsWith("dagflare-alerts-dlq")) await consumeDeadAlerts(batch as MessageBatch<AlertMessage>, env);
+    else if (batch.queue.startsWith("dagflare-alerts-dlq"))
+      await consumeDeadAlerts(batch as MessageBatch<AlertMessage>, env);
     else if (batch.queue.startsWith("dagflare-alerts")) await consumeAlerts(batch as MessageBatch<AlertMessage>, env);
     else throw new Error(`no consumer for queue ${batch.queue}`);
   },

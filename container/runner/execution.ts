@@ -4,7 +4,17 @@
  * timeout or cancel.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { isAbsolute, join } from "node:path";
 
 /** Linux refuses an environment string over 128 KiB (MAX_ARG_STRLEN); larger values go to files. */
@@ -21,7 +31,8 @@ const MAX_TIMEOUT_MS = 2_147_483_647;
  * NODE_OPTIONS, GIT_SSH_COMMAND, …). A run's params come from whoever starts it, so a param may
  * never set one of these: they are dropped, with a note on stderr.
  */
-const CODE_LOADING = /^(BASH_ENV|ENV|SHELLOPTS|BASHOPTS|PS4|IFS|CDPATH|PROMPT_COMMAND|BASH_FUNC_.*|LD_.*|DYLD_.*|NODE_OPTIONS|NODE_PATH|PYTHONSTARTUP|PYTHONPATH|PYTHONHOME|PERL5OPT|PERL5LIB|PERLLIB|RUBYOPT|RUBYLIB|GIT_SSH|GIT_SSH_COMMAND|GIT_CONFIG_.*|GIT_EXEC_PATH|GIT_ASKPASS|GIT_PROXY_COMMAND|GIT_EXTERNAL_DIFF|SSH_ASKPASS|EDITOR|VISUAL|PAGER)$/;
+const CODE_LOADING =
+  /^(BASH_ENV|ENV|SHELLOPTS|BASHOPTS|PS4|IFS|CDPATH|PROMPT_COMMAND|BASH_FUNC_.*|LD_.*|DYLD_.*|NODE_OPTIONS|NODE_PATH|PYTHONSTARTUP|PYTHONPATH|PYTHONHOME|PERL5OPT|PERL5LIB|PERLLIB|RUBYOPT|RUBYLIB|GIT_SSH|GIT_SSH_COMMAND|GIT_CONFIG_.*|GIT_EXEC_PATH|GIT_ASKPASS|GIT_PROXY_COMMAND|GIT_EXTERNAL_DIFF|SSH_ASKPASS|EDITOR|VISUAL|PAGER)$/;
 const LOG_TAIL = 256 * 1024;
 
 export type ExecutionRequest = {
@@ -38,7 +49,13 @@ export type ExecutionRequest = {
   stdout: { limit: number; keep: "head" | "tail" };
 };
 
-export type ExecutionResult = { exitCode: number; timedOut: boolean; error?: string | undefined; stdout: string; stderr: string };
+export type ExecutionResult = {
+  exitCode: number;
+  timedOut: boolean;
+  error?: string | undefined;
+  stdout: string;
+  stderr: string;
+};
 
 export type Snapshot = {
   state: "running" | "done";
@@ -69,13 +86,19 @@ export class Execution {
     if (owner) chownSync(this.#dir, owner.uid, owner.gid);
     const { env, prelude, notes } = this.#environment(request.env, owner);
     const shell = request.shell || "sh";
-    const cwd = request.dir ? (isAbsolute(request.dir) ? request.dir : join(config.dagsDir, request.dir)) : config.dagsDir;
+    const cwd = request.dir
+      ? isAbsolute(request.dir)
+        ? request.dir
+        : join(config.dagsDir, request.dir)
+      : config.dagsDir;
     let argv: string[];
     if (request.script !== undefined) {
       const scriptFile = join(this.#dir, "script");
       // A shell script gets the prelude; a script for another interpreter is left exactly as written.
       this.#write(scriptFile, request.command ? request.script : `${prelude}${request.script}`, owner, 0o700);
-      argv = request.command ? [shell, "-c", `${prelude}${request.command} "$1"`, shell, scriptFile] : [shell, scriptFile];
+      argv = request.command
+        ? [shell, "-c", `${prelude}${request.command} "$1"`, shell, scriptFile]
+        : [shell, scriptFile];
     } else {
       argv = [shell, "-c", `${prelude}${request.command ?? ""}`];
     }
@@ -85,10 +108,17 @@ export class Execution {
     let child: ChildProcess | undefined;
     let refusal: string | undefined;
     if (!existsSync(cwd)) refusal = `working directory ${request.dir} does not exist`;
-    else if (Object.values(env).some((value) => value.includes("\0"))) refusal = "a variable's value contains a NUL byte, which no environment can hold";
+    else if (Object.values(env).some((value) => value.includes("\0")))
+      refusal = "a variable's value contains a NUL byte, which no environment can hold";
     else {
       try {
-        child = spawn(argv[0]!, argv.slice(1), { cwd, env: env as NodeJS.ProcessEnv, detached: true, stdio: ["ignore", out, err], ...(owner ?? {}) });
+        child = spawn(argv[0]!, argv.slice(1), {
+          cwd,
+          env: env as NodeJS.ProcessEnv,
+          detached: true,
+          stdio: ["ignore", out, err],
+          ...(owner ?? {}),
+        });
       } catch (error) {
         refusal = `could not start ${shell}: ${error instanceof Error ? error.message : String(error)}`;
       }
@@ -148,7 +178,10 @@ export class Execution {
    * step's variables, never the runner's own. A value too large for an environment string
    * becomes a file (`<NAME>_FILE`) and a shell variable set by the prelude.
    */
-  #environment(variables: Record<string, string>, owner: RunnerConfig["stepUser"]): { env: Record<string, string>; prelude: string; notes: string } {
+  #environment(
+    variables: Record<string, string>,
+    owner: RunnerConfig["stepUser"],
+  ): { env: Record<string, string>; prelude: string; notes: string } {
     const env: Record<string, string> = {
       PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
       LANG: "C.UTF-8",

@@ -29,7 +29,9 @@ const KEEP_FINISHED_MS = 60 * 60 * 1000;
 
 export type Runner = { url: string; close: () => Promise<void> };
 
-export async function startRunner(options: { secret: string; port?: number; host?: string } & Partial<RunnerConfig>): Promise<Runner> {
+export async function startRunner(
+  options: { secret: string; port?: number; host?: string } & Partial<RunnerConfig>,
+): Promise<Runner> {
   if (options.secret.length < 16) throw new Error("RUNNER_SECRET must be at least 16 characters");
   const config: RunnerConfig = {
     dagsDir: resolve(options.dagsDir ?? "/app/dags"),
@@ -52,7 +54,8 @@ export async function startRunner(options: { secret: string; port?: number; host
   const server = createServer(async (request, response) => {
     try {
       const url = new URL(request.url ?? "/", "http://runner");
-      if (request.method === "GET" && (url.pathname === "/ping" || url.pathname === "/")) return send(response, 200, { ok: true });
+      if (request.method === "GET" && (url.pathname === "/ping" || url.pathname === "/"))
+        return send(response, 200, { ok: true });
       const presented = Buffer.from(request.headers.authorization ?? "");
       if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
         return send(response, 401, { error: "unauthorized" });
@@ -61,7 +64,10 @@ export async function startRunner(options: { secret: string; port?: number; host
       if (!match) return send(response, 404, { error: "not found" });
       const key = match[1]!;
       const wait = Math.min(Number(url.searchParams.get("wait") ?? 0) || 0, MAX_WAIT_MS);
-      const offsets = [Number(url.searchParams.get("stdoutFrom") ?? 0) || 0, Number(url.searchParams.get("stderrFrom") ?? 0) || 0] as const;
+      const offsets = [
+        Number(url.searchParams.get("stdoutFrom") ?? 0) || 0,
+        Number(url.searchParams.get("stderrFrom") ?? 0) || 0,
+      ] as const;
 
       if (request.method === "PUT") {
         const text = await readBody(request);
@@ -134,7 +140,11 @@ function parseRequest(text: string): ExecutionRequest | string {
   if (typeof body !== "object" || body === null) return "body must be an object";
   if (body.command === undefined && body.script === undefined) return "command or script is required";
   if (typeof body.timeoutMs !== "number" || body.timeoutMs <= 0) return "timeoutMs must be a positive number";
-  if (typeof body.env !== "object" || body.env === null || Object.values(body.env).some((value) => typeof value !== "string")) {
+  if (
+    typeof body.env !== "object" ||
+    body.env === null ||
+    Object.values(body.env).some((value) => typeof value !== "string")
+  ) {
     return "env must map names to strings";
   }
   const stdout = body.stdout ?? { limit: 256 * 1024, keep: "tail" };

@@ -21,9 +21,21 @@ const POLICIES = Number(process.env.POLICIES ?? 100);
 const RUNS = Number(process.env.RUNS ?? 10);
 
 // --- render ---------------------------------------------------------------------------------
-const failure = `step "build" failed: exit code 2\n${'npm ERR! "quoted" \\ back\\slash\n'.repeat(3000)}`.slice(0, 100 * 1024);
+const failure = `step "build" failed: exit code 2\n${'npm ERR! "quoted" \\ back\\slash\n'.repeat(3000)}`.slice(
+  0,
+  100 * 1024,
+);
 const policy = { id: "p", name: "Critical", description: "", options: "{}" };
-const facts = { dagName: "deploy", runId: "r1", runStatus: "failed", error: failure, failedSteps: ["build"], startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), durationMs: 300_000 };
+const facts = {
+  dagName: "deploy",
+  runId: "r1",
+  runStatus: "failed",
+  error: failure,
+  failedSteps: ["build"],
+  startedAt: new Date().toISOString(),
+  finishedAt: new Date().toISOString(),
+  durationMs: 300_000,
+};
 const env = { DEPLOYMENT_NAME: "prod", PUBLIC_URL: "https://dagflare.example.com" };
 const discord = checkTemplate(PRESETS.find((preset) => preset.id === "discord")!.body);
 if (!discord.ok) throw new Error("preset does not parse");
@@ -36,7 +48,10 @@ for (let i = 0; i < RENDERS; i++) {
   JSON.parse(renderTemplate(discord.tree, values));
   renders.push(performance.now() - start);
   start = performance.now();
-  const naive = { content: values.alert_summary, embeds: [{ title: values.alert_summary, description: values.alert_content, timestamp: values.start_time }] };
+  const naive = {
+    content: values.alert_summary,
+    embeds: [{ title: values.alert_summary, description: values.alert_content, timestamp: values.start_time }],
+  };
   JSON.parse(JSON.stringify(naive));
   baseline.push(performance.now() - start);
 }
@@ -61,7 +76,8 @@ const receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number })
 
 const instance = await startLocalInstance();
 const headers = { Authorization: `Bearer ${instance.token}`, "Content-Type": "application/json" };
-const post = (path: string, body: unknown) => fetch(`${instance.api}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
+const post = (path: string, body: unknown) =>
+  fetch(`${instance.api}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
 let alertsPerSecond = 0;
 let total = 0;
 try {
@@ -92,6 +108,12 @@ const renderMedian = median(renders);
 const baseMedian = median(baseline);
 console.log(`\nlocal state in ${STATE_ROOT}`);
 console.log(`${"measure".padEnd(58)} ${"median".padStart(10)}  target`);
-console.log(`${"baseline: JSON.stringify of the values, hand-built object".padEnd(58)} ${`${baseMedian.toFixed(3)} ms`.padStart(10)}`);
-console.log(`${"render the Discord preset, 100 KB failure message".padEnd(58)} ${`${renderMedian.toFixed(3)} ms`.padStart(10)}  ≤ 1 ms (${(renderMedian / baseMedian).toFixed(1)}x baseline)`);
-console.log(`${`deliver ${total} alerts (${POLICIES} policies × ${RUNS} failed runs)`.padEnd(58)} ${`${alertsPerSecond.toFixed(0)}/s`.padStart(10)}`);
+console.log(
+  `${"baseline: JSON.stringify of the values, hand-built object".padEnd(58)} ${`${baseMedian.toFixed(3)} ms`.padStart(10)}`,
+);
+console.log(
+  `${"render the Discord preset, 100 KB failure message".padEnd(58)} ${`${renderMedian.toFixed(3)} ms`.padStart(10)}  ≤ 1 ms (${(renderMedian / baseMedian).toFixed(1)}x baseline)`,
+);
+console.log(
+  `${`deliver ${total} alerts (${POLICIES} policies × ${RUNS} failed runs)`.padEnd(58)} ${`${alertsPerSecond.toFixed(0)}/s`.padStart(10)}`,
+);

@@ -18,14 +18,19 @@ const instance = await startLocalInstance();
 const { api, token } = instance;
 try {
   const login = () =>
-    fetch(`${api}/auth/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(ADMIN) });
+    fetch(`${api}/auth/login`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(ADMIN),
+    });
   const created = await fetch(`${api}/api-keys`, {
     method: "POST",
     headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
     body: JSON.stringify({ name: "bench", role: "viewer" }),
   });
   const { key } = (await created.json()) as { key: string };
-  const me = (credential: string) => () => fetch(`${api}/auth/me`, { headers: { Authorization: `Bearer ${credential}` } });
+  const me = (credential: string) => () =>
+    fetch(`${api}/auth/me`, { headers: { Authorization: `Bearer ${credential}` } });
 
   const baseline = await measure("login (1 bcrypt per request) — baseline", login, LOGIN_ROUNDS);
   const apiKey = await measure("GET /auth/me with an API key", me(key), ROUNDS);
@@ -35,9 +40,13 @@ try {
   console.log(`\n${"request".padEnd(44)} ${"median".padStart(8)} ${"p90".padStart(8)} ${"vs baseline".padStart(12)}`);
   for (const row of [baseline, apiKey, session, noAuth]) {
     const ratio = row.median / baseline.median;
-    console.log(`${row.label.padEnd(44)} ${row.median.toFixed(2).padStart(8)} ${row.p90.toFixed(2).padStart(8)} ${ratio.toFixed(3).padStart(12)}`);
+    console.log(
+      `${row.label.padEnd(44)} ${row.median.toFixed(2).padStart(8)} ${row.p90.toFixed(2).padStart(8)} ${ratio.toFixed(3).padStart(12)}`,
+    );
   }
-  console.log(`\nAPI-key auth is ${(baseline.median / apiKey.median).toFixed(1)}x faster than a bcrypt per request (medians, ms).`);
+  console.log(
+    `\nAPI-key auth is ${(baseline.median / apiKey.median).toFixed(1)}x faster than a bcrypt per request (medians, ms).`,
+  );
 } finally {
   await instance.stop();
 }

@@ -99,7 +99,13 @@ try {
   for (let i = 0; i < ROUNDS; i++) chain.push((await timeRun("bench-chain")) / 30);
 
   const fanOut = Array.from({ length: 100 }, (_, i) => step(`p${i}`, ["begin"])).join("");
-  await createDag("bench-fan", `type: graph\nsteps:\n${step("begin")}${fanOut}${step("end", Array.from({ length: 100 }, (_, i) => `p${i}`))}`);
+  await createDag(
+    "bench-fan",
+    `type: graph\nsteps:\n${step("begin")}${fanOut}${step(
+      "end",
+      Array.from({ length: 100 }, (_, i) => `p${i}`),
+    )}`,
+  );
   await timeRun("bench-fan");
   const fan: number[] = [];
   for (let i = 0; i < ROUNDS; i++) fan.push(await timeRun("bench-fan"));
@@ -116,7 +122,9 @@ try {
   console.log(`\nlocal state in ${STATE_ROOT}; ${ROUNDS} rounds (dispatch: ${dispatch.length} starts)`);
   console.log(`${"measure".padEnd(44)} ${"median ms".padStart(10)} ${"x baseline".padStart(11)}  target`);
   for (const [label, value, target] of rows) {
-    console.log(`${label.padEnd(44)} ${value.toFixed(2).padStart(10)} ${(value / base).toFixed(1).padStart(11)}  ${target}`);
+    console.log(
+      `${label.padEnd(44)} ${value.toFixed(2).padStart(10)} ${(value / base).toFixed(1).padStart(11)}  ${target}`,
+    );
   }
 } finally {
   await instance.stop();

@@ -34,7 +34,11 @@ try {
       await page.goto(`${origin}/dags`);
       await page.getByRole("link", { name: DAG }).waitFor();
     });
-    await time(samples.api, () => page.evaluate(`fetch("/api/v2/dags", { headers: { Authorization: "Bearer " + localStorage.getItem("dagflare.session") } }).then((r) => r.json())`));
+    await time(samples.api, () =>
+      page.evaluate(
+        `fetch("/api/v2/dags", { headers: { Authorization: "Bearer " + localStorage.getItem("dagflare.session") } }).then((r) => r.json())`,
+      ),
+    );
     await time(samples.inApp, async () => {
       await page.getByRole("link", { name: DAG }).click();
       await page.locator(".dag-graph").waitFor();
@@ -56,7 +60,9 @@ try {
   console.log(`\n${"measure".padEnd(46)} ${"median".padStart(8)} ${"p90".padStart(8)} ${"vs baseline".padStart(12)}`);
   for (const [label, values] of rows) {
     const counted = values.slice(2);
-    console.log(`${label.padEnd(46)} ${median(counted).toFixed(1).padStart(8)} ${percentile(counted, 90).toFixed(1).padStart(8)} ${(median(counted) / baseline).toFixed(2).padStart(12)}`);
+    console.log(
+      `${label.padEnd(46)} ${median(counted).toFixed(1).padStart(8)} ${percentile(counted, 90).toFixed(1).padStart(8)} ${(median(counted) / baseline).toFixed(2).padStart(12)}`,
+    );
   }
 } finally {
   await browser.close();

@@ -31,7 +31,9 @@ const SIGNATURE_ROUNDS = Number(process.env.SIGNATURE_ROUNDS ?? 2000);
 
 /** Median milliseconds of one verifySignature call per scheme, each signed as its sender signs. */
 async function signatureCosts(): Promise<Record<string, number>> {
-  const body = new TextEncoder().encode(JSON.stringify({ commits: Array.from({ length: 60 }, (_, i) => ({ id: i, message: "x".repeat(380) })) }));
+  const body = new TextEncoder().encode(
+    JSON.stringify({ commits: Array.from({ length: 60 }, (_, i) => ({ id: i, message: "x".repeat(380) })) }),
+  );
   const hmac = async (key: Uint8Array, data: Uint8Array) => {
     const imported = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
     return new Uint8Array(await crypto.subtle.sign("HMAC", imported, data));
@@ -42,13 +44,30 @@ async function signatureCosts(): Promise<Record<string, number>> {
   const secret = "bench-secret-0123456789abcdef";
   const whsec = `whsec_${Buffer.from(secret).toString("base64")}`;
   const cases: [string, "github" | "slack" | "standard", string, Headers][] = [
-    ["GitHub", "github", secret, new Headers({ "x-hub-signature-256": `sha256=${hex(await hmac(new TextEncoder().encode(secret), body))}` })],
-    ["Slack", "slack", secret, new Headers({ "x-slack-request-timestamp": String(now), "x-slack-signature": `v0=${hex(await hmac(new TextEncoder().encode(secret), join(`v0:${now}:`)))}` })],
+    [
+      "GitHub",
+      "github",
+      secret,
+      new Headers({ "x-hub-signature-256": `sha256=${hex(await hmac(new TextEncoder().encode(secret), body))}` }),
+    ],
+    [
+      "Slack",
+      "slack",
+      secret,
+      new Headers({
+        "x-slack-request-timestamp": String(now),
+        "x-slack-signature": `v0=${hex(await hmac(new TextEncoder().encode(secret), join(`v0:${now}:`)))}`,
+      }),
+    ],
     [
       "Standard Webhooks",
       "standard",
       whsec,
-      new Headers({ "webhook-id": "msg_1", "webhook-timestamp": String(now), "webhook-signature": `v1,${Buffer.from(await hmac(new TextEncoder().encode(secret), join(`msg_1.${now}.`))).toString("base64")}` }),
+      new Headers({
+        "webhook-id": "msg_1",
+        "webhook-timestamp": String(now),
+        "webhook-signature": `v1,${Buffer.from(await hmac(new TextEncoder().encode(secret), join(`msg_1.${now}.`))).toString("base64")}`,
+      }),
     ],
   ];
   const costs: Record<string, number> = {};
@@ -64,7 +83,6 @@ async function signatureCosts(): Promise<Record<string, number>> {
   }
   return costs;
 }
-
 
 // The DAG's step: answered after a minute, so the run it starts stays busy and the others
 // queue behind it (maxActiveRuns 1) — the engine's own work (bench:engine) stays out of these figures.
@@ -91,7 +109,8 @@ async function load(into: Phase, expected: number, request: () => Promise<Respon
         await response.arrayBuffer();
         into.latencies.push(performance.now() - start);
         into.requests++;
-        if (response.status !== expected) into.failures.set(response.status, (into.failures.get(response.status) ?? 0) + 1);
+        if (response.status !== expected)
+          into.failures.set(response.status, (into.failures.get(response.status) ?? 0) + 1);
       }
     }),
   );
@@ -103,7 +122,9 @@ try {
   const dag = "bench-webhook";
   const spec = `steps:\n  - name: ping\n    executor: http\n    command: GET ${echoUrl}/\${WEBHOOK_PAYLOAD.n}\n`;
   await fetch(`${api}/dags`, { method: "POST", headers: admin, body: JSON.stringify({ name: dag, spec }) });
-  const { token } = (await (await fetch(`${api}/dags/${dag}/webhook`, { method: "POST", headers: admin })).json()) as { token: string };
+  const { token } = (await (await fetch(`${api}/dags/${dag}/webhook`, { method: "POST", headers: admin })).json()) as {
+    token: string;
+  };
 
   const trigger = () =>
     fetch(`${api}/webhooks/${dag}`, {
@@ -116,7 +137,10 @@ try {
     const random = crypto.randomUUID().replaceAll("-", "");
     return fetch(`${api}/webhooks/${dag}`, {
       method: "POST",
-      headers: { Authorization: `Bearer dagu_wh_${random}`, "CF-Connecting-IP": `203.0.113.${sequence % 250}-${random}` },
+      headers: {
+        Authorization: `Bearer dagu_wh_${random}`,
+        "CF-Connecting-IP": `203.0.113.${sequence % 250}-${random}`,
+      },
       body: "{}",
     });
   };
@@ -138,7 +162,8 @@ try {
           await response.arrayBuffer();
           results.attack.latencies.push(performance.now() - start);
           results.attack.requests++;
-          if (response.status !== 401) results.attack.failures.set(response.status, (results.attack.failures.get(response.status) ?? 0) + 1);
+          if (response.status !== 401)
+            results.attack.failures.set(response.status, (results.attack.failures.get(response.status) ?? 0) + 1);
         }),
       );
     }, 1000 / ATTACK_RPS);
@@ -152,8 +177,12 @@ try {
     const errors = [...p.failures].map(([status, n]) => `${n}×${status}`).join(" ") || "-";
     return `${label.padEnd(34)} ${(p.requests / p.seconds).toFixed(0).padStart(8)} ${percentile(p.latencies, 50).toFixed(2).padStart(8)} ${percentile(p.latencies, 99).toFixed(2).padStart(8)}  ${errors}`;
   };
-  console.log(`\nlocal state in ${STATE_ROOT}; concurrency ${CONCURRENCY}, ${ROUNDS} rounds × ${PHASE_SECONDS} s per phase`);
-  console.log(`${"phase".padEnd(34)} ${"req/s".padStart(8)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)}  unexpected statuses`);
+  console.log(
+    `\nlocal state in ${STATE_ROOT}; concurrency ${CONCURRENCY}, ${ROUNDS} rounds × ${PHASE_SECONDS} s per phase`,
+  );
+  console.log(
+    `${"phase".padEnd(34)} ${"req/s".padStart(8)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)}  unexpected statuses`,
+  );
   console.log(row("GET /health", results.health));
   console.log(row("trigger", results.trigger));
   console.log(row(`trigger, ${ATTACK_RPS}/s wrong tokens alongside`, results.attacked));
@@ -163,7 +192,8 @@ try {
   console.log(`\ntrigger p50 / health p50 = ${p50Ratio.toFixed(2)} (target ≤ 3)`);
   console.log(`attacked trigger p99 / trigger p99 = ${p99Ratio.toFixed(2)} (target ≤ 2)`);
   console.log(`\nsignature check, 25 KB body, median of ${SIGNATURE_ROUNDS} (target ≤ 0.2 ms):`);
-  for (const [label, ms] of Object.entries(await signatureCosts())) console.log(`  ${label.padEnd(20)} ${ms.toFixed(3)} ms`);
+  for (const [label, ms] of Object.entries(await signatureCosts()))
+    console.log(`  ${label.padEnd(20)} ${ms.toFixed(3)} ms`);
 } finally {
   await instance.stop();
   echo.close();

@@ -1,6 +1,12 @@
 import { readdir, readFile } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
-import { DAG_NAME_RULE, formatSpecError, isValidDagName, toDagRecord, type DagRecord } from "../../src/domain/dag-spec.ts";
+import {
+  DAG_NAME_RULE,
+  type DagRecord,
+  formatSpecError,
+  isValidDagName,
+  toDagRecord,
+} from "../../src/domain/dag-spec.ts";
 
 export type DagFile = { file: string } & ({ ok: true; record: DagRecord } | { ok: false; errors: string[] });
 
@@ -20,7 +26,9 @@ export async function readDagFiles(folder: string): Promise<DagFile[]> {
       const name = basename(entry, extname(entry));
       if (!isValidDagName(name)) return { file, ok: false, errors: [`file name '${name}' ${DAG_NAME_RULE}`] };
       const result = toDagRecord(name, await readFile(file, "utf8"));
-      return result.ok ? { file, ok: true, record: result.record } : { file, ok: false, errors: result.errors.map(formatSpecError) };
+      return result.ok
+        ? { file, ok: true, record: result.record }
+        : { file, ok: false, errors: result.errors.map(formatSpecError) };
     }),
   );
 }

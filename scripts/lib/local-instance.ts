@@ -43,7 +43,13 @@ export async function startLocalInstance(): Promise<LocalInstance> {
   const stateDir = mkdtempSync(join(STATE_ROOT, "dagflare-bench-"));
   const dev = spawn(process.execPath, [join(root, "scripts", "dev.ts")], {
     cwd: root,
-    env: { ...process.env, PORT: String(port), STATE_DIR: stateDir, ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      STATE_DIR: stateDir,
+      ADMIN_USERNAME: ADMIN.username,
+      ADMIN_PASSWORD: ADMIN.password,
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let output = "";

@@ -1,7 +1,7 @@
 /** The token values of one delivery: from the event's facts, the policy and the deployment. */
 import type { PolicyRow } from "../db/alerts.ts";
 import type { EventFacts } from "./events.ts";
-import { GROUP_OF_EVENT, NOTIFICATION_TYPE, type EventType } from "./tokens.ts";
+import { type EventType, GROUP_OF_EVENT, NOTIFICATION_TYPE } from "./tokens.ts";
 
 const RUN_STATUS: Record<string, string> = {
   succeeded: "SUCCESS",
@@ -19,7 +19,10 @@ export function tokenValues(
   isSample = false,
 ): Record<string, string> {
   const base = (env.PUBLIC_URL ?? "").replace(/\/+$/, "");
-  const options = JSON.parse(policy.options) as { includeDescriptionInNotification?: boolean; thresholdSeconds?: number };
+  const options = JSON.parse(policy.options) as {
+    includeDescriptionInNotification?: boolean;
+    thresholdSeconds?: number;
+  };
   const dag = facts.dagName ?? "";
   const runLink = facts.runId ? `${base}/runs/${encodeURIComponent(dag)}/${encodeURIComponent(facts.runId)}` : "";
   const values: Record<string, string> = {
@@ -38,7 +41,9 @@ export function tokenValues(
     case "JOB_LONG_RUNNING": {
       const failed = type === "JOB_FAILURE";
       values.alert_summary =
-        type === "JOB_LONG_RUNNING" ? `Job ${dag} is running longer than ${humanDuration((options.thresholdSeconds ?? 0) * 1000)}` : `Job ${dag} ${failed ? "failed" : "succeeded"}`;
+        type === "JOB_LONG_RUNNING"
+          ? `Job ${dag} is running longer than ${humanDuration((options.thresholdSeconds ?? 0) * 1000)}`
+          : `Job ${dag} ${failed ? "failed" : "succeeded"}`;
       Object.assign(values, {
         job_name: dag,
         run_id: facts.runId ?? "",
@@ -60,7 +65,9 @@ export function tokenValues(
       });
       if (facts.error) lines.push(`Error: ${facts.error}`);
       if (facts.failedSteps?.length) lines.push(`Failed steps: ${facts.failedSteps.join(", ")}`);
-      lines.push(`Run: ${facts.runId ?? ""} (${values.run_status}, ${values.elapsed_time || "not finished"}), started by ${facts.triggeredBy || facts.trigger || "?"}`);
+      lines.push(
+        `Run: ${facts.runId ?? ""} (${values.run_status}, ${values.elapsed_time || "not finished"}), started by ${facts.triggeredBy || facts.trigger || "?"}`,
+      );
       if (runLink) lines.push(runLink);
       break;
     }

@@ -6,9 +6,9 @@
  */
 import { standardWebhookSignature } from "../auth/webhook-signatures.ts";
 import type { Attempt, PolicyRow } from "../db/alerts.ts";
+import { tokenValues } from "./context.ts";
 import type { EventFacts } from "./events.ts";
 import { secretsOf } from "./policies.ts";
-import { tokenValues } from "./context.ts";
 import { checkTemplate, renderTemplate } from "./template.ts";
 import type { EventType } from "./tokens.ts";
 
@@ -18,7 +18,13 @@ const DEFAULT_TIMEOUT_MS = 15_000;
 const MAX_RESPONSE_BODY = 20 * 1024;
 
 export type Rendered = { url: string; headers: Record<string, string>; body: string };
-export type SendResult = { attempt: Attempt; outcome: "delivered" | "retry" | "permanent"; retryAfterSeconds?: number; responseHeaders: Record<string, string>; responseBody: string };
+export type SendResult = {
+  attempt: Attempt;
+  outcome: "delivered" | "retry" | "permanent";
+  retryAfterSeconds?: number;
+  responseHeaders: Record<string, string>;
+  responseBody: string;
+};
 
 /** The request a delivery sends; `id` is the delivery's (Standard Webhooks' webhook-id). */
 export async function renderDelivery(
@@ -33,14 +39,23 @@ export async function renderDelivery(
   if (!template.ok) throw new Error(`the body template is invalid: ${template.errors[0]!.message}`);
   let values = tokenValues(env, policy, type, facts, isSample);
   // Slack reads <…> in text as links and mentions (<!channel> pings everyone): in values it is text.
-  if (isSlack(policy.url)) values = Object.fromEntries(Object.entries(values).map(([name, value]) => [name, escapeSlack(value)]));
+  if (isSlack(policy.url))
+    values = Object.fromEntries(Object.entries(values).map(([name, value]) => [name, escapeSlack(value)]));
   let body = renderTemplate(template.tree, values);
   if (isDiscord(policy.url)) body = withDiscordMentions(policy.body, body);
   const { headers: stored, signingSecret } = await secretsOf(env, policy);
-  const secretValues = Object.fromEntries(Object.keys(env).filter((name) => name.startsWith("ALERT_SECRET_")).map((name) => [`env.${name}`, String(env[name as keyof Cloudflare.Env] ?? "")]));
+  const secretValues = Object.fromEntries(
+    Object.keys(env)
+      .filter((name) => name.startsWith("ALERT_SECRET_"))
+      .map((name) => [`env.${name}`, String(env[name as keyof Cloudflare.Env] ?? "")]),
+  );
   const headers: Record<string, string> = { "content-type": "application/json", "user-agent": "dagflare-alerts" };
   // A header's {{env.ALERT_SECRET_*}} is resolved here and only here; nothing else of env is reachable.
-  for (const [name, value] of Object.entries(stored)) headers[name.toLowerCase()] = value.replace(/\{\{\s*(env\.ALERT_SECRET_[A-Z0-9_]+)\s*\}\}/g, (_whole, token: string) => secretValues[token] ?? "");
+  for (const [name, value] of Object.entries(stored))
+    headers[name.toLowerCase()] = value.replace(
+      /\{\{\s*(env\.ALERT_SECRET_[A-Z0-9_]+)\s*\}\}/g,
+      (_whole, token: string) => secretValues[token] ?? "",
+    );
   if (signingSecret) Object.assign(headers, await standardWebhookHeaders(signingSecret, id, body));
   return { url: policy.url, headers, body };
 }
@@ -52,11 +67,24 @@ export async function send(env: Cloudflare.Env, request: Rendered): Promise<Send
   const timeoutMs = Number(env.ALERTS_TIMEOUT_MS ?? DEFAULT_TIMEOUT_MS) || DEFAULT_TIMEOUT_MS;
   let response: Response;
   try {
-    response = await fetch(request.url, { method: "POST", headers: request.headers, body: request.body, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
+    response = await fetch(request.url, {
+      method: "POST",
+      headers: request.headers,
+      body: request.body,
+      redirect: "manual",
+      signal: AbortSignal.timeout(timeoutMs),
+    });
   } catch (error) {
     const timedOut = error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError");
-    const message = timedOut ? `no answer within ${timeoutMs / 1000} s` : `request failed: ${error instanceof Error ? error.message : String(error)}`;
-    return { attempt: { at, statusCode: null, durationMs: Date.now() - started, error: message }, outcome: "retry", responseHeaders: {}, responseBody: "" };
+    const message = timedOut
+      ? `no answer within ${timeoutMs / 1000} s`
+      : `request failed: ${error instanceof Error ? error.message : String(error)}`;
+    return {
+      attempt: { at, statusCode: null, durationMs: Date.now() - started, error: message },
+      outcome: "retry",
+      responseHeaders: {},
+      responseBody: "",
+    };
   }
   const text = await response.text();
   const responseBody = text.length > MAX_RESPONSE_BODY ? `${text.slice(0, MAX_RESPONSE_BODY)}…` : text;
@@ -64,8 +92,16 @@ export async function send(env: Cloudflare.Env, request: Rendered): Promise<Send
   const responseHeaders = Object.fromEntries(response.headers);
   const status = response.status;
   if (status >= 200 && status < 300) return { attempt, outcome: "delivered", responseHeaders, responseBody };
-  if (status === 429) return { attempt: { ...attempt, error: "rate limited" }, outcome: "retry", retryAfterSeconds: retryAfter(response.headers, text), responseHeaders, responseBody };
-  if (status === 408 || status >= 500) return { attempt: { ...attempt, error: `HTTP ${status}` }, outcome: "retry", responseHeaders, responseBody };
+  if (status === 429)
+    return {
+      attempt: { ...attempt, error: "rate limited" },
+      outcome: "retry",
+      retryAfterSeconds: retryAfter(response.headers, text),
+      responseHeaders,
+      responseBody,
+    };
+  if (status === 408 || status >= 500)
+    return { attempt: { ...attempt, error: `HTTP ${status}` }, outcome: "retry", responseHeaders, responseBody };
   const why = status >= 300 && status < 400 ? `HTTP ${status}: redirects are not followed` : `HTTP ${status}`;
   return { attempt: { ...attempt, error: why }, outcome: "permanent", responseHeaders, responseBody };
 }
@@ -73,7 +109,9 @@ export async function send(env: Cloudflare.Env, request: Rendered): Promise<Send
 /** The retry schedule in seconds (var ALERTS_RETRY_SCHEDULE, comma-separated; tests use a short one). */
 export function retrySchedule(env: Cloudflare.Env): number[] {
   const configured = env.ALERTS_RETRY_SCHEDULE?.split(",").map((part) => Number(part.trim()));
-  return configured && configured.every((seconds) => Number.isFinite(seconds) && seconds >= 0) ? configured : DEFAULT_RETRY_SCHEDULE;
+  return configured && configured.every((seconds) => Number.isFinite(seconds) && seconds >= 0)
+    ? configured
+    : DEFAULT_RETRY_SCHEDULE;
 }
 
 /** Seconds to wait before the next attempt, with ±10 % jitter so retries of many alerts don't stampede. */
@@ -133,11 +171,11 @@ function isDiscord(url: string): boolean {
  */
 export function withDiscordMentions(template: string, body: string): string {
   const payload = JSON.parse(body) as Record<string, unknown>;
-  if (typeof payload !== "object" || payload === null || Array.isArray(payload) || "allowed_mentions" in payload) return body;
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload) || "allowed_mentions" in payload)
+    return body;
   const literal = template.replace(/\{\{[^}]*\}\}/g, "");
   const roles = [...new Set([...literal.matchAll(/<@&(\d+)>/g)].map((match) => match[1]!))];
   const users = [...new Set([...literal.matchAll(/<@!?(\d+)>/g)].map((match) => match[1]!))];
   const parse = /@(everyone|here)/.test(literal) ? ["everyone"] : [];
   return JSON.stringify({ ...payload, allowed_mentions: { parse, roles, users } });
 }
-

@@ -40,7 +40,9 @@ export type AlertEvent = { id: string; type: EventType; facts: EventFacts };
  * `deliver`: `attempts` is how many attempts the delivery has when this message is due (it
  * claims only a delivery in that state); `from` is where the current retry schedule began.
  */
-export type AlertMessage = { kind: "event"; eventId: string } | { kind: "deliver"; deliveryId: string; from: number; attempts: number };
+export type AlertMessage =
+  | { kind: "event"; eventId: string }
+  | { kind: "deliver"; deliveryId: string; from: number; attempts: number };
 
 /** Records the event (once: its id is stable) and announces it — unless no policy takes its type. */
 export async function emitEvent(env: Cloudflare.Env, event: AlertEvent): Promise<void> {
@@ -52,7 +54,8 @@ export async function emitEvent(env: Cloudflare.Env, event: AlertEvent): Promise
     context: JSON.stringify(event.facts),
     created_at: now(),
   });
-  if (recorded) await env.ALERTS.send({ kind: "event", eventId: event.id } satisfies AlertMessage, { contentType: "json" });
+  if (recorded)
+    await env.ALERTS.send({ kind: "event", eventId: event.id } satisfies AlertMessage, { contentType: "json" });
 }
 
 /**
@@ -62,7 +65,11 @@ export async function emitEvent(env: Cloudflare.Env, event: AlertEvent): Promise
  */
 export function runAlert(dagId: string, finished: RunFinishedEvent): AlertEvent | undefined {
   const type: EventType | undefined =
-    finished.status === "failed" ? "JOB_FAILURE" : finished.status === "succeeded" || finished.status === "partially_succeeded" ? "JOB_SUCCESS" : undefined;
+    finished.status === "failed"
+      ? "JOB_FAILURE"
+      : finished.status === "succeeded" || finished.status === "partially_succeeded"
+        ? "JOB_SUCCESS"
+        : undefined;
   if (!type) return undefined;
   return {
     id: `run.${dagId}.${finished.runId}.${finished.finishedAt}`,

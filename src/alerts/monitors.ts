@@ -6,7 +6,12 @@
 import { listPolicies, type PolicyRow } from "../db/alerts.ts";
 import { emitEvent } from "./events.ts";
 
-type Options = { thresholdSeconds?: number; metric?: "failed_runs" | "run_count" | "mean_duration_seconds"; threshold?: number; windowMinutes?: number };
+type Options = {
+  thresholdSeconds?: number;
+  metric?: "failed_runs" | "run_count" | "mean_duration_seconds";
+  threshold?: number;
+  windowMinutes?: number;
+};
 
 export async function runMonitors(env: Cloudflare.Env, at: number): Promise<void> {
   const policies = (await listPolicies(env.DB)).filter((policy) => policy.enabled === 1);
@@ -27,7 +32,15 @@ async function longRunning(env: Cloudflare.Env, policy: PolicyRow, at: number): 
      FROM dag_runs r JOIN dags d ON d.id = r.dag_id WHERE r.status = 1 AND r.started_at <= ?1`,
   )
     .bind(before)
-    .all<{ run_id: string; started_at: string; trigger: string; triggered_by: string; params: string; dag_name: string; dag_id: string }>();
+    .all<{
+      run_id: string;
+      started_at: string;
+      trigger: string;
+      triggered_by: string;
+      params: string;
+      dag_name: string;
+      dag_id: string;
+    }>();
   for (const run of results) {
     await emitEvent(env, {
       id: `long.${run.dag_id}.${run.run_id}.${policy.id}`,
@@ -65,15 +78,28 @@ async function metric(env: Cloudflare.Env, policy: PolicyRow, at: number): Promi
   )
     .bind(since, JSON.stringify(names))
     .first<{ runs: number; failed: number | null; mean_seconds: number | null }>();
-  const value = metric === "failed_runs" ? (row?.failed ?? 0) : metric === "run_count" ? (row?.runs ?? 0) : Math.round((row?.mean_seconds ?? 0) * 10) / 10;
+  const value =
+    metric === "failed_runs"
+      ? (row?.failed ?? 0)
+      : metric === "run_count"
+        ? (row?.runs ?? 0)
+        : Math.round((row?.mean_seconds ?? 0) * 10) / 10;
   const above = value > threshold;
-  const state = await env.DB.prepare("SELECT above FROM alert_metric_state WHERE policy_id = ?1").bind(policy.id).first<{ above: number }>();
+  const state = await env.DB.prepare("SELECT above FROM alert_metric_state WHERE policy_id = ?1")
+    .bind(policy.id)
+    .first<{ above: number }>();
   if ((state?.above === 1) === above) return;
   // The alert first, then the state: a failure between them repeats the alert, never loses it.
   if (above) {
-    await emitEvent(env, { id: `metric.${policy.id}.${Math.floor(at / 60_000)}`, type: "INSIGHTS_METRIC", facts: { metric, threshold, value, forPolicy: policy.id } });
+    await emitEvent(env, {
+      id: `metric.${policy.id}.${Math.floor(at / 60_000)}`,
+      type: "INSIGHTS_METRIC",
+      facts: { metric, threshold, value, forPolicy: policy.id },
+    });
   }
-  await env.DB.prepare("INSERT INTO alert_metric_state (policy_id, above, changed_at) VALUES (?1, ?2, ?3) ON CONFLICT (policy_id) DO UPDATE SET above = ?2, changed_at = ?3")
+  await env.DB.prepare(
+    "INSERT INTO alert_metric_state (policy_id, above, changed_at) VALUES (?1, ?2, ?3) ON CONFLICT (policy_id) DO UPDATE SET above = ?2, changed_at = ?3",
+  )
     .bind(policy.id, above ? 1 : 0, new Date(at).toISOString())
     .run();
 }

@@ -14,13 +14,45 @@ export const REDACTED = "••••••••";
 
 export const OptionsSchema = z
   .strictObject({
-    thresholdSeconds: z.number().int().min(1).optional().openapi({ description: "JOB_LONG_RUNNING: alert once a run has run this long" }),
-    consecutiveFailureThreshold: z.number().int().min(1).max(100).optional().openapi({ description: "JOB_FAILURE: alert only after this many failed runs in a row" }),
-    renotifyIntervalMinutes: z.number().int().min(1).optional().openapi({ description: "Send the same kind of alert about the same DAG at most once per this many minutes" }),
-    includeDescriptionInNotification: z.boolean().optional().openapi({ description: "Fill {{alert_policy_description}}" }),
-    metric: z.enum(["failed_runs", "run_count", "mean_duration_seconds"]).optional().openapi({ description: "INSIGHTS_METRIC: what to watch" }),
-    threshold: z.number().min(0).optional().openapi({ description: "INSIGHTS_METRIC: alert when the metric crosses this" }),
-    windowMinutes: z.number().int().min(1).max(10_080).optional().openapi({ description: "INSIGHTS_METRIC: the window" }),
+    thresholdSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .openapi({ description: "JOB_LONG_RUNNING: alert once a run has run this long" }),
+    consecutiveFailureThreshold: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .optional()
+      .openapi({ description: "JOB_FAILURE: alert only after this many failed runs in a row" }),
+    renotifyIntervalMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .openapi({ description: "Send the same kind of alert about the same DAG at most once per this many minutes" }),
+    includeDescriptionInNotification: z
+      .boolean()
+      .optional()
+      .openapi({ description: "Fill {{alert_policy_description}}" }),
+    metric: z
+      .enum(["failed_runs", "run_count", "mean_duration_seconds"])
+      .optional()
+      .openapi({ description: "INSIGHTS_METRIC: what to watch" }),
+    threshold: z
+      .number()
+      .min(0)
+      .optional()
+      .openapi({ description: "INSIGHTS_METRIC: alert when the metric crosses this" }),
+    windowMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_080)
+      .optional()
+      .openapi({ description: "INSIGHTS_METRIC: the window" }),
   })
   .openapi("AlertPolicyOptions");
 
@@ -35,8 +67,14 @@ export const PolicyInput = z
     options: OptionsSchema.optional(),
     webhook: z.strictObject({
       url: z.string().url().max(2000),
-      headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a valid header name"), z.string().max(8192)).optional(),
-      body: z.string().min(2).max(64 * 1024).openapi({ description: "The JSON body template, as text, with {{token}}s" }),
+      headers: z
+        .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a valid header name"), z.string().max(8192))
+        .optional(),
+      body: z
+        .string()
+        .min(2)
+        .max(64 * 1024)
+        .openapi({ description: "The JSON body template, as text, with {{token}}s" }),
       signingSecret: z
         .string()
         .regex(/^(whsec_[A-Za-z0-9+/]{22,}={0,2}|••••••••)$/, "must be whsec_ followed by base64 (at least 16 bytes)")
@@ -55,7 +93,12 @@ export const PolicySchema = PolicyInput.extend({
   dagNames: z.array(z.string()),
   tags: z.array(z.string()),
   options: OptionsSchema,
-  webhook: z.object({ url: z.string(), headers: z.record(z.string(), z.string()), body: z.string(), signingSecret: z.string().optional() }),
+  webhook: z.object({
+    url: z.string(),
+    headers: z.record(z.string(), z.string()),
+    body: z.string(),
+    signingSecret: z.string().optional(),
+  }),
   createdBy: z.string(),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -71,7 +114,10 @@ export function validatePolicy(env: Cloudflare.Env, input: PolicyInput): { warni
   for (const [name, value] of Object.entries(input.webhook.headers ?? {})) {
     for (const match of value.matchAll(/\{\{\s*([^}\s]+)\s*\}\}/g)) {
       if (!/^env\.ALERT_SECRET_[A-Z0-9_]+$/.test(match[1]!)) {
-        throw new ApiError("bad_request", `header ${name}: only {{env.ALERT_SECRET_*}} tokens may be used in headers, not {{${match[1]}}}`);
+        throw new ApiError(
+          "bad_request",
+          `header ${name}: only {{env.ALERT_SECRET_*}} tokens may be used in headers, not {{${match[1]}}}`,
+        );
       }
     }
   }
@@ -79,7 +125,10 @@ export function validatePolicy(env: Cloudflare.Env, input: PolicyInput): { warni
   if (input.eventTypes.includes("JOB_LONG_RUNNING") && options.thresholdSeconds === undefined) {
     throw new ApiError("bad_request", "options.thresholdSeconds is required for JOB_LONG_RUNNING");
   }
-  if (input.eventTypes.includes("INSIGHTS_METRIC") && (options.metric === undefined || options.threshold === undefined)) {
+  if (
+    input.eventTypes.includes("INSIGHTS_METRIC") &&
+    (options.metric === undefined || options.threshold === undefined)
+  ) {
     throw new ApiError("bad_request", "options.metric and options.threshold are required for INSIGHTS_METRIC");
   }
   return { warnings: template.warnings };
@@ -87,7 +136,9 @@ export function validatePolicy(env: Cloudflare.Env, input: PolicyInput): { warni
 
 export function templateError(errors: TemplateProblem[]): ApiError {
   const first = errors[0]!;
-  return new ApiError("bad_request", `webhook.body: ${first.message} (line ${first.line}, col ${first.column})`, { templateErrors: errors });
+  return new ApiError("bad_request", `webhook.body: ${first.message} (line ${first.line}, col ${first.column})`, {
+    templateErrors: errors,
+  });
 }
 
 /** https only, except plain http to this machine where a dev var allows it (`npm run dev`, the tests). */
@@ -96,19 +147,34 @@ export function checkUrl(env: Cloudflare.Env, url: string): void {
   if (parsed.protocol === "https:") return;
   const local = parsed.hostname === "127.0.0.1" || parsed.hostname === "localhost" || parsed.hostname === "[::1]";
   if (parsed.protocol === "http:" && local && env.ALERTS_ALLOW_LOCAL_HTTP === "true") return;
-  throw new ApiError("bad_request", "webhook.url must be https (plain http only to 127.0.0.1/localhost, and only in development)");
+  throw new ApiError(
+    "bad_request",
+    "webhook.url must be https (plain http only to 127.0.0.1/localhost, and only in development)",
+  );
 }
 
 /** The row to store: header values and the secret encrypted; redacted values keep what is stored. */
-export async function toPolicyWrite(env: Cloudflare.Env, id: string, input: PolicyInput, previous?: PolicyRow): Promise<PolicyWrite> {
-  const keepsRedacted = Object.values(input.webhook.headers ?? {}).includes(REDACTED) || input.webhook.signingSecret === REDACTED;
+export async function toPolicyWrite(
+  env: Cloudflare.Env,
+  id: string,
+  input: PolicyInput,
+  previous?: PolicyRow,
+): Promise<PolicyWrite> {
+  const keepsRedacted =
+    Object.values(input.webhook.headers ?? {}).includes(REDACTED) || input.webhook.signingSecret === REDACTED;
   if (keepsRedacted && previous && new URL(previous.url).origin !== new URL(input.webhook.url).origin) {
     // Otherwise anyone allowed to edit the policy could send its stored secrets to a host of their choosing.
-    throw new ApiError("bad_request", "the URL now points at another host: enter the header values and signing secret again");
+    throw new ApiError(
+      "bad_request",
+      "the URL now points at another host: enter the header values and signing secret again",
+    );
   }
   const stored = previous?.headers ? (JSON.parse(await decrypt(env, previous.headers)) as Record<string, string>) : {};
   const headers = Object.fromEntries(
-    Object.entries(input.webhook.headers ?? {}).map(([name, value]) => [name, value === REDACTED ? (stored[name] ?? "") : value]),
+    Object.entries(input.webhook.headers ?? {}).map(([name, value]) => [
+      name,
+      value === REDACTED ? (stored[name] ?? "") : value,
+    ]),
   );
   let signingSecret: string | null = null;
   if (input.webhook.signingSecret === REDACTED) signingSecret = previous?.signing_secret ?? null;
@@ -155,7 +221,10 @@ export function toPolicy(row: PolicyRow): Policy {
 }
 
 /** The decrypted headers and signing secret, for sending only. */
-export async function secretsOf(env: Cloudflare.Env, row: PolicyRow): Promise<{ headers: Record<string, string>; signingSecret: string | undefined }> {
+export async function secretsOf(
+  env: Cloudflare.Env,
+  row: PolicyRow,
+): Promise<{ headers: Record<string, string>; signingSecret: string | undefined }> {
   return {
     headers: row.headers ? (JSON.parse(await decrypt(env, row.headers)) as Record<string, string>) : {},
     signingSecret: row.signing_secret ? await decrypt(env, row.signing_secret) : undefined,
@@ -163,7 +232,12 @@ export async function secretsOf(env: Cloudflare.Env, row: PolicyRow): Promise<{ 
 }
 
 /** Whether the policy wants this event: its type, and the DAG filter (names or tags; empty = all) unless `ignoreDags`. */
-export function matches(row: PolicyRow, eventType: EventType, dag: { name: string; tags: string[] } | undefined, ignoreDags = false): boolean {
+export function matches(
+  row: PolicyRow,
+  eventType: EventType,
+  dag: { name: string; tags: string[] } | undefined,
+  ignoreDags = false,
+): boolean {
   if (row.enabled !== 1 || !(JSON.parse(row.event_types) as string[]).includes(eventType)) return false;
   if (ignoreDags) return true;
   const names = JSON.parse(row.dag_names) as string[];

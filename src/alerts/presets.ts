@@ -3,7 +3,14 @@
  * seed (seeds/dagster-webhook-alerts.md) with its mistakes fixed: Discord's `timestamp` gets an
  * ISO time, and every value that a destination limits is cut to fit (`| truncate:N`).
  */
-export type Preset = { id: string; name: string; url: string; headers: Record<string, string>; body: string; notes: string };
+export type Preset = {
+  id: string;
+  name: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  notes: string;
+};
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
 
@@ -33,7 +40,8 @@ export const PRESETS: readonly Preset[] = [
     name: "Discord (embed)",
     url: "https://discord.com/api/webhooks/<id>/<token>",
     headers: {},
-    notes: "Content ≤ 2000, embed description ≤ 4096, title ≤ 256 characters. Write <@&ROLE_ID> in `content` to ping a role; mentions inside values never ping.",
+    notes:
+      "Content ≤ 2000, embed description ≤ 4096, title ≤ 256 characters. Write <@&ROLE_ID> in `content` to ping a role; mentions inside values never ping.",
     body: json({
       username: "dagflare",
       content: "**Alert Triggered**: {{alert_summary | truncate:1900}}",
@@ -64,11 +72,24 @@ export const PRESETS: readonly Preset[] = [
       blocks: [
         { type: "header", text: { type: "plain_text", text: "{{alert_summary | truncate:150}}" } },
         { type: "section", text: { type: "mrkdwn", text: "```{{alert_content | truncate:2900}}```" } },
-        { type: "context", elements: [{ type: "mrkdwn", text: "{{deployment_name}} • policy {{alert_policy_name}} • <{{run_link}}|open the run>" }] },
+        {
+          type: "context",
+          elements: [
+            {
+              type: "mrkdwn",
+              text: "{{deployment_name}} • policy {{alert_policy_name}} • <{{run_link}}|open the run>",
+            },
+          ],
+        },
       ],
     }),
   },
-  jira(2, "Jira Cloud, API v2 (plain text)", "Summary: one line, ≤ 255 characters.", "Error Details:\n{{alert_content | truncate:30000}}\n\nLink: {{run_link}}"),
+  jira(
+    2,
+    "Jira Cloud, API v2 (plain text)",
+    "Summary: one line, ≤ 255 characters.",
+    "Error Details:\n{{alert_content | truncate:30000}}\n\nLink: {{run_link}}",
+  ),
   jira(3, "Jira Cloud, API v3 (ADF)", "Atlassian Document Format description; summary ≤ 255 characters.", {
     type: "doc",
     version: 1,
@@ -80,7 +101,12 @@ export const PRESETS: readonly Preset[] = [
           { type: "text", text: "{{alert_content | truncate:30000}}", marks: [{ type: "code" }] },
         ],
       },
-      { type: "paragraph", content: [{ type: "text", text: "View in dagflare", marks: [{ type: "link", attrs: { href: "{{deployment_url}}" } }] }] },
+      {
+        type: "paragraph",
+        content: [
+          { type: "text", text: "View in dagflare", marks: [{ type: "link", attrs: { href: "{{deployment_url}}" } }] },
+        ],
+      },
     ],
   }),
   {
@@ -137,7 +163,13 @@ export const PRESETS: readonly Preset[] = [
             body: [
               { type: "TextBlock", size: "Medium", weight: "Bolder", text: "{{alert_summary}}", wrap: true },
               { type: "TextBlock", text: "{{alert_content | truncate:20000}}", wrap: true, fontType: "Monospace" },
-              { type: "FactSet", facts: [{ title: "Deployment", value: "{{deployment_name}}" }, { title: "Policy", value: "{{alert_policy_name}}" }] },
+              {
+                type: "FactSet",
+                facts: [
+                  { title: "Deployment", value: "{{deployment_name}}" },
+                  { title: "Policy", value: "{{alert_policy_name}}" },
+                ],
+              },
             ],
             actions: [{ type: "Action.OpenUrl", title: "Open the run", url: "{{run_link}}" }],
           },

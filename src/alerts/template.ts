@@ -7,13 +7,15 @@
  * `{{name | truncate:N}}` cuts a value to N characters (with "…"): presets use it to stay within
  * destinations' limits.
  */
-import { JsonTextError, type JsonNode, parseJson, stringifyJson } from "../domain/json-text.ts";
+import { type JsonNode, JsonTextError, parseJson, stringifyJson } from "../domain/json-text.ts";
 import { classifyToken, SECRET_TOKEN } from "./tokens.ts";
 
 const TOKEN = /\{\{\s*([A-Za-z0-9_.]+)\s*(?:\|\s*truncate\s*:\s*(\d+)\s*)?\}\}/g;
 
 export type TemplateProblem = { message: string; line: number; column: number };
-export type TemplateCheck = { ok: true; tree: JsonNode; tokens: string[]; warnings: string[] } | { ok: false; errors: TemplateProblem[] };
+export type TemplateCheck =
+  | { ok: true; tree: JsonNode; tokens: string[]; warnings: string[] }
+  | { ok: false; errors: TemplateProblem[] };
 
 /** Parses and checks a body template: JSON, and only tokens that exist (asset tokens: a warning). */
 export function checkTemplate(text: string): TemplateCheck {
@@ -23,7 +25,15 @@ export function checkTemplate(text: string): TemplateCheck {
   } catch (error) {
     if (!(error instanceof JsonTextError)) throw error;
     const position = Number(/position (\d+)/.exec(error.message)?.[1] ?? 0);
-    return { ok: false, errors: [{ message: `not JSON: ${error.message.replace(/ \(line \d+ column \d+\)$/, "")}`, ...lineAndColumn(text, position) }] };
+    return {
+      ok: false,
+      errors: [
+        {
+          message: `not JSON: ${error.message.replace(/ \(line \d+ column \d+\)$/, "")}`,
+          ...lineAndColumn(text, position),
+        },
+      ],
+    };
   }
   const errors: TemplateProblem[] = [];
   const warnings: string[] = [];
@@ -33,8 +43,10 @@ export function checkTemplate(text: string): TemplateCheck {
     tokens.add(name);
     const kind = classifyToken(name);
     if (kind === "unknown") errors.push({ message: `unknown token {{${name}}}`, ...lineAndColumn(text, match.index) });
-    else if (kind === "secret") errors.push({ message: `{{${name}}} may only be used in a header value`, ...lineAndColumn(text, match.index) });
-    else if (kind === "asset") warnings.push(`{{${name}}} is a Dagster asset token; dagflare has no assets, so it renders empty`);
+    else if (kind === "secret")
+      errors.push({ message: `{{${name}}} may only be used in a header value`, ...lineAndColumn(text, match.index) });
+    else if (kind === "asset")
+      warnings.push(`{{${name}}} is a Dagster asset token; dagflare has no assets, so it renders empty`);
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, tree, tokens: [...tokens], warnings };
 }

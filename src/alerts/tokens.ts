@@ -19,16 +19,31 @@ export type TokenGroup = "global" | "job" | "tick" | "code_location" | "agent" |
 
 export type TokenInfo = { name: string; group: TokenGroup; description: string; example: string };
 
-const token = (group: TokenGroup, name: string, description: string, example: string): TokenInfo => ({ name, group, description, example });
+const token = (group: TokenGroup, name: string, description: string, example: string): TokenInfo => ({
+  name,
+  group,
+  description,
+  example,
+});
 
 export const TOKENS: readonly TokenInfo[] = [
   token("global", "alert_summary", "One line: what happened, naming the DAG", "Job deploy failed"),
-  token("global", "alert_content", "The details: error, failed steps, links", "Step 'build' failed: exit code 2\nRun: https://…"),
+  token(
+    "global",
+    "alert_content",
+    "The details: error, failed steps, links",
+    "Step 'build' failed: exit code 2\nRun: https://…",
+  ),
   token("global", "deployment_name", "This deployment's name (var DEPLOYMENT_NAME)", "prod"),
   token("global", "deployment_url", "This deployment's URL (var PUBLIC_URL)", "https://dagflare.example.com"),
   token("global", "alert_policy_name", "The policy's name", "Critical Alerts"),
   token("global", "alert_policy_id", "The policy's id", "0193…"),
-  token("global", "alert_policy_description", "The policy's description (empty unless includeDescriptionInNotification)", "Pages the on-call"),
+  token(
+    "global",
+    "alert_policy_description",
+    "The policy's description (empty unless includeDescriptionInNotification)",
+    "Pages the on-call",
+  ),
   token("global", "notification_type", "JOB, TICK, CODE_LOCATION, AGENT or INSIGHTS", "JOB"),
   token("global", "is_sample", "true for a test send", "false"),
   token("job", "job_name", "The DAG's name", "deploy"),
@@ -53,7 +68,12 @@ export const TOKENS: readonly TokenInfo[] = [
   token("tick", "failure_message", "Why the tick could not start a run", "params: …"),
   token("code_location", "location_name", "The DAG definition that failed to load", "deploy"),
   token("code_location", "location_link", "URL of its page", "https://dagflare.example.com/dags/deploy"),
-  token("code_location", "failure_message", "The validation errors", "steps[2].depends: unknown step 'buidl' (line 14, col 9)"),
+  token(
+    "code_location",
+    "failure_message",
+    "The validation errors",
+    "steps[2].depends: unknown step 'buidl' (line 14, col 9)",
+  ),
   token("agent", "agent_url", "The step runner that could not be reached", "http://runner"),
   token("agent", "failure_message", "What went wrong reaching it", "the step runner is unreachable: …"),
   token("insights", "metric_name", "failed_runs, run_count or mean_duration_seconds", "failed_runs"),
@@ -63,7 +83,14 @@ export const TOKENS: readonly TokenInfo[] = [
 ];
 
 /** Dagster's asset tokens: no meaning here. Accepted (a pasted template still works) and rendered empty. */
-export const ASSET_TOKENS = ["asset_key", "asset_name", "health_status", "materialization_status", "checks_status", "freshness_status"];
+export const ASSET_TOKENS = [
+  "asset_key",
+  "asset_name",
+  "health_status",
+  "materialization_status",
+  "checks_status",
+  "freshness_status",
+];
 
 export const GROUP_OF_EVENT: Record<EventType, TokenGroup> = {
   JOB_SUCCESS: "job",

@@ -14,7 +14,9 @@ const DEV_FALLBACK_KEY = "dagflare-development-only-encryption-key";
 const MIN_KEY_LENGTH = 32;
 let cached: { secret: string; key: Promise<CryptoKey> } | undefined;
 
-function keyFor(env: Pick<Cloudflare.Env, "ENVIRONMENT"> & { ENCRYPTION_KEY?: string | undefined }): Promise<CryptoKey> {
+function keyFor(
+  env: Pick<Cloudflare.Env, "ENVIRONMENT"> & { ENCRYPTION_KEY?: string | undefined },
+): Promise<CryptoKey> {
   let secret = env.ENCRYPTION_KEY ?? "";
   if (secret.length < MIN_KEY_LENGTH) {
     if (env.ENVIRONMENT === "production") {
@@ -28,9 +30,16 @@ function keyFor(env: Pick<Cloudflare.Env, "ENVIRONMENT"> & { ENCRYPTION_KEY?: st
   }
   if (cached?.secret !== secret) {
     const derive = async () => {
-      const material = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), "HKDF", false, ["deriveKey"]);
+      const material = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), "HKDF", false, [
+        "deriveKey",
+      ]);
       return crypto.subtle.deriveKey(
-        { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: new TextEncoder().encode("dagflare settings v1") },
+        {
+          name: "HKDF",
+          hash: "SHA-256",
+          salt: new Uint8Array(0),
+          info: new TextEncoder().encode("dagflare settings v1"),
+        },
         material,
         { name: "AES-GCM", length: 256 },
         false,
@@ -47,13 +56,21 @@ const fromBase64Url = (text: string) => fromBase64(text.replaceAll("-", "+").rep
 
 export async function encrypt(env: Cloudflare.Env, plaintext: string): Promise<string> {
   const iv = crypto.getRandomValues(new Uint8Array(12));
-  const sealed = await crypto.subtle.encrypt({ name: "AES-GCM", iv }, await keyFor(env), new TextEncoder().encode(plaintext));
+  const sealed = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv },
+    await keyFor(env),
+    new TextEncoder().encode(plaintext),
+  );
   return `v1.${toBase64Url(iv)}.${toBase64Url(new Uint8Array(sealed))}`;
 }
 
 export async function decrypt(env: Cloudflare.Env, stored: string): Promise<string> {
   const [version, iv, sealed] = stored.split(".");
   if (version !== "v1" || !iv || !sealed) throw new Error("not an encrypted value");
-  const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: fromBase64Url(iv) }, await keyFor(env), fromBase64Url(sealed));
+  const plain = await crypto.subtle.decrypt(
+    { name: "AES-GCM", iv: fromBase64Url(iv) },
+    await keyFor(env),
+    fromBase64Url(sealed),
+  );
   return new TextDecoder().decode(plain);
 }

@@ -23,7 +23,10 @@ export function signingKey(env: Pick<Cloudflare.Env, "JWT_SECRET" | "ENVIRONMENT
   return new TextEncoder().encode(secret);
 }
 
-export async function issueSession(key: Uint8Array, claims: SessionClaims): Promise<{ token: string; expiresAt: string }> {
+export async function issueSession(
+  key: Uint8Array,
+  claims: SessionClaims,
+): Promise<{ token: string; expiresAt: string }> {
   const issuedAt = Math.floor(Date.now() / 1000);
   const expiresAt = issuedAt + SESSION_TTL_SECONDS;
   const token = await new SignJWT({ ver: claims.tokenVersion })

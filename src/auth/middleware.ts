@@ -5,8 +5,8 @@ import { API_KEY_PREFIX, WEBHOOK_TOKEN_PREFIX } from "../domain/secrets.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { verifyApiKey } from "./credentials.ts";
-import { recordUse } from "./last-used.ts";
 import { readSession, signingKey } from "./jwt.ts";
+import { recordUse } from "./last-used.ts";
 import { ANONYMOUS, type Principal } from "./principal.ts";
 
 const KEY_LAST_USED_RESOLUTION_MS = 60_000;
@@ -39,7 +39,14 @@ export async function authenticate(c: Context<AppEnv>): Promise<Principal> {
     const key = await verifyApiKey(c.env.DB, credential);
     if (!key) throw unauthorized("invalid API key");
     recordUse(c, "api_keys", key.id, KEY_LAST_USED_RESOLUTION_MS);
-    return { kind: "api-key", id: key.id, role: key.role, name: key.name, createdAt: key.created_at, updatedAt: key.updated_at };
+    return {
+      kind: "api-key",
+      id: key.id,
+      role: key.role,
+      name: key.name,
+      createdAt: key.created_at,
+      updatedAt: key.updated_at,
+    };
   }
 
   const session = await readSession(signingKey(c.env), credential);

@@ -16,7 +16,13 @@ export type SignatureCheck = { ok: true } | { ok: false; reason: string };
 const encoder = new TextEncoder();
 
 /** The headers that carry signatures: never forwarded to a run. */
-export const SIGNATURE_HEADERS = ["x-hub-signature-256", "x-hub-signature", "x-slack-signature", "x-slack-request-timestamp", "webhook-signature"];
+export const SIGNATURE_HEADERS = [
+  "x-hub-signature-256",
+  "x-hub-signature",
+  "x-slack-signature",
+  "x-slack-request-timestamp",
+  "webhook-signature",
+];
 
 export async function verifySignature(
   scheme: SignatureScheme,
@@ -35,7 +41,8 @@ export async function verifySignature(
     case "slack": {
       const presented = headers.get("x-slack-signature");
       const timestamp = headers.get("x-slack-request-timestamp");
-      if (!presented?.startsWith("v0=") || !timestamp) return { ok: false, reason: "missing X-Slack-Signature or X-Slack-Request-Timestamp" };
+      if (!presented?.startsWith("v0=") || !timestamp)
+        return { ok: false, reason: "missing X-Slack-Signature or X-Slack-Request-Timestamp" };
       if (!fresh(timestamp, nowSeconds)) return { ok: false, reason: "timestamp outside the 5-minute window" };
       const expected = `v0=${toHex(await hmacSha256(encoder.encode(secret), concat(encoder.encode(`v0:${timestamp}:`), body)))}`;
       return equal(presented, expected) ? { ok: true } : { ok: false, reason: "signature mismatch" };
@@ -44,7 +51,8 @@ export async function verifySignature(
       const id = headers.get("webhook-id");
       const timestamp = headers.get("webhook-timestamp");
       const presented = headers.get("webhook-signature");
-      if (!id || !timestamp || !presented) return { ok: false, reason: "missing webhook-id, webhook-timestamp or webhook-signature" };
+      if (!id || !timestamp || !presented)
+        return { ok: false, reason: "missing webhook-id, webhook-timestamp or webhook-signature" };
       if (!fresh(timestamp, nowSeconds)) return { ok: false, reason: "timestamp outside the 5-minute window" };
       const expected = await standardWebhookSignature(secret, id, timestamp, body);
       // Several signatures (space-separated) let a sender rotate its secret.
@@ -64,7 +72,12 @@ export function generateSigningSecret(scheme: Exclude<SignatureScheme, "slack">)
  * Standard Webhooks' signature: `v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` under
  * the base64 part of a `whsec_…` secret. Alerts sign with it, triggers verify with it.
  */
-export async function standardWebhookSignature(secret: string, id: string, timestamp: string, body: Uint8Array): Promise<string> {
+export async function standardWebhookSignature(
+  secret: string,
+  id: string,
+  timestamp: string,
+  body: Uint8Array,
+): Promise<string> {
   const key = fromBase64(secret.replace(/^whsec_/, ""));
   return `v1,${toBase64(await hmacSha256(key, concat(encoder.encode(`${id}.${timestamp}.`), body)))}`;
 }
@@ -90,4 +103,3 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   joined.set(b, a.length);
   return joined;
 }
-

@@ -28,7 +28,8 @@ type DigestKey = { id: string; key: CryptoKey };
 let cachedKey: { secret: string; key: Promise<DigestKey> } | undefined;
 
 const encoder = new TextEncoder();
-const hmacKey = (raw: BufferSource) => crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+const hmacKey = (raw: BufferSource) =>
+  crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
 
 /** The digest key for the current JWT_SECRET (a separate key: the JWT secret itself never signs tokens). */
 function digestKey(env: Cloudflare.Env): Promise<DigestKey> {
@@ -111,7 +112,12 @@ export const isRecentFailure = (dagName: string, digest: string) => remembered(r
  * Counts a failed attempt against the client's budget (only failures count) and remembers the
  * wrong token; throws 429 once the client is over the limit.
  */
-export async function recordFailure(env: Cloudflare.Env, client: string, dagName: string, digest: string | undefined): Promise<void> {
+export async function recordFailure(
+  env: Cloudflare.Env,
+  client: string,
+  dagName: string,
+  digest: string | undefined,
+): Promise<void> {
   if (digest) remember(recentFailures, `${dagName}\n${digest}`, Date.now() + FAILURE_MEMORY_MS);
   const { success } = await env.WEBHOOK_FAILURES.limit({ key: client });
   if (!success) {

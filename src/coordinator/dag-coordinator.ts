@@ -13,7 +13,18 @@ import { type DagSpec, parseDagSpec, type StepSpec } from "../domain/dag-spec.ts
 import { expand, expandDeep } from "../domain/expand.ts";
 import { resolveParams } from "../domain/params.ts";
 import { resolveDependencies } from "../domain/plan.ts";
-import { afterHandlers, continues, failureAllowed, type FinalStatus, handlersFor, progress, retryDelaySeconds, shouldRetry, type StepState, stepsOutcome } from "../domain/progress.ts";
+import {
+  afterHandlers,
+  continues,
+  type FinalStatus,
+  failureAllowed,
+  handlersFor,
+  progress,
+  retryDelaySeconds,
+  type StepState,
+  shouldRetry,
+  stepsOutcome,
+} from "../domain/progress.ts";
 import {
   newRunId,
   RUN_ID_PATTERN,
@@ -25,10 +36,10 @@ import {
   type StepMessage,
   type StepResult,
 } from "../domain/run.ts";
+import { bindShellReferences, ShellBindingError } from "../domain/shell-refs.ts";
 import { NODE_STATUS, type NodeStatus, RUN_STATUS, type RunStatus, runStatusLabel } from "../domain/status.ts";
 import { capLog, MAX_LOG_BYTES } from "../executors/executor.ts";
 import { callRunner, executionKey } from "../executors/runner.ts";
-import { bindShellReferences, ShellBindingError } from "../domain/shell-refs.ts";
 import { type NodeKind, type NodeRecord, type RunRecord, Sql, type TimerKind, toRunRow } from "./storage.ts";
 
 /** How long an attempt without its own timeout may stay silent: a queue consumer's 15 minutes, and some. */
@@ -42,7 +53,13 @@ const nodeStatusOf = (code: number) => (Object.keys(NODE_STATUS) as NodeStatus[]
 
 /** Runs and nodes as read over RPC; step definitions come from the run's own `spec` snapshot. */
 export type NodeView = NodeRecord & { statusLabel: NodeStatus };
-export type RunView = RunRecord & { dagId: string; dagName: string; statusLabel: RunStatus; nodes: NodeView[]; handlerNodes: NodeView[] };
+export type RunView = RunRecord & {
+  dagId: string;
+  dagName: string;
+  statusLabel: RunStatus;
+  nodes: NodeView[];
+  handlerNodes: NodeView[];
+};
 
 export type ControlResult = { ok: true } | { ok: false; code: "not_found" | "bad_request"; message: string };
 
@@ -83,12 +100,24 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   async start(request: StartRequest): Promise<StartResult> {
     this.#identify(request.dagId, request.dagName);
     const runId = request.runId ?? newRunId();
-    if (!RUN_ID_PATTERN.test(runId)) return { ok: false, code: "bad_request", message: "dagRunId must match ^[a-zA-Z0-9_-]{1,64}$" };
+    if (!RUN_ID_PATTERN.test(runId))
+      return { ok: false, code: "bad_request", message: "dagRunId must match ^[a-zA-Z0-9_-]{1,64}$" };
     if (this.#sql.first("SELECT 1 AS used FROM runs WHERE id = ?", runId)) {
-      return { ok: false, code: "already_exists", message: `a DAG run with id '${runId}' already exists for '${request.dagName}'` };
+      return {
+        ok: false,
+        code: "already_exists",
+        message: `a DAG run with id '${runId}' already exists for '${request.dagName}'`,
+      };
     }
-    if (request.singleton && this.#sql.first("SELECT 1 AS active FROM runs WHERE status IN (?, ?)", RUN_STATUS.running, RUN_STATUS.queued)) {
-      return { ok: false, code: "already_exists", message: `'${request.dagName}' already has a running or queued run (singleton)` };
+    if (
+      request.singleton &&
+      this.#sql.first("SELECT 1 AS active FROM runs WHERE status IN (?, ?)", RUN_STATUS.running, RUN_STATUS.queued)
+    ) {
+      return {
+        ok: false,
+        code: "already_exists",
+        message: `'${request.dagName}' already has a running or queued run (singleton)`,
+      };
     }
     const spec = this.#parse(request.spec);
     if (!spec) return { ok: false, code: "bad_request", message: "the DAG's spec is invalid; fix it before running" };
@@ -96,19 +125,37 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     try {
       params = resolveParams(spec.params, request.params);
     } catch (error) {
-      return { ok: false, code: "bad_request", message: `params: ${error instanceof Error ? error.message : String(error)}` };
+      return {
+        ok: false,
+        code: "bad_request",
+        message: `params: ${error instanceof Error ? error.message : String(error)}`,
+      };
     }
 
     const at = this.#stamp();
-    const seq = (this.#sql.first<{ seq: number }>("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM runs")?.seq) ?? 1;
+    const seq = this.#sql.first<{ seq: number }>("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM runs")?.seq ?? 1;
     this.#sql.run(
       `INSERT INTO runs (id, seq, status, spec, params, payload, headers, trigger, triggered_by, queued_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      runId, seq, RUN_STATUS.queued, request.spec, JSON.stringify(params), request.payload ?? null, request.headers ?? null,
-      request.trigger, request.triggeredBy, at, at,
+      runId,
+      seq,
+      RUN_STATUS.queued,
+      request.spec,
+      JSON.stringify(params),
+      request.payload ?? null,
+      request.headers ?? null,
+      request.trigger,
+      request.triggeredBy,
+      at,
+      at,
     );
     spec.steps.forEach((step, position) => {
-      this.#sql.run("INSERT INTO nodes (run_id, name, kind, position, status) VALUES (?, ?, 'step', ?, 0)", runId, step.name, position);
+      this.#sql.run(
+        "INSERT INTO nodes (run_id, name, kind, position, status) VALUES (?, ?, 'step', ?, 0)",
+        runId,
+        step.name,
+        position,
+      );
     });
     this.#log(runId, `queued by ${request.trigger} (${request.triggeredBy || "anonymous"})`);
 
@@ -125,10 +172,16 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     const node = this.#node(message.runId, message.step);
     if (!node || node.attempt !== message.attempt) return null;
     if (message.resume) {
-      return node.attempt_state === "claimed" ? { ...this.#invocation(message.runId, node), resume: message.resume } : null;
+      return node.attempt_state === "claimed"
+        ? { ...this.#invocation(message.runId, node), resume: message.resume }
+        : null;
     }
     if (node.attempt_state !== "dispatched") return null;
-    this.#sql.run("UPDATE nodes SET attempt_state = 'claimed' WHERE run_id = ? AND name = ?", message.runId, message.step);
+    this.#sql.run(
+      "UPDATE nodes SET attempt_state = 'claimed' WHERE run_id = ? AND name = ?",
+      message.runId,
+      message.step,
+    );
     return this.#invocation(message.runId, node);
   }
 
@@ -143,7 +196,10 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     if (output.stdout || output.stderr) {
       this.#sql.run(
         "UPDATE nodes SET stdout = ?, stderr = ? WHERE run_id = ? AND name = ?",
-        capLog(node.stdout + output.stdout), capLog(node.stderr + output.stderr), message.runId, message.step,
+        capLog(node.stdout + output.stdout),
+        capLog(node.stderr + output.stderr),
+        message.runId,
+        message.step,
       );
     }
     if (!this.#stepOf(message.runId, node)?.timeoutSec) {
@@ -158,7 +214,11 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
    */
   async finish(result: StepResult, continueInline = false): Promise<StepInvocation | null> {
     const node = this.#node(result.runId, result.step);
-    if (!node || node.attempt !== result.attempt || (node.attempt_state !== "dispatched" && node.attempt_state !== "claimed")) {
+    if (
+      !node ||
+      node.attempt !== result.attempt ||
+      (node.attempt_state !== "dispatched" && node.attempt_state !== "claimed")
+    ) {
       return null;
     }
     this.#applyOutcome(result.runId, node, result, !result.timedOut);
@@ -166,7 +226,11 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     const inline = continueInline ? messages.shift() : undefined;
     let invocation: StepInvocation | null = null;
     if (inline) {
-      this.#sql.run("UPDATE nodes SET attempt_state = 'claimed' WHERE run_id = ? AND name = ?", inline.runId, inline.step);
+      this.#sql.run(
+        "UPDATE nodes SET attempt_state = 'claimed' WHERE run_id = ? AND name = ?",
+        inline.runId,
+        inline.step,
+      );
       invocation = this.#invocation(inline.runId, this.#node(inline.runId, inline.step)!);
     }
     await this.#commit(messages);
@@ -178,15 +242,25 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     const run = this.#run(runId);
     if (!run) return { ok: false, code: "not_found", message: `DAG run '${runId}' not found` };
     if (run.status !== RUN_STATUS.running && run.status !== RUN_STATUS.queued) {
-      return { ok: false, code: "bad_request", message: `DAG run '${runId}' is not running (${runStatusLabel(run.status)})` };
+      return {
+        ok: false,
+        code: "bad_request",
+        message: `DAG run '${runId}' is not running (${runStatusLabel(run.status)})`,
+      };
     }
     const at = this.#stamp();
-    this.#killOnRunner(runId, this.#sql.all<NodeRecord>("SELECT * FROM nodes WHERE run_id = ? AND status = ?", runId, NODE_STATUS.running));
+    this.#killOnRunner(
+      runId,
+      this.#sql.all<NodeRecord>("SELECT * FROM nodes WHERE run_id = ? AND status = ?", runId, NODE_STATUS.running),
+    );
     // As in Dagu: what was running is aborted, what never started stays not_started.
     this.#sql.run(
       `UPDATE nodes SET status = ?, attempt_state = 'done', finished_at = ?, error = COALESCE(error, 'stopped')
        WHERE run_id = ? AND status = ?`,
-      NODE_STATUS.aborted, at, runId, NODE_STATUS.running,
+      NODE_STATUS.aborted,
+      at,
+      runId,
+      NODE_STATUS.running,
     );
     this.#sql.run("DELETE FROM timers WHERE run_id = ? AND kind IN ('lease', 'retry', 'run_timeout')", runId);
     this.#log(runId, "stop requested");
@@ -194,7 +268,11 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
       this.#sql.run("UPDATE runs SET outcome = 'aborted' WHERE id = ?", runId);
       this.#finalize(runId, "aborted");
     } else {
-      this.#sql.run("UPDATE runs SET outcome = 'aborted', handlers = ? WHERE id = ?", JSON.stringify(this.#handlersFor(runId, "aborted")), runId);
+      this.#sql.run(
+        "UPDATE runs SET outcome = 'aborted', handlers = ? WHERE id = ?",
+        JSON.stringify(this.#handlersFor(runId, "aborted")),
+        runId,
+      );
     }
     await this.#commit([...this.#advance(runId), ...this.#startQueuedRuns()]);
     return { ok: true };
@@ -220,13 +298,20 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
       `UPDATE nodes SET status = 0, attempt_state = 'none', retry_count = 0, started_at = NULL, finished_at = NULL,
          exit_code = NULL, error = NULL, output = NULL, stdout = '', stderr = ''
        WHERE run_id = ? AND kind = 'step' AND (name = ? OR (? IS NULL AND status <> ?))`,
-      runId, stepName ?? null, stepName ?? null, NODE_STATUS.succeeded,
+      runId,
+      stepName ?? null,
+      stepName ?? null,
+      NODE_STATUS.succeeded,
     );
     this.#sql.run("DELETE FROM nodes WHERE run_id = ? AND kind <> 'step'", runId);
     this.#sql.run(
       `UPDATE runs SET status = ?, outcome = NULL, handlers = '[]', error = NULL, only_step = ?, finished_at = NULL, queued_at = ?, updated_at = ?
        WHERE id = ?`,
-      RUN_STATUS.queued, stepName ?? null, at, at, runId,
+      RUN_STATUS.queued,
+      stepName ?? null,
+      at,
+      at,
+      runId,
     );
     this.#log(runId, stepName === undefined ? "retry requested" : `retry of step '${stepName}' requested`);
     await this.#commit(this.#startQueuedRuns());
@@ -272,7 +357,10 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   // RPC: reads
 
   async getRun(runId: string): Promise<RunView | null> {
-    const run = runId === "latest" ? this.#sql.first<RunRecord>("SELECT * FROM runs ORDER BY seq DESC LIMIT 1") : this.#run(runId);
+    const run =
+      runId === "latest"
+        ? this.#sql.first<RunRecord>("SELECT * FROM runs ORDER BY seq DESC LIMIT 1")
+        : this.#run(runId);
     return run ? this.#view(run) : null;
   }
 
@@ -300,7 +388,9 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
 
   async runLog(runId: string): Promise<string[] | null> {
     if (!this.#run(runId)) return null;
-    return this.#sql.all<{ line: string }>("SELECT line FROM run_log WHERE run_id = ? ORDER BY seq", runId).map((row) => row.line);
+    return this.#sql
+      .all<{ line: string }>("SELECT line FROM run_log WHERE run_id = ? ORDER BY seq", runId)
+      .map((row) => row.line);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -315,15 +405,36 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     );
     const messages: StepMessage[] = [];
     for (const timer of due) {
-      this.#sql.run("DELETE FROM timers WHERE kind = ? AND run_id = ? AND step = ?", timer.kind, timer.run_id, timer.step);
+      this.#sql.run(
+        "DELETE FROM timers WHERE kind = ? AND run_id = ? AND step = ?",
+        timer.kind,
+        timer.run_id,
+        timer.step,
+      );
       if (timer.kind === "lease") {
         const node = this.#node(timer.run_id, timer.step);
-        if (node && node.attempt === timer.attempt && (node.attempt_state === "dispatched" || node.attempt_state === "claimed")) {
+        if (
+          node &&
+          node.attempt === timer.attempt &&
+          (node.attempt_state === "dispatched" || node.attempt_state === "claimed")
+        ) {
           const seconds = Math.round(this.#leaseMs(timer.run_id, node) / 1000);
           const error = `timed out after ${seconds} s`;
           const at = this.#stamp();
           // A timed-out step fails with exit code 124 and is not retried (Dagu).
-          this.#applyOutcome(timer.run_id, node, { exitCode: 124, stdout: node.stdout, stderr: `${node.stderr}${error}`, error, startedAt: node.started_at ?? at, finishedAt: at }, false);
+          this.#applyOutcome(
+            timer.run_id,
+            node,
+            {
+              exitCode: 124,
+              stdout: node.stdout,
+              stderr: `${node.stderr}${error}`,
+              error,
+              startedAt: node.started_at ?? at,
+              finishedAt: at,
+            },
+            false,
+          );
           this.#killOnRunner(timer.run_id, [node]);
           messages.push(...this.#advance(timer.run_id));
         }
@@ -346,13 +457,25 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   #startQueuedRuns(): StepMessage[] {
     const messages: StepMessage[] = [];
     for (;;) {
-      const next = this.#sql.first<RunRecord>("SELECT * FROM runs WHERE status = ? ORDER BY seq LIMIT 1", RUN_STATUS.queued);
+      const next = this.#sql.first<RunRecord>(
+        "SELECT * FROM runs WHERE status = ? ORDER BY seq LIMIT 1",
+        RUN_STATUS.queued,
+      );
       if (!next) return messages;
-      const active = this.#sql.first<{ n: number }>("SELECT COUNT(*) AS n FROM runs WHERE status = ?", RUN_STATUS.running)!.n;
+      const active = this.#sql.first<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM runs WHERE status = ?",
+        RUN_STATUS.running,
+      )!.n;
       const spec = this.#spec(next);
       if (active >= spec.maxActiveRuns) return messages;
       const at = this.#stamp();
-      this.#sql.run("UPDATE runs SET status = ?, started_at = COALESCE(started_at, ?), updated_at = ? WHERE id = ?", RUN_STATUS.running, at, at, next.id);
+      this.#sql.run(
+        "UPDATE runs SET status = ?, started_at = COALESCE(started_at, ?), updated_at = ? WHERE id = ?",
+        RUN_STATUS.running,
+        at,
+        at,
+        next.id,
+      );
       if (spec.timeoutSec) this.#setTimer("run_timeout", next.id, "", 0, Date.now() + spec.timeoutSec * 1000);
       this.#log(next.id, "started");
       messages.push(...this.#advance(next.id));
@@ -372,7 +495,8 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     if (run.outcome === null) {
       const allDependencies = resolveDependencies(spec.steps, spec.type);
       // A retry of one step plans that step alone; the others keep their statuses.
-      const dependencies = run.only_step === null ? allDependencies : new Map([[run.only_step, allDependencies.get(run.only_step) ?? []]]);
+      const dependencies =
+        run.only_step === null ? allDependencies : new Map([[run.only_step, allDependencies.get(run.only_step) ?? []]]);
       // Each pass settles some not-started steps (dispatched, skipped or blocked), so this ends.
       for (;;) {
         const states = this.#stepStates(runId, spec);
@@ -380,7 +504,13 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
         if (ready.length === 0 && blocked.length === 0) break;
         const at = this.#stamp();
         for (const { name, status } of blocked) {
-          this.#sql.run("UPDATE nodes SET status = ?, finished_at = ?, attempt_state = 'done' WHERE run_id = ? AND name = ?", NODE_STATUS[status], at, runId, name);
+          this.#sql.run(
+            "UPDATE nodes SET status = ?, finished_at = ?, attempt_state = 'done' WHERE run_id = ? AND name = ?",
+            NODE_STATUS[status],
+            at,
+            runId,
+            name,
+          );
           this.#log(runId, `${name}: ${status} (a dependency did not succeed)`);
         }
         for (const name of ready) {
@@ -388,8 +518,16 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
           const node = this.#node(runId, name)!;
           const unmet = this.#unmetPrecondition(runId, step);
           if (unmet) {
-            const [status, reason] = "skip" in unmet ? (["skipped", unmet.skip] as const) : (["failed", unmet.error] as const);
-            this.#sql.run("UPDATE nodes SET status = ?, finished_at = ?, attempt_state = 'done', error = ? WHERE run_id = ? AND name = ?", NODE_STATUS[status], at, reason, runId, name);
+            const [status, reason] =
+              "skip" in unmet ? (["skipped", unmet.skip] as const) : (["failed", unmet.error] as const);
+            this.#sql.run(
+              "UPDATE nodes SET status = ?, finished_at = ?, attempt_state = 'done', error = ? WHERE run_id = ? AND name = ?",
+              NODE_STATUS[status],
+              at,
+              reason,
+              runId,
+              name,
+            );
             this.#log(runId, `${name}: ${status} (${reason})`);
           } else {
             messages.push(this.#dispatchAttempt(runId, node));
@@ -397,16 +535,30 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
         }
       }
       const states = this.#stepStates(runId, spec);
-      const pending = [...dependencies.keys()].some((name) => ["not_started", "running"].includes(states.get(name)?.status ?? ""));
+      const pending = [...dependencies.keys()].some((name) =>
+        ["not_started", "running"].includes(states.get(name)?.status ?? ""),
+      );
       if (pending) return messages;
       const outcome = stepsOutcome(states);
-      this.#sql.run("UPDATE runs SET outcome = ?, handlers = ? WHERE id = ?", outcome, JSON.stringify(this.#handlersFor(runId, outcome)), runId);
+      this.#sql.run(
+        "UPDATE runs SET outcome = ?, handlers = ? WHERE id = ?",
+        outcome,
+        JSON.stringify(this.#handlersFor(runId, outcome)),
+        runId,
+      );
       this.#log(runId, `steps finished: ${outcome}`);
     }
 
     // Handlers run one at a time, in order; a handler still in flight means wait.
     const current = this.#run(runId)!;
-    if (this.#sql.first("SELECT 1 AS busy FROM nodes WHERE run_id = ? AND kind <> 'step' AND status = ?", runId, NODE_STATUS.running)) return messages;
+    if (
+      this.#sql.first(
+        "SELECT 1 AS busy FROM nodes WHERE run_id = ? AND kind <> 'step' AND status = ?",
+        runId,
+        NODE_STATUS.running,
+      )
+    )
+      return messages;
     const handlers = JSON.parse(current.handlers) as NodeKind[];
     const nextHandler = handlers.shift();
     if (nextHandler) {
@@ -414,11 +566,18 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
       const step = this.#handlerStep(spec, nextHandler)!;
       this.#sql.run(
         "INSERT OR REPLACE INTO nodes (run_id, name, kind, position, status) VALUES (?, ?, ?, ?, 0)",
-        runId, step.name, nextHandler, spec.steps.length + ["success", "failure", "abort", "exit"].indexOf(nextHandler),
+        runId,
+        step.name,
+        nextHandler,
+        spec.steps.length + ["success", "failure", "abort", "exit"].indexOf(nextHandler),
       );
       return [...messages, this.#dispatchAttempt(runId, this.#node(runId, step.name)!)];
     }
-    const handlerFailed = this.#sql.first("SELECT 1 AS failed FROM nodes WHERE run_id = ? AND kind <> 'step' AND status = ?", runId, NODE_STATUS.failed);
+    const handlerFailed = this.#sql.first(
+      "SELECT 1 AS failed FROM nodes WHERE run_id = ? AND kind <> 'step' AND status = ?",
+      runId,
+      NODE_STATUS.failed,
+    );
     this.#finalize(runId, afterHandlers(current.outcome!, handlerFailed !== undefined));
     return [...messages, ...this.#startQueuedRuns()];
   }
@@ -434,9 +593,19 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   #finalize(runId: string, status: FinalStatus): void {
     const at = this.#stamp();
     const failedSteps = this.#sql
-      .all<{ name: string }>("SELECT name FROM nodes WHERE run_id = ? AND status = ? ORDER BY position", runId, NODE_STATUS.failed)
+      .all<{ name: string }>(
+        "SELECT name FROM nodes WHERE run_id = ? AND status = ? ORDER BY position",
+        runId,
+        NODE_STATUS.failed,
+      )
       .map((row) => row.name);
-    this.#sql.run("UPDATE runs SET status = ?, finished_at = ?, updated_at = ?, only_step = NULL WHERE id = ?", RUN_STATUS[status], at, at, runId);
+    this.#sql.run(
+      "UPDATE runs SET status = ?, finished_at = ?, updated_at = ?, only_step = NULL WHERE id = ?",
+      RUN_STATUS[status],
+      at,
+      at,
+      runId,
+    );
     this.#sql.run("DELETE FROM timers WHERE run_id = ? AND kind <> 'd1_sync'", runId);
     this.#log(runId, `finished: ${status}`);
     const run = this.#run(runId)!;
@@ -452,7 +621,11 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
       finishedAt: at,
       durationMs: Date.parse(at) - Date.parse(run.started_at ?? run.queued_at),
       failedSteps,
-      error: this.#sql.first<{ error: string }>("SELECT error FROM nodes WHERE run_id = ? AND status = ? AND error IS NOT NULL ORDER BY position LIMIT 1", runId, NODE_STATUS.failed)?.error,
+      error: this.#sql.first<{ error: string }>(
+        "SELECT error FROM nodes WHERE run_id = ? AND status = ? AND error IS NOT NULL ORDER BY position LIMIT 1",
+        runId,
+        NODE_STATUS.failed,
+      )?.error,
     };
     // Shipped to the alerts pipeline by #commit (and retried by the alarm until it is).
     this.#sql.run("INSERT INTO outbox (kind, run_id, body) VALUES ('event', ?, ?)", runId, JSON.stringify(event));
@@ -463,12 +636,29 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     if (!run || run.status !== RUN_STATUS.running || run.outcome !== null) return [];
     const seconds = this.#spec(run).timeoutSec ?? 0;
     const at = this.#stamp();
-    this.#killOnRunner(runId, this.#sql.all<NodeRecord>("SELECT * FROM nodes WHERE run_id = ? AND kind = 'step' AND status = ?", runId, NODE_STATUS.running));
+    this.#killOnRunner(
+      runId,
+      this.#sql.all<NodeRecord>(
+        "SELECT * FROM nodes WHERE run_id = ? AND kind = 'step' AND status = ?",
+        runId,
+        NODE_STATUS.running,
+      ),
+    );
     this.#sql.run(
       `UPDATE nodes SET status = ?, attempt_state = 'done', finished_at = ?, error = ? WHERE run_id = ? AND kind = 'step' AND status IN (?, ?)`,
-      NODE_STATUS.aborted, at, `the DAG timed out after ${seconds} s`, runId, NODE_STATUS.running, NODE_STATUS.not_started,
+      NODE_STATUS.aborted,
+      at,
+      `the DAG timed out after ${seconds} s`,
+      runId,
+      NODE_STATUS.running,
+      NODE_STATUS.not_started,
     );
-    this.#sql.run("UPDATE runs SET outcome = 'failed', error = ?, handlers = ? WHERE id = ?", `timed out after ${seconds} s`, JSON.stringify(this.#handlersFor(runId, "failed")), runId);
+    this.#sql.run(
+      "UPDATE runs SET outcome = 'failed', error = ?, handlers = ? WHERE id = ?",
+      `timed out after ${seconds} s`,
+      JSON.stringify(this.#handlersFor(runId, "failed")),
+      runId,
+    );
     this.#log(runId, `DAG timeout (${seconds} s): steps aborted`);
     return this.#advance(runId);
   }
@@ -492,20 +682,37 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
       const delay = retryDelaySeconds(step.retryPolicy, retry);
       this.#sql.run(
         "UPDATE nodes SET attempt_state = 'waiting_retry', retry_count = ?, exit_code = ?, error = ?, stdout = ?, stderr = ? WHERE run_id = ? AND name = ?",
-        retry, exitCode, error ?? `exit code ${exitCode}`, stdout, stderr, runId, node.name,
+        retry,
+        exitCode,
+        error ?? `exit code ${exitCode}`,
+        stdout,
+        stderr,
+        runId,
+        node.name,
       );
       this.#setTimer("retry", runId, node.name, node.attempt, Date.now() + delay * 1000);
-      this.#log(runId, `${node.name}: attempt ${node.attempt} failed (${error ?? `exit ${exitCode}`}); retry ${retry} of ${step.retryPolicy.limit} in ${delay} s`);
+      this.#log(
+        runId,
+        `${node.name}: attempt ${node.attempt} failed (${error ?? `exit ${exitCode}`}); retry ${retry} of ${step.retryPolicy.limit} in ${delay} s`,
+      );
       return;
     }
 
-    const markSuccess = failed && retryable && step.continueOn.markSuccess && failureAllowed(step.continueOn, exitCode, result.stdout);
+    const markSuccess =
+      failed && retryable && step.continueOn.markSuccess && failureAllowed(step.continueOn, exitCode, result.stdout);
     const status: NodeStatus = failed && !markSuccess ? "failed" : "succeeded";
     this.#sql.run(
       `UPDATE nodes SET status = ?, attempt_state = 'done', finished_at = ?, exit_code = ?, error = ?, output = ?, stdout = ?, stderr = ?
        WHERE run_id = ? AND name = ?`,
-      NODE_STATUS[status], result.finishedAt, exitCode, status === "failed" ? (error ?? `exit code ${exitCode}`) : null,
-      oversized ? null : captured, stdout, stderr, runId, node.name,
+      NODE_STATUS[status],
+      result.finishedAt,
+      exitCode,
+      status === "failed" ? (error ?? `exit code ${exitCode}`) : null,
+      oversized ? null : captured,
+      stdout,
+      stderr,
+      runId,
+      node.name,
     );
     this.#log(runId, `${node.name}: ${status}${failed ? ` (${error ?? `exit ${exitCode}`})` : ""}`);
   }
@@ -516,7 +723,11 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     const at = this.#stamp();
     this.#sql.run(
       "UPDATE nodes SET status = ?, attempt = ?, attempt_state = 'dispatched', started_at = COALESCE(started_at, ?) WHERE run_id = ? AND name = ?",
-      NODE_STATUS.running, attempt, at, runId, node.name,
+      NODE_STATUS.running,
+      attempt,
+      at,
+      runId,
+      node.name,
     );
     this.#setTimer("lease", runId, node.name, attempt, Date.now() + this.#leaseMs(runId, node));
     return { dagId: this.#dagId, runId, step: node.name, attempt };
@@ -529,7 +740,9 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
 
   #stepOf(runId: string, node: NodeRecord): StepSpec | undefined {
     const spec = this.#spec(this.#run(runId)!);
-    return node.kind === "step" ? spec.steps.find((candidate) => candidate.name === node.name) : this.#handlerStep(spec, node.kind);
+    return node.kind === "step"
+      ? spec.steps.find((candidate) => candidate.name === node.name)
+      : this.#handlerStep(spec, node.kind);
   }
 
   #stepStates(runId: string, spec: DagSpec): Map<string, StepState> {
@@ -539,7 +752,10 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
       nodes.map((node) => {
         const status = nodeStatusOf(node.status);
         const step = steps.get(node.name);
-        return [node.name, { status, continued: step ? continues(step.continueOn, status, node.exit_code, node.stdout) : false }];
+        return [
+          node.name,
+          { status, continued: step ? continues(step.continueOn, status, node.exit_code, node.stdout) : false },
+        ];
       }),
     );
   }
@@ -564,7 +780,10 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     scope.set("DAGU_PARAMS_JSON", JSON.stringify(Object.fromEntries(params.map(({ key }) => [key, scope.get(key)]))));
     if (run.outcome !== null) scope.set("DAG_RUN_STATUS", run.outcome);
     for (const { key, value } of spec.env) scope.set(key, expand(value, scope));
-    const outputs = this.#sql.all<{ name: string; output: string }>("SELECT name, output FROM nodes WHERE run_id = ? AND output IS NOT NULL ORDER BY position", runId);
+    const outputs = this.#sql.all<{ name: string; output: string }>(
+      "SELECT name, output FROM nodes WHERE run_id = ? AND output IS NOT NULL ORDER BY position",
+      runId,
+    );
     for (const { name, output } of outputs) {
       const variable = spec.steps.find((step) => step.name === name)?.output;
       if (variable) scope.set(variable, output);
@@ -592,19 +811,42 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     if (step.executor?.type === "http") {
       const command = expand(step.command ?? "", scope);
       const script = step.script === undefined ? undefined : expand(step.script, scope);
-      return { ...base, executor: "http", command, script, env: Object.fromEntries(scope), timeoutMs: this.#leaseMs(runId, node) };
+      return {
+        ...base,
+        executor: "http",
+        command,
+        script,
+        env: Object.fromEntries(scope),
+        timeoutMs: this.#leaseMs(runId, node),
+      };
     }
     // Shell text never gets values pasted in: its references become variables (domain/shell-refs.ts).
     // A script for another interpreter (`command` + `script`) is passed on as written.
     const timeoutMs = step.timeoutSec ? step.timeoutSec * 1000 : MAX_COMMAND_MS;
     try {
       const command = bindShellReferences(step.command ?? "", scope, step.shell);
-      const script = step.script === undefined || step.command ? undefined : bindShellReferences(step.script, scope, step.shell);
+      const script =
+        step.script === undefined || step.command ? undefined : bindShellReferences(step.script, scope, step.shell);
       const env = { ...Object.fromEntries(scope), ...command.variables, ...script?.variables };
-      return { ...base, executor: "command", command: command.text, script: script?.text ?? step.script, env, timeoutMs };
+      return {
+        ...base,
+        executor: "command",
+        command: command.text,
+        script: script?.text ?? step.script,
+        env,
+        timeoutMs,
+      };
     } catch (error) {
       if (!(error instanceof ShellBindingError)) throw error;
-      return { ...base, executor: "command", command: "", script: undefined, env: {}, timeoutMs, refusal: error.message };
+      return {
+        ...base,
+        executor: "command",
+        command: "",
+        script: undefined,
+        env: {},
+        timeoutMs,
+        refusal: error.message,
+      };
     }
   }
 
@@ -634,7 +876,9 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
       if (expected === undefined || condition.condition.includes("`")) {
         // Dagu runs such a condition as a shell command. Preconditions are decided here, in the
         // coordinator, synchronously; a shell check belongs in a step (with continueOn) instead.
-        return { error: `precondition '${condition.condition}' is a shell command, which is not supported: use condition + expected, or a command step` };
+        return {
+          error: `precondition '${condition.condition}' is a shell command, which is not supported: use condition + expected, or a command step`,
+        };
       }
       const actual = expand(condition.condition, scope);
       // Dagu: `re:` is an unanchored regex tried on each line; otherwise a line must equal `expected`.
@@ -643,7 +887,11 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
         ? lines.some((line) => new RegExp(expected.slice(3)).test(line))
         : lines.some((line) => line === expected);
       if (condition.negate) met = !met;
-      if (!met) return { skip: condition.error ?? `precondition not met: '${condition.condition}' is '${actual}', expected '${expected}'` };
+      if (!met)
+        return {
+          skip:
+            condition.error ?? `precondition not met: '${condition.condition}' is '${actual}', expected '${expected}'`,
+        };
     }
     return undefined;
   }
@@ -684,7 +932,14 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   }
 
   #setTimer(kind: TimerKind, runId: string, step: string, attempt: number, dueMs: number): void {
-    this.#sql.run("INSERT OR REPLACE INTO timers (kind, run_id, step, attempt, due_ms) VALUES (?, ?, ?, ?, ?)", kind, runId, step, attempt, dueMs);
+    this.#sql.run(
+      "INSERT OR REPLACE INTO timers (kind, run_id, step, attempt, due_ms) VALUES (?, ?, ?, ?, ?)",
+      kind,
+      runId,
+      step,
+      attempt,
+      dueMs,
+    );
   }
 
   /** Makes sure the alarm fires by the earliest timer (it only ever needs to move earlier). */
@@ -700,8 +955,16 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   }
 
   #log(runId: string, line: string): void {
-    const seq = this.#sql.first<{ seq: number }>("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM run_log WHERE run_id = ?", runId)!.seq;
-    this.#sql.run("INSERT INTO run_log (run_id, seq, line) VALUES (?, ?, ?)", runId, seq, `${new Date().toISOString()} ${line}`);
+    const seq = this.#sql.first<{ seq: number }>(
+      "SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM run_log WHERE run_id = ?",
+      runId,
+    )!.seq;
+    this.#sql.run(
+      "INSERT INTO run_log (run_id, seq, line) VALUES (?, ?, ?)",
+      runId,
+      seq,
+      `${new Date().toISOString()} ${line}`,
+    );
   }
 
   /** A strictly increasing timestamp, so the D1 copy's "newer wins" rule orders every write. */
@@ -737,7 +1000,9 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
 
   /** Hands run-finished events to the alerts pipeline; one that fails stays in the outbox for the alarm. */
   async #shipEvents(): Promise<void> {
-    const pending = this.#sql.all<{ id: number; run_id: string; body: string }>("SELECT id, run_id, body FROM outbox WHERE kind = 'event' ORDER BY id");
+    const pending = this.#sql.all<{ id: number; run_id: string; body: string }>(
+      "SELECT id, run_id, body FROM outbox WHERE kind = 'event' ORDER BY id",
+    );
     for (const row of pending) {
       try {
         const alert = runAlert(this.#dagId, JSON.parse(row.body) as RunFinishedEvent);
@@ -772,9 +1037,17 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     const stale = this.#sql.all<RunRecord>("SELECT * FROM runs WHERE synced_at IS NOT updated_at");
     if (stale.length === 0) return;
     try {
-      await upsertRuns(this.env.DB, stale.map((run) => toRunRow(this.#dagId, run)));
+      await upsertRuns(
+        this.env.DB,
+        stale.map((run) => toRunRow(this.#dagId, run)),
+      );
       for (const run of stale) {
-        this.#sql.run("UPDATE runs SET synced_at = ? WHERE id = ? AND updated_at = ?", run.updated_at, run.id, run.updated_at);
+        this.#sql.run(
+          "UPDATE runs SET synced_at = ? WHERE id = ? AND updated_at = ?",
+          run.updated_at,
+          run.id,
+          run.updated_at,
+        );
         this.#syncFailures.delete(run.id);
       }
     } catch (error) {
@@ -821,4 +1094,3 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     }
   }
 }
-

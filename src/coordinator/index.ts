@@ -16,7 +16,12 @@ export async function startRun(
   dag: { id: string; name: string; spec: string },
   request: Omit<StartRequest, "dagId" | "dagName" | "spec">,
 ): Promise<string> {
-  const result = await coordinatorFor(env, dag.id).start({ dagId: dag.id, dagName: dag.name, spec: dag.spec, ...request });
+  const result = await coordinatorFor(env, dag.id).start({
+    dagId: dag.id,
+    dagName: dag.name,
+    spec: dag.spec,
+    ...request,
+  });
   if (!result.ok) throw new ApiError(result.code, result.message);
   return result.runId;
 }

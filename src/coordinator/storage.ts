@@ -189,7 +189,8 @@ export class Sql {
     const stored = this.#tableExists("meta") ? Number(this.meta("schema") ?? 0) : 0;
     if (stored >= SCHEMA_VERSION) return;
     if (stored === 0) this.#sql.exec(SCHEMA_V1);
-    for (let version = Math.max(stored, 1); version < SCHEMA_VERSION; version++) this.#sql.exec(MIGRATIONS[version - 1]!);
+    for (let version = Math.max(stored, 1); version < SCHEMA_VERSION; version++)
+      this.#sql.exec(MIGRATIONS[version - 1]!);
     this.setMeta("schema", String(SCHEMA_VERSION));
   }
 

@@ -21,9 +21,22 @@ export type PolicyRow = {
 
 export type PolicyWrite = Omit<PolicyRow, "created_by" | "created_at" | "updated_at">;
 
-export type EventRow = { id: string; type: string; dag_name: string | null; run_id: string | null; context: string; created_at: string };
+export type EventRow = {
+  id: string;
+  type: string;
+  dag_name: string | null;
+  run_id: string | null;
+  context: string;
+  created_at: string;
+};
 
-export type Attempt = { at: string; statusCode: number | null; durationMs: number; error?: string; responseBody?: string };
+export type Attempt = {
+  at: string;
+  statusCode: number | null;
+  durationMs: number;
+  error?: string;
+  responseBody?: string;
+};
 
 export type DeliveryRow = {
   id: string;
@@ -48,7 +61,12 @@ export function findPolicy(db: D1Database, id: string): Promise<PolicyRow | null
 }
 
 /** Inserts unless the name is taken; returns whether it was inserted. */
-export async function insertPolicy(db: D1Database, policy: PolicyWrite, createdBy: string, at: string): Promise<boolean> {
+export async function insertPolicy(
+  db: D1Database,
+  policy: PolicyWrite,
+  createdBy: string,
+  at: string,
+): Promise<boolean> {
   const { meta } = await db
     .prepare(
       `INSERT INTO alert_policies (id, name, description, enabled, event_types, dag_names, tags, options, url, header_names, headers, body, signing_secret, created_by, created_at, updated_at)
@@ -73,8 +91,19 @@ export async function updatePolicy(db: D1Database, policy: PolicyWrite, at: stri
 }
 
 const policyBindings = (policy: PolicyWrite) => [
-  policy.id, policy.name, policy.description, policy.enabled, policy.event_types, policy.dag_names, policy.tags,
-  policy.options, policy.url, policy.header_names, policy.headers, policy.body, policy.signing_secret,
+  policy.id,
+  policy.name,
+  policy.description,
+  policy.enabled,
+  policy.event_types,
+  policy.dag_names,
+  policy.tags,
+  policy.options,
+  policy.url,
+  policy.header_names,
+  policy.headers,
+  policy.body,
+  policy.signing_secret,
 ];
 
 export async function deletePolicy(db: D1Database, id: string): Promise<boolean> {
@@ -109,17 +138,32 @@ export function findEvent(db: D1Database, id: string): Promise<EventRow | null> 
  * Creates the (event, policy) deliveries that don't exist yet and returns only those: an event
  * announced twice must not have its deliveries sent twice.
  */
-export async function createDeliveries(db: D1Database, event: EventRow, policyIds: string[], at: string, includePending = false): Promise<string[]> {
+export async function createDeliveries(
+  db: D1Database,
+  event: EventRow,
+  policyIds: string[],
+  at: string,
+  includePending = false,
+): Promise<string[]> {
   const insert = db.prepare(
     `INSERT OR IGNORE INTO alert_deliveries (id, policy_id, event_id, event_type, dag_name, run_id, status, created_at, updated_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)`,
   );
   const ids = policyIds.map((policyId) => deliveryId(event.id, policyId));
-  const results = ids.length === 0 ? [] : await db.batch(ids.map((id, index) => insert.bind(id, policyIds[index], event.id, event.type, event.dag_name, event.run_id, at)));
+  const results =
+    ids.length === 0
+      ? []
+      : await db.batch(
+          ids.map((id, index) =>
+            insert.bind(id, policyIds[index], event.id, event.type, event.dag_name, event.run_id, at),
+          ),
+        );
   if (!includePending) return ids.filter((_id, index) => results[index]!.meta.changes > 0);
   // After a failed fan-out, deliveries it created may never have been queued: send the pending ones again.
   const { results: pending } = await db
-    .prepare("SELECT id FROM alert_deliveries WHERE event_id = ?1 AND status = 'pending' AND json_array_length(attempts) = 0")
+    .prepare(
+      "SELECT id FROM alert_deliveries WHERE event_id = ?1 AND status = 'pending' AND json_array_length(attempts) = 0",
+    )
     .bind(event.id)
     .all<{ id: string }>();
   return pending.map((row) => row.id);
@@ -146,7 +190,13 @@ export async function listDeliveries(db: D1Database, policyId: string, limit: nu
  * Takes a pending delivery for one attempt: only when it has exactly `attempts` attempts (the
  * message's view of it) and no one else holds it. Returns whether this caller may send.
  */
-export async function claimDelivery(db: D1Database, id: string, attempts: number, now: string, until: string): Promise<boolean> {
+export async function claimDelivery(
+  db: D1Database,
+  id: string,
+  attempts: number,
+  now: string,
+  until: string,
+): Promise<boolean> {
   const { meta } = await db
     .prepare(
       `UPDATE alert_deliveries SET claimed_until = ?4
@@ -158,9 +208,17 @@ export async function claimDelivery(db: D1Database, id: string, attempts: number
 }
 
 /** Appends an attempt, sets the status and releases the claim. */
-export async function recordAttempt(db: D1Database, id: string, attempt: Attempt, status: DeliveryRow["status"], at: string): Promise<void> {
+export async function recordAttempt(
+  db: D1Database,
+  id: string,
+  attempt: Attempt,
+  status: DeliveryRow["status"],
+  at: string,
+): Promise<void> {
   await db
-    .prepare("UPDATE alert_deliveries SET attempts = json_insert(attempts, '$[#]', json(?2)), status = ?3, claimed_until = NULL, updated_at = ?4 WHERE id = ?1")
+    .prepare(
+      "UPDATE alert_deliveries SET attempts = json_insert(attempts, '$[#]', json(?2)), status = ?3, claimed_until = NULL, updated_at = ?4 WHERE id = ?1",
+    )
     .bind(id, JSON.stringify(attempt), status, at)
     .run();
 }
@@ -168,11 +226,18 @@ export async function recordAttempt(db: D1Database, id: string, attempt: Attempt
 /** Gives up on a delivery the queue could not process — unless it was delivered after all. */
 export async function failIfPending(db: D1Database, id: string, attempt: Attempt, at: string): Promise<void> {
   await db
-    .prepare("UPDATE alert_deliveries SET attempts = json_insert(attempts, '$[#]', json(?2)), status = 'failed', claimed_until = NULL, updated_at = ?3 WHERE id = ?1 AND status = 'pending'")
+    .prepare(
+      "UPDATE alert_deliveries SET attempts = json_insert(attempts, '$[#]', json(?2)), status = 'failed', claimed_until = NULL, updated_at = ?3 WHERE id = ?1 AND status = 'pending'",
+    )
     .bind(id, JSON.stringify(attempt), at)
     .run();
 }
 
-export async function setDeliveryStatus(db: D1Database, id: string, status: DeliveryRow["status"], at: string): Promise<void> {
+export async function setDeliveryStatus(
+  db: D1Database,
+  id: string,
+  status: DeliveryRow["status"],
+  at: string,
+): Promise<void> {
   await db.prepare("UPDATE alert_deliveries SET status = ?2, updated_at = ?3 WHERE id = ?1").bind(id, status, at).run();
 }

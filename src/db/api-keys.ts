@@ -59,7 +59,17 @@ export async function insertApiKey(db: D1Database, row: Omit<ApiKeyRow, "last_us
       `INSERT INTO api_keys (id, name, description, role, key_prefix, key_hash, created_by, created_at, updated_at)
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING`,
     )
-    .bind(row.id, row.name, row.description, row.role, row.key_prefix, row.key_hash, row.created_by, row.created_at, row.updated_at)
+    .bind(
+      row.id,
+      row.name,
+      row.description,
+      row.role,
+      row.key_prefix,
+      row.key_hash,
+      row.created_by,
+      row.created_at,
+      row.updated_at,
+    )
     .run();
   return meta.changes > 0;
 }
@@ -86,4 +96,3 @@ export async function deleteApiKey(db: D1Database, id: string): Promise<boolean>
   const { meta } = await db.prepare("DELETE FROM api_keys WHERE id = ?1").bind(id).run();
   return meta.changes > 0;
 }
-

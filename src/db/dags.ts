@@ -15,7 +15,6 @@ export type DagRow = {
   updated_at: string;
 };
 
-
 export type DagFilter = { name?: string | undefined; tag?: string | undefined };
 
 const FILTER = `(?1 IS NULL OR instr(lower(name), lower(?1)) > 0)
@@ -56,7 +55,16 @@ export async function insertDag(db: D1Database, dag: DagRecord, at: string): Pro
       `INSERT INTO dags (id, name, spec, description, tags, schedules, webhook_options, created_at, updated_at)
        VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?8, ?6, ?6) ON CONFLICT DO NOTHING`,
     )
-    .bind(dag.name, dag.spec, dag.description, JSON.stringify(dag.tags), JSON.stringify(dag.schedules), at, crypto.randomUUID(), JSON.stringify(dag.webhook))
+    .bind(
+      dag.name,
+      dag.spec,
+      dag.description,
+      JSON.stringify(dag.tags),
+      JSON.stringify(dag.schedules),
+      at,
+      crypto.randomUUID(),
+      JSON.stringify(dag.webhook),
+    )
     .run();
   return meta.changes > 0;
 }
@@ -64,14 +72,28 @@ export async function insertDag(db: D1Database, dag: DagRecord, at: string): Pro
 /** Replaces the spec of an existing DAG; returns whether the DAG exists. */
 export async function updateDag(db: D1Database, dag: DagRecord, at: string): Promise<boolean> {
   const { meta } = await db
-    .prepare("UPDATE dags SET spec = ?2, description = ?3, tags = ?4, schedules = ?5, webhook_options = ?7, updated_at = ?6 WHERE name = ?1")
-    .bind(dag.name, dag.spec, dag.description, JSON.stringify(dag.tags), JSON.stringify(dag.schedules), at, JSON.stringify(dag.webhook))
+    .prepare(
+      "UPDATE dags SET spec = ?2, description = ?3, tags = ?4, schedules = ?5, webhook_options = ?7, updated_at = ?6 WHERE name = ?1",
+    )
+    .bind(
+      dag.name,
+      dag.spec,
+      dag.description,
+      JSON.stringify(dag.tags),
+      JSON.stringify(dag.schedules),
+      at,
+      JSON.stringify(dag.webhook),
+    )
     .run();
   return meta.changes > 0;
 }
 
 /** Creates or replaces: how DAG files from the repository's `dags/` folder are loaded. */
-export async function upsertDag(db: D1Database, dag: DagRecord, at: string): Promise<"created" | "updated" | "unchanged"> {
+export async function upsertDag(
+  db: D1Database,
+  dag: DagRecord,
+  at: string,
+): Promise<"created" | "updated" | "unchanged"> {
   const existing = await findDag(db, dag.name);
   if (existing?.spec === dag.spec) return "unchanged";
   if (existing) return (await updateDag(db, dag, at)) ? "updated" : "unchanged";
@@ -100,10 +122,22 @@ export async function listScheduledDags(db: D1Database): Promise<DagRow[]> {
 
 /** Suspends or resumes a DAG's schedule; returns whether the DAG exists. */
 export async function setSuspended(db: D1Database, name: string, suspended: boolean, at: string): Promise<boolean> {
-  const { meta } = await db.prepare("UPDATE dags SET suspended = ?2, updated_at = ?3 WHERE name = ?1").bind(name, suspended ? 1 : 0, at).run();
+  const { meta } = await db
+    .prepare("UPDATE dags SET suspended = ?2, updated_at = ?3 WHERE name = ?1")
+    .bind(name, suspended ? 1 : 0, at)
+    .run();
   return meta.changes > 0;
 }
 
-export async function recordTickFailure(db: D1Database, dagId: string, scheduledFor: string, error: string, at: string): Promise<void> {
-  await db.prepare("INSERT INTO tick_failures (dag_id, scheduled_for, error, recorded_at) VALUES (?1, ?2, ?3, ?4)").bind(dagId, scheduledFor, error, at).run();
+export async function recordTickFailure(
+  db: D1Database,
+  dagId: string,
+  scheduledFor: string,
+  error: string,
+  at: string,
+): Promise<void> {
+  await db
+    .prepare("INSERT INTO tick_failures (dag_id, scheduled_for, error, recorded_at) VALUES (?1, ?2, ?3, ?4)")
+    .bind(dagId, scheduledFor, error, at)
+    .run();
 }

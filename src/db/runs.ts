@@ -35,7 +35,18 @@ export async function upsertRuns(db: D1Database, rows: RunWrite[]): Promise<void
   );
   await db.batch(
     rows.map((row) =>
-      upsert.bind(row.dag_id, row.run_id, row.status, row.params, row.trigger, row.triggered_by, row.queued_at, row.started_at, row.finished_at, row.updated_at),
+      upsert.bind(
+        row.dag_id,
+        row.run_id,
+        row.status,
+        row.params,
+        row.trigger,
+        row.triggered_by,
+        row.queued_at,
+        row.started_at,
+        row.finished_at,
+        row.updated_at,
+      ),
     ),
   );
 }
@@ -49,16 +60,29 @@ export type RunFilter = {
   to?: string | undefined;
 };
 
-export async function listRuns(db: D1Database, filter: RunFilter, page: { limit: number; offset: number }): Promise<{ rows: RunRow[]; total: number }> {
+export async function listRuns(
+  db: D1Database,
+  filter: RunFilter,
+  page: { limit: number; offset: number },
+): Promise<{ rows: RunRow[]; total: number }> {
   const where = `(?1 IS NULL OR d.name = ?1)
     AND (?2 IS NULL OR instr(lower(d.name), lower(?2)) > 0)
     AND (?3 IS NULL OR instr(r.run_id, ?3) > 0)
     AND (?4 IS NULL OR r.status = ?4)
     AND (?5 IS NULL OR r.queued_at >= ?5)
     AND (?6 IS NULL OR r.queued_at <= ?6)`;
-  const binds = [filter.dagName ?? null, filter.nameContains ?? null, filter.runId ?? null, filter.status ?? null, filter.from ?? null, filter.to ?? null];
+  const binds = [
+    filter.dagName ?? null,
+    filter.nameContains ?? null,
+    filter.runId ?? null,
+    filter.status ?? null,
+    filter.from ?? null,
+    filter.to ?? null,
+  ];
   const [rows, count] = await db.batch<RunRow | { n: number }>([
-    db.prepare(`${SELECT_RUNS} WHERE ${where} ORDER BY r.queued_at DESC, r.run_id DESC LIMIT ?7 OFFSET ?8`).bind(...binds, page.limit, page.offset),
+    db
+      .prepare(`${SELECT_RUNS} WHERE ${where} ORDER BY r.queued_at DESC, r.run_id DESC LIMIT ?7 OFFSET ?8`)
+      .bind(...binds, page.limit, page.offset),
     db.prepare(`SELECT COUNT(*) AS n FROM dag_runs r JOIN dags d ON d.id = r.dag_id WHERE ${where}`).bind(...binds),
   ]);
   return { rows: rows!.results as RunRow[], total: (count!.results[0] as { n: number }).n };
@@ -69,7 +93,10 @@ export function findRun(db: D1Database, dagName: string, runId: string): Promise
 }
 
 export function findLatestRun(db: D1Database, dagName: string): Promise<RunRow | null> {
-  return db.prepare(`${SELECT_RUNS} WHERE d.name = ?1 ORDER BY r.queued_at DESC, r.run_id DESC LIMIT 1`).bind(dagName).first<RunRow>();
+  return db
+    .prepare(`${SELECT_RUNS} WHERE d.name = ?1 ORDER BY r.queued_at DESC, r.run_id DESC LIMIT 1`)
+    .bind(dagName)
+    .first<RunRow>();
 }
 
 /** The latest run of each of these DAGs, for DAG lists. */

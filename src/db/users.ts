@@ -60,7 +60,6 @@ export async function insertFirstUser(db: D1Database, user: NewUser): Promise<bo
   return meta.changes > 0;
 }
 
-
 /** Updates username and/or role; `false` when the row is gone or the new username is taken. */
 export async function updateUser(
   db: D1Database,
@@ -81,9 +80,7 @@ export async function updateUser(
 /** Sets a new password hash and ends every session issued for the old one. */
 export async function setPassword(db: D1Database, id: string, passwordHash: string, at: string): Promise<boolean> {
   const { meta } = await db
-    .prepare(
-      "UPDATE users SET password_hash = ?2, token_version = token_version + 1, updated_at = ?3 WHERE id = ?1",
-    )
+    .prepare("UPDATE users SET password_hash = ?2, token_version = token_version + 1, updated_at = ?3 WHERE id = ?1")
     .bind(id, passwordHash, at)
     .run();
   return meta.changes > 0;

@@ -50,7 +50,9 @@ export const toWebhook = (row: WebhookWithDag): Webhook => ({
   createdBy: row.created_by,
   ...(row.last_used_at ? { lastUsedAt: row.last_used_at } : {}),
   authMode: row.auth_mode,
-  signature: row.signature_scheme ? { scheme: row.signature_scheme, updatedAt: row.signature_updated_at ?? row.updated_at } : null,
+  signature: row.signature_scheme
+    ? { scheme: row.signature_scheme, updatedAt: row.signature_updated_at ?? row.updated_at }
+    : null,
 });
 
 export type TokenFields = { prefix: string; hash: string; digest: string };
@@ -69,13 +71,21 @@ export function findWebhookOfDag(db: D1Database, dagName: string): Promise<Webho
 /** Everything a trigger needs in one read: the webhook, the DAG's id, name and spec. */
 export function findTriggerTarget(db: D1Database, dagName: string): Promise<TriggerTarget | null> {
   return db
-    .prepare("SELECT w.*, d.name AS dag_name, d.spec AS spec, d.webhook_options AS webhook_options FROM webhooks w JOIN dags d ON d.id = w.dag_id WHERE d.name = ?1")
+    .prepare(
+      "SELECT w.*, d.name AS dag_name, d.spec AS spec, d.webhook_options AS webhook_options FROM webhooks w JOIN dags d ON d.id = w.dag_id WHERE d.name = ?1",
+    )
     .bind(dagName)
     .first<TriggerTarget>();
 }
 
 /** Creates the DAG's webhook unless it has one; `null` when the DAG is unknown or already has one. */
-export async function insertWebhook(db: D1Database, dagName: string, token: TokenFields, createdBy: string, at: string): Promise<WebhookWithDag | null> {
+export async function insertWebhook(
+  db: D1Database,
+  dagName: string,
+  token: TokenFields,
+  createdBy: string,
+  at: string,
+): Promise<WebhookWithDag | null> {
   const { meta } = await db
     .prepare(
       `INSERT INTO webhooks (id, dag_id, token_prefix, token_hash, token_digest, created_by, created_at, updated_at)
@@ -97,11 +107,22 @@ export async function replaceToken(db: D1Database, webhookId: string, token: Tok
 
 /** Re-keys a digest made under an earlier JWT_SECRET, for the same token (no change visible to users). */
 export async function renewDigest(db: D1Database, webhookId: string, previous: string, digest: string): Promise<void> {
-  await db.prepare("UPDATE webhooks SET token_digest = ?3 WHERE id = ?1 AND token_digest = ?2").bind(webhookId, previous, digest).run();
+  await db
+    .prepare("UPDATE webhooks SET token_digest = ?3 WHERE id = ?1 AND token_digest = ?2")
+    .bind(webhookId, previous, digest)
+    .run();
 }
 
-export async function setWebhookEnabled(db: D1Database, webhookId: string, enabled: boolean, at: string): Promise<void> {
-  await db.prepare("UPDATE webhooks SET enabled = ?2, updated_at = ?3 WHERE id = ?1").bind(webhookId, enabled ? 1 : 0, at).run();
+export async function setWebhookEnabled(
+  db: D1Database,
+  webhookId: string,
+  enabled: boolean,
+  at: string,
+): Promise<void> {
+  await db
+    .prepare("UPDATE webhooks SET enabled = ?2, updated_at = ?3 WHERE id = ?1")
+    .bind(webhookId, enabled ? 1 : 0, at)
+    .run();
 }
 
 export async function deleteWebhook(db: D1Database, webhookId: string): Promise<void> {
@@ -109,9 +130,18 @@ export async function deleteWebhook(db: D1Database, webhookId: string): Promise<
 }
 
 /** Sets (or replaces) the signature scheme and its encrypted secret, and the auth mode. */
-export async function setSignature(db: D1Database, webhookId: string, scheme: SignatureScheme, encryptedSecret: string, mode: WebhookAuthMode, at: string): Promise<void> {
+export async function setSignature(
+  db: D1Database,
+  webhookId: string,
+  scheme: SignatureScheme,
+  encryptedSecret: string,
+  mode: WebhookAuthMode,
+  at: string,
+): Promise<void> {
   await db
-    .prepare("UPDATE webhooks SET signature_scheme = ?2, signature_secret = ?3, auth_mode = ?4, signature_updated_at = ?5, updated_at = ?5 WHERE id = ?1")
+    .prepare(
+      "UPDATE webhooks SET signature_scheme = ?2, signature_secret = ?3, auth_mode = ?4, signature_updated_at = ?5, updated_at = ?5 WHERE id = ?1",
+    )
     .bind(webhookId, scheme, encryptedSecret, mode, at)
     .run();
 }
@@ -119,7 +149,9 @@ export async function setSignature(db: D1Database, webhookId: string, scheme: Si
 /** Back to the Bearer token only. */
 export async function clearSignature(db: D1Database, webhookId: string, at: string): Promise<void> {
   await db
-    .prepare("UPDATE webhooks SET signature_scheme = NULL, signature_secret = NULL, auth_mode = 'token', signature_updated_at = NULL, updated_at = ?2 WHERE id = ?1")
+    .prepare(
+      "UPDATE webhooks SET signature_scheme = NULL, signature_secret = NULL, auth_mode = 'token', signature_updated_at = NULL, updated_at = ?2 WHERE id = ?1",
+    )
     .bind(webhookId, at)
     .run();
 }

@@ -1,7 +1,9 @@
 /** Byte encodings and the one MAC the project computes everywhere (webhook tokens, signatures). */
 
 export function toHex(bytes: ArrayBuffer | Uint8Array): string {
-  return [...(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes))].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  return [...(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes))]
+    .map((byte) => byte.toString(16).padStart(2, "0"))
+    .join("");
 }
 
 export function toBase64(bytes: ArrayBuffer | Uint8Array): string {

@@ -8,9 +8,9 @@
  * An error's path into the document is resolved to a line and column at the end.
  */
 import { Cron } from "croner";
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml";
+import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { findCycle, resolveDependencies, type DagType } from "./plan.ts";
+import { type DagType, findCycle, resolveDependencies } from "./plan.ts";
 
 export const DAG_NAME_PATTERN = /^[a-zA-Z0-9_-]+$/;
 export const DAG_NAME_MAX_LENGTH = 40;
@@ -155,12 +155,17 @@ const stepFields = {
   name: z.string().min(1, "must not be empty").max(128, "at most 128 characters"),
   id: z.string().optional(),
   description: z.string().optional(),
-  command: z.union([z.string(), z.array(scalar)], { error: "expected a command string or a list of arguments" }).optional(),
+  command: z
+    .union([z.string(), z.array(scalar)], { error: "expected a command string or a list of arguments" })
+    .optional(),
   script: z.string().optional(),
   shell: z.string().optional(),
   dir: z.string().optional(),
   depends: stringOrList("a step name").optional(),
-  output: z.string().regex(/^\$?[A-Za-z_][A-Za-z0-9_]*$/, "expected a variable name").optional(),
+  output: z
+    .string()
+    .regex(/^\$?[A-Za-z_][A-Za-z0-9_]*$/, "expected a variable name")
+    .optional(),
   env: keyValues.optional(),
   preconditions: z.union([conditionSchema, z.array(conditionSchema)]).optional(),
   retryPolicy: retryPolicySchema.optional(),
@@ -178,16 +183,28 @@ const dagSchema = z.strictObject({
   tags: stringOrList("a tag").optional(),
   type: z.enum(["chain", "graph"], { error: "expected 'chain' or 'graph'" }).optional(),
   schedule: stringOrList("a cron expression").optional(),
-  params: z.union([z.string(), keyValues], { error: "expected a string of KEY=value pairs, a map or a list" }).optional(),
+  params: z
+    .union([z.string(), keyValues], { error: "expected a string of KEY=value pairs, a map or a list" })
+    .optional(),
   env: keyValues.optional(),
   maxActiveRuns: z.int().min(1, "must be at least 1").max(1000, "at most 1000").optional(),
   timeoutSec: seconds.optional(),
-  maxOutputSize: z.int().min(1).max(16 * 1024 * 1024, "at most 16 MiB").optional(),
+  maxOutputSize: z
+    .int()
+    .min(1)
+    .max(16 * 1024 * 1024, "at most 16 MiB")
+    .optional(),
   histRetentionDays: z.int().min(1, "must be at least 1").max(3650, "at most 3650").optional(),
   webhook: z
     .strictObject({
-      forwardHeaders: z.array(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a header name")).max(50).optional(),
-      runIdHeader: z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a header name").optional(),
+      forwardHeaders: z
+        .array(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a header name"))
+        .max(50)
+        .optional(),
+      runIdHeader: z
+        .string()
+        .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a header name")
+        .optional(),
     })
     .optional(),
   handlerOn: z
@@ -244,10 +261,16 @@ export function parseDagSpec(source: string, options: ParseOptions = {}): ParseR
       errors: document.errors.map((error) => {
         const position = lineCounter.linePos(error.pos[0]);
         // The most common slip (the Dagu docs' own Slack example makes it): `: ` inside an unquoted value.
-        const hint = error.code === "BLOCK_AS_IMPLICIT_KEY" || /Nested mappings are not allowed/.test(error.message)
-          ? " (a value that contains ': ' must be quoted, or written as a block: `command: >-`)"
-          : "";
-        return { field: "yaml", message: `${firstLine(error.message)}${hint}`, line: position.line, column: position.col };
+        const hint =
+          error.code === "BLOCK_AS_IMPLICIT_KEY" || /Nested mappings are not allowed/.test(error.message)
+            ? " (a value that contains ': ' must be quoted, or written as a block: `command: >-`)"
+            : "";
+        return {
+          field: "yaml",
+          message: `${firstLine(error.message)}${hint}`,
+          line: position.line,
+          column: position.col,
+        };
       }),
     };
   }
@@ -319,7 +342,10 @@ function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
     timeoutSec: raw.timeoutSec,
     maxOutputSize: raw.maxOutputSize ?? DEFAULT_MAX_OUTPUT_SIZE,
     histRetentionDays: raw.histRetentionDays ?? DEFAULT_HIST_RETENTION_DAYS,
-    webhook: { forwardHeaders: (raw.webhook?.forwardHeaders ?? []).map((name) => name.toLowerCase()), runIdHeader: raw.webhook?.runIdHeader },
+    webhook: {
+      forwardHeaders: (raw.webhook?.forwardHeaders ?? []).map((name) => name.toLowerCase()),
+      runIdHeader: raw.webhook?.runIdHeader,
+    },
     steps: raw.steps.map((step, index) => normaliseStep(step, step.name, ["steps", index], errors)),
     handlerOn,
   };
@@ -359,7 +385,13 @@ function normaliseStep(raw: RawStep, name: string, path: Path, errors: LocatedEr
     },
     continueOn:
       typeof continueOn === "string"
-        ? { failure: continueOn !== "skipped", skipped: continueOn === "skipped", exitCodes: [], output: [], markSuccess: false }
+        ? {
+            failure: continueOn !== "skipped",
+            skipped: continueOn === "skipped",
+            exitCodes: [],
+            output: [],
+            markSuccess: false,
+          }
         : {
             failure: continueOn?.failure ?? false,
             skipped: continueOn?.skipped ?? false,
@@ -428,7 +460,11 @@ function checkMeaning(raw: RawDag, spec: DagSpec, options: ParseOptions, errors:
   const firstIndex = new Map<string, number>();
   spec.steps.forEach((step, index) => {
     if (firstIndex.has(step.name)) {
-      errors.push({ field: `steps[${index}].name`, message: `duplicate step name '${step.name}'`, at: ["steps", index, "name"] });
+      errors.push({
+        field: `steps[${index}].name`,
+        message: `duplicate step name '${step.name}'`,
+        at: ["steps", index, "name"],
+      });
     } else {
       firstIndex.set(step.name, index);
     }
@@ -442,7 +478,9 @@ function checkMeaning(raw: RawDag, spec: DagSpec, options: ParseOptions, errors:
     step.preconditions.forEach((condition, index) => {
       const regex = condition.expected?.startsWith("re:") ? condition.expected.slice(3) : undefined;
       if (regex !== undefined && !compiles(regex)) {
-        const at = Array.isArray(rawStep.preconditions) ? [...path, "preconditions", index] : [...path, "preconditions"];
+        const at = Array.isArray(rawStep.preconditions)
+          ? [...path, "preconditions", index]
+          : [...path, "preconditions"];
         errors.push({ field: `${field}.preconditions`, message: `invalid regular expression '${regex}'`, at });
       }
     });
@@ -485,7 +523,9 @@ export function isValidDagName(name: string): boolean {
 /** Dagu's cron: five fields or a `@daily`-style nickname, optionally behind `CRON_TZ=<zone> `. */
 export function parseSchedule(expression: string): { pattern: string; timezone: string | undefined } {
   const zoned = /^CRON_TZ=(\S+)\s+(.*)$/s.exec(expression.trim());
-  return zoned ? { pattern: zoned[2]!.trim(), timezone: zoned[1] } : { pattern: expression.trim(), timezone: undefined };
+  return zoned
+    ? { pattern: zoned[2]!.trim(), timezone: zoned[1] }
+    : { pattern: expression.trim(), timezone: undefined };
 }
 
 function cronProblem(expression: string): string | undefined {
@@ -609,7 +649,14 @@ function editDistance(a: string, b: string): number {
 // Registry helpers.
 
 /** What the registry stores besides the YAML, derived from the parsed spec on every write. */
-export type DagRecord = { name: string; spec: string; description: string; tags: string[]; schedules: string[]; webhook: DagSpec["webhook"] };
+export type DagRecord = {
+  name: string;
+  spec: string;
+  description: string;
+  tags: string[];
+  schedules: string[];
+  webhook: DagSpec["webhook"];
+};
 
 export type RecordResult = { ok: true; record: DagRecord; spec: DagSpec } | { ok: false; errors: SpecError[] };
 
@@ -620,7 +667,14 @@ export function toDagRecord(name: string, source: string): RecordResult {
   return {
     ok: true,
     spec,
-    record: { name, spec: source, description: spec.description, tags: spec.tags, schedules: spec.schedule, webhook: spec.webhook },
+    record: {
+      name,
+      spec: source,
+      description: spec.description,
+      tags: spec.tags,
+      schedules: spec.schedule,
+      webhook: spec.webhook,
+    },
   };
 }
 

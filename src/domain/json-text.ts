@@ -51,7 +51,8 @@ export function parseJson(text: string): JsonNode {
   const value = (depth: number): JsonNode => {
     skipWhitespace();
     const first = text[position];
-    if ((first === "{" || first === "[") && depth > MAX_DEPTH) throw new JsonTextError(`JSON nested deeper than ${MAX_DEPTH} levels`);
+    if ((first === "{" || first === "[") && depth > MAX_DEPTH)
+      throw new JsonTextError(`JSON nested deeper than ${MAX_DEPTH} levels`);
     let node: JsonNode;
     if (first === "{") {
       position++;

@@ -6,7 +6,10 @@ import { type KeyValue, parseParamString } from "./dag-spec.ts";
  * defaults in order), JSON text of an object, or (dagflare) the object itself. Names the DAG
  * doesn't declare are added after the defaults.
  */
-export function resolveParams(defaults: readonly KeyValue[], override: string | Record<string, unknown> | undefined): KeyValue[] {
+export function resolveParams(
+  defaults: readonly KeyValue[],
+  override: string | Record<string, unknown> | undefined,
+): KeyValue[] {
   const overrides = toKeyValues(override);
   const result = defaults.map((entry) => ({ ...entry }));
   for (const entry of overrides) {
@@ -23,7 +26,8 @@ function toKeyValues(override: string | Record<string, unknown> | undefined): Ke
     const text = override.trim();
     if (text.startsWith("{")) {
       const parsed: unknown = JSON.parse(text);
-      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new SyntaxError("params JSON must be an object");
+      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed))
+        throw new SyntaxError("params JSON must be an object");
       return fromObject(parsed as Record<string, unknown>);
     }
     return parseParamString(text);
@@ -32,7 +36,10 @@ function toKeyValues(override: string | Record<string, unknown> | undefined): Ke
 }
 
 function fromObject(object: Record<string, unknown>): KeyValue[] {
-  return Object.entries(object).map(([key, value]) => ({ key, value: typeof value === "string" ? value : JSON.stringify(value) }));
+  return Object.entries(object).map(([key, value]) => ({
+    key,
+    value: typeof value === "string" ? value : JSON.stringify(value),
+  }));
 }
 
 /** Dagu's `params` string for a run, as the API returns it. */

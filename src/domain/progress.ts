@@ -19,7 +19,10 @@ export type Progress = {
  * `continueOn` allowing it. A dependency that failed stops its dependents (they end aborted, as
  * in Dagu a failure cancels what depends on it); one that was skipped skips them.
  */
-export function progress(dependencies: ReadonlyMap<string, readonly string[]>, states: ReadonlyMap<string, StepState>): Progress {
+export function progress(
+  dependencies: ReadonlyMap<string, readonly string[]>,
+  states: ReadonlyMap<string, StepState>,
+): Progress {
   const ready: string[] = [];
   const blocked: Progress["blocked"] = [];
   for (const [name, deps] of dependencies) {
@@ -43,7 +46,12 @@ export function progress(dependencies: ReadonlyMap<string, readonly string[]>, s
 }
 
 /** Whether a finished step lets its dependents continue (and doesn't fail the run by itself). */
-export function continues(continueOn: ContinueOn, status: NodeStatus, exitCode: number | null, stdout: string): boolean {
+export function continues(
+  continueOn: ContinueOn,
+  status: NodeStatus,
+  exitCode: number | null,
+  stdout: string,
+): boolean {
   if (status === "succeeded") return true;
   if (status === "skipped") return continueOn.skipped;
   return status === "failed" && failureAllowed(continueOn, exitCode, stdout);
@@ -118,7 +126,11 @@ export function retryDelaySeconds(policy: RetryPolicy, retry: number): number {
 }
 
 /** Whether a failed attempt may be retried: retries left, and the exit code is one the policy retries. */
-export function shouldRetry(policy: RetryPolicy | undefined, retriesSoFar: number, exitCode: number): policy is RetryPolicy {
+export function shouldRetry(
+  policy: RetryPolicy | undefined,
+  retriesSoFar: number,
+  exitCode: number,
+): policy is RetryPolicy {
   if (!policy || retriesSoFar >= policy.limit) return false;
   return policy.exitCodes.length === 0 || policy.exitCodes.includes(exitCode);
 }

@@ -133,7 +133,11 @@ export function bindShellReferences(text: string, scope: Scope, shell = "sh"): B
     const heredoc = char === "<" ? HEREDOC.exec(rest) : null;
     if (heredoc) {
       const delimiter = heredoc[2] ?? heredoc[3] ?? heredoc[4]!;
-      pendingHeredocs.push({ delimiter, quoted: heredoc[2] !== undefined || heredoc[3] !== undefined || heredoc[0].includes("\\"), stripTabs: heredoc[1] === "-" });
+      pendingHeredocs.push({
+        delimiter,
+        quoted: heredoc[2] !== undefined || heredoc[3] !== undefined || heredoc[0].includes("\\"),
+        stripTabs: heredoc[1] === "-",
+      });
       out += heredoc[0];
       index += heredoc[0].length;
       atWordStart = false;
@@ -201,14 +205,21 @@ function heredocBody(text: string, start: number, heredoc: Heredoc): { text: str
  * (letters, digits and `._,:@+=/-`, no spaces or newlines, which also can't end the heredoc)
  * are written in; anything else refuses the step.
  */
-function bindHeredoc(body: string, heredoc: Heredoc, scope: Scope, variableFor: (reference: string, name: string, path: string) => string): string {
+function bindHeredoc(
+  body: string,
+  heredoc: Heredoc,
+  scope: Scope,
+  variableFor: (reference: string, name: string, path: string) => string,
+): string {
   const pattern = new RegExp(REFERENCE_SOURCE, "g");
   return body.replace(pattern, (whole, name: string, path: string) => {
     if (!scope.has(name)) return whole;
     if (!heredoc.quoted) return `\${${variableFor(whole, name, path)}}`;
     const value = resolve(scope.get(name), path);
     if (!/^[\w.,:@+=/-]*$/.test(value)) {
-      throw new ShellBindingError(`the value of ${whole} can't be written into a quoted heredoc (<<'${heredoc.delimiter}'): use an unquoted one`);
+      throw new ShellBindingError(
+        `the value of ${whole} can't be written into a quoted heredoc (<<'${heredoc.delimiter}'): use an unquoted one`,
+      );
     }
     return value;
   });

@@ -25,7 +25,10 @@ export const NODE_STATUS = {
 
 export type NodeStatus = keyof typeof NODE_STATUS;
 
-const runLabels = Object.fromEntries(Object.entries(RUN_STATUS).map(([label, code]) => [code, label])) as Record<number, RunStatus>;
+const runLabels = Object.fromEntries(Object.entries(RUN_STATUS).map(([label, code]) => [code, label])) as Record<
+  number,
+  RunStatus
+>;
 
 export function runStatusLabel(code: number): RunStatus | undefined {
   return runLabels[code];

@@ -4,7 +4,15 @@
  * Both work: a JSON object whose keys are only `payload` and `dagRunId` is Dagu's envelope,
  * anything else is the payload itself. A string `dagRunId` at the top level names the run either way.
  */
-import { compactJson, JsonTextError, MAX_DEPTH, memberOf, nestingDepth, parseJson, stringifyJson } from "./json-text.ts";
+import {
+  compactJson,
+  JsonTextError,
+  MAX_DEPTH,
+  memberOf,
+  nestingDepth,
+  parseJson,
+  stringifyJson,
+} from "./json-text.ts";
 
 export type WebhookBody = {
   /** Compact JSON text, exact: big integers and key order as sent. */
@@ -30,7 +38,8 @@ export function readWebhookBody(text: string, contentType = ""): WebhookBody {
   }
   // Steps read fields of the payload with the exact parser, which refuses deeper nesting.
   if (nestingDepth(text) > MAX_DEPTH) throw new JsonTextError(`the JSON is nested deeper than ${MAX_DEPTH} levels`);
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return { payload: compactJson(text), dagRunId: undefined };
+  if (value === null || typeof value !== "object" || Array.isArray(value))
+    return { payload: compactJson(text), dagRunId: undefined };
 
   const fields = value as Record<string, unknown>;
   const dagRunId = typeof fields.dagRunId === "string" ? fields.dagRunId : undefined;
@@ -44,6 +53,10 @@ export function readWebhookBody(text: string, contentType = ""): WebhookBody {
 function readForm(text: string): WebhookBody {
   const fields = new URLSearchParams(text);
   const keys = [...new Set(fields.keys())];
-  if (keys.length === 1 && keys[0] === "payload") return { payload: readWebhookBody(fields.get("payload")!).payload, dagRunId: undefined };
-  return { payload: JSON.stringify(Object.fromEntries(keys.map((key) => [key, fields.getAll(key).at(-1)!]))), dagRunId: undefined };
+  if (keys.length === 1 && keys[0] === "payload")
+    return { payload: readWebhookBody(fields.get("payload")!).payload, dagRunId: undefined };
+  return {
+    payload: JSON.stringify(Object.fromEntries(keys.map((key) => [key, fields.getAll(key).at(-1)!]))),
+    dagRunId: undefined,
+  };
 }

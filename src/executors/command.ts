@@ -26,15 +26,21 @@ export const commandExecutor: Executor = {
       // A resumed attempt only polls: should the runner have lost it, it must not run twice.
       let snapshot: Snapshot = invocation.resume
         ? await callRunner(context.env, key, "GET", { wait: wait(), ...offsets })
-        : await callRunner(context.env, key, "PUT", { wait: wait(), ...offsets }, {
-            command: invocation.command || undefined,
-            script: invocation.script,
-            shell: invocation.shell,
-            dir: invocation.dir,
-            env: invocation.env,
-            timeoutMs: invocation.timeoutMs,
-            stdout: invocation.stdoutCapture,
-          });
+        : await callRunner(
+            context.env,
+            key,
+            "PUT",
+            { wait: wait(), ...offsets },
+            {
+              command: invocation.command || undefined,
+              script: invocation.script,
+              shell: invocation.shell,
+              dir: invocation.dir,
+              env: invocation.env,
+              timeoutMs: invocation.timeoutMs,
+              stdout: invocation.stdoutCapture,
+            },
+          );
       for (;;) {
         if (snapshot.result) {
           const { exitCode, stdout, stderr, error, timedOut } = snapshot.result;
@@ -61,7 +67,7 @@ export const commandExecutor: Executor = {
 async function reportUnavailable(env: Cloudflare.Env, message: string): Promise<void> {
   const window = Math.floor(Date.now() / 600_000);
   const agentUrl = env.RUNNER_URL || "StepRunner container";
-  await emitEvent(env, { id: `agent.${window}`, type: "AGENT_UNAVAILABLE", facts: { agentUrl, error: message } }).catch((error: unknown) =>
-    console.error("AGENT_UNAVAILABLE alert not sent:", error),
+  await emitEvent(env, { id: `agent.${window}`, type: "AGENT_UNAVAILABLE", facts: { agentUrl, error: message } }).catch(
+    (error: unknown) => console.error("AGENT_UNAVAILABLE alert not sent:", error),
   );
 }

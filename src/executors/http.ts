@@ -13,16 +13,26 @@ export const httpExecutor: Executor = {
     if ("error" in request) return { exitCode: 1, stdout: "", stderr: request.error, error: request.error };
     let response: Response;
     try {
-      response = await fetch(request.url, { method: request.method, headers: request.headers, body: request.body, signal, redirect: "follow" });
+      response = await fetch(request.url, {
+        method: request.method,
+        headers: request.headers,
+        body: request.body,
+        signal,
+        redirect: "follow",
+      });
     } catch (error) {
-      const message = signal.aborted ? `timed out after ${Math.round(invocation.timeoutMs / 1000)} s` : `request failed: ${describe(error)}`;
+      const message = signal.aborted
+        ? `timed out after ${Math.round(invocation.timeoutMs / 1000)} s`
+        : `request failed: ${describe(error)}`;
       return { exitCode: 1, stdout: "", stderr: message, error: message };
     }
     const body = await response.text();
     const headers = Object.fromEntries(response.headers);
     const config = invocation.config;
     const stdout = config.json === true ? JSON.stringify({ status_code: response.status, headers, body }) : body;
-    const head = `${response.status} ${response.statusText}\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}`).join("\n")}\n`;
+    const head = `${response.status} ${response.statusText}\n${Object.entries(headers)
+      .map(([name, value]) => `${name}: ${value}`)
+      .join("\n")}\n`;
     const stderr = config.silent === true ? "" : head;
     const ok = response.status >= 200 && response.status < 300;
     return {
@@ -46,7 +56,8 @@ function buildRequest(invocation: StepInvocation): BuiltRequest {
   } catch {
     return { error: `http step: '${match[2]}' is not a URL` };
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return { error: `http step: only http and https URLs, not '${url.protocol}'` };
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    return { error: `http step: only http and https URLs, not '${url.protocol}'` };
   const config = invocation.config;
   for (const [name, value] of Object.entries(asRecord(config.query))) url.searchParams.append(name, String(value));
   const headers = new Headers();
@@ -54,9 +65,11 @@ function buildRequest(invocation: StepInvocation): BuiltRequest {
   let body: string | undefined;
   if (config.body !== undefined && config.body !== null) {
     body = typeof config.body === "string" ? config.body : JSON.stringify(config.body);
-    if (typeof config.body !== "string" && !headers.has("content-type")) headers.set("content-type", "application/json");
+    if (typeof config.body !== "string" && !headers.has("content-type"))
+      headers.set("content-type", "application/json");
   }
-  if (body !== undefined && (method === "GET" || method === "HEAD")) return { error: `http step: a ${method} request cannot have a body` };
+  if (body !== undefined && (method === "GET" || method === "HEAD"))
+    return { error: `http step: a ${method} request cannot have a body` };
   return { method, url: url.toString(), headers, body };
 }
 

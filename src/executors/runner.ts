@@ -28,7 +28,9 @@ export class StepRunner extends Container<Cloudflare.Env> {
 export class RunnerUnavailable extends Error {}
 
 /** The runner's key for one attempt: stable, so a resumed poll or a kill finds the same process. */
-export async function executionKey(message: Pick<StepMessage, "dagId" | "runId" | "step" | "attempt">): Promise<string> {
+export async function executionKey(
+  message: Pick<StepMessage, "dagId" | "runId" | "step" | "attempt">,
+): Promise<string> {
   const text = `${message.dagId}\n${message.runId}\n${message.step}\n${message.attempt}`;
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return toHex(digest);
@@ -52,13 +54,22 @@ export async function callRunner(
   let response: Response;
   try {
     if (env.RUNNER_URL) response = await fetch(`${env.RUNNER_URL}${path}`, init);
-    else if (env.RUNNER) response = await env.RUNNER.getByName(instanceFor(key, env)).fetch(new Request(`http://runner${path}`, init));
-    else throw new RunnerUnavailable("no step runner configured (set RUNNER_URL, or bind the StepRunner container as RUNNER)");
+    else if (env.RUNNER)
+      response = await env.RUNNER.getByName(instanceFor(key, env)).fetch(new Request(`http://runner${path}`, init));
+    else
+      throw new RunnerUnavailable(
+        "no step runner configured (set RUNNER_URL, or bind the StepRunner container as RUNNER)",
+      );
   } catch (error) {
     if (error instanceof RunnerUnavailable) throw error;
-    throw new RunnerUnavailable(`the step runner is unreachable: ${error instanceof Error ? error.message : String(error)}`);
+    throw new RunnerUnavailable(
+      `the step runner is unreachable: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
-  if (!response.ok) throw new RunnerUnavailable(`the step runner answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
+  if (!response.ok)
+    throw new RunnerUnavailable(
+      `the step runner answered ${response.status}: ${(await response.text()).slice(0, 200)}`,
+    );
   return (await response.json()) as Snapshot;
 }
 

@@ -4,11 +4,22 @@
  * the retry schedule. Deliveries are at-least-once and never dropped silently: what exhausts
  * its retries (or the queue's) ends `failed` in the delivery log.
  */
-import type { AlertMessage, EventFacts } from "../alerts/events.ts";
+
 import { nextDelay, renderDelivery, retrySchedule, send } from "../alerts/deliver.ts";
+import type { AlertMessage, EventFacts } from "../alerts/events.ts";
 import { matches } from "../alerts/policies.ts";
 import type { EventType } from "../alerts/tokens.ts";
-import { claimDelivery, createDeliveries, failIfPending, findDelivery, findEvent, findPolicy, listPolicies, type PolicyRow, recordAttempt } from "../db/alerts.ts";
+import {
+  claimDelivery,
+  createDeliveries,
+  failIfPending,
+  findDelivery,
+  findEvent,
+  findPolicy,
+  listPolicies,
+  type PolicyRow,
+  recordAttempt,
+} from "../db/alerts.ts";
 import { findDag } from "../db/dags.ts";
 import { now } from "../db/time.ts";
 
@@ -23,7 +34,11 @@ export async function consumeAlerts(batch: MessageBatch<AlertMessage>, env: Clou
         }
         const next = await attemptDelivery(env, message.body);
         // The next attempt is a new message: it carries the delivery's new attempt count.
-        if (next) await env.ALERTS.send({ ...message.body, attempts: next.attempts }, { contentType: "json", delaySeconds: next.delaySeconds });
+        if (next)
+          await env.ALERTS.send(
+            { ...message.body, attempts: next.attempts },
+            { contentType: "json", delaySeconds: next.delaySeconds },
+          );
         message.ack();
       } catch (error) {
         console.error(`alerts: ${JSON.stringify(message.body)}:`, error);
@@ -38,7 +53,12 @@ export async function consumeDeadAlerts(batch: MessageBatch<AlertMessage>, env: 
   for (const message of batch.messages) {
     const body = message.body;
     if (body.kind === "deliver") {
-      await failIfPending(env.DB, body.deliveryId, { at: now(), statusCode: null, durationMs: 0, error: "gave up: the queue could not process this delivery" }, now());
+      await failIfPending(
+        env.DB,
+        body.deliveryId,
+        { at: now(), statusCode: null, durationMs: 0, error: "gave up: the queue could not process this delivery" },
+        now(),
+      );
     } else {
       console.error(`alerts: event ${body.eventId} could not be fanned out; it stays in alert_events`);
     }
@@ -55,25 +75,54 @@ async function fanOut(env: Cloudflare.Env, eventId: string, redelivered: boolean
   const [event, all] = await Promise.all([findEvent(env.DB, eventId), listPolicies(env.DB)]);
   if (!event) return;
   const type = event.type as EventType;
-  const candidates = all.filter((policy) => policy.enabled === 1 && (JSON.parse(policy.event_types) as string[]).includes(type));
+  const candidates = all.filter(
+    (policy) => policy.enabled === 1 && (JSON.parse(policy.event_types) as string[]).includes(type),
+  );
   if (candidates.length === 0 && !redelivered) return;
   const facts = JSON.parse(event.context) as EventFacts;
   const dagRow = event.dag_name ? await findDag(env.DB, event.dag_name) : null;
-  const dag = dagRow ? { name: dagRow.name, tags: JSON.parse(dagRow.tags) as string[] } : event.dag_name ? { name: event.dag_name, tags: [] } : undefined;
+  const dag = dagRow
+    ? { name: dagRow.name, tags: JSON.parse(dagRow.tags) as string[] }
+    : event.dag_name
+      ? { name: event.dag_name, tags: [] }
+      : undefined;
   const policies: PolicyRow[] = [];
   for (const policy of candidates) {
     // An event about one policy (long-running, metric) was already filtered by that policy.
     if (facts.forPolicy !== undefined && facts.forPolicy !== policy.id) continue;
     const wanted = facts.forPolicy !== undefined ? matches(policy, type, undefined, true) : matches(policy, type, dag);
-    if (wanted && (await thresholdReached(env, policy, type, dagRow?.id)) && !(await notifiedRecently(env, policy, type, event.dag_name))) policies.push(policy);
+    if (
+      wanted &&
+      (await thresholdReached(env, policy, type, dagRow?.id)) &&
+      !(await notifiedRecently(env, policy, type, event.dag_name))
+    )
+      policies.push(policy);
   }
-  const ids = await createDeliveries(env.DB, event, policies.map((policy) => policy.id), now(), redelivered);
-  if (ids.length > 0) await env.ALERTS.sendBatch(ids.map((deliveryId) => ({ body: { kind: "deliver", deliveryId, from: 0, attempts: 0 } satisfies AlertMessage, contentType: "json" as const })));
+  const ids = await createDeliveries(
+    env.DB,
+    event,
+    policies.map((policy) => policy.id),
+    now(),
+    redelivered,
+  );
+  if (ids.length > 0)
+    await env.ALERTS.sendBatch(
+      ids.map((deliveryId) => ({
+        body: { kind: "deliver", deliveryId, from: 0, attempts: 0 } satisfies AlertMessage,
+        contentType: "json" as const,
+      })),
+    );
 }
 
 /** `consecutiveFailureThreshold`: a JOB_FAILURE alerts only once the DAG's last N finished runs all failed. */
-async function thresholdReached(env: Cloudflare.Env, policy: PolicyRow, type: EventType, dagId: string | undefined): Promise<boolean> {
-  const threshold = (JSON.parse(policy.options) as { consecutiveFailureThreshold?: number }).consecutiveFailureThreshold ?? 1;
+async function thresholdReached(
+  env: Cloudflare.Env,
+  policy: PolicyRow,
+  type: EventType,
+  dagId: string | undefined,
+): Promise<boolean> {
+  const threshold =
+    (JSON.parse(policy.options) as { consecutiveFailureThreshold?: number }).consecutiveFailureThreshold ?? 1;
   if (type !== "JOB_FAILURE" || threshold <= 1 || !dagId) return true;
   const { results } = await env.DB.prepare(
     "SELECT status FROM dag_runs WHERE dag_id = ?1 AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?2",
@@ -84,11 +133,18 @@ async function thresholdReached(env: Cloudflare.Env, policy: PolicyRow, type: Ev
 }
 
 /** `renotifyIntervalMinutes`: the same kind of alert about the same DAG is not repeated sooner. */
-async function notifiedRecently(env: Cloudflare.Env, policy: PolicyRow, type: EventType, dagName: string | null): Promise<boolean> {
+async function notifiedRecently(
+  env: Cloudflare.Env,
+  policy: PolicyRow,
+  type: EventType,
+  dagName: string | null,
+): Promise<boolean> {
   const minutes = (JSON.parse(policy.options) as { renotifyIntervalMinutes?: number }).renotifyIntervalMinutes;
   if (!minutes) return false;
   const since = new Date(Date.now() - minutes * 60_000).toISOString();
-  const recent = await env.DB.prepare("SELECT 1 AS found FROM alert_deliveries WHERE policy_id = ?1 AND event_type = ?2 AND dag_name IS ?3 AND created_at > ?4 LIMIT 1")
+  const recent = await env.DB.prepare(
+    "SELECT 1 AS found FROM alert_deliveries WHERE policy_id = ?1 AND event_type = ?2 AND dag_name IS ?3 AND created_at > ?4 LIMIT 1",
+  )
     .bind(policy.id, type, dagName, since)
     .first();
   return recent !== null;
@@ -106,16 +162,39 @@ async function attemptDelivery(
   message: Extract<AlertMessage, { kind: "deliver" }>,
 ): Promise<{ delaySeconds: number; attempts: number } | undefined> {
   const claimedAt = Date.now();
-  if (!(await claimDelivery(env.DB, message.deliveryId, message.attempts, new Date(claimedAt).toISOString(), new Date(claimedAt + CLAIM_MS).toISOString()))) return undefined;
+  if (
+    !(await claimDelivery(
+      env.DB,
+      message.deliveryId,
+      message.attempts,
+      new Date(claimedAt).toISOString(),
+      new Date(claimedAt + CLAIM_MS).toISOString(),
+    ))
+  )
+    return undefined;
   const delivery = await findDelivery(env.DB, message.deliveryId);
-  const [policy, event] = delivery ? await Promise.all([findPolicy(env.DB, delivery.policy_id), findEvent(env.DB, delivery.event_id)]) : [null, null];
+  const [policy, event] = delivery
+    ? await Promise.all([findPolicy(env.DB, delivery.policy_id), findEvent(env.DB, delivery.event_id)])
+    : [null, null];
   if (!delivery || !policy || !event) return undefined;
   let request;
   try {
-    request = await renderDelivery(env, policy, event.type as EventType, JSON.parse(event.context) as EventFacts, delivery.id);
+    request = await renderDelivery(
+      env,
+      policy,
+      event.type as EventType,
+      JSON.parse(event.context) as EventFacts,
+      delivery.id,
+    );
   } catch (error) {
     const reason = `could not render: ${error instanceof Error ? error.message : String(error)}`;
-    await recordAttempt(env.DB, delivery.id, { at: now(), statusCode: null, durationMs: 0, error: reason }, "failed", now());
+    await recordAttempt(
+      env.DB,
+      delivery.id,
+      { at: now(), statusCode: null, durationMs: 0, error: reason },
+      "failed",
+      now(),
+    );
     return undefined;
   }
   const result = await send(env, request);
@@ -123,8 +202,10 @@ async function attemptDelivery(
   const made = attempts - message.from;
   const delay = result.outcome === "retry" ? nextDelay(retrySchedule(env), made, result.retryAfterSeconds) : undefined;
   const status = result.outcome === "delivered" ? "delivered" : delay === undefined ? "failed" : "pending";
-  const attempt = result.outcome === "retry" && delay === undefined ? { ...result.attempt, error: `${result.attempt.error}; gave up after ${made} attempts` } : result.attempt;
+  const attempt =
+    result.outcome === "retry" && delay === undefined
+      ? { ...result.attempt, error: `${result.attempt.error}; gave up after ${made} attempts` }
+      : result.attempt;
   await recordAttempt(env.DB, delivery.id, attempt, status, now());
   return delay === undefined ? undefined : { delaySeconds: delay, attempts };
 }
-

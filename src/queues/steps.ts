@@ -22,7 +22,12 @@ export async function consumeSteps(batch: MessageBatch<StepMessage>, env: Cloudf
         let invocation: StepInvocation | null = await coordinator.claim(message.body);
         while (invocation) {
           const startedAt = new Date().toISOString();
-          const attempt: StepMessage = { dagId: invocation.dagId, runId: invocation.runId, step: invocation.step, attempt: invocation.attempt };
+          const attempt: StepMessage = {
+            dagId: invocation.dagId,
+            runId: invocation.runId,
+            step: invocation.step,
+            attempt: invocation.attempt,
+          };
           const outcome = await execute(invocation, {
             env,
             handOffAt: began + INLINE_BUDGET_MS,
@@ -33,13 +38,20 @@ export async function consumeSteps(batch: MessageBatch<StepMessage>, env: Cloudf
             await env.STEPS.send({ ...attempt, resume: outcome.handOff }, { contentType: "json" });
             break;
           }
-          invocation = await report(env, { ...attempt, ...outcome, startedAt, finishedAt: new Date().toISOString() }, Date.now() - began < INLINE_BUDGET_MS);
+          invocation = await report(
+            env,
+            { ...attempt, ...outcome, startedAt, finishedAt: new Date().toISOString() },
+            Date.now() - began < INLINE_BUDGET_MS,
+          );
         }
         message.ack();
       } catch (error) {
         // The coordinator was unreachable: try the message again. A claimed attempt that never
         // reports back is recovered by its lease in the coordinator.
-        console.error(`step ${message.body.dagId}/${message.body.runId}/${message.body.step}#${message.body.attempt}:`, error);
+        console.error(
+          `step ${message.body.dagId}/${message.body.runId}/${message.body.step}#${message.body.attempt}:`,
+          error,
+        );
         message.retry({ delaySeconds: 1 });
       }
     }),
@@ -52,7 +64,11 @@ export async function consumeSteps(batch: MessageBatch<StepMessage>, env: Cloudf
  * a fresh stub (a stub that threw may stay broken). The coordinator applies a result once, so a
  * call that did arrive before failing makes the next one a no-op.
  */
-async function report(env: Cloudflare.Env, result: StepResult, continueInline: boolean): Promise<StepInvocation | null> {
+async function report(
+  env: Cloudflare.Env,
+  result: StepResult,
+  continueInline: boolean,
+): Promise<StepInvocation | null> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await coordinatorFor(env, result.dagId).finish(result, continueInline);

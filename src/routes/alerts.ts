@@ -10,8 +10,8 @@ import { PRESETS } from "../alerts/presets.ts";
 import { ASSET_TOKENS, EVENT_TYPES, type EventType, GROUP_OF_EVENT, TOKENS } from "../alerts/tokens.ts";
 import {
   type Attempt,
-  deletePolicy,
   type DeliveryRow,
+  deletePolicy,
   findDelivery,
   findPolicy,
   insertPolicy,
@@ -26,11 +26,23 @@ import { newRunId } from "../domain/run.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, roleRoute } from "./router.ts";
 
-const IdParam = z.object({ id: z.string().min(1).max(200).openapi({ param: { name: "id", in: "path" } }) });
+const IdParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(200)
+    .openapi({ param: { name: "id", in: "path" } }),
+});
 const WithPolicy = z.object({ alertPolicy: PolicySchema, warnings: z.array(z.string()).optional() });
 const SampleRequest = z.strictObject({ eventType: z.enum(EVENT_TYPES).optional() });
 
-const AttemptSchema = z.object({ at: z.string(), statusCode: z.number().int().nullable(), durationMs: z.number(), error: z.string().optional(), responseBody: z.string().optional() });
+const AttemptSchema = z.object({
+  at: z.string(),
+  statusCode: z.number().int().nullable(),
+  durationMs: z.number(),
+  error: z.string().optional(),
+  responseBody: z.string().optional(),
+});
 const DeliverySchema = z
   .object({
     id: z.string(),
@@ -44,10 +56,23 @@ const DeliverySchema = z
     updatedAt: z.string(),
   })
   .openapi("AlertDelivery");
-const TestResult = z.object({ statusCode: z.number().int().nullable(), headers: z.record(z.string(), z.string()), body: z.string(), error: z.string().optional() }).openapi("AlertTestResult");
+const TestResult = z
+  .object({
+    statusCode: z.number().int().nullable(),
+    headers: z.record(z.string(), z.string()),
+    body: z.string(),
+    error: z.string().optional(),
+  })
+  .openapi("AlertTestResult");
 
 const tags = ["alerts"];
-const list = roleRoute("viewer", { method: "get", path: "/alert-policies", tags, summary: "List alert policies (header values and secrets redacted)", responses: { 200: jsonResponse("Policies", z.object({ alertPolicies: z.array(PolicySchema) })) } });
+const list = roleRoute("viewer", {
+  method: "get",
+  path: "/alert-policies",
+  tags,
+  summary: "List alert policies (header values and secrets redacted)",
+  responses: { 200: jsonResponse("Policies", z.object({ alertPolicies: z.array(PolicySchema) })) },
+});
 const create = roleRoute("manager", {
   method: "post",
   path: "/alert-policies",
@@ -56,23 +81,44 @@ const create = roleRoute("manager", {
   request: { body: jsonBody(PolicyInput) },
   responses: { 201: jsonResponse("Created", WithPolicy), 409: errorResponse("Name taken") },
 });
-const get = roleRoute("viewer", { method: "get", path: "/alert-policies/{id}", tags, summary: "An alert policy", request: { params: IdParam }, responses: { 200: jsonResponse("The policy", WithPolicy), 404: errorResponse("No such policy") } });
+const get = roleRoute("viewer", {
+  method: "get",
+  path: "/alert-policies/{id}",
+  tags,
+  summary: "An alert policy",
+  request: { params: IdParam },
+  responses: { 200: jsonResponse("The policy", WithPolicy), 404: errorResponse("No such policy") },
+});
 const replace = roleRoute("manager", {
   method: "put",
   path: "/alert-policies/{id}",
   tags,
   summary: `Replace an alert policy; a header value or secret sent back redacted keeps its stored value`,
   request: { params: IdParam, body: jsonBody(PolicyInput) },
-  responses: { 200: jsonResponse("Saved", WithPolicy), 404: errorResponse("No such policy"), 409: errorResponse("Name taken") },
+  responses: {
+    200: jsonResponse("Saved", WithPolicy),
+    404: errorResponse("No such policy"),
+    409: errorResponse("Name taken"),
+  },
 });
-const remove = roleRoute("manager", { method: "delete", path: "/alert-policies/{id}", tags, summary: "Delete an alert policy and its delivery log", request: { params: IdParam }, responses: { 204: { description: "Deleted" }, 404: errorResponse("No such policy") } });
+const remove = roleRoute("manager", {
+  method: "delete",
+  path: "/alert-policies/{id}",
+  tags,
+  summary: "Delete an alert policy and its delivery log",
+  request: { params: IdParam },
+  responses: { 204: { description: "Deleted" }, 404: errorResponse("No such policy") },
+});
 const preview = roleRoute("viewer", {
   method: "post",
   path: "/alert-policies/{id}/preview",
   tags,
   summary: "Render the policy for a sample event, without sending",
   request: { params: IdParam, body: jsonBody(SampleRequest) },
-  responses: { 200: jsonResponse("Rendered", z.object({ url: z.string(), body: z.string() })), 404: errorResponse("No such policy") },
+  responses: {
+    200: jsonResponse("Rendered", z.object({ url: z.string(), body: z.string() })),
+    404: errorResponse("No such policy"),
+  },
 });
 const test = roleRoute("manager", {
   method: "post",
@@ -91,11 +137,17 @@ const testDraft = roleRoute("manager", {
     body: jsonBody(
       PolicyInput.extend({
         eventType: z.enum(EVENT_TYPES).optional(),
-        policyId: z.string().optional().openapi({ description: "Unsaved edits of this saved policy: redacted header values and secret are its stored ones (same host only, as with PUT)" }),
+        policyId: z.string().optional().openapi({
+          description:
+            "Unsaved edits of this saved policy: redacted header values and secret are its stored ones (same host only, as with PUT)",
+        }),
       }),
     ),
   },
-  responses: { 200: jsonResponse("The destination's answer", TestResult), 404: errorResponse("No such policy (policyId)") },
+  responses: {
+    200: jsonResponse("The destination's answer", TestResult),
+    404: errorResponse("No such policy (policyId)"),
+  },
 });
 const deliveries = roleRoute("viewer", {
   method: "get",
@@ -103,16 +155,33 @@ const deliveries = roleRoute("viewer", {
   tags,
   summary: "The policy's deliveries, newest first, with every attempt",
   request: { params: IdParam, query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }) },
-  responses: { 200: jsonResponse("Deliveries", z.object({ deliveries: z.array(DeliverySchema) })), 404: errorResponse("No such policy") },
+  responses: {
+    200: jsonResponse("Deliveries", z.object({ deliveries: z.array(DeliverySchema) })),
+    404: errorResponse("No such policy"),
+  },
 });
-const delivery = roleRoute("viewer", { method: "get", path: "/alert-deliveries/{id}", tags, summary: "One delivery with its attempts", request: { params: IdParam }, responses: { 200: jsonResponse("The delivery", z.object({ delivery: DeliverySchema })), 404: errorResponse("No such delivery") } });
+const delivery = roleRoute("viewer", {
+  method: "get",
+  path: "/alert-deliveries/{id}",
+  tags,
+  summary: "One delivery with its attempts",
+  request: { params: IdParam },
+  responses: {
+    200: jsonResponse("The delivery", z.object({ delivery: DeliverySchema })),
+    404: errorResponse("No such delivery"),
+  },
+});
 const replay = roleRoute("manager", {
   method: "post",
   path: "/alert-deliveries/{id}/replay",
   tags,
   summary: "Send a delivery again (on a fresh retry schedule); its attempts are added to the log",
   request: { params: IdParam },
-  responses: { 200: jsonResponse("Queued", z.object({ delivery: DeliverySchema })), 400: errorResponse("Still being sent"), 404: errorResponse("No such delivery") },
+  responses: {
+    200: jsonResponse("Queued", z.object({ delivery: DeliverySchema })),
+    400: errorResponse("Still being sent"),
+    404: errorResponse("No such delivery"),
+  },
 });
 const tokens = roleRoute("viewer", {
   method: "get",
@@ -124,7 +193,9 @@ const tokens = roleRoute("viewer", {
       "Tokens",
       z.object({
         eventTypes: z.array(z.object({ eventType: z.string(), tokens: z.array(z.string()) })),
-        tokens: z.array(z.object({ name: z.string(), group: z.string(), description: z.string(), example: z.string() })),
+        tokens: z.array(
+          z.object({ name: z.string(), group: z.string(), description: z.string(), example: z.string() }),
+        ),
         ignored: z.array(z.string()),
       }),
     ),
@@ -135,7 +206,23 @@ const presets = roleRoute("viewer", {
   path: "/alert-presets",
   tags,
   summary: "Ready body templates: Discord, Slack, Jira v2/v3, Linear, PagerDuty, Teams, generic",
-  responses: { 200: jsonResponse("Presets", z.object({ presets: z.array(z.object({ id: z.string(), name: z.string(), url: z.string(), headers: z.record(z.string(), z.string()), body: z.string(), notes: z.string() })) })) },
+  responses: {
+    200: jsonResponse(
+      "Presets",
+      z.object({
+        presets: z.array(
+          z.object({
+            id: z.string(),
+            name: z.string(),
+            url: z.string(),
+            headers: z.record(z.string(), z.string()),
+            body: z.string(),
+            notes: z.string(),
+          }),
+        ),
+      }),
+    ),
+  },
 });
 
 export const alertRoutes = createRouter()
@@ -144,10 +231,13 @@ export const alertRoutes = createRouter()
     const input = c.req.valid("json");
     const { warnings } = validatePolicy(c.env, input);
     const write = await toPolicyWrite(c.env, newRunId(), input);
-    if (!(await insertPolicy(c.env.DB, write, c.get("principal").id, now()))) throw new ApiError("already_exists", `an alert policy named '${input.name}' already exists`);
+    if (!(await insertPolicy(c.env.DB, write, c.get("principal").id, now())))
+      throw new ApiError("already_exists", `an alert policy named '${input.name}' already exists`);
     return c.json({ alertPolicy: toPolicy((await findPolicy(c.env.DB, write.id))!), warnings }, 201);
   })
-  .openapi(get, async (c) => c.json({ alertPolicy: toPolicy(await requirePolicy(c.env.DB, c.req.valid("param").id)) }, 200))
+  .openapi(get, async (c) =>
+    c.json({ alertPolicy: toPolicy(await requirePolicy(c.env.DB, c.req.valid("param").id)) }, 200),
+  )
   .openapi(replace, async (c) => {
     const previous = await requirePolicy(c.env.DB, c.req.valid("param").id);
     const input = c.req.valid("json");
@@ -158,13 +248,21 @@ export const alertRoutes = createRouter()
     return c.json({ alertPolicy: toPolicy((await findPolicy(c.env.DB, previous.id))!), warnings }, 200);
   })
   .openapi(remove, async (c) => {
-    if (!(await deletePolicy(c.env.DB, c.req.valid("param").id))) throw notFound(`alert policy '${c.req.valid("param").id}'`);
+    if (!(await deletePolicy(c.env.DB, c.req.valid("param").id)))
+      throw notFound(`alert policy '${c.req.valid("param").id}'`);
     return c.body(null, 204);
   })
   .openapi(preview, async (c) => {
     const policy = await requirePolicy(c.env.DB, c.req.valid("param").id);
     const type = sampleType(policy, c.req.valid("json").eventType);
-    const rendered = await renderDelivery(c.env, policy, type, sampleFacts(type), `sample-${crypto.randomUUID()}`, true);
+    const rendered = await renderDelivery(
+      c.env,
+      policy,
+      type,
+      sampleFacts(type),
+      `sample-${crypto.randomUUID()}`,
+      true,
+    );
     return c.json({ url: rendered.url, body: rendered.body }, 200);
   })
   .openapi(test, async (c) => {
@@ -176,20 +274,31 @@ export const alertRoutes = createRouter()
     validatePolicy(c.env, input);
     const saved = policyId === undefined ? undefined : await requirePolicy(c.env.DB, policyId);
     const write = await toPolicyWrite(c.env, "draft", input, saved);
-    return c.json(await sendSample(c.env, { ...write, created_by: "", created_at: "", updated_at: "" }, eventType), 200);
+    return c.json(
+      await sendSample(c.env, { ...write, created_by: "", created_at: "", updated_at: "" }, eventType),
+      200,
+    );
   })
   .openapi(deliveries, async (c) => {
     const policy = await requirePolicy(c.env.DB, c.req.valid("param").id);
-    return c.json({ deliveries: (await listDeliveries(c.env.DB, policy.id, c.req.valid("query").limit)).map(toDelivery) }, 200);
+    return c.json(
+      { deliveries: (await listDeliveries(c.env.DB, policy.id, c.req.valid("query").limit)).map(toDelivery) },
+      200,
+    );
   })
-  .openapi(delivery, async (c) => c.json({ delivery: toDelivery(await requireDelivery(c.env.DB, c.req.valid("param").id)) }, 200))
+  .openapi(delivery, async (c) =>
+    c.json({ delivery: toDelivery(await requireDelivery(c.env.DB, c.req.valid("param").id)) }, 200),
+  )
   .openapi(replay, async (c) => {
     const row = await requireDelivery(c.env.DB, c.req.valid("param").id);
     if (row.status === "pending") throw new ApiError("bad_request", `delivery '${row.id}' is still being sent`);
     const attempts = (JSON.parse(row.attempts) as unknown[]).length;
     await setDeliveryStatus(c.env.DB, row.id, "pending", now());
     try {
-      await c.env.ALERTS.send({ kind: "deliver", deliveryId: row.id, from: attempts, attempts }, { contentType: "json" });
+      await c.env.ALERTS.send(
+        { kind: "deliver", deliveryId: row.id, from: attempts, attempts },
+        { contentType: "json" },
+      );
     } catch (error) {
       await setDeliveryStatus(c.env.DB, row.id, row.status, now()); // not queued: not pending either
       throw error;
@@ -201,7 +310,9 @@ export const alertRoutes = createRouter()
       {
         eventTypes: EVENT_TYPES.map((eventType) => ({
           eventType,
-          tokens: TOKENS.filter((token) => token.group === "global" || token.group === GROUP_OF_EVENT[eventType]).map((token) => token.name),
+          tokens: TOKENS.filter((token) => token.group === "global" || token.group === GROUP_OF_EVENT[eventType]).map(
+            (token) => token.name,
+          ),
         })),
         tokens: TOKENS.map((token) => ({ ...token })),
         ignored: ASSET_TOKENS,
@@ -245,7 +356,12 @@ async function sendSample(env: Cloudflare.Env, policy: PolicyRow, asked: EventTy
   const type = sampleType(policy, asked);
   const rendered = await renderDelivery(env, policy, type, sampleFacts(type), `sample-${crypto.randomUUID()}`, true);
   const result = await send(env, rendered);
-  return { statusCode: result.attempt.statusCode, headers: result.responseHeaders, body: result.responseBody, ...(result.attempt.error ? { error: result.attempt.error } : {}) };
+  return {
+    statusCode: result.attempt.statusCode,
+    headers: result.responseHeaders,
+    body: result.responseBody,
+    ...(result.attempt.error ? { error: result.attempt.error } : {}),
+  };
 }
 
 /** A realistic event, with the characters that break naive templates (quotes, newlines, a mention). */
@@ -263,7 +379,10 @@ function sampleFacts(type: EventType): EventFacts {
     finishedAt: type === "JOB_LONG_RUNNING" ? null : finished.toISOString(),
     durationMs: finished.getTime() - started.getTime(),
     failedSteps: type === "JOB_FAILURE" ? ["build"] : [],
-    error: type === "JOB_SUCCESS" ? undefined : 'step "build" failed: exit code 2\nnpm ERR! missing script: "build" (@everyone this is sample text)',
+    error:
+      type === "JOB_SUCCESS"
+        ? undefined
+        : 'step "build" failed: exit code 2\nnpm ERR! missing script: "build" (@everyone this is sample text)',
     scheduledFor: finished.toISOString(),
     errors: ["steps[2].depends: unknown step 'buidl' (line 14, col 9)"],
     agentUrl: "http://runner",

@@ -17,7 +17,9 @@ const list = roleRoute("admin", {
   path: "/api-keys",
   tags: ["api-keys"],
   summary: "List API keys (never the keys themselves)",
-  responses: { 200: jsonResponse("API keys", z.object({ apiKeys: z.array(ApiKeySchema) }).openapi("APIKeysListResponse")) },
+  responses: {
+    200: jsonResponse("API keys", z.object({ apiKeys: z.array(ApiKeySchema) }).openapi("APIKeysListResponse")),
+  },
 });
 
 const create = roleRoute("admin", {
@@ -48,7 +50,9 @@ const update = roleRoute("admin", {
   summary: "Rename, describe or change the role of an API key; a new role applies at once",
   request: {
     params: ApiKeyIdParam,
-    body: jsonBody(z.strictObject({ name: Name.optional(), description: Description.optional(), role: RoleSchema.optional() })),
+    body: jsonBody(
+      z.strictObject({ name: Name.optional(), description: Description.optional(), role: RoleSchema.optional() }),
+    ),
   },
   responses: {
     200: jsonResponse("Updated", ApiKeyResponse),

@@ -6,14 +6,17 @@ import { toRunRow } from "../coordinator/storage.ts";
 import { findDag } from "../db/dags.ts";
 import { findLatestRun, findRun, listRuns, type RunRow } from "../db/runs.ts";
 import { parseDagSpec, type StepSpec } from "../domain/dag-spec.ts";
-import type { RunTrigger } from "../domain/run.ts";
 import { formatParams } from "../domain/params.ts";
+import type { RunTrigger } from "../domain/run.ts";
 import { NODE_STATUS, runStatusLabel } from "../domain/status.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, roleRoute } from "./router.ts";
-import { DagNameSchema, FileNameParam, pagination, PaginationSchema, RunSummarySchema, StepSchema } from "./schemas.ts";
+import { DagNameSchema, FileNameParam, PaginationSchema, pagination, RunSummarySchema, StepSchema } from "./schemas.ts";
 
-const RunIdSchema = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "may contain letters, digits, _ and - only (at most 64)").openapi("DAGRunId");
+const RunIdSchema = z
+  .string()
+  .regex(/^[a-zA-Z0-9_-]{1,64}$/, "may contain letters, digits, _ and - only (at most 64)")
+  .openapi("DAGRunId");
 const RunPath = z.object({
   name: DagNameSchema.openapi({ param: { name: "name", in: "path" } }),
   dagRunId: RunIdSchema.openapi({ param: { name: "dagRunId", in: "path" } }),
@@ -38,10 +41,17 @@ const NodeSchema = z
 
 const RunDetailsSchema = RunSummarySchema.extend({
   params: z.string(),
-  trigger: z.enum(["manual", "api", "webhook", "schedule", "retry"]).openapi({ description: "How the run was started (dagflare extension)" }),
+  trigger: z
+    .enum(["manual", "api", "webhook", "schedule", "retry"])
+    .openapi({ description: "How the run was started (dagflare extension)" }),
   triggeredBy: z.string().openapi({ description: "Who or what started the run (dagflare extension)" }),
-  webhookPayload: z.string().nullable().openapi({ description: "The webhook's payload as the steps see it (WEBHOOK_PAYLOAD, exact JSON text); null when not started by a webhook (dagflare extension)" }),
-  webhookHeaders: z.string().nullable().openapi({ description: "The request headers the DAG forwards (WEBHOOK_HEADERS, JSON text), or null (dagflare extension)" }),
+  webhookPayload: z.string().nullable().openapi({
+    description:
+      "The webhook's payload as the steps see it (WEBHOOK_PAYLOAD, exact JSON text); null when not started by a webhook (dagflare extension)",
+  }),
+  webhookHeaders: z.string().nullable().openapi({
+    description: "The request headers the DAG forwards (WEBHOOK_HEADERS, JSON text), or null (dagflare extension)",
+  }),
   nodes: z.array(NodeSchema),
   onSuccess: NodeSchema.optional(),
   onFailure: NodeSchema.optional(),
@@ -50,10 +60,16 @@ const RunDetailsSchema = RunSummarySchema.extend({
 }).openapi("DAGRunDetails");
 
 const StartBody = z.strictObject({
-  params: z.union([z.string(), z.record(z.string(), z.unknown())]).optional().openapi({ description: "`K=V K2=\"a b\"`, JSON text of an object, or an object" }),
+  params: z
+    .union([z.string(), z.record(z.string(), z.unknown())])
+    .optional()
+    .openapi({ description: '`K=V K2="a b"`, JSON text of an object, or an object' }),
   dagRunId: RunIdSchema.optional(),
   dagName: z.string().optional().openapi({ description: "Accepted for Dagu compatibility; the path names the DAG" }),
-  singleton: z.boolean().optional().openapi({ description: "Refuse (409) while a run of this DAG is running or queued" }),
+  singleton: z
+    .boolean()
+    .optional()
+    .openapi({ description: "Refuse (409) while a run of this DAG is running or queued" }),
   queue: z.string().optional().openapi({ description: "Accepted for Dagu compatibility; each DAG has its own queue" }),
 });
 
@@ -72,7 +88,10 @@ const startRoute = (path: "/dags/{fileName}/start" | "/dags/{fileName}/enqueue",
   });
 
 const start = startRoute("/dags/{fileName}/start", "Start a run; beyond the DAG's maxActiveRuns it waits as queued");
-const enqueue = startRoute("/dags/{fileName}/enqueue", "Queue a run; it starts when the DAG has a free slot (same as start)");
+const enqueue = startRoute(
+  "/dags/{fileName}/enqueue",
+  "Queue a run; it starts when the DAG has a free slot (same as start)",
+);
 
 const ListQuery = z.object({
   status: z.coerce.number().int().min(0).max(6).optional(),
@@ -91,7 +110,9 @@ const listAll = roleRoute("viewer", {
   tags: ["dag-runs"],
   summary: "List runs of all DAGs, newest first",
   request: { query: ListQuery },
-  responses: { 200: jsonResponse("Runs", z.object({ dagRuns: z.array(RunSummarySchema), pagination: PaginationSchema })) },
+  responses: {
+    200: jsonResponse("Runs", z.object({ dagRuns: z.array(RunSummarySchema), pagination: PaginationSchema })),
+  },
 });
 
 const listByName = roleRoute("viewer", {
@@ -100,13 +121,17 @@ const listByName = roleRoute("viewer", {
   tags: ["dag-runs"],
   summary: "List the runs of one DAG, newest first",
   request: { params: RunPath.pick({ name: true }), query: ListQuery.omit({ name: true }) },
-  responses: { 200: jsonResponse("Runs", z.object({ dagRuns: z.array(RunSummarySchema), pagination: PaginationSchema })) },
+  responses: {
+    200: jsonResponse("Runs", z.object({ dagRuns: z.array(RunSummarySchema), pagination: PaginationSchema })),
+  },
 });
 
 const GridItemSchema = z
   .object({
     name: z.string().openapi({ description: "Step name" }),
-    history: z.array(z.number().int()).openapi({ description: "The step's node status in each listed run, oldest run first" }),
+    history: z
+      .array(z.number().int())
+      .openapi({ description: "The step's node status in each listed run, oldest run first" }),
   })
   .openapi("DAGGridItem");
 
@@ -115,9 +140,15 @@ const listOfDag = roleRoute("viewer", {
   path: "/dags/{fileName}/dag-runs",
   tags: ["dags"],
   summary: "Run history of one DAG with each run's nodes, newest first, and a step × run status grid",
-  request: { params: FileNameParam, query: ListQuery.omit({ name: true }).extend({ perPage: z.coerce.number().int().min(1).max(100).default(30) }) },
+  request: {
+    params: FileNameParam,
+    query: ListQuery.omit({ name: true }).extend({ perPage: z.coerce.number().int().min(1).max(100).default(30) }),
+  },
   responses: {
-    200: jsonResponse("Runs", z.object({ dagRuns: z.array(RunDetailsSchema), gridData: z.array(GridItemSchema), pagination: PaginationSchema })),
+    200: jsonResponse(
+      "Runs",
+      z.object({ dagRuns: z.array(RunDetailsSchema), gridData: z.array(GridItemSchema), pagination: PaginationSchema }),
+    ),
     404: errorResponse("No such DAG"),
   },
 });
@@ -128,7 +159,10 @@ const detailsOfDag = roleRoute("viewer", {
   tags: ["dags"],
   summary: "A run with its nodes (`latest` for the most recent)",
   request: { params: z.object({ fileName: FileNameParam.shape.fileName, dagRunId: RunPath.shape.dagRunId }) },
-  responses: { 200: jsonResponse("The run", z.object({ dagRun: RunDetailsSchema })), 404: errorResponse("No such run") },
+  responses: {
+    200: jsonResponse("The run", z.object({ dagRun: RunDetailsSchema })),
+    404: errorResponse("No such run"),
+  },
 });
 
 const details = roleRoute("viewer", {
@@ -137,7 +171,10 @@ const details = roleRoute("viewer", {
   tags: ["dag-runs"],
   summary: "A run with its nodes (`latest` for the most recent)",
   request: { params: RunPath },
-  responses: { 200: jsonResponse("The run", z.object({ dagRunDetails: RunDetailsSchema })), 404: errorResponse("No such run") },
+  responses: {
+    200: jsonResponse("The run", z.object({ dagRunDetails: RunDetailsSchema })),
+    404: errorResponse("No such run"),
+  },
 });
 
 const stop = roleRoute("operator", {
@@ -153,13 +190,18 @@ const retry = roleRoute("operator", {
   method: "post",
   path: "/dag-runs/{name}/{dagRunId}/retry",
   tags: ["dag-runs"],
-  summary: "Run a finished run again: steps that succeeded keep their results, the others run anew; with stepName only that step",
+  summary:
+    "Run a finished run again: steps that succeeded keep their results, the others run anew; with stepName only that step",
   request: {
     params: RunPath,
     body: jsonBody(
       z.strictObject({
         dagRunId: RunIdSchema.openapi({ description: "The run to retry: must be the path's dagRunId" }),
-        stepName: z.string().min(1).optional().openapi({ description: "Re-run only this step; its dependencies must have succeeded" }),
+        stepName: z
+          .string()
+          .min(1)
+          .optional()
+          .openapi({ description: "Re-run only this step; its dependencies must have succeeded" }),
       }),
     ),
   },
@@ -195,7 +237,12 @@ const stepLog = roleRoute("viewer", {
   tags: ["dag-runs"],
   summary: "A step's stdout or stderr (the last 256 KiB of each)",
   request: {
-    params: RunPath.extend({ stepName: z.string().min(1).openapi({ param: { name: "stepName", in: "path" } }) }),
+    params: RunPath.extend({
+      stepName: z
+        .string()
+        .min(1)
+        .openapi({ param: { name: "stepName", in: "path" } }),
+    }),
     query: LogQuery.extend({ stream: z.enum(["stdout", "stderr"]).default("stdout") }),
   },
   responses: { 200: jsonResponse("Log", LogSchema), 404: errorResponse("No such run or step") },
@@ -211,7 +258,14 @@ const outputs = roleRoute("viewer", {
     200: jsonResponse(
       "Outputs",
       z.object({
-        metadata: z.object({ dagName: z.string(), dagRunId: z.string(), attemptId: z.string(), status: z.string(), completedAt: z.string(), params: z.string() }),
+        metadata: z.object({
+          dagName: z.string(),
+          dagRunId: z.string(),
+          attemptId: z.string(),
+          status: z.string(),
+          completedAt: z.string(),
+          params: z.string(),
+        }),
         outputs: z.record(z.string(), z.string()),
       }),
     ),
@@ -262,7 +316,11 @@ export const dagRunRoutes = createRouter()
     const { name, dagRunId } = c.req.valid("param");
     const body = c.req.valid("json");
     const row = await requireRunRow(c.env, name, dagRunId);
-    if (body.dagRunId !== row.run_id) throw new ApiError("bad_request", `the body's dagRunId '${body.dagRunId}' is not the run in the path ('${row.run_id}')`);
+    if (body.dagRunId !== row.run_id)
+      throw new ApiError(
+        "bad_request",
+        `the body's dagRunId '${body.dagRunId}' is not the run in the path ('${row.run_id}')`,
+      );
     throwUnlessOk(await coordinatorFor(c.env, row.dag_id).retry(row.run_id, body.stepName));
     return c.body(null, 200);
   })
@@ -297,7 +355,14 @@ export const dagRunRoutes = createRouter()
     );
     return c.json(
       {
-        metadata: { dagName: name, dagRunId: run.id, attemptId: run.id, status: run.statusLabel, completedAt: run.finished_at ?? "", params: formatParams(JSON.parse(run.params)) },
+        metadata: {
+          dagName: name,
+          dagRunId: run.id,
+          attemptId: run.id,
+          status: run.statusLabel,
+          completedAt: run.finished_at ?? "",
+          params: formatParams(JSON.parse(run.params)),
+        },
         outputs: values,
       },
       200,
@@ -310,7 +375,12 @@ export const dagRunRoutes = createRouter()
  * Starts a run of a stored DAG for an API caller. Start and enqueue behave alike here: a run
  * beyond the DAG's maxActiveRuns waits as `queued` and starts when a slot frees.
  */
-async function startFor(env: Cloudflare.Env, dagName: string, body: z.infer<typeof StartBody>, principal: Principal): Promise<string> {
+async function startFor(
+  env: Cloudflare.Env,
+  dagName: string,
+  body: z.infer<typeof StartBody>,
+  principal: Principal,
+): Promise<string> {
   const dag = await findDag(env.DB, dagName);
   if (!dag) throw notFound(`DAG '${dagName}'`);
   return startRun(env, dag, {
@@ -347,7 +417,10 @@ function throwUnlessOk(result: ControlResult): void {
   if (!result.ok) throw new ApiError(result.code, result.message);
 }
 
-type ListOptions = Omit<z.infer<typeof ListQuery>, "name" | "remoteNode"> & { dagName?: string | undefined; nameContains?: string | undefined };
+type ListOptions = Omit<z.infer<typeof ListQuery>, "name" | "remoteNode"> & {
+  dagName?: string | undefined;
+  nameContains?: string | undefined;
+};
 
 async function runList(db: D1Database, options: ListOptions) {
   const { rows, pagination } = await runPage(db, options);
@@ -381,7 +454,10 @@ function gridOf(newestFirst: RunView[]) {
   runs.forEach((run, index) => {
     for (const node of [...run.nodes, ...run.handlerNodes]) names.get(node.name)![index] = node.status;
   });
-  return [...names].map(([name, history]) => ({ name, history: Array.from(runs, (_, index) => history[index] ?? NODE_STATUS.not_started) }));
+  return [...names].map(([name, history]) => ({
+    name,
+    history: Array.from(runs, (_, index) => history[index] ?? NODE_STATUS.not_started),
+  }));
 }
 
 export function toSummary(row: RunRow) {
@@ -437,7 +513,11 @@ function toNode(run: RunView, node: NodeView, step: StepSpec | undefined) {
       script: step?.script,
       depends: step?.depends ?? [],
       output: step?.output,
-      preconditions: (step?.preconditions ?? []).map(({ condition, expected, negate }) => ({ condition, expected, negate })),
+      preconditions: (step?.preconditions ?? []).map(({ condition, expected, negate }) => ({
+        condition,
+        expected,
+        negate,
+      })),
       timeoutSec: step?.timeoutSec,
       executorConfig: step?.executor,
     },
@@ -459,7 +539,16 @@ function toNode(run: RunView, node: NodeView, step: StepSpec | undefined) {
  * Dagu's log paging: `head`, `tail`, or `offset` (1-based) with `limit`. A text's final newline
  * is kept on its last line when that line is shown, so a whole log reads back unchanged.
  */
-function window(lines: string[], range: { tail?: number | undefined; head?: number | undefined; offset?: number | undefined; limit?: number | undefined }, endsWithNewline = false) {
+function window(
+  lines: string[],
+  range: {
+    tail?: number | undefined;
+    head?: number | undefined;
+    offset?: number | undefined;
+    limit?: number | undefined;
+  },
+  endsWithNewline = false,
+) {
   let [from, to] = [0, lines.length];
   if (range.tail !== undefined) from = Math.max(0, lines.length - range.tail);
   else if (range.head !== undefined) to = Math.min(lines.length, range.head);

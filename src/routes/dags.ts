@@ -2,8 +2,17 @@ import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { emitEvent } from "../alerts/events.ts";
 import { coordinatorFor } from "../coordinator/index.ts";
-import type { AppEnv } from "../env.ts";
-import { deleteDag, type DagRow, findDag, insertDag, listAllDags, listDags, renameDag, setSuspended, updateDag } from "../db/dags.ts";
+import {
+  type DagRow,
+  deleteDag,
+  findDag,
+  insertDag,
+  listAllDags,
+  listDags,
+  renameDag,
+  setSuspended,
+  updateDag,
+} from "../db/dags.ts";
 import { findLatestRun, latestRuns, type RunRow } from "../db/runs.ts";
 import { now } from "../db/time.ts";
 import {
@@ -17,6 +26,7 @@ import {
   type StepSpec,
   toDagRecord,
 } from "../domain/dag-spec.ts";
+import type { AppEnv } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { toSummary } from "./dag-runs.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, roleRoute } from "./router.ts";
@@ -25,8 +35,8 @@ import {
   DagFileSchema,
   DagNameSchema,
   FileNameParam,
-  pagination,
   PaginationSchema,
+  pagination,
   RunSummarySchema,
   SpecErrorSchema,
 } from "./schemas.ts";
@@ -170,7 +180,8 @@ const suspend = roleRoute("operator", {
 export const dagRoutes = createRouter()
   .openapi(suspend, async (c) => {
     const { fileName } = c.req.valid("param");
-    if (!(await setSuspended(c.env.DB, fileName, c.req.valid("json").suspend, now()))) throw notFound(`DAG '${fileName}'`);
+    if (!(await setSuspended(c.env.DB, fileName, c.req.valid("json").suspend, now())))
+      throw notFound(`DAG '${fileName}'`);
     return c.body(null, 200);
   })
   .openapi(list, async (c) => {
@@ -183,15 +194,25 @@ export const dagRoutes = createRouter()
     if (query.sort === "nextRun") {
       // The next run depends on the clock, so this ordering is computed here, not by SQL.
       const all = (await listAllDags(c.env.DB, filter)).map((row) => ({ row, next: nextRun(row, at) }));
-      all.sort((a, b) => compareNextRuns(a.next, b.next) * (query.order === "desc" ? -1 : 1) || a.row.name.localeCompare(b.row.name));
+      all.sort(
+        (a, b) =>
+          compareNextRuns(a.next, b.next) * (query.order === "desc" ? -1 : 1) || a.row.name.localeCompare(b.row.name),
+      );
       page = all.slice(offset, offset + query.perPage);
       total = all.length;
     } else {
-      const listed = await listDags(c.env.DB, filter, { limit: query.perPage, offset, descending: query.order === "desc" });
+      const listed = await listDags(c.env.DB, filter, {
+        limit: query.perPage,
+        offset,
+        descending: query.order === "desc",
+      });
       page = listed.rows.map((row) => ({ row, next: nextRun(row, at) }));
       total = listed.total;
     }
-    const latest = await latestRuns(c.env.DB, page.map(({ row }) => row.name));
+    const latest = await latestRuns(
+      c.env.DB,
+      page.map(({ row }) => row.name),
+    );
     return c.json(
       {
         dags: page.map(({ row, next }) => ({
@@ -228,7 +249,10 @@ export const dagRoutes = createRouter()
     if (!parsed.ok) {
       return c.json({ valid: false, errors: parsed.errors.map(formatSpecError), specErrors: parsed.errors }, 200);
     }
-    return c.json({ valid: true, dag: toDetails(name ?? parsed.spec.name ?? "", parsed.spec), errors: [], specErrors: [] }, 200);
+    return c.json(
+      { valid: true, dag: toDetails(name ?? parsed.spec.name ?? "", parsed.spec), errors: [], specErrors: [] },
+      200,
+    );
   })
   .openapi(details, async (c) => {
     const row = await requireDag(c.env.DB, c.req.valid("param").fileName);
@@ -253,7 +277,9 @@ export const dagRoutes = createRouter()
     // Should it fail, its leftover runs can no longer reach D1 or be addressed: the DAG is gone.
     await coordinatorFor(c.env, deleted.id)
       .destroy()
-      .catch((error: unknown) => console.error(`deleting the runs of DAG '${fileName}' (${deleted.id}) failed:`, error));
+      .catch((error: unknown) =>
+        console.error(`deleting the runs of DAG '${fileName}' (${deleted.id}) failed:`, error),
+      );
     return c.body(null, 204);
   })
   .openapi(getSpec, async (c) => {
@@ -303,15 +329,26 @@ async function requireDag(db: D1Database, name: string): Promise<DagRow> {
  * the caller, and a CODE_LOCATION_ERROR for the alert policies, sent after the response.
  */
 function reportInvalid(c: Context<AppEnv>, name: string, errors: SpecError[]): ApiError {
-  const event = { id: `code.${name}.${crypto.randomUUID()}`, type: "CODE_LOCATION_ERROR" as const, facts: { dagName: name, errors: errors.map(formatSpecError) } };
-  c.executionCtx.waitUntil(emitEvent(c.env, event).catch((error: unknown) => console.error(`alert for invalid DAG '${name}' not sent:`, error)));
+  const event = {
+    id: `code.${name}.${crypto.randomUUID()}`,
+    type: "CODE_LOCATION_ERROR" as const,
+    facts: { dagName: name, errors: errors.map(formatSpecError) },
+  };
+  c.executionCtx.waitUntil(
+    emitEvent(c.env, event).catch((error: unknown) =>
+      console.error(`alert for invalid DAG '${name}' not sent:`, error),
+    ),
+  );
   return invalidSpec(errors);
 }
 
 function invalidSpec(errors: SpecError[]): ApiError {
   const messages = errors.map(formatSpecError);
   const more = messages.length > 1 ? ` (and ${messages.length - 1} more)` : "";
-  return new ApiError("bad_request", `invalid DAG spec: ${messages[0]}${more}`, { errors: messages, specErrors: errors });
+  return new ApiError("bad_request", `invalid DAG spec: ${messages[0]}${more}`, {
+    errors: messages,
+    specErrors: errors,
+  });
 }
 
 function schedulesOf(row: DagRow): string[] {
@@ -349,7 +386,8 @@ function latestRun(name: string, row: RunRow | undefined) {
   };
 }
 
-const keyValueStrings = (entries: { key: string; value: string }[]) => entries.map(({ key, value }) => `${key}=${value}`);
+const keyValueStrings = (entries: { key: string; value: string }[]) =>
+  entries.map(({ key, value }) => `${key}=${value}`);
 
 function toStep(step: StepSpec) {
   return {

@@ -14,7 +14,12 @@ const health = publicRoute({
     200: jsonResponse(
       "Healthy",
       z
-        .object({ status: z.enum(["healthy", "unhealthy"]), version: z.string(), uptime: z.number().int(), timestamp: z.string() })
+        .object({
+          status: z.enum(["healthy", "unhealthy"]),
+          version: z.string(),
+          uptime: z.number().int(),
+          timestamp: z.string(),
+        })
         .openapi("HealthResponse"),
     ),
   },

@@ -3,9 +3,9 @@
  * document can't drift from what the Worker accepts. Names and shapes follow Dagu's /api/v2.
  */
 import { z } from "@hono/zod-openapi";
+import { MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH } from "../auth/passwords.ts";
 import { DAG_NAME_MAX_LENGTH, DAG_NAME_PATTERN } from "../domain/dag-spec.ts";
 import { ROLES } from "../domain/roles.ts";
-import { MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH } from "../auth/passwords.ts";
 
 export const ErrorSchema = z
   .object({
@@ -43,7 +43,10 @@ export const UserSchema = z
 export const UserResponseSchema = z.object({ user: UserSchema }).openapi("UserResponse");
 
 export const UserIdParam = z.object({
-  userId: z.string().min(1).openapi({ param: { name: "userId", in: "path" } }),
+  userId: z
+    .string()
+    .min(1)
+    .openapi({ param: { name: "userId", in: "path" } }),
 });
 
 // --- API keys --------------------------------------------------------------------------------
@@ -63,7 +66,10 @@ export const ApiKeySchema = z
   .openapi("APIKey");
 
 export const ApiKeyIdParam = z.object({
-  keyId: z.string().min(1).openapi({ param: { name: "keyId", in: "path" } }),
+  keyId: z
+    .string()
+    .min(1)
+    .openapi({ param: { name: "keyId", in: "path" } }),
 });
 
 // --- DAGs ------------------------------------------------------------------------------------
@@ -170,5 +176,10 @@ export function pagination(total: number, page: number, perPage: number): z.infe
 }
 
 export const SpecErrorSchema = z
-  .object({ field: z.string(), message: z.string(), line: z.number().int().optional(), column: z.number().int().optional() })
+  .object({
+    field: z.string(),
+    message: z.string(),
+    line: z.number().int().optional(),
+    column: z.number().int().optional(),
+  })
   .openapi("SpecError", { description: "A DAG spec error with its place in the YAML (dagflare extension)" });

@@ -4,7 +4,15 @@ import { now } from "../db/time.ts";
 import { deleteUser, findUserById, insertUser, listUsers, setPassword, toUser, updateUser } from "../db/users.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, roleRoute } from "./router.ts";
-import { PasswordSchema, RoleSchema, SuccessSchema, UserIdParam, UserResponseSchema, UsernameSchema, UserSchema } from "./schemas.ts";
+import {
+  PasswordSchema,
+  RoleSchema,
+  SuccessSchema,
+  UserIdParam,
+  UsernameSchema,
+  UserResponseSchema,
+  UserSchema,
+} from "./schemas.ts";
 
 const taken = (username: string) => new ApiError("already_exists", `username '${username}' is already taken`);
 

@@ -4,18 +4,31 @@
  * for how tokens are checked without bcrypt).
  */
 import { z } from "@hono/zod-openapi";
-import { authMode } from "../auth/middleware.ts";
-import { recordUse } from "../auth/last-used.ts";
-import { hashSecret } from "../auth/passwords.ts";
 import { decrypt, encrypt } from "../auth/encryption.ts";
-import { generateSigningSecret, SIGNATURE_HEADERS, SIGNATURE_SCHEMES, type SignatureScheme, verifySignature } from "../auth/webhook-signatures.ts";
-import { bearerWebhookToken, checkToken, isRecentFailure, recordFailure, refuseIfBlocked, tokenDigest } from "../auth/webhook-tokens.ts";
+import { recordUse } from "../auth/last-used.ts";
+import { authMode } from "../auth/middleware.ts";
+import { hashSecret } from "../auth/passwords.ts";
+import {
+  generateSigningSecret,
+  SIGNATURE_HEADERS,
+  SIGNATURE_SCHEMES,
+  type SignatureScheme,
+  verifySignature,
+} from "../auth/webhook-signatures.ts";
+import {
+  bearerWebhookToken,
+  checkToken,
+  isRecentFailure,
+  recordFailure,
+  refuseIfBlocked,
+  tokenDigest,
+} from "../auth/webhook-tokens.ts";
 import { startRun } from "../coordinator/index.ts";
 import { findDag } from "../db/dags.ts";
 import { now } from "../db/time.ts";
 import {
-  deleteWebhook,
   clearSignature,
+  deleteWebhook,
   findTriggerTarget,
   findWebhookOfDag,
   insertWebhook,
@@ -50,26 +63,42 @@ const WebhookSchema = z
     updatedAt: z.string(),
     createdBy: z.string().openapi({ description: "Id of the user (or API key) that created it" }),
     lastUsedAt: z.string().optional(),
-    authMode: z.enum(["token", "token_or_signature", "signature"]).openapi({ description: "dagflare: how triggers authenticate" }),
-    signature: z.object({ scheme: z.enum(SIGNATURE_SCHEMES), updatedAt: z.string() }).nullable().openapi({ description: "dagflare: the signed-sender scheme (never its secret)" }),
+    authMode: z
+      .enum(["token", "token_or_signature", "signature"])
+      .openapi({ description: "dagflare: how triggers authenticate" }),
+    signature: z
+      .object({ scheme: z.enum(SIGNATURE_SCHEMES), updatedAt: z.string() })
+      .nullable()
+      .openapi({ description: "dagflare: the signed-sender scheme (never its secret)" }),
   })
   .openapi("WebhookDetails");
 
 const WithSigningSecret = z
-  .object({ webhook: WebhookSchema, signingSecret: z.string().optional().openapi({ description: "The new signing secret: shown in this response only (not for Slack, whose secret Slack owns)" }) })
+  .object({
+    webhook: WebhookSchema,
+    signingSecret: z.string().optional().openapi({
+      description: "The new signing secret: shown in this response only (not for Slack, whose secret Slack owns)",
+    }),
+  })
   .openapi("WebhookSignatureResponse");
 
 const WithToken = z
-  .object({ webhook: WebhookSchema, token: z.string().openapi({ description: "The full token: shown in this response only" }) })
+  .object({
+    webhook: WebhookSchema,
+    token: z.string().openapi({ description: "The full token: shown in this response only" }),
+  })
   .openapi("WebhookCreateResponse");
 
-const manage = <R extends Parameters<typeof roleRoute>[1]>(config: R) => roleRoute("admin", { ...config, tags: ["webhooks"] }, { builtinAuthOnly: true });
+const manage = <R extends Parameters<typeof roleRoute>[1]>(config: R) =>
+  roleRoute("admin", { ...config, tags: ["webhooks"] }, { builtinAuthOnly: true });
 
 const list = manage({
   method: "get",
   path: "/webhooks",
   summary: "List every DAG's webhook (never the tokens)",
-  responses: { 200: jsonResponse("Webhooks", z.object({ webhooks: z.array(WebhookSchema) }).openapi("WebhookListResponse")) },
+  responses: {
+    200: jsonResponse("Webhooks", z.object({ webhooks: z.array(WebhookSchema) }).openapi("WebhookListResponse")),
+  },
 });
 
 const get = manage({
@@ -77,7 +106,10 @@ const get = manage({
   path: "/dags/{fileName}/webhook",
   summary: "The DAG's webhook",
   request: { params: FileNameParam },
-  responses: { 200: jsonResponse("The webhook", WebhookSchema), 404: errorResponse("No such DAG, or it has no webhook") },
+  responses: {
+    200: jsonResponse("The webhook", WebhookSchema),
+    404: errorResponse("No such DAG, or it has no webhook"),
+  },
 });
 
 const create = manage({
@@ -112,8 +144,14 @@ const toggle = manage({
   method: "post",
   path: "/dags/{fileName}/webhook/toggle",
   summary: "Enable or disable the webhook without changing its token",
-  request: { params: FileNameParam, body: jsonBody(z.strictObject({ enabled: z.boolean() }).openapi("WebhookToggleRequest")) },
-  responses: { 200: jsonResponse("The webhook", WebhookSchema), 404: errorResponse("No such DAG, or it has no webhook") },
+  request: {
+    params: FileNameParam,
+    body: jsonBody(z.strictObject({ enabled: z.boolean() }).openapi("WebhookToggleRequest")),
+  },
+  responses: {
+    200: jsonResponse("The webhook", WebhookSchema),
+    404: errorResponse("No such DAG, or it has no webhook"),
+  },
 });
 
 const configureSignature = manage({
@@ -126,11 +164,19 @@ const configureSignature = manage({
       z.strictObject({
         scheme: z.enum(SIGNATURE_SCHEMES),
         authMode: z.enum(["token_or_signature", "signature"]).default("token_or_signature"),
-        secret: z.string().min(16).max(256).optional().openapi({ description: "Slack only: the app's signing secret (the others are generated)" }),
+        secret: z
+          .string()
+          .min(16)
+          .max(256)
+          .optional()
+          .openapi({ description: "Slack only: the app's signing secret (the others are generated)" }),
       }),
     ),
   },
-  responses: { 200: jsonResponse("Configured", WithSigningSecret), 404: errorResponse("No such DAG, or it has no webhook") },
+  responses: {
+    200: jsonResponse("Configured", WithSigningSecret),
+    404: errorResponse("No such DAG, or it has no webhook"),
+  },
 });
 
 const regenerateSignature = manage({
@@ -138,7 +184,11 @@ const regenerateSignature = manage({
   path: "/dags/{fileName}/webhook/signature/regenerate",
   summary: "A new signing secret (GitHub, Standard Webhooks); the old one stops working at once",
   request: { params: FileNameParam },
-  responses: { 200: jsonResponse("The new secret", WithSigningSecret), 400: errorResponse("No signature configured, or Slack (whose secret Slack owns)"), 404: errorResponse("No such DAG, or it has no webhook") },
+  responses: {
+    200: jsonResponse("The new secret", WithSigningSecret),
+    400: errorResponse("No signature configured, or Slack (whose secret Slack owns)"),
+    404: errorResponse("No such DAG, or it has no webhook"),
+  },
 });
 
 const removeSignature = manage({
@@ -146,7 +196,10 @@ const removeSignature = manage({
   path: "/dags/{fileName}/webhook/signature",
   summary: "Stop accepting signed requests: back to the token only",
   request: { params: FileNameParam },
-  responses: { 200: jsonResponse("The webhook", WebhookSchema), 404: errorResponse("No such DAG, or it has no webhook") },
+  responses: {
+    200: jsonResponse("The webhook", WebhookSchema),
+    404: errorResponse("No such DAG, or it has no webhook"),
+  },
 });
 
 const trigger = publicRoute({
@@ -162,7 +215,10 @@ A string \`dagRunId\` at the top level names the run (409 if the DAG ever used i
   security: [{ webhookToken: [] }],
   request: { params: FileNameParam },
   responses: {
-    200: jsonResponse("Started or queued", z.object({ dagRunId: z.string(), dagName: z.string() }).openapi("WebhookResponse")),
+    200: jsonResponse(
+      "Started or queued",
+      z.object({ dagRunId: z.string(), dagName: z.string() }).openapi("WebhookResponse"),
+    ),
     401: errorResponse("Missing or wrong token, or no such DAG or webhook (one answer for all)"),
     403: errorResponse("The webhook is disabled"),
     404: errorResponse("AUTH_MODE is none: webhooks are off"),
@@ -207,22 +263,43 @@ export const webhookRoutes = createRouter()
     const { fileName } = c.req.valid("param");
     const { scheme, authMode: mode, secret } = c.req.valid("json");
     const webhook = await requireWebhook(c.env.DB, fileName);
-    if (scheme === "slack" && !secret) throw new ApiError("bad_request", "Slack owns its signing secret: send it as `secret` (the app's Basic Information page)");
-    if (scheme !== "slack" && secret) throw new ApiError("bad_request", `the ${scheme} signing secret is generated by dagflare; leave \`secret\` out`);
+    if (scheme === "slack" && !secret)
+      throw new ApiError(
+        "bad_request",
+        "Slack owns its signing secret: send it as `secret` (the app's Basic Information page)",
+      );
+    if (scheme !== "slack" && secret)
+      throw new ApiError("bad_request", `the ${scheme} signing secret is generated by dagflare; leave \`secret\` out`);
     // The same scheme again only changes the mode; a new scheme gets a new secret.
     const keep = webhook.signature_scheme === scheme && scheme !== "slack" && webhook.signature_secret;
     const fresh = keep ? undefined : (secret ?? generateSigningSecret(scheme as Exclude<typeof scheme, "slack">));
-    await setSignature(c.env.DB, webhook.id, scheme, keep ? webhook.signature_secret! : await encrypt(c.env, fresh!), mode, now());
+    await setSignature(
+      c.env.DB,
+      webhook.id,
+      scheme,
+      keep ? webhook.signature_secret! : await encrypt(c.env, fresh!),
+      mode,
+      now(),
+    );
     const updated = toWebhook(await requireWebhook(c.env.DB, fileName));
     return c.json(fresh && scheme !== "slack" ? { webhook: updated, signingSecret: fresh } : { webhook: updated }, 200);
   })
   .openapi(regenerateSignature, async (c) => {
     const { fileName } = c.req.valid("param");
     const webhook = await requireWebhook(c.env.DB, fileName);
-    if (!webhook.signature_scheme) throw new ApiError("bad_request", `the webhook of DAG '${fileName}' has no signature configured`);
-    if (webhook.signature_scheme === "slack") throw new ApiError("bad_request", "Slack owns its signing secret: PUT …/webhook/signature with the new one");
+    if (!webhook.signature_scheme)
+      throw new ApiError("bad_request", `the webhook of DAG '${fileName}' has no signature configured`);
+    if (webhook.signature_scheme === "slack")
+      throw new ApiError("bad_request", "Slack owns its signing secret: PUT …/webhook/signature with the new one");
     const fresh = generateSigningSecret(webhook.signature_scheme);
-    await setSignature(c.env.DB, webhook.id, webhook.signature_scheme, await encrypt(c.env, fresh), webhook.auth_mode, now());
+    await setSignature(
+      c.env.DB,
+      webhook.id,
+      webhook.signature_scheme,
+      await encrypt(c.env, fresh),
+      webhook.auth_mode,
+      now(),
+    );
     return c.json({ webhook: toWebhook(await requireWebhook(c.env.DB, fileName)), signingSecret: fresh }, 200);
   })
   .openapi(removeSignature, async (c) => {
@@ -239,7 +316,8 @@ export const webhookRoutes = createRouter()
     const raw = new Uint8Array(await c.req.arrayBuffer());
     const { target, via } = await authenticateTrigger(c.env, c.req.raw.headers, fileName, client, raw);
     if (target.enabled !== 1) throw new ApiError("forbidden", `the webhook of DAG '${fileName}' is disabled`);
-    if (via.renewedDigest) c.executionCtx.waitUntil(renewDigest(c.env.DB, target.id, target.token_digest, via.renewedDigest));
+    if (via.renewedDigest)
+      c.executionCtx.waitUntil(renewDigest(c.env.DB, target.id, target.token_digest, via.renewedDigest));
 
     const { payload, dagRunId } = readBody(new TextDecoder().decode(raw), c.req.header("Content-Type"));
     const options = JSON.parse(target.webhook_options) as { forwardHeaders?: string[]; runIdHeader?: string };
@@ -247,18 +325,27 @@ export const webhookRoutes = createRouter()
     // A Standard Webhooks message is signed together with its webhook-id, its idempotency key by
     // that spec: it names the run unless the DAG chose a header, so a replayed message → 409.
     const signedId = via.scheme === "standard" ? (c.req.header("webhook-id") ?? "") : "";
-    const runId = (options.runIdHeader && c.req.header(options.runIdHeader)) || (RUN_ID_PATTERN.test(signedId) ? signedId : undefined) || dagRunId;
-    if (runId !== undefined && !RUN_ID_PATTERN.test(runId)) throw new ApiError("bad_request", "dagRunId must match ^[a-zA-Z0-9_-]+$ and be at most 64 characters");
-    const started = await startRun(c.env, { id: target.dag_id, name: target.dag_name, spec: target.spec }, {
-      runId,
-      payload,
-      headers: forwardedHeaders(c.req.raw.headers, options.forwardHeaders ?? []),
-      trigger: "webhook",
-      triggeredBy: via.scheme ? `webhook:${via.scheme}` : `webhook:${target.token_prefix}`,
-    });
+    const runId =
+      (options.runIdHeader && c.req.header(options.runIdHeader)) ||
+      (RUN_ID_PATTERN.test(signedId) ? signedId : undefined) ||
+      dagRunId;
+    if (runId !== undefined && !RUN_ID_PATTERN.test(runId))
+      throw new ApiError("bad_request", "dagRunId must match ^[a-zA-Z0-9_-]+$ and be at most 64 characters");
+    const started = await startRun(
+      c.env,
+      { id: target.dag_id, name: target.dag_name, spec: target.spec },
+      {
+        runId,
+        payload,
+        headers: forwardedHeaders(c.req.raw.headers, options.forwardHeaders ?? []),
+        trigger: "webhook",
+        triggeredBy: via.scheme ? `webhook:${via.scheme}` : `webhook:${target.token_prefix}`,
+      },
+    );
     recordUse(c, "webhooks", target.id, LAST_USED_RESOLUTION_MS);
     // Slack shows `text` to the user who typed the command (and needs an answer within 3 s).
-    const slack = via.scheme === "slack" ? { response_type: "ephemeral", text: `Started ${target.dag_name} (run ${started})` } : {};
+    const slack =
+      via.scheme === "slack" ? { response_type: "ephemeral", text: `Started ${target.dag_name} (run ${started})` } : {};
     return c.json({ dagRunId: started, dagName: target.dag_name, ...slack }, 200);
   });
 
@@ -268,14 +355,21 @@ type Authenticated = { target: TriggerTarget; via: { scheme?: SignatureScheme; r
  * Who may trigger: the DAG's Bearer token, or a request its signing secret signed, as its auth
  * mode allows. Every failure looks the same to the caller and counts against its budget.
  */
-async function authenticateTrigger(env: Cloudflare.Env, headers: Headers, fileName: string, client: string, raw: Uint8Array): Promise<Authenticated> {
+async function authenticateTrigger(
+  env: Cloudflare.Env,
+  headers: Headers,
+  fileName: string,
+  client: string,
+  raw: Uint8Array,
+): Promise<Authenticated> {
   const token = bearerWebhookToken(headers.get("Authorization") ?? undefined);
   if (token || headers.has("Authorization")) refuseIfBlocked(client);
   if (token) {
     const digest = await tokenDigest(env, token);
     const target = isRecentFailure(fileName, digest) ? null : await findTriggerTarget(env.DB, fileName);
     const check = target ? await checkToken(env, target, token, digest) : { valid: false as const };
-    if (target && check.valid && target.auth_mode !== "signature") return { target, via: { renewedDigest: check.renewedDigest } };
+    if (target && check.valid && target.auth_mode !== "signature")
+      return { target, via: { renewedDigest: check.renewedDigest } };
     // A right token refused by a signature-only webhook is not remembered as wrong: the mode may change.
     await recordFailure(env, client, fileName, check.valid ? undefined : digest);
     // The same answer for a wrong token, another DAG's token, an unknown DAG and a DAG without a webhook.
@@ -285,19 +379,29 @@ async function authenticateTrigger(env: Cloudflare.Env, headers: Headers, fileNa
   // like GitHub share addresses, and someone else's misconfigured hooks must not block them.
   const target = headers.has("Authorization") ? null : await findTriggerTarget(env.DB, fileName);
   if (target?.signature_scheme && target.signature_secret && target.auth_mode !== "token") {
-    const check = await verifySignature(target.signature_scheme, await decrypt(env, target.signature_secret), headers, raw);
+    const check = await verifySignature(
+      target.signature_scheme,
+      await decrypt(env, target.signature_secret),
+      headers,
+      raw,
+    );
     if (check.ok) return { target, via: { scheme: target.signature_scheme } };
   }
   refuseIfBlocked(client);
   await recordFailure(env, client, fileName, undefined);
-  throw new ApiError("unauthorized", "send the DAG's webhook token ('Authorization: Bearer dagu_wh_…') or a request signed with its signing secret");
+  throw new ApiError(
+    "unauthorized",
+    "send the DAG's webhook token ('Authorization: Bearer dagu_wh_…') or a request signed with its signing secret",
+  );
 }
 
 /** The headers the DAG asked for, lower-cased; credentials and signatures never. */
 function forwardedHeaders(headers: Headers, wanted: string[]): string | undefined {
   if (wanted.length === 0) return undefined;
   const never = new Set(["authorization", "cookie", ...SIGNATURE_HEADERS]);
-  const chosen = wanted.filter((name) => !never.has(name) && headers.has(name)).map((name) => [name, headers.get(name)!]);
+  const chosen = wanted
+    .filter((name) => !never.has(name) && headers.has(name))
+    .map((name) => [name, headers.get(name)!]);
   return JSON.stringify(Object.fromEntries(chosen));
 }
 

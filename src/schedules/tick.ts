@@ -15,7 +15,12 @@ import { ApiError } from "../errors.ts";
 
 const MINUTE_MS = 60_000;
 
-export type TickReport = { minute: string; started: string[]; alreadyStarted: string[]; failed: { dag: string; error: string }[] };
+export type TickReport = {
+  minute: string;
+  started: string[];
+  alreadyStarted: string[];
+  failed: { dag: string; error: string }[];
+};
 
 export async function runScheduleTick(env: Cloudflare.Env, scheduledTime: number): Promise<TickReport> {
   const minute = Math.floor(scheduledTime / MINUTE_MS) * MINUTE_MS;
@@ -33,7 +38,11 @@ export async function runScheduleTick(env: Cloudflare.Env, scheduledTime: number
     due.map(async ({ dag, at }) => {
       const scheduledFor = new Date(at).toISOString();
       try {
-        await startRun(env, dag, { runId: scheduleRunId(at), trigger: "schedule", triggeredBy: `schedule:${scheduledFor}` });
+        await startRun(env, dag, {
+          runId: scheduleRunId(at),
+          trigger: "schedule",
+          triggeredBy: `schedule:${scheduledFor}`,
+        });
         report.started.push(dag.name);
       } catch (error) {
         if (error instanceof ApiError && error.code === "already_exists") {
@@ -45,8 +54,14 @@ export async function runScheduleTick(env: Cloudflare.Env, scheduledTime: number
         console.error(`schedule tick ${scheduledFor}: '${dag.name}' did not start: ${message}`);
         await Promise.all([
           recordTickFailure(env.DB, dag.id, scheduledFor, message, now()),
-          emitEvent(env, { id: `tick.${dag.id}.${scheduledFor}`, type: "TICK_FAILURE", facts: { dagName: dag.name, scheduledFor, error: message } }),
-        ]).catch((recordError: unknown) => console.error(`recording the failed tick of '${dag.name}' failed too:`, recordError));
+          emitEvent(env, {
+            id: `tick.${dag.id}.${scheduledFor}`,
+            type: "TICK_FAILURE",
+            facts: { dagName: dag.name, scheduledFor, error: message },
+          }),
+        ]).catch((recordError: unknown) =>
+          console.error(`recording the failed tick of '${dag.name}' failed too:`, recordError),
+        );
       }
     }),
   );

@@ -8,7 +8,11 @@ import { type Dev, killLeftovers, login, root, startDev, stopDev } from "./dev-s
 let dev: Dev;
 let token: string;
 beforeAll(async () => {
-  dev = await startDev({ STATE_DIR: mkdtempSync(join(tmpdir(), "dagflare-state-")), ADMIN_USERNAME: "admin", ADMIN_PASSWORD: "push-test-password" });
+  dev = await startDev({
+    STATE_DIR: mkdtempSync(join(tmpdir(), "dagflare-state-")),
+    ADMIN_USERNAME: "admin",
+    ADMIN_PASSWORD: "push-test-password",
+  });
   token = ((await (await login(dev.url, "admin", "push-test-password")).json()) as { token: string }).token;
 });
 afterAll(async () => {
@@ -36,7 +40,10 @@ it("npm run dags:push creates, updates and skips; reports invalid files and exit
   const key = (await api("POST", "/api-keys", token, { name: "ci-push", role: "manager" })).body.key as string;
   const folder = mkdtempSync(join(tmpdir(), "dagflare-dags-"));
   writeFileSync(join(folder, "brand-new.yaml"), "steps:\n  - name: a\n    command: echo new\n");
-  writeFileSync(join(folder, "example-nightly-report.yaml"), "description: replaced\nsteps:\n  - name: a\n    command: echo v2\n");
+  writeFileSync(
+    join(folder, "example-nightly-report.yaml"),
+    "description: replaced\nsteps:\n  - name: a\n    command: echo v2\n",
+  );
   writeFileSync(join(folder, "broken.yml"), "steps:\n  - name: a\n    command: x\n    depends: [ghost]\n");
   writeFileSync(join(folder, "notes.txt"), "not a DAG");
 

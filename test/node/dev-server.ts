@@ -1,5 +1,5 @@
 /** Starts and stops `npm run dev` (scripts/dev.ts) for tests, and finds what it leaves behind. */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
@@ -17,7 +17,14 @@ export async function startDev(env: Record<string, string>): Promise<Dev & { rea
   const marker = `dagflare-dev-test-${crypto.randomUUID()}`;
   const child = spawn(process.execPath, [join(root, "scripts", "dev.ts")], {
     cwd: root,
-    env: { ...process.env, ...env, PORT: String(port), DAGFLARE_TEST_MARKER: marker, ADMIN_USERNAME: env.ADMIN_USERNAME ?? "", ADMIN_PASSWORD: env.ADMIN_PASSWORD ?? "" },
+    env: {
+      ...process.env,
+      ...env,
+      PORT: String(port),
+      DAGFLARE_TEST_MARKER: marker,
+      ADMIN_USERNAME: env.ADMIN_USERNAME ?? "",
+      ADMIN_PASSWORD: env.ADMIN_PASSWORD ?? "",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

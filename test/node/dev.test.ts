@@ -31,15 +31,34 @@ describe("npm run dev", () => {
     // The cron trigger (which dev fires every minute) starts a due DAG, whose command step runs
     // on the local step runner.
     const headers = { Authorization: `Bearer ${token}`, "Content-Type": "application/json" };
-    const spec = 'schedule: "* * * * *"\nsteps:\n  - name: hello\n    command: echo "tick from $DAG_NAME"\n    output: HELLO\n';
-    expect((await fetch(`${dev.url}/api/v2/dags`, { method: "POST", headers, body: JSON.stringify({ name: "every-minute", spec }) })).status).toBe(201);
-    expect((await fetch(`${dev.url}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent("* * * * *")}`)).status).toBe(200);
+    const spec =
+      'schedule: "* * * * *"\nsteps:\n  - name: hello\n    command: echo "tick from $DAG_NAME"\n    output: HELLO\n';
+    expect(
+      (
+        await fetch(`${dev.url}/api/v2/dags`, {
+          method: "POST",
+          headers,
+          body: JSON.stringify({ name: "every-minute", spec }),
+        })
+      ).status,
+    ).toBe(201);
+    expect((await fetch(`${dev.url}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent("* * * * *")}`)).status).toBe(
+      200,
+    );
     let run: { statusLabel: string; trigger: string; nodes: { output: string }[] } | undefined;
     for (let i = 0; i < 100 && run?.statusLabel !== "succeeded"; i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      run = ((await (await fetch(`${dev.url}/api/v2/dags/every-minute/dag-runs/latest`, { headers })).json()) as { dagRun?: typeof run }).dagRun;
+      run = (
+        (await (await fetch(`${dev.url}/api/v2/dags/every-minute/dag-runs/latest`, { headers })).json()) as {
+          dagRun?: typeof run;
+        }
+      ).dagRun;
     }
-    expect(run).toMatchObject({ statusLabel: "succeeded", trigger: "schedule", nodes: [{ output: "tick from every-minute" }] });
+    expect(run).toMatchObject({
+      statusLabel: "succeeded",
+      trigger: "schedule",
+      nodes: [{ output: "tick from every-minute" }],
+    });
 
     await stopDev(dev, "SIGINT");
   });

@@ -19,11 +19,15 @@ const seenByAssets: string[] = [];
 
 beforeAll(() => {
   const outdir = mkdtempSync(join(tmpdir(), "dagflare-pages-"));
-  const build = spawnSync(process.execPath, [join(root, "node_modules", "wrangler", "bin", "wrangler.js"), "pages", "functions", "build", "--outdir", outdir], {
-    cwd: join(root, "ui"),
-    encoding: "utf8",
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
-  });
+  const build = spawnSync(
+    process.execPath,
+    [join(root, "node_modules", "wrangler", "bin", "wrangler.js"), "pages", "functions", "build", "--outdir", outdir],
+    {
+      cwd: join(root, "ui"),
+      encoding: "utf8",
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    },
+  );
   expect(build.status, build.stderr).toBe(0);
   miniflare = new Miniflare(
     convertV4MiniflareOptions({
@@ -41,7 +45,10 @@ beforeAll(() => {
             signature: request.headers.get("x-hub-signature-256"),
             body: await request.text(),
           });
-          return Response.json({ code: "rate_limited", message: "slow down" }, { status: 429, headers: { "Retry-After": "7" } });
+          return Response.json(
+            { code: "rate_limited", message: "slow down" },
+            { status: 429, headers: { "Retry-After": "7" } },
+          );
         },
         ASSETS: async (request: Request) => {
           seenByAssets.push(new URL(request.url).pathname);
@@ -58,13 +65,25 @@ it("passes /api/* to the Worker unchanged and returns its answer as is", async (
   const body = '{"ref":"refs/heads/main",  "n": 12345678901234567890}';
   const response = await miniflare.dispatchFetch("https://ui.example.com/api/v2/webhooks/deploy?x=1", {
     method: "POST",
-    headers: { Authorization: "Bearer dagu_wh_abc", "X-Hub-Signature-256": "sha256=00ff", "Content-Type": "application/json" },
+    headers: {
+      Authorization: "Bearer dagu_wh_abc",
+      "X-Hub-Signature-256": "sha256=00ff",
+      "Content-Type": "application/json",
+    },
     body,
   });
   expect(response.status).toBe(429);
   expect(response.headers.get("retry-after")).toBe("7");
   expect(await response.json()).toEqual({ code: "rate_limited", message: "slow down" });
-  expect(seenByApi).toEqual([{ method: "POST", url: "https://ui.example.com/api/v2/webhooks/deploy?x=1", authorization: "Bearer dagu_wh_abc", signature: "sha256=00ff", body }]);
+  expect(seenByApi).toEqual([
+    {
+      method: "POST",
+      url: "https://ui.example.com/api/v2/webhooks/deploy?x=1",
+      authorization: "Bearer dagu_wh_abc",
+      signature: "sha256=00ff",
+      body,
+    },
+  ]);
   expect(seenByAssets).toEqual([]);
 });
 

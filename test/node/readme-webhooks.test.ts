@@ -14,7 +14,8 @@ afterAll(killLeftovers);
 const PASSWORD = "readme-password-1";
 const readme = readFileSync(join(root, "README.md"), "utf8");
 const section = readme.slice(readme.indexOf("## Webhooks"), readme.indexOf("\n## ", readme.indexOf("## Webhooks") + 1));
-const blocks = (language: string) => [...section.matchAll(new RegExp("```" + language + "\\n([\\s\\S]*?)```", "g"))].map((match) => match[1]!);
+const blocks = (language: string) =>
+  [...section.matchAll(new RegExp("```" + language + "\\n([\\s\\S]*?)```", "g"))].map((match) => match[1]!);
 
 it("the README's webhook examples work as written against npm run dev", async () => {
   const [create, triggers, manage] = blocks("sh");
@@ -31,25 +32,45 @@ it("the README's webhook examples work as written against npm run dev", async ()
     const prelude = create!.slice(0, create!.indexOf("# Create the webhook"));
 
     const created = JSON.parse(bash(create!));
-    expect(created.webhook).toMatchObject({ dagName: "example-process-webhook", enabled: true, tokenPrefix: created.token.slice(0, 12) });
+    expect(created.webhook).toMatchObject({
+      dagName: "example-process-webhook",
+      enabled: true,
+      tokenPrefix: created.token.slice(0, 12),
+    });
 
-    const withToken = (block: string) => `${prelude}\nWEBHOOK_TOKEN=${created.token}\n${block.replace(/^WEBHOOK_TOKEN=.*$/m, "")}`;
-    const answers = bash(withToken(triggers!)).trim().split("\n").map((line) => JSON.parse(line));
+    const withToken = (block: string) =>
+      `${prelude}\nWEBHOOK_TOKEN=${created.token}\n${block.replace(/^WEBHOOK_TOKEN=.*$/m, "")}`;
+    const answers = bash(withToken(triggers!))
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
     expect(answers).toEqual([
       { dagRunId: expect.any(String), dagName: "example-process-webhook" },
       { dagRunId: expect.any(String), dagName: "example-process-webhook" },
       { dagRunId: "deploy-abc123", dagName: "example-process-webhook" },
     ]);
     // The payload run's command steps ran on the local step runner and printed the seed's lines.
-    const admin = (await (await fetch(`${dev.url}/api/v2/auth/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: "admin", password: PASSWORD }) })).json()) as { token: string };
+    const admin = (await (
+      await fetch(`${dev.url}/api/v2/auth/login`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ username: "admin", password: PASSWORD }),
+      })
+    ).json()) as { token: string };
     const stepLog = async (step: string) => {
       const path = `${dev.url}/api/v2/dag-runs/example-process-webhook/${answers[1].dagRunId}`;
       for (let i = 0; i < 100; i++) {
-        const run = (await (await fetch(path, { headers: { Authorization: `Bearer ${admin.token}` } })).json()) as { dagRunDetails: { status: number } };
+        const run = (await (await fetch(path, { headers: { Authorization: `Bearer ${admin.token}` } })).json()) as {
+          dagRunDetails: { status: number };
+        };
         if ([2, 3, 4, 6].includes(run.dagRunDetails.status)) break;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      return ((await (await fetch(`${path}/steps/${step}/log`, { headers: { Authorization: `Bearer ${admin.token}` } })).json()) as { content: string }).content;
+      return (
+        (await (
+          await fetch(`${path}/steps/${step}/log`, { headers: { Authorization: `Bearer ${admin.token}` } })
+        ).json()) as { content: string }
+      ).content;
     };
     expect(await stepLog("process-webhook")).toBe("Building branch main at commit abc123\n");
     expect(await stepLog("show-details")).toBe("Repository: dagflare\nAuthor: Ada\n");
@@ -62,7 +83,9 @@ it("the README's webhook examples work as written against npm run dev", async ()
     expect(managed).toContain('"webhooks"');
     expect(managed).toContain('"enabled":false');
     expect(managed).not.toContain(created.token.slice(12));
-    const after = bash(`${prelude}\ncurl -s -H "Authorization: Bearer $TOKEN" $BASE/dags/example-process-webhook/webhook`);
+    const after = bash(
+      `${prelude}\ncurl -s -H "Authorization: Bearer $TOKEN" $BASE/dags/example-process-webhook/webhook`,
+    );
     expect(JSON.parse(after)).toMatchObject({ code: "not_found" });
   } finally {
     await stopDev(dev, "SIGTERM");

@@ -9,10 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromiumInstalled, CHROMIUM, launchBrowser, logIn } from "./browser.ts";
 import { until } from "../until.ts";
+import { CHROMIUM, chromiumInstalled, launchBrowser, logIn } from "./browser.ts";
 import { type Dev, killLeftovers, root, startDev, stopDev } from "./dev-server.ts";
-
 
 const PASSWORD = "ui-test-password-1";
 const DAG = "ui-test-dag";
@@ -22,7 +21,10 @@ const PHONE = { width: 390, height: 844 };
 
 // CI installs Chromium (.ci/run); elsewhere a missing browser is said loudly, not hidden.
 const browserTests = chromiumInstalled() || process.env.CI ? describe : describe.skip;
-if (!chromiumInstalled()) console.warn(`browser tests ${process.env.CI ? "will fail" : "skipped"}: no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
+if (!chromiumInstalled())
+  console.warn(
+    `browser tests ${process.env.CI ? "will fail" : "skipped"}: no Chromium at ${CHROMIUM} (apt-get install -y chromium)`,
+  );
 
 type Received = { path: string; headers: IncomingMessage["headers"]; body: string };
 
@@ -50,10 +52,18 @@ browserTests("admin UI in Chromium", () => {
     const address = receiver.address();
     receiverUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/discord`;
     [dev, browser] = await Promise.all([
-      startDev({ STATE_DIR: mkdtempSync(join(tmpdir(), "dagflare-state-")), ADMIN_USERNAME: "admin", ADMIN_PASSWORD: PASSWORD }),
+      startDev({
+        STATE_DIR: mkdtempSync(join(tmpdir(), "dagflare-state-")),
+        ADMIN_USERNAME: "admin",
+        ADMIN_PASSWORD: PASSWORD,
+      }),
       launchBrowser(),
     ]);
-    const login = await fetch(`${dev.url}/api/v2/auth/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: "admin", password: PASSWORD }) });
+    const login = await fetch(`${dev.url}/api/v2/auth/login`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: "admin", password: PASSWORD }),
+    });
     adminToken = ((await login.json()) as { token: string }).token;
     page = await browser.newPage({ viewport: WIDE });
     watch(page);
@@ -79,17 +89,23 @@ browserTests("admin UI in Chromium", () => {
   const watch = (target: Page) => {
     target.on("pageerror", (error) => pageErrors.push(error.message));
     target.on("console", (message) => {
-      if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) pageErrors.push(message.text());
+      if (message.type() === "error" && !message.text().startsWith("Failed to load resource"))
+        pageErrors.push(message.text());
     });
     target.on("response", (response) => {
-      if (response.status() >= 400) failedCalls.add(`${response.request().method()} ${new URL(response.url()).pathname} ${response.status()}`);
+      if (response.status() >= 400)
+        failedCalls.add(`${response.request().method()} ${new URL(response.url()).pathname} ${response.status()}`);
     });
   };
   const shot = async (name: string, target: Page = page) => {
     await target.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
   };
   const trigger = (token: string, body: unknown = { branch: "main" }) =>
-    fetch(`${dev.url}/api/v2/webhooks/${DAG}`, { method: "POST", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    fetch(`${dev.url}/api/v2/webhooks/${DAG}`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
   const shownToken = async () => (await page.locator(".secret code").first().textContent())!.trim();
 
   it("logs in, lists the DAGs by name, and keeps the session across a reload", async () => {
@@ -117,7 +133,9 @@ browserTests("admin UI in Chromium", () => {
 
     await editor.click();
     await page.keyboard.press("ControlOrMeta+a");
-    await page.keyboard.insertText("steps:\n  - name: build\n    command: echo building ${WEBHOOK_PAYLOAD.branch}\n  - name: notify\n    depends: missing-step\n    command: echo done\n");
+    await page.keyboard.insertText(
+      "steps:\n  - name: build\n    command: echo building ${WEBHOOK_PAYLOAD.branch}\n  - name: notify\n    depends: missing-step\n    command: echo done\n",
+    );
     const errors = page.getByRole("list", { name: "Spec errors" });
     await errors.getByText("Line 5", { exact: false }).waitFor();
     await expect(errors.textContent()).resolves.toContain("missing-step");
@@ -129,7 +147,9 @@ browserTests("admin UI in Chromium", () => {
 
     await editor.click();
     await page.keyboard.press("ControlOrMeta+a");
-    await page.keyboard.insertText("steps:\n  - name: build\n    command: echo building ${WEBHOOK_PAYLOAD.branch}\n  - name: notify\n    depends: build\n    command: echo done\n");
+    await page.keyboard.insertText(
+      "steps:\n  - name: build\n    command: echo building ${WEBHOOK_PAYLOAD.branch}\n  - name: notify\n    depends: build\n    command: echo done\n",
+    );
     // Typed key by key, as fast as the browser takes them: nothing may be lost.
     await page.keyboard.press("ControlOrMeta+End");
     await page.keyboard.type("# saved from the browser test");
@@ -215,7 +235,11 @@ browserTests("admin UI in Chromium", () => {
   });
 
   it("shows a viewer everything read-only and offers no action the role can't take", async () => {
-    const created = await apiAs(adminToken, "POST", "/users", { username: "watcher", password: "watcher-password-1", role: "viewer" });
+    const created = await apiAs(adminToken, "POST", "/users", {
+      username: "watcher",
+      password: "watcher-password-1",
+      role: "viewer",
+    });
     expect(created.status).toBe(201);
     const context = await browser.newContext({ viewport: WIDE });
     const viewer = await context.newPage();
@@ -223,7 +247,9 @@ browserTests("admin UI in Chromium", () => {
     await logIn(viewer, dev.url, "watcher", "watcher-password-1");
     await viewer.getByRole("link", { name: DAG }).waitFor();
     await expect(viewer.getByRole("button", { name: "New DAG" }).count()).resolves.toBe(0);
-    await expect(viewer.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Users" }).count()).resolves.toBe(0);
+    await expect(
+      viewer.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Users" }).count(),
+    ).resolves.toBe(0);
     await viewer.getByRole("link", { name: DAG }).click();
     await viewer.getByText("Only admins create and manage webhook tokens.").waitFor();
     await expect(viewer.getByRole("button", { name: "Run" }).count()).resolves.toBe(0);
@@ -259,8 +285,16 @@ browserTests("admin UI in Chromium", () => {
     await page.getByRole("status").filter({ hasText: "204" }).waitFor({ timeout: 15_000 });
     expect(received).toHaveLength(1);
     // Discord's shape, from the preset: a username, the content line and an embed.
-    const sent = JSON.parse(received[0]!.body) as { username?: string; content?: string; embeds?: { title?: string }[] };
-    expect(sent).toMatchObject({ username: "dagflare", content: expect.stringContaining("**Alert Triggered**"), embeds: [{ title: expect.any(String) }] });
+    const sent = JSON.parse(received[0]!.body) as {
+      username?: string;
+      content?: string;
+      embeds?: { title?: string }[];
+    };
+    expect(sent).toMatchObject({
+      username: "dagflare",
+      content: expect.stringContaining("**Alert Triggered**"),
+      embeds: [{ title: expect.any(String) }],
+    });
     await shot("alert-editor");
     await page.getByRole("button", { name: "Create policy" }).click();
     await page.waitForURL((url) => /^\/alerts\/[^/]+$/.test(url.pathname) && url.pathname !== "/alerts/new");
@@ -275,7 +309,14 @@ browserTests("admin UI in Chromium", () => {
 
   it("logs the policy's delivery for a failed run, and Replay sends it again", async () => {
     const failing = "ui-failing-dag";
-    expect((await apiAs(adminToken, "POST", "/dags", { name: failing, spec: "steps:\n  - name: boom\n    command: exit 3\n" })).status).toBe(201);
+    expect(
+      (
+        await apiAs(adminToken, "POST", "/dags", {
+          name: failing,
+          spec: "steps:\n  - name: boom\n    command: exit 3\n",
+        })
+      ).status,
+    ).toBe(201);
     expect((await apiAs(adminToken, "POST", `/dags/${failing}/start`, {})).status).toBe(200);
     const before = received.length;
     await until(async () => (received.length > before ? true : undefined));
@@ -304,7 +345,10 @@ browserTests("admin UI in Chromium", () => {
     await dialog.getByRole("button", { name: "Done" }).click();
     await expect(page.getByText(key).count()).resolves.toBe(0);
     await page.getByRole("button", { name: "Delete API key ci-deploy" }).click();
-    await page.getByRole("dialog").getByRole("button", { name: /^Delete/ }).click();
+    await page
+      .getByRole("dialog")
+      .getByRole("button", { name: /^Delete/ })
+      .click();
     await page.getByRole("button", { name: "Delete API key ci-deploy" }).waitFor({ state: "detached" });
     expect((await apiAs(key, "GET", "/dags")).status).toBe(401);
   });
@@ -327,12 +371,17 @@ browserTests("admin UI in Chromium", () => {
       ["account", "/account"],
       ["not-found", "/no/such/page"],
     ] as const) {
-      for (const [target, suffix] of [[page, ""], [phone, "-390"]] as const) {
+      for (const [target, suffix] of [
+        [page, ""],
+        [phone, "-390"],
+      ] as const) {
         await target.goto(`${dev.url}${path}`);
         await target.locator("main h1").first().waitFor();
         await target.waitForLoadState("networkidle");
         await shot(`page-${name}${suffix}`, target);
-        const overflow = await target.evaluate<number>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
+        const overflow = await target.evaluate<number>(
+          "document.documentElement.scrollWidth - document.documentElement.clientWidth",
+        );
         expect(overflow, `${path} scrolls sideways at ${target.viewportSize()?.width} px`).toBeLessThanOrEqual(0);
       }
     }
@@ -340,7 +389,11 @@ browserTests("admin UI in Chromium", () => {
     expect(pageErrors, pageErrors.join("\n")).toEqual([]);
     // The only refusals are the ones this file asked for: no session yet, no webhook yet, the
     // invalid spec it saved on purpose. Never a 5xx.
-    expect([...failedCalls].sort()).toEqual([`GET /api/v2/auth/me 401`, `GET /api/v2/dags/${DAG}/webhook 404`, `PUT /api/v2/dags/${DAG}/spec 400`]);
+    expect([...failedCalls].sort()).toEqual([
+      `GET /api/v2/auth/me 401`,
+      `GET /api/v2/dags/${DAG}/webhook 404`,
+      `PUT /api/v2/dags/${DAG}/spec 400`,
+    ]);
   });
 });
 
@@ -349,7 +402,10 @@ browserTests("admin UI with AUTH_MODE=none", () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    [dev, browser] = await Promise.all([startDev({ STATE_DIR: mkdtempSync(join(tmpdir(), "dagflare-state-")), AUTH_MODE: "none" }), launchBrowser()]);
+    [dev, browser] = await Promise.all([
+      startDev({ STATE_DIR: mkdtempSync(join(tmpdir(), "dagflare-state-")), AUTH_MODE: "none" }),
+      launchBrowser(),
+    ]);
   });
   afterAll(async () => {
     await browser?.close();

@@ -2,8 +2,9 @@
  * Runs in Node before the workerd tests: a real HTTP server on 127.0.0.1 for the http executor
  * to call (code inside workerd can't listen on a port). Its port reaches tests via inject().
  */
-import { createServer } from "node:http";
+
 import { mkdtempSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
@@ -36,7 +37,11 @@ export default async function setup(project: TestProject) {
         case "text": // /text/<anything>: 200 with that text
           return send(200, decodeURIComponent(key ?? ""));
         case "json":
-          return send(200, JSON.stringify({ a: { b: [1, 2] }, name: "dagflare", nested: { list: [{ author: { name: "Ada" } }] } }), "application/json");
+          return send(
+            200,
+            JSON.stringify({ a: { b: [1, 2] }, name: "dagflare", nested: { list: [{ author: { name: "Ada" } }] } }),
+            "application/json",
+          );
         case "receiver": {
           // /receiver/<id>/<plan>: records the request; the nth call answers the nth entry of the
           // comma-separated plan (a status, `429:<seconds>` with Retry-After, or `hang`), the last one repeating.
@@ -55,7 +60,16 @@ export default async function setup(project: TestProject) {
         case "body": // the request body, as sent
           return send(200, body);
         case "echo": // the request as JSON
-          return send(200, JSON.stringify({ method: request.method, query: Object.fromEntries(url.searchParams), headers: request.headers, body }), "application/json");
+          return send(
+            200,
+            JSON.stringify({
+              method: request.method,
+              query: Object.fromEntries(url.searchParams),
+              headers: request.headers,
+              body,
+            }),
+            "application/json",
+          );
         case "bytes": // /bytes/<n>: n bytes of "x"
           return send(200, "x".repeat(Number(key)));
         case "status": // /status/<code>

@@ -81,13 +81,19 @@ export async function waitForRun(token: string, dag: string, runId: string, time
     const result = await call("GET", `/dag-runs/${dag}/${runId}`, { token });
     if (result.status !== 200) throw new Error(`run details: ${result.status} ${JSON.stringify(result.body)}`);
     if (FINISHED.has(result.body.dagRunDetails.status)) return result.body.dagRunDetails;
-    if (Date.now() > deadline) throw new Error(`run ${runId} did not finish: ${JSON.stringify(result.body.dagRunDetails)}`);
+    if (Date.now() > deadline)
+      throw new Error(`run ${runId} did not finish: ${JSON.stringify(result.body.dagRunDetails)}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 
 /** Creates a DAG from a spec and starts it; returns the run id. */
-export async function createAndStart(token: string, dag: string, spec: string, body: Record<string, unknown> = {}): Promise<string> {
+export async function createAndStart(
+  token: string,
+  dag: string,
+  spec: string,
+  body: Record<string, unknown> = {},
+): Promise<string> {
   const created = await call("POST", "/dags", { token, body: { name: dag, spec } });
   if (created.status !== 201) throw new Error(`create ${dag}: ${created.status} ${JSON.stringify(created.body)}`);
   const started = await call("POST", `/dags/${dag}/start`, { token, body });
@@ -99,10 +105,25 @@ export const nodeOf = (run: any, name: string) => run.nodes.find((node: any) => 
 
 /** Runs `echo hi` through the command executor as if no step runner were configured. */
 export function runCommandWithoutRunner(): Promise<StepOutcome | HandOff> {
-  const context = { env: { ...env, RUNNER_URL: "", RUNNER: undefined } as Cloudflare.Env, handOffAt: Date.now() + 1000, progress: async () => true };
+  const context = {
+    env: { ...env, RUNNER_URL: "", RUNNER: undefined } as Cloudflare.Env,
+    handOffAt: Date.now() + 1000,
+    progress: async () => true,
+  };
   const invocation = {
-    dagId: "d", runId: "r", step: "s", attempt: 1, executor: "command" as const, command: "echo hi", script: undefined, shell: undefined,
-    dir: undefined, config: {}, env: {}, timeoutMs: 1000, stdoutCapture: { limit: 10, keep: "tail" as const },
+    dagId: "d",
+    runId: "r",
+    step: "s",
+    attempt: 1,
+    executor: "command" as const,
+    command: "echo hi",
+    script: undefined,
+    shell: undefined,
+    dir: undefined,
+    config: {},
+    env: {},
+    timeoutMs: 1000,
+    stdoutCapture: { limit: 10, keep: "tail" as const },
   };
   return commandExecutor.run(invocation, AbortSignal.timeout(1000), context);
 }

@@ -2,8 +2,9 @@
  * The admin app: every page has its own URL (the host serves index.html for unknown paths), so
  * links, reloads and alert `run_link`s (PUBLIC_URL/runs/<dag>/<run>) land on the right page.
  */
-import { LocationProvider, Route, Router, useLocation } from "preact-iso";
+
 import { useEffect, useRef } from "preact/hooks";
+import { LocationProvider, Route, Router, useLocation } from "preact-iso";
 import { Layout } from "./components/layout.tsx";
 import { ErrorBanner, Loading } from "./components/page.tsx";
 import { SessionProvider, useSession } from "./lib/session.tsx";
@@ -42,7 +43,8 @@ function pageAfterLogin(next: string | undefined): string {
   } catch {
     return "/dags";
   }
-  if (target.origin !== location.origin || target.pathname === "/" || target.pathname.startsWith("/login")) return "/dags";
+  if (target.origin !== location.origin || target.pathname === "/" || target.pathname.startsWith("/login"))
+    return "/dags";
   return `${target.pathname}${target.search}${target.hash}`;
 }
 
@@ -54,7 +56,8 @@ function useFocusOnNewPage(): (url: string) => void {
   const lastPath = useRef<string | undefined>(undefined);
   return (url) => {
     const path = new URL(url, location.origin).pathname;
-    if (lastPath.current !== undefined && path !== lastPath.current) document.getElementById("main")?.focus({ preventScroll: true });
+    if (lastPath.current !== undefined && path !== lastPath.current)
+      document.getElementById("main")?.focus({ preventScroll: true });
     lastPath.current = path;
   };
 }

@@ -1,5 +1,5 @@
-import bs58 from "bs58";
 import { env } from "cloudflare:workers";
+import bs58 from "bs58";
 import { beforeAll, describe, expect, it } from "vitest";
 import { verifyApiKey } from "../../../src/auth/credentials.ts";
 import { call, expectEnvelope, unique, userWithRole } from "../helpers.ts";
@@ -20,8 +20,16 @@ describe("API keys", () => {
     const { apiKey, key } = await createKey("operator");
     expect(key).toMatch(/^dagu_[1-9A-HJ-NP-Za-km-z]+$/);
     expect(bs58.decode(key.slice(5))).toHaveLength(32);
-    expect(apiKey).toMatchObject({ role: "operator", description: "ci", keyPrefix: key.slice(0, 12), createdBy: admin.id, lastUsedAt: null });
-    const row = await env.DB.prepare("SELECT * FROM api_keys WHERE id = ?1").bind(apiKey.id).first<Record<string, string>>();
+    expect(apiKey).toMatchObject({
+      role: "operator",
+      description: "ci",
+      keyPrefix: key.slice(0, 12),
+      createdBy: admin.id,
+      lastUsedAt: null,
+    });
+    const row = await env.DB.prepare("SELECT * FROM api_keys WHERE id = ?1")
+      .bind(apiKey.id)
+      .first<Record<string, string>>();
     expect(row!.key_hash).toMatch(/^\$2[aby]\$10\$/);
     expect(JSON.stringify(row)).not.toContain(key);
     const got = await call("GET", `/api-keys/${apiKey.id}`, { token: admin.token });
@@ -75,13 +83,37 @@ describe("API keys", () => {
   it("409 for a taken name; 400 for bad input; 404 for unknown ids", async () => {
     const name = unique("dup");
     await createKey("viewer", name);
-    expectEnvelope(await call("POST", "/api-keys", { token: admin.token, body: { name, role: "viewer" } }), 409, "already_exists");
-    expectEnvelope(await call("POST", "/api-keys", { token: admin.token, body: { name: "", role: "viewer" } }), 400, "bad_request");
-    expectEnvelope(await call("POST", "/api-keys", { token: admin.token, body: { name: "x", role: "superuser" } }), 400, "bad_request");
-    expectEnvelope(await call("POST", "/api-keys", { token: admin.token, body: { name: "x".repeat(101), role: "viewer" } }), 400, "bad_request");
-    expectEnvelope(await call("PATCH", "/api-keys/nope", { token: admin.token, body: { name: unique("n") } }), 404, "not_found");
+    expectEnvelope(
+      await call("POST", "/api-keys", { token: admin.token, body: { name, role: "viewer" } }),
+      409,
+      "already_exists",
+    );
+    expectEnvelope(
+      await call("POST", "/api-keys", { token: admin.token, body: { name: "", role: "viewer" } }),
+      400,
+      "bad_request",
+    );
+    expectEnvelope(
+      await call("POST", "/api-keys", { token: admin.token, body: { name: "x", role: "superuser" } }),
+      400,
+      "bad_request",
+    );
+    expectEnvelope(
+      await call("POST", "/api-keys", { token: admin.token, body: { name: "x".repeat(101), role: "viewer" } }),
+      400,
+      "bad_request",
+    );
+    expectEnvelope(
+      await call("PATCH", "/api-keys/nope", { token: admin.token, body: { name: unique("n") } }),
+      404,
+      "not_found",
+    );
     const other = await createKey("viewer");
-    expectEnvelope(await call("PATCH", `/api-keys/${other.apiKey.id}`, { token: admin.token, body: { name } }), 409, "already_exists");
+    expectEnvelope(
+      await call("PATCH", `/api-keys/${other.apiKey.id}`, { token: admin.token, body: { name } }),
+      409,
+      "already_exists",
+    );
     expectEnvelope(await call("DELETE", "/api-keys/nope", { token: admin.token }), 404, "not_found");
   });
 });

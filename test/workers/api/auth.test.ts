@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { bootstrapFirstAdmin } from "../../../src/auth/bootstrap.ts";
 import { verifyLogin } from "../../../src/auth/credentials.ts";
 import { DUMMY_PASSWORD_HASH } from "../../../src/auth/passwords.ts";
-import { bootstrapFirstAdmin } from "../../../src/auth/bootstrap.ts";
 import { call, expectEnvelope, TEST_PASSWORD, userWithRole } from "../helpers.ts";
 
 describe("POST /auth/login", () => {
@@ -21,7 +21,9 @@ describe("POST /auth/login", () => {
 
   it("gives the same 401 for a wrong password and an unknown user", async () => {
     const user = await userWithRole("viewer");
-    const wrong = await call("POST", "/auth/login", { body: { username: user.username, password: "not-the-password" } });
+    const wrong = await call("POST", "/auth/login", {
+      body: { username: user.username, password: "not-the-password" },
+    });
     const unknown = await call("POST", "/auth/login", { body: { username: "nobody-here", password: "whatever1" } });
     expectEnvelope(wrong, 401, "unauthorized");
     expect(unknown).toEqual(wrong);
@@ -56,7 +58,10 @@ describe("POST /auth/login", () => {
     const user = await userWithRole("viewer");
     const body = { username: user.username, password: TEST_PASSWORD };
     for (const secret of ["", "Zq9-tooShort"]) {
-      const result = await call("POST", "/auth/login", { body, env: { ENVIRONMENT: "production", JWT_SECRET: secret } });
+      const result = await call("POST", "/auth/login", {
+        body,
+        env: { ENVIRONMENT: "production", JWT_SECRET: secret },
+      });
       expectEnvelope(result, 503, "service_unavailable");
       expect(result.body.message).toContain("wrangler secret put JWT_SECRET");
       expect(result.body.message).not.toContain(secret || "\u0000");
@@ -88,7 +93,9 @@ describe("sessions", () => {
   it("a demoted user loses the role at once", async () => {
     const admin = await userWithRole("admin");
     const manager = await userWithRole("manager");
-    expect((await call("POST", "/dags/validate", { token: manager.token, body: { spec: "steps: []" } })).status).toBe(200);
+    expect((await call("POST", "/dags/validate", { token: manager.token, body: { spec: "steps: []" } })).status).toBe(
+      200,
+    );
     expect((await call("GET", "/users", { token: admin.token })).status).toBe(200);
     const demote = await call("PATCH", `/users/${admin.id}`, { token: manager.token, body: { role: "viewer" } });
     expectEnvelope(demote, 403, "forbidden");
@@ -126,11 +133,18 @@ describe("AUTH_MODE=none", () => {
   it("opens every API route without credentials", async () => {
     expect((await call("GET", "/users", { env: none })).status).toBe(200);
     expect((await call("GET", "/dags", { env: none })).status).toBe(200);
-    expect((await call("GET", "/auth/me", { env: none })).body.user).toMatchObject({ username: "anonymous", role: "admin" });
+    expect((await call("GET", "/auth/me", { env: none })).body.user).toMatchObject({
+      username: "anonymous",
+      role: "admin",
+    });
   });
 
   it("has no login", async () => {
-    expectEnvelope(await call("POST", "/auth/login", { env: none, body: { username: "a", password: "b" } }), 400, "bad_request");
+    expectEnvelope(
+      await call("POST", "/auth/login", { env: none, body: { username: "a", password: "b" } }),
+      400,
+      "bad_request",
+    );
   });
 
   it("refuses an unknown AUTH_MODE rather than guessing", async () => {

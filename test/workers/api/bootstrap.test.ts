@@ -8,9 +8,14 @@ it("a deployment with ADMIN_USERNAME/ADMIN_PASSWORD secrets gets its first admin
   expect((await env.DB.prepare("SELECT COUNT(*) AS n FROM users").first<{ n: number }>())?.n).toBe(0);
   const health = await call("GET", "/health", { env: secrets });
   expect(health.status).toBe(200);
-  const login = await call("POST", "/auth/login", { body: { username: "root", password: "first-password-1" }, env: secrets });
+  const login = await call("POST", "/auth/login", {
+    body: { username: "root", password: "first-password-1" },
+    env: secrets,
+  });
   expect(login.status).toBe(200);
   expect(login.body.user.role).toBe("admin");
-  const stored = await env.DB.prepare("SELECT password_hash FROM users WHERE username = 'root'").first<{ password_hash: string }>();
+  const stored = await env.DB.prepare("SELECT password_hash FROM users WHERE username = 'root'").first<{
+    password_hash: string;
+  }>();
   expect(stored?.password_hash).toMatch(/^\$2[aby]\$10\$/);
 });

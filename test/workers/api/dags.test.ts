@@ -26,7 +26,10 @@ async function storedSpec(name: string): Promise<string | undefined> {
 describe("DAG registry", () => {
   it("create with a spec, read details and spec back", async () => {
     const name = unique("build");
-    expect(await call("POST", "/dags", { token, body: { name, spec: SPEC } })).toMatchObject({ status: 201, body: { name } });
+    expect(await call("POST", "/dags", { token, body: { name, spec: SPEC } })).toMatchObject({
+      status: 201,
+      body: { name },
+    });
 
     const details = await call("GET", `/dags/${name}`, { token });
     expect(details.status).toBe(200);
@@ -38,7 +41,12 @@ describe("DAG registry", () => {
       params: ["BRANCH=main"],
       steps: [{ name: "build", depends: [] }, { name: "test" }],
     });
-    expect(details.body).toMatchObject({ suspended: false, errors: [], localDags: [], latestDAGRun: { status: 0, statusLabel: "not_started" } });
+    expect(details.body).toMatchObject({
+      suspended: false,
+      errors: [],
+      localDags: [],
+      latestDAGRun: { status: 0, statusLabel: "not_started" },
+    });
 
     const spec = await call("GET", `/dags/${name}/spec`, { token });
     expect(spec.body).toMatchObject({ spec: SPEC, errors: [] });
@@ -54,7 +62,10 @@ describe("DAG registry", () => {
   it("409 already_exists for a taken name", async () => {
     const name = unique("dup");
     await call("POST", "/dags", { token, body: { name, spec: SPEC } });
-    const again = await call("POST", "/dags", { token, body: { name, spec: "steps:\n  - name: other\n    command: x\n" } });
+    const again = await call("POST", "/dags", {
+      token,
+      body: { name, spec: "steps:\n  - name: other\n    command: x\n" },
+    });
     expectEnvelope(again, 409, "already_exists");
     expect(await storedSpec(name)).toBe(SPEC);
   });
@@ -67,7 +78,9 @@ describe("DAG registry", () => {
     });
     expectEnvelope(result, 400, "bad_request");
     expect(result.body.message).toBe("invalid DAG spec: steps[1].depends: unknown step 'buidl' (line 6, col 15)");
-    expect(result.body.details.specErrors).toEqual([{ field: "steps[1].depends", message: "unknown step 'buidl'", line: 6, column: 15 }]);
+    expect(result.body.details.specErrors).toEqual([
+      { field: "steps[1].depends", message: "unknown step 'buidl'", line: 6, column: 15 },
+    ]);
     expect(await storedSpec(name)).toBeUndefined();
   });
 
@@ -75,11 +88,17 @@ describe("DAG registry", () => {
     const name = unique("edit");
     await call("POST", "/dags", { token, body: { name, spec: SPEC } });
     const next = "description: v2\nsteps:\n  - name: only\n    command: echo v2\n";
-    expect(await call("PUT", `/dags/${name}/spec`, { token, body: { spec: next } })).toMatchObject({ status: 200, body: { errors: [] } });
+    expect(await call("PUT", `/dags/${name}/spec`, { token, body: { spec: next } })).toMatchObject({
+      status: 200,
+      body: { errors: [] },
+    });
     expect(await storedSpec(name)).toBe(next);
     expect((await call("GET", `/dags/${name}`, { token })).body.dag.description).toBe("v2");
 
-    const bad = await call("PUT", `/dags/${name}/spec`, { token, body: { spec: "steps:\n  - name: a\n    command: x\n    timeoutSec: soon\n" } });
+    const bad = await call("PUT", `/dags/${name}/spec`, {
+      token,
+      body: { spec: "steps:\n  - name: a\n    command: x\n    timeoutSec: soon\n" },
+    });
     expectEnvelope(bad, 400, "bad_request");
     expect(bad.body.details.errors).toEqual(["steps[0].timeoutSec: expected a number of seconds (line 4, col 17)"]);
     expect(await storedSpec(name)).toBe(next);
@@ -91,7 +110,10 @@ describe("DAG registry", () => {
   });
 
   it("validate reports errors as strings and with positions, storing nothing", async () => {
-    const result = await call("POST", "/dags/validate", { token, body: { spec: "steps:\n  - name: a\n    comand: x\n" } });
+    const result = await call("POST", "/dags/validate", {
+      token,
+      body: { spec: "steps:\n  - name: a\n    comand: x\n" },
+    });
     expect(result.status).toBe(200);
     expect(result.body).toMatchObject({
       valid: false,
@@ -99,22 +121,41 @@ describe("DAG registry", () => {
       specErrors: [{ field: "steps[0].comand", line: 3, column: 5 }],
     });
     const ok = await call("POST", "/dags/validate", { token, body: { spec: SPEC, name: "preview" } });
-    expect(ok.body).toMatchObject({ valid: true, errors: [], dag: { name: "preview", steps: [{ name: "build" }, { name: "test" }] } });
+    expect(ok.body).toMatchObject({
+      valid: true,
+      errors: [],
+      dag: { name: "preview", steps: [{ name: "build" }, { name: "test" }] },
+    });
   });
 
   it("rename moves the DAG, rewrites its name field, and refuses taken or invalid names", async () => {
     const from = unique("old");
     const to = unique("new");
-    await call("POST", "/dags", { token, body: { name: from, spec: `name: ${from}\n# keep\nsteps:\n  - name: a\n    command: x\n` } });
+    await call("POST", "/dags", {
+      token,
+      body: { name: from, spec: `name: ${from}\n# keep\nsteps:\n  - name: a\n    command: x\n` },
+    });
     expect((await call("POST", `/dags/${from}/rename`, { token, body: { newFileName: to } })).status).toBe(200);
     expectEnvelope(await call("GET", `/dags/${from}`, { token }), 404, "not_found");
     expect(await storedSpec(to)).toBe(`name: ${to}\n# keep\nsteps:\n  - name: a\n    command: x\n`);
 
     const other = unique("other");
     await call("POST", "/dags", { token, body: { name: other, spec: SPEC } });
-    expectEnvelope(await call("POST", `/dags/${to}/rename`, { token, body: { newFileName: other } }), 409, "already_exists");
-    expectEnvelope(await call("POST", `/dags/${to}/rename`, { token, body: { newFileName: "bad name!" } }), 400, "bad_request");
-    expectEnvelope(await call("POST", "/dags/missing-dag/rename", { token, body: { newFileName: unique("x") } }), 404, "not_found");
+    expectEnvelope(
+      await call("POST", `/dags/${to}/rename`, { token, body: { newFileName: other } }),
+      409,
+      "already_exists",
+    );
+    expectEnvelope(
+      await call("POST", `/dags/${to}/rename`, { token, body: { newFileName: "bad name!" } }),
+      400,
+      "bad_request",
+    );
+    expectEnvelope(
+      await call("POST", "/dags/missing-dag/rename", { token, body: { newFileName: unique("x") } }),
+      404,
+      "not_found",
+    );
   });
 
   it("delete removes the DAG; a second delete is 404", async () => {
@@ -151,7 +192,10 @@ describe("GET /dags", () => {
     const all = await call("GET", `/dags?name=${prefix.toUpperCase()}`, { token });
     expect(names(all)).toEqual([`${prefix}-alpha`, `${prefix}-Bravo`, `${prefix}-charlie`]);
     expect(all.body.errors).toEqual([]);
-    expect(names(await call("GET", `/dags?name=${prefix}&tag=red`, { token }))).toEqual([`${prefix}-alpha`, `${prefix}-Bravo`]);
+    expect(names(await call("GET", `/dags?name=${prefix}&tag=red`, { token }))).toEqual([
+      `${prefix}-alpha`,
+      `${prefix}-Bravo`,
+    ]);
     expect(names(await call("GET", `/dags?name=${prefix}&order=desc`, { token }))).toEqual([
       `${prefix}-charlie`,
       `${prefix}-Bravo`,

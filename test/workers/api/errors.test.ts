@@ -9,7 +9,11 @@ beforeAll(async () => {
 
 describe("bad input gets a 4xx in the error envelope and changes nothing", () => {
   it("malformed JSON", async () => {
-    const result = await call("POST", "/dags", { token, rawBody: '{"name": "x",', headers: { "Content-Type": "application/json" } });
+    const result = await call("POST", "/dags", {
+      token,
+      rawBody: '{"name": "x",',
+      headers: { "Content-Type": "application/json" },
+    });
     expectEnvelope(result, 400, "bad_request");
     expect(result.body.message).toMatch(/malformed json/i);
   });
@@ -47,7 +51,9 @@ describe("bad input gets a 4xx in the error envelope and changes nothing", () =>
   it("concurrent creates of one name: exactly one wins, the rest get 409", async () => {
     const name = unique("race");
     const results = await Promise.all(
-      Array.from({ length: 5 }, () => call("POST", "/dags", { token, body: { name, spec: "steps:\n  - name: a\n    command: x\n" } })),
+      Array.from({ length: 5 }, () =>
+        call("POST", "/dags", { token, body: { name, spec: "steps:\n  - name: a\n    command: x\n" } }),
+      ),
     );
     expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409]);
   });

@@ -92,8 +92,8 @@ describe("role matrix", () => {
 describe("authentication", () => {
   it("the policy covers every documented route", async () => {
     const { body } = await call("GET", "/openapi.json");
-    const documented = Object.entries(body.paths as Record<string, Record<string, unknown>>).flatMap(([path, operations]) =>
-      Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
+    const documented = Object.entries(body.paths as Record<string, Record<string, unknown>>).flatMap(
+      ([path, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
     );
     expect(documented.sort()).toEqual([...POLICY.map(([method, path]) => `${method} ${path}`), ...PUBLIC].sort());
   });

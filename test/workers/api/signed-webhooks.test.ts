@@ -15,9 +15,16 @@ beforeAll(async () => {
   admin = (await userWithRole("admin")).token;
 });
 
-const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+const hex = (bytes: ArrayBuffer) =>
+  [...new Uint8Array(bytes)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 async function hmacHex(secret: string, text: string): Promise<string> {
-  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
   return hex(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(text)));
 }
 
@@ -37,12 +44,21 @@ const shown = async (dag: string, result: { status: number; body: any }) => {
 
 describe("GitHub", () => {
   it("a push event signed with X-Hub-Signature-256; its delivery id names the run; chosen headers are forwarded", async () => {
-    const { dag, token } = await signedDag("${WEBHOOK_PAYLOAD.commits.0.author.name}|${WEBHOOK_HEADERS}", "webhook:\n  forwardHeaders: [X-GitHub-Event, Authorization, X-Hub-Signature-256, Cookie]\n  runIdHeader: X-GitHub-Delivery\n");
-    const configured = await call("PUT", `/dags/${dag}/webhook/signature`, { token: admin, body: { scheme: "github" } });
+    const { dag, token } = await signedDag(
+      "${WEBHOOK_PAYLOAD.commits.0.author.name}|${WEBHOOK_HEADERS}",
+      "webhook:\n  forwardHeaders: [X-GitHub-Event, Authorization, X-Hub-Signature-256, Cookie]\n  runIdHeader: X-GitHub-Delivery\n",
+    );
+    const configured = await call("PUT", `/dags/${dag}/webhook/signature`, {
+      token: admin,
+      body: { scheme: "github" },
+    });
     expect(configured.status, JSON.stringify(configured.body)).toBe(200);
     const secret = configured.body.signingSecret as string;
     expect(secret).toMatch(/^[0-9a-f]{64}$/);
-    expect(configured.body.webhook).toMatchObject({ authMode: "token_or_signature", signature: { scheme: "github", updatedAt: expect.any(String) } });
+    expect(configured.body.webhook).toMatchObject({
+      authMode: "token_or_signature",
+      signature: { scheme: "github", updatedAt: expect.any(String) },
+    });
     expect(JSON.stringify((await call("GET", `/dags/${dag}/webhook`, { token: admin })).body)).not.toContain(secret);
     expect(JSON.stringify(await env.DB.prepare("SELECT * FROM webhooks").all())).not.toContain(secret);
 
@@ -62,18 +78,50 @@ describe("GitHub", () => {
     // GitHub redelivers the same event: the same run id, refused.
     expectEnvelope(await call("POST", `/webhooks/${dag}`, { headers, rawBody: githubPush }), 409, "already_exists");
     // A wrong signature, and a body changed after signing.
-    expectEnvelope(await call("POST", `/webhooks/${dag}`, { headers: { ...headers, "X-GitHub-Delivery": crypto.randomUUID(), "X-Hub-Signature-256": `sha256=${"0".repeat(64)}` }, rawBody: githubPush }), 401, "unauthorized");
-    expectEnvelope(await call("POST", `/webhooks/${dag}`, { headers: { ...headers, "X-GitHub-Delivery": crypto.randomUUID() }, rawBody: `${githubPush} ` }), 401, "unauthorized");
+    expectEnvelope(
+      await call("POST", `/webhooks/${dag}`, {
+        headers: {
+          ...headers,
+          "X-GitHub-Delivery": crypto.randomUUID(),
+          "X-Hub-Signature-256": `sha256=${"0".repeat(64)}`,
+        },
+        rawBody: githubPush,
+      }),
+      401,
+      "unauthorized",
+    );
+    expectEnvelope(
+      await call("POST", `/webhooks/${dag}`, {
+        headers: { ...headers, "X-GitHub-Delivery": crypto.randomUUID() },
+        rawBody: `${githubPush} `,
+      }),
+      401,
+      "unauthorized",
+    );
     // The Bearer token still works in token_or_signature mode.
-    expect((await call("POST", `/webhooks/${dag}`, { headers: { Authorization: `Bearer ${token}`, "X-GitHub-Delivery": crypto.randomUUID() } })).status).toBe(200);
+    expect(
+      (
+        await call("POST", `/webhooks/${dag}`, {
+          headers: { Authorization: `Bearer ${token}`, "X-GitHub-Delivery": crypto.randomUUID() },
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it("the form variant (payload=<json>) is understood", async () => {
     const { dag } = await signedDag("${WEBHOOK_PAYLOAD.repository.full_name}");
-    const secret = (await call("PUT", `/dags/${dag}/webhook/signature`, { token: admin, body: { scheme: "github", authMode: "signature" } })).body.signingSecret;
+    const secret = (
+      await call("PUT", `/dags/${dag}/webhook/signature`, {
+        token: admin,
+        body: { scheme: "github", authMode: "signature" },
+      })
+    ).body.signingSecret;
     const body = `payload=${encodeURIComponent(githubPush)}`;
     const result = await call("POST", `/webhooks/${dag}`, {
-      headers: { "Content-Type": "application/x-www-form-urlencoded", "X-Hub-Signature-256": `sha256=${await hmacHex(secret, body)}` },
+      headers: {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Hub-Signature-256": `sha256=${await hmacHex(secret, body)}`,
+      },
       rawBody: body,
     });
     expect(await shown(dag, result)).toBe("acme-platform/deploy-service");
@@ -93,30 +141,65 @@ describe("Slack", () => {
 
   it("a slash command: form fields become the payload, the answer is a short text for the user", async () => {
     const { dag } = await signedDag("User ${WEBHOOK_PAYLOAD.user_name} requested: ${WEBHOOK_PAYLOAD.text}");
-    expectEnvelope(await call("PUT", `/dags/${dag}/webhook/signature`, { token: admin, body: { scheme: "slack" } }), 400, "bad_request");
-    const configured = await call("PUT", `/dags/${dag}/webhook/signature`, { token: admin, body: { scheme: "slack", authMode: "signature", secret } });
+    expectEnvelope(
+      await call("PUT", `/dags/${dag}/webhook/signature`, { token: admin, body: { scheme: "slack" } }),
+      400,
+      "bad_request",
+    );
+    const configured = await call("PUT", `/dags/${dag}/webhook/signature`, {
+      token: admin,
+      body: { scheme: "slack", authMode: "signature", secret },
+    });
     expect(configured.body.signingSecret).toBeUndefined();
-    const result = await call("POST", `/webhooks/${dag}`, { headers: await slackHeaders(Math.floor(Date.now() / 1000)), rawBody: body });
+    const result = await call("POST", `/webhooks/${dag}`, {
+      headers: await slackHeaders(Math.floor(Date.now() / 1000)),
+      rawBody: body,
+    });
     expect(result.body).toMatchObject({ response_type: "ephemeral", text: expect.stringContaining(`Started ${dag}`) });
     expect(await shown(dag, result)).toBe("User roadrunner requested: deploy api");
 
-    expectEnvelope(await call("POST", `/webhooks/${dag}`, { headers: await slackHeaders(Math.floor(Date.now() / 1000) - 600), rawBody: body }), 401, "unauthorized");
+    expectEnvelope(
+      await call("POST", `/webhooks/${dag}`, {
+        headers: await slackHeaders(Math.floor(Date.now() / 1000) - 600),
+        rawBody: body,
+      }),
+      401,
+      "unauthorized",
+    );
     const tampered = await slackHeaders(Math.floor(Date.now() / 1000));
-    expectEnvelope(await call("POST", `/webhooks/${dag}`, { headers: tampered, rawBody: body.replace("roadrunner", "coyote") }), 401, "unauthorized");
-    expectEnvelope(await call("POST", `/dags/${dag}/webhook/signature/regenerate`, { token: admin }), 400, "bad_request");
+    expectEnvelope(
+      await call("POST", `/webhooks/${dag}`, { headers: tampered, rawBody: body.replace("roadrunner", "coyote") }),
+      401,
+      "unauthorized",
+    );
+    expectEnvelope(
+      await call("POST", `/dags/${dag}/webhook/signature/regenerate`, { token: admin }),
+      400,
+      "bad_request",
+    );
   });
 });
 
 describe("Standard Webhooks", () => {
   it("signed by the reference library; regenerate retires the old secret; signature-only refuses the token", async () => {
     const { dag, token } = await signedDag("${WEBHOOK_PAYLOAD.type}");
-    const first = (await call("PUT", `/dags/${dag}/webhook/signature`, { token: admin, body: { scheme: "standard", authMode: "signature" } })).body.signingSecret as string;
+    const first = (
+      await call("PUT", `/dags/${dag}/webhook/signature`, {
+        token: admin,
+        body: { scheme: "standard", authMode: "signature" },
+      })
+    ).body.signingSecret as string;
     expect(first).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
     const send = (secret: string, id = `msg_${crypto.randomUUID()}`) => {
       const payload = JSON.stringify({ type: "invoice.paid", data: { id: 1 } });
       const now = new Date();
       return call("POST", `/webhooks/${dag}`, {
-        headers: { "Content-Type": "application/json", "webhook-id": id, "webhook-timestamp": String(Math.floor(now.getTime() / 1000)), "webhook-signature": new Webhook(secret).sign(id, now, payload) },
+        headers: {
+          "Content-Type": "application/json",
+          "webhook-id": id,
+          "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
+          "webhook-signature": new Webhook(secret).sign(id, now, payload),
+        },
         rawBody: payload,
       });
     };
@@ -125,9 +208,14 @@ describe("Standard Webhooks", () => {
     expect(await shown(dag, once)).toBe("invoice.paid");
     // The same message replayed (within the 5-minute window) starts nothing.
     expectEnvelope(await send(first, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"), 409, "already_exists");
-    expectEnvelope(await call("POST", `/webhooks/${dag}`, { headers: { Authorization: `Bearer ${token}` } }), 401, "unauthorized");
+    expectEnvelope(
+      await call("POST", `/webhooks/${dag}`, { headers: { Authorization: `Bearer ${token}` } }),
+      401,
+      "unauthorized",
+    );
 
-    const second = (await call("POST", `/dags/${dag}/webhook/signature/regenerate`, { token: admin })).body.signingSecret as string;
+    const second = (await call("POST", `/dags/${dag}/webhook/signature/regenerate`, { token: admin })).body
+      .signingSecret as string;
     expect(second).not.toBe(first);
     expectEnvelope(await send(first), 401, "unauthorized");
     expect((await send(second)).status).toBe(200);
@@ -136,6 +224,8 @@ describe("Standard Webhooks", () => {
     const cleared = await call("DELETE", `/dags/${dag}/webhook/signature`, { token: admin });
     expect(cleared.body).toMatchObject({ authMode: "token", signature: null });
     expectEnvelope(await send(second), 401, "unauthorized");
-    expect((await call("POST", `/webhooks/${dag}`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect((await call("POST", `/webhooks/${dag}`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(
+      200,
+    );
   });
 });

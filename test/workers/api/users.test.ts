@@ -10,13 +10,18 @@ beforeAll(async () => {
 describe("users", () => {
   it("create, get, list, update, reset password, delete", async () => {
     const username = unique("alice");
-    const created = await call("POST", "/users", { token: admin.token, body: { username, password: "password-1", role: "viewer" } });
+    const created = await call("POST", "/users", {
+      token: admin.token,
+      body: { username, password: "password-1", role: "viewer" },
+    });
     expect(created.status).toBe(201);
     const { user } = created.body;
     expect(user).toMatchObject({ username, role: "viewer" });
     expect(Object.keys(user).sort()).toEqual(["createdAt", "id", "role", "updatedAt", "username"]);
 
-    const stored = await env.DB.prepare("SELECT password_hash FROM users WHERE id = ?1").bind(user.id).first<{ password_hash: string }>();
+    const stored = await env.DB.prepare("SELECT password_hash FROM users WHERE id = ?1")
+      .bind(user.id)
+      .first<{ password_hash: string }>();
     expect(stored!.password_hash).toMatch(/^\$2[aby]\$10\$/);
     expect(stored!.password_hash).not.toContain("password-1");
 
@@ -25,15 +30,23 @@ describe("users", () => {
     expect(listed.body.users.map((u: { id: string }) => u.id)).toContain(user.id);
 
     const renamed = unique("alicia");
-    const updated = await call("PATCH", `/users/${user.id}`, { token: admin.token, body: { username: renamed, role: "manager" } });
+    const updated = await call("PATCH", `/users/${user.id}`, {
+      token: admin.token,
+      body: { username: renamed, role: "manager" },
+    });
     expect(updated.body.user).toMatchObject({ id: user.id, username: renamed, role: "manager" });
 
     const login = await call("POST", "/auth/login", { body: { username: renamed, password: "password-1" } });
     expect(login.status).toBe(200);
-    const reset = await call("POST", `/users/${user.id}/reset-password`, { token: admin.token, body: { newPassword: "password-2" } });
+    const reset = await call("POST", `/users/${user.id}/reset-password`, {
+      token: admin.token,
+      body: { newPassword: "password-2" },
+    });
     expect(reset).toMatchObject({ status: 200, body: { message: "password reset" } });
     expectEnvelope(await call("GET", "/auth/me", { token: login.body.token }), 401, "unauthorized");
-    expect((await call("POST", "/auth/login", { body: { username: renamed, password: "password-2" } })).status).toBe(200);
+    expect((await call("POST", "/auth/login", { body: { username: renamed, password: "password-2" } })).status).toBe(
+      200,
+    );
 
     expect((await call("DELETE", `/users/${user.id}`, { token: admin.token })).status).toBe(204);
     expectEnvelope(await call("GET", `/users/${user.id}`, { token: admin.token }), 404, "not_found");
@@ -43,16 +56,26 @@ describe("users", () => {
   it("409 for a taken username, on create and on rename (case-insensitive)", async () => {
     const username = unique("bob");
     await call("POST", "/users", { token: admin.token, body: { username, password: "password-1", role: "viewer" } });
-    const duplicate = await call("POST", "/users", { token: admin.token, body: { username: username.toUpperCase(), password: "password-1", role: "admin" } });
+    const duplicate = await call("POST", "/users", {
+      token: admin.token,
+      body: { username: username.toUpperCase(), password: "password-1", role: "admin" },
+    });
     expectEnvelope(duplicate, 409, "already_exists");
-    const other = await call("POST", "/users", { token: admin.token, body: { username: unique("carol"), password: "password-1", role: "viewer" } });
+    const other = await call("POST", "/users", {
+      token: admin.token,
+      body: { username: unique("carol"), password: "password-1", role: "viewer" },
+    });
     const clash = await call("PATCH", `/users/${other.body.user.id}`, { token: admin.token, body: { username } });
     expectEnvelope(clash, 409, "already_exists");
   });
 
   it("an admin cannot delete themself or change their own role", async () => {
     expectEnvelope(await call("DELETE", `/users/${admin.id}`, { token: admin.token }), 403, "forbidden");
-    expectEnvelope(await call("PATCH", `/users/${admin.id}`, { token: admin.token, body: { role: "viewer" } }), 403, "forbidden");
+    expectEnvelope(
+      await call("PATCH", `/users/${admin.id}`, { token: admin.token, body: { role: "viewer" } }),
+      403,
+      "forbidden",
+    );
     expect((await call("GET", "/auth/me", { token: admin.token })).body.user.role).toBe("admin");
   });
 
@@ -71,10 +94,27 @@ describe("users", () => {
       expectEnvelope(result, 400, "bad_request");
       expect(result.body.message).toContain(field);
     }
-    const count = await env.DB.prepare("SELECT COUNT(*) AS n FROM users WHERE username = ?1").bind(username).first<{ n: number }>();
+    const count = await env.DB.prepare("SELECT COUNT(*) AS n FROM users WHERE username = ?1")
+      .bind(username)
+      .first<{ n: number }>();
     expect(count!.n).toBe(0);
-    expectEnvelope(await call("PATCH", `/users/${admin.id}`, { token: admin.token, body: { role: 7 } }), 400, "bad_request");
-    expectEnvelope(await call("PATCH", "/users/no-such-id", { token: admin.token, body: { username: unique("x") } }), 404, "not_found");
-    expectEnvelope(await call("POST", "/users/no-such-id/reset-password", { token: admin.token, body: { newPassword: "password-9" } }), 404, "not_found");
+    expectEnvelope(
+      await call("PATCH", `/users/${admin.id}`, { token: admin.token, body: { role: 7 } }),
+      400,
+      "bad_request",
+    );
+    expectEnvelope(
+      await call("PATCH", "/users/no-such-id", { token: admin.token, body: { username: unique("x") } }),
+      404,
+      "not_found",
+    );
+    expectEnvelope(
+      await call("POST", "/users/no-such-id/reset-password", {
+        token: admin.token,
+        body: { newPassword: "password-9" },
+      }),
+      404,
+      "not_found",
+    );
   });
 });

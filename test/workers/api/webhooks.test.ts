@@ -24,7 +24,9 @@ const echoSpec = (template: string, extra = "") => `${extra}steps:
     output: SHOWN
 `;
 
-async function dagWithWebhook(spec = echoSpec("${WEBHOOK_PAYLOAD}")): Promise<{ dag: string; token: string; created: ApiResult }> {
+async function dagWithWebhook(
+  spec = echoSpec("${WEBHOOK_PAYLOAD}"),
+): Promise<{ dag: string; token: string; created: ApiResult }> {
   const dag = unique("wh");
   expect((await call("POST", "/dags", { token: admin.token, body: { name: dag, spec } })).status).toBe(201);
   const created = await call("POST", `/dags/${dag}/webhook`, { token: admin.token });
@@ -32,9 +34,15 @@ async function dagWithWebhook(spec = echoSpec("${WEBHOOK_PAYLOAD}")): Promise<{ 
   return { dag, token: created.body.token, created };
 }
 
-const trigger = (dag: string, token: string | undefined, options: { body?: unknown; rawBody?: string; ip?: string; env?: Partial<Cloudflare.Env> } = {}) =>
+const trigger = (
+  dag: string,
+  token: string | undefined,
+  options: { body?: unknown; rawBody?: string; ip?: string; env?: Partial<Cloudflare.Env> } = {},
+) =>
   call("POST", `/webhooks/${dag}`, {
-    ...(token ? { headers: { Authorization: `Bearer ${token}`, "CF-Connecting-IP": options.ip ?? unique("ip") } } : { headers: { "CF-Connecting-IP": options.ip ?? unique("ip") } }),
+    ...(token
+      ? { headers: { Authorization: `Bearer ${token}`, "CF-Connecting-IP": options.ip ?? unique("ip") } }
+      : { headers: { "CF-Connecting-IP": options.ip ?? unique("ip") } }),
     ...(options.body !== undefined ? { body: options.body } : {}),
     ...(options.rawBody !== undefined ? { rawBody: options.rawBody } : {}),
     ...(options.env ? { env: options.env } : {}),
@@ -72,7 +80,10 @@ describe("managing webhooks (admin only)", () => {
 
     expectEnvelope(await call("POST", `/dags/${dag}/webhook`, { token: admin.token }), 409, "already_exists");
 
-    const disabled = await call("POST", `/dags/${dag}/webhook/toggle`, { token: admin.token, body: { enabled: false } });
+    const disabled = await call("POST", `/dags/${dag}/webhook/toggle`, {
+      token: admin.token,
+      body: { enabled: false },
+    });
     expect(disabled.body).toMatchObject({ enabled: false, tokenPrefix: token.slice(0, 12) });
     expectEnvelope(await trigger(dag, token), 403, "forbidden");
     await call("POST", `/dags/${dag}/webhook/toggle`, { token: admin.token, body: { enabled: true } });
@@ -94,14 +105,31 @@ describe("managing webhooks (admin only)", () => {
 
   it("404 for an unknown DAG; bad toggle bodies are 400 and change nothing", async () => {
     const missing = unique("missing");
-    for (const [method, path] of [["GET", ""], ["POST", ""], ["DELETE", ""], ["POST", "/regenerate"]] as const) {
+    for (const [method, path] of [
+      ["GET", ""],
+      ["POST", ""],
+      ["DELETE", ""],
+      ["POST", "/regenerate"],
+    ] as const) {
       expectEnvelope(await call(method, `/dags/${missing}/webhook${path}`, { token: admin.token }), 404, "not_found");
     }
     const { dag } = await dagWithWebhook();
     for (const body of [{}, { enabled: "no" }, { enabled: false, extra: 1 }]) {
-      expectEnvelope(await call("POST", `/dags/${dag}/webhook/toggle`, { token: admin.token, body }), 400, "bad_request");
+      expectEnvelope(
+        await call("POST", `/dags/${dag}/webhook/toggle`, { token: admin.token, body }),
+        400,
+        "bad_request",
+      );
     }
-    expectEnvelope(await call("POST", `/dags/${dag}/webhook/toggle`, { token: admin.token, rawBody: "{", headers: { "Content-Type": "application/json" } }), 400, "bad_request");
+    expectEnvelope(
+      await call("POST", `/dags/${dag}/webhook/toggle`, {
+        token: admin.token,
+        rawBody: "{",
+        headers: { "Content-Type": "application/json" },
+      }),
+      400,
+      "bad_request",
+    );
     expect((await call("GET", `/dags/${dag}/webhook`, { token: admin.token })).body.enabled).toBe(true);
   });
 
@@ -117,13 +145,18 @@ describe("managing webhooks (admin only)", () => {
     const { dag, token, created } = await dagWithWebhook();
     const renamed = unique("wh-renamed");
     await call("POST", `/dags/${dag}/rename`, { token: admin.token, body: { newFileName: renamed } });
-    expect((await call("GET", `/dags/${renamed}/webhook`, { token: admin.token })).body).toMatchObject({ id: created.body.webhook.id, dagName: renamed });
+    expect((await call("GET", `/dags/${renamed}/webhook`, { token: admin.token })).body).toMatchObject({
+      id: created.body.webhook.id,
+      dagName: renamed,
+    });
     expectEnvelope(await trigger(dag, token), 401, "unauthorized");
     const result = await trigger(renamed, token);
     expect(result.body).toEqual({ dagRunId: expect.any(String), dagName: renamed });
 
     expect((await call("DELETE", `/dags/${renamed}`, { token: admin.token })).status).toBe(204);
-    const { results } = await env.DB.prepare("SELECT id FROM webhooks WHERE id = ?1").bind(created.body.webhook.id).all();
+    const { results } = await env.DB.prepare("SELECT id FROM webhooks WHERE id = ?1")
+      .bind(created.body.webhook.id)
+      .all();
     expect(results).toEqual([]);
     expectEnvelope(await trigger(renamed, token), 401, "unauthorized");
   });
@@ -136,22 +169,40 @@ describe("triggering", () => {
     expect(result.body).toEqual({ dagRunId: expect.any(String), dagName: dag });
     expect(await shownBy(dag, result)).toBe("{}");
     const run = await waitForRun(admin.token, dag, result.body.dagRunId);
-    expect(run).toMatchObject({ trigger: "webhook", triggeredBy: `webhook:${token.slice(0, 12)}`, webhookPayload: "{}", webhookHeaders: null });
+    expect(run).toMatchObject({
+      trigger: "webhook",
+      triggeredBy: `webhook:${token.slice(0, 12)}`,
+      webhookPayload: "{}",
+      webhookHeaders: null,
+    });
   });
 
   it("the seed's payload examples: fields, nested fields, array indices both ways", async () => {
     const { dag, token } = await dagWithWebhook(
-      echoSpec("Building branch ${WEBHOOK_PAYLOAD.branch} at commit ${WEBHOOK_PAYLOAD.commit} | ${WEBHOOK_PAYLOAD.repository.name} | ${WEBHOOK_PAYLOAD.commits.0.author.name} = ${WEBHOOK_PAYLOAD.commits[0].author.name} | [${WEBHOOK_PAYLOAD.missing.field}]"),
+      echoSpec(
+        "Building branch ${WEBHOOK_PAYLOAD.branch} at commit ${WEBHOOK_PAYLOAD.commit} | ${WEBHOOK_PAYLOAD.repository.name} | ${WEBHOOK_PAYLOAD.commits.0.author.name} = ${WEBHOOK_PAYLOAD.commits[0].author.name} | [${WEBHOOK_PAYLOAD.missing.field}]",
+      ),
     );
-    const body = { branch: "main", commit: "abc123", repository: { name: "dagflare" }, commits: [{ author: { name: "Ada" } }] };
-    expect(await shownBy(dag, await trigger(dag, token, { body }))).toBe("Building branch main at commit abc123 | dagflare | Ada = Ada | []");
+    const body = {
+      branch: "main",
+      commit: "abc123",
+      repository: { name: "dagflare" },
+      commits: [{ author: { name: "Ada" } }],
+    };
+    expect(await shownBy(dag, await trigger(dag, token, { body }))).toBe(
+      "Building branch main at commit abc123 | dagflare | Ada = Ada | []",
+    );
   });
 
   it("WEBHOOK_PAYLOAD is exact: big integers and key order kept; objects expand to compact JSON", async () => {
-    const { dag, token } = await dagWithWebhook(echoSpec("${WEBHOOK_PAYLOAD} ${WEBHOOK_PAYLOAD.id} ${WEBHOOK_PAYLOAD.nested}"));
-    const raw = '{ "b": 1, "10": 2, "a": [1, 2.50, -0, 1e400],\n "id": 12345678901234567890123, "nested": {"z": "é \\" $(x)", "y": null} }';
+    const { dag, token } = await dagWithWebhook(
+      echoSpec("${WEBHOOK_PAYLOAD} ${WEBHOOK_PAYLOAD.id} ${WEBHOOK_PAYLOAD.nested}"),
+    );
+    const raw =
+      '{ "b": 1, "10": 2, "a": [1, 2.50, -0, 1e400],\n "id": 12345678901234567890123, "nested": {"z": "é \\" $(x)", "y": null} }';
     const result = await trigger(dag, token, { rawBody: raw });
-    const exact = '{"b":1,"10":2,"a":[1,2.50,-0,1e400],"id":12345678901234567890123,"nested":{"z":"é \\" $(x)","y":null}}';
+    const exact =
+      '{"b":1,"10":2,"a":[1,2.50,-0,1e400],"id":12345678901234567890123,"nested":{"z":"é \\" $(x)","y":null}}';
     expect(await shownBy(dag, result)).toBe(`${exact} 12345678901234567890123 {"z":"é \\" $(x)","y":null}`);
     // The run's details show the payload exactly as the steps saw it (the UI's run page).
     expect((await waitForRun(admin.token, dag, result.body.dagRunId)).webhookPayload).toBe(exact);
@@ -159,7 +210,9 @@ describe("triggering", () => {
 
   it("Dagu's envelope {payload, dagRunId}; arrays and strings are payloads too; an empty body is {}", async () => {
     const { dag, token } = await dagWithWebhook();
-    const enveloped = await trigger(dag, token, { body: { payload: { branch: "dev", n: 2 }, dagRunId: unique("env") } });
+    const enveloped = await trigger(dag, token, {
+      body: { payload: { branch: "dev", n: 2 }, dagRunId: unique("env") },
+    });
     expect(await shownBy(dag, enveloped)).toBe('{"branch":"dev","n":2}');
     expect(await shownBy(dag, await trigger(dag, token, { body: { dagRunId: unique("only-id") } }))).toBe("{}");
     // Other keys next to dagRunId: the whole body is the payload, and the dagRunId still names the run.
@@ -189,7 +242,12 @@ steps:
     output: SHOWN
 `;
     const { dag, token } = await dagWithWebhook(spec);
-    const shown = JSON.parse(await shownBy(dag, await trigger(dag, token, { body: { branch: "feat/x", env: "prod", trap: "${DAG_NAME}`id`$(id)" } })));
+    const shown = JSON.parse(
+      await shownBy(
+        dag,
+        await trigger(dag, token, { body: { branch: "feat/x", env: "prod", trap: "${DAG_NAME}`id`$(id)" } }),
+      ),
+    );
     const echoed = JSON.parse(shown.body);
     expect(echoed.body).toBe("feat/x|prod|${DAG_NAME}`id`$(id)");
     expect(echoed.headers["x-branch"]).toBe("feat/x");
@@ -197,9 +255,15 @@ steps:
   });
 
   it("a GitHub push event, sent verbatim: ${WEBHOOK_PAYLOAD.commits.0.author.name}", async () => {
-    const { dag, token } = await dagWithWebhook(echoSpec("${WEBHOOK_PAYLOAD.commits.0.author.name} pushed ${WEBHOOK_PAYLOAD.after} to ${WEBHOOK_PAYLOAD.repository.full_name}"));
+    const { dag, token } = await dagWithWebhook(
+      echoSpec(
+        "${WEBHOOK_PAYLOAD.commits.0.author.name} pushed ${WEBHOOK_PAYLOAD.after} to ${WEBHOOK_PAYLOAD.repository.full_name}",
+      ),
+    );
     const result = await trigger(dag, token, { rawBody: githubPush });
-    expect(await shownBy(dag, result)).toBe("Ada Lovelace pushed 0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c to acme-platform/deploy-service");
+    expect(await shownBy(dag, result)).toBe(
+      "Ada Lovelace pushed 0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c to acme-platform/deploy-service",
+    );
   });
 
   it("dagRunId: echoed, then 409 forever; an invalid one is 400", async () => {
@@ -217,7 +281,9 @@ steps:
   it("100 concurrent triggers with one dagRunId create exactly one run", async () => {
     const { dag, token } = await dagWithWebhook();
     const id = unique("once");
-    const results = await Promise.all(Array.from({ length: 100 }, () => trigger(dag, token, { body: { dagRunId: id } })));
+    const results = await Promise.all(
+      Array.from({ length: 100 }, () => trigger(dag, token, { body: { dagRunId: id } })),
+    );
     const statuses = results.map((result) => result.status);
     expect(statuses.filter((status) => status === 200)).toHaveLength(1);
     expect(statuses.filter((status) => status === 409)).toHaveLength(99);
@@ -233,8 +299,16 @@ steps:
 
     const missing = await trigger(dag, undefined);
     expectEnvelope(missing, 401, "unauthorized");
-    expectEnvelope(await call("POST", `/webhooks/${dag}`, { headers: { Authorization: `Basic ${btoa("a:b")}` } }), 401, "unauthorized");
-    expectEnvelope(await call("POST", `/webhooks/${dag}`, { headers: { Authorization: "Bearer" } }), 401, "unauthorized");
+    expectEnvelope(
+      await call("POST", `/webhooks/${dag}`, { headers: { Authorization: `Basic ${btoa("a:b")}` } }),
+      401,
+      "unauthorized",
+    );
+    expectEnvelope(
+      await call("POST", `/webhooks/${dag}`, { headers: { Authorization: "Bearer" } }),
+      401,
+      "unauthorized",
+    );
     expectEnvelope(await call("POST", `/webhooks/${dag}`, { token: admin.token }), 401, "unauthorized");
 
     const wrong = [
@@ -270,14 +344,21 @@ steps:
   it("after JWT_SECRET rotation a token still works: bcrypt once, then its digest is renewed", async () => {
     const { dag, token } = await dagWithWebhook();
     const rotated = { JWT_SECRET: `${env.JWT_SECRET}-rotated` };
-    const stored = async () => (await env.DB.prepare("SELECT token_digest FROM webhooks w JOIN dags d ON d.id = w.dag_id WHERE d.name = ?1").bind(dag).first<{ token_digest: string }>())!.token_digest;
+    const stored = async () =>
+      (await env.DB.prepare("SELECT token_digest FROM webhooks w JOIN dags d ON d.id = w.dag_id WHERE d.name = ?1")
+        .bind(dag)
+        .first<{ token_digest: string }>())!.token_digest;
     const original = await stored();
     expect((await trigger(dag, token, { env: rotated })).status).toBe(200);
     const renewed = await stored();
     expect(renewed).not.toBe(original);
     expect(renewed.split(":")[0]).not.toBe(original.split(":")[0]);
     expect((await trigger(dag, token, { env: rotated })).status).toBe(200);
-    expectEnvelope(await trigger(dag, `${token.slice(0, 12)}${"2".repeat(token.length - 12)}`, { env: rotated }), 401, "unauthorized");
+    expectEnvelope(
+      await trigger(dag, `${token.slice(0, 12)}${"2".repeat(token.length - 12)}`, { env: rotated }),
+      401,
+      "unauthorized",
+    );
   });
 });
 
@@ -314,18 +395,27 @@ describe("no token in plain text, anywhere", () => {
     await trigger(dag, second);
 
     const secrets = [token, second].flatMap((value) => [value, value.slice(12)]);
-    const { results: tables } = await env.DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").all<{ name: string }>();
+    const { results: tables } = await env.DB.prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
+    ).all<{ name: string }>();
     expect(tables.map((table) => table.name)).toContain("webhooks");
     for (const { name } of tables) {
       const { results } = await env.DB.prepare(`SELECT * FROM "${name}"`).all();
       const dump = JSON.stringify(results);
-      for (const secret of secrets) expect(dump.includes(secret), `${secret.slice(0, 12)}… in D1 table ${name}`).toBe(false);
+      for (const secret of secrets)
+        expect(dump.includes(secret), `${secret.slice(0, 12)}… in D1 table ${name}`).toBe(false);
     }
 
     const dagRow = (await env.DB.prepare("SELECT id FROM dags WHERE name = ?1").bind(dag).first<{ id: string }>())!;
     const storage = await runInDurableObject(coordinatorFor(env, dagRow.id), (_instance, state) => {
-      const names = state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'sqlite_%'").toArray();
-      return names.map(({ name }) => JSON.stringify(state.storage.sql.exec(`SELECT * FROM "${String(name)}"`).toArray())).join("\n");
+      const names = state.storage.sql
+        .exec(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'sqlite_%'",
+        )
+        .toArray();
+      return names
+        .map(({ name }) => JSON.stringify(state.storage.sql.exec(`SELECT * FROM "${String(name)}"`).toArray()))
+        .join("\n");
     });
     expect(storage).toContain("hello");
     for (const secret of secrets) expect(storage.includes(secret)).toBe(false);

@@ -4,11 +4,20 @@
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import slackCommandDag from "../../../dags/slack-command.yaml?raw";
 import { coordinatorFor } from "../../../src/coordinator/index.ts";
 import { commandExecutor } from "../../../src/executors/command.ts";
 import { callRunner, executionKey } from "../../../src/executors/runner.ts";
-import slackCommandDag from "../../../dags/slack-command.yaml?raw";
-import { call, createAndStart, expectEnvelope, nodeOf, runCommandWithoutRunner, unique, userWithRole, waitForRun } from "../helpers.ts";
+import {
+  call,
+  createAndStart,
+  expectEnvelope,
+  nodeOf,
+  runCommandWithoutRunner,
+  unique,
+  userWithRole,
+  waitForRun,
+} from "../helpers.ts";
 
 const echo = inject("echoUrl");
 let token: string;
@@ -23,7 +32,10 @@ async function webhookFor(dag: string, spec: string): Promise<string> {
 }
 
 const triggerRun = async (dag: string, webhookToken: string, rawBody: string) => {
-  const result = await call("POST", `/webhooks/${dag}`, { headers: { Authorization: `Bearer ${webhookToken}` }, rawBody });
+  const result = await call("POST", `/webhooks/${dag}`, {
+    headers: { Authorization: `Bearer ${webhookToken}` },
+    rawBody,
+  });
   expect(result.status, JSON.stringify(result.body)).toBe(200);
   return waitForRun(token, dag, result.body.dagRunId, 20_000);
 };
@@ -71,8 +83,18 @@ steps:
       dag,
       'steps:\n  - name: process-webhook\n    command: echo "Building branch ${WEBHOOK_PAYLOAD.branch} at commit ${WEBHOOK_PAYLOAD.commit}"\n  - name: details\n    command: |\n      echo "Repository: ${WEBHOOK_PAYLOAD.repository.name}"\n      echo "Author: ${WEBHOOK_PAYLOAD.commits.0.author.name}"\n',
     );
-    const run = await triggerRun(dag, webhookToken, JSON.stringify({ branch: "main", commit: "abc123", repository: { name: "dagflare" }, commits: [{ author: { name: "Ada" } }] }));
-    const log = async (step: string) => (await call("GET", `/dag-runs/${dag}/${run.dagRunId}/steps/${step}/log`, { token })).body.content;
+    const run = await triggerRun(
+      dag,
+      webhookToken,
+      JSON.stringify({
+        branch: "main",
+        commit: "abc123",
+        repository: { name: "dagflare" },
+        commits: [{ author: { name: "Ada" } }],
+      }),
+    );
+    const log = async (step: string) =>
+      (await call("GET", `/dag-runs/${dag}/${run.dagRunId}/steps/${step}/log`, { token })).body.content;
     expect(await log("process-webhook")).toBe("Building branch main at commit abc123\n");
     expect(await log("details")).toBe("Repository: dagflare\nAuthor: Ada\n");
   });
@@ -104,13 +126,21 @@ steps:
     output: CHECK
 `,
     );
-    const payload = { a: `$(touch ${marker})`, b: `\`touch ${marker}\``, c: `; touch ${marker}`, d: `'"; touch ${marker}; echo "'`, e: "${DAG_NAME}" };
+    const payload = {
+      a: `$(touch ${marker})`,
+      b: `\`touch ${marker}\``,
+      c: `; touch ${marker}`,
+      d: `'"; touch ${marker}; echo "'`,
+      e: "${DAG_NAME}",
+    };
     const run = await triggerRun(dag, webhookToken, JSON.stringify(payload));
     expect(run.statusLabel).toBe("succeeded");
     expect(nodeOf(run, "quoted").output).toBe(`[${payload.a}] [${payload.b}] [${payload.c}] [${payload.d}]`);
     expect(nodeOf(run, "unquoted").output).toBe(`; touch ${marker} \${DAG_NAME}`);
     expect(nodeOf(run, "single").output).toBe(payload.d);
-    expect(nodeOf(run, "script").output).toBe(`${payload.a}\n[${payload.a}] [${payload.b}] [${payload.c}] [${payload.d}]`);
+    expect(nodeOf(run, "script").output).toBe(
+      `${payload.a}\n[${payload.a}] [${payload.b}] [${payload.c}] [${payload.d}]`,
+    );
     expect(nodeOf(run, "check").output).toBe("safe");
   });
 
@@ -129,7 +159,8 @@ steps:
     const dag = unique("slack");
     const webhookToken = await webhookFor(dag, slackCommandDag);
     const run = await triggerRun(dag, webhookToken, JSON.stringify({ user_name: "ada", text: "deploy api; rm -rf ~" }));
-    const log = async (step: string) => (await call("GET", `/dag-runs/${dag}/${run.dagRunId}/steps/${step}/log`, { token })).body.content;
+    const log = async (step: string) =>
+      (await call("GET", `/dag-runs/${dag}/${run.dagRunId}/steps/${step}/log`, { token })).body.content;
     expect(await log("log-request")).toBe("User ada requested: deploy api; rm -rf ~\n");
     expect(await log("execute-action")).toBe("would deploy: api; rm -rf ~\n");
   });
@@ -141,7 +172,11 @@ steps:
     expect(nodeOf(timedOut, "slow")).toMatchObject({ statusLabel: "failed", exitCode: 124 });
 
     const chatty = unique("stop");
-    const runId = await createAndStart(token, chatty, 'steps:\n  - name: loop\n    command: for i in 1 2 3 4 5 6 7 8 9 10; do echo "line $i"; sleep 1; done\n');
+    const runId = await createAndStart(
+      token,
+      chatty,
+      'steps:\n  - name: loop\n    command: for i in 1 2 3 4 5 6 7 8 9 10; do echo "line $i"; sleep 1; done\n',
+    );
     // While it runs, the step log already shows its first lines.
     const deadline = Date.now() + 10_000;
     let content = "";
@@ -155,7 +190,9 @@ steps:
   it("stop kills the process on the runner", async () => {
     const dag = unique("stopped");
     const runId = await createAndStart(token, dag, "steps:\n  - name: long\n    command: sleep 60\n");
-    const { id: dagId } = (await env.DB.prepare("SELECT id FROM dags WHERE name = ?1").bind(dag).first<{ id: string }>())!;
+    const { id: dagId } = (await env.DB.prepare("SELECT id FROM dags WHERE name = ?1")
+      .bind(dag)
+      .first<{ id: string }>())!;
     const key = await executionKey({ dagId, runId, step: "long", attempt: 1 });
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
@@ -171,21 +208,36 @@ steps:
   }, 30_000);
 
   it("without a runner, a command step fails with a clear reason", async () => {
-    expect(await runCommandWithoutRunner()).toMatchObject({ exitCode: 1, error: expect.stringContaining("no step runner configured") });
+    expect(await runCommandWithoutRunner()).toMatchObject({
+      exitCode: 1,
+      error: expect.stringContaining("no step runner configured"),
+    });
   });
 
   it("a reference whose value would end a quoted heredoc is refused, not run", async () => {
     const dag = unique("heredoc");
-    const webhookToken = await webhookFor(dag, "steps:\n  - name: doc\n    script: |\n      cat <<'END'\n      ${WEBHOOK_PAYLOAD.v}\n      END\n");
+    const webhookToken = await webhookFor(
+      dag,
+      "steps:\n  - name: doc\n    script: |\n      cat <<'END'\n      ${WEBHOOK_PAYLOAD.v}\n      END\n",
+    );
     const run = await triggerRun(dag, webhookToken, JSON.stringify({ v: "x\nEND\ntouch /tmp/nope" }));
-    expect(nodeOf(run, "doc")).toMatchObject({ statusLabel: "failed", error: expect.stringContaining("quoted heredoc") });
+    expect(nodeOf(run, "doc")).toMatchObject({
+      statusLabel: "failed",
+      error: expect.stringContaining("quoted heredoc"),
+    });
     expectEnvelope(await call("GET", `/dag-runs/${dag}/nope`, { token }), 404, "not_found");
   });
 
   it("a long command is handed from one consumer to the next, which resumes polling where it stopped", async () => {
     const dag = unique("handoff");
-    const runId = await createAndStart(token, dag, 'steps:\n  - name: long\n    command: echo one; sleep 2; echo two\n    output: OUT\n');
-    const { id: dagId } = (await env.DB.prepare("SELECT id FROM dags WHERE name = ?1").bind(dag).first<{ id: string }>())!;
+    const runId = await createAndStart(
+      token,
+      dag,
+      "steps:\n  - name: long\n    command: echo one; sleep 2; echo two\n    output: OUT\n",
+    );
+    const { id: dagId } = (await env.DB.prepare("SELECT id FROM dags WHERE name = ?1")
+      .bind(dag)
+      .first<{ id: string }>())!;
     const coordinator = coordinatorFor(env, dagId);
     const attempt = { dagId, runId, step: "long", attempt: 1 };
     let invocation = null;
@@ -196,11 +248,22 @@ steps:
     expect(invocation).toMatchObject({ executor: "command", resume: { stdoutFrom: 0, stderrFrom: 0 } });
     const progress = (output: { stdout: string; stderr: string }) => coordinator.progress(attempt, output);
     // This consumer's time is up at once: it reports what it saw and hands the attempt over.
-    const handed = await commandExecutor.run(invocation!, AbortSignal.timeout(10_000), { env, handOffAt: Date.now(), progress });
+    const handed = await commandExecutor.run(invocation!, AbortSignal.timeout(10_000), {
+      env,
+      handOffAt: Date.now(),
+      progress,
+    });
     expect(handed).toEqual({ handOff: { stdoutFrom: expect.any(Number), stderrFrom: 0 } });
     // The next one resumes from those offsets and sees the end.
-    const resumed = await coordinator.claim({ ...attempt, resume: (handed as { handOff: { stdoutFrom: number; stderrFrom: number } }).handOff });
-    const outcome = await commandExecutor.run(resumed!, AbortSignal.timeout(10_000), { env, handOffAt: Date.now() + 10_000, progress });
+    const resumed = await coordinator.claim({
+      ...attempt,
+      resume: (handed as { handOff: { stdoutFrom: number; stderrFrom: number } }).handOff,
+    });
+    const outcome = await commandExecutor.run(resumed!, AbortSignal.timeout(10_000), {
+      env,
+      handOffAt: Date.now() + 10_000,
+      progress,
+    });
     expect(outcome).toMatchObject({ exitCode: 0, stdout: "one\ntwo\n" });
     const run = await waitForRun(token, dag, runId);
     expect(nodeOf(run, "long").output).toBe("one\ntwo");

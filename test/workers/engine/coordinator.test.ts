@@ -2,7 +2,14 @@
  * The coordinator's guarantees, driven directly: alarms run with runDurableObjectAlarm (no
  * sleeping until they are due), redelivered queue messages go through the real consumer.
  */
-import { createExecutionContext, createMessageBatch, evictDurableObject, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  evictDurableObject,
+  getQueueResult,
+  runDurableObjectAlarm,
+  runInDurableObject,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import type { DagCoordinator } from "../../../src/coordinator/dag-coordinator.ts";
@@ -64,8 +71,13 @@ describe("coordinator", () => {
 
   it("an attempt that never reports back times out on its lease; its late result changes nothing", async () => {
     const dag = unique("lease");
-    const { coordinator, runId, dagId } = await startRun(dag, `steps:\n  - name: slow\n    executor: http\n    command: GET ${echo}/slow/1500\n    timeoutSec: 60\n`);
-    await until(async () => ((await nodeRow(coordinator, runId, "slow")).attempt_state === "claimed" ? true : undefined));
+    const { coordinator, runId, dagId } = await startRun(
+      dag,
+      `steps:\n  - name: slow\n    executor: http\n    command: GET ${echo}/slow/1500\n    timeoutSec: 60\n`,
+    );
+    await until(async () =>
+      (await nodeRow(coordinator, runId, "slow")).attempt_state === "claimed" ? true : undefined,
+    );
 
     await rows(coordinator, "UPDATE timers SET due_ms = 0 WHERE kind = 'lease' AND run_id = ?", runId);
     await runDurableObjectAlarm(coordinator);
@@ -75,14 +87,27 @@ describe("coordinator", () => {
 
     // The consumer's real answer arrives after the lease: ignored, as is a forged duplicate.
     await new Promise((resolve) => setTimeout(resolve, 1800));
-    const late = await coordinator.finish({ dagId, runId, step: "slow", attempt: 1, exitCode: 0, stdout: "late", stderr: "", startedAt: "", finishedAt: "" });
+    const late = await coordinator.finish({
+      dagId,
+      runId,
+      step: "slow",
+      attempt: 1,
+      exitCode: 0,
+      stdout: "late",
+      stderr: "",
+      startedAt: "",
+      finishedAt: "",
+    });
     expect(late).toBeNull();
     expect(await nodeRow(coordinator, runId, "slow")).toMatchObject({ status: 2, exit_code: 124, stdout: "" });
   });
 
   it("a redelivered queue message claims nothing and is acked; the result is applied once", async () => {
     const dag = unique("redeliver");
-    const { coordinator, runId, dagId } = await startRun(dag, `steps:\n  - name: once\n    executor: http\n    command: GET ${echo}/text/${dag}\n`);
+    const { coordinator, runId, dagId } = await startRun(
+      dag,
+      `steps:\n  - name: once\n    executor: http\n    command: GET ${echo}/text/${dag}\n`,
+    );
     const run = await until(async () => {
       const view = await coordinator.getRun(runId);
       return view && view.status === 4 ? view : undefined;
@@ -90,7 +115,9 @@ describe("coordinator", () => {
     expect(run.nodes[0]).toMatchObject({ attempt: 1, statusLabel: "succeeded" });
 
     const message: StepMessage = { dagId, runId, step: "once", attempt: 1 };
-    const batch = createMessageBatch<StepMessage>("dagflare-steps", [{ id: "redelivered-1", timestamp: new Date(), attempts: 2, body: message }]);
+    const batch = createMessageBatch<StepMessage>("dagflare-steps", [
+      { id: "redelivered-1", timestamp: new Date(), attempts: 2, body: message },
+    ]);
     const ctx = createExecutionContext();
     await worker.queue(batch, env, ctx);
     const result = await getQueueResult(batch, ctx);
@@ -103,11 +130,18 @@ describe("coordinator", () => {
 
   it("keeps the D1 copy in step: written before start returns, final state after the run", async () => {
     const dag = unique("d1");
-    const { coordinator, runId, dagId } = await startRun(dag, `steps:\n  - name: a\n    executor: http\n    command: GET ${echo}/text/a\n`);
-    const first = await env.DB.prepare("SELECT * FROM dag_runs WHERE dag_id = ?1 AND run_id = ?2").bind(dagId, runId).first<Row>();
+    const { coordinator, runId, dagId } = await startRun(
+      dag,
+      `steps:\n  - name: a\n    executor: http\n    command: GET ${echo}/text/a\n`,
+    );
+    const first = await env.DB.prepare("SELECT * FROM dag_runs WHERE dag_id = ?1 AND run_id = ?2")
+      .bind(dagId, runId)
+      .first<Row>();
     expect(first).toMatchObject({ trigger: "api", triggered_by: "test" });
     await until(async () => ((await coordinator.getRun(runId))?.status === 4 ? true : undefined));
-    const last = await env.DB.prepare("SELECT * FROM dag_runs WHERE dag_id = ?1 AND run_id = ?2").bind(dagId, runId).first<Row>();
+    const last = await env.DB.prepare("SELECT * FROM dag_runs WHERE dag_id = ?1 AND run_id = ?2")
+      .bind(dagId, runId)
+      .first<Row>();
     expect(last).toMatchObject({ status: 4, finished_at: expect.any(String) });
   });
 
@@ -117,7 +151,9 @@ describe("coordinator", () => {
       dag,
       `steps:\n  - name: slow\n    executor: http\n    command: GET ${echo}/slow/600\n    output: FIRST\n  - name: next\n    executor: http\n    command: GET ${echo}/text/after-\${FIRST}\n    output: SECOND\n`,
     );
-    await until(async () => ((await nodeRow(coordinator, runId, "slow")).attempt_state === "claimed" ? true : undefined));
+    await until(async () =>
+      (await nodeRow(coordinator, runId, "slow")).attempt_state === "claimed" ? true : undefined,
+    );
     // The consumer is waiting on the slow server; the object is torn down meanwhile.
     await evictDurableObject(coordinator);
     const run = await until(async () => {
@@ -132,14 +168,23 @@ describe("coordinator", () => {
 
   it("a run whose D1 copy is stale (a failed write) is rewritten when the alarm fires", async () => {
     const dag = unique("resync");
-    const { coordinator, runId, dagId } = await startRun(dag, `steps:\n  - name: a\n    executor: http\n    command: GET ${echo}/text/a\n`);
+    const { coordinator, runId, dagId } = await startRun(
+      dag,
+      `steps:\n  - name: a\n    executor: http\n    command: GET ${echo}/text/a\n`,
+    );
     await until(async () => ((await coordinator.getRun(runId))?.status === 4 ? true : undefined));
     // As after a D1 outage: the row is missing and the coordinator knows its copy is stale.
     await env.DB.prepare("DELETE FROM dag_runs WHERE dag_id = ?1 AND run_id = ?2").bind(dagId, runId).run();
     await rows(coordinator, "UPDATE runs SET synced_at = NULL WHERE id = ?", runId);
-    await rows(coordinator, "INSERT OR REPLACE INTO timers (kind, run_id, step, attempt, due_ms) VALUES ('d1_sync', ?, '', 0, 0)", runId);
+    await rows(
+      coordinator,
+      "INSERT OR REPLACE INTO timers (kind, run_id, step, attempt, due_ms) VALUES ('d1_sync', ?, '', 0, 0)",
+      runId,
+    );
     expect(await runDurableObjectAlarm(coordinator)).toBe(true);
-    const row = await env.DB.prepare("SELECT status FROM dag_runs WHERE dag_id = ?1 AND run_id = ?2").bind(dagId, runId).first<Row>();
+    const row = await env.DB.prepare("SELECT status FROM dag_runs WHERE dag_id = ?1 AND run_id = ?2")
+      .bind(dagId, runId)
+      .first<Row>();
     expect(row).toEqual({ status: 4 });
   });
 
@@ -147,22 +192,45 @@ describe("coordinator", () => {
     const dag = unique("event");
     // Events are recorded only while a policy takes their type.
     const { token } = await userWithRole("manager");
-    const policy = { name: unique("p"), eventTypes: ["JOB_FAILURE"], dagNames: [dag], webhook: { url: `${echo}/receiver/${dag}/200`, body: "{}" } };
+    const policy = {
+      name: unique("p"),
+      eventTypes: ["JOB_FAILURE"],
+      dagNames: [dag],
+      webhook: { url: `${echo}/receiver/${dag}/200`, body: "{}" },
+    };
     expect((await call("POST", "/alert-policies", { token, body: policy })).status).toBe(201);
-    const { coordinator, runId, dagId } = await startRun(dag, `steps:\n  - name: bad\n    executor: http\n    command: GET ${echo}/status/502\n`);
-    await until(async () => ((await coordinator.getRun(runId))?.status === 2 ? true : undefined));
-    const event = await until(async () =>
-      (await env.DB.prepare("SELECT * FROM alert_events WHERE run_id = ?1").bind(runId).first<Row>()) ?? undefined,
+    const { coordinator, runId, dagId } = await startRun(
+      dag,
+      `steps:\n  - name: bad\n    executor: http\n    command: GET ${echo}/status/502\n`,
     );
-    expect(event).toMatchObject({ id: expect.stringContaining(`run.${dagId}.${runId}.`), type: "JOB_FAILURE", dag_name: dag });
-    expect(JSON.parse(String(event.context))).toMatchObject({ runStatus: "failed", trigger: "api", failedSteps: ["bad"], error: expect.stringContaining("502") });
+    await until(async () => ((await coordinator.getRun(runId))?.status === 2 ? true : undefined));
+    const event = await until(
+      async () =>
+        (await env.DB.prepare("SELECT * FROM alert_events WHERE run_id = ?1").bind(runId).first<Row>()) ?? undefined,
+    );
+    expect(event).toMatchObject({
+      id: expect.stringContaining(`run.${dagId}.${runId}.`),
+      type: "JOB_FAILURE",
+      dag_name: dag,
+    });
+    expect(JSON.parse(String(event.context))).toMatchObject({
+      runStatus: "failed",
+      trigger: "api",
+      failedSteps: ["bad"],
+      error: expect.stringContaining("502"),
+    });
     expect(await rows(coordinator, "SELECT * FROM outbox")).toEqual([]);
   });
 
   it("a DAG timeout aborts what is running and fails the run", async () => {
     const dag = unique("dag-timeout");
-    const { coordinator, runId, dagId } = await startRun(dag, `timeoutSec: 30\nsteps:\n  - name: slow\n    executor: http\n    command: GET ${echo}/slow/2000\n  - name: next\n    executor: http\n    command: GET ${echo}/text/next\n`);
-    await until(async () => ((await nodeRow(coordinator, runId, "slow")).attempt_state === "claimed" ? true : undefined));
+    const { coordinator, runId, dagId } = await startRun(
+      dag,
+      `timeoutSec: 30\nsteps:\n  - name: slow\n    executor: http\n    command: GET ${echo}/slow/2000\n  - name: next\n    executor: http\n    command: GET ${echo}/text/next\n`,
+    );
+    await until(async () =>
+      (await nodeRow(coordinator, runId, "slow")).attempt_state === "claimed" ? true : undefined,
+    );
     await rows(coordinator, "UPDATE timers SET due_ms = 0 WHERE kind = 'run_timeout' AND run_id = ?", runId);
     await runDurableObjectAlarm(coordinator);
     const run = (await coordinator.getRun(runId))!;
@@ -182,23 +250,41 @@ describe("coordinator", () => {
     // Age the first run past the retention, in both copies.
     const threeDaysAgo = new Date(Date.now() - 3 * 86_400_000).toISOString();
     await rows(coordinator, "UPDATE runs SET finished_at = ? WHERE id = ?", threeDaysAgo, old);
-    await env.DB.prepare("UPDATE dag_runs SET finished_at = ?1 WHERE dag_id = ?2 AND run_id = ?3").bind(threeDaysAgo, dagId, old).run();
+    await env.DB.prepare("UPDATE dag_runs SET finished_at = ?1 WHERE dag_id = ?2 AND run_id = ?3")
+      .bind(threeDaysAgo, dagId, old)
+      .run();
 
     const next = await coordinator.start({ dagId, dagName: dag, spec, trigger: "api", triggeredBy: "test" });
     if (!next.ok) throw new Error(next.message);
     expect(await coordinator.getRun(old)).toBeNull();
-    expect(await rows(coordinator, "SELECT run_id FROM nodes WHERE run_id = ? UNION ALL SELECT run_id FROM run_log WHERE run_id = ?", old, old)).toEqual([]);
-    const { results } = await env.DB.prepare("SELECT run_id FROM dag_runs WHERE dag_id = ?1 ORDER BY queued_at").bind(dagId).all();
+    expect(
+      await rows(
+        coordinator,
+        "SELECT run_id FROM nodes WHERE run_id = ? UNION ALL SELECT run_id FROM run_log WHERE run_id = ?",
+        old,
+        old,
+      ),
+    ).toEqual([]);
+    const { results } = await env.DB.prepare("SELECT run_id FROM dag_runs WHERE dag_id = ?1 ORDER BY queued_at")
+      .bind(dagId)
+      .all();
     expect(results.map((row) => row.run_id)).toEqual([recent.runId, next.runId]);
   });
 
   it("a result survives a failed report: the consumer sends it again on a fresh stub", async () => {
     const dag = unique("report-again");
-    const { coordinator, runId, dagId } = await startRun(dag, `steps:\n  - name: once\n    executor: http\n    command: GET ${echo}/text/${dag}\n`);
+    const { coordinator, runId, dagId } = await startRun(
+      dag,
+      `steps:\n  - name: once\n    executor: http\n    command: GET ${echo}/text/${dag}\n`,
+    );
     await until(async () => ((await coordinator.getRun(runId))?.status === 4 ? true : undefined));
     // Set the run up as if attempt 2 had just been dispatched, then deliver it ourselves.
     await rows(coordinator, "UPDATE runs SET status = 1, outcome = NULL, finished_at = NULL WHERE id = ?", runId);
-    await rows(coordinator, "UPDATE nodes SET status = 1, attempt = 2, attempt_state = 'dispatched' WHERE run_id = ?", runId);
+    await rows(
+      coordinator,
+      "UPDATE nodes SET status = 1, attempt = 2, attempt_state = 'dispatched' WHERE run_id = ?",
+      runId,
+    );
 
     // The narrowest seam: the first finish() call on a coordinator stub fails as a reset object's would.
     let failures = 1;
@@ -212,16 +298,20 @@ describe("coordinator", () => {
           stubs.push(stub);
           return new Proxy(stub, {
             get(target, property) {
-              if (property === "finish" && failures-- > 0) return async () => Promise.reject(new Error("Network connection lost."));
+              if (property === "finish" && failures-- > 0)
+                return async () => Promise.reject(new Error("Network connection lost."));
               // Every property of a stub is an RPC method; call it on the real stub.
-              return (...args: unknown[]) => (target as unknown as Record<string, (...a: unknown[]) => unknown>)[property as string]!(...args);
+              return (...args: unknown[]) =>
+                (target as unknown as Record<string, (...a: unknown[]) => unknown>)[property as string]!(...args);
             },
           });
         },
       },
     } as unknown as Cloudflare.Env;
     const message: StepMessage = { dagId, runId, step: "once", attempt: 2 };
-    const batch = createMessageBatch<StepMessage>("dagflare-steps", [{ id: "reported-twice", timestamp: new Date(), attempts: 1, body: message }]);
+    const batch = createMessageBatch<StepMessage>("dagflare-steps", [
+      { id: "reported-twice", timestamp: new Date(), attempts: 1, body: message },
+    ]);
     const ctx = createExecutionContext();
     await consumeSteps(batch, flakyEnv);
     const result = await getQueueResult(batch, ctx);
@@ -234,7 +324,10 @@ describe("coordinator", () => {
 
   it("records no event, and sends nothing, when no policy takes its type", async () => {
     const dag = unique("no-policy");
-    const { coordinator, runId } = await startRun(dag, `steps:\n  - name: ok\n    executor: http\n    command: GET ${echo}/text/ok\n`);
+    const { coordinator, runId } = await startRun(
+      dag,
+      `steps:\n  - name: ok\n    executor: http\n    command: GET ${echo}/text/ok\n`,
+    );
     await until(async () => ((await coordinator.getRun(runId))?.status === 4 ? true : undefined));
     await until(async () => ((await rows(coordinator, "SELECT * FROM outbox")).length === 0 ? true : undefined));
     expect(await env.DB.prepare("SELECT * FROM alert_events WHERE run_id = ?1").bind(runId).first()).toBeNull();

@@ -38,7 +38,10 @@ handlerOn:
     const history = await call("GET", `/dags/${dag}/dag-runs`, { token });
     expect(history.status).toBe(200);
     expect(history.body.dagRuns.map((run: any) => run.dagRunId)).toEqual([second, first]);
-    expect(nodeOf(history.body.dagRuns[1], "flaky")).toMatchObject({ statusLabel: "failed", error: expect.stringContaining("HTTP 503") });
+    expect(nodeOf(history.body.dagRuns[1], "flaky")).toMatchObject({
+      statusLabel: "failed",
+      error: expect.stringContaining("HTTP 503"),
+    });
     expect(history.body.dagRuns[0].onExit).toMatchObject({ statusLabel: "succeeded" });
     expect(history.body.gridData).toEqual([
       { name: "ok", history: [4, 4] },
@@ -87,7 +90,10 @@ handlerOn:
     expect(nodeOf(failed, "last").statusLabel).toBe("succeeded");
     expect(failed.onFailure.statusLabel).toBe("succeeded");
 
-    const retried = await call("POST", `/dag-runs/${dag}/${runId}/retry`, { token, body: { dagRunId: runId, stepName: "flaky" } });
+    const retried = await call("POST", `/dag-runs/${dag}/${runId}/retry`, {
+      token,
+      body: { dagRunId: runId, stepName: "flaky" },
+    });
     expect(retried.status).toBe(200);
     const run = await waitForRun(token, dag, runId);
     expect(run.statusLabel).toBe("succeeded");
@@ -100,7 +106,9 @@ handlerOn:
     expect(await hits(`/text/${dag}-first`)).toBe(1);
     expect(await hits(`/text/${dag}-last`)).toBe(1);
     expect(await hits(`/flaky/${dag}/1`)).toBe(2);
-    expect((await call("GET", `/dag-runs/${dag}/${runId}/log`, { token })).body.content).toContain("retry of step 'flaky' requested");
+    expect((await call("GET", `/dag-runs/${dag}/${runId}/log`, { token })).body.content).toContain(
+      "retry of step 'flaky' requested",
+    );
   });
 
   it("refuses a step whose dependency failed, an unknown step, and a body naming another run", async () => {
@@ -118,11 +126,22 @@ handlerOn:
 `,
     );
     expect((await waitForRun(token, dag, runId)).statusLabel).toBe("failed");
-    const blocked = await call("POST", `/dag-runs/${dag}/${runId}/retry`, { token, body: { dagRunId: runId, stepName: "after" } });
+    const blocked = await call("POST", `/dag-runs/${dag}/${runId}/retry`, {
+      token,
+      body: { dagRunId: runId, stepName: "after" },
+    });
     expectEnvelope(blocked, 400, "bad_request");
     expect(blocked.body.message).toContain("dependency 'broken' did not succeed");
-    expectEnvelope(await call("POST", `/dag-runs/${dag}/${runId}/retry`, { token, body: { dagRunId: runId, stepName: "nope" } }), 404, "not_found");
-    expectEnvelope(await call("POST", `/dag-runs/${dag}/${runId}/retry`, { token, body: { dagRunId: "another-run" } }), 400, "bad_request");
+    expectEnvelope(
+      await call("POST", `/dag-runs/${dag}/${runId}/retry`, { token, body: { dagRunId: runId, stepName: "nope" } }),
+      404,
+      "not_found",
+    );
+    expectEnvelope(
+      await call("POST", `/dag-runs/${dag}/${runId}/retry`, { token, body: { dagRunId: "another-run" } }),
+      400,
+      "bad_request",
+    );
     // Nothing changed.
     const run = await waitForRun(token, dag, runId);
     expect(run.nodes.map((node: any) => node.statusLabel)).toEqual(["failed", "aborted"]);
@@ -138,7 +157,10 @@ describe("renaming and deleting a DAG", () => {
     expect(nodeOf(await waitForRun(token, dag, first), "name").output).toBe(dag);
 
     expect((await call("POST", `/dags/${dag}/rename`, { token, body: { newFileName: renamed } })).status).toBe(200);
-    expect((await call("GET", `/dag-runs/${renamed}/${first}`, { token })).body.dagRunDetails).toMatchObject({ name: renamed, statusLabel: "succeeded" });
+    expect((await call("GET", `/dag-runs/${renamed}/${first}`, { token })).body.dagRunDetails).toMatchObject({
+      name: renamed,
+      statusLabel: "succeeded",
+    });
     expectEnvelope(await call("GET", `/dag-runs/${dag}/${first}`, { token }), 404, "not_found");
 
     const second = (await call("POST", `/dags/${renamed}/start`, { token, body: {} })).body.dagRunId;
@@ -149,7 +171,11 @@ describe("renaming and deleting a DAG", () => {
       [first, renamed],
     ]);
     // A used dagRunId stays used under the new name.
-    expectEnvelope(await call("POST", `/dags/${renamed}/start`, { token, body: { dagRunId: first } }), 409, "already_exists");
+    expectEnvelope(
+      await call("POST", `/dags/${renamed}/start`, { token, body: { dagRunId: first } }),
+      409,
+      "already_exists",
+    );
   });
 
   it("a delete takes the runs along, even one in flight; a new DAG of that name starts clean", async () => {
@@ -159,9 +185,13 @@ describe("renaming and deleting a DAG", () => {
     await waitForRun(token, dag, finished);
     const inFlight = (await call("POST", `/dags/${dag}/start`, { token, body: {} })).body.dagRunId;
 
-    const { id: dagId } = (await env.DB.prepare("SELECT id FROM dags WHERE name = ?1").bind(dag).first<{ id: string }>())!;
+    const { id: dagId } = (await env.DB.prepare("SELECT id FROM dags WHERE name = ?1")
+      .bind(dag)
+      .first<{ id: string }>())!;
     expect((await call("DELETE", `/dags/${dag}`, { token })).status).toBe(204);
-    const orphans = async () => (await env.DB.prepare("SELECT COUNT(*) AS n FROM dag_runs WHERE dag_id = ?1").bind(dagId).first<{ n: number }>())!.n;
+    const orphans = async () =>
+      (await env.DB.prepare("SELECT COUNT(*) AS n FROM dag_runs WHERE dag_id = ?1").bind(dagId).first<{ n: number }>())!
+        .n;
     expect(await orphans()).toBe(0);
     expect((await call("GET", `/dag-runs?name=${dag}`, { token })).body.dagRuns).toEqual([]);
     expectEnvelope(await call("GET", `/dag-runs/${dag}/${inFlight}`, { token }), 404, "not_found");
@@ -174,6 +204,8 @@ describe("renaming and deleting a DAG", () => {
 
     const again = await createAndStart(token, dag, spec, { dagRunId: "reused-id" });
     expect(again).toBe("reused-id");
-    expect((await call("GET", `/dag-runs?name=${dag}`, { token })).body.dagRuns.map((run: any) => run.dagRunId)).toEqual(["reused-id"]);
+    expect(
+      (await call("GET", `/dag-runs?name=${dag}`, { token })).body.dagRuns.map((run: any) => run.dagRunId),
+    ).toEqual(["reused-id"]);
   });
 });

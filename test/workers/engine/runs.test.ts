@@ -47,7 +47,11 @@ ${http("fetch", `GET ${echo}/json`, "    output: DATA\n")}${http("second", `GET 
     expect(runLog.body.content).toContain("finished: succeeded");
 
     const finished = await call("GET", `/dag-runs?name=${dag}&status=4`, { token });
-    expect(finished.body.dagRuns[0]).toMatchObject({ dagRunId: runId, statusLabel: "succeeded", finishedAt: expect.any(String) });
+    expect(finished.body.dagRuns[0]).toMatchObject({
+      dagRunId: runId,
+      statusLabel: "succeeded",
+      finishedAt: expect.any(String),
+    });
     const latest = await call("GET", `/dags/${dag}/dag-runs/latest`, { token });
     expect(latest.body.dagRun.dagRunId).toBe(runId);
     const dagDetails = await call("GET", `/dags/${dag}`, { token });
@@ -78,7 +82,11 @@ ${http("fetch", `GET ${echo}/json`, "    output: DATA\n")}${http("second", `GET 
     const response = JSON.parse(nodeOf(run, "post").output);
     expect(response.status_code).toBe(200);
     const echoed = JSON.parse(response.body);
-    expect(echoed).toMatchObject({ method: "POST", query: { q: dag }, headers: { "x-run": runId, "content-type": "application/json" } });
+    expect(echoed).toMatchObject({
+      method: "POST",
+      query: { q: dag },
+      headers: { "x-run": runId, "content-type": "application/json" },
+    });
     expect(JSON.parse(echoed.body)).toEqual({ hello: "world" });
     expect(nodeOf(run, "broken")).toMatchObject({ statusLabel: "failed", error: expect.stringContaining("503") });
     expect(run.statusLabel).toBe("failed");
@@ -100,7 +108,10 @@ steps:
 `;
     const run = await waitForRun(token, dag, await createAndStart(token, dag, spec));
     expect(nodeOf(run, "big").output).toBe("x".repeat(300_000));
-    expect(nodeOf(run, "too-big")).toMatchObject({ statusLabel: "failed", error: "output exceeded maxOutputSize (400000 bytes)" });
+    expect(nodeOf(run, "too-big")).toMatchObject({
+      statusLabel: "failed",
+      error: "output exceeded maxOutputSize (400000 bytes)",
+    });
   });
 });
 
@@ -157,7 +168,10 @@ ${http("tolerated", `GET ${echo}/status/404`, "    continueOn: {exitCode: [1], m
 steps:
 ${http("only-live", `GET ${echo}/text/live`, '    preconditions:\n      - condition: "${MODE}"\n        expected: "re:^live$"\n')}${http("after", `GET ${echo}/text/after`)}${http("independent", `GET ${echo}/text/x`, "    depends: []\n")}`;
     const run = await waitForRun(token, dag, await createAndStart(token, dag, spec));
-    expect(nodeOf(run, "only-live")).toMatchObject({ statusLabel: "skipped", error: expect.stringContaining("precondition not met") });
+    expect(nodeOf(run, "only-live")).toMatchObject({
+      statusLabel: "skipped",
+      error: expect.stringContaining("precondition not met"),
+    });
     expect(nodeOf(run, "after").statusLabel).toBe("skipped");
     expect(run.statusLabel).toBe("succeeded");
     const live = await call("POST", `/dags/${dag}/start`, { token, body: { params: { MODE: "live" } } });
@@ -184,18 +198,33 @@ ${http("flaky", `GET ${echo}/flaky/${key}/2`, "    retryPolicy: {limit: 3, inter
     retryPolicy: {limit: 2, intervalSec: 0}
 `;
     const run = await waitForRun(token, dag, await createAndStart(token, dag, spec));
-    expect(nodeOf(run, "slow")).toMatchObject({ statusLabel: "failed", exitCode: 124, retryCount: 0, error: expect.stringContaining("timed out") });
+    expect(nodeOf(run, "slow")).toMatchObject({
+      statusLabel: "failed",
+      exitCode: 124,
+      retryCount: 0,
+      error: expect.stringContaining("timed out"),
+    });
   });
 });
 
 describe("run control", () => {
   it("rejects a dagRunId this DAG has used, even after the run finished", async () => {
     const dag = unique("dup");
-    const runId = await createAndStart(token, dag, `steps:\n${http("a", `GET ${echo}/text/a`)}`, { dagRunId: "deploy-abc123" });
+    const runId = await createAndStart(token, dag, `steps:\n${http("a", `GET ${echo}/text/a`)}`, {
+      dagRunId: "deploy-abc123",
+    });
     expect(runId).toBe("deploy-abc123");
     await waitForRun(token, dag, runId);
-    expectEnvelope(await call("POST", `/dags/${dag}/start`, { token, body: { dagRunId: "deploy-abc123" } }), 409, "already_exists");
-    expectEnvelope(await call("POST", `/dags/${dag}/start`, { token, body: { dagRunId: "bad id!" } }), 400, "bad_request");
+    expectEnvelope(
+      await call("POST", `/dags/${dag}/start`, { token, body: { dagRunId: "deploy-abc123" } }),
+      409,
+      "already_exists",
+    );
+    expectEnvelope(
+      await call("POST", `/dags/${dag}/start`, { token, body: { dagRunId: "bad id!" } }),
+      400,
+      "bad_request",
+    );
     expectEnvelope(await call("POST", "/dags/no-such-dag/start", { token, body: {} }), 404, "not_found");
   });
 
@@ -250,7 +279,9 @@ ${http("slow", `GET ${echo}/slow/3000`)}${http("later", `GET ${echo}/text/later`
 ${http("once", `GET ${echo}/text/${key}-once`)}${http("flaky", `GET ${echo}/flaky/${key}/1`)}`;
     const runId = await createAndStart(token, dag, spec);
     expect((await waitForRun(token, dag, runId)).statusLabel).toBe("failed");
-    expect((await call("POST", `/dag-runs/${dag}/${runId}/retry`, { token, body: { dagRunId: runId } })).status).toBe(200);
+    expect((await call("POST", `/dag-runs/${dag}/${runId}/retry`, { token, body: { dagRunId: runId } })).status).toBe(
+      200,
+    );
     const retried = await waitForRun(token, dag, runId);
     expect(retried.statusLabel).toBe("succeeded");
     const hits = await fetch(`${echo}/hits/text/${key}-once`);
@@ -272,8 +303,13 @@ steps:
 ${http("show", `GET ${echo}/text/\${A}-\${B}`, "    output: OUT\n")}`;
     const asString = await createAndStart(token, dag, spec, { params: 'A=x B="y%20z"' });
     expect(nodeOf(await waitForRun(token, dag, asString), "show").output).toBe("x-y z");
-    const asJson = (await call("POST", `/dags/${dag}/start`, { token, body: { params: '{"B": "json"}' } })).body.dagRunId;
+    const asJson = (await call("POST", `/dags/${dag}/start`, { token, body: { params: '{"B": "json"}' } })).body
+      .dagRunId;
     expect(nodeOf(await waitForRun(token, dag, asJson), "show").output).toBe("1-json");
-    expectEnvelope(await call("POST", `/dags/${dag}/start`, { token, body: { params: "{not json" } }), 400, "bad_request");
+    expectEnvelope(
+      await call("POST", `/dags/${dag}/start`, { token, body: { params: "{not json" } }),
+      400,
+      "bad_request",
+    );
   });
 });

@@ -57,14 +57,21 @@ describe("schedule ticks", () => {
   it("skip suspended DAGs, and start them again once resumed; GET /dags shows no nextRun while suspended", async () => {
     const dag = await create("* * * * *");
     expect((await call("POST", `/dags/${dag}/suspend`, { token, body: { suspend: true } })).status).toBe(200);
-    expect((await call("GET", `/dags?name=${dag}`, { token })).body.dags[0]).toMatchObject({ suspended: true, nextRun: null });
+    expect((await call("GET", `/dags?name=${dag}`, { token })).body.dags[0]).toMatchObject({
+      suspended: true,
+      nextRun: null,
+    });
     await tick(Date.UTC(2030, 0, 15, 10, 0));
     expect(await runsOf(dag)).toEqual([]);
     await call("POST", `/dags/${dag}/suspend`, { token, body: { suspend: false } });
     expect((await call("GET", `/dags?name=${dag}`, { token })).body.dags[0].nextRun).toEqual(expect.any(String));
     await tick(Date.UTC(2030, 0, 15, 10, 1));
     expect(await runsOf(dag)).toHaveLength(1);
-    expectEnvelope(await call("POST", `/dags/${unique("nope")}/suspend`, { token, body: { suspend: true } }), 404, "not_found");
+    expectEnvelope(
+      await call("POST", `/dags/${unique("nope")}/suspend`, { token, body: { suspend: true } }),
+      404,
+      "not_found",
+    );
     expectEnvelope(await call("POST", `/dags/${dag}/suspend`, { token, body: { suspend: "yes" } }), 400, "bad_request");
   });
 
@@ -84,7 +91,13 @@ describe("schedule ticks", () => {
     // Break the stored spec the way a bad deploy might: the coordinator refuses to start it.
     await env.DB.prepare("UPDATE dags SET spec = ?2 WHERE name = ?1").bind(dag, "steps: [").run();
     await tick(minute);
-    const { results } = await env.DB.prepare("SELECT f.* FROM tick_failures f JOIN dags d ON d.id = f.dag_id WHERE d.name = ?1").bind(dag).all();
-    expect(results).toMatchObject([{ scheduled_for: new Date(minute).toISOString(), error: expect.stringContaining("invalid") }]);
+    const { results } = await env.DB.prepare(
+      "SELECT f.* FROM tick_failures f JOIN dags d ON d.id = f.dag_id WHERE d.name = ?1",
+    )
+      .bind(dag)
+      .all();
+    expect(results).toMatchObject([
+      { scheduled_for: new Date(minute).toISOString(), error: expect.stringContaining("invalid") },
+    ]);
   });
 });

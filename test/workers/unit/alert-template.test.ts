@@ -5,9 +5,15 @@ import { checkTemplate, renderTemplate, truncate } from "../../../src/alerts/tem
 
 describe("alert templates", () => {
   it("render tokens inside strings only, keep numbers and key order, and stay JSON whatever the values", () => {
-    const check = checkTemplate('{"b": "{{job_name}}: {{failure_message | truncate:8}}", "a": [1e400, "{{run_id}}"], "n": 12345678901234567890}');
+    const check = checkTemplate(
+      '{"b": "{{job_name}}: {{failure_message | truncate:8}}", "a": [1e400, "{{run_id}}"], "n": 12345678901234567890}',
+    );
     if (!check.ok) throw new Error("template refused");
-    const rendered = renderTemplate(check.tree, { job_name: 'd"e\\p', failure_message: "line1\nline2 🚀 more", run_id: "}{" });
+    const rendered = renderTemplate(check.tree, {
+      job_name: 'd"e\\p',
+      failure_message: "line1\nline2 🚀 more",
+      run_id: "}{",
+    });
     expect(rendered).toBe('{"b":"d\\"e\\\\p: line1\\nl…","a":[1e400,"}{"],"n":12345678901234567890}');
     expect(JSON.parse(rendered).b).toBe('d"e\\p: line1\nl…');
   });
@@ -30,9 +36,15 @@ describe("alert templates", () => {
   it("times and durations for people; Retry-After and the retry schedule", () => {
     expect(humanTime("2026-01-08T10:00:00.000Z")).toBe("Jan 8, 2026 10:00 AM");
     expect(humanTime("2026-01-08T22:05:00.000Z")).toBe("Jan 8, 2026 10:05 PM");
-    expect([humanDuration(42_000), humanDuration(300_000), humanDuration(3_720_000)]).toEqual(["42 seconds", "5 minutes", "1 hour 2 minutes"]);
+    expect([humanDuration(42_000), humanDuration(300_000), humanDuration(3_720_000)]).toEqual([
+      "42 seconds",
+      "5 minutes",
+      "1 hour 2 minutes",
+    ]);
     expect(retryAfter(new Headers({ "retry-after": "7" }), "")).toBe(7);
-    expect(retryAfter(new Headers({ "retry-after": new Date(Date.now() + 30_000).toUTCString() }), "")).toBeGreaterThanOrEqual(29);
+    expect(
+      retryAfter(new Headers({ "retry-after": new Date(Date.now() + 30_000).toUTCString() }), ""),
+    ).toBeGreaterThanOrEqual(29);
     expect(retryAfter(new Headers(), '{"message": "You are being rate limited.", "retry_after": 1.5}')).toBe(2);
     const schedule = [0, 5, 300];
     expect(nextDelay(schedule, 1)).toBeGreaterThanOrEqual(4);

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { formatSpecError, parseDagSpec, parseParamString, renameInSpec, toDagRecord } from "../../../src/domain/dag-spec.ts";
+import {
+  formatSpecError,
+  parseDagSpec,
+  parseParamString,
+  renameInSpec,
+  toDagRecord,
+} from "../../../src/domain/dag-spec.ts";
 
 function errorsOf(source: string, fileName?: string): string[] {
   const result = parseDagSpec(source, { fileName });
@@ -23,7 +29,8 @@ describe("parseDagSpec: valid specs", () => {
   });
 
   it("normalises Dagu's shorthand forms", () => {
-    const result = parseDagSpec(`name: build
+    const result = parseDagSpec(
+      `name: build
 description: Build and test
 tags: ci, nightly
 schedule: "CRON_TZ=Europe/Paris 0 2 * * *"
@@ -55,7 +62,9 @@ handlerOn:
     command: echo failed
   cancel:
     command: echo aborted
-`, { fileName: "build" });
+`,
+      { fileName: "build" },
+    );
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     const { spec } = result;
@@ -66,9 +75,18 @@ handlerOn:
       { key: "MESSAGE", value: "two words" },
       { key: "3", value: "positional" },
     ]);
-    expect(spec.env).toEqual([{ key: "GREETING", value: "hello" }, { key: "COUNT", value: "3" }]);
+    expect(spec.env).toEqual([
+      { key: "GREETING", value: "hello" },
+      { key: "COUNT", value: "3" },
+    ]);
     expect(spec.steps[0]).toMatchObject({ command: "make -j 4", output: "BUILD_ID", depends: undefined });
-    expect(spec.steps[0]!.retryPolicy).toEqual({ limit: 3, intervalSec: 5, exitCodes: [1, 2], backoff: 2, maxIntervalSec: undefined });
+    expect(spec.steps[0]!.retryPolicy).toEqual({
+      limit: 3,
+      intervalSec: 5,
+      exitCodes: [1, 2],
+      backoff: 2,
+      maxIntervalSec: undefined,
+    });
     expect(spec.steps[1]).toMatchObject({ depends: ["build"], continueOn: { failure: true, skipped: false } });
     expect(spec.steps[1]!.preconditions[0]).toMatchObject({ expected: "re:[1-5]" });
     expect(spec.steps[2]!.executor).toEqual({ type: "http", config: { timeout: 10 } });
@@ -92,7 +110,8 @@ handlerOn:
   });
 
   it("toDagRecord derives the stored columns", () => {
-    const source = "description: d\ntags: [a]\nschedule: ['0 1 * * *']\nwebhook: {forwardHeaders: [X-GitHub-Event], runIdHeader: X-GitHub-Delivery}\nsteps:\n  - name: s\n    command: x\n";
+    const source =
+      "description: d\ntags: [a]\nschedule: ['0 1 * * *']\nwebhook: {forwardHeaders: [X-GitHub-Event], runIdHeader: X-GitHub-Delivery}\nsteps:\n  - name: s\n    command: x\n";
     const result = toDagRecord("nightly", source);
     expect(result.ok && result.record).toEqual({
       name: "nightly",
@@ -111,7 +130,9 @@ describe("parseDagSpec: every error class names the field and its line/column", 
   });
 
   it("duplicate keys", () => {
-    expect(errorsOf("steps:\n  - name: a\n    name: b\n    command: x\n")[0]).toMatch(/^yaml: Map keys must be unique \(line 3, col 5\)/);
+    expect(errorsOf("steps:\n  - name: a\n    name: b\n    command: x\n")[0]).toMatch(
+      /^yaml: Map keys must be unique \(line 3, col 5\)/,
+    );
   });
 
   it("unknown steps in depends, at the misspelt name", () => {
@@ -131,7 +152,8 @@ steps:
   });
 
   it("dependency cycles, explicit and through a chain's implicit order", () => {
-    expect(errorsOf(`type: graph
+    expect(
+      errorsOf(`type: graph
 steps:
   - name: a
     command: x
@@ -139,15 +161,18 @@ steps:
   - name: b
     command: y
     depends: [a]
-`)).toEqual(["steps[0].depends: dependency cycle a -> b -> a (line 5, col 14)"]);
+`),
+    ).toEqual(["steps[0].depends: dependency cycle a -> b -> a (line 5, col 14)"]);
     // b follows a implicitly; a depending on b closes the loop.
-    expect(errorsOf(`steps:
+    expect(
+      errorsOf(`steps:
   - name: a
     command: x
     depends: [b]
   - name: b
     command: y
-`)).toEqual(["steps[0].depends: dependency cycle a -> b -> a (line 4, col 14)"]);
+`),
+    ).toEqual(["steps[0].depends: dependency cycle a -> b -> a (line 4, col 14)"]);
     expect(errorsOf("type: graph\nsteps:\n  - name: a\n    command: x\n    depends: a\n")).toEqual([
       "steps[0].depends: dependency cycle a -> a (line 5, col 14)",
     ]);
@@ -157,7 +182,9 @@ steps:
     expect(errorsOf("steps:\n  - name: a\n    commnd: x\n")).toEqual([
       "steps[0].commnd: unknown field 'commnd' (did you mean 'command'?) (line 3, col 5)",
     ]);
-    expect(errorsOf("retries: 3\nsteps:\n  - name: a\n    command: x\n")).toEqual(["retries: unknown field 'retries' (line 1, col 1)"]);
+    expect(errorsOf("retries: 3\nsteps:\n  - name: a\n    command: x\n")).toEqual([
+      "retries: unknown field 'retries' (line 1, col 1)",
+    ]);
   });
 
   it("wrong types and out-of-range values", () => {
@@ -167,7 +194,9 @@ steps:
     expect(errorsOf("steps:\n  - name: a\n    command: x\n    retryPolicy:\n      limit: lots\n")).toEqual([
       "steps[0].retryPolicy.limit: expected number, received string (line 5, col 14)",
     ]);
-    expect(errorsOf("type: dag\nsteps:\n  - name: a\n    command: x\n")).toEqual(["type: expected 'chain' or 'graph' (line 1, col 7)"]);
+    expect(errorsOf("type: dag\nsteps:\n  - name: a\n    command: x\n")).toEqual([
+      "type: expected 'chain' or 'graph' (line 1, col 7)",
+    ]);
     expect(errorsOf("steps: build\n")).toEqual(["steps: expected a list of steps (line 1, col 8)"]);
     expect(errorsOf("- a\n- b\n")).toEqual(["spec: expected object, received array (line 1, col 1)"]);
   });
@@ -186,7 +215,11 @@ steps:
   });
 
   it("invalid cron expressions and time zones", () => {
-    expect(errorsOf("schedule:\n  - '0 * * *'\n  - 'CRON_TZ=Mars/Base 0 1 * * *'\n  - '61 * * * *'\nsteps:\n  - name: a\n    command: x\n")).toEqual([
+    expect(
+      errorsOf(
+        "schedule:\n  - '0 * * *'\n  - 'CRON_TZ=Mars/Base 0 1 * * *'\n  - '61 * * * *'\nsteps:\n  - name: a\n    command: x\n",
+      ),
+    ).toEqual([
       "schedule: '0 * * *': expected 5 fields (minute hour day-of-month month day-of-week) (line 2, col 5)",
       "schedule: 'CRON_TZ=Mars/Base 0 1 * * *': unknown time zone 'Mars/Base' (line 3, col 5)",
       expect.stringMatching(/^schedule: '61 \* \* \* \*': .*minute.* \(line 4, col 5\)$/),
@@ -194,9 +227,11 @@ steps:
   });
 
   it("invalid precondition regexes", () => {
-    expect(errorsOf("steps:\n  - name: a\n    command: x\n    preconditions:\n      - condition: x\n        expected: 're:[a'\n")).toEqual([
-      "steps[0].preconditions: invalid regular expression '[a' (line 5, col 9)",
-    ]);
+    expect(
+      errorsOf(
+        "steps:\n  - name: a\n    command: x\n    preconditions:\n      - condition: x\n        expected: 're:[a'\n",
+      ),
+    ).toEqual(["steps[0].preconditions: invalid regular expression '[a' (line 5, col 9)"]);
   });
 
   it("a name that differs from the file name, or breaks the naming rule", () => {
@@ -213,7 +248,9 @@ steps:
   });
 
   it("oversized specs", () => {
-    expect(errorsOf(`steps:\n  - name: a\n    command: "${"x".repeat(600 * 1024)}"\n`)).toEqual(["spec is larger than 512 KiB"]);
+    expect(errorsOf(`steps:\n  - name: a\n    command: "${"x".repeat(600 * 1024)}"\n`)).toEqual([
+      "spec is larger than 512 KiB",
+    ]);
   });
 });
 
@@ -233,7 +270,9 @@ describe("spec helpers", () => {
 });
 
 it("a value with ': ' left unquoted gets a hint (the Dagu docs' Slack example makes this mistake)", () => {
-  const result = parseDagSpec('steps:\n  - name: log\n    command: echo "User ${WEBHOOK_PAYLOAD.user_name} requested: ${WEBHOOK_PAYLOAD.text}"\n');
+  const result = parseDagSpec(
+    'steps:\n  - name: log\n    command: echo "User ${WEBHOOK_PAYLOAD.user_name} requested: ${WEBHOOK_PAYLOAD.text}"\n',
+  );
   expect(result.ok).toBe(false);
   expect(!result.ok && result.errors[0]!.message).toContain("must be quoted");
 });

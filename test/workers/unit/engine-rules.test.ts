@@ -2,11 +2,24 @@ import { describe, expect, it } from "vitest";
 import type { ContinueOn, RetryPolicy } from "../../../src/domain/dag-spec.ts";
 import { expand, expandDeep } from "../../../src/domain/expand.ts";
 import { formatParams, resolveParams } from "../../../src/domain/params.ts";
-import { afterHandlers, continues, progress, retryDelaySeconds, shouldRetry, stepsOutcome, type StepState } from "../../../src/domain/progress.ts";
+import {
+  afterHandlers,
+  continues,
+  progress,
+  retryDelaySeconds,
+  type StepState,
+  shouldRetry,
+  stepsOutcome,
+} from "../../../src/domain/progress.ts";
 import { newRunId } from "../../../src/domain/run.ts";
 
 describe("expand", () => {
-  const payload = JSON.stringify({ branch: "main", commits: [{ author: { name: "Ada" } }], repository: { name: "dagflare", stars: 3 }, flag: true });
+  const payload = JSON.stringify({
+    branch: "main",
+    commits: [{ author: { name: "Ada" } }],
+    repository: { name: "dagflare", stars: 3 },
+    flag: true,
+  });
   const scope = new Map([
     ["WEBHOOK_PAYLOAD", payload],
     ["NAME", "world"],
@@ -24,7 +37,9 @@ describe("expand", () => {
   it("renders objects and arrays as JSON, and missing values as empty", () => {
     expect(JSON.parse(expand("${WEBHOOK_PAYLOAD.repository}", scope))).toEqual({ name: "dagflare", stars: 3 });
     expect(expand("${WEBHOOK_PAYLOAD.commits}", scope)).toBe('[{"author":{"name":"Ada"}}]');
-    expect(expand("[${MISSING}] [${WEBHOOK_PAYLOAD.nope.deeper}] [${WEBHOOK_PAYLOAD.commits.5}] [${TEXT.field}]", scope)).toBe("[] [] [] []");
+    expect(
+      expand("[${MISSING}] [${WEBHOOK_PAYLOAD.nope.deeper}] [${WEBHOOK_PAYLOAD.commits.5}] [${TEXT.field}]", scope),
+    ).toBe("[] [] [] []");
   });
 
   it("only reads the scope it is given: never the Worker's bindings", () => {
@@ -41,12 +56,26 @@ describe("expand", () => {
 });
 
 describe("params", () => {
-  const defaults = [{ key: "A", value: "1" }, { key: "B", value: "2" }];
+  const defaults = [
+    { key: "A", value: "1" },
+    { key: "B", value: "2" },
+  ];
 
   it("overrides defaults by name from a string, JSON text or an object, keeping order; adds new names", () => {
-    expect(resolveParams(defaults, "B=x C=3")).toEqual([{ key: "A", value: "1" }, { key: "B", value: "x" }, { key: "C", value: "3" }]);
-    expect(resolveParams(defaults, '{"A": "j", "N": 5}')).toEqual([{ key: "A", value: "j" }, { key: "B", value: "2" }, { key: "N", value: "5" }]);
-    expect(resolveParams(defaults, { B: { deep: true } })).toEqual([{ key: "A", value: "1" }, { key: "B", value: '{"deep":true}' }]);
+    expect(resolveParams(defaults, "B=x C=3")).toEqual([
+      { key: "A", value: "1" },
+      { key: "B", value: "x" },
+      { key: "C", value: "3" },
+    ]);
+    expect(resolveParams(defaults, '{"A": "j", "N": 5}')).toEqual([
+      { key: "A", value: "j" },
+      { key: "B", value: "2" },
+      { key: "N", value: "5" },
+    ]);
+    expect(resolveParams(defaults, { B: { deep: true } })).toEqual([
+      { key: "A", value: "1" },
+      { key: "B", value: '{"deep":true}' },
+    ]);
     expect(resolveParams(defaults, undefined)).toEqual(defaults);
   });
 
@@ -55,7 +84,13 @@ describe("params", () => {
   });
 
   it("formats params as Dagu's string, quoting where needed", () => {
-    expect(formatParams([{ key: "A", value: "1" }, { key: "B", value: "two words" }, { key: "3", value: "pos" }])).toBe('A=1 B="two words" pos');
+    expect(
+      formatParams([
+        { key: "A", value: "1" },
+        { key: "B", value: "two words" },
+        { key: "3", value: "pos" },
+      ]),
+    ).toBe('A=1 B="two words" pos');
   });
 });
 
@@ -69,18 +104,49 @@ describe("progress", () => {
   const state = (status: StepState["status"], continued = status === "succeeded"): StepState => ({ status, continued });
 
   it("readies steps whose dependencies succeeded", () => {
-    const states = new Map([["a", state("succeeded")], ["b", state("not_started")], ["c", state("not_started")], ["d", state("running")]]);
+    const states = new Map([
+      ["a", state("succeeded")],
+      ["b", state("not_started")],
+      ["c", state("not_started")],
+      ["d", state("running")],
+    ]);
     expect(progress(deps, states)).toEqual({ ready: ["b"], blocked: [] });
   });
 
   it("aborts dependents of a failure, skips dependents of a skip, unless continueOn allows", () => {
-    expect(progress(deps, new Map([["a", state("failed")], ["b", state("not_started")], ["c", state("not_started")], ["d", state("succeeded")]])).blocked).toEqual([
-      { name: "b", status: "aborted" },
-    ]);
-    expect(progress(deps, new Map([["a", state("skipped")], ["b", state("not_started")], ["c", state("not_started")], ["d", state("succeeded")]])).blocked).toEqual([
-      { name: "b", status: "skipped" },
-    ]);
-    expect(progress(deps, new Map([["a", state("failed", true)], ["b", state("not_started")], ["c", state("not_started")], ["d", state("succeeded")]])).ready).toEqual(["b"]);
+    expect(
+      progress(
+        deps,
+        new Map([
+          ["a", state("failed")],
+          ["b", state("not_started")],
+          ["c", state("not_started")],
+          ["d", state("succeeded")],
+        ]),
+      ).blocked,
+    ).toEqual([{ name: "b", status: "aborted" }]);
+    expect(
+      progress(
+        deps,
+        new Map([
+          ["a", state("skipped")],
+          ["b", state("not_started")],
+          ["c", state("not_started")],
+          ["d", state("succeeded")],
+        ]),
+      ).blocked,
+    ).toEqual([{ name: "b", status: "skipped" }]);
+    expect(
+      progress(
+        deps,
+        new Map([
+          ["a", state("failed", true)],
+          ["b", state("not_started")],
+          ["c", state("not_started")],
+          ["d", state("succeeded")],
+        ]),
+      ).ready,
+    ).toEqual(["b"]);
   });
 
   it("continueOn: failure, exit codes and output patterns (substring or re: per line); skipped", () => {
@@ -96,10 +162,38 @@ describe("progress", () => {
   });
 
   it("run outcome: failed, partially succeeded (needs a success), succeeded; a failing handler fails a success", () => {
-    expect(stepsOutcome(new Map([["a", state("succeeded")], ["b", state("failed")]]))).toBe("failed");
-    expect(stepsOutcome(new Map([["a", state("succeeded")], ["b", state("failed", true)]]))).toBe("partially_succeeded");
-    expect(stepsOutcome(new Map([["a", state("skipped", false)], ["b", state("failed", true)]]))).toBe("failed");
-    expect(stepsOutcome(new Map([["a", state("skipped", false)], ["b", state("skipped", false)]]))).toBe("succeeded");
+    expect(
+      stepsOutcome(
+        new Map([
+          ["a", state("succeeded")],
+          ["b", state("failed")],
+        ]),
+      ),
+    ).toBe("failed");
+    expect(
+      stepsOutcome(
+        new Map([
+          ["a", state("succeeded")],
+          ["b", state("failed", true)],
+        ]),
+      ),
+    ).toBe("partially_succeeded");
+    expect(
+      stepsOutcome(
+        new Map([
+          ["a", state("skipped", false)],
+          ["b", state("failed", true)],
+        ]),
+      ),
+    ).toBe("failed");
+    expect(
+      stepsOutcome(
+        new Map([
+          ["a", state("skipped", false)],
+          ["b", state("skipped", false)],
+        ]),
+      ),
+    ).toBe("succeeded");
     expect(afterHandlers("succeeded", true)).toBe("failed");
     expect(afterHandlers("partially_succeeded", true)).toBe("partially_succeeded");
     expect(afterHandlers("aborted", true)).toBe("aborted");
@@ -107,12 +201,21 @@ describe("progress", () => {
 });
 
 describe("retry timing", () => {
-  const policy = (overrides: Partial<RetryPolicy>): RetryPolicy => ({ limit: 5, intervalSec: 2, exitCodes: [], backoff: 1, maxIntervalSec: undefined, ...overrides });
+  const policy = (overrides: Partial<RetryPolicy>): RetryPolicy => ({
+    limit: 5,
+    intervalSec: 2,
+    exitCodes: [],
+    backoff: 1,
+    maxIntervalSec: undefined,
+    ...overrides,
+  });
 
   it("is constant without backoff, multiplies with it, and is capped by maxIntervalSec", () => {
     expect([1, 2, 3].map((n) => retryDelaySeconds(policy({}), n))).toEqual([2, 2, 2]);
     expect([1, 2, 3, 4].map((n) => retryDelaySeconds(policy({ backoff: 2 }), n))).toEqual([2, 4, 8, 16]);
-    expect([1, 2, 3, 4].map((n) => retryDelaySeconds(policy({ backoff: 2, maxIntervalSec: 10 }), n))).toEqual([2, 4, 8, 10]);
+    expect([1, 2, 3, 4].map((n) => retryDelaySeconds(policy({ backoff: 2, maxIntervalSec: 10 }), n))).toEqual([
+      2, 4, 8, 10,
+    ]);
     expect(retryDelaySeconds(policy({ backoff: 1.5, intervalSec: 4 }), 3)).toBe(9);
   });
 

@@ -1,14 +1,27 @@
 import { describe, expect, it } from "vitest";
-import { atPath, compactJson, JsonTextError, MAX_DEPTH, nestingDepth, parseJson, stringifyJson } from "../../../src/domain/json-text.ts";
+import {
+  atPath,
+  compactJson,
+  JsonTextError,
+  MAX_DEPTH,
+  nestingDepth,
+  parseJson,
+  stringifyJson,
+} from "../../../src/domain/json-text.ts";
 import { readWebhookBody } from "../../../src/domain/webhook-body.ts";
 
 describe("exact JSON", () => {
-  const text = '{ "b": 1, "10": [true, null, -1.50e+3], "2": {"big": 123456789012345678901234567890}, "s": "a\\"b\\u00e9\\n" }';
+  const text =
+    '{ "b": 1, "10": [true, null, -1.50e+3], "2": {"big": 123456789012345678901234567890}, "s": "a\\"b\\u00e9\\n" }';
 
   it("keeps digits and key order (JSON.parse keeps neither)", () => {
     expect(JSON.stringify(JSON.parse(text))).not.toBe(compactJson(text));
-    expect(stringifyJson(parseJson(text))).toBe('{"b":1,"10":[true,null,-1.50e+3],"2":{"big":123456789012345678901234567890},"s":"a\\"bé\\n"}');
-    expect(compactJson(text)).toBe('{"b":1,"10":[true,null,-1.50e+3],"2":{"big":123456789012345678901234567890},"s":"a\\"b\\u00e9\\n"}');
+    expect(stringifyJson(parseJson(text))).toBe(
+      '{"b":1,"10":[true,null,-1.50e+3],"2":{"big":123456789012345678901234567890},"s":"a\\"bé\\n"}',
+    );
+    expect(compactJson(text)).toBe(
+      '{"b":1,"10":[true,null,-1.50e+3],"2":{"big":123456789012345678901234567890},"s":"a\\"b\\u00e9\\n"}',
+    );
   });
 
   it("follows paths through objects and arrays; the last duplicate key wins, as in JSON.parse", () => {
@@ -21,7 +34,8 @@ describe("exact JSON", () => {
   });
 
   it("refuses what isn't JSON, and nesting beyond MAX_DEPTH, with JsonTextError (never a stack overflow)", () => {
-    for (const bad of ["{", "[1,]", "01", "{'a':1}", "NaN", "\"\u0001\""]) expect(() => parseJson(bad)).toThrow(JsonTextError);
+    for (const bad of ["{", "[1,]", "01", "{'a':1}", "NaN", '"\u0001"'])
+      expect(() => parseJson(bad)).toThrow(JsonTextError);
     const deep = "[".repeat(MAX_DEPTH + 1) + "]".repeat(MAX_DEPTH + 1);
     expect(() => parseJson(deep)).toThrow(JsonTextError);
     expect(nestingDepth(deep)).toBe(MAX_DEPTH + 1);
@@ -29,7 +43,7 @@ describe("exact JSON", () => {
   });
 
   it("handles a 1 MiB string without running out of stack", () => {
-    const big = JSON.stringify({ blob: "x\\\"y".repeat(256 * 1024) });
+    const big = JSON.stringify({ blob: 'x\\"y'.repeat(256 * 1024) });
     expect(atPath(parseJson(big), ["blob"])).toMatchObject({ type: "string" });
     expect(compactJson(big)).toBe(big);
   });
@@ -45,15 +59,25 @@ describe("webhook bodies", () => {
   });
 
   it("Dagu's envelope only when the keys are a subset of {payload, dagRunId}", () => {
-    expect(readWebhookBody('{"payload": {"n": 10000000000000000001}, "dagRunId": "r1"}')).toEqual({ payload: '{"n":10000000000000000001}', dagRunId: "r1" });
+    expect(readWebhookBody('{"payload": {"n": 10000000000000000001}, "dagRunId": "r1"}')).toEqual({
+      payload: '{"n":10000000000000000001}',
+      dagRunId: "r1",
+    });
     expect(readWebhookBody('{"dagRunId": "r2"}')).toEqual({ payload: "{}", dagRunId: "r2" });
     expect(readWebhookBody("{}")).toEqual({ payload: "{}", dagRunId: undefined });
-    expect(readWebhookBody('{"payload": 1, "other": 2}')).toEqual({ payload: '{"payload":1,"other":2}', dagRunId: undefined });
-    expect(readWebhookBody('{"dagRunId": "r3", "branch": "main"}')).toEqual({ payload: '{"dagRunId":"r3","branch":"main"}', dagRunId: "r3" });
+    expect(readWebhookBody('{"payload": 1, "other": 2}')).toEqual({
+      payload: '{"payload":1,"other":2}',
+      dagRunId: undefined,
+    });
+    expect(readWebhookBody('{"dagRunId": "r3", "branch": "main"}')).toEqual({
+      payload: '{"dagRunId":"r3","branch":"main"}',
+      dagRunId: "r3",
+    });
     expect(readWebhookBody('{"dagRunId": 5, "branch": "main"}').dagRunId).toBeUndefined();
   });
 
   it("refuses malformed JSON, an envelope's non-string dagRunId, and too deep nesting", () => {
-    for (const bad of ["{", '{"dagRunId": 5}', "[".repeat(300) + "]".repeat(300)]) expect(() => readWebhookBody(bad)).toThrow(JsonTextError);
+    for (const bad of ["{", '{"dagRunId": 5}', "[".repeat(300) + "]".repeat(300)])
+      expect(() => readWebhookBody(bad)).toThrow(JsonTextError);
   });
 });

@@ -21,11 +21,27 @@ describe("resolveDependencies", () => {
 
 describe("findCycle", () => {
   it("returns null for a DAG", () => {
-    expect(findCycle(new Map([["a", []], ["b", ["a"]], ["c", ["a", "b"]]]))).toBeNull();
+    expect(
+      findCycle(
+        new Map([
+          ["a", []],
+          ["b", ["a"]],
+          ["c", ["a", "b"]],
+        ]),
+      ),
+    ).toBeNull();
   });
 
   it("returns the closed path of a cycle", () => {
-    expect(findCycle(new Map([["a", ["c"]], ["b", ["a"]], ["c", ["b"]]]))).toEqual(["a", "c", "b", "a"]);
+    expect(
+      findCycle(
+        new Map([
+          ["a", ["c"]],
+          ["b", ["a"]],
+          ["c", ["b"]],
+        ]),
+      ),
+    ).toEqual(["a", "c", "b", "a"]);
   });
 });
 

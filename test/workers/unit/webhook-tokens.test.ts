@@ -12,20 +12,30 @@ describe("webhook token check", () => {
 
   it("recognises the token by its keyed digest, with no bcrypt at all", async () => {
     const token = generateSecret(WEBHOOK_TOKEN_PREFIX);
-    const stored = { token_prefix: displayPrefix(token), token_hash: "not-used", token_digest: await tokenDigest(env, token) };
+    const stored = {
+      token_prefix: displayPrefix(token),
+      token_hash: "not-used",
+      token_digest: await tokenDigest(env, token),
+    };
     const { calls, compare } = countingCompare();
     expect(await checkToken(env, stored, token, await tokenDigest(env, token), compare)).toEqual({ valid: true });
     const wrong = `${token.slice(0, -2)}zz`;
     expect(await checkToken(env, stored, wrong, await tokenDigest(env, wrong), compare)).toEqual({ valid: false });
     const otherPrefix = generateSecret(WEBHOOK_TOKEN_PREFIX);
-    expect(await checkToken(env, stored, otherPrefix, await tokenDigest(env, otherPrefix), compare)).toEqual({ valid: false });
+    expect(await checkToken(env, stored, otherPrefix, await tokenDigest(env, otherPrefix), compare)).toEqual({
+      valid: false,
+    });
     expect(calls).toEqual([]);
   });
 
   it("falls back to bcrypt only for a digest made under another key, and then offers a renewed digest", async () => {
     const token = generateSecret(WEBHOOK_TOKEN_PREFIX);
     const oldEnv = { ...env, JWT_SECRET: "an-older-secret" };
-    const stored = { token_prefix: displayPrefix(token), token_hash: await hashSecret(token), token_digest: await tokenDigest(oldEnv, token) };
+    const stored = {
+      token_prefix: displayPrefix(token),
+      token_hash: await hashSecret(token),
+      token_digest: await tokenDigest(oldEnv, token),
+    };
     const digest = await tokenDigest(env, token);
     expect(await checkToken(env, stored, token, digest)).toEqual({ valid: true, renewedDigest: digest });
     const { calls, compare } = countingCompare();

@@ -9,7 +9,11 @@ export type Schemas = components["schemas"];
 export type Role = Schemas["UserRole"];
 
 /** The JSON body of a route's 200 response, e.g. `Ok<"/dags/{fileName}", "get">`. */
-export type Ok<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends { responses: { 200: { content: { "application/json": infer T } } } } ? T : never;
+export type Ok<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends {
+  responses: { 200: { content: { "application/json": infer T } } };
+}
+  ? T
+  : never;
 
 export const API_BASE = "/api/v2";
 
@@ -63,7 +67,11 @@ export async function must<T>(call: Promise<Outcome<T>>): Promise<T> {
   try {
     outcome = await call;
   } catch (cause) {
-    throw new ApiFailure(0, "network", `The server could not be reached (${cause instanceof Error ? cause.message : String(cause)})`);
+    throw new ApiFailure(
+      0,
+      "network",
+      `The server could not be reached (${cause instanceof Error ? cause.message : String(cause)})`,
+    );
   }
   const { data, error, response } = outcome;
   if (response.ok) return data as T;

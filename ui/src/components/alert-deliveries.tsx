@@ -3,23 +3,32 @@
  * the destination answered), with Replay for managers. Refreshes itself while one is pending.
  */
 import { useState } from "preact/hooks";
-import { useAction } from "../lib/use-action.ts";
 import { api, must, type Schemas } from "../api/client.ts";
 import { useSession } from "../lib/session.tsx";
+import { useAction } from "../lib/use-action.ts";
 import { useApi } from "../lib/use-api.ts";
-import { EmptyState, ErrorBanner, Loading } from "./page.tsx";
 import { dagHref, runHref } from "./links.ts";
+import { EmptyState, ErrorBanner, Loading } from "./page.tsx";
 import { Time } from "./time.tsx";
 
 type Delivery = Schemas["AlertDelivery"];
 
 /** A delivery's status in the run badge colours: delivered like succeeded, pending like running. */
-const STATUS_CLASS: Record<Delivery["status"], string> = { delivered: "status-succeeded", failed: "status-failed", pending: "status-running" };
+const STATUS_CLASS: Record<Delivery["status"], string> = {
+  delivered: "status-succeeded",
+  failed: "status-failed",
+  pending: "status-running",
+};
 
 export function AlertDeliveries({ policyId }: { policyId: string }) {
-  const deliveries = useApi(() => must(api.GET("/alert-policies/{id}/deliveries", { params: { path: { id: policyId }, query: { limit: 100 } } })), [policyId], {
-    poll: (data) => data.deliveries.some((delivery) => delivery.status === "pending"),
-  });
+  const deliveries = useApi(
+    () =>
+      must(api.GET("/alert-policies/{id}/deliveries", { params: { path: { id: policyId }, query: { limit: 100 } } })),
+    [policyId],
+    {
+      poll: (data) => data.deliveries.some((delivery) => delivery.status === "pending"),
+    },
+  );
   return (
     <section class="card" aria-labelledby="deliveries-title">
       <div class="card-header">
@@ -32,7 +41,10 @@ export function AlertDeliveries({ policyId }: { policyId: string }) {
       {!deliveries.data ? (
         deliveries.loading && <Loading />
       ) : deliveries.data.deliveries.length === 0 ? (
-        <EmptyState title="No deliveries yet">Every alert this policy sends is logged here with the destination's answers. “Send test” requests are not logged.</EmptyState>
+        <EmptyState title="No deliveries yet">
+          Every alert this policy sends is logged here with the destination's answers. “Send test” requests are not
+          logged.
+        </EmptyState>
       ) : (
         <ul class="delivery-list">
           {deliveries.data.deliveries.map((delivery) => (
@@ -76,7 +88,13 @@ function DeliveryItem({ delivery, onReplayed }: { delivery: Delivery; onReplayed
           <Time value={delivery.createdAt} />
         </span>
         <span class="delivery-actions">
-          <button type="button" class="button small" aria-expanded={open} aria-controls={open ? attemptsId : undefined} onClick={() => setOpen(!open)}>
+          <button
+            type="button"
+            class="button small"
+            aria-expanded={open}
+            aria-controls={open ? attemptsId : undefined}
+            onClick={() => setOpen(!open)}
+          >
             {delivery.attempts.length === 1 ? "1 attempt" : `${delivery.attempts.length} attempts`}
           </button>
           {session.can("manager") && (
@@ -85,7 +103,9 @@ function DeliveryItem({ delivery, onReplayed }: { delivery: Delivery; onReplayed
               class="button small"
               onClick={replay}
               disabled={replaying || delivery.status === "pending"}
-              title={delivery.status === "pending" ? "Still being sent" : "Send it again; the new attempts are added below"}
+              title={
+                delivery.status === "pending" ? "Still being sent" : "Send it again; the new attempts are added below"
+              }
             >
               Replay
             </button>
@@ -100,14 +120,20 @@ function DeliveryItem({ delivery, onReplayed }: { delivery: Delivery; onReplayed
             <li key={`${attempt.at}-${index}`} class="attempt">
               <div class="row small-text">
                 <strong>Attempt {index + 1}</strong>
-                <span class={`badge ${attempt.statusCode !== null && attempt.statusCode < 300 ? "status-succeeded" : "status-failed"}`}>
+                <span
+                  class={`badge ${attempt.statusCode !== null && attempt.statusCode < 300 ? "status-succeeded" : "status-failed"}`}
+                >
                   {attempt.statusCode === null ? "no answer" : `HTTP ${attempt.statusCode}`}
                 </span>
                 <span>{attempt.durationMs} ms</span>
                 <Time value={attempt.at} />
               </div>
               {attempt.error && <p class="error-text">{attempt.error}</p>}
-              {attempt.responseBody ? <pre class="attempt-body">{attempt.responseBody}</pre> : <p class="muted small-text">Empty response body.</p>}
+              {attempt.responseBody ? (
+                <pre class="attempt-body">{attempt.responseBody}</pre>
+              ) : (
+                <p class="muted small-text">Empty response body.</p>
+              )}
             </li>
           ))}
         </ol>

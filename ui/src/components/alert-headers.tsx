@@ -4,13 +4,14 @@
  * one shows masked until replaced, and is sent back redacted so the server keeps it.
  */
 import { useId, useRef } from "preact/hooks";
+import { generateSigningSecret, type HeaderRow, headerRow } from "./alert-policy-draft.ts";
 import { CopyButton } from "./copy-button.tsx";
-import { generateSigningSecret, headerRow, type HeaderRow } from "./alert-policy-draft.ts";
 
 type HeadersProps = { rows: HeaderRow[]; onChange: (rows: HeaderRow[]) => void; readOnly: boolean };
 
 export function HeadersEditor({ rows, onChange, readOnly }: HeadersProps) {
-  const update = (key: number, patch: Partial<HeaderRow>) => onChange(rows.map((row) => (row.key === key ? { ...row, ...patch } : row)));
+  const update = (key: number, patch: Partial<HeaderRow>) =>
+    onChange(rows.map((row) => (row.key === key ? { ...row, ...patch } : row)));
   return (
     <fieldset class="headers-editor">
       <legend>Headers</legend>
@@ -25,9 +26,23 @@ export function HeadersEditor({ rows, onChange, readOnly }: HeadersProps) {
             const which = row.name.trim() || position;
             return (
               <li key={row.key} class="header-row">
-                <input aria-label={`Header key, ${position}`} class="mono" placeholder="Authorization" value={row.name} readOnly={row.stored || readOnly} onInput={(event) => update(row.key, { name: event.currentTarget.value })} />
+                <input
+                  aria-label={`Header key, ${position}`}
+                  class="mono"
+                  placeholder="Authorization"
+                  value={row.name}
+                  readOnly={row.stored || readOnly}
+                  onInput={(event) => update(row.key, { name: event.currentTarget.value })}
+                />
                 {row.stored ? (
-                  <input aria-label={`Header value, ${which}`} class="mono" type="password" value={row.value} readOnly title="Saved; the server never shows it again" />
+                  <input
+                    aria-label={`Header value, ${which}`}
+                    class="mono"
+                    type="password"
+                    value={row.value}
+                    readOnly
+                    title="Saved; the server never shows it again"
+                  />
                 ) : (
                   <input
                     aria-label={`Header value, ${which}`}
@@ -41,11 +56,21 @@ export function HeadersEditor({ rows, onChange, readOnly }: HeadersProps) {
                 {!readOnly && (
                   <span class="row">
                     {row.stored && (
-                      <button type="button" class="button small" aria-label={`Replace the value of header ${which}`} onClick={() => update(row.key, { stored: false, value: "" })}>
+                      <button
+                        type="button"
+                        class="button small"
+                        aria-label={`Replace the value of header ${which}`}
+                        onClick={() => update(row.key, { stored: false, value: "" })}
+                      >
                         Replace
                       </button>
                     )}
-                    <button type="button" class="button small" aria-label={`Remove header ${which}`} onClick={() => onChange(rows.filter((other) => other.key !== row.key))}>
+                    <button
+                      type="button"
+                      class="button small"
+                      aria-label={`Remove header ${which}`}
+                      onClick={() => onChange(rows.filter((other) => other.key !== row.key))}
+                    >
                       Remove
                     </button>
                   </span>
@@ -61,7 +86,8 @@ export function HeadersEditor({ rows, onChange, readOnly }: HeadersProps) {
             Add header
           </button>
           <span class="muted small-text">
-            Saved values are encrypted and shown masked. <code>{"{{env.ALERT_SECRET_…}}"}</code> in a value names a Worker secret.
+            Saved values are encrypted and shown masked. <code>{"{{env.ALERT_SECRET_…}}"}</code> in a value names a
+            Worker secret.
           </span>
         </div>
       )}
@@ -82,7 +108,12 @@ export function SigningSecretField({ value, stored, onChange, readOnly }: Secret
           <span>Signing secret</span>
           <span class="badge">set</span>
           {!readOnly && (
-            <button type="button" class="button small" onClick={() => onChange("")} title="Enter a new secret, or leave it empty to stop signing">
+            <button
+              type="button"
+              class="button small"
+              onClick={() => onChange("")}
+              title="Enter a new secret, or leave it empty to stop signing"
+            >
               Replace secret
             </button>
           )}
@@ -91,7 +122,15 @@ export function SigningSecretField({ value, stored, onChange, readOnly }: Secret
         <div class="stack tight">
           <label for={inputId}>Signing secret (optional)</label>
           <span class="row">
-            <input id={inputId} ref={input} class="mono grow" placeholder="whsec_…" value={value} readOnly={readOnly} onInput={(event) => onChange(event.currentTarget.value.trim())} />
+            <input
+              id={inputId}
+              ref={input}
+              class="mono grow"
+              placeholder="whsec_…"
+              value={value}
+              readOnly={readOnly}
+              onInput={(event) => onChange(event.currentTarget.value.trim())}
+            />
             {!readOnly && (
               <button type="button" class="button small" onClick={() => onChange(generateSigningSecret())}>
                 Generate
@@ -102,7 +141,8 @@ export function SigningSecretField({ value, stored, onChange, readOnly }: Secret
         </div>
       )}
       <p class="muted small-text">
-        With a secret, each request carries Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature) so the receiver can check it came from here.
+        With a secret, each request carries Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature)
+        so the receiver can check it came from here.
         {!stored && value && " Copy it now: once saved it is not shown again."}
       </p>
     </div>

@@ -141,7 +141,13 @@ export function templateErrorsOf(error: unknown): EditorError[] {
     if (typeof item !== "object" || item === null) return [];
     const { message, line, column } = item as Record<string, unknown>;
     if (typeof message !== "string") return [];
-    return [{ message, line: typeof line === "number" ? line : undefined, column: typeof column === "number" ? column : undefined }];
+    return [
+      {
+        message,
+        line: typeof line === "number" ? line : undefined,
+        column: typeof column === "number" ? column : undefined,
+      },
+    ];
   });
 }
 

@@ -29,7 +29,11 @@ type Props = {
 };
 
 export function AlertPreview({ eventType, check, url, policyName, reference, saved }: Props) {
-  return saved ? <ServerPreview id={saved.id} version={saved.updatedAt} eventType={eventType} /> : <LocalPreview {...{ eventType, check, url, policyName, reference }} />;
+  return saved ? (
+    <ServerPreview id={saved.id} version={saved.updatedAt} eventType={eventType} />
+  ) : (
+    <LocalPreview {...{ eventType, check, url, policyName, reference }} />
+  );
 }
 
 function LocalPreview({ eventType, check, url, policyName, reference }: Omit<Props, "saved">) {
@@ -47,7 +51,11 @@ function LocalPreview({ eventType, check, url, policyName, reference }: Omit<Pro
       </div>
     );
   }
-  const values = { ...exampleValues(reference, eventType), is_sample: "true", ...(policyName.trim() ? { alert_policy_name: policyName.trim() } : {}) };
+  const values = {
+    ...exampleValues(reference, eventType),
+    is_sample: "true",
+    ...(policyName.trim() ? { alert_policy_name: policyName.trim() } : {}),
+  };
   return (
     <RenderedRequest
       rendered={{ url, body: renderTemplate(check.tree, values) }}
@@ -59,13 +67,34 @@ function LocalPreview({ eventType, check, url, policyName, reference }: Omit<Pro
 
 function ServerPreview({ id, version, eventType }: { id: string; version: string; eventType: EventType }) {
   // `version` (the policy's updatedAt) renders it again after a save.
-  const preview = useApi<Rendered>(() => must(api.POST("/alert-policies/{id}/preview", { params: { path: { id } }, body: { eventType } })), [id, version, eventType]);
+  const preview = useApi<Rendered>(
+    () => must(api.POST("/alert-policies/{id}/preview", { params: { path: { id } }, body: { eventType } })),
+    [id, version, eventType],
+  );
   if (preview.error) return <ErrorBanner error={preview.error} />;
-  if (!preview.data) return <p class="muted" aria-busy="true">Rendering…</p>;
-  return <RenderedRequest rendered={preview.data} caption="The saved policy, rendered by the server for a sample event exactly as it would be sent." />;
+  if (!preview.data)
+    return (
+      <p class="muted" aria-busy="true">
+        Rendering…
+      </p>
+    );
+  return (
+    <RenderedRequest
+      rendered={preview.data}
+      caption="The saved policy, rendered by the server for a sample event exactly as it would be sent."
+    />
+  );
 }
 
-function RenderedRequest({ rendered, caption, warnings = [] }: { rendered: Rendered; caption: string; warnings?: string[] }) {
+function RenderedRequest({
+  rendered,
+  caption,
+  warnings = [],
+}: {
+  rendered: Rendered;
+  caption: string;
+  warnings?: string[];
+}) {
   return (
     <div class="preview">
       <p class="preview-request">

@@ -24,7 +24,9 @@ const GROUP_TITLES: Record<string, string> = {
 function groupsOf(reference: TokenReference, eventType: EventType): string[] {
   const offered = new Set(reference.eventTypes.find((entry) => entry.eventType === eventType)?.tokens ?? []);
   const groups = new Set(reference.tokens.map((token) => token.group));
-  return [...groups].filter((group) => reference.tokens.every((token) => token.group !== group || offered.has(token.name)));
+  return [...groups].filter((group) =>
+    reference.tokens.every((token) => token.group !== group || offered.has(token.name)),
+  );
 }
 
 export function tokensFor(reference: TokenReference, eventTypes: EventType[]): TokenInfo[] {
@@ -37,12 +39,19 @@ export function exampleValues(reference: TokenReference, eventType: EventType): 
   return Object.fromEntries(tokensFor(reference, [eventType]).map((token) => [token.name, token.example]));
 }
 
-type Props = { reference: TokenReference; eventTypes: EventType[]; onInsert: (text: string) => void; disabled?: boolean };
+type Props = {
+  reference: TokenReference;
+  eventTypes: EventType[];
+  onInsert: (text: string) => void;
+  disabled?: boolean;
+};
 
 export function AlertTokenPicker({ reference, eventTypes, onInsert, disabled }: Props) {
   const [filter, setFilter] = useState("");
   const needle = filter.trim().toLowerCase();
-  const shown = tokensFor(reference, eventTypes).filter((token) => !needle || token.name.toLowerCase().includes(needle) || token.description.toLowerCase().includes(needle));
+  const shown = tokensFor(reference, eventTypes).filter(
+    (token) => !needle || token.name.toLowerCase().includes(needle) || token.description.toLowerCase().includes(needle),
+  );
   const groups = [...new Set(shown.map((token) => token.group))];
   const usedBy = (group: string) => eventTypes.filter((type) => groupsOf(reference, type).includes(group));
 
@@ -64,7 +73,9 @@ export function AlertTokenPicker({ reference, eventTypes, onInsert, disabled }: 
         />
       </div>
       <p class="muted small-text">
-        {disabled ? "The tokens this policy's events offer." : "Click a token (or press Enter on it) to insert it at the cursor. Tokens belong inside JSON strings."}
+        {disabled
+          ? "The tokens this policy's events offer."
+          : "Click a token (or press Enter on it) to insert it at the cursor. Tokens belong inside JSON strings."}
       </p>
       {eventTypes.length === 0 && <p class="muted">Choose an event type to see its tokens.</p>}
       {eventTypes.length > 0 && shown.length === 0 && <p class="muted">No token matches “{filter}”.</p>}
@@ -101,7 +112,8 @@ export function AlertTokenPicker({ reference, eventTypes, onInsert, disabled }: 
       </div>
       {reference.ignored.length > 0 && (
         <p class="muted small-text">
-          Dagster's asset tokens ({reference.ignored.map((name) => `{{${name}}}`).join(", ")}) are accepted and render empty: DAGs have no assets.
+          Dagster's asset tokens ({reference.ignored.map((name) => `{{${name}}}`).join(", ")}) are accepted and render
+          empty: DAGs have no assets.
         </p>
       )}
     </section>

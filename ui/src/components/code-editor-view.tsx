@@ -5,7 +5,7 @@
  */
 import { json } from "@codemirror/lang-json";
 import { yaml } from "@codemirror/lang-yaml";
-import { lintGutter, setDiagnostics, type Diagnostic } from "@codemirror/lint";
+import { type Diagnostic, lintGutter, setDiagnostics } from "@codemirror/lint";
 import { Annotation, Compartment, EditorState } from "@codemirror/state";
 import { EditorView } from "@codemirror/view";
 import { basicSetup } from "codemirror";
@@ -17,7 +17,15 @@ const fromOutside = Annotation.define<boolean>();
 /** A page that never sets `value` after the start mustn't make the echo list grow forever. */
 const MAX_UNACKNOWLEDGED = 200;
 
-export function CodeEditorView({ value, onChange, language, label, errors = [], readOnly = false, viewRef }: CodeEditorProps) {
+export function CodeEditorView({
+  value,
+  onChange,
+  language,
+  label,
+  errors = [],
+  readOnly = false,
+  viewRef,
+}: CodeEditorProps) {
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
   const onChangeRef = useRef(onChange);
@@ -40,7 +48,8 @@ export function CodeEditorView({ value, onChange, language, label, errors = [], 
           editable.current.of([EditorState.readOnly.of(readOnly), EditorView.editable.of(!readOnly)]),
           EditorView.contentAttributes.of({ "aria-label": label }),
           EditorView.updateListener.of((update) => {
-            if (!update.docChanged || update.transactions.some((transaction) => transaction.annotation(fromOutside))) return;
+            if (!update.docChanged || update.transactions.some((transaction) => transaction.annotation(fromOutside)))
+              return;
             const text = update.state.doc.toString();
             unacknowledged.current = [...unacknowledged.current.slice(-MAX_UNACKNOWLEDGED + 1), text];
             onChangeRef.current?.(text);
@@ -69,7 +78,10 @@ export function CodeEditorView({ value, onChange, language, label, errors = [], 
     }
     unacknowledged.current = [];
     if (editor.state.doc.toString() !== value) {
-      editor.dispatch({ changes: { from: 0, to: editor.state.doc.length, insert: value }, annotations: fromOutside.of(true) });
+      editor.dispatch({
+        changes: { from: 0, to: editor.state.doc.length, insert: value },
+        annotations: fromOutside.of(true),
+      });
     }
   }, [value]);
 
@@ -82,7 +94,12 @@ export function CodeEditorView({ value, onChange, language, label, errors = [], 
   useEffect(() => {
     const editor = view.current;
     if (!editor) return;
-    editor.dispatch(setDiagnostics(editor.state, errors.map((error) => toDiagnostic(editor, error))));
+    editor.dispatch(
+      setDiagnostics(
+        editor.state,
+        errors.map((error) => toDiagnostic(editor, error)),
+      ),
+    );
   }, [errors]);
 
   return <div class="code-editor" ref={host} data-language={language} />;

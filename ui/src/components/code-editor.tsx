@@ -33,7 +33,17 @@ export function CodeEditor(props: CodeEditorProps) {
       setFailed(true);
     });
   }, []);
-  if (failed) return <p class="error" role="alert">The editor could not be loaded. Reload the page to try again.</p>;
-  if (!loaded) return <div class="code-editor code-editor-loading" aria-busy="true">Loading editor…</div>;
+  if (failed)
+    return (
+      <p class="error" role="alert">
+        The editor could not be loaded. Reload the page to try again.
+      </p>
+    );
+  if (!loaded)
+    return (
+      <div class="code-editor code-editor-loading" aria-busy="true">
+        Loading editor…
+      </div>
+    );
   return <loaded.CodeEditorView {...props} />;
 }

@@ -15,7 +15,15 @@ const SHOWN: Record<CopyState, (label: string) => string> = {
  * through a separate live region). Where the clipboard API is missing or refuses (plain http),
  * it selects `selectTarget` (the element showing the text) so Ctrl+C copies it, or asks for that.
  */
-export function CopyButton({ text, label = "Copy", selectTarget }: { text: string; label?: string; selectTarget?: RefObject<HTMLElement | null> }) {
+export function CopyButton({
+  text,
+  label = "Copy",
+  selectTarget,
+}: {
+  text: string;
+  label?: string;
+  selectTarget?: RefObject<HTMLElement | null>;
+}) {
   const [state, setState] = useState<CopyState>("idle");
   const timer = useRef<ReturnType<typeof setTimeout>>(undefined);
   useEffect(() => () => clearTimeout(timer.current), []);

@@ -27,7 +27,8 @@ const MARGIN = 12;
 function dependenciesOf(steps: Step[], type: "chain" | "graph"): Map<string, string[]> {
   return new Map(
     steps.map((step, index) => {
-      const implied = type === "chain" && step.depends.length === 0 && index > 0 ? [steps[index - 1]!.name] : step.depends;
+      const implied =
+        type === "chain" && step.depends.length === 0 && index > 0 ? [steps[index - 1]!.name] : step.depends;
       return [step.name, implied];
     }),
   );
@@ -57,7 +58,9 @@ function layoutGraph(steps: Step[], dependencies: Map<string, string[]>): GraphL
   rows.forEach((row, rowIndex) => {
     const rowWidth = row.length * NODE_WIDTH + (row.length - 1) * GAP_X;
     const left = (width - rowWidth) / 2;
-    row.forEach((name, column) => positions.set(name, { x: left + column * (NODE_WIDTH + GAP_X), y: MARGIN + rowIndex * (NODE_HEIGHT + GAP_Y) }));
+    row.forEach((name, column) =>
+      positions.set(name, { x: left + column * (NODE_WIDTH + GAP_X), y: MARGIN + rowIndex * (NODE_HEIGHT + GAP_Y) }),
+    );
   });
   const height = MARGIN * 2 + rows.length * NODE_HEIGHT + Math.max(0, rows.length - 1) * GAP_Y;
   return { positions, width, height };
@@ -79,9 +82,24 @@ export function DagGraph({ steps, type, statuses, selected, onSelect }: Props) {
   const summary = steps.map((step) => `${step.name}: ${statuses?.get(step.name) ?? "not started"}`).join(", ");
   return (
     <div class="graph-scroll">
-      <svg class="dag-graph" viewBox={`0 0 ${width} ${height}`} width={width} height={height} role={onSelect ? "group" : "img"} aria-label={`Step graph. ${summary}`}>
+      <svg
+        class="dag-graph"
+        viewBox={`0 0 ${width} ${height}`}
+        width={width}
+        height={height}
+        role={onSelect ? "group" : "img"}
+        aria-label={`Step graph. ${summary}`}
+      >
         <defs>
-          <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+          <marker
+            id="arrow"
+            viewBox="0 0 10 10"
+            refX="9"
+            refY="5"
+            markerWidth="7"
+            markerHeight="7"
+            orient="auto-start-reverse"
+          >
             <path d="M 0 0 L 10 5 L 0 10 z" class="edge-head" />
           </marker>
         </defs>
@@ -95,7 +113,14 @@ export function DagGraph({ steps, type, statuses, selected, onSelect }: Props) {
             const x2 = to.x + NODE_WIDTH / 2;
             const y2 = to.y - 2;
             const bend = (y2 - y1) / 2;
-            return [<path key={`${parent}->${step.name}`} class="edge" d={`M ${x1} ${y1} C ${x1} ${y1 + bend}, ${x2} ${y2 - bend}, ${x2} ${y2}`} marker-end="url(#arrow)" />];
+            return [
+              <path
+                key={`${parent}->${step.name}`}
+                class="edge"
+                d={`M ${x1} ${y1} C ${x1} ${y1 + bend}, ${x2} ${y2 - bend}, ${x2} ${y2}`}
+                marker-end="url(#arrow)"
+              />,
+            ];
           }),
         )}
         {steps.map((step) => {

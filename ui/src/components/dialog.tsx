@@ -7,7 +7,17 @@ import { useAction } from "../lib/use-action.ts";
  * An in-page modal (<dialog> with showModal: focus moves in, Escape closes, the page behind is
  * inert). Never window.confirm: it can't be styled, tested or read well.
  */
-export function Dialog({ open, title, onClose, children }: { open: boolean; title: string; onClose: () => void; children: ComponentChildren }) {
+export function Dialog({
+  open,
+  title,
+  onClose,
+  children,
+}: {
+  open: boolean;
+  title: string;
+  onClose: () => void;
+  children: ComponentChildren;
+}) {
   const ref = useRef<HTMLDialogElement>(null);
   // Unique per dialog: a page mounts several, and each must be named by its own title.
   const titleId = useId();
@@ -50,9 +60,15 @@ export function ConfirmDialog({ open, title, children, confirmLabel, danger, onC
   return (
     <Dialog open={open} title={title} onClose={onClose}>
       <div class="dialog-body">{children}</div>
-      {error !== undefined && <p class="error" role="alert">{errorMessage(error)}</p>}
+      {error !== undefined && (
+        <p class="error" role="alert">
+          {errorMessage(error)}
+        </p>
+      )}
       <div class="actions">
-        <button type="button" class="button" onClick={onClose}>Cancel</button>
+        <button type="button" class="button" onClick={onClose}>
+          Cancel
+        </button>
         <button type="button" class={danger ? "button danger" : "button primary"} onClick={confirm} disabled={busy}>
           {confirmLabel}
         </button>

@@ -19,7 +19,9 @@ export function Layout({ children }: { children: ComponentChildren }) {
   const current = (href: string) => path === href || path.startsWith(`${href}/`) || (href === "/dags" && path === "/");
   return (
     <div class="layout">
-      <a class="skip-link" href="#main">Skip to content</a>
+      <a class="skip-link" href="#main">
+        Skip to content
+      </a>
       <header class="topbar">
         <a class="brand" href="/dags" aria-label="dagflare home">
           <img src="/favicon.svg" alt="" width="22" height="22" />

@@ -47,7 +47,8 @@ export function LogView({ label, load, live, revision = "", emptyText = "No outp
   };
   useLayoutEffect(() => {
     const element = pre.current;
-    if (element) element.scrollTop = element.scrollHeight - element.clientHeight - (live && follow ? 0 : fromBottom.current);
+    if (element)
+      element.scrollTop = element.scrollHeight - element.clientHeight - (live && follow ? 0 : fromBottom.current);
   }, [log.data?.content, follow]);
 
   const showLines = (next: number | undefined) => {

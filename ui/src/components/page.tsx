@@ -2,7 +2,17 @@ import type { ComponentChildren } from "preact";
 import { useEffect } from "preact/hooks";
 import { ApiFailure, errorMessage } from "../api/client.ts";
 
-export function Page({ title, actions, children, subtitle }: { title: ComponentChildren; subtitle?: ComponentChildren; actions?: ComponentChildren; children: ComponentChildren }) {
+export function Page({
+  title,
+  actions,
+  children,
+  subtitle,
+}: {
+  title: ComponentChildren;
+  subtitle?: ComponentChildren;
+  actions?: ComponentChildren;
+  children: ComponentChildren;
+}) {
   useEffect(() => {
     document.title = typeof title === "string" ? `${title} · dagflare` : "dagflare";
   }, [title]);
@@ -41,5 +51,9 @@ export function ErrorBanner({ error }: { error: unknown }) {
 }
 
 export function Loading() {
-  return <p class="muted" aria-busy="true">Loading…</p>;
+  return (
+    <p class="muted" aria-busy="true">
+      Loading…
+    </p>
+  );
 }

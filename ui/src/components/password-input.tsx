@@ -5,7 +5,15 @@ import { useId, useState } from "preact/hooks";
 const MIN_PASSWORD_LENGTH = 8;
 
 /** A new password, with "Show password" so an admin can read back what they typed before handing it on. */
-export function NewPasswordInput({ label, value, onInput }: { label: string; value: string; onInput: (value: string) => void }) {
+export function NewPasswordInput({
+  label,
+  value,
+  onInput,
+}: {
+  label: string;
+  value: string;
+  onInput: (value: string) => void;
+}) {
   const [shown, setShown] = useState(false);
   const hintId = useId();
   const inputProps = {
@@ -24,7 +32,9 @@ export function NewPasswordInput({ label, value, onInput }: { label: string; val
         {shown ? <input type="text" {...inputProps} /> : <input type="password" {...inputProps} />}
       </label>
       <div class="row hint">
-        <span id={hintId} class="muted">At least {MIN_PASSWORD_LENGTH} characters.</span>
+        <span id={hintId} class="muted">
+          At least {MIN_PASSWORD_LENGTH} characters.
+        </span>
         <label class="inline">
           <input type="checkbox" checked={shown} onChange={(event) => setShown(event.currentTarget.checked)} />
           Show password

@@ -17,7 +17,11 @@ export function RoleSelect({ value, onChange }: { value: Role; onChange: (role: 
     <div class="field">
       <label>
         Role
-        <select value={value} aria-describedby={hintId} onChange={(event) => onChange(event.currentTarget.value as Role)}>
+        <select
+          value={value}
+          aria-describedby={hintId}
+          onChange={(event) => onChange(event.currentTarget.value as Role)}
+        >
           {ROLES.map((role) => (
             <option key={role} value={role}>
               {role}

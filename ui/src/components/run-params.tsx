@@ -1,4 +1,5 @@
 import { prettyJson } from "../lib/format.ts";
+
 /** A run's parameters as the API formats them (Dagu's `K=V K2="a b" positional`), and JSON shown readably. */
 
 type Param = { key: string; value: string };
@@ -9,7 +10,10 @@ const PARAM = /(?:([^\s="]+)=)?("(?:[^"\\]|\\.)*"|\S+)/g;
 /** The params string's entries; positional values get their position ("1", "2", …) as key. */
 export function parseParams(text: string): Param[] {
   let position = 0;
-  return [...text.matchAll(PARAM)].map(([, key, raw = ""]) => ({ key: key ?? String(++position), value: unquote(raw) }));
+  return [...text.matchAll(PARAM)].map(([, key, raw = ""]) => ({
+    key: key ?? String(++position),
+    value: unquote(raw),
+  }));
 }
 
 function unquote(raw: string): string {

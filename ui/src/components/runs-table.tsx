@@ -3,9 +3,16 @@ import { dagHref, runHref } from "./links.ts";
 import { StatusBadge } from "./status-badge.tsx";
 import { formatDuration, Time } from "./time.tsx";
 
-
 /** Runs, newest first: id (a link to the run), DAG, status, when and how long. */
-export function RunsTable({ runs, showDag = true, caption }: { runs: Schemas["DAGRunSummary"][]; showDag?: boolean; caption: string }) {
+export function RunsTable({
+  runs,
+  showDag = true,
+  caption,
+}: {
+  runs: Schemas["DAGRunSummary"][];
+  showDag?: boolean;
+  caption: string;
+}) {
   return (
     <div class="table-scroll">
       <table class="runs-table cards">

@@ -39,7 +39,13 @@ export function StepLog({ dagName, dagRunId, node, stream, streamHref }: Props) 
         load={load}
         live={live}
         revision={`${node.statusLabel} ${node.startedAt} ${node.finishedAt}`}
-        emptyText={node.statusLabel === "not_started" ? "This step hasn't run." : live ? `Nothing on ${stream} yet.` : `Nothing on ${stream}.`}
+        emptyText={
+          node.statusLabel === "not_started"
+            ? "This step hasn't run."
+            : live
+              ? `Nothing on ${stream} yet.`
+              : `Nothing on ${stream}.`
+        }
       />
     </div>
   );

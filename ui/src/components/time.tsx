@@ -34,7 +34,11 @@ export function Time({ value, fallback = "—" }: { value: string | null | undef
 }
 
 /** How long something took (or has been taking), e.g. "1 m 05 s". */
-export function formatDuration(startedAt: string | undefined, finishedAt: string | undefined, now = Date.now()): string {
+export function formatDuration(
+  startedAt: string | undefined,
+  finishedAt: string | undefined,
+  now = Date.now(),
+): string {
   const start = parseTime(startedAt);
   if (!start) return "—";
   const end = parseTime(finishedAt)?.getTime() ?? now;

@@ -3,9 +3,9 @@
  * the session; logout (in any tab), an expired token or a changed password clears it. A server
  * that can't be reached is not a logout: the token is kept and the check can be retried.
  */
-import { createContext, type ComponentChildren } from "preact";
+import { type ComponentChildren, createContext } from "preact";
 import { useCallback, useContext, useEffect, useMemo, useState } from "preact/hooks";
-import { api, ApiFailure, handleUnauthorized, must, setSessionToken, type Role, type Schemas } from "../api/client.ts";
+import { ApiFailure, api, handleUnauthorized, must, type Role, type Schemas, setSessionToken } from "../api/client.ts";
 
 const TOKEN_KEY = "dagflare.session";
 const ROLE_RANK: Record<Role, number> = { viewer: 0, operator: 1, manager: 2, admin: 3 };
@@ -28,7 +28,11 @@ type Session = SessionState & {
 const SessionContext = createContext<Session | null>(null);
 
 /** With AUTH_MODE=none the server answers as an anonymous admin, who has no id. */
-const signedIn = (user: Schemas["User"]): SessionState => ({ status: "signed-in", user, authMode: user.id === "" ? "none" : "builtin" });
+const signedIn = (user: Schemas["User"]): SessionState => ({
+  status: "signed-in",
+  user,
+  authMode: user.id === "" ? "none" : "builtin",
+});
 
 export function SessionProvider({ children }: { children: ComponentChildren }) {
   const [state, setState] = useState<SessionState>({ status: "loading" });
@@ -43,7 +47,8 @@ export function SessionProvider({ children }: { children: ComponentChildren }) {
     setSessionToken(localStorage.getItem(TOKEN_KEY));
     must(api.GET("/auth/me")).then(
       ({ user }) => setState(signedIn(user)),
-      (error: unknown) => (error instanceof ApiFailure && error.status === 401 ? logOut() : setState({ status: "unreachable", error })),
+      (error: unknown) =>
+        error instanceof ApiFailure && error.status === 401 ? logOut() : setState({ status: "unreachable", error }),
     );
   }, [logOut]);
 

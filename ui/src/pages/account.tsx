@@ -65,12 +65,24 @@ function ChangePasswordForm() {
       <p class="muted">This logs you out everywhere, here too; then you log in with the new password.</p>
       <label>
         Current password
-        <input type="password" autoComplete="current-password" required value={currentPassword} onInput={(event) => setCurrentPassword(event.currentTarget.value)} />
+        <input
+          type="password"
+          autoComplete="current-password"
+          required
+          value={currentPassword}
+          onInput={(event) => setCurrentPassword(event.currentTarget.value)}
+        />
       </label>
       <NewPasswordInput label="New password" value={newPassword} onInput={setNewPassword} />
       <label>
         Repeat new password
-        <input type="password" autoComplete="new-password" required value={repeated} onInput={(event) => setRepeated(event.currentTarget.value)} />
+        <input
+          type="password"
+          autoComplete="new-password"
+          required
+          value={repeated}
+          onInput={(event) => setRepeated(event.currentTarget.value)}
+        />
       </label>
       <ErrorBanner error={error} />
       <div>

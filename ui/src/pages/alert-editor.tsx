@@ -1,38 +1,38 @@
 import type { EditorView } from "@codemirror/view";
 import type { ComponentChildren } from "preact";
-import { useLocation, useRoute } from "preact-iso";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { api, ApiFailure, must, type Schemas } from "../api/client.ts";
+import { useLocation, useRoute } from "preact-iso";
+import { ApiFailure, api, must, type Schemas } from "../api/client.ts";
 import { AlertDeliveries } from "../components/alert-deliveries.tsx";
 import { HeadersEditor, SigningSecretField } from "../components/alert-headers.tsx";
 import {
+  type Draft,
   differsFrom,
   EVENT_DESCRIPTIONS,
   EVENT_TYPES,
+  type EventType,
   fromPolicy,
   headerRow,
   METRICS,
-  newDraft,
-  presetLabel,
-  templateErrorsOf,
-  toInput,
-  urlPart,
-  type Draft,
-  type EventType,
   type Metric,
+  newDraft,
   type OptionFields,
   type Policy,
   type Preset,
+  presetLabel,
   type TokenReference,
+  templateErrorsOf,
+  toInput,
+  urlPart,
 } from "../components/alert-policy-draft.ts";
 import { AlertPreview, checkTemplate } from "../components/alert-preview.tsx";
 import { AlertTokenPicker } from "../components/alert-token-picker.tsx";
 import { CodeEditor, type EditorError } from "../components/code-editor.tsx";
 import { ConfirmDialog } from "../components/dialog.tsx";
 import { ErrorBanner, Loading, Page } from "../components/page.tsx";
+import { useDagNames } from "../lib/dag-names.ts";
 import { useDebounced } from "../lib/debounce.ts";
 import { useSession } from "../lib/session.tsx";
-import { useDagNames } from "../lib/dag-names.ts";
 import { useApi } from "../lib/use-api.ts";
 
 const PREVIEW_DELAY_MS = 300;
@@ -61,7 +61,13 @@ function ignoreEnter(event: KeyboardEvent) {
 export function AlertEditorPage() {
   const { params } = useRoute();
   const id = params.id;
-  const policy = useApi(() => (id ? must(api.GET("/alert-policies/{id}", { params: { path: { id } } })).then((answer) => answer.alertPolicy) : Promise.resolve(undefined)), [id]);
+  const policy = useApi(
+    () =>
+      id
+        ? must(api.GET("/alert-policies/{id}", { params: { path: { id } } })).then((answer) => answer.alertPolicy)
+        : Promise.resolve(undefined),
+    [id],
+  );
   const reference = useApi(() => must(api.GET("/alert-tokens")), []);
   const presets = useApi(() => must(api.GET("/alert-presets")).then((answer) => answer.presets), []);
 
@@ -86,19 +92,36 @@ export function AlertEditorPage() {
       </Page>
     );
   }
-  return <PolicyEditor key={id ?? "new"} initial={id ? policy.data : undefined} reference={reference.data} presets={presets.data} />;
+  return (
+    <PolicyEditor
+      key={id ?? "new"}
+      initial={id ? policy.data : undefined}
+      reference={reference.data}
+      presets={presets.data}
+    />
+  );
 }
 
 type TestOutcome = { result: Schemas["AlertTestResult"] } | { error: unknown };
 
-function PolicyEditor({ initial, reference, presets }: { initial: Policy | undefined; reference: TokenReference; presets: Preset[] }) {
+function PolicyEditor({
+  initial,
+  reference,
+  presets,
+}: {
+  initial: Policy | undefined;
+  reference: TokenReference;
+  presets: Preset[];
+}) {
   const session = useSession();
   const { route } = useLocation();
   const readOnly = !session.can("manager");
   const starter = presets.find((preset) => preset.id === STARTER_PRESET) ?? presets[0];
 
   const [saved, setSaved] = useState(initial);
-  const [draft, setDraft] = useState<Draft>(() => (initial ? fromPolicy(initial) : { ...newDraft(), body: starter?.body ?? "{}" }));
+  const [draft, setDraft] = useState<Draft>(() =>
+    initial ? fromPolicy(initial) : { ...newDraft(), body: starter?.body ?? "{}" },
+  );
   // The body as a preset or the server last set it: editing it makes choosing a preset ask first.
   const [pristineBody, setPristineBody] = useState(draft.body);
   const [presetId, setPresetId] = useState(() => presets.find((preset) => preset.body === draft.body)?.id ?? "");
@@ -118,12 +141,19 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
   const [startingInput] = useState(() => JSON.stringify(toInput(draft)));
   const dirty = !saved || differsFrom(draft, saved);
   const unsaved = saved ? dirty : JSON.stringify(toInput(draft)) !== startingInput;
-  const sampleEvent = chosenSample && draft.eventTypes.includes(chosenSample) ? chosenSample : (draft.eventTypes[0] ?? "JOB_FAILURE");
+  const sampleEvent =
+    chosenSample && draft.eventTypes.includes(chosenSample) ? chosenSample : (draft.eventTypes[0] ?? "JOB_FAILURE");
   const previewedBody = useDebounced(draft.body, PREVIEW_DELAY_MS);
   const check = useMemo(() => checkTemplate(previewedBody), [previewedBody]);
-  const editorErrors = useMemo(() => (serverTemplateErrors.length > 0 ? serverTemplateErrors : check.ok ? [] : check.errors), [serverTemplateErrors, check]);
+  const editorErrors = useMemo(
+    () => (serverTemplateErrors.length > 0 ? serverTemplateErrors : check.ok ? [] : check.errors),
+    [serverTemplateErrors, check],
+  );
   const hasStoredSecrets = draft.signingSecretStored || draft.headers.some((row) => row.stored);
-  const movedHost = saved !== undefined && hasStoredSecrets && urlPart(draft.url, "origin") !== urlPart(saved.webhook?.url ?? "", "origin");
+  const movedHost =
+    saved !== undefined &&
+    hasStoredSecrets &&
+    urlPart(draft.url, "origin") !== urlPart(saved.webhook?.url ?? "", "origin");
 
   const change = (patch: Partial<Draft>) => {
     setDraft((current) => ({ ...current, ...patch }));
@@ -163,7 +193,11 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
     setDraft((current) => {
       const taken = new Set(current.headers.map((row) => row.name.trim().toLowerCase()));
       const added = Object.entries(preset.headers).filter(([name]) => !taken.has(name.toLowerCase()));
-      return { ...current, body: preset.body, headers: [...current.headers, ...added.map(([name, hint]) => headerRow(name, "", false, hint))] };
+      return {
+        ...current,
+        body: preset.body,
+        headers: [...current.headers, ...added.map(([name, hint]) => headerRow(name, "", false, hint))],
+      };
     });
   };
 
@@ -182,7 +216,9 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
         route(`/alerts/${encodeURIComponent(created.alertPolicy.id)}`);
         return;
       }
-      const answer = await must(api.PUT("/alert-policies/{id}", { params: { path: { id: saved.id } }, body: toInput(draft) }));
+      const answer = await must(
+        api.PUT("/alert-policies/{id}", { params: { path: { id: saved.id } }, body: toInput(draft) }),
+      );
       const next = fromPolicy(answer.alertPolicy);
       setSaved(answer.alertPolicy);
       setDraft(next);
@@ -203,9 +239,24 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
     setTesting(true);
     setTestOutcome(undefined);
     try {
-      const result = saved && !dirty
-        ? await must(api.POST("/alert-policies/{id}/test", { params: { path: { id: saved.id } }, body: { eventType: sampleEvent } }))
-        : await must(api.POST("/alert-policies/test", { body: { ...toInput(draft), name: draft.name.trim() || "Unsaved policy", eventType: sampleEvent, policyId: saved?.id } }));
+      const result =
+        saved && !dirty
+          ? await must(
+              api.POST("/alert-policies/{id}/test", {
+                params: { path: { id: saved.id } },
+                body: { eventType: sampleEvent },
+              }),
+            )
+          : await must(
+              api.POST("/alert-policies/test", {
+                body: {
+                  ...toInput(draft),
+                  name: draft.name.trim() || "Unsaved policy",
+                  eventType: sampleEvent,
+                  policyId: saved?.id,
+                },
+              }),
+            );
       setTestOutcome({ result });
     } catch (cause) {
       setTestOutcome({ error: cause });
@@ -219,7 +270,11 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
     const view = viewRef.current;
     if (!view) return;
     const { from, to } = view.state.selection.main;
-    view.dispatch({ changes: { from, to, insert: text }, selection: { anchor: from + text.length }, scrollIntoView: true });
+    view.dispatch({
+      changes: { from, to, insert: text },
+      selection: { anchor: from + text.length },
+      scrollIntoView: true,
+    });
     view.focus();
   };
 
@@ -229,7 +284,11 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
   return (
     <Page
       title={title}
-      subtitle={saved ? `Sends to ${urlPart(saved.webhook?.url ?? "", "host")}${saved.enabled ? "" : " · disabled"}` : "Send an HTTP request, with a body you template, when something happens."}
+      subtitle={
+        saved
+          ? `Sends to ${urlPart(saved.webhook?.url ?? "", "host")}${saved.enabled ? "" : " · disabled"}`
+          : "Send an HTTP request, with a body you template, when something happens."
+      }
       actions={
         !readOnly && (
           <>
@@ -269,18 +328,33 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
               <h2 id="policy-title">Policy</h2>
               <label>
                 Name
-                <input name="name" required maxLength={200} value={draft.name} onInput={(event) => change({ name: event.currentTarget.value })} placeholder="Critical alerts" />
+                <input
+                  name="name"
+                  required
+                  maxLength={200}
+                  value={draft.name}
+                  onInput={(event) => change({ name: event.currentTarget.value })}
+                  placeholder="Critical alerts"
+                />
               </label>
               <label>
                 Description
-                <textarea name="description" maxLength={2000} rows={2} value={draft.description} onInput={(event) => change({ description: event.currentTarget.value })} />
+                <textarea
+                  name="description"
+                  maxLength={2000}
+                  rows={2}
+                  value={draft.description}
+                  onInput={(event) => change({ description: event.currentTarget.value })}
+                />
               </label>
               <div class="row">
                 <label class="inline">
                   <input
                     type="checkbox"
                     checked={draft.options.includeDescriptionInNotification}
-                    onChange={(event) => changeOptions({ includeDescriptionInNotification: event.currentTarget.checked })}
+                    onChange={(event) =>
+                      changeOptions({ includeDescriptionInNotification: event.currentTarget.checked })
+                    }
                     aria-describedby="include-description-hint"
                   />
                   Include in notifications
@@ -290,7 +364,12 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
                 </span>
               </div>
               <label class="switch">
-                <input type="checkbox" role="switch" checked={draft.enabled} onChange={(event) => change({ enabled: event.currentTarget.checked })} />
+                <input
+                  type="checkbox"
+                  role="switch"
+                  checked={draft.enabled}
+                  onChange={(event) => change({ enabled: event.currentTarget.checked })}
+                />
                 Enabled
               </label>
               <DagFilter chosen={draft.dagNames} tags={draft.tags} onChange={(dagNames) => change({ dagNames })} />
@@ -307,7 +386,11 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
             <div class="grid-2">
               <div class="stack">
                 <Field id="alert-preset" label="Preset">
-                  <select id="alert-preset" value={presetId} onChange={(event) => choosePreset(event.currentTarget.value)}>
+                  <select
+                    id="alert-preset"
+                    value={presetId}
+                    onChange={(event) => choosePreset(event.currentTarget.value)}
+                  >
                     <option value="" disabled>
                       Start from a preset…
                     </option>
@@ -320,7 +403,8 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
                 </Field>
                 {selectedPreset && (
                   <p class="muted small-text preset-notes">
-                    <strong>{selectedPreset.name}.</strong> {selectedPreset.notes} URL: <code>{selectedPreset.url}</code>
+                    <strong>{selectedPreset.name}.</strong> {selectedPreset.notes} URL:{" "}
+                    <code>{selectedPreset.url}</code>
                   </p>
                 )}
                 <label>
@@ -335,7 +419,12 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
                     onInput={(event) => change({ url: event.currentTarget.value })}
                   />
                 </label>
-                {movedHost && <p class="notice small-text">The URL now points at another host: saved header values and the signing secret don't follow it. Replace them before saving.</p>}
+                {movedHost && (
+                  <p class="notice small-text">
+                    The URL now points at another host: saved header values and the signing secret don't follow it.
+                    Replace them before saving.
+                  </p>
+                )}
               </div>
               <div class="stack">
                 <HeadersEditor rows={draft.headers} onChange={(headers) => change({ headers })} readOnly={readOnly} />
@@ -357,15 +446,33 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
                 <h2 id="body-title">Body</h2>
                 <span class="muted small-text">JSON, with {"{{tokens}}"} inside strings</span>
               </div>
-              <CodeEditor language="json" label="Body" value={draft.body} onChange={changeBody} errors={editorErrors} readOnly={readOnly} viewRef={viewRef} />
-              <AlertTokenPicker reference={reference} eventTypes={draft.eventTypes} onInsert={insertAtCursor} disabled={readOnly} />
+              <CodeEditor
+                language="json"
+                label="Body"
+                value={draft.body}
+                onChange={changeBody}
+                errors={editorErrors}
+                readOnly={readOnly}
+                viewRef={viewRef}
+              />
+              <AlertTokenPicker
+                reference={reference}
+                eventTypes={draft.eventTypes}
+                onInsert={insertAtCursor}
+                disabled={readOnly}
+              />
             </div>
             <div class="stack preview-column">
               <div class="card-header">
                 <h2>Preview</h2>
                 <span class="row">
                   <label for="alert-sample-event">Sample event</label>
-                  <select id="alert-sample-event" value={sampleEvent} onChange={(event) => setChosenSample(event.currentTarget.value as EventType)} disabled={draft.eventTypes.length === 0}>
+                  <select
+                    id="alert-sample-event"
+                    value={sampleEvent}
+                    onChange={(event) => setChosenSample(event.currentTarget.value as EventType)}
+                    disabled={draft.eventTypes.length === 0}
+                  >
                     {(draft.eventTypes.length > 0 ? draft.eventTypes : [sampleEvent]).map((type) => (
                       <option key={type} value={type}>
                         {type}
@@ -385,11 +492,18 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
               {!readOnly && (
                 <div class="stack">
                   <div class="row">
-                    <button type="button" class="button" onClick={sendTest} disabled={testing || draft.eventTypes.length === 0 || !draft.url.trim()}>
+                    <button
+                      type="button"
+                      class="button"
+                      onClick={sendTest}
+                      disabled={testing || draft.eventTypes.length === 0 || !draft.url.trim()}
+                    >
                       Send test
                     </button>
                     <span class="muted small-text">
-                      {saved && !dirty ? "Sends the saved policy's request for a sample event." : "Sends this draft's request for a sample event (is_sample = true)."}
+                      {saved && !dirty
+                        ? "Sends the saved policy's request for a sample event."
+                        : "Sends this draft's request for a sample event (is_sample = true)."}
                     </span>
                   </div>
                   <TestResult testing={testing} outcome={testOutcome} />
@@ -410,7 +524,8 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
         onConfirm={() => pendingPreset && applyPreset(pendingPreset)}
       >
         <p>
-          The {pendingPreset && presetLabel(pendingPreset)} preset replaces the body you edited. Your headers and URL stay; the preset's headers are added.
+          The {pendingPreset && presetLabel(pendingPreset)} preset replaces the body you edited. Your headers and URL
+          stay; the preset's headers are added.
         </p>
       </ConfirmDialog>
       {saved && (
@@ -433,7 +548,8 @@ function PolicyEditor({ initial, reference, presets }: { initial: Policy | undef
 }
 
 function EventTypePicker({ chosen, onChange }: { chosen: EventType[]; onChange: (eventTypes: EventType[]) => void }) {
-  const toggle = (type: EventType, on: boolean) => onChange(EVENT_TYPES.filter((candidate) => (candidate === type ? on : chosen.includes(candidate))));
+  const toggle = (type: EventType, on: boolean) =>
+    onChange(EVENT_TYPES.filter((candidate) => (candidate === type ? on : chosen.includes(candidate))));
   return (
     <fieldset>
       <legend>Event types</legend>
@@ -441,7 +557,12 @@ function EventTypePicker({ chosen, onChange }: { chosen: EventType[]; onChange: 
         {EVENT_TYPES.map((type) => (
           <li key={type}>
             <label class="inline">
-              <input type="checkbox" checked={chosen.includes(type)} onChange={(event) => toggle(type, event.currentTarget.checked)} aria-describedby={`event-${type}`} />
+              <input
+                type="checkbox"
+                checked={chosen.includes(type)}
+                onChange={(event) => toggle(type, event.currentTarget.checked)}
+                aria-describedby={`event-${type}`}
+              />
               <code>{type}</code>
             </label>
             <span id={`event-${type}`} class="muted small-text choice-description">
@@ -458,9 +579,21 @@ function EventTypePicker({ chosen, onChange }: { chosen: EventType[]; onChange: 
 type NumberField = Exclude<keyof OptionFields, "includeDescriptionInNotification" | "metric">;
 
 /** Only the options the chosen event types use; the server requires the long-running and insights ones. */
-function EventOptions({ eventTypes, options, onChange }: { eventTypes: EventType[]; options: OptionFields; onChange: (patch: Partial<OptionFields>) => void }) {
+function EventOptions({
+  eventTypes,
+  options,
+  onChange,
+}: {
+  eventTypes: EventType[];
+  options: OptionFields;
+  onChange: (patch: Partial<OptionFields>) => void;
+}) {
   const wants = (type: EventType) => eventTypes.includes(type);
-  const number = (field: NumberField, label: string, attributes: { min: number; max?: number; step?: string; required?: boolean; placeholder?: string; hint?: string }) => (
+  const number = (
+    field: NumberField,
+    label: string,
+    attributes: { min: number; max?: number; step?: string; required?: boolean; placeholder?: string; hint?: string },
+  ) => (
     <Field id={`option-${field}`} label={label} hint={attributes.hint}>
       <input
         id={`option-${field}`}
@@ -480,12 +613,28 @@ function EventOptions({ eventTypes, options, onChange }: { eventTypes: EventType
   return (
     <fieldset class="stack">
       <legend>Options</legend>
-      {wants("JOB_LONG_RUNNING") && number("thresholdSeconds", "Long-running after (seconds)", { min: 1, required: true, placeholder: "3600", hint: "JOB_LONG_RUNNING fires once a run has been going this long." })}
-      {wants("JOB_FAILURE") && number("consecutiveFailureThreshold", "Failures in a row before alerting", { min: 1, max: 100, placeholder: "1" })}
+      {wants("JOB_LONG_RUNNING") &&
+        number("thresholdSeconds", "Long-running after (seconds)", {
+          min: 1,
+          required: true,
+          placeholder: "3600",
+          hint: "JOB_LONG_RUNNING fires once a run has been going this long.",
+        })}
+      {wants("JOB_FAILURE") &&
+        number("consecutiveFailureThreshold", "Failures in a row before alerting", {
+          min: 1,
+          max: 100,
+          placeholder: "1",
+        })}
       {wants("INSIGHTS_METRIC") && (
         <div class="stack">
           <Field id="option-metric" label="Metric">
-            <select id="option-metric" required value={options.metric} onChange={(event) => onChange({ metric: event.currentTarget.value as Metric })}>
+            <select
+              id="option-metric"
+              required
+              value={options.metric}
+              onChange={(event) => onChange({ metric: event.currentTarget.value as Metric })}
+            >
               <option value="" disabled>
                 Choose a metric…
               </option>
@@ -500,20 +649,33 @@ function EventOptions({ eventTypes, options, onChange }: { eventTypes: EventType
           {number("windowMinutes", "Window (minutes)", { min: 1, max: 10_080, placeholder: "60" })}
         </div>
       )}
-      {number("renotifyIntervalMinutes", "Re-notify at most every (minutes)", { min: 1, placeholder: "every time", hint: "Per DAG and event type; empty sends every alert." })}
+      {number("renotifyIntervalMinutes", "Re-notify at most every (minutes)", {
+        min: 1,
+        placeholder: "every time",
+        hint: "Per DAG and event type; empty sends every alert.",
+      })}
     </fieldset>
   );
 }
 
 /** Which DAGs the policy watches: the ones ticked, or all when none is. */
-function DagFilter({ chosen, tags, onChange }: { chosen: string[]; tags: string[]; onChange: (dagNames: string[]) => void }) {
+function DagFilter({
+  chosen,
+  tags,
+  onChange,
+}: {
+  chosen: string[];
+  tags: string[];
+  onChange: (dagNames: string[]) => void;
+}) {
   const dags = useDagNames();
   const [filter, setFilter] = useState("");
   const known = dags.data ?? [];
   // A chosen DAG that no longer exists stays listed, so it can be unticked.
   const names = [...new Set([...chosen, ...known])].sort();
   const shown = names.filter((name) => name.toLowerCase().includes(filter.trim().toLowerCase()));
-  const toggle = (name: string, on: boolean) => onChange(on ? [...chosen, name] : chosen.filter((other) => other !== name));
+  const toggle = (name: string, on: boolean) =>
+    onChange(on ? [...chosen, name] : chosen.filter((other) => other !== name));
   return (
     <fieldset>
       <legend>DAGs</legend>
@@ -531,16 +693,31 @@ function DagFilter({ chosen, tags, onChange }: { chosen: string[]; tags: string[
           </>
         )}
       </p>
-      {tags.length > 0 && <p class="muted small-text">Also every DAG tagged {tags.join(", ")} (set through the API).</p>}
+      {tags.length > 0 && (
+        <p class="muted small-text">Also every DAG tagged {tags.join(", ")} (set through the API).</p>
+      )}
       <ErrorBanner error={dags.error} />
       {dags.loading && !dags.data && <Loading />}
-      {names.length > 8 && <input type="search" aria-label="Filter DAGs" placeholder="Filter DAGs…" value={filter} onKeyDown={ignoreEnter} onInput={(event) => setFilter(event.currentTarget.value)} />}
+      {names.length > 8 && (
+        <input
+          type="search"
+          aria-label="Filter DAGs"
+          placeholder="Filter DAGs…"
+          value={filter}
+          onKeyDown={ignoreEnter}
+          onInput={(event) => setFilter(event.currentTarget.value)}
+        />
+      )}
       {dags.data && names.length === 0 && <p class="muted small-text">There are no DAGs yet.</p>}
       <ul class="choice-list dag-choices">
         {shown.map((name) => (
           <li key={name}>
             <label class="inline">
-              <input type="checkbox" checked={chosen.includes(name)} onChange={(event) => toggle(name, event.currentTarget.checked)} />
+              <input
+                type="checkbox"
+                checked={chosen.includes(name)}
+                onChange={(event) => toggle(name, event.currentTarget.checked)}
+              />
               <span class="mono">{name}</span>
               {dags.data && !known.includes(name) && <span class="muted small-text">(not found)</span>}
             </label>
@@ -552,7 +729,17 @@ function DagFilter({ chosen, tags, onChange }: { chosen: string[]; tags: string[
 }
 
 /** A control under its label (for/id: the accessible name is the label alone), with an optional hint read as its description (`${id}-hint`). */
-function Field({ id, label, hint, children }: { id: string; label: string; hint?: string; children: ComponentChildren }) {
+function Field({
+  id,
+  label,
+  hint,
+  children,
+}: {
+  id: string;
+  label: string;
+  hint?: string;
+  children: ComponentChildren;
+}) {
   return (
     <div class="stack tight">
       <label for={id}>{label}</label>
@@ -568,7 +755,11 @@ function Field({ id, label, hint, children }: { id: string; label: string; hint?
 
 function TestResult({ testing, outcome }: { testing: boolean; outcome: TestOutcome | undefined }) {
   const answered = outcome && "result" in outcome ? outcome.result : undefined;
-  const ok = answered?.statusCode !== undefined && answered.statusCode !== null && answered.statusCode >= 200 && answered.statusCode < 300;
+  const ok =
+    answered?.statusCode !== undefined &&
+    answered.statusCode !== null &&
+    answered.statusCode >= 200 &&
+    answered.statusCode < 300;
   // The live region is always there, so a screen reader announces the answer when it arrives.
   return (
     <div role="status" class={`test-result${answered ? (ok ? " success" : " error") : ""}`}>
@@ -576,13 +767,23 @@ function TestResult({ testing, outcome }: { testing: boolean; outcome: TestOutco
       {outcome && "error" in outcome && <ErrorBanner error={outcome.error} />}
       {answered && (
         <>
-          <strong>{answered.statusCode === null ? "No answer" : `The destination answered HTTP ${answered.statusCode}`}</strong>
+          <strong>
+            {answered.statusCode === null ? "No answer" : `The destination answered HTTP ${answered.statusCode}`}
+          </strong>
           {answered.error && answered.error !== `HTTP ${answered.statusCode}` && <div>{answered.error}</div>}
-          {answered.body ? <pre class="attempt-body">{answered.body}</pre> : <div class="small-text">Empty response body.</div>}
+          {answered.body ? (
+            <pre class="attempt-body">{answered.body}</pre>
+          ) : (
+            <div class="small-text">Empty response body.</div>
+          )}
           {Object.keys(answered.headers).length > 0 && (
             <details class="small-text">
               <summary>Response headers</summary>
-              <pre class="attempt-body">{Object.entries(answered.headers).map(([name, value]) => `${name}: ${value}`).join("\n")}</pre>
+              <pre class="attempt-body">
+                {Object.entries(answered.headers)
+                  .map(([name, value]) => `${name}: ${value}`)
+                  .join("\n")}
+              </pre>
             </details>
           )}
         </>

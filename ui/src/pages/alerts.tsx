@@ -17,16 +17,22 @@ export function AlertsPage() {
   );
 
   return (
-    <Page title="Alert policies" subtitle="Templated HTTP requests sent when runs fail, succeed, run long, or dagflare itself has a problem." actions={newButton}>
+    <Page
+      title="Alert policies"
+      subtitle="Templated HTTP requests sent when runs fail, succeed, run long, or dagflare itself has a problem."
+      actions={newButton}
+    >
       <ErrorBanner error={policies.error} />
       {!policies.data ? (
         policies.loading && <Loading />
       ) : policies.data.length === 0 ? (
         <EmptyState title="No alert policies yet">
           <p>
-            An alert policy sends an HTTP request to a URL you choose (Discord, Slack, Jira, Linear, PagerDuty, Teams or your own service) when an event happens: a run
-            fails, succeeds or runs too long, a schedule can't start a run, a DAG's spec is broken, the step runner is down, or a run metric crosses a threshold. You write
-            the JSON body, with tokens like <code>{"{{alert_summary}}"}</code>, and every delivery is logged with the destination's answer.
+            An alert policy sends an HTTP request to a URL you choose (Discord, Slack, Jira, Linear, PagerDuty, Teams or
+            your own service) when an event happens: a run fails, succeeds or runs too long, a schedule can't start a
+            run, a DAG's spec is broken, the step runner is down, or a run metric crosses a threshold. You write the
+            JSON body, with tokens like <code>{"{{alert_summary}}"}</code>, and every delivery is logged with the
+            destination's answer.
           </p>
           {newButton || <p>A manager or admin can create one.</p>}
         </EmptyState>
@@ -74,7 +80,13 @@ export function AlertsPage() {
                   <td data-label="Destination">
                     <span class="mono">{urlPart(policy.webhook?.url ?? "", "host")}</span>
                   </td>
-                  <td data-label="Enabled">{policy.enabled ? <span class="badge status-succeeded">enabled</span> : <span class="badge">disabled</span>}</td>
+                  <td data-label="Enabled">
+                    {policy.enabled ? (
+                      <span class="badge status-succeeded">enabled</span>
+                    ) : (
+                      <span class="badge">disabled</span>
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -44,7 +44,9 @@ function ApiKeysAdmin() {
   const save = async () => {
     if (!editing) return;
     const { apiKey, name, description, role } = editing;
-    await must(api.PATCH("/api-keys/{keyId}", { params: { path: { keyId: apiKey.id } }, body: { name, description, role } }));
+    await must(
+      api.PATCH("/api-keys/{keyId}", { params: { path: { keyId: apiKey.id } }, body: { name, description, role } }),
+    );
     setEditing(undefined);
     await keys.reload();
     setDone(`Saved API key '${name}'.`);
@@ -64,7 +66,11 @@ function ApiKeysAdmin() {
       title="API keys"
       subtitle="Keys for scripts and CI, each with a role. Send one as an Authorization: Bearer header."
       actions={
-        <button type="button" class="button primary" onClick={() => setCreating({ name: "", description: "", role: "viewer" })}>
+        <button
+          type="button"
+          class="button primary"
+          onClick={() => setCreating({ name: "", description: "", role: "viewer" })}
+        >
           Create API key
         </button>
       }
@@ -116,11 +122,23 @@ function ApiKeysAdmin() {
                           type="button"
                           class="button small"
                           aria-label={`Edit API key ${apiKey.name}`}
-                          onClick={() => setEditing({ apiKey, name: apiKey.name, description: apiKey.description, role: apiKey.role })}
+                          onClick={() =>
+                            setEditing({
+                              apiKey,
+                              name: apiKey.name,
+                              description: apiKey.description,
+                              role: apiKey.role,
+                            })
+                          }
                         >
                           Edit
                         </button>
-                        <button type="button" class="button small" aria-label={`Delete API key ${apiKey.name}`} onClick={() => setDeleting(apiKey)}>
+                        <button
+                          type="button"
+                          class="button small"
+                          aria-label={`Delete API key ${apiKey.name}`}
+                          onClick={() => setDeleting(apiKey)}
+                        >
                           Delete
                         </button>
                       </div>
@@ -133,11 +151,21 @@ function ApiKeysAdmin() {
         )
       )}
 
-      <FormDialog open={creating !== undefined} title="Create API key" submitLabel="Create API key" onSubmit={create} onClose={() => setCreating(undefined)}>
+      <FormDialog
+        open={creating !== undefined}
+        title="Create API key"
+        submitLabel="Create API key"
+        onSubmit={create}
+        onClose={() => setCreating(undefined)}
+      >
         {creating && <ApiKeyFields draft={creating} onChange={setCreating} />}
       </FormDialog>
 
-      <Dialog open={created !== undefined} title={`API key '${created?.apiKey.name ?? ""}' created`} onClose={() => setCreated(undefined)}>
+      <Dialog
+        open={created !== undefined}
+        title={`API key '${created?.apiKey.name ?? ""}' created`}
+        onClose={() => setCreated(undefined)}
+      >
         {created && curl && (
           <>
             <SecretOnce secret={created.key} what="API key">
@@ -158,7 +186,13 @@ function ApiKeysAdmin() {
         )}
       </Dialog>
 
-      <FormDialog open={editing !== undefined} title={`Edit API key '${editing?.apiKey.name ?? ""}'`} submitLabel="Save" onSubmit={save} onClose={() => setEditing(undefined)}>
+      <FormDialog
+        open={editing !== undefined}
+        title={`Edit API key '${editing?.apiKey.name ?? ""}'`}
+        submitLabel="Save"
+        onSubmit={save}
+        onClose={() => setEditing(undefined)}
+      >
         {editing && (
           <>
             <ApiKeyFields draft={editing} onChange={(draft) => setEditing({ ...editing, ...draft })} />
@@ -187,11 +221,22 @@ function ApiKeyFields({ draft, onChange }: { draft: ApiKeyDraft; onChange: (draf
     <>
       <label>
         Name
-        <input required maxLength={100} autoComplete="off" value={draft.name} onInput={(event) => onChange({ ...draft, name: event.currentTarget.value })} />
+        <input
+          required
+          maxLength={100}
+          autoComplete="off"
+          value={draft.name}
+          onInput={(event) => onChange({ ...draft, name: event.currentTarget.value })}
+        />
       </label>
       <label>
         Description
-        <input maxLength={500} autoComplete="off" value={draft.description} onInput={(event) => onChange({ ...draft, description: event.currentTarget.value })} />
+        <input
+          maxLength={500}
+          autoComplete="off"
+          value={draft.description}
+          onInput={(event) => onChange({ ...draft, description: event.currentTarget.value })}
+        />
       </label>
       <RoleSelect value={draft.role} onChange={(role) => onChange({ ...draft, role })} />
     </>

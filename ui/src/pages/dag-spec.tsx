@@ -1,16 +1,20 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, ApiFailure, must, type Schemas } from "../api/client.ts";
+import { ApiFailure, api, must, type Schemas } from "../api/client.ts";
 import { CodeEditor, type EditorError } from "../components/code-editor.tsx";
 import { ErrorBanner, Loading } from "../components/page.tsx";
-import { useSession } from "../lib/session.tsx";
 import { useDebounced } from "../lib/debounce.ts";
+import { useSession } from "../lib/session.tsx";
 import { useApi } from "../lib/use-api.ts";
 
 /** How long typing pauses before the draft is checked by the server's own validator. */
 const VALIDATE_AFTER_MS = 400;
 
 function toEditorErrors(specErrors: Schemas["SpecError"][]): EditorError[] {
-  return specErrors.map((error) => ({ line: error.line, column: error.column, message: error.field ? `${error.field}: ${error.message}` : error.message }));
+  return specErrors.map((error) => ({
+    line: error.line,
+    column: error.column,
+    message: error.field ? `${error.field}: ${error.message}` : error.message,
+  }));
 }
 
 /** The errors of a rejected save (400 with details.specErrors), when the server sent them. */
@@ -103,7 +107,17 @@ export function DagSpecEditor({ name, onSaved }: { name: string; onSaved: () => 
           <span class="muted">Read-only: editing needs the manager role</span>
         )}
       </div>
-      <CodeEditor language="yaml" label={`YAML spec of ${name}`} value={text} onChange={(value) => { setDraft(value); setSaved(false); }} errors={errors} readOnly={!canEdit} />
+      <CodeEditor
+        language="yaml"
+        label={`YAML spec of ${name}`}
+        value={text}
+        onChange={(value) => {
+          setDraft(value);
+          setSaved(false);
+        }}
+        errors={errors}
+        readOnly={!canEdit}
+      />
       {errors.length > 0 && (
         <ul class="spec-errors" aria-label="Spec errors">
           {errors.map((error, index) => (

@@ -5,7 +5,7 @@
  * their own signing secret, also shown once.
  */
 import { useState } from "preact/hooks";
-import { API_BASE, api, ApiFailure, must, type Schemas } from "../api/client.ts";
+import { API_BASE, ApiFailure, api, must, type Schemas } from "../api/client.ts";
 import { ConfirmDialog } from "../components/dialog.tsx";
 import { ErrorBanner, Loading } from "../components/page.tsx";
 import { SecretOnce } from "../components/secret-once.tsx";
@@ -19,7 +19,8 @@ type Revealed = { kind: "token" | "signing secret"; value: string };
 type Pending = "regenerate" | "delete" | "rotate-signing" | "remove-signing" | null;
 type Changed = { webhook: Webhook; token?: string; signingSecret?: string } | Webhook | undefined;
 
-const schemeLabel = (scheme: SignatureScheme) => `${SIGNATURE_SCHEMES[scheme].name} (${SIGNATURE_SCHEMES[scheme].header})`;
+const schemeLabel = (scheme: SignatureScheme) =>
+  `${SIGNATURE_SCHEMES[scheme].name} (${SIGNATURE_SCHEMES[scheme].header})`;
 
 export function WebhookPanel({ dagName }: { dagName: string }) {
   const session = useSession();
@@ -28,7 +29,9 @@ export function WebhookPanel({ dagName }: { dagName: string }) {
     <section class="card webhook-panel" aria-labelledby="webhook-title">
       <h2 id="webhook-title">Webhook</h2>
       {session.authMode === "none" ? (
-        <p class="muted">Webhooks need builtin authentication (AUTH_MODE=builtin): with AUTH_MODE=none anyone could trigger any DAG.</p>
+        <p class="muted">
+          Webhooks need builtin authentication (AUTH_MODE=builtin): with AUTH_MODE=none anyone could trigger any DAG.
+        </p>
       ) : session.can("admin") ? (
         <WebhookManager dagName={dagName} />
       ) : (
@@ -60,7 +63,8 @@ function WebhookManager({ dagName }: { dagName: string }) {
     try {
       const result = await action();
       if (result && "token" in result && result.token) setRevealed({ kind: "token", value: result.token });
-      else if (result && "signingSecret" in result && result.signingSecret) setRevealed({ kind: "signing secret", value: result.signingSecret });
+      else if (result && "signingSecret" in result && result.signingSecret)
+        setRevealed({ kind: "signing secret", value: result.signingSecret });
       else setRevealed(undefined);
       await webhook.reload();
     } finally {
@@ -69,7 +73,8 @@ function WebhookManager({ dagName }: { dagName: string }) {
   };
   /** A change started by a button of the panel itself: its failure shows in the panel. */
   const changeHere = (action: () => Promise<Changed>) => void change(action).catch(setError);
-  const toggle = (enabled: boolean) => changeHere(() => must(api.POST("/dags/{fileName}/webhook/toggle", { ...path, body: { enabled } })));
+  const toggle = (enabled: boolean) =>
+    changeHere(() => must(api.POST("/dags/{fileName}/webhook/toggle", { ...path, body: { enabled } })));
 
   if (webhook.loading && webhook.data === undefined) return <Loading />;
   if (webhook.error) return <ErrorBanner error={webhook.error} />;
@@ -104,10 +109,16 @@ function WebhookManager({ dagName }: { dagName: string }) {
       {current === null ? (
         <>
           <p>
-            Give CI/CD pipelines, GitHub or any HTTP client a token that starts this DAG (and only this DAG) with a <code>POST</code> to <code>{triggerUrl}</code>.
+            Give CI/CD pipelines, GitHub or any HTTP client a token that starts this DAG (and only this DAG) with a{" "}
+            <code>POST</code> to <code>{triggerUrl}</code>.
           </p>
           <div>
-            <button type="button" class="button primary" disabled={busy} onClick={() => changeHere(() => must(api.POST("/dags/{fileName}/webhook", path)))}>
+            <button
+              type="button"
+              class="button primary"
+              disabled={busy}
+              onClick={() => changeHere(() => must(api.POST("/dags/{fileName}/webhook", path)))}
+            >
               Create Webhook
             </button>
           </div>
@@ -159,12 +170,7 @@ function WebhookManager({ dagName }: { dagName: string }) {
             <button type="button" class="button" disabled={busy} onClick={() => setPending("regenerate")}>
               Regenerate
             </button>
-            <button
-              type="button"
-              class="button"
-              disabled={busy}
-              onClick={() => toggle(!current.enabled)}
-            >
+            <button type="button" class="button" disabled={busy} onClick={() => toggle(!current.enabled)}>
               {current.enabled ? "Disable" : "Enable"}
             </button>
             <button type="button" class="button" disabled={busy} onClick={() => setPending("delete")}>
@@ -182,16 +188,42 @@ function WebhookManager({ dagName }: { dagName: string }) {
           />
         </>
       )}
-      <ConfirmDialog open={pending === "regenerate"} title="Regenerate the webhook token?" confirmLabel="Regenerate" onClose={() => setPending(null)} onConfirm={() => change(() => must(api.POST("/dags/{fileName}/webhook/regenerate", path)))}>
+      <ConfirmDialog
+        open={pending === "regenerate"}
+        title="Regenerate the webhook token?"
+        confirmLabel="Regenerate"
+        onClose={() => setPending(null)}
+        onConfirm={() => change(() => must(api.POST("/dags/{fileName}/webhook/regenerate", path)))}
+      >
         <p>The current token stops working at once. Every sender must be given the new one, which is shown once.</p>
       </ConfirmDialog>
-      <ConfirmDialog open={pending === "delete"} title="Delete the webhook?" confirmLabel="Delete" danger onClose={() => setPending(null)} onConfirm={() => change(async () => void (await must(api.DELETE("/dags/{fileName}/webhook", path))))}>
+      <ConfirmDialog
+        open={pending === "delete"}
+        title="Delete the webhook?"
+        confirmLabel="Delete"
+        danger
+        onClose={() => setPending(null)}
+        onConfirm={() => change(async () => void (await must(api.DELETE("/dags/{fileName}/webhook", path))))}
+      >
         <p>Its token stops working at once. You can create a new webhook later (with a new token).</p>
       </ConfirmDialog>
-      <ConfirmDialog open={pending === "rotate-signing"} title="Rotate the signing secret?" confirmLabel="Rotate signing secret" onClose={() => setPending(null)} onConfirm={() => change(() => must(api.POST("/dags/{fileName}/webhook/signature/regenerate", path)))}>
+      <ConfirmDialog
+        open={pending === "rotate-signing"}
+        title="Rotate the signing secret?"
+        confirmLabel="Rotate signing secret"
+        onClose={() => setPending(null)}
+        onConfirm={() => change(() => must(api.POST("/dags/{fileName}/webhook/signature/regenerate", path)))}
+      >
         <p>Signatures made with the current secret stop being accepted at once. The new secret is shown once.</p>
       </ConfirmDialog>
-      <ConfirmDialog open={pending === "remove-signing"} title="Stop accepting signed requests?" confirmLabel="Remove signing" danger onClose={() => setPending(null)} onConfirm={() => change(() => must(api.DELETE("/dags/{fileName}/webhook/signature", path)))}>
+      <ConfirmDialog
+        open={pending === "remove-signing"}
+        title="Stop accepting signed requests?"
+        confirmLabel="Remove signing"
+        danger
+        onClose={() => setPending(null)}
+        onConfirm={() => change(() => must(api.DELETE("/dags/{fileName}/webhook/signature", path)))}
+      >
         <p>Only the token will be accepted; senders that sign without it will be refused.</p>
       </ConfirmDialog>
     </div>
@@ -211,19 +243,27 @@ type SignedSendersProps = {
 
 function SignedSenders({ webhook, busy, onConfigure, onFailure, onAsk }: SignedSendersProps) {
   const [scheme, setScheme] = useState<SignatureScheme>(webhook.signature?.scheme ?? "github");
-  const [authMode, setAuthMode] = useState<SignatureBody["authMode"]>(webhook.authMode === "signature" ? "signature" : "token_or_signature");
+  const [authMode, setAuthMode] = useState<SignatureBody["authMode"]>(
+    webhook.authMode === "signature" ? "signature" : "token_or_signature",
+  );
   const [slackSecret, setSlackSecret] = useState("");
 
   const submit = (event: Event) => {
     event.preventDefault();
-    void onConfigure(scheme === "slack" ? { scheme, authMode, secret: slackSecret } : { scheme, authMode }).then(() => setSlackSecret(""), onFailure);
+    void onConfigure(scheme === "slack" ? { scheme, authMode, secret: slackSecret } : { scheme, authMode }).then(
+      () => setSlackSecret(""),
+      onFailure,
+    );
   };
 
   return (
     <details class="signed-senders" open={webhook.signature !== null}>
       <summary>Signed senders (GitHub, Slack, Standard Webhooks)</summary>
       <form class="stack" onSubmit={submit}>
-        <p class="muted">Senders that sign their requests can trigger this DAG without the token: the signature over the exact body proves the request came from them.</p>
+        <p class="muted">
+          Senders that sign their requests can trigger this DAG without the token: the signature over the exact body
+          proves the request came from them.
+        </p>
         <label>
           Scheme
           <select value={scheme} onChange={(event) => setScheme(event.currentTarget.value as SignatureScheme)}>
@@ -236,7 +276,10 @@ function SignedSenders({ webhook, busy, onConfigure, onFailure, onAsk }: SignedS
         </label>
         <label>
           Accept
-          <select value={authMode} onChange={(event) => setAuthMode(event.currentTarget.value as SignatureBody["authMode"])}>
+          <select
+            value={authMode}
+            onChange={(event) => setAuthMode(event.currentTarget.value as SignatureBody["authMode"])}
+          >
             <option value="token_or_signature">{AUTH_MODE_LABELS.token_or_signature}</option>
             <option value="signature">{AUTH_MODE_LABELS.signature}</option>
           </select>
@@ -244,10 +287,20 @@ function SignedSenders({ webhook, busy, onConfigure, onFailure, onAsk }: SignedS
         {scheme === "slack" && (
           <label>
             Slack signing secret
-            <input type="password" autoComplete="off" required minLength={16} value={slackSecret} onInput={(event) => setSlackSecret(event.currentTarget.value)} />
+            <input
+              type="password"
+              autoComplete="off"
+              required
+              minLength={16}
+              value={slackSecret}
+              onInput={(event) => setSlackSecret(event.currentTarget.value)}
+            />
           </label>
         )}
-        <p class="muted small-text">The secret goes in {SIGNATURE_SCHEMES[scheme].secretGoesIn}.{scheme !== "slack" && " dagflare generates it and shows it once."}</p>
+        <p class="muted small-text">
+          The secret goes in {SIGNATURE_SCHEMES[scheme].secretGoesIn}.
+          {scheme !== "slack" && " dagflare generates it and shows it once."}
+        </p>
         <div class="row">
           <button type="submit" class="button" disabled={busy}>
             {webhook.signature ? "Update signing" : "Set up signing"}

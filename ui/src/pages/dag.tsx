@@ -1,11 +1,11 @@
-import { useLocation, useRoute } from "preact-iso";
 import { useRef, useState } from "preact/hooks";
-import { api, ApiFailure, must, type Ok } from "../api/client.ts";
+import { useLocation, useRoute } from "preact-iso";
+import { ApiFailure, api, must, type Ok } from "../api/client.ts";
 import { DagGraph } from "../components/dag-graph.tsx";
 import { ConfirmDialog } from "../components/dialog.tsx";
 import { FormDialog } from "../components/form-dialog.tsx";
-import { EmptyState, ErrorBanner, Loading, Page } from "../components/page.tsx";
 import { dagHref, runHref } from "../components/links.ts";
+import { EmptyState, ErrorBanner, Loading, Page } from "../components/page.tsx";
 import { RunsTable } from "../components/runs-table.tsx";
 import { isActive, StatusBadge } from "../components/status-badge.tsx";
 import { useSession } from "../lib/session.tsx";
@@ -36,7 +36,20 @@ export function DagPage() {
     );
   }
   return (
-    <Page title={name} subtitle={dag.data?.dag?.description || undefined} actions={dag.data && <DagActions name={name} suspended={dag.data.suspended} defaultParams={dag.data.dag?.defaultParams ?? ""} onChange={dag.reload} />}>
+    <Page
+      title={name}
+      subtitle={dag.data?.dag?.description || undefined}
+      actions={
+        dag.data && (
+          <DagActions
+            name={name}
+            suspended={dag.data.suspended}
+            defaultParams={dag.data.dag?.defaultParams ?? ""}
+            onChange={dag.reload}
+          />
+        )
+      }
+    >
       <nav class="tabs" aria-label="DAG views">
         <a href={dagHref(name)} aria-current={tab === "overview" ? "page" : undefined}>
           Overview
@@ -62,10 +75,17 @@ function Overview({ name, details }: { name: string; details: Ok<"/dags/{fileNam
   const session = useSession();
   // The recent runs carry their nodes: the newest colours the graph.
   // Polled while a run is active, and slowly otherwise: webhook and scheduled runs start elsewhere.
-  const history = useApi(() => must(api.GET("/dags/{fileName}/dag-runs", { params: { path: { fileName: name }, query: { perPage: RECENT_RUNS } } })), [name], {
-    poll: (data) => data.dagRuns.some((run) => isActive(run.statusLabel)),
-    idlePollMs: 5000,
-  });
+  const history = useApi(
+    () =>
+      must(
+        api.GET("/dags/{fileName}/dag-runs", { params: { path: { fileName: name }, query: { perPage: RECENT_RUNS } } }),
+      ),
+    [name],
+    {
+      poll: (data) => data.dagRuns.some((run) => isActive(run.statusLabel)),
+      idlePollMs: 5000,
+    },
+  );
   const latest = history.data?.dagRuns[0];
   const statuses = new Map(latest?.nodes.map((node) => [node.step.name, node.statusLabel]));
   const spec = details?.dag;
@@ -74,7 +94,8 @@ function Overview({ name, details }: { name: string; details: Ok<"/dags/{fileNam
     <div class="dag-overview">
       {details && details.errors.length > 0 && (
         <div class="error" role="alert">
-          This DAG's spec is invalid: {details.errors.join("; ")}. <a href={`${dagHref(name)}/spec`}>Fix it in the editor</a>.
+          This DAG's spec is invalid: {details.errors.join("; ")}.{" "}
+          <a href={`${dagHref(name)}/spec`}>Fix it in the editor</a>.
         </div>
       )}
       <div class="grid-2">
@@ -84,11 +105,18 @@ function Overview({ name, details }: { name: string; details: Ok<"/dags/{fileNam
               <h2 id="graph-title">Steps</h2>
               {latest && (
                 <span class="muted">
-                  Last run <a href={runHref(name, latest.dagRunId)}>{latest.dagRunId}</a> <StatusBadge status={latest.statusLabel} />
+                  Last run <a href={runHref(name, latest.dagRunId)}>{latest.dagRunId}</a>{" "}
+                  <StatusBadge status={latest.statusLabel} />
                 </span>
               )}
             </div>
-            {!details ? <Loading /> : spec ? <DagGraph steps={spec.steps} type={spec.type} statuses={statuses} /> : <p class="muted">No valid spec to draw.</p>}
+            {!details ? (
+              <Loading />
+            ) : spec ? (
+              <DagGraph steps={spec.steps} type={spec.type} statuses={statuses} />
+            ) : (
+              <p class="muted">No valid spec to draw.</p>
+            )}
           </section>
           <section class="card" aria-labelledby="runs-title">
             <div class="card-header">
@@ -100,7 +128,11 @@ function Overview({ name, details }: { name: string; details: Ok<"/dags/{fileNam
               history.data.dagRuns.length > 0 ? (
                 <RunsTable runs={history.data.dagRuns} showDag={false} caption={`Recent runs of ${name}`} />
               ) : (
-                <EmptyState title="No runs yet">{session.can("operator") ? "Start one with “Run”, on a schedule, or through the webhook." : "Runs appear here as they start."}</EmptyState>
+                <EmptyState title="No runs yet">
+                  {session.can("operator")
+                    ? "Start one with “Run”, on a schedule, or through the webhook."
+                    : "Runs appear here as they start."}
+                </EmptyState>
               )
             ) : (
               <Loading />
@@ -118,7 +150,15 @@ function Overview({ name, details }: { name: string; details: Ok<"/dags/{fileNam
               <dt>Parameters</dt>
               <dd class="mono">{spec?.defaultParams || "—"}</dd>
               <dt>Tags</dt>
-              <dd>{spec?.tags.length ? spec.tags.map((tag) => <a key={tag} class="tag" href={`/dags?tag=${encodeURIComponent(tag)}`}>{tag}</a>) : "—"}</dd>
+              <dd>
+                {spec?.tags.length
+                  ? spec.tags.map((tag) => (
+                      <a key={tag} class="tag" href={`/dags?tag=${encodeURIComponent(tag)}`}>
+                        {tag}
+                      </a>
+                    ))
+                  : "—"}
+              </dd>
               <dt>Type</dt>
               <dd>{spec?.type ?? "—"}</dd>
             </dl>
@@ -131,7 +171,17 @@ function Overview({ name, details }: { name: string; details: Ok<"/dags/{fileNam
 }
 
 /** Run (with parameters), suspend/resume and delete, each for the roles that may. */
-function DagActions({ name, suspended, defaultParams, onChange }: { name: string; suspended: boolean; defaultParams: string; onChange: () => Promise<unknown> }) {
+function DagActions({
+  name,
+  suspended,
+  defaultParams,
+  onChange,
+}: {
+  name: string;
+  suspended: boolean;
+  defaultParams: string;
+  onChange: () => Promise<unknown>;
+}) {
   const session = useSession();
   const { route } = useLocation();
   const [dialog, setDialog] = useState<"run" | "delete" | null>(null);
@@ -139,7 +189,9 @@ function DagActions({ name, suspended, defaultParams, onChange }: { name: string
 
   const toggleSuspended = () =>
     run(async () => {
-      await must(api.POST("/dags/{fileName}/suspend", { params: { path: { fileName: name } }, body: { suspend: !suspended } }));
+      await must(
+        api.POST("/dags/{fileName}/suspend", { params: { path: { fileName: name } }, body: { suspend: !suspended } }),
+      );
       await onChange();
     });
 
@@ -150,7 +202,15 @@ function DagActions({ name, suspended, defaultParams, onChange }: { name: string
           <button type="button" class="button primary" onClick={() => setDialog("run")}>
             Run
           </button>
-          <button type="button" class="button" disabled={busy} onClick={toggleSuspended} title={suspended ? "Start scheduled runs again" : "Stop scheduled runs (webhooks and manual runs still work)"}>
+          <button
+            type="button"
+            class="button"
+            disabled={busy}
+            onClick={toggleSuspended}
+            title={
+              suspended ? "Start scheduled runs again" : "Stop scheduled runs (webhooks and manual runs still work)"
+            }
+          >
             {suspended ? "Resume schedule" : "Suspend schedule"}
           </button>
         </>
@@ -161,7 +221,13 @@ function DagActions({ name, suspended, defaultParams, onChange }: { name: string
         </button>
       )}
       <ErrorBanner error={error} />
-      <RunDialog open={dialog === "run"} name={name} defaultParams={defaultParams} onClose={() => setDialog(null)} onStarted={(runId) => route(runHref(name, runId))} />
+      <RunDialog
+        open={dialog === "run"}
+        name={name}
+        defaultParams={defaultParams}
+        onClose={() => setDialog(null)}
+        onStarted={(runId) => route(runHref(name, runId))}
+      />
       <ConfirmDialog
         open={dialog === "delete"}
         title={`Delete ${name}?`}
@@ -179,11 +245,28 @@ function DagActions({ name, suspended, defaultParams, onChange }: { name: string
   );
 }
 
-function RunDialog({ open, name, defaultParams, onClose, onStarted }: { open: boolean; name: string; defaultParams: string; onClose: () => void; onStarted: (runId: string) => void }) {
+function RunDialog({
+  open,
+  name,
+  defaultParams,
+  onClose,
+  onStarted,
+}: {
+  open: boolean;
+  name: string;
+  defaultParams: string;
+  onClose: () => void;
+  onStarted: (runId: string) => void;
+}) {
   const [params, setParams] = useState<string>();
   const value = params ?? defaultParams;
   const start = async () => {
-    const { dagRunId } = await must(api.POST("/dags/{fileName}/start", { params: { path: { fileName: name } }, body: value.trim() ? { params: value } : {} }));
+    const { dagRunId } = await must(
+      api.POST("/dags/{fileName}/start", {
+        params: { path: { fileName: name } },
+        body: value.trim() ? { params: value } : {},
+      }),
+    );
     onClose();
     onStarted(dagRunId);
   };
@@ -191,7 +274,13 @@ function RunDialog({ open, name, defaultParams, onClose, onStarted }: { open: bo
     <FormDialog open={open} title={`Run ${name}`} submitLabel="Start run" onSubmit={start} onClose={onClose}>
       <label>
         Parameters
-        <input class="mono" name="params" value={value} placeholder='KEY=value OTHER="with spaces"' onInput={(event) => setParams(event.currentTarget.value)} />
+        <input
+          class="mono"
+          name="params"
+          value={value}
+          placeholder='KEY=value OTHER="with spaces"'
+          onInput={(event) => setParams(event.currentTarget.value)}
+        />
       </label>
       <p class="muted">
         <code>KEY=value</code> pairs or a JSON object; they override the DAG's defaults.

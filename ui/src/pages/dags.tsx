@@ -1,14 +1,14 @@
-import { useLocation } from "preact-iso";
 import { useState } from "preact/hooks";
+import { useLocation } from "preact-iso";
 import { api, must } from "../api/client.ts";
 import { FormDialog } from "../components/form-dialog.tsx";
+import { dagHref } from "../components/links.ts";
 import { EmptyState, ErrorBanner, Loading, Page } from "../components/page.tsx";
 import { isActive, StatusBadge } from "../components/status-badge.tsx";
 import { Time } from "../components/time.tsx";
 import { useDebounced } from "../lib/debounce.ts";
-import { useApi } from "../lib/use-api.ts";
 import { useSession } from "../lib/session.tsx";
-import { dagHref } from "../components/links.ts";
+import { useApi } from "../lib/use-api.ts";
 
 const SEARCH_DELAY_MS = 250;
 
@@ -22,12 +22,20 @@ export function DagsPage() {
   // The URL follows every keystroke; the list is asked for once typing pauses.
   const searched = useDebounced(search, SEARCH_DELAY_MS);
 
-  const dags = useApi(() => must(api.GET("/dags", { params: { query: { perPage: 1000, name: searched || undefined, tag: tag || undefined } } })), [searched, tag], {
-    // A DAG that never ran has an empty latest run ("not_started"): nothing to wait for.
-    poll: (data) => data.dags.some((dag) => dag.latestDAGRun.dagRunId !== "" && isActive(dag.latestDAGRun.statusLabel)),
-    idlePollMs: 10_000,
-    keepPrevious: true,
-  });
+  const dags = useApi(
+    () =>
+      must(
+        api.GET("/dags", { params: { query: { perPage: 1000, name: searched || undefined, tag: tag || undefined } } }),
+      ),
+    [searched, tag],
+    {
+      // A DAG that never ran has an empty latest run ("not_started"): nothing to wait for.
+      poll: (data) =>
+        data.dags.some((dag) => dag.latestDAGRun.dagRunId !== "" && isActive(dag.latestDAGRun.statusLabel)),
+      idlePollMs: 10_000,
+      keepPrevious: true,
+    },
+  );
 
   const setFilter = (next: { q?: string; tag?: string }) => {
     const params = new URLSearchParams({ q: search, tag, ...next });
@@ -49,7 +57,12 @@ export function DagsPage() {
       <div class="filters" role="search">
         <label>
           Search
-          <input type="search" placeholder="Name contains…" value={search} onInput={(event) => setFilter({ q: event.currentTarget.value })} />
+          <input
+            type="search"
+            placeholder="Name contains…"
+            value={search}
+            onInput={(event) => setFilter({ q: event.currentTarget.value })}
+          />
         </label>
         {tag && (
           <p class="row">
@@ -68,7 +81,9 @@ export function DagsPage() {
           <EmptyState title="No DAG matches">Try another name, or clear the filters.</EmptyState>
         ) : (
           <EmptyState title="No DAGs yet">
-            {session.can("manager") ? "Create one with “New DAG”, or push YAML files with npm run dags:push." : "An admin or manager can create one."}
+            {session.can("manager")
+              ? "Create one with “New DAG”, or push YAML files with npm run dags:push."
+              : "An admin or manager can create one."}
           </EmptyState>
         )
       ) : (
@@ -103,11 +118,21 @@ export function DagsPage() {
                         </div>
                       )}
                     </td>
-                    <td class="mono" data-label="Schedule">{dag.schedule.map((schedule) => schedule.expression).join(", ") || <span class="muted">—</span>}</td>
-                    <td data-label="Next run">{suspended ? <span class="badge">suspended</span> : <Time value={nextRun} />}</td>
+                    <td class="mono" data-label="Schedule">
+                      {dag.schedule.map((schedule) => schedule.expression).join(", ") || <span class="muted">—</span>}
+                    </td>
+                    <td data-label="Next run">
+                      {suspended ? <span class="badge">suspended</span> : <Time value={nextRun} />}
+                    </td>
                     <td data-label="Tags">
                       {dag.tags.map((name) => (
-                        <button key={name} type="button" class="tag tag-button" onClick={() => setFilter({ tag: name })} title={`Only DAGs tagged ${name}`}>
+                        <button
+                          key={name}
+                          type="button"
+                          class="tag tag-button"
+                          onClick={() => setFilter({ tag: name })}
+                          title={`Only DAGs tagged ${name}`}
+                        >
                           {name}
                         </button>
                       ))}
@@ -119,13 +144,25 @@ export function DagsPage() {
           </div>
         )
       )}
-      <NewDagDialog open={creating} onClose={() => setCreating(false)} onCreated={(name) => route(`${dagHref(name)}/spec`)} />
+      <NewDagDialog
+        open={creating}
+        onClose={() => setCreating(false)}
+        onCreated={(name) => route(`${dagHref(name)}/spec`)}
+      />
     </Page>
   );
 }
 
 /** A new DAG starts from the server's starter spec; the editor opens on it. */
-function NewDagDialog({ open, onClose, onCreated }: { open: boolean; onClose: () => void; onCreated: (name: string) => void }) {
+function NewDagDialog({
+  open,
+  onClose,
+  onCreated,
+}: {
+  open: boolean;
+  onClose: () => void;
+  onCreated: (name: string) => void;
+}) {
   const [name, setName] = useState("");
   const create = async () => {
     const created = await must(api.POST("/dags", { body: { name } }));

@@ -1,12 +1,12 @@
-import { useLocation, useRoute } from "preact-iso";
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { api, ApiFailure, must, type Schemas } from "../api/client.ts";
+import { useLocation, useRoute } from "preact-iso";
+import { ApiFailure, api, must, type Schemas } from "../api/client.ts";
 import { DagGraph } from "../components/dag-graph.tsx";
 import { ConfirmDialog } from "../components/dialog.tsx";
 import { dagHref } from "../components/links.ts";
 import { LogView } from "../components/log-view.tsx";
 import { ErrorBanner, Loading, Page } from "../components/page.tsx";
-import { JsonText, parseParams, ParamsList } from "../components/run-params.tsx";
+import { JsonText, ParamsList, parseParams } from "../components/run-params.tsx";
 import { isActive, StatusBadge } from "../components/status-badge.tsx";
 import { type LogStream, StepLog } from "../components/step-log.tsx";
 import { formatDuration, Time } from "../components/time.tsx";
@@ -34,7 +34,9 @@ export function RunPage() {
   const dagName = params.dag!;
   const runId = params.runId!;
   const run = useApi(
-    async () => (await must(api.GET("/dag-runs/{name}/{dagRunId}", { params: { path: { name: dagName, dagRunId: runId } } }))).dagRunDetails,
+    async () =>
+      (await must(api.GET("/dag-runs/{name}/{dagRunId}", { params: { path: { name: dagName, dagRunId: runId } } })))
+        .dagRunDetails,
     [dagName, runId],
     { poll: (data) => isActive(data.statusLabel) },
   );
@@ -67,12 +69,26 @@ export function RunPage() {
       actions={run.data && <RunActions run={run.data} onChange={run.reload} />}
     >
       <ErrorBanner error={run.error} />
-      {run.data ? <RunDetails run={run.data} stepQuery={query.step} streamQuery={query.stream} onChange={run.reload} /> : run.loading && <Loading />}
+      {run.data ? (
+        <RunDetails run={run.data} stepQuery={query.step} streamQuery={query.stream} onChange={run.reload} />
+      ) : (
+        run.loading && <Loading />
+      )}
     </Page>
   );
 }
 
-function RunDetails({ run, stepQuery, streamQuery, onChange }: { run: Run; stepQuery?: string | undefined; streamQuery?: string | undefined; onChange: () => Promise<unknown> }) {
+function RunDetails({
+  run,
+  stepQuery,
+  streamQuery,
+  onChange,
+}: {
+  run: Run;
+  stepQuery?: string | undefined;
+  streamQuery?: string | undefined;
+  onChange: () => Promise<unknown>;
+}) {
   const { path, route } = useLocation();
   // Chain DAGs imply each step's dependency on the one before; only the DAG knows its type.
   const dag = useApi(() => must(api.GET("/dags/{fileName}", { params: { path: { fileName: run.name } } })), [run.name]);
@@ -111,7 +127,14 @@ function RunDetails({ run, stepQuery, streamQuery, onChange }: { run: Run; stepQ
       </div>
       <section class="card" aria-labelledby="steps-title">
         <h2 id="steps-title">Steps</h2>
-        <StepsTable run={run} nodes={nodes} selected={selected?.step.name} logHref={(stepName) => logHref(stepName, stream)} onShowLog={showLog} onChange={onChange} />
+        <StepsTable
+          run={run}
+          nodes={nodes}
+          selected={selected?.step.name}
+          logHref={(stepName) => logHref(stepName, stream)}
+          onShowLog={showLog}
+          onChange={onChange}
+        />
       </section>
       {selected && (
         <section class="card" id="step-log" aria-labelledby="log-title">
@@ -142,12 +165,18 @@ function RunDetails({ run, stepQuery, streamQuery, onChange }: { run: Run; stepQ
 
 /** On a phone the log is screens below the graph and the table: bring it into view. */
 function revealLog() {
-  requestAnimationFrame(() => document.getElementById("step-log")?.scrollIntoView({ behavior: "smooth", block: "nearest" }));
+  requestAnimationFrame(() =>
+    document.getElementById("step-log")?.scrollIntoView({ behavior: "smooth", block: "nearest" }),
+  );
 }
 
 /** The step whose log one most likely wants: the first failure, else what is running, else the first step. */
 function defaultStep(nodes: RunNode[]): RunNode | undefined {
-  return nodes.find((node) => node.statusLabel === "failed") ?? nodes.find((node) => node.statusLabel === "running") ?? nodes[0];
+  return (
+    nodes.find((node) => node.statusLabel === "failed") ??
+    nodes.find((node) => node.statusLabel === "running") ??
+    nodes[0]
+  );
 }
 
 function RunFacts({ run }: { run: Run }) {
@@ -219,7 +248,9 @@ function StepsTable({ run, nodes, selected, logHref, onShowLog, onChange }: Step
   const session = useSession();
   const [retrying, setRetrying] = useState<string>();
   const canRetrySteps = session.can("operator") && RETRYABLE_RUNS.has(run.statusLabel);
-  const handlerOf = new Map(HANDLERS.flatMap(([key, label]) => (run[key] ? [[run[key].step.name, label] as const] : [])));
+  const handlerOf = new Map(
+    HANDLERS.flatMap(([key, label]) => (run[key] ? [[run[key].step.name, label] as const] : [])),
+  );
   return (
     <div class="table-scroll">
       <table class="steps-table">
@@ -228,10 +259,16 @@ function StepsTable({ run, nodes, selected, logHref, onShowLog, onChange }: Step
           <tr>
             <th scope="col">Step</th>
             <th scope="col">Status</th>
-            <th scope="col" class="hide-narrow">Started</th>
+            <th scope="col" class="hide-narrow">
+              Started
+            </th>
             <th scope="col">Duration</th>
-            <th scope="col" class="hide-narrow">Retries</th>
-            <th scope="col" class="hide-narrow">Exit code</th>
+            <th scope="col" class="hide-narrow">
+              Retries
+            </th>
+            <th scope="col" class="hide-narrow">
+              Exit code
+            </th>
             <th scope="col">Error</th>
             {canRetrySteps && (
               <th scope="col">
@@ -267,11 +304,18 @@ function StepsTable({ run, nodes, selected, logHref, onShowLog, onChange }: Step
                 <td>{formatDuration(node.startedAt, node.finishedAt)}</td>
                 <td class="hide-narrow">{node.retryCount || <span class="muted">0</span>}</td>
                 <td class="hide-narrow mono">{node.exitCode ?? <span class="muted">—</span>}</td>
-                <td class="step-error">{node.error ? <span class="error-text">{node.error}</span> : <span class="muted">—</span>}</td>
+                <td class="step-error">
+                  {node.error ? <span class="error-text">{node.error}</span> : <span class="muted">—</span>}
+                </td>
                 {canRetrySteps && (
                   <td>
                     {!handler && node.statusLabel === "failed" && (
-                      <button type="button" class="button small" onClick={() => setRetrying(name)} aria-label={`Retry step ${name}`}>
+                      <button
+                        type="button"
+                        class="button small"
+                        onClick={() => setRetrying(name)}
+                        aria-label={`Retry step ${name}`}
+                      >
                         Retry step
                       </button>
                     )}
@@ -289,12 +333,19 @@ function StepsTable({ run, nodes, selected, logHref, onShowLog, onChange }: Step
         onClose={() => setRetrying(undefined)}
         onConfirm={async () => {
           const stepName = retrying!;
-          await must(api.POST("/dag-runs/{name}/{dagRunId}/retry", { params: { path: { name: run.name, dagRunId: run.dagRunId } }, body: { dagRunId: run.dagRunId, stepName } }));
+          await must(
+            api.POST("/dag-runs/{name}/{dagRunId}/retry", {
+              params: { path: { name: run.name, dagRunId: run.dagRunId } },
+              body: { dagRunId: run.dagRunId, stepName },
+            }),
+          );
           onShowLog(stepName);
           await onChange();
         }}
       >
-        <p>Only this step runs again, in this run; the other steps keep their results. Then the run's handlers run again.</p>
+        <p>
+          Only this step runs again, in this run; the other steps keep their results. Then the run's handlers run again.
+        </p>
       </ConfirmDialog>
     </div>
   );
@@ -340,11 +391,15 @@ function RunActions({ run, onChange }: { run: Run; onChange: () => Promise<unkno
         onClose={close}
         onConfirm={async () => {
           // A retry re-runs this same run (the response has no body), so the page follows it here.
-          await must(api.POST("/dag-runs/{name}/{dagRunId}/retry", { params: { path }, body: { dagRunId: run.dagRunId } }));
+          await must(
+            api.POST("/dag-runs/{name}/{dagRunId}/retry", { params: { path }, body: { dagRunId: run.dagRunId } }),
+          );
           await onChange();
         }}
       >
-        <p>Steps that succeeded keep their results; the others run again, in this run. Then the run's handlers run again.</p>
+        <p>
+          Steps that succeeded keep their results; the others run again, in this run. Then the run's handlers run again.
+        </p>
       </ConfirmDialog>
     </>
   );
@@ -353,13 +408,27 @@ function RunActions({ run, onChange }: { run: Run; onChange: () => Promise<unkno
 /** The run's own event log (queued, started, each step's outcome, retries), opened on request. */
 function RunEvents({ run }: { run: Run }) {
   const [open, setOpen] = useState(false);
-  const load = (tail: number | undefined) => must(api.GET("/dag-runs/{name}/{dagRunId}/log", { params: { path: { name: run.name, dagRunId: run.dagRunId }, query: { tail } } }));
+  const load = (tail: number | undefined) =>
+    must(
+      api.GET("/dag-runs/{name}/{dagRunId}/log", {
+        params: { path: { name: run.name, dagRunId: run.dagRunId }, query: { tail } },
+      }),
+    );
   return (
     <details class="card run-events" onToggle={(event) => setOpen(event.currentTarget.open)}>
       <summary>
         <h2>Run events</h2>
       </summary>
-      {open && <LogView key={run.dagRunId} label="Run events" load={load} live={isActive(run.statusLabel)} revision={run.statusLabel} emptyText="No events yet." />}
+      {open && (
+        <LogView
+          key={run.dagRunId}
+          label="Run events"
+          load={load}
+          live={isActive(run.statusLabel)}
+          revision={run.statusLabel}
+          emptyText="No events yet."
+        />
+      )}
     </details>
   );
 }

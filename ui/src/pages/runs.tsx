@@ -7,7 +7,15 @@ import { useDagNames } from "../lib/dag-names.ts";
 import { useApi } from "../lib/use-api.ts";
 
 /** The API's status numbers are these labels' positions (Dagu's run statuses). */
-const RUN_STATUSES = ["not_started", "running", "failed", "aborted", "succeeded", "queued", "partially_succeeded"] as const;
+const RUN_STATUSES = [
+  "not_started",
+  "running",
+  "failed",
+  "aborted",
+  "succeeded",
+  "queued",
+  "partially_succeeded",
+] as const;
 const PER_PAGE = 50;
 const FILTER_KEYS = ["status", "name", "from", "to"] as const;
 type Filters = Record<(typeof FILTER_KEYS)[number] | "page", string>;
@@ -18,7 +26,13 @@ type Filters = Record<(typeof FILTER_KEYS)[number] | "page", string>;
  */
 export function RunsPage() {
   const { query, path, route } = useLocation();
-  const filters: Filters = { status: query.status ?? "", name: query.name ?? "", from: query.from ?? "", to: query.to ?? "", page: query.page ?? "" };
+  const filters: Filters = {
+    status: query.status ?? "",
+    name: query.name ?? "",
+    from: query.from ?? "",
+    to: query.to ?? "",
+    page: query.page ?? "",
+  };
   const statusCode = RUN_STATUSES.indexOf(filters.status as (typeof RUN_STATUSES)[number]);
   const page = Math.max(1, Number.parseInt(filters.page, 10) || 1);
   const filtered = FILTER_KEYS.some((key) => filters[key] !== "");
@@ -56,7 +70,10 @@ export function RunsPage() {
 
   const pagination = runs.data?.pagination;
   return (
-    <Page title="Runs" subtitle={pagination && `${pagination.totalRecords} ${pagination.totalRecords === 1 ? "run" : "runs"}`}>
+    <Page
+      title="Runs"
+      subtitle={pagination && `${pagination.totalRecords} ${pagination.totalRecords === 1 ? "run" : "runs"}`}
+    >
       <div class="filters runs-filters" role="search" aria-label="Filter runs">
         <label>
           Status
@@ -82,11 +99,21 @@ export function RunsPage() {
         </label>
         <label>
           From
-          <input type="date" value={filters.from} max={filters.to || undefined} onChange={(event) => setFilter({ from: event.currentTarget.value })} />
+          <input
+            type="date"
+            value={filters.from}
+            max={filters.to || undefined}
+            onChange={(event) => setFilter({ from: event.currentTarget.value })}
+          />
         </label>
         <label>
           To
-          <input type="date" value={filters.to} min={filters.from || undefined} onChange={(event) => setFilter({ to: event.currentTarget.value })} />
+          <input
+            type="date"
+            value={filters.to}
+            min={filters.from || undefined}
+            onChange={(event) => setFilter({ to: event.currentTarget.value })}
+          />
         </label>
         {filtered && (
           <button type="button" class="button" onClick={clearFilters}>
@@ -109,7 +136,9 @@ export function RunsPage() {
             <a href={hrefWith({ page: "1" })}>First page</a>
           </EmptyState>
         ) : (
-          <EmptyState title="No runs yet">Runs appear here when a DAG starts: by hand from its page, on its schedule, or through its webhook.</EmptyState>
+          <EmptyState title="No runs yet">
+            Runs appear here when a DAG starts: by hand from its page, on its schedule, or through its webhook.
+          </EmptyState>
         )
       ) : (
         <>

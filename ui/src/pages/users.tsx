@@ -8,8 +8,8 @@ import { NewPasswordInput } from "../components/password-input.tsx";
 import { RoleSelect } from "../components/role-select.tsx";
 import { SuccessNote } from "../components/success-note.tsx";
 import { Time } from "../components/time.tsx";
-import { useApi } from "../lib/use-api.ts";
 import { useSession } from "../lib/session.tsx";
+import { useApi } from "../lib/use-api.ts";
 
 type User = Schemas["User"];
 type UserDraft = { username: string; password: string; role: Role };
@@ -61,7 +61,9 @@ function UsersAdmin() {
   const resetPassword = async () => {
     if (!resetting) return;
     const { user, newPassword } = resetting;
-    await must(api.POST("/users/{userId}/reset-password", { params: { path: { userId: user.id } }, body: { newPassword } }));
+    await must(
+      api.POST("/users/{userId}/reset-password", { params: { path: { userId: user.id } }, body: { newPassword } }),
+    );
     setResetting(undefined);
     await finish(`Reset the password of '${user.username}'; their sessions have ended.`);
   };
@@ -137,13 +139,28 @@ function UsersAdmin() {
                           </div>
                         ) : (
                           <div class="row-actions">
-                            <button type="button" class="button small" aria-label={`Edit user ${user.username}`} onClick={() => setEditing({ user, username: user.username, role: user.role })}>
+                            <button
+                              type="button"
+                              class="button small"
+                              aria-label={`Edit user ${user.username}`}
+                              onClick={() => setEditing({ user, username: user.username, role: user.role })}
+                            >
                               Edit
                             </button>
-                            <button type="button" class="button small" aria-label={`Reset password of user ${user.username}`} onClick={() => setResetting({ user, newPassword: "" })}>
+                            <button
+                              type="button"
+                              class="button small"
+                              aria-label={`Reset password of user ${user.username}`}
+                              onClick={() => setResetting({ user, newPassword: "" })}
+                            >
                               Reset password
                             </button>
-                            <button type="button" class="button small" aria-label={`Delete user ${user.username}`} onClick={() => setDeleting(user)}>
+                            <button
+                              type="button"
+                              class="button small"
+                              aria-label={`Delete user ${user.username}`}
+                              onClick={() => setDeleting(user)}
+                            >
                               Delete
                             </button>
                           </div>
@@ -158,17 +175,33 @@ function UsersAdmin() {
         )
       )}
 
-      <FormDialog open={creating !== undefined} title="Create user" submitLabel="Create user" onSubmit={create} onClose={() => setCreating(undefined)}>
+      <FormDialog
+        open={creating !== undefined}
+        title="Create user"
+        submitLabel="Create user"
+        onSubmit={create}
+        onClose={() => setCreating(undefined)}
+      >
         {creating && (
           <>
             <UsernameInput value={creating.username} onInput={(username) => setCreating({ ...creating, username })} />
-            <NewPasswordInput label="Password" value={creating.password} onInput={(password) => setCreating({ ...creating, password })} />
+            <NewPasswordInput
+              label="Password"
+              value={creating.password}
+              onInput={(password) => setCreating({ ...creating, password })}
+            />
             <RoleSelect value={creating.role} onChange={(role) => setCreating({ ...creating, role })} />
           </>
         )}
       </FormDialog>
 
-      <FormDialog open={editing !== undefined} title={`Edit user '${editing?.user.username ?? ""}'`} submitLabel="Save" onSubmit={save} onClose={() => setEditing(undefined)}>
+      <FormDialog
+        open={editing !== undefined}
+        title={`Edit user '${editing?.user.username ?? ""}'`}
+        submitLabel="Save"
+        onSubmit={save}
+        onClose={() => setEditing(undefined)}
+      >
         {editing && (
           <>
             <UsernameInput value={editing.username} onInput={(username) => setEditing({ ...editing, username })} />
@@ -187,8 +220,14 @@ function UsersAdmin() {
       >
         {resetting && (
           <>
-            <NewPasswordInput label="New password" value={resetting.newPassword} onInput={(newPassword) => setResetting({ ...resetting, newPassword })} />
-            <p class="muted">Their sessions end at once. Tell them the new password; they can change it on their Account page.</p>
+            <NewPasswordInput
+              label="New password"
+              value={resetting.newPassword}
+              onInput={(newPassword) => setResetting({ ...resetting, newPassword })}
+            />
+            <p class="muted">
+              Their sessions end at once. Tell them the new password; they can change it on their Account page.
+            </p>
           </>
         )}
       </FormDialog>
@@ -215,7 +254,14 @@ function UsernameInput({ value, onInput }: { value: string; onInput: (username: 
     <div class="field">
       <label>
         Username
-        <input required maxLength={64} autoComplete="off" aria-describedby={hintId} value={value} onInput={(event) => onInput(event.currentTarget.value)} />
+        <input
+          required
+          maxLength={64}
+          autoComplete="off"
+          aria-describedby={hintId}
+          value={value}
+          onInput={(event) => onInput(event.currentTarget.value)}
+        />
       </label>
       <p id={hintId} class="hint muted">
         Letters, digits and . _ @ - (not case-sensitive)

@@ -4,8 +4,8 @@ import { dagHref } from "../components/links.ts";
 import { EmptyState, ErrorBanner, Loading, Page } from "../components/page.tsx";
 import { Time } from "../components/time.tsx";
 import { AUTH_MODE_LABELS, SIGNATURE_SCHEMES } from "../components/webhook-labels.ts";
-import { useApi } from "../lib/use-api.ts";
 import { useSession } from "../lib/session.tsx";
+import { useApi } from "../lib/use-api.ts";
 
 export function WebhooksPage() {
   return (
@@ -60,10 +60,18 @@ function WebhookList() {
                       <code>{webhook.tokenPrefix}…</code>
                     </td>
                     <td data-label="Status">
-                      <span class={webhook.enabled ? "badge on" : "badge off"}>{webhook.enabled ? "enabled" : "disabled"}</span>
+                      <span class={webhook.enabled ? "badge on" : "badge off"}>
+                        {webhook.enabled ? "enabled" : "disabled"}
+                      </span>
                     </td>
                     <td data-label="Auth">{AUTH_MODE_LABELS[webhook.authMode]}</td>
-                    <td data-label="Signature">{webhook.signature ? SIGNATURE_SCHEMES[webhook.signature.scheme].name : <span class="muted">—</span>}</td>
+                    <td data-label="Signature">
+                      {webhook.signature ? (
+                        SIGNATURE_SCHEMES[webhook.signature.scheme].name
+                      ) : (
+                        <span class="muted">—</span>
+                      )}
+                    </td>
                     <td data-label="Created">
                       <Time value={webhook.createdAt} />
                     </td>
