@@ -12,6 +12,7 @@ import { NODE_STATUS, runStatusLabel } from "../domain/status.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, roleRoute } from "./router.ts";
 import { DagNameSchema, FileNameParam, PaginationSchema, pagination, RunSummarySchema, StepSchema } from "./schemas.ts";
+import { runSummary } from "./views/run.ts";
 
 const RunIdSchema = z
   .string()
@@ -424,7 +425,7 @@ type ListOptions = Omit<z.infer<typeof ListQuery>, "name" | "remoteNode"> & {
 
 async function runList(db: D1Database, options: ListOptions) {
   const { rows, pagination } = await runPage(db, options);
-  return { dagRuns: rows.map(toSummary), pagination };
+  return { dagRuns: rows.map(runSummary), pagination };
 }
 
 async function runPage(db: D1Database, options: ListOptions) {
@@ -460,21 +461,6 @@ function gridOf(newestFirst: RunView[]) {
   }));
 }
 
-export function toSummary(row: RunRow) {
-  return {
-    rootDAGRunName: row.dag_name,
-    rootDAGRunId: row.run_id,
-    dagRunId: row.run_id,
-    name: row.dag_name,
-    status: row.status,
-    statusLabel: runStatusLabel(row.status) ?? "not_started",
-    queuedAt: row.queued_at ?? "",
-    startedAt: row.started_at ?? "",
-    finishedAt: row.finished_at ?? "",
-    log: `/api/v2/dag-runs/${row.dag_name}/${row.run_id}/log`,
-  };
-}
-
 /** The step definitions of a run, from the spec it started with. */
 function stepsOf(run: RunView): Map<string, StepSpec> {
   const parsed = parseDagSpec(run.spec);
@@ -489,7 +475,7 @@ function toDetails(run: RunView) {
     return node ? toNode(run, node, steps.get(node.name)) : undefined;
   };
   return {
-    ...toSummary({ ...toRunRow(run.dagId, run), dag_name: run.dagName }),
+    ...runSummary({ ...toRunRow(run.dagId, run), dag_name: run.dagName }),
     params: formatParams(JSON.parse(run.params)),
     trigger: run.trigger as RunTrigger,
     triggeredBy: run.triggered_by,

@@ -28,7 +28,6 @@ import {
 } from "../domain/dag-spec.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
-import { toSummary } from "./dag-runs.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, roleRoute } from "./router.ts";
 import {
   DagDetailsSchema,
@@ -40,6 +39,7 @@ import {
   RunSummarySchema,
   SpecErrorSchema,
 } from "./schemas.ts";
+import { latestRunSummary } from "./views/run.ts";
 
 const SpecText = z.string().openapi({ description: "The DAG spec in YAML" });
 
@@ -223,7 +223,7 @@ export const dagRoutes = createRouter()
             schedule: schedulesOf(row).map((expression) => ({ expression })),
             tags: JSON.parse(row.tags) as string[],
           },
-          latestDAGRun: latestRun(row.name, latest.get(row.name)),
+          latestDAGRun: latestRunSummary(row.name, latest.get(row.name)),
           suspended: row.suspended === 1,
           nextRun: next?.toISOString() ?? null,
           errors: [] as string[],
@@ -262,7 +262,7 @@ export const dagRoutes = createRouter()
       {
         ...(parsed.ok ? { dag: toDetails(row.name, parsed.spec) } : {}),
         localDags: [],
-        latestDAGRun: latestRun(row.name, latest ?? undefined),
+        latestDAGRun: latestRunSummary(row.name, latest ?? undefined),
         suspended: row.suspended === 1,
         errors: parsed.ok ? [] : parsed.errors.map(formatSpecError),
       },
@@ -368,22 +368,6 @@ function nextRun(row: DagRow, after: Date): Date | undefined {
 function compareNextRuns(a: Date | undefined, b: Date | undefined): number {
   if (a && b) return a.getTime() - b.getTime();
   return a ? -1 : b ? 1 : 0;
-}
-
-/** The DAG's latest run, or Dagu's shape for "this DAG has never run". */
-function latestRun(name: string, row: RunRow | undefined) {
-  if (row) return toSummary(row);
-  return {
-    rootDAGRunName: name,
-    rootDAGRunId: "",
-    dagRunId: "",
-    name,
-    status: 0,
-    statusLabel: "not_started",
-    startedAt: "",
-    finishedAt: "",
-    log: "",
-  };
 }
 
 const keyValueStrings = (entries: { key: string; value: string }[]) =>
