@@ -2,6 +2,7 @@
  * Which steps of a run can start, which can never run, and how the run ends — pure functions
  * of the plan and the nodes' statuses, so the rules are tested without a Durable Object.
  */
+import { matchesSomeLine } from "./conditions.ts";
 import type { ContinueOn, HandlerEvent, RetryPolicy } from "./dag-spec.ts";
 import type { NodeStatus, RunStatus } from "./status.ts";
 
@@ -65,18 +66,7 @@ export function continues(
 export function failureAllowed(continueOn: ContinueOn, exitCode: number | null, stdout: string): boolean {
   if (continueOn.failure) return true;
   if (exitCode !== null && continueOn.exitCodes.includes(exitCode)) return true;
-  const lines = stdout.split("\n");
-  return continueOn.output.some((pattern) => lines.some((line) => matchesLine(pattern, line)));
-}
-
-/** Dagu's matcher for outputs and preconditions: `re:` is an unanchored regex, else a substring. */
-function matchesLine(pattern: string, line: string): boolean {
-  if (!pattern.startsWith("re:")) return line.includes(pattern);
-  try {
-    return new RegExp(pattern.slice(3)).test(line);
-  } catch {
-    return false;
-  }
+  return continueOn.output.some((pattern) => matchesSomeLine(pattern, stdout, "contains"));
 }
 
 export type FinalStatus = Exclude<RunStatus, "not_started" | "running" | "queued">;

@@ -6,7 +6,13 @@ import { toHex } from "./bytes.ts";
 import type { JsonObject } from "./dag-spec.ts";
 import type { RunStatus } from "./status.ts";
 
-export type RunTrigger = "manual" | "api" | "webhook" | "schedule" | "retry";
+/** How a run was started: by a person (manual), an API key, a webhook, a schedule, or a retry. */
+export const RUN_TRIGGERS = ["manual", "api", "webhook", "schedule", "retry"] as const;
+export type RunTrigger = (typeof RUN_TRIGGERS)[number];
+
+export function isRunTrigger(value: string): value is RunTrigger {
+  return (RUN_TRIGGERS as readonly string[]).includes(value);
+}
 
 export type StartRequest = {
   /** The DAG's stable id (its coordinator's key) and current name. */
@@ -31,8 +37,10 @@ export type StartResult =
   | { ok: true; runId: string; status: RunStatus }
   | { ok: false; code: "already_exists" | "bad_request"; message: string };
 
-/** What the STEPS queue carries: ids only (a queue message is limited to 128 KB). */
-/** `dagId` addresses the DAG's coordinator; it survives a rename. */
+/**
+ * What the STEPS queue carries: ids only (a queue message is limited to 128 KB). `dagId`
+ * addresses the DAG's coordinator; it survives a rename.
+ */
 export type StepMessage = {
   dagId: string;
   runId: string;
@@ -105,4 +113,6 @@ export function newRunId(now = Date.now()): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** The rule for a dagRunId given by a caller (Dagu's), and how a refusal words it. */
 export const RUN_ID_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
+export const RUN_ID_RULE = "may contain letters, digits, _ and - only (at most 64)";

@@ -25,17 +25,15 @@ export const NODE_STATUS = {
 
 export type NodeStatus = keyof typeof NODE_STATUS;
 
-const runLabels = Object.fromEntries(Object.entries(RUN_STATUS).map(([label, code]) => [code, label])) as Record<
-  number,
-  RunStatus
->;
+/** The labels in code order, as the API's enums list them. */
+export const RUN_STATUS_LABELS = Object.keys(RUN_STATUS) as [RunStatus, ...RunStatus[]];
+export const NODE_STATUS_LABELS = Object.keys(NODE_STATUS) as [NodeStatus, ...NodeStatus[]];
 
+/** The label of a stored run status code; `undefined` for a code no version ever wrote. */
 export function runStatusLabel(code: number): RunStatus | undefined {
-  return runLabels[code];
+  return RUN_STATUS_LABELS[code];
 }
 
-export const FINISHED_RUN_STATUSES: readonly RunStatus[] = ["failed", "aborted", "succeeded", "partially_succeeded"];
-
-export function isFinished(status: RunStatus): boolean {
-  return FINISHED_RUN_STATUSES.includes(status);
+export function nodeStatusLabel(code: number): NodeStatus | undefined {
+  return NODE_STATUS_LABELS[code];
 }

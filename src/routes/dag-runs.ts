@@ -1,23 +1,18 @@
 import { z } from "@hono/zod-openapi";
 import { type Principal, principalAsUser } from "../auth/principal.ts";
-import type { ControlResult, NodeView, RunView } from "../coordinator/dag-coordinator.ts";
+import type { ControlResult, RunView } from "../coordinator/dag-coordinator.ts";
 import { coordinatorFor, startRun } from "../coordinator/index.ts";
-import { toRunRow } from "../coordinator/storage.ts";
 import { findDag } from "../db/dags.ts";
 import { findLatestRun, findRun, listRuns, type RunRow } from "../db/runs.ts";
-import { parseDagSpec, type StepSpec } from "../domain/dag-spec.ts";
-import { formatParams } from "../domain/params.ts";
-import type { RunTrigger } from "../domain/run.ts";
-import { NODE_STATUS, runStatusLabel } from "../domain/status.ts";
+import { RUN_ID_PATTERN, RUN_ID_RULE, RUN_TRIGGERS, type RunTrigger } from "../domain/run.ts";
+import { NODE_STATUS_LABELS } from "../domain/status.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, roleRoute } from "./router.ts";
 import { DagNameSchema, FileNameParam, PaginationSchema, pagination, RunSummarySchema, StepSchema } from "./schemas.ts";
-import { runSummary } from "./views/run.ts";
+import { logPage, textLines } from "./views/log.ts";
+import { historyGrid, runDetails, runOutputs, runSummary, stepLookup } from "./views/run.ts";
 
-const RunIdSchema = z
-  .string()
-  .regex(/^[a-zA-Z0-9_-]{1,64}$/, "may contain letters, digits, _ and - only (at most 64)")
-  .openapi("DAGRunId");
+const RunIdSchema = z.string().regex(RUN_ID_PATTERN, RUN_ID_RULE).openapi("DAGRunId");
 const RunPath = z.object({
   name: DagNameSchema.openapi({ param: { name: "name", in: "path" } }),
   dagRunId: RunIdSchema.openapi({ param: { name: "dagRunId", in: "path" } }),
@@ -31,7 +26,7 @@ const NodeSchema = z
     startedAt: z.string(),
     finishedAt: z.string(),
     status: z.number().int(),
-    statusLabel: z.string(),
+    statusLabel: z.enum(NODE_STATUS_LABELS),
     retryCount: z.number().int(),
     doneCount: z.number().int(),
     error: z.string().optional(),
@@ -42,9 +37,7 @@ const NodeSchema = z
 
 const RunDetailsSchema = RunSummarySchema.extend({
   params: z.string(),
-  trigger: z
-    .enum(["manual", "api", "webhook", "schedule", "retry"])
-    .openapi({ description: "How the run was started (dagflare extension)" }),
+  trigger: z.enum(RUN_TRIGGERS).openapi({ description: "How the run was started (dagflare extension)" }),
   triggeredBy: z.string().openapi({ description: "Who or what started the run (dagflare extension)" }),
   webhookPayload: z.string().nullable().openapi({
     description:
@@ -297,15 +290,17 @@ export const dagRunRoutes = createRouter()
     if (!dag) throw notFound(`DAG '${fileName}'`);
     const { rows, pagination } = await runPage(c.env.DB, { ...c.req.valid("query"), dagName: fileName });
     const runs = rows.length === 0 ? [] : await coordinatorFor(c.env, dag.id).getRuns(rows.map((row) => row.run_id));
-    return c.json({ dagRuns: runs.map(toDetails), gridData: gridOf(runs), pagination }, 200);
+    const stepsOf = stepLookup();
+    const dagRuns = runs.map((run) => runDetails(run, stepsOf(run)));
+    return c.json({ dagRuns, gridData: historyGrid(runs), pagination }, 200);
   })
   .openapi(detailsOfDag, async (c) => {
     const { fileName, dagRunId } = c.req.valid("param");
-    return c.json({ dagRun: toDetails(await requireRun(c.env, fileName, dagRunId)) }, 200);
+    return c.json({ dagRun: detailsOf(await requireRun(c.env, fileName, dagRunId)) }, 200);
   })
   .openapi(details, async (c) => {
     const { name, dagRunId } = c.req.valid("param");
-    return c.json({ dagRunDetails: toDetails(await requireRun(c.env, name, dagRunId)) }, 200);
+    return c.json({ dagRunDetails: detailsOf(await requireRun(c.env, name, dagRunId)) }, 200);
   })
   .openapi(stop, async (c) => {
     const { name, dagRunId } = c.req.valid("param");
@@ -330,7 +325,7 @@ export const dagRunRoutes = createRouter()
     const row = await requireRunRow(c.env, name, dagRunId);
     const lines = await coordinatorFor(c.env, row.dag_id).runLog(row.run_id);
     if (!lines) throw notFound(`DAG run '${dagRunId}' of '${name}'`);
-    return c.json(window(lines, c.req.valid("query")), 200);
+    return c.json(logPage(lines, c.req.valid("query")), 200);
   })
   .openapi(stepLog, async (c) => {
     const { name, dagRunId, stepName } = c.req.valid("param");
@@ -338,36 +333,13 @@ export const dagRunRoutes = createRouter()
     const run = await requireRun(c.env, name, dagRunId);
     const node = [...run.nodes, ...run.handlerNodes].find((candidate) => candidate.name === stepName);
     if (!node) throw notFound(`step '${stepName}' in run '${run.id}'`);
-    // A final newline ends the last line; it doesn't start another (an empty `tail=1`).
-    const text = node[stream];
-    const endsWithNewline = text.endsWith("\n");
-    const lines = text === "" ? [] : (endsWithNewline ? text.slice(0, -1) : text).split("\n");
-    return c.json(window(lines, range, endsWithNewline), 200);
+    const { lines, endsWithNewline } = textLines(node[stream]);
+    return c.json(logPage(lines, range, endsWithNewline), 200);
   })
   .openapi(outputs, async (c) => {
     const { name, dagRunId } = c.req.valid("param");
     const run = await requireRun(c.env, name, dagRunId);
-    const steps = stepsOf(run);
-    const values = Object.fromEntries(
-      run.nodes.flatMap((node) => {
-        const variable = steps.get(node.name)?.output;
-        return variable && node.output !== null ? [[variable, node.output]] : [];
-      }),
-    );
-    return c.json(
-      {
-        metadata: {
-          dagName: name,
-          dagRunId: run.id,
-          attemptId: run.id,
-          status: run.statusLabel,
-          completedAt: run.finished_at ?? "",
-          params: formatParams(JSON.parse(run.params)),
-        },
-        outputs: values,
-      },
-      200,
-    );
+    return c.json(runOutputs(run, stepLookup()(run)), 200);
   });
 
 // ---------------------------------------------------------------------------------------------
@@ -444,105 +416,7 @@ async function runPage(db: D1Database, options: ListOptions) {
   return { rows, pagination: pagination(total, options.page, options.perPage) };
 }
 
-/**
- * Dagu's history grid: one row per step (then per handler that ran), with the step's status in
- * each of the listed runs, oldest run first; a step a run didn't have shows as not_started.
- */
-function gridOf(newestFirst: RunView[]) {
-  const runs = [...newestFirst].reverse();
-  const names = new Map<string, number[]>();
-  for (const node of runs.flatMap((run) => [...run.nodes, ...run.handlerNodes])) names.set(node.name, []);
-  runs.forEach((run, index) => {
-    for (const node of [...run.nodes, ...run.handlerNodes]) names.get(node.name)![index] = node.status;
-  });
-  return [...names].map(([name, history]) => ({
-    name,
-    history: Array.from(runs, (_, index) => history[index] ?? NODE_STATUS.not_started),
-  }));
-}
-
-/** The step definitions of a run, from the spec it started with. */
-function stepsOf(run: RunView): Map<string, StepSpec> {
-  const parsed = parseDagSpec(run.spec);
-  if (!parsed.ok) return new Map();
-  return new Map([...parsed.spec.steps, ...Object.values(parsed.spec.handlerOn)].map((step) => [step.name, step]));
-}
-
-function toDetails(run: RunView) {
-  const steps = stepsOf(run);
-  const handler = (kind: string) => {
-    const node = run.handlerNodes.find((candidate) => candidate.kind === kind);
-    return node ? toNode(run, node, steps.get(node.name)) : undefined;
-  };
-  return {
-    ...runSummary({ ...toRunRow(run.dagId, run), dag_name: run.dagName }),
-    params: formatParams(JSON.parse(run.params)),
-    trigger: run.trigger as RunTrigger,
-    triggeredBy: run.triggered_by,
-    webhookPayload: run.payload,
-    webhookHeaders: run.headers,
-    nodes: run.nodes.map((node) => toNode(run, node, steps.get(node.name))),
-    onSuccess: handler("success"),
-    onFailure: handler("failure"),
-    onCancel: handler("abort"),
-    onExit: handler("exit"),
-  };
-}
-
-function toNode(run: RunView, node: NodeView, step: StepSpec | undefined) {
-  const logPath = `/api/v2/dag-runs/${run.dagName}/${run.id}/steps/${encodeURIComponent(node.name)}/log`;
-  return {
-    step: {
-      name: node.name,
-      description: step?.description,
-      command: step?.command,
-      script: step?.script,
-      depends: step?.depends ?? [],
-      output: step?.output,
-      preconditions: (step?.preconditions ?? []).map(({ condition, expected, negate }) => ({
-        condition,
-        expected,
-        negate,
-      })),
-      timeoutSec: step?.timeoutSec,
-      executorConfig: step?.executor,
-    },
-    stdout: `${logPath}?stream=stdout`,
-    stderr: `${logPath}?stream=stderr`,
-    startedAt: node.started_at ?? "",
-    finishedAt: node.finished_at ?? "",
-    status: node.status,
-    statusLabel: node.statusLabel,
-    retryCount: node.retry_count,
-    doneCount: node.status === NODE_STATUS.succeeded ? 1 : 0,
-    error: node.error ?? undefined,
-    exitCode: node.exit_code,
-    output: node.output,
-  };
-}
-
-/**
- * Dagu's log paging: `head`, `tail`, or `offset` (1-based) with `limit`. A text's final newline
- * is kept on its last line when that line is shown, so a whole log reads back unchanged.
- */
-function window(
-  lines: string[],
-  range: {
-    tail?: number | undefined;
-    head?: number | undefined;
-    offset?: number | undefined;
-    limit?: number | undefined;
-  },
-  endsWithNewline = false,
-) {
-  let [from, to] = [0, lines.length];
-  if (range.tail !== undefined) from = Math.max(0, lines.length - range.tail);
-  else if (range.head !== undefined) to = Math.min(lines.length, range.head);
-  else if (range.offset !== undefined || range.limit !== undefined) {
-    from = Math.min(lines.length, (range.offset ?? 1) - 1);
-    to = range.limit === undefined ? lines.length : Math.min(lines.length, from + range.limit);
-  }
-  const selected = lines.slice(from, to);
-  const content = selected.join("\n") + (endsWithNewline && selected.length > 0 && to === lines.length ? "\n" : "");
-  return { content, lineCount: selected.length, totalLines: lines.length, hasMore: selected.length < lines.length };
+/** One run's details (its own step lookup: one parse). */
+function detailsOf(run: RunView) {
+  return runDetails(run, stepLookup()(run));
 }

@@ -1,0 +1,175 @@
+/**
+ * Everything a coordinator sends out of its own storage: the D1 copies of its runs (a group
+ * commit), step attempts onto the STEPS queue, run-finished events to the alerts pipeline
+ * (through the outbox), pruning of D1 copies, and kills of command attempts on the step runner.
+ * What must not be lost is in storage first; this side only ships it, and retries through timers.
+ */
+import { emitEvent, runAlert } from "../alerts/events.ts";
+import { deleteRunsFinishedBefore, type RunWrite, upsertRuns } from "../db/runs.ts";
+import { formatParams } from "../domain/params.ts";
+import type { StepMessage } from "../domain/run.ts";
+import { callRunner, executionKey } from "../executors/runner.ts";
+import type { Identity } from "./run-machine.ts";
+import type { RunRecord, RunStore } from "./run-store.ts";
+
+const D1_RETRY_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
+/** Queues.sendBatch takes at most 100 messages. */
+const SEND_BATCH_SIZE = 100;
+
+/** The run as its D1 copy (and the run lists) show it. */
+export function toRunRow(dagId: string, run: RunRecord): RunWrite {
+  return {
+    dag_id: dagId,
+    run_id: run.id,
+    status: run.status,
+    params: formatParams(run.params),
+    trigger: run.trigger,
+    triggered_by: run.triggered_by,
+    queued_at: run.queued_at,
+    started_at: run.started_at,
+    finished_at: run.finished_at,
+    updated_at: run.updated_at,
+  };
+}
+
+export class Outbound {
+  readonly #ctx: DurableObjectState;
+  readonly #env: Cloudflare.Env;
+  readonly #store: RunStore;
+  readonly #identity: Identity;
+  /** Makes sure the alarm fires by the earliest timer (the coordinator owns time). */
+  readonly #armAlarm: () => Promise<void>;
+  /** Consecutive failed D1 writes per run, for the retry backoff (a restart simply starts over). */
+  readonly #syncFailures = new Map<string, number>();
+  /** The D1 batch in flight, and the next one (shared by everyone who changed a run meanwhile). */
+  #currentSync: Promise<void> | undefined;
+  #nextSync: Promise<void> | undefined;
+  /** The outbox being shipped, so that concurrent commits don't ship one event twice. */
+  #shipping: Promise<void> | undefined;
+
+  constructor(
+    ctx: DurableObjectState,
+    env: Cloudflare.Env,
+    store: RunStore,
+    identity: Identity,
+    armAlarm: () => Promise<void>,
+  ) {
+    this.#ctx = ctx;
+    this.#env = env;
+    this.#store = store;
+    this.#identity = identity;
+    this.#armAlarm = armAlarm;
+  }
+
+  /**
+   * Ends every state change: the D1 copies of runs whose run-level fields changed (a step result
+   * that changes none costs no D1 write), the new attempts and the alarm all go out together.
+   * Staleness is read from storage (`synced_at` ≠ `updated_at`), so nothing is lost to an
+   * eviction between a change and its write.
+   */
+  async commit(messages: StepMessage[]): Promise<void> {
+    await Promise.all([this.#syncD1(), this.#dispatch(messages), this.#armAlarm()]);
+    // Events go after the D1 copy (an alert's consumer finds the run's final row), and in the
+    // background: no caller (a start, a step result) waits for the alerts pipeline.
+    if (!this.#shipping && this.#store.hasPendingEvents()) {
+      this.#shipping = this.#shipEvents().finally(() => {
+        this.#shipping = undefined;
+      });
+      this.#ctx.waitUntil(this.#shipping);
+    }
+  }
+
+  /** By date, not by id: a prune whose D1 delete failed is caught up by the next one. */
+  async pruneD1(cutoff: string): Promise<void> {
+    try {
+      await deleteRunsFinishedBefore(this.#env.DB, this.#identity.dagId, cutoff);
+    } catch (error) {
+      console.error(`pruning the D1 copies of '${this.#identity.dagName}' runs failed; the next prune retries:`, error);
+    }
+  }
+
+  /** Asks the runner to kill a command attempt, in the background; a runner that is gone has nothing to kill. */
+  killOnRunner(attempt: StepMessage): void {
+    this.#ctx.waitUntil(
+      executionKey(attempt)
+        .then((key) => callRunner(this.#env, key, "DELETE"))
+        .catch((error: unknown) =>
+          console.warn(`could not kill ${attempt.runId}/${attempt.step} on the runner:`, error),
+        ),
+    );
+  }
+
+  /** Hands run-finished events to the alerts pipeline; one that fails stays in the outbox for the alarm. */
+  async #shipEvents(): Promise<void> {
+    for (const { id, event } of this.#store.pendingEvents()) {
+      try {
+        const alert = runAlert(this.#identity.dagId, event);
+        if (alert) await emitEvent(this.#env, alert);
+        this.#store.deleteEvent(id);
+      } catch (error) {
+        this.#store.eventFailed(id, String(error));
+        console.error(`alert event of run ${event.runId} not sent yet; the alarm retries:`, error);
+        this.#store.setTimer("d1_sync", event.runId, "", 0, Date.now() + D1_RETRY_MS[0]!);
+        await this.#armAlarm();
+      }
+    }
+  }
+
+  /**
+   * Group commit of the D1 copies: one batch writes every stale run. A caller whose change is
+   * in storage waits for a batch that starts after its change; callers that arrive while a batch
+   * is in flight share the next one, so a burst of starts costs two D1 writes, not one each.
+   */
+  #syncD1(): Promise<void> {
+    this.#nextSync ??= (async () => {
+      await this.#currentSync?.catch(() => undefined); // its own callers see its failure
+      this.#nextSync = undefined;
+      this.#currentSync = this.#writeStaleRuns();
+      await this.#currentSync;
+    })();
+    return this.#nextSync;
+  }
+
+  /** Writes every run whose D1 copy is stale; if D1 fails, timers retry them with backoff. */
+  async #writeStaleRuns(): Promise<void> {
+    const stale = this.#store.staleRuns();
+    if (stale.length === 0) return;
+    try {
+      await upsertRuns(
+        this.#env.DB,
+        stale.map((run) => toRunRow(this.#identity.dagId, run)),
+      );
+      for (const run of stale) {
+        this.#store.markSynced(run);
+        this.#syncFailures.delete(run.id);
+      }
+    } catch (error) {
+      console.error(`D1 copy of ${stale.length} run(s) failed; retrying:`, error);
+      for (const run of stale) {
+        const failures = (this.#syncFailures.get(run.id) ?? 0) + 1;
+        this.#syncFailures.set(run.id, failures);
+        const delay = D1_RETRY_MS[Math.min(failures, D1_RETRY_MS.length) - 1]!;
+        this.#store.setTimer("d1_sync", run.id, "", 0, Date.now() + delay);
+      }
+      // commit() armed the alarm concurrently, perhaps before these timers existed.
+      await this.#armAlarm();
+    }
+  }
+
+  /**
+   * Sends new attempts to the STEPS queue. A send that fails throws to the caller (whose change
+   * is already stored); the attempt stays dispatched, and only its lease (the step's timeout, or
+   * 16 minutes) then ends it — as a failed, timed-out attempt, not retried.
+   */
+  async #dispatch(messages: StepMessage[]): Promise<void> {
+    for (let i = 0; i < messages.length; i += SEND_BATCH_SIZE) {
+      const batch = messages.slice(i, i + SEND_BATCH_SIZE);
+      await this.#env.STEPS.sendBatch(batch.map((body) => ({ body, contentType: "json" as const })));
+    }
+  }
+
+  /** Forgets per-run retry state: the coordinator's storage was wiped. */
+  reset(): void {
+    this.#syncFailures.clear();
+  }
+}

@@ -1,0 +1,577 @@
+/**
+ * The run state machine of one DAG: queue a run, start queued runs within maxActiveRuns,
+ * advance a running run (skip, block, dispatch, handlers, final status), apply an attempt's
+ * result once, stop, retry, time out. It reads and writes only the RunStore; what it asks of
+ * the outside world it returns (queue messages) or hands to its effects (kills on the runner).
+ *
+ * A step attempt moves none → dispatched (queued, or handed to a consumer inline) → claimed (a
+ * consumer is executing it) → done or waiting_retry. A result is applied only to the current,
+ * unfinished attempt, so a redelivered message or a late result changes nothing.
+ */
+import { unmetPrecondition } from "../domain/conditions.ts";
+import { type DagSpec, type HandlerEvent, parseDagSpec, type StepSpec } from "../domain/dag-spec.ts";
+import { buildInvocation, runsOnRunner } from "../domain/invocation.ts";
+import { resolveParams } from "../domain/params.ts";
+import { resolveDependencies } from "../domain/plan.ts";
+import {
+  afterHandlers,
+  continues,
+  type FinalStatus,
+  failureAllowed,
+  handlersFor,
+  progress,
+  retryDelaySeconds,
+  type StepState,
+  shouldRetry,
+  stepsOutcome,
+} from "../domain/progress.ts";
+import {
+  newRunId,
+  RUN_ID_PATTERN,
+  RUN_ID_RULE,
+  type RunFinishedEvent,
+  type StartRequest,
+  type StepInvocation,
+  type StepMessage,
+  type StepOutcome,
+} from "../domain/run.ts";
+import { runScope } from "../domain/scope.ts";
+import { type NodeStatus, nodeStatusLabel, RUN_STATUS, runStatusLabel } from "../domain/status.ts";
+import { capLog } from "../executors/executor.ts";
+import type { NodeRecord, RunRecord, RunStore, Timer } from "./run-store.ts";
+
+/** How long an attempt without its own timeout may stay silent: a queue consumer's 15 minutes, and some. */
+export const DEFAULT_LEASE_MS = 16 * 60 * 1000;
+/** Parsed specs kept: runs of one DAG version share an entry. */
+const SPEC_CACHE_SIZE = 4;
+const HANDLER_ORDER: readonly HandlerEvent[] = ["success", "failure", "abort", "exit"];
+
+/** Who the coordinator is: the DAG's stable id (its key) and current name. Shared, updated in place on a rename. */
+export type Identity = { dagId: string; dagName: string };
+
+export type ControlResult = { ok: true } | { ok: false; code: "not_found" | "bad_request"; message: string };
+export type QueueResult =
+  | { ok: true; runId: string; histRetentionDays: number }
+  | { ok: false; code: "already_exists" | "bad_request"; message: string };
+
+/** What the machine needs done outside its storage, synchronously decided, carried out later. */
+export interface RunEffects {
+  /** Kill a command attempt on the step runner: the coordinator ended it (timeout, stop). */
+  killOnRunner(attempt: StepMessage): void;
+}
+
+/** An attempt's outcome as the machine applies it (from a consumer, or made up for a timeout). */
+export type AttemptResult = StepOutcome & { startedAt: string; finishedAt: string };
+
+export class RunMachine {
+  readonly #store: RunStore;
+  readonly #identity: Identity;
+  readonly #effects: RunEffects;
+  /**
+   * Parsed specs by their YAML text, least recently used first: a start parses nothing the
+   * DAG's previous run parsed. Losing it costs a re-parse.
+   */
+  readonly #specs = new Map<string, DagSpec>();
+  #lastStamp = 0;
+
+  constructor(store: RunStore, identity: Identity, effects: RunEffects) {
+    this.#store = store;
+    this.#identity = identity;
+    this.#effects = effects;
+  }
+
+  // --- commands ------------------------------------------------------------------------------
+
+  /** Records a new run as queued (it starts with startQueuedRuns), or says why not. */
+  queue(request: StartRequest): QueueResult {
+    const runId = request.runId ?? newRunId();
+    if (!RUN_ID_PATTERN.test(runId)) return { ok: false, code: "bad_request", message: `dagRunId ${RUN_ID_RULE}` };
+    if (this.#store.hasRun(runId)) {
+      const message = `a DAG run with id '${runId}' already exists for '${request.dagName}'`;
+      return { ok: false, code: "already_exists", message };
+    }
+    if (request.singleton && this.#store.hasActiveRun()) {
+      const message = `'${request.dagName}' already has a running or queued run (singleton)`;
+      return { ok: false, code: "already_exists", message };
+    }
+    const spec = this.#parse(request.spec);
+    if (!spec) return { ok: false, code: "bad_request", message: "the DAG's spec is invalid; fix it before running" };
+    let params: ReturnType<typeof resolveParams>;
+    try {
+      params = resolveParams(spec.params, request.params);
+    } catch (error) {
+      const message = `params: ${error instanceof Error ? error.message : String(error)}`;
+      return { ok: false, code: "bad_request", message };
+    }
+    this.#store.insertRun(
+      {
+        id: runId,
+        spec: request.spec,
+        params,
+        payload: request.payload ?? null,
+        headers: request.headers ?? null,
+        trigger: request.trigger,
+        triggered_by: request.triggeredBy,
+        queued_at: this.#stamp(),
+      },
+      spec.steps.map((step) => step.name),
+    );
+    this.#log(runId, `queued by ${request.trigger} (${request.triggeredBy || "anonymous"})`);
+    return { ok: true, runId, histRetentionDays: spec.histRetentionDays };
+  }
+
+  /** Moves every runnable queued run to running, oldest first, within the DAG's maxActiveRuns. */
+  startQueuedRuns(): StepMessage[] {
+    const messages: StepMessage[] = [];
+    for (;;) {
+      const next = this.#store.nextQueuedRun();
+      if (!next) return messages;
+      const spec = this.#spec(next);
+      if (this.#store.countRunning() >= spec.maxActiveRuns) return messages;
+      this.#store.markRunning(next.id, this.#stamp());
+      if (spec.timeoutSec) this.#store.setTimer("run_timeout", next.id, "", 0, Date.now() + spec.timeoutSec * 1000);
+      this.#log(next.id, "started");
+      messages.push(...this.advance(next.id));
+    }
+  }
+
+  /**
+   * A consumer takes a dispatched attempt; `null` when it is stale (redelivered, stopped, timed
+   * out). A `resume` message takes over a claimed command attempt from a consumer whose time ran out.
+   */
+  claim(message: StepMessage): StepInvocation | null {
+    const node = this.#store.node(message.runId, message.step);
+    if (!node || node.attempt !== message.attempt) return null;
+    if (message.resume) {
+      return node.attempt_state === "claimed" ? { ...this.#invocation(node), resume: message.resume } : null;
+    }
+    if (node.attempt_state !== "dispatched") return null;
+    this.#store.setAttemptState(message.runId, message.step, "claimed");
+    return this.#invocation(node);
+  }
+
+  /**
+   * Output of a running attempt: appended to the step's log (its tail is kept), and a sign of
+   * life that extends the lease of a step without its own timeout. `false` when the attempt is
+   * no longer current.
+   */
+  progress(message: StepMessage, output: { stdout: string; stderr: string }): boolean {
+    const node = this.#store.node(message.runId, message.step);
+    if (!node || node.attempt !== message.attempt || node.attempt_state !== "claimed") return false;
+    if (output.stdout || output.stderr) {
+      const stdout = capLog(node.stdout + output.stdout);
+      this.#store.setLogs(message.runId, message.step, stdout, capLog(node.stderr + output.stderr));
+    }
+    if (!this.#stepOf(node)?.timeoutSec) {
+      this.#store.setTimer("lease", message.runId, node.name, node.attempt, Date.now() + DEFAULT_LEASE_MS);
+    }
+    return true;
+  }
+
+  /**
+   * Applies an attempt's result once and advances the run. With `continueInline`, the first
+   * newly ready step comes back claimed, for the caller to run next (a chain needs no queue
+   * hop); the rest are returned as messages.
+   */
+  finish(
+    result: StepMessage & AttemptResult,
+    continueInline: boolean,
+  ): { messages: StepMessage[]; next: StepInvocation | null } {
+    const node = this.#store.node(result.runId, result.step);
+    const current = node?.attempt === result.attempt;
+    if (!node || !current || (node.attempt_state !== "dispatched" && node.attempt_state !== "claimed")) {
+      return { messages: [], next: null };
+    }
+    this.#applyOutcome(node, result, !result.timedOut);
+    const messages = this.advance(result.runId);
+    const inline = continueInline ? messages.shift() : undefined;
+    if (!inline) return { messages, next: null };
+    this.#store.setAttemptState(inline.runId, inline.step, "claimed");
+    return { messages, next: this.#invocation(this.#store.node(inline.runId, inline.step)!) };
+  }
+
+  /** Cancels in-flight and pending steps, then runs the abort and exit handlers. */
+  stop(runId: string): ControlResult & { messages?: StepMessage[] } {
+    const run = this.#store.run(runId);
+    if (!run) return { ok: false, code: "not_found", message: `DAG run '${runId}' not found` };
+    if (run.status !== RUN_STATUS.running && run.status !== RUN_STATUS.queued) {
+      const message = `DAG run '${runId}' is not running (${runStatusLabel(run.status)})`;
+      return { ok: false, code: "bad_request", message };
+    }
+    const at = this.#stamp();
+    this.#kill(this.#store.nodesIn(runId, "running"));
+    // As in Dagu: what was running is aborted, what never started stays not_started.
+    this.#store.abortNodes(runId, {
+      from: ["running"],
+      stepsOnly: false,
+      at,
+      reason: "stopped",
+      overwriteError: false,
+    });
+    this.#store.deleteTimers(runId, ["lease", "retry", "run_timeout"]);
+    this.#log(runId, "stop requested");
+    if (run.status === RUN_STATUS.queued) {
+      this.#store.setOutcome(runId, "aborted", []);
+      this.#finalize(runId, "aborted");
+    } else {
+      this.#store.setOutcome(runId, "aborted", this.#handlersFor(run, "aborted"));
+    }
+    return { ok: true, messages: [...this.advance(runId), ...this.startQueuedRuns()] };
+  }
+
+  /**
+   * Runs a finished run again. Without `stepName`, succeeded steps keep their results and every
+   * other step runs anew; with it, only that step runs again (Dagu) and the rest stay as they
+   * are. Either way the handlers run again and decide the final status.
+   */
+  retry(runId: string, stepName?: string): ControlResult & { messages?: StepMessage[] } {
+    const run = this.#store.run(runId);
+    if (!run) return { ok: false, code: "not_found", message: `DAG run '${runId}' not found` };
+    if (run.status === RUN_STATUS.running || run.status === RUN_STATUS.queued) {
+      const message = `DAG run '${runId}' is still ${runStatusLabel(run.status)}`;
+      return { ok: false, code: "bad_request", message };
+    }
+    if (stepName !== undefined) {
+      const refusal = this.#stepRetryRefusal(run, stepName);
+      if (refusal) return refusal;
+    }
+    this.#store.resetForRetry(runId, stepName ?? null);
+    this.#store.requeueRun(runId, stepName ?? null, this.#stamp());
+    this.#log(runId, stepName === undefined ? "retry requested" : `retry of step '${stepName}' requested`);
+    return { ok: true, messages: this.startQueuedRuns() };
+  }
+
+  /** A timer came due (the alarm deleted it): returns the attempts it dispatches. */
+  fire(timer: Timer): StepMessage[] {
+    switch (timer.kind) {
+      case "lease":
+        return this.#expireLease(timer);
+      case "retry": {
+        const node = this.#store.node(timer.run_id, timer.step);
+        return node?.attempt_state === "waiting_retry" ? [this.#dispatchAttempt(node)] : [];
+      }
+      case "run_timeout":
+        return this.#timeOutRun(timer.run_id);
+      case "d1_sync":
+        return []; // it only wakes the alarm: every commit writes every stale D1 copy
+    }
+  }
+
+  /**
+   * Deletes finished runs older than `retentionDays` (Dagu's histRetentionDays); returns the
+   * cutoff when it deleted any, so their D1 copies go too.
+   */
+  pruneHistory(retentionDays: number): string | undefined {
+    const cutoff = new Date(Date.now() - retentionDays * 86_400_000).toISOString();
+    return this.#store.deleteRunsFinishedBefore(cutoff) > 0 ? cutoff : undefined;
+  }
+
+  // --- reads ---------------------------------------------------------------------------------
+
+  statusOf(runId: string) {
+    return runStatusLabel(this.#store.run(runId)!.status)!;
+  }
+
+  // --- advancing a run -----------------------------------------------------------------------
+
+  /**
+   * Everything that can happen now in a running run: skip or abort steps that can't run,
+   * dispatch ready ones, then handlers, then the final status. Returns attempts to send.
+   */
+  advance(runId: string): StepMessage[] {
+    const run = this.#store.run(runId);
+    if (!run || run.status !== RUN_STATUS.running) return [];
+    const spec = this.#spec(run);
+    const messages: StepMessage[] = [];
+
+    if (run.outcome === null) {
+      const allDependencies = resolveDependencies(spec.steps, spec.type);
+      // A retry of one step plans that step alone; the others keep their statuses.
+      const dependencies =
+        run.only_step === null ? allDependencies : new Map([[run.only_step, allDependencies.get(run.only_step) ?? []]]);
+      // Each pass settles some not-started steps (dispatched, skipped or blocked), so this ends.
+      for (;;) {
+        const { ready, blocked } = progress(dependencies, this.#stepStates(runId, spec));
+        if (ready.length === 0 && blocked.length === 0) break;
+        const at = this.#stamp();
+        for (const { name, status } of blocked) {
+          this.#store.settleNode(runId, name, status, at);
+          this.#log(runId, `${name}: ${status} (a dependency did not succeed)`);
+        }
+        for (const name of ready) {
+          const step = spec.steps.find((candidate) => candidate.name === name)!;
+          const unmet = step.preconditions.length === 0 ? undefined : this.#unmetPrecondition(run, step);
+          if (!unmet) {
+            messages.push(this.#dispatchAttempt(this.#store.node(runId, name)!));
+            continue;
+          }
+          const [status, reason] =
+            "skip" in unmet ? (["skipped", unmet.skip] as const) : (["failed", unmet.error] as const);
+          this.#store.settleNode(runId, name, status, at, reason);
+          this.#log(runId, `${name}: ${status} (${reason})`);
+        }
+      }
+      const states = this.#stepStates(runId, spec);
+      const pending = [...dependencies.keys()].some((name) => {
+        const status = states.get(name)?.status;
+        return status === "not_started" || status === "running";
+      });
+      if (pending) return messages;
+      const outcome = stepsOutcome(states);
+      this.#store.setOutcome(runId, outcome, this.#handlersFor(run, outcome));
+      this.#log(runId, `steps finished: ${outcome}`);
+    }
+
+    // Handlers run one at a time, in order; a handler still in flight means wait.
+    if (this.#store.hasHandlerIn(runId, "running")) return messages;
+    const current = this.#store.run(runId)!;
+    const [nextHandler, ...rest] = current.handlers;
+    if (nextHandler) {
+      this.#store.setHandlers(runId, rest);
+      const step = spec.handlerOn[nextHandler]!;
+      this.#store.insertHandlerNode(
+        runId,
+        step.name,
+        nextHandler,
+        spec.steps.length + HANDLER_ORDER.indexOf(nextHandler),
+      );
+      return [...messages, this.#dispatchAttempt(this.#store.node(runId, step.name)!)];
+    }
+    this.#finalize(runId, afterHandlers(current.outcome!, this.#store.hasHandlerIn(runId, "failed")));
+    return [...messages, ...this.startQueuedRuns()];
+  }
+
+  #handlersFor(run: RunRecord, outcome: FinalStatus): HandlerEvent[] {
+    return handlersFor(outcome, this.#spec(run).handlerOn);
+  }
+
+  /** Ends the run with its final status and records its run-finished event in the outbox. */
+  #finalize(runId: string, status: FinalStatus): void {
+    const at = this.#stamp();
+    const failedSteps = this.#store.nodesIn(runId, "failed").map((node) => node.name);
+    this.#store.finishRun(runId, status, at);
+    this.#store.deleteTimers(runId, ["lease", "retry", "run_timeout"]);
+    this.#log(runId, `finished: ${status}`);
+    const run = this.#store.run(runId)!;
+    const event: RunFinishedEvent = {
+      type: "run.finished",
+      dagName: this.#identity.dagName,
+      runId,
+      status,
+      trigger: run.trigger,
+      triggeredBy: run.triggered_by,
+      queuedAt: run.queued_at,
+      startedAt: run.started_at,
+      finishedAt: at,
+      durationMs: Date.parse(at) - Date.parse(run.started_at ?? run.queued_at),
+      failedSteps,
+      error: this.#store.firstFailure(runId),
+    };
+    this.#store.addEvent(event);
+  }
+
+  /** The DAG's timeoutSec passed: its steps are aborted and the failure handlers run. */
+  #timeOutRun(runId: string): StepMessage[] {
+    const run = this.#store.run(runId);
+    if (!run || run.status !== RUN_STATUS.running || run.outcome !== null) return [];
+    const seconds = this.#spec(run).timeoutSec ?? 0;
+    const at = this.#stamp();
+    this.#kill(this.#store.nodesIn(runId, "running", true));
+    const reason = `the DAG timed out after ${seconds} s`;
+    this.#store.abortNodes(runId, {
+      from: ["running", "not_started"],
+      stepsOnly: true,
+      at,
+      reason,
+      overwriteError: true,
+    });
+    this.#store.setOutcome(runId, "failed", this.#handlersFor(run, "failed"), `timed out after ${seconds} s`);
+    this.#log(runId, `DAG timeout (${seconds} s): steps aborted`);
+    return this.advance(runId);
+  }
+
+  /** An attempt's lease ran out before its result came: it fails with exit code 124, not retried (Dagu). */
+  #expireLease(timer: Timer): StepMessage[] {
+    const node = this.#store.node(timer.run_id, timer.step);
+    const current = node?.attempt === timer.attempt;
+    if (!node || !current || (node.attempt_state !== "dispatched" && node.attempt_state !== "claimed")) return [];
+    const error = `timed out after ${Math.round(this.#leaseMs(node) / 1000)} s`;
+    const at = this.#stamp();
+    const outcome = { exitCode: 124, stdout: node.stdout, stderr: `${node.stderr}${error}`, error };
+    this.#applyOutcome(node, { ...outcome, startedAt: node.started_at ?? at, finishedAt: at }, false);
+    this.#kill([node]);
+    return this.advance(timer.run_id);
+  }
+
+  #applyOutcome(node: NodeRecord, result: AttemptResult, retryable: boolean): void {
+    const runId = node.run_id;
+    const spec = this.#spec(this.#store.run(runId)!);
+    const step = this.#stepOf(node)!;
+    this.#store.deleteTimer("lease", runId, node.name);
+    const stdout = capLog(result.stdout);
+    const stderr = capLog(result.stderr);
+    // The output is captured even from a failed step; one larger than maxOutputSize fails it (Dagu).
+    const captured = step.output ? result.stdout.trim() : null;
+    const oversized = captured !== null && new TextEncoder().encode(captured).byteLength > spec.maxOutputSize;
+    const exitCode = oversized && result.exitCode === 0 ? 1 : result.exitCode;
+    const error = oversized ? `output exceeded maxOutputSize (${spec.maxOutputSize} bytes)` : result.error;
+    const failed = exitCode !== 0;
+
+    if (failed && retryable && shouldRetry(step.retryPolicy, node.retry_count, exitCode)) {
+      const retry = node.retry_count + 1;
+      const delay = retryDelaySeconds(step.retryPolicy, retry);
+      const reason = error ?? `exit code ${exitCode}`;
+      this.#store.recordRetryWait(runId, node.name, { retryCount: retry, exitCode, error: reason, stdout, stderr });
+      this.#store.setTimer("retry", runId, node.name, node.attempt, Date.now() + delay * 1000);
+      this.#log(
+        runId,
+        `${node.name}: attempt ${node.attempt} failed (${error ?? `exit ${exitCode}`}); retry ${retry} of ${step.retryPolicy.limit} in ${delay} s`,
+      );
+      return;
+    }
+
+    const markSuccess =
+      failed && retryable && step.continueOn.markSuccess && failureAllowed(step.continueOn, exitCode, result.stdout);
+    const status: NodeStatus = failed && !markSuccess ? "failed" : "succeeded";
+    this.#store.recordResult(runId, node.name, {
+      status,
+      finishedAt: result.finishedAt,
+      exitCode,
+      error: status === "failed" ? (error ?? `exit code ${exitCode}`) : null,
+      output: oversized ? null : captured,
+      stdout,
+      stderr,
+    });
+    this.#log(runId, `${node.name}: ${status}${failed ? ` (${error ?? `exit ${exitCode}`})` : ""}`);
+  }
+
+  /** Starts the next attempt of a node: marks it dispatched, arms its lease, returns the queue message. */
+  #dispatchAttempt(node: NodeRecord): StepMessage {
+    const attempt = node.attempt + 1;
+    this.#store.markDispatched(node.run_id, node.name, attempt, this.#stamp());
+    this.#store.setTimer("lease", node.run_id, node.name, attempt, Date.now() + this.#leaseMs(node));
+    return { dagId: this.#identity.dagId, runId: node.run_id, step: node.name, attempt };
+  }
+
+  /** Why one step can't be re-run alone: it isn't a step of the run, or a dependency didn't let it run. */
+  #stepRetryRefusal(run: RunRecord, stepName: string): ControlResult | undefined {
+    const spec = this.#spec(run);
+    if (!spec.steps.some((step) => step.name === stepName)) {
+      return { ok: false, code: "not_found", message: `step '${stepName}' not found in DAG run '${run.id}'` };
+    }
+    const states = this.#stepStates(run.id, spec);
+    const blocking = resolveDependencies(spec.steps, spec.type)
+      .get(stepName)!
+      .filter((dependency) => !states.get(dependency)?.continued);
+    if (blocking.length === 0) return undefined;
+    return {
+      ok: false,
+      code: "bad_request",
+      message: `step '${stepName}' can't run alone: its dependency '${blocking[0]}' did not succeed; retry the whole run instead`,
+    };
+  }
+
+  // --- steps and their variables -------------------------------------------------------------
+
+  #leaseMs(node: NodeRecord): number {
+    const step = this.#stepOf(node);
+    return step?.timeoutSec ? step.timeoutSec * 1000 : DEFAULT_LEASE_MS;
+  }
+
+  /** A node's definition, from the spec its run started with. */
+  #stepOf(node: NodeRecord): StepSpec | undefined {
+    const spec = this.#spec(this.#store.run(node.run_id)!);
+    return node.kind === "step" ? spec.steps.find((step) => step.name === node.name) : spec.handlerOn[node.kind];
+  }
+
+  #stepStates(runId: string, spec: DagSpec): Map<string, StepState> {
+    const steps = new Map(spec.steps.map((step) => [step.name, step]));
+    return new Map(
+      this.#store.stepNodes(runId).map((node) => {
+        const status = nodeStatusLabel(node.status)!;
+        const step = steps.get(node.name);
+        const continued = step ? continues(step.continueOn, status, node.exit_code, node.stdout) : false;
+        return [node.name, { status, continued }];
+      }),
+    );
+  }
+
+  #scope(run: RunRecord, stepName: string): Map<string, string> {
+    const spec = this.#spec(run);
+    const variables = new Map(spec.steps.map((step) => [step.name, step.output]));
+    return runScope({
+      dagName: this.#identity.dagName,
+      runId: run.id,
+      stepName,
+      payload: run.payload,
+      headers: run.headers,
+      params: run.params,
+      outcome: run.outcome,
+      dagEnv: spec.env,
+      outputs: this.#store.outputs(run.id).flatMap(({ name, output }) => {
+        const variable = variables.get(name);
+        return variable ? [[variable, output] as const] : [];
+      }),
+    });
+  }
+
+  #unmetPrecondition(run: RunRecord, step: StepSpec) {
+    return unmetPrecondition(step.preconditions, this.#scope(run, step.name));
+  }
+
+  #invocation(node: NodeRecord): StepInvocation {
+    const run = this.#store.run(node.run_id)!;
+    return buildInvocation({
+      attempt: { dagId: this.#identity.dagId, runId: node.run_id, step: node.name, attempt: node.attempt },
+      step: this.#stepOf(node)!,
+      scope: this.#scope(run, node.name),
+      maxOutputSize: this.#spec(run).maxOutputSize,
+      leaseMs: this.#leaseMs(node),
+    });
+  }
+
+  /** Asks the runner to kill the command attempts the coordinator ended. */
+  #kill(nodes: NodeRecord[]): void {
+    for (const node of nodes) {
+      if (node.attempt === 0 || !runsOnRunner(this.#stepOf(node))) continue;
+      this.#effects.killOnRunner({
+        dagId: this.#identity.dagId,
+        runId: node.run_id,
+        step: node.name,
+        attempt: node.attempt,
+      });
+    }
+  }
+
+  // --- specs, time and the run log -----------------------------------------------------------
+
+  #spec(run: RunRecord): DagSpec {
+    const spec = this.#parse(run.spec);
+    if (!spec) throw new Error(`stored spec of run ${run.id} no longer parses`);
+    return spec;
+  }
+
+  #parse(text: string): DagSpec | undefined {
+    let spec = this.#specs.get(text);
+    if (spec) {
+      this.#specs.delete(text); // re-inserted below as the most recently used
+    } else {
+      const parsed = parseDagSpec(text);
+      if (!parsed.ok) return undefined;
+      spec = parsed.spec;
+    }
+    this.#specs.set(text, spec);
+    if (this.#specs.size > SPEC_CACHE_SIZE) this.#specs.delete(this.#specs.keys().next().value!);
+    return spec;
+  }
+
+  /** A strictly increasing timestamp, so the D1 copy's "newer wins" rule orders every write. */
+  #stamp(): string {
+    this.#lastStamp = Math.max(Date.now(), this.#lastStamp + 1);
+    return new Date(this.#lastStamp).toISOString();
+  }
+
+  #log(runId: string, line: string): void {
+    this.#store.appendLog(runId, `${new Date().toISOString()} ${line}`);
+  }
+}

@@ -1,0 +1,604 @@
+/**
+ * The coordinator's SQLite: schema, migrations and one typed method per query. This storage is
+ * the truth about a DAG's runs (D1 holds a copy for queries); nothing else in the coordinator
+ * writes SQL, and JSON columns are parsed here, once.
+ */
+import type { HandlerEvent, KeyValue } from "../domain/dag-spec.ts";
+import type { FinalStatus } from "../domain/progress.ts";
+import { isRunTrigger, type RunFinishedEvent, type RunTrigger } from "../domain/run.ts";
+import { NODE_STATUS, type NodeStatus, RUN_STATUS } from "../domain/status.ts";
+
+/** The first schema; later versions are the steps in MIGRATIONS. */
+const SCHEMA_V1 = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE IF NOT EXISTS runs (
+  id           TEXT PRIMARY KEY,
+  seq          INTEGER NOT NULL,
+  status       INTEGER NOT NULL CHECK (status BETWEEN 0 AND 6),
+  spec         TEXT NOT NULL,
+  params       TEXT NOT NULL,
+  payload      TEXT,
+  trigger      TEXT NOT NULL,
+  triggered_by TEXT NOT NULL,
+  queued_at    TEXT NOT NULL,
+  started_at   TEXT,
+  finished_at  TEXT,
+  -- Once the steps are done: the outcome that decides which handlers run, then the handlers left.
+  outcome      TEXT CHECK (outcome IN ('succeeded', 'failed', 'aborted', 'partially_succeeded')),
+  handlers     TEXT NOT NULL DEFAULT '[]',
+  error        TEXT,
+  updated_at   TEXT NOT NULL,
+  -- The updated_at last written to D1: a run whose two differ has a stale D1 copy.
+  synced_at    TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, seq);
+-- Only runs with a stale D1 copy: every state change looks them up.
+CREATE INDEX IF NOT EXISTS runs_unsynced ON runs (id) WHERE synced_at IS NOT updated_at;
+
+CREATE TABLE IF NOT EXISTS nodes (
+  run_id      TEXT NOT NULL,
+  name        TEXT NOT NULL,
+  -- 'step' or a handler: 'success', 'failure', 'abort', 'exit'.
+  kind        TEXT NOT NULL CHECK (kind IN ('step', 'success', 'failure', 'abort', 'exit')),
+  position    INTEGER NOT NULL,
+  status      INTEGER NOT NULL CHECK (status BETWEEN 0 AND 5),
+  attempt     INTEGER NOT NULL DEFAULT 0,
+  -- Where the current attempt is: results are applied only to a dispatched or claimed attempt.
+  attempt_state TEXT NOT NULL DEFAULT 'none'
+    CHECK (attempt_state IN ('none', 'dispatched', 'claimed', 'waiting_retry', 'done')),
+  retry_count INTEGER NOT NULL DEFAULT 0,
+  started_at  TEXT,
+  finished_at TEXT,
+  exit_code   INTEGER,
+  error       TEXT,
+  output      TEXT,
+  stdout      TEXT NOT NULL DEFAULT '',
+  stderr      TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (run_id, name)
+);
+
+-- Everything that must happen later, driven by the one alarm: step leases (an attempt that
+-- never reports back), retry delays, run timeouts and retries of a failed D1 write.
+CREATE TABLE IF NOT EXISTS timers (
+  kind    TEXT NOT NULL CHECK (kind IN ('lease', 'retry', 'run_timeout', 'd1_sync')),
+  run_id  TEXT NOT NULL,
+  step    TEXT NOT NULL DEFAULT '',
+  attempt INTEGER NOT NULL DEFAULT 0,
+  due_ms  INTEGER NOT NULL,
+  PRIMARY KEY (kind, run_id, step)
+);
+CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due_ms);
+
+-- Messages to other systems that must not be lost: run-finished events for the alerts.
+CREATE TABLE IF NOT EXISTS outbox (
+  id       INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind     TEXT NOT NULL CHECK (kind IN ('event')),
+  run_id   TEXT NOT NULL,
+  body     TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT
+);
+
+CREATE TABLE IF NOT EXISTS run_log (
+  run_id TEXT NOT NULL,
+  seq    INTEGER NOT NULL,
+  line   TEXT NOT NULL,
+  PRIMARY KEY (run_id, seq)
+);
+`;
+
+/** Schema changes after version 1, in order: entry i brings storage to version i + 2. */
+const MIGRATIONS = [
+  // v2: a retry of one step (Dagu's `stepName`) leaves the run's other steps as they are;
+  // finished runs are pruned by age.
+  `ALTER TABLE runs ADD COLUMN only_step TEXT;
+   CREATE INDEX IF NOT EXISTS runs_by_finish ON runs (finished_at) WHERE finished_at IS NOT NULL;`,
+  // v3: the request headers a DAG forwards from its webhook trigger (WEBHOOK_HEADERS).
+  `ALTER TABLE runs ADD COLUMN headers TEXT;`,
+];
+export const SCHEMA_VERSION = MIGRATIONS.length + 1;
+
+export type NodeKind = "step" | HandlerEvent;
+export type AttemptState = "none" | "dispatched" | "claimed" | "waiting_retry" | "done";
+export type TimerKind = "lease" | "retry" | "run_timeout" | "d1_sync";
+export type Timer = { kind: TimerKind; run_id: string; step: string; attempt: number };
+
+/** A run as stored, JSON columns parsed. */
+export type RunRecord = {
+  id: string;
+  seq: number;
+  status: number;
+  /** The DAG's YAML when the run was queued: a run keeps the spec it started with. */
+  spec: string;
+  params: KeyValue[];
+  /** The webhook payload (exact JSON text) and the forwarded request headers (JSON), or null. */
+  payload: string | null;
+  headers: string | null;
+  trigger: RunTrigger;
+  triggered_by: string;
+  queued_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  outcome: FinalStatus | null;
+  /** The handlers still to run, in order. */
+  handlers: HandlerEvent[];
+  error: string | null;
+  /** Set while a retry re-runs this one step only. */
+  only_step: string | null;
+  updated_at: string;
+  synced_at: string | null;
+};
+
+export type NodeRecord = {
+  run_id: string;
+  name: string;
+  kind: NodeKind;
+  position: number;
+  status: number;
+  attempt: number;
+  attempt_state: AttemptState;
+  retry_count: number;
+  started_at: string | null;
+  finished_at: string | null;
+  exit_code: number | null;
+  error: string | null;
+  output: string | null;
+  stdout: string;
+  stderr: string;
+};
+
+/** A run's row as SQLite returns it: JSON columns still text. */
+type RunRow = Omit<RunRecord, "params" | "handlers" | "trigger"> & {
+  params: string;
+  handlers: string;
+  trigger: string;
+};
+
+function toRunRecord(row: RunRow): RunRecord {
+  if (!isRunTrigger(row.trigger)) throw new Error(`run ${row.id} has an unknown trigger '${row.trigger}'`);
+  return {
+    ...row,
+    trigger: row.trigger,
+    params: JSON.parse(row.params) as KeyValue[], // written only by insertRun, from KeyValue[]
+    handlers: JSON.parse(row.handlers) as HandlerEvent[], // written only by setHandlers
+  };
+}
+
+export type NewRun = Pick<
+  RunRecord,
+  "id" | "spec" | "params" | "payload" | "headers" | "trigger" | "triggered_by" | "queued_at"
+>;
+
+/** A step attempt's final result, as recorded on its node. */
+export type NodeResult = {
+  status: NodeStatus;
+  finishedAt: string;
+  exitCode: number;
+  error: string | null;
+  output: string | null;
+  stdout: string;
+  stderr: string;
+};
+
+export class RunStore {
+  readonly #sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.#sql = sql;
+  }
+
+  /** Brings the schema to SCHEMA_VERSION; cheap when it is current (one read). */
+  migrate(): void {
+    const stored = this.#tableExists("meta") ? Number(this.meta("schema") ?? 0) : 0;
+    if (stored >= SCHEMA_VERSION) return;
+    if (stored === 0) this.#sql.exec(SCHEMA_V1);
+    for (let version = Math.max(stored, 1); version < SCHEMA_VERSION; version++)
+      this.#sql.exec(MIGRATIONS[version - 1]!);
+    this.setMeta("schema", String(SCHEMA_VERSION));
+  }
+
+  meta(key: string): string | undefined {
+    return this.#first<{ value: string }>("SELECT value FROM meta WHERE key = ?", key)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.#run("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", key, value);
+  }
+
+  // --- runs ----------------------------------------------------------------------------------
+
+  run(id: string): RunRecord | undefined {
+    const row = this.#first<RunRow>("SELECT * FROM runs WHERE id = ?", id);
+    return row && toRunRecord(row);
+  }
+
+  latestRun(): RunRecord | undefined {
+    const row = this.#first<RunRow>("SELECT * FROM runs ORDER BY seq DESC LIMIT 1");
+    return row && toRunRecord(row);
+  }
+
+  hasRun(id: string): boolean {
+    return this.#first("SELECT 1 AS used FROM runs WHERE id = ?", id) !== undefined;
+  }
+
+  hasActiveRun(): boolean {
+    return (
+      this.#first("SELECT 1 AS active FROM runs WHERE status IN (?, ?)", RUN_STATUS.running, RUN_STATUS.queued) !==
+      undefined
+    );
+  }
+
+  /** The oldest queued run, the next to start. */
+  nextQueuedRun(): RunRecord | undefined {
+    const row = this.#first<RunRow>("SELECT * FROM runs WHERE status = ? ORDER BY seq LIMIT 1", RUN_STATUS.queued);
+    return row && toRunRecord(row);
+  }
+
+  countRunning(): number {
+    return this.#first<{ n: number }>("SELECT COUNT(*) AS n FROM runs WHERE status = ?", RUN_STATUS.running)!.n;
+  }
+
+  /** Runs whose D1 copy is older than their state. */
+  staleRuns(): RunRecord[] {
+    return this.#all<RunRow>("SELECT * FROM runs WHERE synced_at IS NOT updated_at").map(toRunRecord);
+  }
+
+  markSynced(run: Pick<RunRecord, "id" | "updated_at">): void {
+    this.#run("UPDATE runs SET synced_at = ? WHERE id = ? AND updated_at = ?", run.updated_at, run.id, run.updated_at);
+  }
+
+  /** Queues a run with a node per step, in order. */
+  insertRun(run: NewRun, stepNames: readonly string[]): void {
+    const seq = this.#first<{ seq: number }>("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM runs")!.seq;
+    this.#run(
+      `INSERT INTO runs (id, seq, status, spec, params, payload, headers, trigger, triggered_by, queued_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      run.id,
+      seq,
+      RUN_STATUS.queued,
+      run.spec,
+      JSON.stringify(run.params),
+      run.payload,
+      run.headers,
+      run.trigger,
+      run.triggered_by,
+      run.queued_at,
+      run.queued_at,
+    );
+    stepNames.forEach((name, position) => {
+      this.#run(
+        "INSERT INTO nodes (run_id, name, kind, position, status) VALUES (?, ?, 'step', ?, ?)",
+        run.id,
+        name,
+        position,
+        NODE_STATUS.not_started,
+      );
+    });
+  }
+
+  markRunning(id: string, at: string): void {
+    this.#run(
+      "UPDATE runs SET status = ?, started_at = COALESCE(started_at, ?), updated_at = ? WHERE id = ?",
+      RUN_STATUS.running,
+      at,
+      at,
+      id,
+    );
+  }
+
+  /** The steps are done (or were stopped): the outcome, and the handlers it runs. */
+  setOutcome(id: string, outcome: FinalStatus, handlers: readonly HandlerEvent[], error?: string): void {
+    this.#run(
+      "UPDATE runs SET outcome = ?, handlers = ?, error = COALESCE(?, error) WHERE id = ?",
+      outcome,
+      JSON.stringify(handlers),
+      error ?? null,
+      id,
+    );
+  }
+
+  setHandlers(id: string, handlers: readonly HandlerEvent[]): void {
+    this.#run("UPDATE runs SET handlers = ? WHERE id = ?", JSON.stringify(handlers), id);
+  }
+
+  finishRun(id: string, status: FinalStatus, at: string): void {
+    this.#run(
+      "UPDATE runs SET status = ?, finished_at = ?, updated_at = ?, only_step = NULL WHERE id = ?",
+      RUN_STATUS[status],
+      at,
+      at,
+      id,
+    );
+  }
+
+  /** Queues a finished run again, for all its unfinished steps or (`onlyStep`) one step. */
+  requeueRun(id: string, onlyStep: string | null, at: string): void {
+    this.#run(
+      `UPDATE runs SET status = ?, outcome = NULL, handlers = '[]', error = NULL, only_step = ?, finished_at = NULL,
+         queued_at = ?, updated_at = ?
+       WHERE id = ?`,
+      RUN_STATUS.queued,
+      onlyStep,
+      at,
+      at,
+      id,
+    );
+  }
+
+  /** Deletes finished runs older than `cutoff` with everything they own; returns how many. */
+  deleteRunsFinishedBefore(cutoff: string): number {
+    const old = this.#all<{ id: string }>("SELECT id FROM runs WHERE finished_at < ?", cutoff).map((row) => row.id);
+    if (old.length === 0) return 0;
+    const ids = JSON.stringify(old);
+    for (const table of ["nodes", "run_log", "timers", "outbox"]) {
+      this.#run(`DELETE FROM ${table} WHERE run_id IN (SELECT value FROM json_each(?))`, ids);
+    }
+    this.#run("DELETE FROM runs WHERE id IN (SELECT value FROM json_each(?))", ids);
+    return old.length;
+  }
+
+  // --- nodes ---------------------------------------------------------------------------------
+
+  node(runId: string, name: string): NodeRecord | undefined {
+    return this.#first<NodeRecord>("SELECT * FROM nodes WHERE run_id = ? AND name = ?", runId, name);
+  }
+
+  /** Steps in order, then handlers in the order they ran. */
+  nodes(runId: string): NodeRecord[] {
+    return this.#all<NodeRecord>("SELECT * FROM nodes WHERE run_id = ? ORDER BY kind = 'step' DESC, position", runId);
+  }
+
+  stepNodes(runId: string): NodeRecord[] {
+    return this.#all<NodeRecord>("SELECT * FROM nodes WHERE run_id = ? AND kind = 'step'", runId);
+  }
+
+  /** Nodes (steps only, or steps and handlers) in a status. */
+  nodesIn(runId: string, status: NodeStatus, stepsOnly = false): NodeRecord[] {
+    return this.#all<NodeRecord>(
+      `SELECT * FROM nodes WHERE run_id = ? AND status = ?${stepsOnly ? " AND kind = 'step'" : ""} ORDER BY position`,
+      runId,
+      NODE_STATUS[status],
+    );
+  }
+
+  hasHandlerIn(runId: string, status: NodeStatus): boolean {
+    return (
+      this.#first(
+        "SELECT 1 AS found FROM nodes WHERE run_id = ? AND kind <> 'step' AND status = ?",
+        runId,
+        NODE_STATUS[status],
+      ) !== undefined
+    );
+  }
+
+  /** The `output` values of finished steps, in step order. */
+  outputs(runId: string): { name: string; output: string }[] {
+    return this.#all("SELECT name, output FROM nodes WHERE run_id = ? AND output IS NOT NULL ORDER BY position", runId);
+  }
+
+  /** The error of the first failed node, for the run-finished event. */
+  firstFailure(runId: string): string | undefined {
+    return this.#first<{ error: string }>(
+      "SELECT error FROM nodes WHERE run_id = ? AND status = ? AND error IS NOT NULL ORDER BY position LIMIT 1",
+      runId,
+      NODE_STATUS.failed,
+    )?.error;
+  }
+
+  insertHandlerNode(runId: string, name: string, kind: HandlerEvent, position: number): void {
+    this.#run(
+      "INSERT OR REPLACE INTO nodes (run_id, name, kind, position, status) VALUES (?, ?, ?, ?, ?)",
+      runId,
+      name,
+      kind,
+      position,
+      NODE_STATUS.not_started,
+    );
+  }
+
+  setAttemptState(runId: string, name: string, state: AttemptState): void {
+    this.#run("UPDATE nodes SET attempt_state = ? WHERE run_id = ? AND name = ?", state, runId, name);
+  }
+
+  setLogs(runId: string, name: string, stdout: string, stderr: string): void {
+    this.#run("UPDATE nodes SET stdout = ?, stderr = ? WHERE run_id = ? AND name = ?", stdout, stderr, runId, name);
+  }
+
+  /** The next attempt is on its way to an executor. */
+  markDispatched(runId: string, name: string, attempt: number, at: string): void {
+    this.#run(
+      `UPDATE nodes SET status = ?, attempt = ?, attempt_state = 'dispatched', started_at = COALESCE(started_at, ?)
+       WHERE run_id = ? AND name = ?`,
+      NODE_STATUS.running,
+      attempt,
+      at,
+      runId,
+      name,
+    );
+  }
+
+  /** Ends a node without running it (or any further): skipped, blocked, or failed before it ran. */
+  settleNode(runId: string, name: string, status: NodeStatus, at: string, error: string | null = null): void {
+    this.#run(
+      "UPDATE nodes SET status = ?, finished_at = ?, attempt_state = 'done', error = ? WHERE run_id = ? AND name = ?",
+      NODE_STATUS[status],
+      at,
+      error,
+      runId,
+      name,
+    );
+  }
+
+  /** A failed attempt that will be retried: the node stays running, waiting for its retry timer. */
+  recordRetryWait(
+    runId: string,
+    name: string,
+    wait: { retryCount: number; exitCode: number; error: string; stdout: string; stderr: string },
+  ): void {
+    this.#run(
+      `UPDATE nodes SET attempt_state = 'waiting_retry', retry_count = ?, exit_code = ?, error = ?, stdout = ?, stderr = ?
+       WHERE run_id = ? AND name = ?`,
+      wait.retryCount,
+      wait.exitCode,
+      wait.error,
+      wait.stdout,
+      wait.stderr,
+      runId,
+      name,
+    );
+  }
+
+  recordResult(runId: string, name: string, result: NodeResult): void {
+    this.#run(
+      `UPDATE nodes SET status = ?, attempt_state = 'done', finished_at = ?, exit_code = ?, error = ?, output = ?,
+         stdout = ?, stderr = ?
+       WHERE run_id = ? AND name = ?`,
+      NODE_STATUS[result.status],
+      result.finishedAt,
+      result.exitCode,
+      result.error,
+      result.output,
+      result.stdout,
+      result.stderr,
+      runId,
+      name,
+    );
+  }
+
+  /**
+   * Aborts the nodes in `from` statuses (steps only, or all): as in Dagu, what was running is
+   * aborted; `reason` is kept when a node already has an error unless `overwriteError`.
+   */
+  abortNodes(
+    runId: string,
+    options: { from: readonly NodeStatus[]; stepsOnly: boolean; at: string; reason: string; overwriteError: boolean },
+  ): void {
+    const statuses = JSON.stringify(options.from.map((status) => NODE_STATUS[status]));
+    this.#run(
+      `UPDATE nodes SET status = ?, attempt_state = 'done', finished_at = ?,
+         error = ${options.overwriteError ? "?" : "COALESCE(error, ?)"}
+       WHERE run_id = ? AND status IN (SELECT value FROM json_each(?))${options.stepsOnly ? " AND kind = 'step'" : ""}`,
+      NODE_STATUS.aborted,
+      options.at,
+      options.reason,
+      runId,
+      statuses,
+    );
+  }
+
+  /**
+   * Prepares a retry: with `stepName` that step, otherwise every step that did not succeed,
+   * goes back to not_started; handler nodes go (they run again).
+   */
+  resetForRetry(runId: string, stepName: string | null): void {
+    this.#run(
+      `UPDATE nodes SET status = ?, attempt_state = 'none', retry_count = 0, started_at = NULL, finished_at = NULL,
+         exit_code = NULL, error = NULL, output = NULL, stdout = '', stderr = ''
+       WHERE run_id = ? AND kind = 'step' AND (name = ? OR (? IS NULL AND status <> ?))`,
+      NODE_STATUS.not_started,
+      runId,
+      stepName,
+      stepName,
+      NODE_STATUS.succeeded,
+    );
+    this.#run("DELETE FROM nodes WHERE run_id = ? AND kind <> 'step'", runId);
+  }
+
+  // --- timers --------------------------------------------------------------------------------
+
+  setTimer(kind: TimerKind, runId: string, step: string, attempt: number, dueMs: number): void {
+    this.#run(
+      "INSERT OR REPLACE INTO timers (kind, run_id, step, attempt, due_ms) VALUES (?, ?, ?, ?, ?)",
+      kind,
+      runId,
+      step,
+      attempt,
+      dueMs,
+    );
+  }
+
+  deleteTimer(kind: TimerKind, runId: string, step: string): void {
+    this.#run("DELETE FROM timers WHERE kind = ? AND run_id = ? AND step = ?", kind, runId, step);
+  }
+
+  /** Deletes a run's timers of these kinds. */
+  deleteTimers(runId: string, kinds: readonly TimerKind[]): void {
+    this.#run(
+      "DELETE FROM timers WHERE run_id = ? AND kind IN (SELECT value FROM json_each(?))",
+      runId,
+      JSON.stringify(kinds),
+    );
+  }
+
+  dueTimers(nowMs: number): Timer[] {
+    return this.#all("SELECT kind, run_id, step, attempt FROM timers WHERE due_ms <= ? ORDER BY due_ms", nowMs);
+  }
+
+  earliestTimer(): number | undefined {
+    return this.#first<{ due: number | null }>("SELECT MIN(due_ms) AS due FROM timers")?.due ?? undefined;
+  }
+
+  // --- the run log ---------------------------------------------------------------------------
+
+  appendLog(runId: string, line: string): void {
+    const seq = this.#first<{ seq: number }>(
+      "SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM run_log WHERE run_id = ?",
+      runId,
+    )!.seq;
+    this.#run("INSERT INTO run_log (run_id, seq, line) VALUES (?, ?, ?)", runId, seq, line);
+  }
+
+  logLines(runId: string): string[] {
+    return this.#all<{ line: string }>("SELECT line FROM run_log WHERE run_id = ? ORDER BY seq", runId).map(
+      (row) => row.line,
+    );
+  }
+
+  // --- the outbox ----------------------------------------------------------------------------
+
+  addEvent(event: RunFinishedEvent): void {
+    this.#run("INSERT INTO outbox (kind, run_id, body) VALUES ('event', ?, ?)", event.runId, JSON.stringify(event));
+  }
+
+  hasPendingEvents(): boolean {
+    return this.#first("SELECT 1 AS pending FROM outbox LIMIT 1") !== undefined;
+  }
+
+  pendingEvents(): { id: number; event: RunFinishedEvent }[] {
+    return this.#all<{ id: number; body: string }>("SELECT id, body FROM outbox WHERE kind = 'event' ORDER BY id").map(
+      (row) => ({ id: row.id, event: JSON.parse(row.body) as RunFinishedEvent }), // written only by addEvent
+    );
+  }
+
+  deleteEvent(id: number): void {
+    this.#run("DELETE FROM outbox WHERE id = ?", id);
+  }
+
+  eventFailed(id: number, error: string): void {
+    this.#run("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", error, id);
+  }
+
+  // --- plumbing ------------------------------------------------------------------------------
+
+  #all<T>(query: string, ...bindings: SqlStorageValue[]): T[] {
+    try {
+      return this.#sql.exec(query, ...bindings).toArray() as T[];
+    } catch (error) {
+      // The query names the failing statement; the bindings may hold payloads, so they stay out.
+      throw new Error(`${error instanceof Error ? error.message : String(error)} in: ${query.trim().slice(0, 120)}`);
+    }
+  }
+
+  #first<T>(query: string, ...bindings: SqlStorageValue[]): T | undefined {
+    return this.#all<T>(query, ...bindings)[0];
+  }
+
+  #run(query: string, ...bindings: SqlStorageValue[]): void {
+    this.#all(query, ...bindings);
+  }
+
+  #tableExists(name: string): boolean {
+    return this.#first("SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = ?", name) !== undefined;
+  }
+}

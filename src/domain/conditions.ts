@@ -1,0 +1,57 @@
+/**
+ * Dagu's text conditions, in one place: a step's `preconditions` (decided before it runs) and
+ * the `output` patterns of `continueOn` (decided after it failed) match text line by line, and
+ * a pattern written `re:…` is an unanchored regular expression tried on each line.
+ */
+import type { Condition } from "./dag-spec.ts";
+import { expand, type Scope } from "./expand.ts";
+
+/**
+ * How a literal (non-`re:`) pattern matches a line: a precondition's `expected` must equal a
+ * line of the condition's value; a `continueOn.output` pattern need only occur in a line.
+ */
+export type LiteralMatch = "equals" | "contains";
+
+/** Whether some line of `text` matches `pattern`; an invalid regex matches nothing. */
+export function matchesSomeLine(pattern: string, text: string, literal: LiteralMatch): boolean {
+  const lines = text.split("\n");
+  if (pattern.startsWith("re:")) {
+    let regex: RegExp;
+    try {
+      regex = new RegExp(pattern.slice(3));
+    } catch {
+      return false;
+    }
+    return lines.some((line) => regex.test(line));
+  }
+  return lines.some((line) => (literal === "equals" ? line === pattern : line.includes(pattern)));
+}
+
+/** Why a step must not run: skipped (a condition is not met) or failed (a condition can't be decided here). */
+export type UnmetPrecondition = { skip: string } | { error: string };
+
+/**
+ * The first of a step's preconditions that stops it, with the variables it sees, or
+ * `undefined` when it may run.
+ */
+export function unmetPrecondition(preconditions: readonly Condition[], scope: Scope): UnmetPrecondition | undefined {
+  for (const condition of preconditions) {
+    const expected = condition.expected;
+    if (expected === undefined || condition.condition.includes("`")) {
+      // Dagu runs such a condition as a shell command. Preconditions are decided in the
+      // coordinator, synchronously; a shell check belongs in a step (with continueOn) instead.
+      return {
+        error: `precondition '${condition.condition}' is a shell command, which is not supported: use condition + expected, or a command step`,
+      };
+    }
+    const actual = expand(condition.condition, scope);
+    const met = matchesSomeLine(expected, actual, "equals") !== condition.negate;
+    if (!met) {
+      return {
+        skip:
+          condition.error ?? `precondition not met: '${condition.condition}' is '${actual}', expected '${expected}'`,
+      };
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,66 @@
+/**
+ * A step attempt as an executor receives it: every variable bound, so the executor needs
+ * nothing else of the run. http steps get their text expanded; shell text never gets values
+ * pasted in — its references become environment variables (./shell-refs.ts).
+ */
+import { MAX_LOG_BYTES } from "../executors/executor.ts";
+import type { StepSpec } from "./dag-spec.ts";
+import { expand, expandDeep } from "./expand.ts";
+import type { StepInvocation, StepMessage } from "./run.ts";
+import { bindShellReferences, ShellBindingError } from "./shell-refs.ts";
+
+/** A command step without `timeoutSec` is still killed by the runner after a day. */
+const MAX_COMMAND_MS = 24 * 60 * 60 * 1000;
+
+export type InvocationInput = {
+  attempt: StepMessage;
+  step: StepSpec;
+  /** The run's variables for this step (./scope.ts); the step's own env is added here. */
+  scope: Map<string, string>;
+  maxOutputSize: number;
+  /** How long the coordinator lets an http attempt run before it times out. */
+  leaseMs: number;
+};
+
+export function buildInvocation({ attempt, step, scope, maxOutputSize, leaseMs }: InvocationInput): StepInvocation {
+  for (const { key, value } of step.env) scope.set(key, expand(value, scope));
+  const base = {
+    ...attempt,
+    shell: step.shell,
+    dir: step.dir,
+    config: expandDeep(step.executor?.config ?? {}, scope),
+    stdoutCapture: step.output
+      ? { limit: maxOutputSize + 1, keep: "head" as const } // one byte more tells "too large"
+      : { limit: MAX_LOG_BYTES, keep: "tail" as const },
+  };
+  if (step.executor?.type === "http") {
+    const command = expand(step.command ?? "", scope);
+    const script = step.script === undefined ? undefined : expand(step.script, scope);
+    return { ...base, executor: "http", command, script, env: Object.fromEntries(scope), timeoutMs: leaseMs };
+  }
+  // A script for another interpreter (`command` + `script`) is passed on as written.
+  const timeoutMs = step.timeoutSec ? step.timeoutSec * 1000 : MAX_COMMAND_MS;
+  try {
+    const command = bindShellReferences(step.command ?? "", scope, step.shell);
+    const script =
+      step.script === undefined || step.command ? undefined : bindShellReferences(step.script, scope, step.shell);
+    const env = { ...Object.fromEntries(scope), ...command.variables, ...script?.variables };
+    return { ...base, executor: "command", command: command.text, script: script?.text ?? step.script, env, timeoutMs };
+  } catch (error) {
+    if (!(error instanceof ShellBindingError)) throw error;
+    return {
+      ...base,
+      executor: "command",
+      command: "",
+      script: undefined,
+      env: {},
+      timeoutMs,
+      refusal: error.message,
+    };
+  }
+}
+
+/** Whether the step runs on the step runner (a command or script) rather than in the Worker (http). */
+export function runsOnRunner(step: StepSpec | undefined): boolean {
+  return step?.executor?.type !== "http";
+}
