@@ -11,7 +11,7 @@ export default defineConfig(async () => ({
   test: {
     projects: [
       {
-        // Worker code inside workerd, with the real local D1 (and later DOs and Queues).
+        // Worker code inside workerd, with the real local D1, Durable Objects and Queues.
         plugins: [
           cloudflareTest({
             // The dev environment: local queues deliver at once (max_batch_timeout = 0).
@@ -40,7 +40,7 @@ export default defineConfig(async () => ({
         },
       },
       {
-        // Processes on this machine: `npm run dev`, scripts, later the step runner and the browser.
+        // Processes on this machine: `npm run dev`, scripts, the step runner and the browser.
         test: {
           name: "node",
           include: ["test/node/**/*.test.ts"],

@@ -1,0 +1,93 @@
+/** The coordinator's pure rules, without a Durable Object: conditions, a step's variables, its invocation. */
+import { describe, expect, it } from "vitest";
+import { matchesSomeLine, unmetPrecondition } from "../../../src/domain/conditions.ts";
+import { parseDagSpec, type StepSpec } from "../../../src/domain/dag-spec.ts";
+import { buildInvocation, runsOnRunner } from "../../../src/domain/invocation.ts";
+import { runScope } from "../../../src/domain/scope.ts";
+
+function stepsOf(yaml: string): StepSpec[] {
+  const parsed = parseDagSpec(yaml);
+  if (!parsed.ok) throw new Error(parsed.errors[0]!.message);
+  return parsed.spec.steps;
+}
+
+describe("one line matcher for preconditions and continueOn output", () => {
+  it("matches a literal line exactly (preconditions) or as a substring (output), per line", () => {
+    expect(matchesSomeLine("main", "dev\nmain", "equals")).toBe(true);
+    expect(matchesSomeLine("main", "maintenance", "equals")).toBe(false);
+    expect(matchesSomeLine("main", "maintenance", "contains")).toBe(true);
+  });
+
+  it("tries a re: pattern, unanchored, on each line; an invalid regex matches nothing", () => {
+    expect(matchesSomeLine("re:^v\\d+$", "x\nv12", "equals")).toBe(true);
+    expect(matchesSomeLine("re:err", "an error here", "equals")).toBe(true);
+    expect(matchesSomeLine("re:(", "(", "contains")).toBe(false);
+  });
+
+  it("decides preconditions with the step's variables: met, negated, skipped with a reason, shell refused", () => {
+    const scope = new Map([["BRANCH", "main"]]);
+    const condition = (expected: string | undefined, negate = false, error?: string) => ({
+      condition: "${BRANCH}",
+      expected,
+      negate,
+      error,
+    });
+    expect(unmetPrecondition([condition("main")], scope)).toBeUndefined();
+    expect(unmetPrecondition([condition("main", true)], scope)).toEqual({
+      skip: "precondition not met: '${BRANCH}' is 'main', expected 'main'",
+    });
+    expect(unmetPrecondition([condition("re:^ma"), condition("dev", false, "not dev")], scope)).toEqual({
+      skip: "not dev",
+    });
+    expect(unmetPrecondition([condition(undefined)], scope)).toHaveProperty("error");
+  });
+});
+
+describe("a step's variables", () => {
+  it("built-ins, payload, params, DAG env and outputs, each able to read the ones before it", () => {
+    const scope = runScope({
+      dagName: "deploy",
+      runId: "r1",
+      stepName: "build",
+      payload: '{"branch":"main"}',
+      headers: null,
+      params: [{ key: "BRANCH", value: "${WEBHOOK_PAYLOAD.branch}" }],
+      outcome: null,
+      dagEnv: [{ key: "TARGET", value: "${BRANCH}-${DAG_NAME}" }],
+      outputs: [["VERSION", "1.2.3"]],
+    });
+    expect(Object.fromEntries(scope)).toEqual({
+      DAG_NAME: "deploy",
+      DAG_RUN_ID: "r1",
+      DAG_RUN_STEP_NAME: "build",
+      WEBHOOK_PAYLOAD: '{"branch":"main"}',
+      BRANCH: "main",
+      DAGU_PARAMS_JSON: '{"BRANCH":"main"}',
+      TARGET: "main-deploy",
+      VERSION: "1.2.3",
+    });
+  });
+});
+
+describe("a step's invocation", () => {
+  const attempt = { dagId: "d", runId: "r", step: "s", attempt: 1 };
+
+  it("expands http text and binds shell references as variables; output steps capture their head", () => {
+    const [http, shell] = stepsOf(
+      "steps:\n  - name: s\n    executor: http\n    command: GET https://x/${V}\n  - name: t\n    command: echo ${P.a}\n    output: OUT\n",
+    );
+    const scope = () =>
+      new Map([
+        ["V", "v1"],
+        ["P", '{"a":"$(id)"}'],
+      ]);
+    const viaHttp = buildInvocation({ attempt, step: http!, scope: scope(), maxOutputSize: 10, leaseMs: 5000 });
+    expect(viaHttp).toMatchObject({ executor: "http", command: "GET https://x/v1", timeoutMs: 5000 });
+    expect(viaHttp.stdoutCapture.keep).toBe("tail");
+    const viaShell = buildInvocation({ attempt, step: shell!, scope: scope(), maxOutputSize: 10, leaseMs: 5000 });
+    expect(viaShell.command).not.toContain("$(id)");
+    expect(Object.values(viaShell.env)).toContain("$(id)");
+    expect(viaShell.stdoutCapture).toEqual({ limit: 11, keep: "head" });
+    expect([runsOnRunner(http), runsOnRunner(shell)]).toEqual([false, true]);
+  });
+});
