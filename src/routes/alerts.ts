@@ -7,7 +7,7 @@ import { renderDelivery, send } from "../alerts/deliver.ts";
 import type { EventFacts } from "../alerts/events.ts";
 import { PolicyInput, PolicySchema, toPolicy, toPolicyWrite, validatePolicy } from "../alerts/policies.ts";
 import { PRESETS } from "../alerts/presets.ts";
-import { ASSET_TOKENS, EVENT_TYPES, type EventType, GROUP_OF_EVENT, TOKENS } from "../alerts/tokens.ts";
+import { ASSET_TOKENS, EVENT_TYPES, type EventType, TOKENS, tokensFor } from "../alerts/tokens.ts";
 import {
   type Attempt,
   type DeliveryRow,
@@ -310,9 +310,7 @@ export const alertRoutes = createRouter()
       {
         eventTypes: EVENT_TYPES.map((eventType) => ({
           eventType,
-          tokens: TOKENS.filter((token) => token.group === "global" || token.group === GROUP_OF_EVENT[eventType]).map(
-            (token) => token.name,
-          ),
+          tokens: tokensFor(eventType).map((token) => token.name),
         })),
         tokens: TOKENS.map((token) => ({ ...token })),
         ignored: ASSET_TOKENS,
