@@ -196,30 +196,6 @@ export async function toPolicyWrite(
   };
 }
 
-/** The wire shape: every header value and the signing secret redacted. */
-export function toPolicy(row: PolicyRow): Policy {
-  const headerNames = JSON.parse(row.header_names) as string[];
-  return {
-    id: row.id,
-    name: row.name,
-    description: row.description,
-    enabled: row.enabled === 1,
-    eventTypes: JSON.parse(row.event_types) as EventType[],
-    dagNames: JSON.parse(row.dag_names) as string[],
-    tags: JSON.parse(row.tags) as string[],
-    options: JSON.parse(row.options) as Policy["options"],
-    webhook: {
-      url: row.url,
-      headers: Object.fromEntries(headerNames.map((name) => [name, REDACTED])),
-      body: row.body,
-      ...(row.signing_secret ? { signingSecret: REDACTED } : {}),
-    },
-    createdBy: row.created_by,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
 /** The decrypted headers and signing secret, for sending only. */
 export async function secretsOf(
   env: Cloudflare.Env,

@@ -10,17 +10,6 @@ export type UserRow = {
   updated_at: string;
 };
 
-/** The wire shape (Dagu's `User`): never the hash or the token version. */
-export type User = { id: string; username: string; role: Role; createdAt: string; updatedAt: string };
-
-export const toUser = (row: UserRow): User => ({
-  id: row.id,
-  username: row.username,
-  role: row.role,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-});
-
 export function findUserById(db: D1Database, id: string): Promise<UserRow | null> {
   return db.prepare("SELECT * FROM users WHERE id = ?1").bind(id).first<UserRow>();
 }

@@ -25,36 +25,6 @@ export type WebhookAuthMode = "token" | "token_or_signature" | "signature";
 export type WebhookWithDag = WebhookRow & { dag_name: string };
 export type TriggerTarget = WebhookWithDag & { spec: string; webhook_options: string };
 
-/** The wire shape (Dagu's `WebhookDetails`): never the hash or the digest. */
-export type Webhook = {
-  id: string;
-  dagName: string;
-  tokenPrefix: string;
-  enabled: boolean;
-  createdAt: string;
-  updatedAt: string;
-  createdBy: string;
-  lastUsedAt?: string;
-  /** dagflare: how triggers authenticate, and the signature's scheme (never its secret). */
-  authMode: WebhookAuthMode;
-  signature: { scheme: SignatureScheme; updatedAt: string } | null;
-};
-
-export const toWebhook = (row: WebhookWithDag): Webhook => ({
-  id: row.id,
-  dagName: row.dag_name,
-  tokenPrefix: row.token_prefix,
-  enabled: row.enabled === 1,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-  createdBy: row.created_by,
-  ...(row.last_used_at ? { lastUsedAt: row.last_used_at } : {}),
-  authMode: row.auth_mode,
-  signature: row.signature_scheme
-    ? { scheme: row.signature_scheme, updatedAt: row.signature_updated_at ?? row.updated_at }
-    : null,
-});
-
 export type TokenFields = { prefix: string; hash: string; digest: string };
 
 const SELECT = "SELECT w.*, d.name AS dag_name FROM webhooks w JOIN dags d ON d.id = w.dag_id";
