@@ -5,17 +5,11 @@
  */
 import { listPolicies, type PolicyRow } from "../db/alerts.ts";
 import { emitEvent } from "./events.ts";
-
-type Options = {
-  thresholdSeconds?: number;
-  metric?: "failed_runs" | "run_count" | "mean_duration_seconds";
-  threshold?: number;
-  windowMinutes?: number;
-};
+import type { EventType } from "./tokens.ts";
 
 export async function runMonitors(env: Cloudflare.Env, at: number): Promise<void> {
   const policies = (await listPolicies(env.DB)).filter((policy) => policy.enabled === 1);
-  const wants = (policy: PolicyRow, type: string) => (JSON.parse(policy.event_types) as string[]).includes(type);
+  const wants = (policy: PolicyRow, type: EventType) => policy.event_types.includes(type);
   await Promise.all([
     ...policies.filter((policy) => wants(policy, "JOB_LONG_RUNNING")).map((policy) => longRunning(env, policy, at)),
     ...policies.filter((policy) => wants(policy, "INSIGHTS_METRIC")).map((policy) => metric(env, policy, at)),
@@ -24,7 +18,7 @@ export async function runMonitors(env: Cloudflare.Env, at: number): Promise<void
 
 /** Runs still running past the threshold: one event per (run, policy), so each alerts once. */
 async function longRunning(env: Cloudflare.Env, policy: PolicyRow, at: number): Promise<void> {
-  const { thresholdSeconds } = JSON.parse(policy.options) as Options;
+  const { thresholdSeconds } = policy.options;
   if (!thresholdSeconds) return;
   const before = new Date(at - thresholdSeconds * 1000).toISOString();
   const { results } = await env.DB.prepare(
@@ -66,9 +60,9 @@ async function longRunning(env: Cloudflare.Env, policy: PolicyRow, at: number): 
  * only after it has been back below it: the window the crossing happened in names the event.
  */
 async function metric(env: Cloudflare.Env, policy: PolicyRow, at: number): Promise<void> {
-  const { metric, threshold, windowMinutes = 60 } = JSON.parse(policy.options) as Options;
+  const { metric, threshold, windowMinutes = 60 } = policy.options;
   if (!metric || threshold === undefined) return;
-  const names = JSON.parse(policy.dag_names) as string[];
+  const names = policy.dag_names;
   const since = new Date(at - windowMinutes * 60_000).toISOString();
   const row = await env.DB.prepare(
     `SELECT COUNT(*) AS runs, SUM(r.status = 2) AS failed,

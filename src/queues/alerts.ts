@@ -6,7 +6,7 @@
  */
 
 import { nextDelay, renderDelivery, retrySchedule, send } from "../alerts/deliver.ts";
-import type { AlertMessage, EventFacts } from "../alerts/events.ts";
+import type { AlertMessage } from "../alerts/events.ts";
 import { matches } from "../alerts/policies.ts";
 import type { EventType } from "../alerts/tokens.ts";
 import {
@@ -74,15 +74,13 @@ async function fanOut(env: Cloudflare.Env, eventId: string, redelivered: boolean
   // Most events match no policy: find that out with one read before loading anything else.
   const [event, all] = await Promise.all([findEvent(env.DB, eventId), listPolicies(env.DB)]);
   if (!event) return;
-  const type = event.type as EventType;
-  const candidates = all.filter(
-    (policy) => policy.enabled === 1 && (JSON.parse(policy.event_types) as string[]).includes(type),
-  );
+  const type = event.type;
+  const candidates = all.filter((policy) => policy.enabled === 1 && policy.event_types.includes(type));
   if (candidates.length === 0 && !redelivered) return;
-  const facts = JSON.parse(event.context) as EventFacts;
+  const facts = event.context;
   const dagRow = event.dag_name ? await findDag(env.DB, event.dag_name) : null;
   const dag = dagRow
-    ? { name: dagRow.name, tags: JSON.parse(dagRow.tags) as string[] }
+    ? { name: dagRow.name, tags: dagRow.tags }
     : event.dag_name
       ? { name: event.dag_name, tags: [] }
       : undefined;
@@ -121,8 +119,7 @@ async function thresholdReached(
   type: EventType,
   dagId: string | undefined,
 ): Promise<boolean> {
-  const threshold =
-    (JSON.parse(policy.options) as { consecutiveFailureThreshold?: number }).consecutiveFailureThreshold ?? 1;
+  const threshold = policy.options.consecutiveFailureThreshold ?? 1;
   if (type !== "JOB_FAILURE" || threshold <= 1 || !dagId) return true;
   const { results } = await env.DB.prepare(
     "SELECT status FROM dag_runs WHERE dag_id = ?1 AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?2",
@@ -139,7 +136,7 @@ async function notifiedRecently(
   type: EventType,
   dagName: string | null,
 ): Promise<boolean> {
-  const minutes = (JSON.parse(policy.options) as { renotifyIntervalMinutes?: number }).renotifyIntervalMinutes;
+  const minutes = policy.options.renotifyIntervalMinutes;
   if (!minutes) return false;
   const since = new Date(Date.now() - minutes * 60_000).toISOString();
   const recent = await env.DB.prepare(
@@ -179,13 +176,7 @@ async function attemptDelivery(
   if (!delivery || !policy || !event) return undefined;
   let request;
   try {
-    request = await renderDelivery(
-      env,
-      policy,
-      event.type as EventType,
-      JSON.parse(event.context) as EventFacts,
-      delivery.id,
-    );
+    request = await renderDelivery(env, policy, event.type, event.context, delivery.id);
   } catch (error) {
     const reason = `could not render: ${error instanceof Error ? error.message : String(error)}`;
     await recordAttempt(

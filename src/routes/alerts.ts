@@ -293,7 +293,7 @@ export const alertRoutes = createRouter()
   .openapi(replay, async (c) => {
     const row = await requireDelivery(c.env.DB, c.req.valid("param").id);
     if (row.status === "pending") throw new ApiError("bad_request", `delivery '${row.id}' is still being sent`);
-    const attempts = (JSON.parse(row.attempts) as unknown[]).length;
+    const attempts = row.attempts.length;
     await setDeliveryStatus(c.env.DB, row.id, "pending", now());
     try {
       await c.env.ALERTS.send(
@@ -334,7 +334,7 @@ async function requireDelivery(db: D1Database, id: string): Promise<DeliveryRow>
 }
 
 function sampleType(policy: Pick<PolicyRow, "event_types">, asked: EventType | undefined): EventType {
-  return asked ?? (JSON.parse(policy.event_types) as EventType[])[0] ?? "JOB_FAILURE";
+  return asked ?? policy.event_types[0] ?? "JOB_FAILURE";
 }
 
 async function sendSample(env: Cloudflare.Env, policy: PolicyRow, asked: EventType | undefined) {

@@ -338,14 +338,10 @@ function invalidSpec(errors: SpecError[]): ApiError {
   });
 }
 
-function schedulesOf(row: DagRow): string[] {
-  return JSON.parse(row.schedules) as string[];
-}
-
 /** When the schedule next starts the DAG: never while it is suspended. */
 function nextRun(row: DagRow, after: Date): Date | undefined {
   if (row.suspended === 1) return undefined;
-  const upcoming = schedulesOf(row)
+  const upcoming = row.schedules
     .map((expression) => nextScheduledRun(expression, after))
     .filter((date): date is Date => date !== undefined);
   return upcoming.length ? new Date(Math.min(...upcoming.map(Number))) : undefined;

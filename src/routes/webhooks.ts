@@ -320,7 +320,7 @@ export const webhookRoutes = createRouter()
       c.executionCtx.waitUntil(renewDigest(c.env.DB, target.id, target.token_digest, via.renewedDigest));
 
     const { payload, dagRunId } = readBody(new TextDecoder().decode(raw), c.req.header("Content-Type"));
-    const options = JSON.parse(target.webhook_options) as { forwardHeaders?: string[]; runIdHeader?: string };
+    const options = target.webhook_options;
     // The sender's own delivery id (e.g. X-GitHub-Delivery) makes its redeliveries idempotent.
     // A Standard Webhooks message is signed together with its webhook-id, its idempotency key by
     // that spec: it names the run unless the DAG chose a header, so a replayed message → 409.

@@ -1,5 +1,5 @@
 /** The wire shape of an alert delivery, with every attempt. */
-import type { Attempt, DeliveryRow } from "../../db/alerts.ts";
+import type { DeliveryRow } from "../../db/alerts.ts";
 
 export function alertDeliveryView(row: DeliveryRow) {
   return {
@@ -9,7 +9,7 @@ export function alertDeliveryView(row: DeliveryRow) {
     dagName: row.dag_name,
     dagRunId: row.run_id,
     status: row.status,
-    attempts: JSON.parse(row.attempts) as Attempt[],
+    attempts: row.attempts,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

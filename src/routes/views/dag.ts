@@ -14,8 +14,8 @@ export function dagListItemView(row: DagRow, nextRun: Date | undefined, latest: 
     dag: {
       name: row.name,
       description: row.description,
-      schedule: (JSON.parse(row.schedules) as string[]).map((expression) => ({ expression })),
-      tags: JSON.parse(row.tags) as string[],
+      schedule: row.schedules.map((expression) => ({ expression })),
+      tags: row.tags,
     },
     latestDAGRun: latestRunSummary(row.name, latest),
     suspended: row.suspended === 1,
