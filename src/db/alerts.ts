@@ -331,3 +331,38 @@ export async function setDeliveryStatus(
 ): Promise<void> {
   await db.prepare("UPDATE alert_deliveries SET status = ?2, updated_at = ?3 WHERE id = ?1").bind(id, status, at).run();
 }
+
+/** Whether a delivery of this kind (policy, event type, DAG) was created after `since`: renotifyIntervalMinutes. */
+export async function hasDeliverySince(
+  db: D1Database,
+  policyId: string,
+  eventType: EventType,
+  dagName: string | null,
+  since: string,
+): Promise<boolean> {
+  const recent = await db
+    .prepare(
+      "SELECT 1 AS found FROM alert_deliveries WHERE policy_id = ?1 AND event_type = ?2 AND dag_name IS ?3 AND created_at > ?4 LIMIT 1",
+    )
+    .bind(policyId, eventType, dagName, since)
+    .first();
+  return recent !== null;
+}
+
+/** Whether the policy's metric was last seen above its threshold (never seen: not above). */
+export async function isMetricAbove(db: D1Database, policyId: string): Promise<boolean> {
+  const state = await db
+    .prepare("SELECT above FROM alert_metric_state WHERE policy_id = ?1")
+    .bind(policyId)
+    .first<{ above: number }>();
+  return state?.above === 1;
+}
+
+export async function setMetricAbove(db: D1Database, policyId: string, above: boolean, at: string): Promise<void> {
+  await db
+    .prepare(
+      "INSERT INTO alert_metric_state (policy_id, above, changed_at) VALUES (?1, ?2, ?3) ON CONFLICT (policy_id) DO UPDATE SET above = ?2, changed_at = ?3",
+    )
+    .bind(policyId, above ? 1 : 0, at)
+    .run();
+}

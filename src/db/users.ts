@@ -10,6 +10,11 @@ export type UserRow = {
   updated_at: string;
 };
 
+/** Whether any user exists: the first-admin bootstrap runs only while none does. */
+export async function hasUsers(db: D1Database): Promise<boolean> {
+  return (await db.prepare("SELECT 1 FROM users LIMIT 1").first()) !== null;
+}
+
 export function findUserById(db: D1Database, id: string): Promise<UserRow | null> {
   return db.prepare("SELECT * FROM users WHERE id = ?1").bind(id).first<UserRow>();
 }

@@ -16,11 +16,13 @@ import {
   findDelivery,
   findEvent,
   findPolicy,
+  hasDeliverySince,
   listPolicies,
   type PolicyRow,
   recordAttempt,
 } from "../db/alerts.ts";
 import { findDag } from "../db/dags.ts";
+import { lastFinishedRunsFailed } from "../db/runs.ts";
 import { now } from "../db/time.ts";
 
 export async function consumeAlerts(batch: MessageBatch<AlertMessage>, env: Cloudflare.Env): Promise<void> {
@@ -121,12 +123,7 @@ async function thresholdReached(
 ): Promise<boolean> {
   const threshold = policy.options.consecutiveFailureThreshold ?? 1;
   if (type !== "JOB_FAILURE" || threshold <= 1 || !dagId) return true;
-  const { results } = await env.DB.prepare(
-    "SELECT status FROM dag_runs WHERE dag_id = ?1 AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?2",
-  )
-    .bind(dagId, threshold)
-    .all<{ status: number }>();
-  return results.length === threshold && results.every((row) => row.status === 2);
+  return lastFinishedRunsFailed(env.DB, dagId, threshold);
 }
 
 /** `renotifyIntervalMinutes`: the same kind of alert about the same DAG is not repeated sooner. */
@@ -139,12 +136,7 @@ async function notifiedRecently(
   const minutes = policy.options.renotifyIntervalMinutes;
   if (!minutes) return false;
   const since = new Date(Date.now() - minutes * 60_000).toISOString();
-  const recent = await env.DB.prepare(
-    "SELECT 1 AS found FROM alert_deliveries WHERE policy_id = ?1 AND event_type = ?2 AND dag_name IS ?3 AND created_at > ?4 LIMIT 1",
-  )
-    .bind(policy.id, type, dagName, since)
-    .first();
-  return recent !== null;
+  return hasDeliverySince(env.DB, policy.id, type, dagName, since);
 }
 
 /** A claim outlives the longest attempt (the request timeout) with room to record it. */
