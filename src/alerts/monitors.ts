@@ -6,6 +6,7 @@
 import { isMetricAbove, listPolicies, type PolicyRow, setMetricAbove } from "../db/alerts.ts";
 import { listRunningStartedBefore, runStatsSince } from "../db/runs.ts";
 import { emitEvent } from "./events.ts";
+import { matches } from "./policies.ts";
 import type { EventType } from "./tokens.ts";
 
 export async function runMonitors(env: Cloudflare.Env, at: number): Promise<void> {
@@ -17,12 +18,17 @@ export async function runMonitors(env: Cloudflare.Env, at: number): Promise<void
   ]);
 }
 
-/** Runs still running past the threshold: one event per (run, policy), so each alerts once. */
+/**
+ * Runs of the policy's DAGs still running past the threshold: one event per (run, policy), so
+ * each alerts once. The event names its policy, and the fan-out then takes the DAG filter as
+ * applied: it is applied here.
+ */
 async function longRunning(env: Cloudflare.Env, policy: PolicyRow, at: number): Promise<void> {
   const { thresholdSeconds } = policy.options;
   if (!thresholdSeconds) return;
   const before = new Date(at - thresholdSeconds * 1000).toISOString();
   for (const run of await listRunningStartedBefore(env.DB, before)) {
+    if (!matches(policy, "JOB_LONG_RUNNING", { name: run.dag_name, tags: run.dag_tags })) continue;
     await emitEvent(env, {
       id: `long.${run.dag_id}.${run.run_id}.${policy.id}`,
       type: "JOB_LONG_RUNNING",

@@ -1,5 +1,6 @@
 import type { RunTrigger } from "../domain/run.ts";
 import { RUN_STATUS } from "../domain/status.ts";
+import { parseJsonColumn, StringList } from "./json.ts";
 
 /** A run's D1 copy as the coordinator writes it. */
 export type RunWrite = {
@@ -118,21 +119,23 @@ export async function deleteRunsFinishedBefore(db: D1Database, dagId: string, cu
   await db.prepare("DELETE FROM dag_runs WHERE dag_id = ?1 AND finished_at < ?2").bind(dagId, cutoff).run();
 }
 
-/** A run still running, with what a JOB_LONG_RUNNING alert tells about it. */
+/** A run still running, with what a JOB_LONG_RUNNING alert tells about it and its DAG's tags (for policy filters). */
 export type RunningRun = Pick<RunRow, "run_id" | "trigger" | "triggered_by" | "params" | "dag_name" | "dag_id"> & {
   started_at: string;
+  dag_tags: string[];
 };
 
 /** Runs still running that started at or before `startedBefore`: the long-running monitor's candidates. */
 export async function listRunningStartedBefore(db: D1Database, startedBefore: string): Promise<RunningRun[]> {
   const { results } = await db
     .prepare(
-      `SELECT r.run_id, r.started_at, r.trigger, r.triggered_by, r.params, d.name AS dag_name, d.id AS dag_id
+      `SELECT r.run_id, r.started_at, r.trigger, r.triggered_by, r.params, d.name AS dag_name, d.id AS dag_id,
+              d.tags AS dag_tags
        FROM dag_runs r JOIN dags d ON d.id = r.dag_id WHERE r.status = ?2 AND r.started_at <= ?1`,
     )
     .bind(startedBefore, RUN_STATUS.running)
-    .all<RunningRun>();
-  return results;
+    .all<Omit<RunningRun, "dag_tags"> & { dag_tags: string }>();
+  return results.map((row) => ({ ...row, dag_tags: parseJsonColumn(StringList, row.dag_tags, "dags.tags") }));
 }
 
 /** How many runs finished since then, how many of them failed, and their mean duration. */
