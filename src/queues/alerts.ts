@@ -5,7 +5,7 @@
  * its retries (or the queue's) ends `failed` in the delivery log.
  */
 
-import { nextDelay, renderDelivery, retrySchedule, send } from "../alerts/deliver.ts";
+import { nextDelay, type Rendered, renderDelivery, retrySchedule, send } from "../alerts/deliver.ts";
 import type { AlertMessage } from "../alerts/events.ts";
 import { matches } from "../alerts/policies.ts";
 import type { EventType } from "../alerts/tokens.ts";
@@ -166,7 +166,7 @@ async function attemptDelivery(
     ? await Promise.all([findPolicy(env.DB, delivery.policy_id), findEvent(env.DB, delivery.event_id)])
     : [null, null];
   if (!delivery || !policy || !event) return undefined;
-  let request;
+  let request: Rendered;
   try {
     request = await renderDelivery(env, policy, event.type, event.context, delivery.id);
   } catch (error) {

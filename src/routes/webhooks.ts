@@ -419,13 +419,11 @@ async function requireWebhook(db: D1Database, dagName: string): Promise<WebhookW
   throw notFound(`webhook of DAG '${dagName}'`);
 }
 
-function readBody(text: string, contentType = "") {
-  let body;
+function readBody(text: string, contentType = ""): ReturnType<typeof readWebhookBody> {
   try {
-    body = readWebhookBody(text, contentType);
+    return readWebhookBody(text, contentType);
   } catch (error) {
     if (error instanceof JsonTextError) throw new ApiError("bad_request", `the body must be JSON: ${error.message}`);
     throw error;
   }
-  return body;
 }
