@@ -25,7 +25,7 @@ const failure = `step "build" failed: exit code 2\n${'npm ERR! "quoted" \\ back\
   0,
   100 * 1024,
 );
-const policy = { id: "p", name: "Critical", description: "", options: "{}" };
+const policy = { id: "p", name: "Critical", description: "", options: {} };
 const facts = {
   dagName: "deploy",
   runId: "r1",

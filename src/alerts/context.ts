@@ -19,10 +19,7 @@ export function tokenValues(
   isSample = false,
 ): Record<string, string> {
   const base = (env.PUBLIC_URL ?? "").replace(/\/+$/, "");
-  const options = JSON.parse(policy.options) as {
-    includeDescriptionInNotification?: boolean;
-    thresholdSeconds?: number;
-  };
+  const options = policy.options;
   const dag = facts.dagName ?? "";
   const runLink = facts.runId ? `${base}/runs/${encodeURIComponent(dag)}/${encodeURIComponent(facts.runId)}` : "";
   const values: Record<string, string> = {

@@ -132,8 +132,14 @@ export function retryAfter(headers: Headers, body: string): number | undefined {
     if (!Number.isNaN(date)) return Math.max(0, Math.ceil((date - Date.now()) / 1000));
   }
   try {
-    const parsed = JSON.parse(body) as { retry_after?: unknown };
-    if (typeof parsed.retry_after === "number") return Math.max(0, Math.ceil(parsed.retry_after));
+    const parsed: unknown = JSON.parse(body);
+    if (
+      typeof parsed === "object" &&
+      parsed !== null &&
+      "retry_after" in parsed &&
+      typeof parsed.retry_after === "number"
+    )
+      return Math.max(0, Math.ceil(parsed.retry_after));
   } catch {
     // not JSON
   }
@@ -170,7 +176,7 @@ function isDiscord(url: string): boolean {
  * must not. Unless the template sets `allowed_mentions` itself, it is set to exactly those.
  */
 export function withDiscordMentions(template: string, body: string): string {
-  const payload = JSON.parse(body) as Record<string, unknown>;
+  const payload: unknown = JSON.parse(body);
   if (typeof payload !== "object" || payload === null || Array.isArray(payload) || "allowed_mentions" in payload)
     return body;
   const literal = template.replace(/\{\{[^}]*\}\}/g, "");

@@ -51,7 +51,7 @@ export async function emitEvent(env: Cloudflare.Env, event: AlertEvent): Promise
     type: event.type,
     dag_name: event.facts.dagName ?? null,
     run_id: event.facts.runId ?? null,
-    context: JSON.stringify(event.facts),
+    context: event.facts,
     created_at: now(),
   });
   if (recorded)

@@ -3,45 +3,32 @@
  * every-minute cron tick: runs that have been running longer than a policy's `thresholdSeconds`
  * (once per run and policy), and metric thresholds over a window (once per crossing).
  */
-import { listPolicies, type PolicyRow } from "../db/alerts.ts";
+import { isMetricAbove, listPolicies, type PolicyRow, setMetricAbove } from "../db/alerts.ts";
+import { listRunningStartedBefore, runStatsSince } from "../db/runs.ts";
 import { emitEvent } from "./events.ts";
-
-type Options = {
-  thresholdSeconds?: number;
-  metric?: "failed_runs" | "run_count" | "mean_duration_seconds";
-  threshold?: number;
-  windowMinutes?: number;
-};
+import { matches } from "./policies.ts";
+import type { EventType } from "./tokens.ts";
 
 export async function runMonitors(env: Cloudflare.Env, at: number): Promise<void> {
   const policies = (await listPolicies(env.DB)).filter((policy) => policy.enabled === 1);
-  const wants = (policy: PolicyRow, type: string) => (JSON.parse(policy.event_types) as string[]).includes(type);
+  const wants = (policy: PolicyRow, type: EventType) => policy.event_types.includes(type);
   await Promise.all([
     ...policies.filter((policy) => wants(policy, "JOB_LONG_RUNNING")).map((policy) => longRunning(env, policy, at)),
     ...policies.filter((policy) => wants(policy, "INSIGHTS_METRIC")).map((policy) => metric(env, policy, at)),
   ]);
 }
 
-/** Runs still running past the threshold: one event per (run, policy), so each alerts once. */
+/**
+ * Runs of the policy's DAGs still running past the threshold: one event per (run, policy), so
+ * each alerts once. The event names its policy, and the fan-out then takes the DAG filter as
+ * applied: it is applied here.
+ */
 async function longRunning(env: Cloudflare.Env, policy: PolicyRow, at: number): Promise<void> {
-  const { thresholdSeconds } = JSON.parse(policy.options) as Options;
+  const { thresholdSeconds } = policy.options;
   if (!thresholdSeconds) return;
   const before = new Date(at - thresholdSeconds * 1000).toISOString();
-  const { results } = await env.DB.prepare(
-    `SELECT r.run_id, r.started_at, r.trigger, r.triggered_by, r.params, d.name AS dag_name, d.id AS dag_id
-     FROM dag_runs r JOIN dags d ON d.id = r.dag_id WHERE r.status = 1 AND r.started_at <= ?1`,
-  )
-    .bind(before)
-    .all<{
-      run_id: string;
-      started_at: string;
-      trigger: string;
-      triggered_by: string;
-      params: string;
-      dag_name: string;
-      dag_id: string;
-    }>();
-  for (const run of results) {
+  for (const run of await listRunningStartedBefore(env.DB, before)) {
+    if (!matches(policy, "JOB_LONG_RUNNING", { name: run.dag_name, tags: run.dag_tags })) continue;
     await emitEvent(env, {
       id: `long.${run.dag_id}.${run.run_id}.${policy.id}`,
       type: "JOB_LONG_RUNNING",
@@ -66,18 +53,10 @@ async function longRunning(env: Cloudflare.Env, policy: PolicyRow, at: number): 
  * only after it has been back below it: the window the crossing happened in names the event.
  */
 async function metric(env: Cloudflare.Env, policy: PolicyRow, at: number): Promise<void> {
-  const { metric, threshold, windowMinutes = 60 } = JSON.parse(policy.options) as Options;
+  const { metric, threshold, windowMinutes = 60 } = policy.options;
   if (!metric || threshold === undefined) return;
-  const names = JSON.parse(policy.dag_names) as string[];
   const since = new Date(at - windowMinutes * 60_000).toISOString();
-  const row = await env.DB.prepare(
-    `SELECT COUNT(*) AS runs, SUM(r.status = 2) AS failed,
-            AVG((julianday(r.finished_at) - julianday(r.started_at)) * 86400.0) AS mean_seconds
-     FROM dag_runs r JOIN dags d ON d.id = r.dag_id
-     WHERE r.finished_at >= ?1 AND (json_array_length(?2) = 0 OR d.name IN (SELECT value FROM json_each(?2)))`,
-  )
-    .bind(since, JSON.stringify(names))
-    .first<{ runs: number; failed: number | null; mean_seconds: number | null }>();
+  const row = await runStatsSince(env.DB, since, policy.dag_names);
   const value =
     metric === "failed_runs"
       ? (row?.failed ?? 0)
@@ -85,10 +64,7 @@ async function metric(env: Cloudflare.Env, policy: PolicyRow, at: number): Promi
         ? (row?.runs ?? 0)
         : Math.round((row?.mean_seconds ?? 0) * 10) / 10;
   const above = value > threshold;
-  const state = await env.DB.prepare("SELECT above FROM alert_metric_state WHERE policy_id = ?1")
-    .bind(policy.id)
-    .first<{ above: number }>();
-  if ((state?.above === 1) === above) return;
+  if ((await isMetricAbove(env.DB, policy.id)) === above) return;
   // The alert first, then the state: a failure between them repeats the alert, never loses it.
   if (above) {
     await emitEvent(env, {
@@ -97,9 +73,5 @@ async function metric(env: Cloudflare.Env, policy: PolicyRow, at: number): Promi
       facts: { metric, threshold, value, forPolicy: policy.id },
     });
   }
-  await env.DB.prepare(
-    "INSERT INTO alert_metric_state (policy_id, above, changed_at) VALUES (?1, ?2, ?3) ON CONFLICT (policy_id) DO UPDATE SET above = ?2, changed_at = ?3",
-  )
-    .bind(policy.id, above ? 1 : 0, new Date(at).toISOString())
-    .run();
+  await setMetricAbove(env.DB, policy.id, above, new Date(at).toISOString());
 }

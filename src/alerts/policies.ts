@@ -5,6 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import { decrypt, encrypt } from "../auth/encryption.ts";
 import type { PolicyRow, PolicyWrite } from "../db/alerts.ts";
+import { parseJsonColumn, StringMap } from "../db/json.ts";
 import { ApiError } from "../errors.ts";
 import { checkTemplate, type TemplateProblem } from "./template.ts";
 import { EVENT_TYPES, type EventType } from "./tokens.ts";
@@ -169,7 +170,7 @@ export async function toPolicyWrite(
       "the URL now points at another host: enter the header values and signing secret again",
     );
   }
-  const stored = previous?.headers ? (JSON.parse(await decrypt(env, previous.headers)) as Record<string, string>) : {};
+  const stored = previous?.headers ? await decryptHeaders(env, previous.headers) : {};
   const headers = Object.fromEntries(
     Object.entries(input.webhook.headers ?? {}).map(([name, value]) => [
       name,
@@ -184,39 +185,15 @@ export async function toPolicyWrite(
     name: input.name,
     description: input.description ?? "",
     enabled: input.enabled === false ? 0 : 1,
-    event_types: JSON.stringify([...new Set(input.eventTypes)]),
-    dag_names: JSON.stringify(input.dagNames ?? []),
-    tags: JSON.stringify(input.tags ?? []),
-    options: JSON.stringify(input.options ?? {}),
+    event_types: [...new Set(input.eventTypes)],
+    dag_names: input.dagNames ?? [],
+    tags: input.tags ?? [],
+    options: input.options ?? {},
     url: input.webhook.url,
-    header_names: JSON.stringify(Object.keys(headers)),
+    header_names: Object.keys(headers),
     headers: Object.keys(headers).length > 0 ? await encrypt(env, JSON.stringify(headers)) : null,
     body: input.webhook.body,
     signing_secret: signingSecret,
-  };
-}
-
-/** The wire shape: every header value and the signing secret redacted. */
-export function toPolicy(row: PolicyRow): Policy {
-  const headerNames = JSON.parse(row.header_names) as string[];
-  return {
-    id: row.id,
-    name: row.name,
-    description: row.description,
-    enabled: row.enabled === 1,
-    eventTypes: JSON.parse(row.event_types) as EventType[],
-    dagNames: JSON.parse(row.dag_names) as string[],
-    tags: JSON.parse(row.tags) as string[],
-    options: JSON.parse(row.options) as Policy["options"],
-    webhook: {
-      url: row.url,
-      headers: Object.fromEntries(headerNames.map((name) => [name, REDACTED])),
-      body: row.body,
-      ...(row.signing_secret ? { signingSecret: REDACTED } : {}),
-    },
-    createdBy: row.created_by,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
   };
 }
 
@@ -226,7 +203,7 @@ export async function secretsOf(
   row: PolicyRow,
 ): Promise<{ headers: Record<string, string>; signingSecret: string | undefined }> {
   return {
-    headers: row.headers ? (JSON.parse(await decrypt(env, row.headers)) as Record<string, string>) : {},
+    headers: row.headers ? await decryptHeaders(env, row.headers) : {},
     signingSecret: row.signing_secret ? await decrypt(env, row.signing_secret) : undefined,
   };
 }
@@ -238,11 +215,14 @@ export function matches(
   dag: { name: string; tags: string[] } | undefined,
   ignoreDags = false,
 ): boolean {
-  if (row.enabled !== 1 || !(JSON.parse(row.event_types) as string[]).includes(eventType)) return false;
+  if (row.enabled !== 1 || !row.event_types.includes(eventType)) return false;
   if (ignoreDags) return true;
-  const names = JSON.parse(row.dag_names) as string[];
-  const tags = JSON.parse(row.tags) as string[];
+  const { dag_names: names, tags } = row;
   if (names.length === 0 && tags.length === 0) return true;
   if (!dag) return false;
   return names.includes(dag.name) || dag.tags.some((tag) => tags.includes(tag));
+}
+
+async function decryptHeaders(env: Cloudflare.Env, encrypted: string): Promise<Record<string, string>> {
+  return parseJsonColumn(StringMap, await decrypt(env, encrypted), "alert_policies.headers");
 }

@@ -1,5 +1,5 @@
 import { now } from "../db/time.ts";
-import { insertFirstUser } from "../db/users.ts";
+import { hasUsers, insertFirstUser } from "../db/users.ts";
 import { hashSecret } from "./passwords.ts";
 
 /**
@@ -9,8 +9,7 @@ import { hashSecret } from "./passwords.ts";
  * and ADMIN_PASSWORD secrets are set.
  */
 export async function bootstrapFirstAdmin(db: D1Database, username: string, password: string): Promise<boolean> {
-  const empty = (await db.prepare("SELECT 1 FROM users LIMIT 1").first()) === null;
-  if (!empty) return false;
+  if (await hasUsers(db)) return false;
   return insertFirstUser(db, {
     id: crypto.randomUUID(),
     username,

@@ -1,9 +1,10 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { findUserById, toUser } from "../db/users.ts";
+import { findUserById } from "../db/users.ts";
 import { type Role, roleAtLeast } from "../domain/roles.ts";
 import { API_KEY_PREFIX, WEBHOOK_TOKEN_PREFIX } from "../domain/secrets.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
+import { userView } from "../routes/views/user.ts";
 import { verifyApiKey } from "./credentials.ts";
 import { readSession, signingKey } from "./jwt.ts";
 import { recordUse } from "./last-used.ts";
@@ -54,7 +55,7 @@ export async function authenticate(c: Context<AppEnv>): Promise<Principal> {
   if (!session || !user || user.token_version !== session.tokenVersion) {
     throw unauthorized("invalid or expired token");
   }
-  return { kind: "user", id: user.id, role: user.role, user: toUser(user) };
+  return { kind: "user", id: user.id, role: user.role, user: userView(user) };
 }
 
 /** Authenticates the caller and requires at least `role`; every non-public route declares one. */

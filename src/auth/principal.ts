@@ -1,5 +1,5 @@
-import type { User } from "../db/users.ts";
 import type { Role } from "../domain/roles.ts";
+import type { User } from "../routes/views/user.ts";
 
 /** Who is calling: a signed-in user, an API key, or anyone at all when AUTH_MODE is `none`. */
 export type Principal =

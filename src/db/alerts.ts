@@ -1,42 +1,123 @@
 /** Alert policies, events and deliveries in D1. */
+import { z } from "zod";
+import type { EventFacts } from "../alerts/events.ts";
+import { EVENT_TYPES, type EventType } from "../alerts/tokens.ts";
+import { parseJsonColumn, StringList } from "./json.ts";
+
+/**
+ * Stored options, as the API's options schema (alerts/policies.ts) admitted them. Loose: an
+ * option added there and not here still reaches its readers.
+ */
+const PolicyOptionsColumn = z.looseObject({
+  thresholdSeconds: z.number().optional(),
+  consecutiveFailureThreshold: z.number().optional(),
+  renotifyIntervalMinutes: z.number().optional(),
+  includeDescriptionInNotification: z.boolean().optional(),
+  metric: z.enum(["failed_runs", "run_count", "mean_duration_seconds"]).optional(),
+  threshold: z.number().optional(),
+  windowMinutes: z.number().optional(),
+});
+export type PolicyOptions = z.infer<typeof PolicyOptionsColumn>;
+
+const EventTypesColumn = z.array(z.enum(EVENT_TYPES));
 
 export type PolicyRow = {
   id: string;
   name: string;
   description: string;
   enabled: number;
-  event_types: string;
-  dag_names: string;
-  tags: string;
-  options: string;
+  event_types: EventType[];
+  dag_names: string[];
+  tags: string[];
+  options: PolicyOptions;
   url: string;
-  header_names: string;
+  header_names: string[];
+  /** Encrypted JSON of the header values (src/auth/encryption.ts); decrypted only to send. */
   headers: string | null;
   body: string;
+  /** Encrypted. */
   signing_secret: string | null;
   created_by: string;
   created_at: string;
   updated_at: string;
 };
 
+type PolicyColumns = Omit<PolicyRow, "event_types" | "dag_names" | "tags" | "options" | "header_names"> & {
+  event_types: string;
+  dag_names: string;
+  tags: string;
+  options: string;
+  header_names: string;
+};
+
+function policyRow(row: PolicyColumns): PolicyRow {
+  return {
+    ...row,
+    event_types: parseJsonColumn(EventTypesColumn, row.event_types, "alert_policies.event_types"),
+    dag_names: parseJsonColumn(StringList, row.dag_names, "alert_policies.dag_names"),
+    tags: parseJsonColumn(StringList, row.tags, "alert_policies.tags"),
+    options: parseJsonColumn(PolicyOptionsColumn, row.options, "alert_policies.options"),
+    header_names: parseJsonColumn(StringList, row.header_names, "alert_policies.header_names"),
+  };
+}
+
 export type PolicyWrite = Omit<PolicyRow, "created_by" | "created_at" | "updated_at">;
+
+/** The facts as emitEvent wrote them. Loose, like the options: a fact added to EventFacts and not here is kept. */
+const EventFactsColumn: z.ZodType<EventFacts> = z.looseObject({
+  dagName: z.string().optional(),
+  runId: z.string().optional(),
+  runStatus: z.string().optional(),
+  trigger: z.string().optional(),
+  triggeredBy: z.string().optional(),
+  params: z.string().optional(),
+  startedAt: z.string().nullish(),
+  finishedAt: z.string().nullish(),
+  durationMs: z.number().optional(),
+  failedSteps: z.array(z.string()).optional(),
+  error: z.string().optional(),
+  scheduledFor: z.string().optional(),
+  errors: z.array(z.string()).optional(),
+  agentUrl: z.string().optional(),
+  metric: z.string().optional(),
+  threshold: z.number().optional(),
+  value: z.number().optional(),
+  forPolicy: z.string().optional(),
+});
 
 export type EventRow = {
   id: string;
-  type: string;
+  type: EventType;
   dag_name: string | null;
   run_id: string | null;
-  context: string;
+  context: EventFacts;
   created_at: string;
 };
 
-export type Attempt = {
-  at: string;
-  statusCode: number | null;
-  durationMs: number;
-  error?: string;
-  responseBody?: string;
-};
+type EventColumns = Omit<EventRow, "type" | "context"> & { type: string; context: string };
+
+function eventRow(row: EventColumns): EventRow {
+  return {
+    ...row,
+    type: parseEventType(row.type),
+    context: parseJsonColumn(EventFactsColumn, row.context, "alert_events.context"),
+  };
+}
+
+function parseEventType(type: string): EventType {
+  const parsed = z.enum(EVENT_TYPES).safeParse(type);
+  if (!parsed.success) throw new Error(`alert_events.type: unknown event type '${type}'`);
+  return parsed.data;
+}
+
+const AttemptColumn = z.object({
+  at: z.string(),
+  statusCode: z.number().nullable(),
+  durationMs: z.number(),
+  error: z.string().optional(),
+  responseBody: z.string().optional(),
+});
+export type Attempt = z.infer<typeof AttemptColumn>;
 
 export type DeliveryRow = {
   id: string;
@@ -46,18 +127,25 @@ export type DeliveryRow = {
   dag_name: string | null;
   run_id: string | null;
   status: "pending" | "delivered" | "failed";
-  attempts: string;
+  attempts: Attempt[];
   created_at: string;
   updated_at: string;
 };
 
-export async function listPolicies(db: D1Database): Promise<PolicyRow[]> {
-  const { results } = await db.prepare("SELECT * FROM alert_policies ORDER BY lower(name)").all<PolicyRow>();
-  return results;
+type DeliveryColumns = Omit<DeliveryRow, "attempts"> & { attempts: string };
+
+function deliveryRow(row: DeliveryColumns): DeliveryRow {
+  return { ...row, attempts: parseJsonColumn(z.array(AttemptColumn), row.attempts, "alert_deliveries.attempts") };
 }
 
-export function findPolicy(db: D1Database, id: string): Promise<PolicyRow | null> {
-  return db.prepare("SELECT * FROM alert_policies WHERE id = ?1").bind(id).first<PolicyRow>();
+export async function listPolicies(db: D1Database): Promise<PolicyRow[]> {
+  const { results } = await db.prepare("SELECT * FROM alert_policies ORDER BY lower(name)").all<PolicyColumns>();
+  return results.map(policyRow);
+}
+
+export async function findPolicy(db: D1Database, id: string): Promise<PolicyRow | null> {
+  const row = await db.prepare("SELECT * FROM alert_policies WHERE id = ?1").bind(id).first<PolicyColumns>();
+  return row && policyRow(row);
 }
 
 /** Inserts unless the name is taken; returns whether it was inserted. */
@@ -95,12 +183,12 @@ const policyBindings = (policy: PolicyWrite) => [
   policy.name,
   policy.description,
   policy.enabled,
-  policy.event_types,
-  policy.dag_names,
-  policy.tags,
-  policy.options,
+  JSON.stringify(policy.event_types),
+  JSON.stringify(policy.dag_names),
+  JSON.stringify(policy.tags),
+  JSON.stringify(policy.options),
   policy.url,
-  policy.header_names,
+  JSON.stringify(policy.header_names),
   policy.headers,
   policy.body,
   policy.signing_secret,
@@ -124,14 +212,15 @@ export async function insertEvent(db: D1Database, event: EventRow): Promise<bool
          SELECT ?1, ?2, ?3, ?4, ?5, ?6
          WHERE EXISTS (SELECT 1 FROM alert_policies p, json_each(p.event_types) t WHERE p.enabled = 1 AND t.value = ?2)`,
       )
-      .bind(event.id, event.type, event.dag_name, event.run_id, event.context, event.created_at),
+      .bind(event.id, event.type, event.dag_name, event.run_id, JSON.stringify(event.context), event.created_at),
     db.prepare("SELECT 1 AS found FROM alert_events WHERE id = ?1").bind(event.id),
   ]);
   return inserted!.meta.changes > 0 || existing!.results.length > 0;
 }
 
-export function findEvent(db: D1Database, id: string): Promise<EventRow | null> {
-  return db.prepare("SELECT * FROM alert_events WHERE id = ?1").bind(id).first<EventRow>();
+export async function findEvent(db: D1Database, id: string): Promise<EventRow | null> {
+  const row = await db.prepare("SELECT * FROM alert_events WHERE id = ?1").bind(id).first<EventColumns>();
+  return row && eventRow(row);
 }
 
 /**
@@ -174,16 +263,17 @@ export function deliveryId(eventId: string, policyId: string): string {
   return `${eventId}.${policyId}`;
 }
 
-export function findDelivery(db: D1Database, id: string): Promise<DeliveryRow | null> {
-  return db.prepare("SELECT * FROM alert_deliveries WHERE id = ?1").bind(id).first<DeliveryRow>();
+export async function findDelivery(db: D1Database, id: string): Promise<DeliveryRow | null> {
+  const row = await db.prepare("SELECT * FROM alert_deliveries WHERE id = ?1").bind(id).first<DeliveryColumns>();
+  return row && deliveryRow(row);
 }
 
 export async function listDeliveries(db: D1Database, policyId: string, limit: number): Promise<DeliveryRow[]> {
   const { results } = await db
     .prepare("SELECT * FROM alert_deliveries WHERE policy_id = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2")
     .bind(policyId, limit)
-    .all<DeliveryRow>();
-  return results;
+    .all<DeliveryColumns>();
+  return results.map(deliveryRow);
 }
 
 /**
@@ -240,4 +330,39 @@ export async function setDeliveryStatus(
   at: string,
 ): Promise<void> {
   await db.prepare("UPDATE alert_deliveries SET status = ?2, updated_at = ?3 WHERE id = ?1").bind(id, status, at).run();
+}
+
+/** Whether a delivery of this kind (policy, event type, DAG) was created after `since`: renotifyIntervalMinutes. */
+export async function hasDeliverySince(
+  db: D1Database,
+  policyId: string,
+  eventType: EventType,
+  dagName: string | null,
+  since: string,
+): Promise<boolean> {
+  const recent = await db
+    .prepare(
+      "SELECT 1 AS found FROM alert_deliveries WHERE policy_id = ?1 AND event_type = ?2 AND dag_name IS ?3 AND created_at > ?4 LIMIT 1",
+    )
+    .bind(policyId, eventType, dagName, since)
+    .first();
+  return recent !== null;
+}
+
+/** Whether the policy's metric was last seen above its threshold (never seen: not above). */
+export async function isMetricAbove(db: D1Database, policyId: string): Promise<boolean> {
+  const state = await db
+    .prepare("SELECT above FROM alert_metric_state WHERE policy_id = ?1")
+    .bind(policyId)
+    .first<{ above: number }>();
+  return state?.above === 1;
+}
+
+export async function setMetricAbove(db: D1Database, policyId: string, above: boolean, at: string): Promise<void> {
+  await db
+    .prepare(
+      "INSERT INTO alert_metric_state (policy_id, above, changed_at) VALUES (?1, ?2, ?3) ON CONFLICT (policy_id) DO UPDATE SET above = ?2, changed_at = ?3",
+    )
+    .bind(policyId, above ? 1 : 0, at)
+    .run();
 }

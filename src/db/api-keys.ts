@@ -13,31 +13,6 @@ export type ApiKeyRow = {
   last_used_at: string | null;
 };
 
-/** The wire shape (Dagu's `APIKey`): never the hash. */
-export type ApiKey = {
-  id: string;
-  name: string;
-  description: string;
-  role: Role;
-  keyPrefix: string;
-  createdAt: string;
-  updatedAt: string;
-  createdBy: string;
-  lastUsedAt: string | null;
-};
-
-export const toApiKey = (row: ApiKeyRow): ApiKey => ({
-  id: row.id,
-  name: row.name,
-  description: row.description,
-  role: row.role,
-  keyPrefix: row.key_prefix,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-  createdBy: row.created_by,
-  lastUsedAt: row.last_used_at,
-});
-
 export async function listApiKeys(db: D1Database): Promise<ApiKeyRow[]> {
   const { results } = await db.prepare("SELECT * FROM api_keys ORDER BY created_at, name").all<ApiKeyRow>();
   return results;

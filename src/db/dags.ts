@@ -1,7 +1,9 @@
+import { z } from "zod";
 import type { DagRecord } from "../domain/dag-spec.ts";
+import { parseJsonColumn, StringList } from "./json.ts";
 
-export type DagRow = {
-  /** Stable across renames: keys the DAG's coordinator and its runs. */
+/** A `dags` row as D1 returns it: the JSON columns still text. */
+type DagColumns = {
   id: string;
   name: string;
   spec: string;
@@ -9,11 +11,40 @@ export type DagRow = {
   tags: string;
   schedules: string;
   suspended: number;
-  /** JSON of the spec's `webhook:` settings. */
   webhook_options: string;
   created_at: string;
   updated_at: string;
 };
+
+/** The spec's `webhook:` settings as stored (rows written before they existed hold `{}`). */
+export const WebhookOptionsColumn = z.object({
+  forwardHeaders: z.array(z.string()).optional(),
+  runIdHeader: z.string().optional(),
+});
+export type WebhookOptions = z.infer<typeof WebhookOptionsColumn>;
+
+export type DagRow = {
+  /** Stable across renames: keys the DAG's coordinator and its runs. */
+  id: string;
+  name: string;
+  spec: string;
+  description: string;
+  tags: string[];
+  schedules: string[];
+  suspended: number;
+  webhook_options: WebhookOptions;
+  created_at: string;
+  updated_at: string;
+};
+
+function dagRow(row: DagColumns): DagRow {
+  return {
+    ...row,
+    tags: parseJsonColumn(StringList, row.tags, "dags.tags"),
+    schedules: parseJsonColumn(StringList, row.schedules, "dags.schedules"),
+    webhook_options: parseJsonColumn(WebhookOptionsColumn, row.webhook_options, "dags.webhook_options"),
+  };
+}
 
 export type DagFilter = { name?: string | undefined; tag?: string | undefined };
 
@@ -26,13 +57,13 @@ export async function listDags(
   page: { limit: number; offset: number; descending: boolean },
 ): Promise<{ rows: DagRow[]; total: number }> {
   const order = page.descending ? "DESC" : "ASC";
-  const [rows, count] = await db.batch<DagRow | { n: number }>([
+  const [rows, count] = await db.batch<DagColumns | { n: number }>([
     db
       .prepare(`SELECT * FROM dags WHERE ${FILTER} ORDER BY lower(name) ${order}, name ${order} LIMIT ?3 OFFSET ?4`)
       .bind(filter.name ?? null, filter.tag ?? null, page.limit, page.offset),
     db.prepare(`SELECT COUNT(*) AS n FROM dags WHERE ${FILTER}`).bind(filter.name ?? null, filter.tag ?? null),
   ]);
-  return { rows: rows!.results as DagRow[], total: (count!.results[0] as { n: number }).n };
+  return { rows: (rows!.results as DagColumns[]).map(dagRow), total: (count!.results[0] as { n: number }).n };
 }
 
 /** Every DAG that matches, for orderings SQL can't compute (the next scheduled run). */
@@ -40,12 +71,13 @@ export async function listAllDags(db: D1Database, filter: DagFilter): Promise<Da
   const { results } = await db
     .prepare(`SELECT * FROM dags WHERE ${FILTER}`)
     .bind(filter.name ?? null, filter.tag ?? null)
-    .all<DagRow>();
-  return results;
+    .all<DagColumns>();
+  return results.map(dagRow);
 }
 
-export function findDag(db: D1Database, name: string): Promise<DagRow | null> {
-  return db.prepare("SELECT * FROM dags WHERE name = ?1").bind(name).first<DagRow>();
+export async function findDag(db: D1Database, name: string): Promise<DagRow | null> {
+  const row = await db.prepare("SELECT * FROM dags WHERE name = ?1").bind(name).first<DagColumns>();
+  return row && dagRow(row);
 }
 
 /** Inserts the DAG unless the name is taken; returns whether it was inserted. */
@@ -110,14 +142,17 @@ export async function renameDag(db: D1Database, from: string, to: string, spec: 
 }
 
 /** Deletes the DAG and (by cascade) its runs' D1 copies; returns the deleted row. */
-export function deleteDag(db: D1Database, name: string): Promise<DagRow | null> {
-  return db.prepare("DELETE FROM dags WHERE name = ?1 RETURNING *").bind(name).first<DagRow>();
+export async function deleteDag(db: D1Database, name: string): Promise<DagRow | null> {
+  const row = await db.prepare("DELETE FROM dags WHERE name = ?1 RETURNING *").bind(name).first<DagColumns>();
+  return row && dagRow(row);
 }
 
 /** DAGs with a schedule that isn't suspended: the candidates of a schedule tick. */
 export async function listScheduledDags(db: D1Database): Promise<DagRow[]> {
-  const { results } = await db.prepare("SELECT * FROM dags WHERE suspended = 0 AND schedules <> '[]'").all<DagRow>();
-  return results;
+  const { results } = await db
+    .prepare("SELECT * FROM dags WHERE suspended = 0 AND schedules <> '[]'")
+    .all<DagColumns>();
+  return results.map(dagRow);
 }
 
 /** Suspends or resumes a DAG's schedule; returns whether the DAG exists. */

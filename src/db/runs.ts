@@ -1,4 +1,6 @@
 import type { RunTrigger } from "../domain/run.ts";
+import { RUN_STATUS } from "../domain/status.ts";
+import { parseJsonColumn, StringList } from "./json.ts";
 
 /** A run's D1 copy as the coordinator writes it. */
 export type RunWrite = {
@@ -115,4 +117,50 @@ export async function latestRuns(db: D1Database, dagNames: string[]): Promise<Ma
 /** Prunes the D1 copies of a DAG's runs that finished before `cutoff` (the coordinator prunes its own). */
 export async function deleteRunsFinishedBefore(db: D1Database, dagId: string, cutoff: string): Promise<void> {
   await db.prepare("DELETE FROM dag_runs WHERE dag_id = ?1 AND finished_at < ?2").bind(dagId, cutoff).run();
+}
+
+/** A run still running, with what a JOB_LONG_RUNNING alert tells about it and its DAG's tags (for policy filters). */
+export type RunningRun = Pick<RunRow, "run_id" | "trigger" | "triggered_by" | "params" | "dag_name" | "dag_id"> & {
+  started_at: string;
+  dag_tags: string[];
+};
+
+/** Runs still running that started at or before `startedBefore`: the long-running monitor's candidates. */
+export async function listRunningStartedBefore(db: D1Database, startedBefore: string): Promise<RunningRun[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT r.run_id, r.started_at, r.trigger, r.triggered_by, r.params, d.name AS dag_name, d.id AS dag_id,
+              d.tags AS dag_tags
+       FROM dag_runs r JOIN dags d ON d.id = r.dag_id WHERE r.status = ?2 AND r.started_at <= ?1`,
+    )
+    .bind(startedBefore, RUN_STATUS.running)
+    .all<Omit<RunningRun, "dag_tags"> & { dag_tags: string }>();
+  return results.map((row) => ({ ...row, dag_tags: parseJsonColumn(StringList, row.dag_tags, "dags.tags") }));
+}
+
+/** How many runs finished since then, how many of them failed, and their mean duration. */
+export type RunStats = { runs: number; failed: number | null; mean_seconds: number | null };
+
+/** Over the runs finished since `finishedSince`, of these DAGs (every DAG when `dagNames` is empty). */
+export function runStatsSince(db: D1Database, finishedSince: string, dagNames: string[]): Promise<RunStats | null> {
+  return db
+    .prepare(
+      `SELECT COUNT(*) AS runs, SUM(r.status = ?3) AS failed,
+              AVG((julianday(r.finished_at) - julianday(r.started_at)) * 86400.0) AS mean_seconds
+       FROM dag_runs r JOIN dags d ON d.id = r.dag_id
+       WHERE r.finished_at >= ?1 AND (json_array_length(?2) = 0 OR d.name IN (SELECT value FROM json_each(?2)))`,
+    )
+    .bind(finishedSince, JSON.stringify(dagNames), RUN_STATUS.failed)
+    .first<RunStats>();
+}
+
+/** Whether the DAG's last `count` finished runs all failed (and it has that many). */
+export async function lastFinishedRunsFailed(db: D1Database, dagId: string, count: number): Promise<boolean> {
+  const { results } = await db
+    .prepare(
+      "SELECT status FROM dag_runs WHERE dag_id = ?1 AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?2",
+    )
+    .bind(dagId, count)
+    .all<{ status: number }>();
+  return results.length === count && results.every((row) => row.status === RUN_STATUS.failed);
 }

@@ -10,16 +10,10 @@ export type UserRow = {
   updated_at: string;
 };
 
-/** The wire shape (Dagu's `User`): never the hash or the token version. */
-export type User = { id: string; username: string; role: Role; createdAt: string; updatedAt: string };
-
-export const toUser = (row: UserRow): User => ({
-  id: row.id,
-  username: row.username,
-  role: row.role,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-});
+/** Whether any user exists: the first-admin bootstrap runs only while none does. */
+export async function hasUsers(db: D1Database): Promise<boolean> {
+  return (await db.prepare("SELECT 1 FROM users LIMIT 1").first()) !== null;
+}
 
 export function findUserById(db: D1Database, id: string): Promise<UserRow | null> {
   return db.prepare("SELECT * FROM users WHERE id = ?1").bind(id).first<UserRow>();

@@ -1,5 +1,7 @@
 /** Webhooks in D1: one per DAG, keyed by the DAG's id so it follows renames and dies with the DAG. */
 import type { SignatureScheme } from "../auth/webhook-signatures.ts";
+import { type WebhookOptions, WebhookOptionsColumn } from "./dags.ts";
+import { parseJsonColumn } from "./json.ts";
 
 export type WebhookRow = {
   id: string;
@@ -23,37 +25,7 @@ export type WebhookAuthMode = "token" | "token_or_signature" | "signature";
 
 /** A webhook with its DAG's current name (and, for triggers, the DAG's spec). */
 export type WebhookWithDag = WebhookRow & { dag_name: string };
-export type TriggerTarget = WebhookWithDag & { spec: string; webhook_options: string };
-
-/** The wire shape (Dagu's `WebhookDetails`): never the hash or the digest. */
-export type Webhook = {
-  id: string;
-  dagName: string;
-  tokenPrefix: string;
-  enabled: boolean;
-  createdAt: string;
-  updatedAt: string;
-  createdBy: string;
-  lastUsedAt?: string;
-  /** dagflare: how triggers authenticate, and the signature's scheme (never its secret). */
-  authMode: WebhookAuthMode;
-  signature: { scheme: SignatureScheme; updatedAt: string } | null;
-};
-
-export const toWebhook = (row: WebhookWithDag): Webhook => ({
-  id: row.id,
-  dagName: row.dag_name,
-  tokenPrefix: row.token_prefix,
-  enabled: row.enabled === 1,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-  createdBy: row.created_by,
-  ...(row.last_used_at ? { lastUsedAt: row.last_used_at } : {}),
-  authMode: row.auth_mode,
-  signature: row.signature_scheme
-    ? { scheme: row.signature_scheme, updatedAt: row.signature_updated_at ?? row.updated_at }
-    : null,
-});
+export type TriggerTarget = WebhookWithDag & { spec: string; webhook_options: WebhookOptions };
 
 export type TokenFields = { prefix: string; hash: string; digest: string };
 
@@ -69,13 +41,19 @@ export function findWebhookOfDag(db: D1Database, dagName: string): Promise<Webho
 }
 
 /** Everything a trigger needs in one read: the webhook, the DAG's id, name and spec. */
-export function findTriggerTarget(db: D1Database, dagName: string): Promise<TriggerTarget | null> {
-  return db
+export async function findTriggerTarget(db: D1Database, dagName: string): Promise<TriggerTarget | null> {
+  const row = await db
     .prepare(
       "SELECT w.*, d.name AS dag_name, d.spec AS spec, d.webhook_options AS webhook_options FROM webhooks w JOIN dags d ON d.id = w.dag_id WHERE d.name = ?1",
     )
     .bind(dagName)
-    .first<TriggerTarget>();
+    .first<WebhookWithDag & { spec: string; webhook_options: string }>();
+  return (
+    row && {
+      ...row,
+      webhook_options: parseJsonColumn(WebhookOptionsColumn, row.webhook_options, "dags.webhook_options"),
+    }
+  );
 }
 
 /** Creates the DAG's webhook unless it has one; `null` when the DAG is unknown or already has one. */

@@ -5,8 +5,8 @@
  * its retries (or the queue's) ends `failed` in the delivery log.
  */
 
-import { nextDelay, renderDelivery, retrySchedule, send } from "../alerts/deliver.ts";
-import type { AlertMessage, EventFacts } from "../alerts/events.ts";
+import { nextDelay, type Rendered, renderDelivery, retrySchedule, send } from "../alerts/deliver.ts";
+import type { AlertMessage } from "../alerts/events.ts";
 import { matches } from "../alerts/policies.ts";
 import type { EventType } from "../alerts/tokens.ts";
 import {
@@ -16,11 +16,13 @@ import {
   findDelivery,
   findEvent,
   findPolicy,
+  hasDeliverySince,
   listPolicies,
   type PolicyRow,
   recordAttempt,
 } from "../db/alerts.ts";
 import { findDag } from "../db/dags.ts";
+import { lastFinishedRunsFailed } from "../db/runs.ts";
 import { now } from "../db/time.ts";
 
 export async function consumeAlerts(batch: MessageBatch<AlertMessage>, env: Cloudflare.Env): Promise<void> {
@@ -74,15 +76,13 @@ async function fanOut(env: Cloudflare.Env, eventId: string, redelivered: boolean
   // Most events match no policy: find that out with one read before loading anything else.
   const [event, all] = await Promise.all([findEvent(env.DB, eventId), listPolicies(env.DB)]);
   if (!event) return;
-  const type = event.type as EventType;
-  const candidates = all.filter(
-    (policy) => policy.enabled === 1 && (JSON.parse(policy.event_types) as string[]).includes(type),
-  );
+  const type = event.type;
+  const candidates = all.filter((policy) => policy.enabled === 1 && policy.event_types.includes(type));
   if (candidates.length === 0 && !redelivered) return;
-  const facts = JSON.parse(event.context) as EventFacts;
+  const facts = event.context;
   const dagRow = event.dag_name ? await findDag(env.DB, event.dag_name) : null;
   const dag = dagRow
-    ? { name: dagRow.name, tags: JSON.parse(dagRow.tags) as string[] }
+    ? { name: dagRow.name, tags: dagRow.tags }
     : event.dag_name
       ? { name: event.dag_name, tags: [] }
       : undefined;
@@ -121,15 +121,9 @@ async function thresholdReached(
   type: EventType,
   dagId: string | undefined,
 ): Promise<boolean> {
-  const threshold =
-    (JSON.parse(policy.options) as { consecutiveFailureThreshold?: number }).consecutiveFailureThreshold ?? 1;
+  const threshold = policy.options.consecutiveFailureThreshold ?? 1;
   if (type !== "JOB_FAILURE" || threshold <= 1 || !dagId) return true;
-  const { results } = await env.DB.prepare(
-    "SELECT status FROM dag_runs WHERE dag_id = ?1 AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?2",
-  )
-    .bind(dagId, threshold)
-    .all<{ status: number }>();
-  return results.length === threshold && results.every((row) => row.status === 2);
+  return lastFinishedRunsFailed(env.DB, dagId, threshold);
 }
 
 /** `renotifyIntervalMinutes`: the same kind of alert about the same DAG is not repeated sooner. */
@@ -139,15 +133,10 @@ async function notifiedRecently(
   type: EventType,
   dagName: string | null,
 ): Promise<boolean> {
-  const minutes = (JSON.parse(policy.options) as { renotifyIntervalMinutes?: number }).renotifyIntervalMinutes;
+  const minutes = policy.options.renotifyIntervalMinutes;
   if (!minutes) return false;
   const since = new Date(Date.now() - minutes * 60_000).toISOString();
-  const recent = await env.DB.prepare(
-    "SELECT 1 AS found FROM alert_deliveries WHERE policy_id = ?1 AND event_type = ?2 AND dag_name IS ?3 AND created_at > ?4 LIMIT 1",
-  )
-    .bind(policy.id, type, dagName, since)
-    .first();
-  return recent !== null;
+  return hasDeliverySince(env.DB, policy.id, type, dagName, since);
 }
 
 /** A claim outlives the longest attempt (the request timeout) with room to record it. */
@@ -177,15 +166,9 @@ async function attemptDelivery(
     ? await Promise.all([findPolicy(env.DB, delivery.policy_id), findEvent(env.DB, delivery.event_id)])
     : [null, null];
   if (!delivery || !policy || !event) return undefined;
-  let request;
+  let request: Rendered;
   try {
-    request = await renderDelivery(
-      env,
-      policy,
-      event.type as EventType,
-      JSON.parse(event.context) as EventFacts,
-      delivery.id,
-    );
+    request = await renderDelivery(env, policy, event.type, event.context, delivery.id);
   } catch (error) {
     const reason = `could not render: ${error instanceof Error ? error.message : String(error)}`;
     await recordAttempt(

@@ -5,11 +5,10 @@
 import { z } from "@hono/zod-openapi";
 import { renderDelivery, send } from "../alerts/deliver.ts";
 import type { EventFacts } from "../alerts/events.ts";
-import { PolicyInput, PolicySchema, toPolicy, toPolicyWrite, validatePolicy } from "../alerts/policies.ts";
+import { PolicyInput, PolicySchema, toPolicyWrite, validatePolicy } from "../alerts/policies.ts";
 import { PRESETS } from "../alerts/presets.ts";
-import { ASSET_TOKENS, EVENT_TYPES, type EventType, GROUP_OF_EVENT, TOKENS } from "../alerts/tokens.ts";
+import { ASSET_TOKENS, EVENT_TYPES, type EventType, TOKENS, tokensFor } from "../alerts/tokens.ts";
 import {
-  type Attempt,
   type DeliveryRow,
   deletePolicy,
   findDelivery,
@@ -25,6 +24,8 @@ import { now } from "../db/time.ts";
 import { newRunId } from "../domain/run.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, roleRoute } from "./router.ts";
+import { alertDeliveryView } from "./views/alert-delivery.ts";
+import { alertPolicyView } from "./views/alert-policy.ts";
 
 const IdParam = z.object({
   id: z
@@ -226,17 +227,17 @@ const presets = roleRoute("viewer", {
 });
 
 export const alertRoutes = createRouter()
-  .openapi(list, async (c) => c.json({ alertPolicies: (await listPolicies(c.env.DB)).map(toPolicy) }, 200))
+  .openapi(list, async (c) => c.json({ alertPolicies: (await listPolicies(c.env.DB)).map(alertPolicyView) }, 200))
   .openapi(create, async (c) => {
     const input = c.req.valid("json");
     const { warnings } = validatePolicy(c.env, input);
     const write = await toPolicyWrite(c.env, newRunId(), input);
     if (!(await insertPolicy(c.env.DB, write, c.get("principal").id, now())))
       throw new ApiError("already_exists", `an alert policy named '${input.name}' already exists`);
-    return c.json({ alertPolicy: toPolicy((await findPolicy(c.env.DB, write.id))!), warnings }, 201);
+    return c.json({ alertPolicy: alertPolicyView((await findPolicy(c.env.DB, write.id))!), warnings }, 201);
   })
   .openapi(get, async (c) =>
-    c.json({ alertPolicy: toPolicy(await requirePolicy(c.env.DB, c.req.valid("param").id)) }, 200),
+    c.json({ alertPolicy: alertPolicyView(await requirePolicy(c.env.DB, c.req.valid("param").id)) }, 200),
   )
   .openapi(replace, async (c) => {
     const previous = await requirePolicy(c.env.DB, c.req.valid("param").id);
@@ -245,7 +246,7 @@ export const alertRoutes = createRouter()
     if (!(await updatePolicy(c.env.DB, await toPolicyWrite(c.env, previous.id, input, previous), now()))) {
       throw new ApiError("already_exists", `an alert policy named '${input.name}' already exists`);
     }
-    return c.json({ alertPolicy: toPolicy((await findPolicy(c.env.DB, previous.id))!), warnings }, 200);
+    return c.json({ alertPolicy: alertPolicyView((await findPolicy(c.env.DB, previous.id))!), warnings }, 200);
   })
   .openapi(remove, async (c) => {
     if (!(await deletePolicy(c.env.DB, c.req.valid("param").id)))
@@ -282,17 +283,17 @@ export const alertRoutes = createRouter()
   .openapi(deliveries, async (c) => {
     const policy = await requirePolicy(c.env.DB, c.req.valid("param").id);
     return c.json(
-      { deliveries: (await listDeliveries(c.env.DB, policy.id, c.req.valid("query").limit)).map(toDelivery) },
+      { deliveries: (await listDeliveries(c.env.DB, policy.id, c.req.valid("query").limit)).map(alertDeliveryView) },
       200,
     );
   })
   .openapi(delivery, async (c) =>
-    c.json({ delivery: toDelivery(await requireDelivery(c.env.DB, c.req.valid("param").id)) }, 200),
+    c.json({ delivery: alertDeliveryView(await requireDelivery(c.env.DB, c.req.valid("param").id)) }, 200),
   )
   .openapi(replay, async (c) => {
     const row = await requireDelivery(c.env.DB, c.req.valid("param").id);
     if (row.status === "pending") throw new ApiError("bad_request", `delivery '${row.id}' is still being sent`);
-    const attempts = (JSON.parse(row.attempts) as unknown[]).length;
+    const attempts = row.attempts.length;
     await setDeliveryStatus(c.env.DB, row.id, "pending", now());
     try {
       await c.env.ALERTS.send(
@@ -303,16 +304,14 @@ export const alertRoutes = createRouter()
       await setDeliveryStatus(c.env.DB, row.id, row.status, now()); // not queued: not pending either
       throw error;
     }
-    return c.json({ delivery: toDelivery((await findDelivery(c.env.DB, row.id))!) }, 200);
+    return c.json({ delivery: alertDeliveryView((await findDelivery(c.env.DB, row.id))!) }, 200);
   })
   .openapi(tokens, (c) =>
     c.json(
       {
         eventTypes: EVENT_TYPES.map((eventType) => ({
           eventType,
-          tokens: TOKENS.filter((token) => token.group === "global" || token.group === GROUP_OF_EVENT[eventType]).map(
-            (token) => token.name,
-          ),
+          tokens: tokensFor(eventType).map((token) => token.name),
         })),
         tokens: TOKENS.map((token) => ({ ...token })),
         ignored: ASSET_TOKENS,
@@ -334,22 +333,8 @@ async function requireDelivery(db: D1Database, id: string): Promise<DeliveryRow>
   return row;
 }
 
-function toDelivery(row: DeliveryRow) {
-  return {
-    id: row.id,
-    policyId: row.policy_id,
-    eventType: row.event_type,
-    dagName: row.dag_name,
-    dagRunId: row.run_id,
-    status: row.status,
-    attempts: JSON.parse(row.attempts) as Attempt[],
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
 function sampleType(policy: Pick<PolicyRow, "event_types">, asked: EventType | undefined): EventType {
-  return asked ?? (JSON.parse(policy.event_types) as EventType[])[0] ?? "JOB_FAILURE";
+  return asked ?? policy.event_types[0] ?? "JOB_FAILURE";
 }
 
 async function sendSample(env: Cloudflare.Env, policy: PolicyRow, asked: EventType | undefined) {

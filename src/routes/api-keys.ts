@@ -1,11 +1,12 @@
 import { z } from "@hono/zod-openapi";
 import { hashSecret } from "../auth/passwords.ts";
-import { deleteApiKey, findApiKeyById, insertApiKey, listApiKeys, toApiKey, updateApiKey } from "../db/api-keys.ts";
+import { deleteApiKey, findApiKeyById, insertApiKey, listApiKeys, updateApiKey } from "../db/api-keys.ts";
 import { now } from "../db/time.ts";
 import { API_KEY_PREFIX, displayPrefix, generateSecret } from "../domain/secrets.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, roleRoute } from "./router.ts";
 import { ApiKeyIdParam, ApiKeySchema, RoleSchema } from "./schemas.ts";
+import { apiKeyView } from "./views/api-key.ts";
 
 const taken = (name: string) => new ApiError("already_exists", `an API key named '${name}' already exists`);
 const ApiKeyResponse = z.object({ apiKey: ApiKeySchema }).openapi("APIKeyResponse");
@@ -71,7 +72,7 @@ const remove = roleRoute("admin", {
 });
 
 export const apiKeyRoutes = createRouter()
-  .openapi(list, async (c) => c.json({ apiKeys: (await listApiKeys(c.env.DB)).map(toApiKey) }, 200))
+  .openapi(list, async (c) => c.json({ apiKeys: (await listApiKeys(c.env.DB)).map(apiKeyView) }, 200))
   .openapi(create, async (c) => {
     const { name, description = "", role } = c.req.valid("json");
     const key = generateSecret(API_KEY_PREFIX);
@@ -88,12 +89,12 @@ export const apiKeyRoutes = createRouter()
       updated_at: at,
     };
     if (!(await insertApiKey(c.env.DB, row))) throw taken(name);
-    return c.json({ apiKey: toApiKey({ ...row, last_used_at: null }), key }, 201);
+    return c.json({ apiKey: apiKeyView({ ...row, last_used_at: null }), key }, 201);
   })
   .openapi(get, async (c) => {
     const row = await findApiKeyById(c.env.DB, c.req.valid("param").keyId);
     if (!row) throw notFound("API key");
-    return c.json({ apiKey: toApiKey(row) }, 200);
+    return c.json({ apiKey: apiKeyView(row) }, 200);
   })
   .openapi(update, async (c) => {
     const { keyId } = c.req.valid("param");
@@ -104,7 +105,7 @@ export const apiKeyRoutes = createRouter()
     }
     const row = await findApiKeyById(c.env.DB, keyId);
     if (!row) throw notFound("API key");
-    return c.json({ apiKey: toApiKey(row) }, 200);
+    return c.json({ apiKey: apiKeyView(row) }, 200);
   })
   .openapi(remove, async (c) => {
     if (!(await deleteApiKey(c.env.DB, c.req.valid("param").keyId))) throw notFound("API key");

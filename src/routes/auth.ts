@@ -5,10 +5,11 @@ import { authMode } from "../auth/middleware.ts";
 import { compareHash, hashSecret } from "../auth/passwords.ts";
 import { principalAsUser } from "../auth/principal.ts";
 import { now } from "../db/time.ts";
-import { findUserById, setPassword, toUser } from "../db/users.ts";
+import { findUserById, setPassword } from "../db/users.ts";
 import { ApiError } from "../errors.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, publicRoute, roleRoute } from "./router.ts";
 import { PasswordSchema, SuccessSchema, Timestamp, UserResponseSchema, UserSchema } from "./schemas.ts";
+import { userView } from "./views/user.ts";
 
 const login = publicRoute({
   method: "post",
@@ -53,7 +54,7 @@ export const authRoutes = createRouter()
     const user = await verifyLogin(c.env.DB, username, password);
     if (!user) throw new ApiError("unauthorized", "invalid username or password");
     const session = await issueSession(key, { userId: user.id, tokenVersion: user.token_version });
-    return c.json({ ...session, user: toUser(user) }, 200);
+    return c.json({ ...session, user: userView(user) }, 200);
   })
   .openapi(me, (c) => c.json({ user: principalAsUser(c.get("principal")) }, 200))
   .openapi(changePassword, async (c) => {

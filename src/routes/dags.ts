@@ -13,17 +13,15 @@ import {
   setSuspended,
   updateDag,
 } from "../db/dags.ts";
-import { findLatestRun, latestRuns, type RunRow } from "../db/runs.ts";
+import { findLatestRun, latestRuns } from "../db/runs.ts";
 import { now } from "../db/time.ts";
 import {
-  type DagSpec,
   defaultSpec,
   formatSpecError,
   nextScheduledRun,
   parseDagSpec,
   renameInSpec,
   type SpecError,
-  type StepSpec,
   toDagRecord,
 } from "../domain/dag-spec.ts";
 import type { AppEnv } from "../env.ts";
@@ -39,6 +37,7 @@ import {
   RunSummarySchema,
   SpecErrorSchema,
 } from "./schemas.ts";
+import { dagDetailsView, dagListItemView } from "./views/dag.ts";
 import { latestRunSummary } from "./views/run.ts";
 
 const SpecText = z.string().openapi({ description: "The DAG spec in YAML" });
@@ -215,19 +214,7 @@ export const dagRoutes = createRouter()
     );
     return c.json(
       {
-        dags: page.map(({ row, next }) => ({
-          fileName: row.name,
-          dag: {
-            name: row.name,
-            description: row.description,
-            schedule: schedulesOf(row).map((expression) => ({ expression })),
-            tags: JSON.parse(row.tags) as string[],
-          },
-          latestDAGRun: latestRunSummary(row.name, latest.get(row.name)),
-          suspended: row.suspended === 1,
-          nextRun: next?.toISOString() ?? null,
-          errors: [] as string[],
-        })),
+        dags: page.map(({ row, next }) => dagListItemView(row, next, latest.get(row.name))),
         errors: [] as string[],
         pagination: pagination(total, query.page, query.perPage),
       },
@@ -250,7 +237,7 @@ export const dagRoutes = createRouter()
       return c.json({ valid: false, errors: parsed.errors.map(formatSpecError), specErrors: parsed.errors }, 200);
     }
     return c.json(
-      { valid: true, dag: toDetails(name ?? parsed.spec.name ?? "", parsed.spec), errors: [], specErrors: [] },
+      { valid: true, dag: dagDetailsView(name ?? parsed.spec.name ?? "", parsed.spec), errors: [], specErrors: [] },
       200,
     );
   })
@@ -260,7 +247,7 @@ export const dagRoutes = createRouter()
     const latest = await findLatestRun(c.env.DB, row.name);
     return c.json(
       {
-        ...(parsed.ok ? { dag: toDetails(row.name, parsed.spec) } : {}),
+        ...(parsed.ok ? { dag: dagDetailsView(row.name, parsed.spec) } : {}),
         localDags: [],
         latestDAGRun: latestRunSummary(row.name, latest ?? undefined),
         suspended: row.suspended === 1,
@@ -287,7 +274,7 @@ export const dagRoutes = createRouter()
     const parsed = parseDagSpec(row.spec, { fileName: row.name });
     return c.json(
       {
-        ...(parsed.ok ? { dag: toDetails(row.name, parsed.spec) } : {}),
+        ...(parsed.ok ? { dag: dagDetailsView(row.name, parsed.spec) } : {}),
         spec: row.spec,
         errors: parsed.ok ? [] : parsed.errors.map(formatSpecError),
       },
@@ -351,14 +338,10 @@ function invalidSpec(errors: SpecError[]): ApiError {
   });
 }
 
-function schedulesOf(row: DagRow): string[] {
-  return JSON.parse(row.schedules) as string[];
-}
-
 /** When the schedule next starts the DAG: never while it is suspended. */
 function nextRun(row: DagRow, after: Date): Date | undefined {
   if (row.suspended === 1) return undefined;
-  const upcoming = schedulesOf(row)
+  const upcoming = row.schedules
     .map((expression) => nextScheduledRun(expression, after))
     .filter((date): date is Date => date !== undefined);
   return upcoming.length ? new Date(Math.min(...upcoming.map(Number))) : undefined;
@@ -368,41 +351,4 @@ function nextRun(row: DagRow, after: Date): Date | undefined {
 function compareNextRuns(a: Date | undefined, b: Date | undefined): number {
   if (a && b) return a.getTime() - b.getTime();
   return a ? -1 : b ? 1 : 0;
-}
-
-const keyValueStrings = (entries: { key: string; value: string }[]) =>
-  entries.map(({ key, value }) => `${key}=${value}`);
-
-function toStep(step: StepSpec) {
-  return {
-    name: step.name,
-    id: step.id,
-    description: step.description,
-    command: step.command,
-    script: step.script,
-    dir: step.dir,
-    depends: step.depends ?? [],
-    output: step.output,
-    preconditions: step.preconditions.map(({ condition, expected, negate }) => ({ condition, expected, negate })),
-    timeoutSec: step.timeoutSec,
-    executorConfig: step.executor,
-  };
-}
-
-function toDetails(name: string, spec: DagSpec) {
-  return {
-    name,
-    group: spec.group,
-    description: spec.description,
-    type: spec.type,
-    schedule: spec.schedule.map((expression) => ({ expression })),
-    tags: spec.tags,
-    params: keyValueStrings(spec.params),
-    defaultParams: keyValueStrings(spec.params).join(" "),
-    env: keyValueStrings(spec.env),
-    maxActiveRuns: spec.maxActiveRuns,
-    timeoutSec: spec.timeoutSec,
-    steps: spec.steps.map(toStep),
-    handlerOn: Object.fromEntries(Object.entries(spec.handlerOn).map(([event, step]) => [event, toStep(step)])),
-  };
 }

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { hashSecret } from "../auth/passwords.ts";
 import { now } from "../db/time.ts";
-import { deleteUser, findUserById, insertUser, listUsers, setPassword, toUser, updateUser } from "../db/users.ts";
+import { deleteUser, findUserById, insertUser, listUsers, setPassword, updateUser } from "../db/users.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, roleRoute } from "./router.ts";
 import {
@@ -13,6 +13,7 @@ import {
   UserResponseSchema,
   UserSchema,
 } from "./schemas.ts";
+import { userView } from "./views/user.ts";
 
 const taken = (username: string) => new ApiError("already_exists", `username '${username}' is already taken`);
 
@@ -77,7 +78,7 @@ const resetPassword = roleRoute("admin", {
 });
 
 export const userRoutes = createRouter()
-  .openapi(list, async (c) => c.json({ users: (await listUsers(c.env.DB)).map(toUser) }, 200))
+  .openapi(list, async (c) => c.json({ users: (await listUsers(c.env.DB)).map(userView) }, 200))
   .openapi(create, async (c) => {
     const { username, password, role } = c.req.valid("json");
     const at = now();
@@ -88,7 +89,7 @@ export const userRoutes = createRouter()
   .openapi(get, async (c) => {
     const user = await findUserById(c.env.DB, c.req.valid("param").userId);
     if (!user) throw notFound("user");
-    return c.json({ user: toUser(user) }, 200);
+    return c.json({ user: userView(user) }, 200);
   })
   .openapi(update, async (c) => {
     const { userId } = c.req.valid("param");
@@ -103,7 +104,7 @@ export const userRoutes = createRouter()
     }
     const user = await findUserById(c.env.DB, userId);
     if (!user) throw notFound("user");
-    return c.json({ user: toUser(user) }, 200);
+    return c.json({ user: userView(user) }, 200);
   })
   .openapi(remove, async (c) => {
     const { userId } = c.req.valid("param");

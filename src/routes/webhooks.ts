@@ -39,7 +39,6 @@ import {
   setWebhookEnabled,
   type TokenFields,
   type TriggerTarget,
-  toWebhook,
   type WebhookWithDag,
 } from "../db/webhooks.ts";
 import { JsonTextError } from "../domain/json-text.ts";
@@ -49,6 +48,7 @@ import { readWebhookBody } from "../domain/webhook-body.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, publicRoute, roleRoute } from "./router.ts";
 import { FileNameParam } from "./schemas.ts";
+import { webhookView } from "./views/webhook.ts";
 
 /** lastUsedAt is written at most once a second per webhook and isolate, after the response. */
 const LAST_USED_RESOLUTION_MS = 1_000;
@@ -229,8 +229,8 @@ A string \`dagRunId\` at the top level names the run (409 if the DAG ever used i
 });
 
 export const webhookRoutes = createRouter()
-  .openapi(list, async (c) => c.json({ webhooks: (await listWebhooks(c.env.DB)).map(toWebhook) }, 200))
-  .openapi(get, async (c) => c.json(toWebhook(await requireWebhook(c.env.DB, c.req.valid("param").fileName)), 200))
+  .openapi(list, async (c) => c.json({ webhooks: (await listWebhooks(c.env.DB)).map(webhookView) }, 200))
+  .openapi(get, async (c) => c.json(webhookView(await requireWebhook(c.env.DB, c.req.valid("param").fileName)), 200))
   .openapi(create, async (c) => {
     const { fileName } = c.req.valid("param");
     const { token, fields } = await newToken(c.env);
@@ -239,7 +239,7 @@ export const webhookRoutes = createRouter()
       if (!(await findDag(c.env.DB, fileName))) throw notFound(`DAG '${fileName}'`);
       throw new ApiError("already_exists", `DAG '${fileName}' already has a webhook; regenerate its token instead`);
     }
-    return c.json({ webhook: toWebhook(created), token }, 201);
+    return c.json({ webhook: webhookView(created), token }, 201);
   })
   .openapi(remove, async (c) => {
     const webhook = await requireWebhook(c.env.DB, c.req.valid("param").fileName);
@@ -251,13 +251,13 @@ export const webhookRoutes = createRouter()
     const webhook = await requireWebhook(c.env.DB, fileName);
     const { token, fields } = await newToken(c.env);
     await replaceToken(c.env.DB, webhook.id, fields, now());
-    return c.json({ webhook: toWebhook(await requireWebhook(c.env.DB, fileName)), token }, 200);
+    return c.json({ webhook: webhookView(await requireWebhook(c.env.DB, fileName)), token }, 200);
   })
   .openapi(toggle, async (c) => {
     const { fileName } = c.req.valid("param");
     const webhook = await requireWebhook(c.env.DB, fileName);
     await setWebhookEnabled(c.env.DB, webhook.id, c.req.valid("json").enabled, now());
-    return c.json(toWebhook(await requireWebhook(c.env.DB, fileName)), 200);
+    return c.json(webhookView(await requireWebhook(c.env.DB, fileName)), 200);
   })
   .openapi(configureSignature, async (c) => {
     const { fileName } = c.req.valid("param");
@@ -281,7 +281,7 @@ export const webhookRoutes = createRouter()
       mode,
       now(),
     );
-    const updated = toWebhook(await requireWebhook(c.env.DB, fileName));
+    const updated = webhookView(await requireWebhook(c.env.DB, fileName));
     return c.json(fresh && scheme !== "slack" ? { webhook: updated, signingSecret: fresh } : { webhook: updated }, 200);
   })
   .openapi(regenerateSignature, async (c) => {
@@ -300,12 +300,12 @@ export const webhookRoutes = createRouter()
       webhook.auth_mode,
       now(),
     );
-    return c.json({ webhook: toWebhook(await requireWebhook(c.env.DB, fileName)), signingSecret: fresh }, 200);
+    return c.json({ webhook: webhookView(await requireWebhook(c.env.DB, fileName)), signingSecret: fresh }, 200);
   })
   .openapi(removeSignature, async (c) => {
     const { fileName } = c.req.valid("param");
     await clearSignature(c.env.DB, (await requireWebhook(c.env.DB, fileName)).id, now());
-    return c.json(toWebhook(await requireWebhook(c.env.DB, fileName)), 200);
+    return c.json(webhookView(await requireWebhook(c.env.DB, fileName)), 200);
   })
   .openapi(trigger, async (c) => {
     if (authMode(c.env) !== "builtin") throw notFound("webhooks are off (AUTH_MODE=none)");
@@ -320,7 +320,7 @@ export const webhookRoutes = createRouter()
       c.executionCtx.waitUntil(renewDigest(c.env.DB, target.id, target.token_digest, via.renewedDigest));
 
     const { payload, dagRunId } = readBody(new TextDecoder().decode(raw), c.req.header("Content-Type"));
-    const options = JSON.parse(target.webhook_options) as { forwardHeaders?: string[]; runIdHeader?: string };
+    const options = target.webhook_options;
     // The sender's own delivery id (e.g. X-GitHub-Delivery) makes its redeliveries idempotent.
     // A Standard Webhooks message is signed together with its webhook-id, its idempotency key by
     // that spec: it names the run unless the DAG chose a header, so a replayed message → 409.
@@ -419,13 +419,11 @@ async function requireWebhook(db: D1Database, dagName: string): Promise<WebhookW
   throw notFound(`webhook of DAG '${dagName}'`);
 }
 
-function readBody(text: string, contentType = "") {
-  let body;
+function readBody(text: string, contentType = ""): ReturnType<typeof readWebhookBody> {
   try {
-    body = readWebhookBody(text, contentType);
+    return readWebhookBody(text, contentType);
   } catch (error) {
     if (error instanceof JsonTextError) throw new ApiError("bad_request", `the body must be JSON: ${error.message}`);
     throw error;
   }
-  return body;
 }

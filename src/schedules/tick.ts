@@ -72,8 +72,7 @@ export async function runScheduleTick(env: Cloudflare.Env, scheduledTime: number
 
 /** Whether one of the DAG's schedules fires at exactly this minute. */
 function isDue(dag: DagRow, minute: number): boolean {
-  const schedules = JSON.parse(dag.schedules) as string[];
-  return schedules.some((expression) => nextScheduledRun(expression, new Date(minute - 1))?.getTime() === minute);
+  return dag.schedules.some((expression) => nextScheduledRun(expression, new Date(minute - 1))?.getTime() === minute);
 }
 
 /** `schedule-20261124T0840Z`: one id per scheduled minute, which is what makes ticks idempotent. */

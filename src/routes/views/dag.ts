@@ -1,7 +1,32 @@
-/** The wire shapes of DAGs and their steps. */
-import type { StepSpec } from "../../domain/dag-spec.ts";
+/**
+ * The wire shapes of DAGs (Dagu's DAGFile, DAGDetails, Step): the only place a DAG's row or
+ * parsed spec becomes what the API answers.
+ */
+import type { DagRow } from "../../db/dags.ts";
+import type { RunRow } from "../../db/runs.ts";
+import type { DagSpec, StepSpec } from "../../domain/dag-spec.ts";
+import { latestRunSummary } from "./run.ts";
 
-/** Dagu's Step. */
+/** One entry of the DAG list: the stored summary, its latest run and when the schedule next starts it. */
+export function dagListItemView(row: DagRow, nextRun: Date | undefined, latest: RunRow | undefined) {
+  return {
+    fileName: row.name,
+    dag: {
+      name: row.name,
+      description: row.description,
+      schedule: row.schedules.map((expression) => ({ expression })),
+      tags: row.tags,
+    },
+    latestDAGRun: latestRunSummary(row.name, latest),
+    suspended: row.suspended === 1,
+    nextRun: nextRun?.toISOString() ?? null,
+    errors: [] as string[],
+  };
+}
+
+const keyValueStrings = (entries: { key: string; value: string }[]) =>
+  entries.map(({ key, value }) => `${key}=${value}`);
+
 export function stepView(step: StepSpec) {
   return {
     name: step.name,
@@ -15,5 +40,23 @@ export function stepView(step: StepSpec) {
     preconditions: step.preconditions.map(({ condition, expected, negate }) => ({ condition, expected, negate })),
     timeoutSec: step.timeoutSec,
     executorConfig: step.executor,
+  };
+}
+
+export function dagDetailsView(name: string, spec: DagSpec) {
+  return {
+    name,
+    group: spec.group,
+    description: spec.description,
+    type: spec.type,
+    schedule: spec.schedule.map((expression) => ({ expression })),
+    tags: spec.tags,
+    params: keyValueStrings(spec.params),
+    defaultParams: keyValueStrings(spec.params).join(" "),
+    env: keyValueStrings(spec.env),
+    maxActiveRuns: spec.maxActiveRuns,
+    timeoutSec: spec.timeoutSec,
+    steps: spec.steps.map(stepView),
+    handlerOn: Object.fromEntries(Object.entries(spec.handlerOn).map(([event, step]) => [event, stepView(step)])),
   };
 }
