@@ -3,6 +3,8 @@
  * the truth about a DAG's runs (D1 holds a copy for queries); nothing else in the coordinator
  * writes SQL, and JSON columns are parsed here, once.
  */
+import { z } from "zod";
+import { parseJsonColumn } from "../db/json.ts";
 import type { HandlerEvent, KeyValue } from "../domain/dag-spec.ts";
 import type { FinalStatus } from "../domain/progress.ts";
 import { isRunTrigger, type RunFinishedEvent, type RunTrigger } from "../domain/run.ts";
@@ -155,13 +157,16 @@ type RunRow = Omit<RunRecord, "params" | "handlers" | "trigger"> & {
   trigger: string;
 };
 
+const KeyValueList = z.array(z.object({ key: z.string(), value: z.string() }));
+const HandlerList = z.array(z.enum(["success", "failure", "abort", "exit"]));
+
 function toRunRecord(row: RunRow): RunRecord {
   if (!isRunTrigger(row.trigger)) throw new Error(`run ${row.id} has an unknown trigger '${row.trigger}'`);
   return {
     ...row,
     trigger: row.trigger,
-    params: JSON.parse(row.params) as KeyValue[], // written only by insertRun, from KeyValue[]
-    handlers: JSON.parse(row.handlers) as HandlerEvent[], // written only by setHandlers
+    params: parseJsonColumn(KeyValueList, row.params, "runs.params"),
+    handlers: parseJsonColumn(HandlerList, row.handlers, "runs.handlers"),
   };
 }
 
@@ -567,7 +572,8 @@ export class RunStore {
 
   pendingEvents(): { id: number; event: RunFinishedEvent }[] {
     return this.#all<{ id: number; body: string }>("SELECT id, body FROM outbox WHERE kind = 'event' ORDER BY id").map(
-      (row) => ({ id: row.id, event: JSON.parse(row.body) as RunFinishedEvent }), // written only by addEvent
+      // Written only by addEvent, by this same code: its shape is RunFinishedEvent's.
+      (row) => ({ id: row.id, event: JSON.parse(row.body) as RunFinishedEvent }),
     );
   }
 
