@@ -6,10 +6,11 @@ import { z } from "@hono/zod-openapi";
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH } from "../auth/passwords.ts";
 import { DAG_NAME_MAX_LENGTH, DAG_NAME_PATTERN } from "../domain/dag-spec.ts";
 import { ROLES } from "../domain/roles.ts";
+import { ErrorCodeSchema } from "../errors.ts";
 
 export const ErrorSchema = z
   .object({
-    code: z.string().openapi({ example: "bad_request" }),
+    code: ErrorCodeSchema,
     message: z.string(),
     details: z.record(z.string(), z.unknown()).optional(),
   })

@@ -5431,13 +5431,14 @@ export interface components {
             statusLabel: string;
         };
         Error: {
-            /** @example bad_request */
-            code: string;
+            code: components["schemas"]["ErrorCode"];
             details?: {
                 [key: string]: unknown;
             };
             message: string;
         };
+        /** @enum {string} */
+        ErrorCode: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "already_exists" | "payload_too_large" | "too_many_requests" | "internal_error" | "service_unavailable";
         HealthResponse: {
             /** @enum {string} */
             status: "healthy" | "unhealthy";
