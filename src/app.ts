@@ -5,6 +5,7 @@ import type { OpenAPIObject } from "openapi3-ts/oas30";
 import packageJson from "../package.json" with { type: "json" };
 import { bootstrapFromSecrets } from "./auth/bootstrap.ts";
 import { ApiError, type ErrorCode } from "./errors.ts";
+import { logger } from "./log.ts";
 import { alertRoutes } from "./routes/alerts.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
 import { authRoutes } from "./routes/auth.ts";
@@ -107,6 +108,6 @@ app.onError((error, c) => {
     const message = error.status === 415 ? "send the body as JSON (Content-Type: application/json)" : error.message;
     return c.json({ code, message: message || code }, error.status);
   }
-  console.error(`unhandled error on ${c.req.method} ${new URL(c.req.url).pathname}:`, error);
+  logger(c).error("unhandled error", { method: c.req.method, path: new URL(c.req.url).pathname, error });
   return c.json({ code: "internal_error", message: "internal error" }, 500);
 });

@@ -22,5 +22,7 @@ export type AppEnv = {
   Bindings: Cloudflare.Env;
   Variables: {
     principal: Principal;
+    /** The request's X-Request-Id (src/app.ts): on its response, in its error body and log lines. */
+    requestId: string;
   };
 };

@@ -8,6 +8,7 @@
 import { emitEvent } from "../alerts/events.ts";
 import { config } from "../config.ts";
 import type { OutputOffsets, StepOutcome } from "../domain/run.ts";
+import { log } from "../log.ts";
 import type { Executor } from "./executor.ts";
 import { callRunner, executionKey, RunnerUnavailable, type Snapshot } from "./runner.ts";
 
@@ -69,6 +70,6 @@ async function reportUnavailable(env: Cloudflare.Env, message: string): Promise<
   const window = Math.floor(Date.now() / 600_000);
   const agentUrl = config(env).runner.url ?? "StepRunner container";
   await emitEvent(env, { id: `agent.${window}`, type: "AGENT_UNAVAILABLE", facts: { agentUrl, error: message } }).catch(
-    (error: unknown) => console.error("AGENT_UNAVAILABLE alert not sent:", error),
+    (error: unknown) => log.error("AGENT_UNAVAILABLE alert not sent", { error }),
   );
 }
