@@ -1,5 +1,5 @@
 /**
- * The one error envelope of the API, `{"code", "message", "details"?}`, with Dagu's
+ * The one error envelope of the API, `{"code", "message", "details"?, "requestId"?}`, with Dagu's
  * codes. Handlers and middleware throw `ApiError`; the root app's onError (src/app.ts) turns it,
  * Hono's own 4xx and any unknown error into the envelope.
  */
@@ -38,6 +38,7 @@ export type ErrorBody = {
   code: ErrorCode;
   message: string;
   details?: Record<string, unknown>;
+  requestId?: string;
 };
 
 export class ApiError extends Error {

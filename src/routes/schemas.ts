@@ -13,6 +13,7 @@ export const ErrorSchema = z
     code: ErrorCodeSchema,
     message: z.string(),
     details: z.record(z.string(), z.unknown()).optional(),
+    requestId: z.string().optional().openapi({ description: "The request's X-Request-Id, also in its log lines" }),
   })
   .openapi("Error");
 

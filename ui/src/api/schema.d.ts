@@ -5436,6 +5436,8 @@ export interface components {
                 [key: string]: unknown;
             };
             message: string;
+            /** @description The request's X-Request-Id, also in its log lines */
+            requestId?: string;
         };
         /** @enum {string} */
         ErrorCode: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "already_exists" | "payload_too_large" | "too_many_requests" | "internal_error" | "service_unavailable";
