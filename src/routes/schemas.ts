@@ -6,6 +6,7 @@ import { z } from "@hono/zod-openapi";
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH } from "../auth/passwords.ts";
 import { DAG_NAME_MAX_LENGTH, DAG_NAME_PATTERN } from "../domain/dag-spec.ts";
 import { ROLES } from "../domain/roles.ts";
+import { NODE_STATUS, type NodeStatus, RUN_STATUS, type RunStatus } from "../domain/status.ts";
 import { ErrorCodeSchema } from "../errors.ts";
 
 export const ErrorSchema = z
@@ -129,6 +130,17 @@ export const DagDetailsSchema = DagSchema.extend({
   handlerOn: z.record(z.string(), StepSchema),
 }).openapi("DAGDetails");
 
+/** The keys of a status table, as the non-empty tuple z.enum wants. */
+const labelsOf = <L extends string>(table: Record<L, number>) => Object.keys(table) as [L, ...L[]];
+
+export const RunStatusLabelSchema = z
+  .enum(labelsOf<RunStatus>(RUN_STATUS))
+  .openapi("RunStatusLabel", { description: "A run's status; `status` is its number (Dagu's)" });
+
+export const NodeStatusLabelSchema = z
+  .enum(labelsOf<NodeStatus>(NODE_STATUS))
+  .openapi("NodeStatusLabel", { description: "A step's status in a run; `status` is its number (Dagu's)" });
+
 export const RunSummarySchema = z
   .object({
     rootDAGRunName: z.string(),
@@ -136,7 +148,7 @@ export const RunSummarySchema = z
     dagRunId: z.string(),
     name: z.string(),
     status: z.number().int(),
-    statusLabel: z.string(),
+    statusLabel: RunStatusLabelSchema,
     queuedAt: z.string().optional(),
     startedAt: z.string(),
     finishedAt: z.string(),

@@ -5428,7 +5428,7 @@ export interface components {
             rootDAGRunName: string;
             startedAt: string;
             status: number;
-            statusLabel: string;
+            statusLabel: components["schemas"]["RunStatusLabel"];
         };
         Error: {
             code: components["schemas"]["ErrorCode"];
@@ -5477,6 +5477,11 @@ export interface components {
             totalPages: number;
             totalRecords: number;
         };
+        /**
+         * @description A run's status; `status` is its number (Dagu's)
+         * @enum {string}
+         */
+        RunStatusLabel: "not_started" | "running" | "failed" | "aborted" | "succeeded" | "queued" | "partially_succeeded";
         Schedule: {
             expression: string;
         };
