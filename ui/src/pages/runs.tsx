@@ -16,6 +16,7 @@ const RUN_STATUSES = [
   "queued",
   "partially_succeeded",
 ] as const satisfies readonly Schemas["RunStatusLabel"][];
+const STATUS_CODES = new Map<string, number>(RUN_STATUSES.map((label, code) => [label, code]));
 const PER_PAGE = 50;
 const FILTER_KEYS = ["status", "name", "from", "to"] as const;
 type Filters = Record<(typeof FILTER_KEYS)[number] | "page", string>;
@@ -33,14 +34,13 @@ export function RunsPage() {
     to: query.to ?? "",
     page: query.page ?? "",
   };
-  const statusCode = RUN_STATUSES.findIndex((label) => label === filters.status);
   const page = Math.max(1, Number.parseInt(filters.page, 10) || 1);
   const filtered = FILTER_KEYS.some((key) => filters[key] !== "");
 
   const runs = useApi(
     () => {
       const listQuery = {
-        status: statusCode >= 0 ? statusCode : undefined,
+        status: STATUS_CODES.get(filters.status),
         fromDate: unixSeconds(filters.from, 0),
         // "To" includes the whole day: up to the next midnight.
         toDate: unixSeconds(filters.to, 1),
