@@ -1,10 +1,13 @@
 import { z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { OpenAPIObject } from "openapi3-ts/oas30";
 import packageJson from "../package.json" with { type: "json" };
 import { bootstrapFromSecrets } from "./auth/bootstrap.ts";
-import { ApiError, type ErrorCode } from "./errors.ts";
+import type { AppEnv } from "./env.ts";
+import { ApiError, type ErrorBody, type ErrorCode } from "./errors.ts";
+import { logger } from "./log.ts";
 import { alertRoutes } from "./routes/alerts.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
 import { authRoutes } from "./routes/auth.ts";
@@ -25,6 +28,25 @@ const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
   403: "forbidden",
   404: "not_found",
   413: "payload_too_large",
+};
+
+export const REQUEST_ID_HEADER = "X-Request-Id";
+/** An incoming id is kept only if it is short and plain enough to put in a header and a log line. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,200}$/;
+
+/**
+ * Names the request: the caller's X-Request-Id when it is sane, else a fresh UUID. Set before
+ * anything runs, so every response carries it, errors and 404s included.
+ */
+const requestId: MiddlewareHandler<AppEnv> = async function requestId(c, next) {
+  const incoming = c.req.header(REQUEST_ID_HEADER);
+  const id = incoming && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+  c.set("requestId", id);
+  // Before next(): responses built with c.json() (onError's too) start from these headers.
+  c.header(REQUEST_ID_HEADER, id);
+  await next();
+  // After: a Response a handler built itself.
+  if (c.res.headers.get(REQUEST_ID_HEADER) !== id) c.header(REQUEST_ID_HEADER, id);
 };
 
 const api = createRouter();
@@ -80,6 +102,7 @@ const openApiRoute = publicRoute({
 api.openapi(openApiRoute, (c) => c.json({ ...openApi() }, 200));
 
 export const app = createRouter()
+  .use(requestId)
   .use(
     `${API_BASE}/*`,
     bodyLimit({
@@ -100,13 +123,14 @@ app.notFound((c) => {
 });
 
 app.onError((error, c) => {
-  if (error instanceof ApiError) return c.json(error.toBody(), error.status, error.headers);
+  const withId = (body: ErrorBody): ErrorBody => ({ ...body, requestId: c.get("requestId") });
+  if (error instanceof ApiError) return c.json(withId(error.toBody()), error.status, error.headers);
   if (error instanceof HTTPException && error.status >= 400 && error.status < 500) {
     // Hono's own 4xx, e.g. "Malformed JSON in request body" or 415 from the JSON validator.
     const code = HTTP_EXCEPTION_CODES[error.status] ?? "bad_request";
     const message = error.status === 415 ? "send the body as JSON (Content-Type: application/json)" : error.message;
-    return c.json({ code, message: message || code }, error.status);
+    return c.json(withId({ code, message: message || code }), error.status);
   }
-  console.error(`unhandled error on ${c.req.method} ${new URL(c.req.url).pathname}:`, error);
-  return c.json({ code: "internal_error", message: "internal error" }, 500);
+  logger(c).error("unhandled error", { method: c.req.method, path: new URL(c.req.url).pathname, error });
+  return c.json(withId({ code: "internal_error", message: "internal error" }), 500);
 });

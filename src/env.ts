@@ -2,14 +2,14 @@ import type { Principal } from "./auth/principal.ts";
 
 declare global {
   namespace Cloudflare {
-    // Optional secrets that `wrangler types` can't infer: they create the first admin on a
-    // deployment whose users table is empty.
+    // Optional secrets and vars that `wrangler types` can't infer; src/config.ts parses them all.
+    // ADMIN_USERNAME / ADMIN_PASSWORD create the first admin on a deployment whose users table is empty.
     interface Env {
       ADMIN_USERNAME?: string;
       ADMIN_PASSWORD?: string;
       // Encrypts alert header values and signing secrets (src/auth/encryption.ts); production needs it.
       ENCRYPTION_KEY?: string;
-      // Alert delivery tuning (src/alerts/deliver.ts): retry schedule in seconds ("0,5,300,…")
+      // Alert delivery tuning: retry schedule in seconds ("0,5,300,…")
       // and the per-request timeout. Defaults suit production; the tests shorten both.
       ALERTS_RETRY_SCHEDULE?: string;
       ALERTS_TIMEOUT_MS?: string;
@@ -22,5 +22,7 @@ export type AppEnv = {
   Bindings: Cloudflare.Env;
   Variables: {
     principal: Principal;
+    /** The request's X-Request-Id (src/app.ts): on its response, in its error body and log lines. */
+    requestId: string;
   };
 };

@@ -1,7 +1,26 @@
 /**
- * The one error envelope of the API, `{"code", "message", "details"?}`, with Dagu's codes.
- * Every 4xx and 5xx the Worker answers goes through `ApiError` and `errorResponse`.
+ * The one error envelope of the API, `{"code", "message", "details"?, "requestId"?}`, with Dagu's
+ * codes. Handlers and middleware throw `ApiError`; the root app's onError (src/app.ts) turns it,
+ * Hono's own 4xx and any unknown error into the envelope.
  */
+import { z } from "@hono/zod-openapi";
+
+/** The closed list of codes, listed in the OpenAPI document; each always answers with one HTTP status. */
+export const ErrorCodeSchema = z
+  .enum([
+    "bad_request",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "already_exists",
+    "payload_too_large",
+    "too_many_requests",
+    "internal_error",
+    "service_unavailable",
+  ])
+  .openapi("ErrorCode");
+
+export type ErrorCode = z.infer<typeof ErrorCodeSchema>;
 
 export const ERROR_STATUS = {
   bad_request: 400,
@@ -13,14 +32,13 @@ export const ERROR_STATUS = {
   too_many_requests: 429,
   internal_error: 500,
   service_unavailable: 503,
-} as const;
-
-export type ErrorCode = keyof typeof ERROR_STATUS;
+} as const satisfies Record<ErrorCode, number>;
 
 export type ErrorBody = {
   code: ErrorCode;
   message: string;
   details?: Record<string, unknown>;
+  requestId?: string;
 };
 
 export class ApiError extends Error {
@@ -54,7 +72,3 @@ export class ApiError extends Error {
 }
 
 export const notFound = (what: string): ApiError => new ApiError("not_found", `${what} not found`);
-
-export function errorResponse(error: ApiError): Response {
-  return Response.json(error.toBody(), { status: error.status, headers: error.headers });
-}

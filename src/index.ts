@@ -13,11 +13,17 @@ export default {
   async scheduled(controller, env, _ctx) {
     await runScheduleTick(env, controller.scheduledTime);
   },
+  // The queue names of wrangler.toml (the same in [env.dev]), matched exactly.
   async queue(batch, env, _ctx) {
-    if (batch.queue.startsWith("dagflare-steps")) await consumeSteps(batch as MessageBatch<StepMessage>, env);
-    else if (batch.queue.startsWith("dagflare-alerts-dlq"))
-      await consumeDeadAlerts(batch as MessageBatch<AlertMessage>, env);
-    else if (batch.queue.startsWith("dagflare-alerts")) await consumeAlerts(batch as MessageBatch<AlertMessage>, env);
-    else throw new Error(`no consumer for queue ${batch.queue}`);
+    switch (batch.queue) {
+      case "dagflare-steps":
+        return consumeSteps(batch as MessageBatch<StepMessage>, env);
+      case "dagflare-alerts":
+        return consumeAlerts(batch as MessageBatch<AlertMessage>, env);
+      case "dagflare-alerts-dlq":
+        return consumeDeadAlerts(batch as MessageBatch<AlertMessage>, env);
+      default:
+        throw new Error(`no consumer for queue ${batch.queue}`);
+    }
   },
 } satisfies ExportedHandler<Cloudflare.Env, StepMessage | AlertMessage>;

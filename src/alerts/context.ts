@@ -1,4 +1,5 @@
 /** The token values of one delivery: from the event's facts, the policy and the deployment. */
+import { config } from "../config.ts";
 import type { PolicyRow } from "../db/alerts.ts";
 import type { EventFacts } from "./events.ts";
 import { type EventType, GROUP_OF_EVENT, NOTIFICATION_TYPE } from "./tokens.ts";
@@ -18,12 +19,12 @@ export function tokenValues(
   facts: EventFacts,
   isSample = false,
 ): Record<string, string> {
-  const base = (env.PUBLIC_URL ?? "").replace(/\/+$/, "");
+  const { publicUrl: base, deploymentName } = config(env).alerts;
   const options = policy.options;
   const dag = facts.dagName ?? "";
   const runLink = facts.runId ? `${base}/runs/${encodeURIComponent(dag)}/${encodeURIComponent(facts.runId)}` : "";
   const values: Record<string, string> = {
-    deployment_name: env.DEPLOYMENT_NAME ?? "",
+    deployment_name: deploymentName,
     deployment_url: base,
     alert_policy_name: policy.name,
     alert_policy_id: policy.id,

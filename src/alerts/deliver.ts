@@ -5,6 +5,7 @@
  * for good (3xx — redirects are not followed — and other 4xx, render failures).
  */
 import { standardWebhookSignature } from "../auth/webhook-signatures.ts";
+import { config } from "../config.ts";
 import type { Attempt, PolicyRow } from "../db/alerts.ts";
 import { tokenValues } from "./context.ts";
 import type { EventFacts } from "./events.ts";
@@ -12,9 +13,6 @@ import { secretsOf } from "./policies.ts";
 import { checkTemplate, renderTemplate } from "./template.ts";
 import type { EventType } from "./tokens.ts";
 
-/** Seconds before retry n (Standard Webhooks' schedule): immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
-export const DEFAULT_RETRY_SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000];
-const DEFAULT_TIMEOUT_MS = 15_000;
 const MAX_RESPONSE_BODY = 20 * 1024;
 
 export type Rendered = { url: string; headers: Record<string, string>; body: string };
@@ -45,9 +43,7 @@ export async function renderDelivery(
   if (isDiscord(policy.url)) body = withDiscordMentions(policy.body, body);
   const { headers: stored, signingSecret } = await secretsOf(env, policy);
   const secretValues = Object.fromEntries(
-    Object.keys(env)
-      .filter((name) => name.startsWith("ALERT_SECRET_"))
-      .map((name) => [`env.${name}`, String(env[name as keyof Cloudflare.Env] ?? "")]),
+    Object.entries(config(env).alerts.secrets).map(([name, value]) => [`env.${name}`, value]),
   );
   const headers: Record<string, string> = { "content-type": "application/json", "user-agent": "dagflare-alerts" };
   // A header's {{env.ALERT_SECRET_*}} is resolved here and only here; nothing else of env is reachable.
@@ -64,7 +60,7 @@ export async function renderDelivery(
 export async function send(env: Cloudflare.Env, request: Rendered): Promise<SendResult> {
   const at = new Date().toISOString();
   const started = Date.now();
-  const timeoutMs = Number(env.ALERTS_TIMEOUT_MS ?? DEFAULT_TIMEOUT_MS) || DEFAULT_TIMEOUT_MS;
+  const { timeoutMs } = config(env).alerts;
   let response: Response;
   try {
     response = await fetch(request.url, {
@@ -108,10 +104,7 @@ export async function send(env: Cloudflare.Env, request: Rendered): Promise<Send
 
 /** The retry schedule in seconds (var ALERTS_RETRY_SCHEDULE, comma-separated; tests use a short one). */
 export function retrySchedule(env: Cloudflare.Env): number[] {
-  const configured = env.ALERTS_RETRY_SCHEDULE?.split(",").map((part) => Number(part.trim()));
-  return configured && configured.every((seconds) => Number.isFinite(seconds) && seconds >= 0)
-    ? configured
-    : DEFAULT_RETRY_SCHEDULE;
+  return [...config(env).alerts.retrySchedule];
 }
 
 /** Seconds to wait before the next attempt, with ±10 % jitter so retries of many alerts don't stampede. */

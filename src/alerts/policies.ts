@@ -4,6 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { decrypt, encrypt } from "../auth/encryption.ts";
+import { config } from "../config.ts";
 import type { PolicyRow, PolicyWrite } from "../db/alerts.ts";
 import { parseJsonColumn, StringMap } from "../db/json.ts";
 import { ApiError } from "../errors.ts";
@@ -147,7 +148,7 @@ export function checkUrl(env: Cloudflare.Env, url: string): void {
   const parsed = new URL(url);
   if (parsed.protocol === "https:") return;
   const local = parsed.hostname === "127.0.0.1" || parsed.hostname === "localhost" || parsed.hostname === "[::1]";
-  if (parsed.protocol === "http:" && local && env.ALERTS_ALLOW_LOCAL_HTTP === "true") return;
+  if (parsed.protocol === "http:" && local && config(env).alerts.allowLocalHttp) return;
   throw new ApiError(
     "bad_request",
     "webhook.url must be https (plain http only to 127.0.0.1/localhost, and only in development)",

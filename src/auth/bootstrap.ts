@@ -1,3 +1,4 @@
+import { config } from "../config.ts";
 import { now } from "../db/time.ts";
 import { hasUsers, insertFirstUser } from "../db/users.ts";
 import { hashSecret } from "./passwords.ts";
@@ -23,8 +24,9 @@ let bootstrapped: Promise<unknown> | undefined;
 
 /** Once per isolate: the first admin from the deployment's secrets, if they are set. */
 export function bootstrapFromSecrets(env: Cloudflare.Env): Promise<unknown> {
-  if (!env.ADMIN_USERNAME || !env.ADMIN_PASSWORD) return Promise.resolve();
-  bootstrapped ??= bootstrapFirstAdmin(env.DB, env.ADMIN_USERNAME, env.ADMIN_PASSWORD).catch((error: unknown) => {
+  const { admin } = config(env);
+  if (!admin) return Promise.resolve();
+  bootstrapped ??= bootstrapFirstAdmin(env.DB, admin.username, admin.password).catch((error: unknown) => {
     bootstrapped = undefined;
     throw error;
   });

@@ -7,27 +7,15 @@
  * a development instance falls back to a fixed key, so `npm run dev` needs no setup and its
  * local state survives restarts.
  */
+import { config, usable } from "../config.ts";
 import { fromBase64, toBase64 } from "../domain/bytes.ts";
-import { ApiError } from "../errors.ts";
 
-const DEV_FALLBACK_KEY = "dagflare-development-only-encryption-key";
-const MIN_KEY_LENGTH = 32;
 let cached: { secret: string; key: Promise<CryptoKey> } | undefined;
 
 function keyFor(
   env: Pick<Cloudflare.Env, "ENVIRONMENT"> & { ENCRYPTION_KEY?: string | undefined },
 ): Promise<CryptoKey> {
-  let secret = env.ENCRYPTION_KEY ?? "";
-  if (secret.length < MIN_KEY_LENGTH) {
-    if (env.ENVIRONMENT === "production") {
-      throw new ApiError(
-        "service_unavailable",
-        `encrypted settings are unavailable: ENCRYPTION_KEY is ${secret ? "shorter than 32 characters" : "not set"}. ` +
-          "Set it with `wrangler secret put ENCRYPTION_KEY` (e.g. the output of `openssl rand -base64 48`).",
-      );
-    }
-    secret = DEV_FALLBACK_KEY;
-  }
+  const secret = usable(config(env).encryptionKey);
   if (cached?.secret !== secret) {
     const derive = async () => {
       const material = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), "HKDF", false, [

@@ -1,8 +1,7 @@
 import { jwtVerify, SignJWT } from "jose";
-import { ApiError } from "../errors.ts";
+import { config, usable } from "../config.ts";
 
 export const SESSION_TTL_SECONDS = 24 * 60 * 60;
-const MIN_PRODUCTION_SECRET_LENGTH = 32;
 
 export type SessionClaims = { userId: string; tokenVersion: number };
 
@@ -11,16 +10,7 @@ export type SessionClaims = { userId: string; tokenVersion: number };
  * short secret; a development instance needs one too (`npm run dev` generates it), never a default.
  */
 export function signingKey(env: Pick<Cloudflare.Env, "JWT_SECRET" | "ENVIRONMENT">): Uint8Array {
-  const secret = env.JWT_SECRET ?? "";
-  const minimum = env.ENVIRONMENT === "production" ? MIN_PRODUCTION_SECRET_LENGTH : 1;
-  if (secret.length < minimum) {
-    throw new ApiError(
-      "service_unavailable",
-      `builtin auth is disabled: JWT_SECRET is ${secret ? "shorter than 32 characters" : "not set"}. ` +
-        "Set it with `wrangler secret put JWT_SECRET` (e.g. the output of `openssl rand -base64 48`).",
-    );
-  }
-  return new TextEncoder().encode(secret);
+  return new TextEncoder().encode(usable(config(env).jwtSecret));
 }
 
 export async function issueSession(

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { touchLastUsed, type UsageTable } from "../db/last-used.ts";
 import type { AppEnv } from "../env.ts";
+import { logger } from "../log.ts";
 
 /** When this isolate last recorded each credential's use: most requests then skip the D1 write. */
 const lastRecorded = new Map<string, number>();
@@ -17,7 +18,7 @@ export function recordUse(c: Context<AppEnv>, table: UsageTable, id: string, res
   lastRecorded.set(id, at);
   c.executionCtx.waitUntil(
     touchLastUsed(c.env.DB, table, id, new Date(at).toISOString(), resolutionMs).catch((error: unknown) =>
-      console.error(`recording the use of ${table} ${id} failed:`, error),
+      logger(c).error("recording a credential's use failed", { table, id, error }),
     ),
   );
 }

@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
+import { type AuthMode, config, usable } from "../config.ts";
 import { findUserById } from "../db/users.ts";
 import { type Role, roleAtLeast } from "../domain/roles.ts";
 import { API_KEY_PREFIX, WEBHOOK_TOKEN_PREFIX } from "../domain/secrets.ts";
@@ -12,12 +13,10 @@ import { ANONYMOUS, type Principal } from "./principal.ts";
 
 const KEY_LAST_USED_RESOLUTION_MS = 60_000;
 
-export type AuthMode = "builtin" | "none";
+export type { AuthMode } from "../config.ts";
 
 export function authMode(env: Cloudflare.Env): AuthMode {
-  const mode = env.AUTH_MODE || "builtin";
-  if (mode === "builtin" || mode === "none") return mode;
-  throw new ApiError("service_unavailable", `AUTH_MODE must be 'builtin' or 'none', not '${mode}'`);
+  return usable(config(env).authMode);
 }
 
 const unauthorized = (message: string) => new ApiError("unauthorized", message);

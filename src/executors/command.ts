@@ -6,7 +6,9 @@
  * which resumes polling from the same offsets.
  */
 import { emitEvent } from "../alerts/events.ts";
+import { config } from "../config.ts";
 import type { OutputOffsets, StepOutcome } from "../domain/run.ts";
+import { log } from "../log.ts";
 import type { Executor } from "./executor.ts";
 import { callRunner, executionKey, RunnerUnavailable, type Snapshot } from "./runner.ts";
 
@@ -66,8 +68,8 @@ export const commandExecutor: Executor = {
 /** AGENT_UNAVAILABLE, at most one event per ten minutes (its id is the ten-minute window). */
 async function reportUnavailable(env: Cloudflare.Env, message: string): Promise<void> {
   const window = Math.floor(Date.now() / 600_000);
-  const agentUrl = env.RUNNER_URL || "StepRunner container";
+  const agentUrl = config(env).runner.url ?? "StepRunner container";
   await emitEvent(env, { id: `agent.${window}`, type: "AGENT_UNAVAILABLE", facts: { agentUrl, error: message } }).catch(
-    (error: unknown) => console.error("AGENT_UNAVAILABLE alert not sent:", error),
+    (error: unknown) => log.error("AGENT_UNAVAILABLE alert not sent", { error }),
   );
 }

@@ -5,13 +5,11 @@
  */
 import { Container } from "@cloudflare/containers";
 import type { Snapshot } from "../../container/runner/execution.ts";
+import { config } from "../config.ts";
 import { toHex } from "../domain/bytes.ts";
 import type { StepMessage } from "../domain/run.ts";
 
 export type { ExecutionRequest, ExecutionResult, Snapshot } from "../../container/runner/execution.ts";
-
-/** Container instances that share the steps; an execution always goes to the same one. */
-const DEFAULT_POOL_SIZE = 3;
 
 /** The production runner: a Cloudflare Container built from container/Dockerfile. */
 export class StepRunner extends Container<Cloudflare.Env> {
@@ -21,7 +19,7 @@ export class StepRunner extends Container<Cloudflare.Env> {
 
   constructor(ctx: DurableObjectState<{}>, env: Cloudflare.Env) {
     super(ctx, env);
-    this.envVars = { RUNNER_SECRET: env.RUNNER_SECRET ?? "" };
+    this.envVars = { RUNNER_SECRET: config(env).runner.secret };
   }
 }
 
@@ -46,14 +44,15 @@ export async function callRunner(
 ): Promise<Snapshot> {
   const search = new URLSearchParams(Object.entries(query).map(([name, value]) => [name, String(value)])).toString();
   const path = `/executions/${key}${search ? `?${search}` : ""}`;
+  const { runner } = config(env);
   const init: RequestInit = {
     method,
-    headers: { Authorization: `Bearer ${env.RUNNER_SECRET ?? ""}`, "Content-Type": "application/json" },
+    headers: { Authorization: `Bearer ${runner.secret}`, "Content-Type": "application/json" },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   };
   let response: Response;
   try {
-    if (env.RUNNER_URL) response = await fetch(`${env.RUNNER_URL}${path}`, init);
+    if (runner.url) response = await fetch(`${runner.url}${path}`, init);
     else if (env.RUNNER)
       response = await env.RUNNER.getByName(instanceFor(key, env)).fetch(new Request(`http://runner${path}`, init));
     else
@@ -74,6 +73,5 @@ export async function callRunner(
 }
 
 function instanceFor(key: string, env: Cloudflare.Env): string {
-  const size = Number(env.RUNNER_INSTANCES ?? DEFAULT_POOL_SIZE) || DEFAULT_POOL_SIZE;
-  return `runner-${Number.parseInt(key.slice(0, 8), 16) % size}`;
+  return `runner-${Number.parseInt(key.slice(0, 8), 16) % config(env).runner.instances}`;
 }

@@ -5,10 +5,17 @@ import { coordinatorFor, startRun } from "../coordinator/index.ts";
 import { findDag } from "../db/dags.ts";
 import { findLatestRun, findRun, listRuns, type RunRow } from "../db/runs.ts";
 import { RUN_ID_PATTERN, RUN_ID_RULE, RUN_TRIGGERS, type RunTrigger } from "../domain/run.ts";
-import { NODE_STATUS_LABELS } from "../domain/status.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, roleRoute } from "./router.ts";
-import { DagNameSchema, FileNameParam, PaginationSchema, pagination, RunSummarySchema, StepSchema } from "./schemas.ts";
+import {
+  DagNameSchema,
+  FileNameParam,
+  NodeStatusLabelSchema,
+  PaginationSchema,
+  pagination,
+  RunSummarySchema,
+  StepSchema,
+} from "./schemas.ts";
 import { logPage, textLines } from "./views/log.ts";
 import { historyGrid, runDetails, runOutputs, runSummary, stepLookup } from "./views/run.ts";
 
@@ -26,7 +33,7 @@ const NodeSchema = z
     startedAt: z.string(),
     finishedAt: z.string(),
     status: z.number().int(),
-    statusLabel: z.enum(NODE_STATUS_LABELS),
+    statusLabel: NodeStatusLabelSchema,
     retryCount: z.number().int(),
     doneCount: z.number().int(),
     error: z.string().optional(),

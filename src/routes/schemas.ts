@@ -6,12 +6,15 @@ import { z } from "@hono/zod-openapi";
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH } from "../auth/passwords.ts";
 import { DAG_NAME_MAX_LENGTH, DAG_NAME_PATTERN } from "../domain/dag-spec.ts";
 import { ROLES } from "../domain/roles.ts";
+import { NODE_STATUS_LABELS, RUN_STATUS_LABELS } from "../domain/status.ts";
+import { ErrorCodeSchema } from "../errors.ts";
 
 export const ErrorSchema = z
   .object({
-    code: z.string().openapi({ example: "bad_request" }),
+    code: ErrorCodeSchema,
     message: z.string(),
     details: z.record(z.string(), z.unknown()).optional(),
+    requestId: z.string().optional().openapi({ description: "The request's X-Request-Id, also in its log lines" }),
   })
   .openapi("Error");
 
@@ -127,6 +130,14 @@ export const DagDetailsSchema = DagSchema.extend({
   handlerOn: z.record(z.string(), StepSchema),
 }).openapi("DAGDetails");
 
+export const RunStatusLabelSchema = z
+  .enum(RUN_STATUS_LABELS)
+  .openapi("RunStatusLabel", { description: "A run's status; `status` is its number (Dagu's)" });
+
+export const NodeStatusLabelSchema = z
+  .enum(NODE_STATUS_LABELS)
+  .openapi("NodeStatusLabel", { description: "A step's status in a run; `status` is its number (Dagu's)" });
+
 export const RunSummarySchema = z
   .object({
     rootDAGRunName: z.string(),
@@ -134,7 +145,7 @@ export const RunSummarySchema = z
     dagRunId: z.string(),
     name: z.string(),
     status: z.number().int(),
-    statusLabel: z.string(),
+    statusLabel: RunStatusLabelSchema,
     queuedAt: z.string().optional(),
     startedAt: z.string(),
     finishedAt: z.string(),

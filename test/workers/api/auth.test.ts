@@ -21,10 +21,16 @@ describe("POST /auth/login", () => {
 
   it("gives the same 401 for a wrong password and an unknown user", async () => {
     const user = await userWithRole("viewer");
+    // One request id for both: it is echoed in the error body, and is not what this test compares.
+    const headers = { "X-Request-Id": "login-probe" };
     const wrong = await call("POST", "/auth/login", {
       body: { username: user.username, password: "not-the-password" },
+      headers,
     });
-    const unknown = await call("POST", "/auth/login", { body: { username: "nobody-here", password: "whatever1" } });
+    const unknown = await call("POST", "/auth/login", {
+      body: { username: "nobody-here", password: "whatever1" },
+      headers,
+    });
     expectEnvelope(wrong, 401, "unauthorized");
     expect(unknown).toEqual(wrong);
     expect(JSON.stringify(wrong.body)).not.toContain("not-the-password");

@@ -5428,16 +5428,19 @@ export interface components {
             rootDAGRunName: string;
             startedAt: string;
             status: number;
-            statusLabel: string;
+            statusLabel: components["schemas"]["RunStatusLabel"];
         };
         Error: {
-            /** @example bad_request */
-            code: string;
+            code: components["schemas"]["ErrorCode"];
             details?: {
                 [key: string]: unknown;
             };
             message: string;
+            /** @description The request's X-Request-Id, also in its log lines */
+            requestId?: string;
         };
+        /** @enum {string} */
+        ErrorCode: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "already_exists" | "payload_too_large" | "too_many_requests" | "internal_error" | "service_unavailable";
         HealthResponse: {
             /** @enum {string} */
             status: "healthy" | "unhealthy";
@@ -5460,13 +5463,18 @@ export interface components {
             retryCount: number;
             startedAt: string;
             status: number;
-            statusLabel: string;
+            statusLabel: components["schemas"]["NodeStatusLabel"];
             /** @description API path of the step's stderr */
             stderr: string;
             /** @description API path of the step's stdout */
             stdout: string;
             step: components["schemas"]["Step"];
         };
+        /**
+         * @description A step's status in a run; `status` is its number (Dagu's)
+         * @enum {string}
+         */
+        NodeStatusLabel: "not_started" | "running" | "failed" | "aborted" | "succeeded" | "skipped";
         Pagination: {
             currentPage: number;
             nextPage: number;
@@ -5474,6 +5482,11 @@ export interface components {
             totalPages: number;
             totalRecords: number;
         };
+        /**
+         * @description A run's status; `status` is its number (Dagu's)
+         * @enum {string}
+         */
+        RunStatusLabel: "not_started" | "running" | "failed" | "aborted" | "succeeded" | "queued" | "partially_succeeded";
         Schedule: {
             expression: string;
         };

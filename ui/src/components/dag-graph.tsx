@@ -3,11 +3,12 @@
  * dependency), edges from each dependency, each step coloured by its status in the run shown.
  */
 import type { Schemas } from "../api/client.ts";
+import type { StatusLabel } from "./status-badge.tsx";
 
 type Step = Pick<Schemas["Step"], "name" | "depends">;
 
 /** A mark per status, so the graph doesn't speak in colour alone (aborted and partial share one). */
-const STATUS_GLYPHS: Record<string, string> = {
+const STATUS_GLYPHS: Partial<Record<StatusLabel, string>> = {
   succeeded: "✓",
   failed: "✗",
   running: "●",
@@ -70,7 +71,7 @@ type Props = {
   steps: Step[];
   type: "chain" | "graph";
   /** Step name → status label (from the run shown); steps without one are drawn as not started. */
-  statuses?: Map<string, string>;
+  statuses?: Map<string, StatusLabel>;
   selected?: string;
   onSelect?: (stepName: string) => void;
 };
@@ -125,7 +126,7 @@ export function DagGraph({ steps, type, statuses, selected, onSelect }: Props) {
         )}
         {steps.map((step) => {
           const at = positions.get(step.name)!;
-          const status = statuses?.get(step.name) ?? "not_started";
+          const status: StatusLabel = statuses?.get(step.name) ?? "not_started";
           const select = onSelect ? () => onSelect(step.name) : undefined;
           return (
             <g

@@ -1,5 +1,10 @@
-/** Run and step statuses, as the API labels them (Dagu's names), each with one colour. */
-const LABELS: Record<string, string> = {
+import type { Schemas } from "../api/client.ts";
+
+/** A run's or a step's status, as the API labels them (Dagu's names). */
+export type StatusLabel = Schemas["DAGRunSummary"]["statusLabel"] | Schemas["Node"]["statusLabel"];
+
+/** Each status's words; each has one colour (styles.css, .status-<label>). */
+const LABELS: Record<StatusLabel, string> = {
   not_started: "not started",
   running: "running",
   failed: "failed",
@@ -11,17 +16,18 @@ const LABELS: Record<string, string> = {
 };
 
 /** Statuses that will still change: pages showing them refresh themselves. */
-const ACTIVE_STATUSES = new Set(["running", "queued", "not_started"]);
+const ACTIVE_STATUSES: ReadonlySet<StatusLabel> = new Set<StatusLabel>(["running", "queued", "not_started"]);
 
-export function isActive(statusLabel: string | undefined): boolean {
+export function isActive(statusLabel: StatusLabel | undefined): boolean {
   return statusLabel !== undefined && ACTIVE_STATUSES.has(statusLabel);
 }
 
-export function StatusBadge({ status }: { status: string | undefined }) {
+export function StatusBadge({ status }: { status: StatusLabel | undefined }) {
   const label = status ?? "none";
   return (
     <span class={`badge status-${label}`} data-status={label}>
-      {LABELS[label] ?? (status ? label.replaceAll("_", " ") : "never run")}
+      {/* A label this UI doesn't know yet (a newer server) still reads well. */}
+      {status ? (LABELS[status] ?? status.replaceAll("_", " ")) : "never run"}
     </span>
   );
 }

@@ -17,7 +17,11 @@ type Run = Schemas["DAGRunDetails"];
 type RunNode = Schemas["Node"];
 
 /** Statuses a finished run can be retried from; a succeeded run is started again from its DAG instead. */
-const RETRYABLE_RUNS = new Set(["failed", "aborted", "partially_succeeded"]);
+const RETRYABLE_RUNS: ReadonlySet<Run["statusLabel"]> = new Set<Run["statusLabel"]>([
+  "failed",
+  "aborted",
+  "partially_succeeded",
+]);
 const HANDLERS = [
   ["onSuccess", "on success"],
   ["onFailure", "on failure"],

@@ -1,5 +1,5 @@
 import { useLocation } from "preact-iso";
-import { api, must } from "../api/client.ts";
+import { api, must, type Schemas } from "../api/client.ts";
 import { EmptyState, ErrorBanner, Loading, Page } from "../components/page.tsx";
 import { RunsTable } from "../components/runs-table.tsx";
 import { isActive } from "../components/status-badge.tsx";
@@ -15,7 +15,8 @@ const RUN_STATUSES = [
   "succeeded",
   "queued",
   "partially_succeeded",
-] as const;
+] as const satisfies readonly Schemas["RunStatusLabel"][];
+const STATUS_CODES = new Map<string, number>(RUN_STATUSES.map((label, code) => [label, code]));
 const PER_PAGE = 50;
 const FILTER_KEYS = ["status", "name", "from", "to"] as const;
 type Filters = Record<(typeof FILTER_KEYS)[number] | "page", string>;
@@ -33,14 +34,13 @@ export function RunsPage() {
     to: query.to ?? "",
     page: query.page ?? "",
   };
-  const statusCode = RUN_STATUSES.indexOf(filters.status as (typeof RUN_STATUSES)[number]);
   const page = Math.max(1, Number.parseInt(filters.page, 10) || 1);
   const filtered = FILTER_KEYS.some((key) => filters[key] !== "");
 
   const runs = useApi(
     () => {
       const listQuery = {
-        status: statusCode >= 0 ? statusCode : undefined,
+        status: STATUS_CODES.get(filters.status),
         fromDate: unixSeconds(filters.from, 0),
         // "To" includes the whole day: up to the next midnight.
         toDate: unixSeconds(filters.to, 1),
