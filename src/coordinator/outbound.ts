@@ -9,6 +9,7 @@ import { deleteRunsFinishedBefore, type RunWrite, upsertRuns } from "../db/runs.
 import { formatParams } from "../domain/params.ts";
 import type { StepMessage } from "../domain/run.ts";
 import { callRunner, executionKey } from "../executors/runner.ts";
+import { log } from "../log.ts";
 import type { Identity } from "./run-machine.ts";
 import type { RunRecord, RunStore } from "./run-store.ts";
 
@@ -84,7 +85,7 @@ export class Outbound {
     try {
       await deleteRunsFinishedBefore(this.#env.DB, this.#identity.dagId, cutoff);
     } catch (error) {
-      console.error(`pruning the D1 copies of '${this.#identity.dagName}' runs failed; the next prune retries:`, error);
+      log.error("pruning D1 copies of runs failed; the next prune retries", { ...this.#identity, error });
     }
   }
 
@@ -93,9 +94,7 @@ export class Outbound {
     this.#ctx.waitUntil(
       executionKey(attempt)
         .then((key) => callRunner(this.#env, key, "DELETE"))
-        .catch((error: unknown) =>
-          console.warn(`could not kill ${attempt.runId}/${attempt.step} on the runner:`, error),
-        ),
+        .catch((error: unknown) => log.warn("could not kill an attempt on the runner", { ...attempt, error })),
     );
   }
 
@@ -108,7 +107,11 @@ export class Outbound {
         this.#store.deleteEvent(id);
       } catch (error) {
         this.#store.eventFailed(id, String(error));
-        console.error(`alert event of run ${event.runId} not sent yet; the alarm retries:`, error);
+        log.error("run-finished event not sent yet; the alarm retries", {
+          ...this.#identity,
+          runId: event.runId,
+          error,
+        });
         this.#store.setTimer("d1_sync", event.runId, "", 0, Date.now() + D1_RETRY_MS[0]!);
         await this.#armAlarm();
       }
@@ -144,7 +147,7 @@ export class Outbound {
         this.#syncFailures.delete(run.id);
       }
     } catch (error) {
-      console.error(`D1 copy of ${stale.length} run(s) failed; retrying:`, error);
+      log.error("writing D1 copies of runs failed; retrying", { ...this.#identity, runs: stale.length, error });
       for (const run of stale) {
         const failures = (this.#syncFailures.get(run.id) ?? 0) + 1;
         this.#syncFailures.set(run.id, failures);

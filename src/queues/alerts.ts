@@ -24,6 +24,7 @@ import {
 import { findDag } from "../db/dags.ts";
 import { lastFinishedRunsFailed } from "../db/runs.ts";
 import { now } from "../db/time.ts";
+import { log } from "../log.ts";
 
 export async function consumeAlerts(batch: MessageBatch<AlertMessage>, env: Cloudflare.Env): Promise<void> {
   await Promise.all(
@@ -43,7 +44,7 @@ export async function consumeAlerts(batch: MessageBatch<AlertMessage>, env: Clou
           );
         message.ack();
       } catch (error) {
-        console.error(`alerts: ${JSON.stringify(message.body)}:`, error);
+        log.error("alert message failed; the queue retries it", { message: message.body, error });
         message.retry({ delaySeconds: 5 });
       }
     }),
@@ -62,7 +63,7 @@ export async function consumeDeadAlerts(batch: MessageBatch<AlertMessage>, env: 
         now(),
       );
     } else {
-      console.error(`alerts: event ${body.eventId} could not be fanned out; it stays in alert_events`);
+      log.error("alert event could not be fanned out; it stays in alert_events", { eventId: body.eventId });
     }
     message.ack();
   }

@@ -1,6 +1,7 @@
 import { coordinatorFor } from "../coordinator/index.ts";
 import type { StepInvocation, StepMessage, StepResult } from "../domain/run.ts";
 import { execute } from "../executors/index.ts";
+import { log } from "../log.ts";
 
 /** A consumer invocation may run for 15 minutes; past this it hands its work back to the queue. */
 const INLINE_BUDGET_MS = 10 * 60 * 1000;
@@ -48,10 +49,7 @@ export async function consumeSteps(batch: MessageBatch<StepMessage>, env: Cloudf
       } catch (error) {
         // The coordinator was unreachable: try the message again. A claimed attempt that never
         // reports back is recovered by its lease in the coordinator.
-        console.error(
-          `step ${message.body.dagId}/${message.body.runId}/${message.body.step}#${message.body.attempt}:`,
-          error,
-        );
+        log.error("step attempt failed to run; the queue retries it", { ...message.body, error });
         message.retry({ delaySeconds: 1 });
       }
     }),
@@ -74,7 +72,12 @@ async function report(
       return await coordinatorFor(env, result.dagId).finish(result, continueInline);
     } catch (error) {
       if (attempt >= REPORT_ATTEMPTS) throw error;
-      console.warn(`reporting ${result.runId}/${result.step} failed (attempt ${attempt}); trying again:`, error);
+      log.warn("reporting a step result failed; trying again", {
+        runId: result.runId,
+        step: result.step,
+        report: attempt,
+        error,
+      });
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
     }
   }

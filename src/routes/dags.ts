@@ -26,6 +26,7 @@ import {
 } from "../domain/dag-spec.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
+import { logger } from "../log.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, roleRoute } from "./router.ts";
 import {
   DagDetailsSchema,
@@ -265,7 +266,7 @@ export const dagRoutes = createRouter()
     await coordinatorFor(c.env, deleted.id)
       .destroy()
       .catch((error: unknown) =>
-        console.error(`deleting the runs of DAG '${fileName}' (${deleted.id}) failed:`, error),
+        logger(c).error("deleting the runs of a deleted DAG failed", { dag: fileName, dagId: deleted.id, error }),
       );
     return c.body(null, 204);
   })
@@ -323,7 +324,7 @@ function reportInvalid(c: Context<AppEnv>, name: string, errors: SpecError[]): A
   };
   c.executionCtx.waitUntil(
     emitEvent(c.env, event).catch((error: unknown) =>
-      console.error(`alert for invalid DAG '${name}' not sent:`, error),
+      logger(c).error("alert for an invalid DAG not sent", { dag: name, error }),
     ),
   );
   return invalidSpec(errors);

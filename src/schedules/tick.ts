@@ -12,6 +12,7 @@ import { type DagRow, listScheduledDags, recordTickFailure } from "../db/dags.ts
 import { now } from "../db/time.ts";
 import { nextScheduledRun } from "../domain/dag-spec.ts";
 import { ApiError } from "../errors.ts";
+import { log } from "../log.ts";
 
 const MINUTE_MS = 60_000;
 
@@ -51,7 +52,7 @@ export async function runScheduleTick(env: Cloudflare.Env, scheduledTime: number
         }
         const message = error instanceof Error ? error.message : String(error);
         report.failed.push({ dag: dag.name, error: message });
-        console.error(`schedule tick ${scheduledFor}: '${dag.name}' did not start: ${message}`);
+        log.error("a scheduled run did not start", { dag: dag.name, scheduledFor, error: message });
         await Promise.all([
           recordTickFailure(env.DB, dag.id, scheduledFor, message, now()),
           emitEvent(env, {
@@ -60,13 +61,13 @@ export async function runScheduleTick(env: Cloudflare.Env, scheduledTime: number
             facts: { dagName: dag.name, scheduledFor, error: message },
           }),
         ]).catch((recordError: unknown) =>
-          console.error(`recording the failed tick of '${dag.name}' failed too:`, recordError),
+          log.error("recording a failed tick failed too", { dag: dag.name, scheduledFor, error: recordError }),
         );
       }
     }),
   );
   // Long-running runs and metric thresholds are watched on the same minute.
-  await runMonitors(env, scheduledTime).catch((error: unknown) => console.error("alert monitors failed:", error));
+  await runMonitors(env, scheduledTime).catch((error: unknown) => log.error("alert monitors failed", { error }));
   return report;
 }
 
