@@ -98,6 +98,17 @@ export function expectEnvelope(
   return body;
 }
 
+/** The value at `keys` inside parsed JSON; fails when a step on the way is not an object holding the next key. */
+export function at(value: unknown, ...keys: string[]): unknown {
+  let current = value;
+  for (const key of keys) {
+    if (typeof current !== "object" || current === null || !(key in current))
+      throw new Error(`no ${keys.join(".")} in ${JSON.stringify(value)?.slice(0, 500)}`);
+    current = Reflect.get(current, key);
+  }
+  return current;
+}
+
 /** A field of a `call()` body that must be a string (a token, a run id…). */
 export function stringField(result: ApiResult, field: string): string {
   const value = typeof result.body === "object" && result.body !== null ? Reflect.get(result.body, field) : undefined;
