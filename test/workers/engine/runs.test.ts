@@ -8,7 +8,6 @@ import { NODE_STATUS, RUN_STATUS } from "../../../src/domain/status.ts";
 import {
   type ApiClient,
   api,
-  call,
   createAndStart,
   expectEnvelope,
   nodeOf,
