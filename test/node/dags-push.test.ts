@@ -2,7 +2,9 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import createClient from "openapi-fetch";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import type { paths } from "../../ui/src/api/schema";
 import { type Dev, killLeftovers, login, root, startDev, stopDev } from "./dev-server.ts";
 
 let dev: Dev;
@@ -20,14 +22,14 @@ afterAll(async () => {
   killLeftovers();
 });
 
-const api = async (method: string, path: string, auth: string, body?: unknown) => {
-  const response = await fetch(`${dev.url}/api/v2${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${auth}`, "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: (await response.json()) as any };
-};
+/** The typed API client (the UI's paths) against the dev server, as the admin. */
+const api = () => createClient<paths>({ baseUrl: `${dev.url}/api/v2`, headers: { Authorization: `Bearer ${token}` } });
+
+async function apiKey(name: string, role: "viewer" | "manager"): Promise<string> {
+  const { data, response } = await api().POST("/api-keys", { body: { name, role } });
+  expect(response.status).toBe(201);
+  return data!.key;
+}
 
 function push(folder: string, apiKey: string) {
   return spawnSync(process.execPath, [join(root, "scripts", "dags-push.ts"), folder], {
@@ -37,7 +39,7 @@ function push(folder: string, apiKey: string) {
 }
 
 it("npm run dags:push creates, updates and skips; reports invalid files and exits 1", async () => {
-  const key = (await api("POST", "/api-keys", token, { name: "ci-push", role: "manager" })).body.key as string;
+  const key = await apiKey("ci-push", "manager");
   const folder = mkdtempSync(join(tmpdir(), "dagflare-dags-"));
   writeFileSync(join(folder, "brand-new.yaml"), "steps:\n  - name: a\n    command: echo new\n");
   writeFileSync(
@@ -52,9 +54,10 @@ it("npm run dags:push creates, updates and skips; reports invalid files and exit
   expect(first.stdout).toContain("✓ brand-new (created)");
   expect(first.stdout).toContain("✓ example-nightly-report (updated)");
   expect(first.stderr).toContain("steps[0].depends: unknown step 'ghost' (line 4, col 15)");
-  expect((await api("GET", "/dags/brand-new/spec", token)).body.spec).toContain("echo new");
-  expect((await api("GET", "/dags/example-nightly-report", token)).body.dag.description).toBe("replaced");
-  expect((await api("GET", "/dags/broken", token)).status).toBe(404);
+  const dag = (fileName: string) => ({ params: { path: { fileName } } });
+  expect((await api().GET("/dags/{fileName}/spec", dag("brand-new"))).data?.spec).toContain("echo new");
+  expect((await api().GET("/dags/{fileName}", dag("example-nightly-report"))).data?.dag?.description).toBe("replaced");
+  expect((await api().GET("/dags/{fileName}", dag("broken"))).response.status).toBe(404);
 
   writeFileSync(join(folder, "broken.yml"), "steps:\n  - name: a\n    command: x\n");
   const second = push(folder, key);
@@ -62,7 +65,7 @@ it("npm run dags:push creates, updates and skips; reports invalid files and exit
   expect(second.stdout).toContain("= brand-new (unchanged)");
   expect(second.stdout).toContain("✓ broken (created)");
 
-  const viewerKey = (await api("POST", "/api-keys", token, { name: "ci-viewer", role: "viewer" })).body.key as string;
+  const viewerKey = await apiKey("ci-viewer", "viewer");
   writeFileSync(join(folder, "brand-new.yaml"), "steps:\n  - name: a\n    command: echo v3\n");
   const forbidden = push(folder, viewerKey);
   expect(forbidden.status).toBe(1);

@@ -15,7 +15,7 @@ const PASSWORD = "readme-password-1";
 const readme = readFileSync(join(root, "README.md"), "utf8");
 const section = readme.slice(readme.indexOf("## Webhooks"), readme.indexOf("\n## ", readme.indexOf("## Webhooks") + 1));
 const blocks = (language: string) =>
-  [...section.matchAll(new RegExp("```" + language + "\\n([\\s\\S]*?)```", "g"))].map((match) => match[1]!);
+  [...section.matchAll(new RegExp(`\`\`\`${language}\\n([\\s\\S]*?)\`\`\``, "g"))].map((match) => match[1]!);
 
 it("the README's webhook examples work as written against npm run dev", async () => {
   const [create, triggers, manage] = blocks("sh");

@@ -19,6 +19,8 @@ declare module "vitest" {
 
 export default async function setup(project: TestProject) {
   const hits = new Map<string, number>();
+  /** Responses sent in full, by path: a test can wait until a slow answer has gone out. */
+  const answered = new Map<string, number>();
   const receivers = new Map<string, { headers: unknown; body: string }[]>();
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? "/", "http://127.0.0.1");
@@ -29,6 +31,7 @@ export default async function setup(project: TestProject) {
       const [, route, key, arg] = url.pathname.split("/");
       const count = (hits.get(url.pathname) ?? 0) + 1;
       hits.set(url.pathname, count);
+      response.on("finish", () => answered.set(url.pathname, (answered.get(url.pathname) ?? 0) + 1));
       const send = (status: number, text: string, type = "text/plain") => {
         response.writeHead(status, { "content-type": type });
         response.end(text);
@@ -74,12 +77,14 @@ export default async function setup(project: TestProject) {
           return send(200, "x".repeat(Number(key)));
         case "status": // /status/<code>
           return send(Number(key), `status ${key}`);
-        case "slow": // /slow/<ms>
+        case "slow": // /slow/<ms>[/<anything>]
           return void setTimeout(() => send(200, "slow-done"), Number(key));
         case "flaky": // /flaky/<id>/<n>: 503 for the first n calls of <id>, then 200
           return count <= Number(arg) ? send(503, `attempt ${count} failed`) : send(200, `attempt ${count} ok`);
         case "hits": // /hits/<path…>: how often that path was called
-          return send(200, String(hits.get("/" + url.pathname.split("/").slice(2).join("/")) ?? 0));
+          return send(200, String(hits.get(`/${url.pathname.split("/").slice(2).join("/")}`) ?? 0));
+        case "answered": // /answered/<path…>: how many answers to that path went out in full
+          return send(200, String(answered.get(`/${url.pathname.split("/").slice(2).join("/")}`) ?? 0));
         default:
           return send(404, "no such route");
       }

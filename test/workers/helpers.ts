@@ -1,17 +1,22 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { issueSession, signingKey } from "../../src/auth/jwt.ts";
 import { hashSecret } from "../../src/auth/passwords.ts";
 import { insertUser } from "../../src/db/users.ts";
 import type { Role } from "../../src/domain/roles.ts";
 import type { StepOutcome } from "../../src/domain/run.ts";
+import { RUN_STATUS } from "../../src/domain/status.ts";
 import { commandExecutor } from "../../src/executors/command.ts";
 import type { HandOff } from "../../src/executors/executor.ts";
-import worker from "../../src/index.ts";
+import type { paths } from "../../ui/src/api/schema";
 
-export { until } from "../until.ts";
+import { until } from "../until.ts";
+import { API_BASE_URL, api, ok, type Schemas, sendToWorker } from "./api-client.ts";
 
-export type ApiResult = { status: number; body: any; headers: Headers };
+export { type ApiClient, api, ok, type Schemas } from "./api-client.ts";
+export { until };
+
+/** What `call()` got back: the body is parsed JSON (or the text when it isn't JSON), not yet checked. */
+export type ApiResult = { status: number; body: unknown; headers: Headers };
 
 export type CallOptions = {
   token?: string;
@@ -23,7 +28,11 @@ export type CallOptions = {
   env?: Partial<Cloudflare.Env>;
 };
 
-/** One request through the Worker's fetch handler, with the real local D1. */
+/**
+ * One raw request through the Worker's fetch handler, for what the typed client (`api()`) can't
+ * send: malformed JSON, wrong types or unknown fields on purpose, other content types, exact
+ * bytes for signatures, oversized bodies, and paths or methods the API doesn't have.
+ */
 export async function call(method: string, path: string, options: CallOptions = {}): Promise<ApiResult> {
   const headers = new Headers(options.headers);
   if (options.token) headers.set("Authorization", `Bearer ${options.token}`);
@@ -32,10 +41,8 @@ export async function call(method: string, path: string, options: CallOptions = 
     body = JSON.stringify(options.body);
     if (!headers.has("Content-Type")) headers.set("Content-Type", "application/json");
   }
-  const request = new Request(`http://dagflare.test/api/v2${path}`, { method, headers, body });
-  const ctx = createExecutionContext();
-  const response = await worker.fetch(request, { ...env, ...options.env } as Cloudflare.Env, ctx);
-  await waitOnExecutionContext(ctx);
+  const request = new Request(`${API_BASE_URL}${path}`, { method, headers, body });
+  const response = await sendToWorker(request, options.env);
   const text = await response.text();
   let parsed: unknown = text;
   try {
@@ -66,42 +73,96 @@ export async function userWithRole(role: Role): Promise<{ id: string; username: 
   return { id, username, token };
 }
 
-export function expectEnvelope(result: ApiResult, status: number, code: string): void {
-  if (result.status !== status || result.body?.code !== code || typeof result.body?.message !== "string") {
-    throw new Error(`expected ${status} ${code}, got ${result.status} ${JSON.stringify(result.body)}`);
-  }
+type Envelope = Schemas["Error"];
+
+function isEnvelope(value: unknown): value is Envelope {
+  if (typeof value !== "object" || value === null) return false;
+  const { code, message } = value as Record<string, unknown>;
+  return typeof code === "string" && typeof message === "string";
 }
 
-const FINISHED = new Set([2, 3, 4, 6]);
+/**
+ * Asserts a `call()` result or a typed client's outcome is the error envelope with this status
+ * and code, and returns the envelope.
+ */
+export function expectEnvelope(
+  result: ApiResult | { response: Response; error?: unknown },
+  status: number,
+  code: string,
+): Envelope {
+  const [actualStatus, body] =
+    "response" in result ? [result.response.status, result.error] : [result.status, result.body];
+  if (actualStatus !== status || !isEnvelope(body) || body.code !== code) {
+    throw new Error(`expected ${status} ${code}, got ${actualStatus} ${JSON.stringify(body)}`);
+  }
+  return body;
+}
+
+/** The value at `keys` inside parsed JSON; fails when a step on the way is not an object holding the next key. */
+export function at(value: unknown, ...keys: string[]): unknown {
+  let current = value;
+  for (const key of keys) {
+    if (typeof current !== "object" || current === null || !(key in current))
+      throw new Error(`no ${keys.join(".")} in ${JSON.stringify(value)?.slice(0, 500)}`);
+    current = Reflect.get(current, key);
+  }
+  return current;
+}
+
+/** A field of a `call()` body that must be a string (a token, a run id…). */
+export function stringField(result: ApiResult, field: string): string {
+  const value = typeof result.body === "object" && result.body !== null ? Reflect.get(result.body, field) : undefined;
+  if (typeof value !== "string")
+    throw new Error(`no string ${field} in ${result.status} ${JSON.stringify(result.body)}`);
+  return value;
+}
+
+export type RunDetails = Schemas["DAGRunDetails"];
+export type RunNode = Schemas["Node"];
+
+const FINISHED: ReadonlySet<number> = new Set([
+  RUN_STATUS.failed,
+  RUN_STATUS.aborted,
+  RUN_STATUS.succeeded,
+  RUN_STATUS.partially_succeeded,
+]);
 
 /** Polls a run's details until it has finished (the queue consumer runs in the background). */
-export async function waitForRun(token: string, dag: string, runId: string, timeoutMs = 10_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await call("GET", `/dag-runs/${dag}/${runId}`, { token });
-    if (result.status !== 200) throw new Error(`run details: ${result.status} ${JSON.stringify(result.body)}`);
-    if (FINISHED.has(result.body.dagRunDetails.status)) return result.body.dagRunDetails;
-    if (Date.now() > deadline)
-      throw new Error(`run ${runId} did not finish: ${JSON.stringify(result.body.dagRunDetails)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
+export async function waitForRun(token: string, dag: string, runId: string, timeoutMs = 10_000): Promise<RunDetails> {
+  const client = api(token);
+  let last: RunDetails | undefined;
+  try {
+    return await until(async () => {
+      const { dagRunDetails } = await ok(
+        client.GET("/dag-runs/{name}/{dagRunId}", { params: { path: { name: dag, dagRunId: runId } } }),
+      );
+      last = dagRunDetails;
+      return FINISHED.has(dagRunDetails.status) ? dagRunDetails : undefined;
+    }, timeoutMs);
+  } catch (error) {
+    if (last) throw new Error(`run ${runId} did not finish: ${JSON.stringify(last)}`);
+    throw error;
   }
 }
 
 /** Creates a DAG from a spec and starts it; returns the run id. */
-export async function createAndStart(
-  token: string,
-  dag: string,
-  spec: string,
-  body: Record<string, unknown> = {},
-): Promise<string> {
-  const created = await call("POST", "/dags", { token, body: { name: dag, spec } });
-  if (created.status !== 201) throw new Error(`create ${dag}: ${created.status} ${JSON.stringify(created.body)}`);
-  const started = await call("POST", `/dags/${dag}/start`, { token, body });
-  if (started.status !== 200) throw new Error(`start ${dag}: ${started.status} ${JSON.stringify(started.body)}`);
-  return started.body.dagRunId as string;
+export async function createAndStart(token: string, dag: string, spec: string, body: StartBody = {}): Promise<string> {
+  const client = api(token);
+  await ok(client.POST("/dags", { body: { name: dag, spec } }), 201);
+  const started = await ok(client.POST("/dags/{fileName}/start", { params: { path: { fileName: dag } }, body }));
+  return started.dagRunId;
 }
 
-export const nodeOf = (run: any, name: string) => run.nodes.find((node: any) => node.step.name === name);
+export type StartBody = NonNullable<
+  paths["/dags/{fileName}/start"]["post"]["requestBody"]
+>["content"]["application/json"];
+
+/** The step called `name` of a run (its `nodes`); fails when there is none. */
+export function nodeOf(run: { nodes: RunNode[] }, name: string): RunNode {
+  const node = run.nodes.find((candidate) => candidate.step.name === name);
+  if (!node) throw new Error(`no step ${name} in ${JSON.stringify(run.nodes.map((each) => each.step.name))}`);
+  return node;
+}
 
 /** Runs `echo hi` through the command executor as if no step runner were configured. */
 export function runCommandWithoutRunner(): Promise<StepOutcome | HandOff> {

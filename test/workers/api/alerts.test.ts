@@ -7,12 +7,18 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import type { PolicyRow } from "../../../src/db/alerts.ts";
+import { RUN_STATUS } from "../../../src/domain/status.ts";
 import worker from "../../../src/index.ts";
 import {
+  type ApiClient,
+  api,
   call,
   createAndStart,
   expectEnvelope,
+  ok,
   runCommandWithoutRunner,
+  type Schemas,
   unique,
   until,
   userWithRole,
@@ -21,17 +27,29 @@ import {
 
 const echo = inject("echoUrl");
 let token: string;
-let viewer: string;
+let manager: ApiClient;
+let viewer: ApiClient;
 beforeAll(async () => {
   token = (await userWithRole("manager")).token;
-  viewer = (await userWithRole("viewer")).token;
+  manager = api(token);
+  viewer = api((await userWithRole("viewer")).token);
 });
+
+type PolicyInput = Schemas["AlertPolicyInput"];
+const policyPath = (id: string) => ({ params: { path: { id } } });
+const deliveriesOf = async (id: string) =>
+  (await ok(manager.GET("/alert-policies/{id}/deliveries", policyPath(id)))).deliveries;
+const startAgain = async (fileName: string) =>
+  (await ok(manager.POST("/dags/{fileName}/start", { params: { path: { fileName } }, body: {} }))).dagRunId;
 
 type Received = { headers: Record<string, string>; body: string };
 const received = async (id: string): Promise<Received[]> =>
   (await (await fetch(`${echo}/received/${id}`)).json()) as Received[];
 
-const policyBody = (overrides: Record<string, unknown> = {}, webhook: Record<string, unknown> = {}) => ({
+const policyBody = (
+  overrides: Partial<PolicyInput> = {},
+  webhook: Partial<PolicyInput["webhook"]> = {},
+): PolicyInput => ({
   name: unique("policy"),
   eventTypes: ["JOB_FAILURE"],
   webhook: {
@@ -42,10 +60,8 @@ const policyBody = (overrides: Record<string, unknown> = {}, webhook: Record<str
   ...overrides,
 });
 
-async function createPolicy(overrides: Record<string, unknown> = {}, webhook: Record<string, unknown> = {}) {
-  const created = await call("POST", "/alert-policies", { token, body: policyBody(overrides, webhook) });
-  expect(created.status, JSON.stringify(created.body)).toBe(201);
-  return created.body.alertPolicy;
+async function createPolicy(overrides: Partial<PolicyInput> = {}, webhook: Partial<PolicyInput["webhook"]> = {}) {
+  return (await ok(manager.POST("/alert-policies", { body: policyBody(overrides, webhook) }), 201)).alertPolicy;
 }
 
 /** A DAG whose run fails with the given error text (the echo server answers it as a 500 body). */
@@ -57,6 +73,28 @@ async function failingRun(dag: string) {
   );
   return waitForRun(token, dag, runId);
 }
+
+/**
+ * Makes "nothing more arrived" a condition rather than a pause: a failing run of a DAG of its
+ * own, whose alert is queued after everything the test did, has been delivered, so the ALERTS
+ * consumer has worked through the messages queued before it.
+ */
+async function laterAlertDelivered(): Promise<void> {
+  const dag = unique("sentinel");
+  const receiver = unique("sentinel");
+  await createPolicy({ dagNames: [dag] }, { url: `${echo}/receiver/${receiver}/200` });
+  await failingRun(dag);
+  await until(async () => ((await received(receiver)).length === 1 ? true : undefined));
+}
+
+/** Waits until the run's JOB_FAILURE event is recorded (it is queued when it is recorded). */
+const eventRecorded = (runId: string) =>
+  until(
+    async () =>
+      (await env.DB.prepare("SELECT id FROM alert_events WHERE run_id = ?1 AND type = 'JOB_FAILURE'")
+        .bind(runId)
+        .first<{ id: string }>()) ?? undefined,
+  );
 
 describe("alert policies API", () => {
   it("creates, reads, replaces and deletes; header values and the signing secret are never shown or stored in plain text", async () => {
@@ -81,29 +119,21 @@ describe("alert policies API", () => {
     const stored = await env.DB.prepare("SELECT * FROM alert_policies WHERE id = ?1").bind(policy.id).first();
     expect(JSON.stringify(stored)).not.toContain("very-secret-header");
     expect(JSON.stringify(stored)).not.toContain("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
-    expect((await call("GET", "/alert-policies", { token: viewer })).body.alertPolicies).toContainEqual(policy);
+    expect((await ok(viewer.GET("/alert-policies"))).alertPolicies).toContainEqual(policy);
 
     // A PUT that sends the redacted values back keeps them; the test send proves it.
     const receiver = unique("put");
-    const replaced = await call("PUT", `/alert-policies/${policy.id}`, {
-      token,
-      body: {
-        ...policyBody({ name: policy.name }),
-        webhook: { ...policy.webhook, url: `${echo}/receiver/${receiver}/200` },
-      },
-    });
-    expect(replaced.status, JSON.stringify(replaced.body)).toBe(200);
+    const redacted = policy.webhook!;
+    const put = (url: string) =>
+      manager.PUT("/alert-policies/{id}", {
+        ...policyPath(policy.id),
+        body: { ...policyBody({ name: policy.name }), webhook: { ...redacted, url } },
+      });
+    await ok(put(`${echo}/receiver/${receiver}/200`));
     // Sending them back with a URL on another host would hand the stored secrets to that host: refused.
-    const elsewhere = await call("PUT", `/alert-policies/${policy.id}`, {
-      token,
-      body: {
-        ...policyBody({ name: policy.name }),
-        webhook: { ...policy.webhook, url: "https://elsewhere.example.com/hook" },
-      },
-    });
-    expectEnvelope(elsewhere, 400, "bad_request");
-    const tested = await call("POST", `/alert-policies/${policy.id}/test`, { token, body: {} });
-    expect(tested.body).toMatchObject({ statusCode: 200, body: "answer 1" });
+    expectEnvelope(await put("https://elsewhere.example.com/hook"), 400, "bad_request");
+    const tested = await ok(manager.POST("/alert-policies/{id}/test", { ...policyPath(policy.id), body: {} }));
+    expect(tested).toMatchObject({ statusCode: 200, body: "answer 1" });
     const [request] = await received(receiver);
     expect(request!.headers).toMatchObject({
       authorization: "Bearer very-secret-header",
@@ -119,13 +149,13 @@ describe("alert policies API", () => {
     const draft = {
       ...policyBody({ name: policy.name }, { body: '{"edited": "{{alert_summary}}"}' }),
       webhook: {
-        ...policy.webhook,
+        ...redacted,
         url: `${echo}/receiver/${draftReceiver}/200`,
         body: '{"edited": "{{alert_summary}}"}',
       },
     };
-    const draftTested = await call("POST", "/alert-policies/test", { token, body: { ...draft, policyId: policy.id } });
-    expect(draftTested.body, JSON.stringify(draftTested.body)).toMatchObject({ statusCode: 200 });
+    const draftTested = await ok(manager.POST("/alert-policies/test", { body: { ...draft, policyId: policy.id } }));
+    expect(draftTested, JSON.stringify(draftTested)).toMatchObject({ statusCode: 200 });
     const [draftRequest] = await received(draftReceiver);
     expect(draftRequest!.headers).toMatchObject({ authorization: "Bearer very-secret-header" });
     expect(
@@ -133,80 +163,56 @@ describe("alert policies API", () => {
     ).toEqual({ edited: "Job example-deploy failed" });
     const draftElsewhere = { ...draft, webhook: { ...draft.webhook, url: "https://elsewhere.example.com/hook" } };
     expectEnvelope(
-      await call("POST", "/alert-policies/test", { token, body: { ...draftElsewhere, policyId: policy.id } }),
+      await manager.POST("/alert-policies/test", { body: { ...draftElsewhere, policyId: policy.id } }),
       400,
       "bad_request",
     );
     expectEnvelope(
-      await call("POST", "/alert-policies/test", { token, body: { ...draft, policyId: "no-such-policy" } }),
+      await manager.POST("/alert-policies/test", { body: { ...draft, policyId: "no-such-policy" } }),
       404,
       "not_found",
     );
 
-    expect((await call("DELETE", `/alert-policies/${policy.id}`, { token })).status).toBe(204);
-    expectEnvelope(await call("GET", `/alert-policies/${policy.id}`, { token }), 404, "not_found");
+    await ok(manager.DELETE("/alert-policies/{id}", policyPath(policy.id)), 204);
+    expectEnvelope(await manager.GET("/alert-policies/{id}", policyPath(policy.id)), 404, "not_found");
   });
 
   it("refuses bad templates with the position, unknown tokens, http destinations in production and missing options", async () => {
-    const notJson = await call("POST", "/alert-policies", {
-      token,
-      body: policyBody({}, { body: '{\n  "text": "{{alert_summary}}",\n  oops\n}' }),
-    });
-    expectEnvelope(notJson, 400, "bad_request");
-    expect(notJson.body.message).toContain("(line 3, col 3)");
-    const unknown = await call("POST", "/alert-policies", {
-      token,
-      body: policyBody({}, { body: '{"a": "x",\n "b": "{{job_nmae}}"}' }),
-    });
-    expectEnvelope(unknown, 400, "bad_request");
-    expect(unknown.body.details.templateErrors).toEqual([
+    const create = (body: PolicyInput, client = manager) => client.POST("/alert-policies", { body });
+    const notJson = await create(policyBody({}, { body: '{\n  "text": "{{alert_summary}}",\n  oops\n}' }));
+    expect(expectEnvelope(notJson, 400, "bad_request").message).toContain("(line 3, col 3)");
+    const unknown = await create(policyBody({}, { body: '{"a": "x",\n "b": "{{job_nmae}}"}' }));
+    expect(expectEnvelope(unknown, 400, "bad_request").details?.templateErrors).toEqual([
       { message: "unknown token {{job_nmae}}", line: 2, column: 8 },
     ]);
-    const secretInBody = await call("POST", "/alert-policies", {
-      token,
-      body: policyBody({}, { body: '{"a": "{{env.ALERT_SECRET_TEST_TOKEN}}"}' }),
-    });
+    const secretInBody = await create(policyBody({}, { body: '{"a": "{{env.ALERT_SECRET_TEST_TOKEN}}"}' }));
     expectEnvelope(secretInBody, 400, "bad_request");
-    const jwtInHeader = await call("POST", "/alert-policies", {
-      token,
-      body: policyBody({}, { headers: { X: "{{env.JWT_SECRET}}" } }),
-    });
+    const jwtInHeader = await create(policyBody({}, { headers: { X: "{{env.JWT_SECRET}}" } }));
     expectEnvelope(jwtInHeader, 400, "bad_request");
     const production = {
       ENVIRONMENT: "production",
       ALERTS_ALLOW_LOCAL_HTTP: "false",
       ENCRYPTION_KEY: "a-production-encryption-key-0123456789",
     };
+    expectEnvelope(await create(policyBody(), api(token, production)), 400, "bad_request");
+    expectEnvelope(await create(policyBody({ eventTypes: ["JOB_LONG_RUNNING"] })), 400, "bad_request");
+    // An event type that doesn't exist: a body the typed client would refuse to send.
     expectEnvelope(
-      await call("POST", "/alert-policies", { token, body: policyBody(), env: production }),
+      await call("POST", "/alert-policies", { token, body: { ...policyBody(), eventTypes: ["NOPE"] } }),
       400,
       "bad_request",
     );
-    expectEnvelope(
-      await call("POST", "/alert-policies", { token, body: policyBody({ eventTypes: ["JOB_LONG_RUNNING"] }) }),
-      400,
-      "bad_request",
-    );
-    expectEnvelope(
-      await call("POST", "/alert-policies", { token, body: policyBody({ eventTypes: ["NOPE"] }) }),
-      400,
-      "bad_request",
-    );
-    const asset = await call("POST", "/alert-policies", {
-      token,
-      body: policyBody({}, { body: '{"a": "{{asset_key}} {{job_name}}"}' }),
-    });
-    expect(asset.status).toBe(201);
-    expect(asset.body.warnings).toEqual([expect.stringContaining("{{asset_key}}")]);
+    const asset = await ok(create(policyBody({}, { body: '{"a": "{{asset_key}} {{job_name}}"}' })), 201);
+    expect(asset.warnings).toEqual([expect.stringContaining("{{asset_key}}")]);
   });
 
   it("tokens and presets: every preset is a valid template", async () => {
-    const tokens = (await call("GET", "/alert-tokens", { token: viewer })).body;
-    expect(tokens.eventTypes.find((entry: any) => entry.eventType === "TICK_FAILURE").tokens).toEqual(
+    const tokens = await ok(viewer.GET("/alert-tokens"));
+    expect(tokens.eventTypes.find((entry) => entry.eventType === "TICK_FAILURE")?.tokens).toEqual(
       expect.arrayContaining(["alert_summary", "instigator_name"]),
     );
-    const { presets } = (await call("GET", "/alert-presets", { token: viewer })).body;
-    expect(presets.map((preset: any) => preset.id)).toEqual([
+    const { presets } = await ok(viewer.GET("/alert-presets"));
+    expect(presets.map((preset) => preset.id)).toEqual([
       "discord",
       "slack",
       "jira-v2",
@@ -217,11 +223,31 @@ describe("alert policies API", () => {
       "generic",
     ]);
     for (const preset of presets) {
-      const created = await call("POST", "/alert-policies", { token, body: policyBody({}, { body: preset.body }) });
-      expect(created.status, `${preset.id}: ${JSON.stringify(created.body)}`).toBe(201);
-      expect(created.body.warnings).toEqual([]);
+      const created = await manager.POST("/alert-policies", { body: policyBody({}, { body: preset.body }) });
+      expect(created.response.status, `${preset.id}: ${JSON.stringify(created.error)}`).toBe(201);
+      expect(created.data?.warnings).toEqual([]);
     }
   });
+});
+
+/** A stored policy as D1 holds it, for rendering without the API. */
+const policyRow = (url: string, body: string): PolicyRow => ({
+  id: "p",
+  name: "n",
+  description: "",
+  enabled: 1,
+  event_types: ["JOB_FAILURE"],
+  dag_names: [],
+  tags: [],
+  options: {},
+  url,
+  header_names: [],
+  headers: null,
+  body,
+  signing_secret: null,
+  created_by: "test",
+  created_at: "2030-01-01T00:00:00.000Z",
+  updated_at: "2030-01-01T00:00:00.000Z",
 });
 
 describe("rendering", () => {
@@ -276,8 +302,8 @@ describe("rendering", () => {
       const receiver = unique(name);
       const url = name === "discord" ? `${echo}/receiver/${receiver}/200` : `${echo}/receiver/${receiver}/200`;
       const policy = await createPolicy({ name: `${unique(name)} ${hostile.slice(0, 20)}` }, { url, body });
-      const rendered = await call("POST", `/alert-policies/${policy.id}/preview`, { token, body: {} });
-      const parsed = JSON.parse(rendered.body.body);
+      const rendered = await ok(manager.POST("/alert-policies/{id}/preview", { ...policyPath(policy.id), body: {} }));
+      const parsed = JSON.parse(rendered.body);
       const text = JSON.stringify(parsed);
       expect(text).toContain("Job example-deploy failed");
       expect(text).toContain('step \\"build\\" failed');
@@ -297,34 +323,19 @@ describe("rendering", () => {
       error: "<!channel> see <https://evil.example|docs> & more",
       failedSteps: ["s"],
     };
-    const policy = {
-      id: "p",
-      name: "n",
-      description: "",
-      options: "{}",
-      url: "https://hooks.slack.com/services/T/B/X",
-      headers: null,
-      signing_secret: null,
-      body: '{"text": "<!here> {{failure_message}}"}',
-    };
-    const rendered = JSON.parse((await renderDelivery(env, policy as any, "JOB_FAILURE", facts, "id")).body);
+    const policy = policyRow("https://hooks.slack.com/services/T/B/X", '{"text": "<!here> {{failure_message}}"}');
+    const rendered = JSON.parse((await renderDelivery(env, policy, "JOB_FAILURE", facts, "id")).body);
     expect(rendered.text).toBe("<!here> &lt;!channel&gt; see &lt;https://evil.example|docs&gt; &amp; more");
   });
 
   it("a value can't change the structure, and Discord pings only the template's own mentions", async () => {
     const { renderDelivery } = await import("../../../src/alerts/deliver.ts");
     const facts = { dagName: "d", runId: "r", runStatus: "failed", error: hostile, failedSteps: ["s"] };
-    const policy = {
-      id: "p",
-      name: "n",
-      description: "",
-      options: "{}",
-      url: "https://discord.com/api/webhooks/1/x",
-      headers: null,
-      signing_secret: null,
-      body: '{"content": "<@&77> {{failure_message}}", "n": 1e3}',
-    };
-    const rendered = await renderDelivery(env, policy as any, "JOB_FAILURE", facts, "id");
+    const policy = policyRow(
+      "https://discord.com/api/webhooks/1/x",
+      '{"content": "<@&77> {{failure_message}}", "n": 1e3}',
+    );
+    const rendered = await renderDelivery(env, policy, "JOB_FAILURE", facts, "id");
     const parsed = JSON.parse(rendered.body);
     expect(parsed.content).toBe(`<@&77> ${hostile}`);
     expect(parsed.allowed_mentions).toEqual({ parse: [], roles: ["77"], users: [] });
@@ -339,17 +350,18 @@ describe("delivery", () => {
     const policy = await createPolicy({ dagNames: [dag] }, { url: `${echo}/receiver/${receiver}/200` });
     await createPolicy({ dagNames: ["someone-else"] }, { url: `${echo}/receiver/${unique("other")}/200` });
     const run = await failingRun(dag);
-    const [delivery] = await until(async () => {
-      const list = (await call("GET", `/alert-policies/${policy.id}/deliveries`, { token })).body.deliveries;
-      return list.length && list[0].status === "delivered" ? list : undefined;
+    const deliveries = await until(async () => {
+      const list = await deliveriesOf(policy.id);
+      return list[0]?.status === "delivered" ? list : undefined;
     });
-    expect(delivery).toMatchObject({
+    expect(deliveries[0]).toMatchObject({
       eventType: "JOB_FAILURE",
       dagName: dag,
       dagRunId: run.dagRunId,
       attempts: [{ statusCode: 200 }],
     });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await laterAlertDelivered();
+    expect(await deliveriesOf(policy.id)).toHaveLength(1);
     const got = await received(receiver);
     expect(got).toHaveLength(1);
     expect(JSON.parse(got[0]!.body)).toMatchObject({ text: `Job ${dag} failed` });
@@ -369,17 +381,17 @@ describe("delivery", () => {
         const dag = unique("retry");
         const policy = await createPolicy({ dagNames: [dag] }, { url: `${echo}/receiver/${unique("m")}/${plan}` });
         await failingRun(dag);
-        return policy.id as string;
+        return policy.id;
       }),
     );
     for (const [index, [plan, status, codes]] of scenarios.entries()) {
       const delivery = await until(async () => {
-        const [first] = (await call("GET", `/alert-policies/${started[index]}/deliveries`, { token })).body.deliveries;
+        const [first] = await deliveriesOf(started[index]!);
         return first && first.status !== "pending" ? first : undefined;
       }, 30_000);
       expect(delivery.status, plan).toBe(status);
       expect(
-        delivery.attempts.map((attempt: any) => attempt.statusCode),
+        delivery.attempts.map((attempt) => attempt.statusCode),
         plan,
       ).toEqual(codes);
     }
@@ -391,15 +403,15 @@ describe("delivery", () => {
     const policy = await createPolicy({ dagNames: [dag] }, { url: `${echo}/receiver/${receiver}/400,200` });
     await failingRun(dag);
     const failed = await until(async () => {
-      const [first] = (await call("GET", `/alert-policies/${policy.id}/deliveries`, { token })).body.deliveries;
+      const [first] = await deliveriesOf(policy.id);
       return first?.status === "failed" ? first : undefined;
     });
-    expect((await call("POST", `/alert-deliveries/${failed.id}/replay`, { token })).status).toBe(200);
+    await ok(manager.POST("/alert-deliveries/{id}/replay", policyPath(failed.id)));
     const delivered = await until(async () => {
-      const { delivery } = (await call("GET", `/alert-deliveries/${failed.id}`, { token })).body;
+      const { delivery } = await ok(manager.GET("/alert-deliveries/{id}", policyPath(failed.id)));
       return delivery.status === "delivered" ? delivery : undefined;
     });
-    expect(delivered.attempts.map((attempt: any) => attempt.statusCode)).toEqual([400, 200]);
+    expect(delivered.attempts.map((attempt) => attempt.statusCode)).toEqual([400, 200]);
     expect(await received(receiver)).toHaveLength(2);
   });
 
@@ -412,9 +424,10 @@ describe("delivery", () => {
     );
     await failingRun(dag);
     await until(async () => ((await received(receiver)).length === 1 ? true : undefined));
-    const again = await call("POST", `/dags/${dag}/start`, { token, body: {} });
-    await waitForRun(token, dag, again.body.dagRunId);
-    await new Promise((resolve) => setTimeout(resolve, 800));
+    const again = await startAgain(dag);
+    expect((await waitForRun(token, dag, again)).status).toBe(RUN_STATUS.failed);
+    await eventRecorded(again);
+    await laterAlertDelivered();
     expect(await received(receiver)).toHaveLength(1);
   });
 
@@ -425,11 +438,11 @@ describe("delivery", () => {
       { dagNames: [dag], options: { consecutiveFailureThreshold: 2 } },
       { url: `${echo}/receiver/${receiver}/200` },
     );
-    await failingRun(dag);
-    await new Promise((resolve) => setTimeout(resolve, 800));
+    await eventRecorded((await failingRun(dag)).dagRunId);
+    await laterAlertDelivered();
     expect(await received(receiver)).toHaveLength(0);
-    const second = await call("POST", `/dags/${dag}/start`, { token, body: {} });
-    await waitForRun(token, dag, second.body.dagRunId);
+    const second = await startAgain(dag);
+    await waitForRun(token, dag, second);
     await until(async () => ((await received(receiver)).length === 1 ? true : undefined));
   });
 });
@@ -447,10 +460,12 @@ describe("event types", () => {
     const dag = unique("tick");
     const receiver = unique("tick");
     await createPolicy({ eventTypes: ["TICK_FAILURE"], dagNames: [dag] }, { url: `${echo}/receiver/${receiver}/200` });
-    await call("POST", "/dags", {
-      token,
-      body: { name: dag, spec: 'schedule: "* * * * *"\nsteps:\n  - name: a\n    command: "true"\n' },
-    });
+    await ok(
+      manager.POST("/dags", {
+        body: { name: dag, spec: 'schedule: "* * * * *"\nsteps:\n  - name: a\n    command: "true"\n' },
+      }),
+      201,
+    );
     await env.DB.prepare("UPDATE dags SET spec = 'steps: [' WHERE name = ?1").bind(dag).run();
     await tick(Date.UTC(2030, 0, 15, 12, 0));
     const [alert] = await until(async () => ((await bodies(receiver)).length ? bodies(receiver) : undefined));
@@ -469,8 +484,7 @@ describe("event types", () => {
       },
     );
     expectEnvelope(
-      await call("POST", "/dags", {
-        token,
+      await manager.POST("/dags", {
         body: { name: dag, spec: "steps:\n  - name: a\n    command: x\n    depends: [ghost]\n" },
       }),
       400,
@@ -495,11 +509,19 @@ describe("event types", () => {
       dag,
       `steps:\n  - name: slow\n    executor: http\n    command: GET ${echo}/slow/3000\n`,
     );
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    await tick(Date.now());
-    await tick(Date.now());
+    // Rather than sleep past the threshold, tick at a time past it, once the run is running.
+    const started = await until(async () => {
+      const { dagRunDetails } = await ok(
+        manager.GET("/dag-runs/{name}/{dagRunId}", { params: { path: { name: dag, dagRunId: runId } } }),
+      );
+      return dagRunDetails.status === RUN_STATUS.running && dagRunDetails.startedAt
+        ? dagRunDetails.startedAt
+        : undefined;
+    });
+    await tick(Date.parse(started) + 1500);
+    await tick(Date.parse(started) + 1500);
     const alerts = await until(async () => ((await bodies(receiver)).length ? bodies(receiver) : undefined));
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await laterAlertDelivered();
     expect(await bodies(receiver)).toHaveLength(1);
     expect(alerts[0]!.text).toBe(`Job ${dag} is running longer than 1 second`);
     await waitForRun(token, dag, runId);
@@ -524,7 +546,7 @@ describe("event types", () => {
     await tick(Date.now() + 60_000);
     const [alert] = await until(async () => ((await bodies(receiver)).length ? bodies(receiver) : undefined));
     expect(alert).toEqual({ text: "failed_runs is 1 (threshold 0)", details: "failed_runs=1>0" });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await laterAlertDelivered();
     expect(await bodies(receiver)).toHaveLength(1);
   }, 20_000);
 

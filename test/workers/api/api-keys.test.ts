@@ -2,17 +2,19 @@ import { env } from "cloudflare:workers";
 import bs58 from "bs58";
 import { beforeAll, describe, expect, it } from "vitest";
 import { verifyApiKey } from "../../../src/auth/credentials.ts";
-import { call, expectEnvelope, unique, userWithRole } from "../helpers.ts";
+import { type ApiClient, api, call, expectEnvelope, ok, type Schemas, unique, userWithRole } from "../helpers.ts";
 
 let admin: { id: string; token: string };
+let asAdmin: ApiClient;
 beforeAll(async () => {
   admin = await userWithRole("admin");
+  asAdmin = api(admin.token);
 });
 
-async function createKey(role: string, name = unique("key")) {
-  const result = await call("POST", "/api-keys", { token: admin.token, body: { name, description: "ci", role } });
-  expect(result.status).toBe(201);
-  return result.body as { apiKey: Record<string, unknown> & { id: string }; key: string };
+const keyPath = (keyId: string) => ({ params: { path: { keyId } } });
+
+async function createKey(role: Schemas["UserRole"], name = unique("key")) {
+  return ok(asAdmin.POST("/api-keys", { body: { name, description: "ci", role } }), 201);
 }
 
 describe("API keys", () => {
@@ -32,37 +34,38 @@ describe("API keys", () => {
       .first<Record<string, string>>();
     expect(row!.key_hash).toMatch(/^\$2[aby]\$10\$/);
     expect(JSON.stringify(row)).not.toContain(key);
-    const got = await call("GET", `/api-keys/${apiKey.id}`, { token: admin.token });
-    expect(JSON.stringify(got.body)).not.toContain(key);
-    const listed = await call("GET", "/api-keys", { token: admin.token });
-    expect(listed.body.apiKeys.map((k: { id: string }) => k.id)).toContain(apiKey.id);
-    expect(JSON.stringify(listed.body)).not.toContain(key);
+    const got = await ok(asAdmin.GET("/api-keys/{keyId}", keyPath(apiKey.id)));
+    expect(JSON.stringify(got)).not.toContain(key);
+    const listed = await ok(asAdmin.GET("/api-keys"));
+    expect(listed.apiKeys.map((k) => k.id)).toContain(apiKey.id);
+    expect(JSON.stringify(listed)).not.toContain(key);
   });
 
   it("authenticates with the key's role, tracks lastUsedAt, and a role change applies at once", async () => {
     const { apiKey, key } = await createKey("viewer");
-    expect((await call("GET", "/dags", { token: key })).status).toBe(200);
-    expectEnvelope(await call("POST", "/dags", { token: key, body: { name: unique("d") } }), 403, "forbidden");
-    const used = await call("GET", `/api-keys/${apiKey.id}`, { token: admin.token });
-    expect(Date.parse(used.body.apiKey.lastUsedAt)).toBeGreaterThan(Date.now() - 60_000);
+    const withKey = api(key);
+    await ok(withKey.GET("/dags"));
+    expectEnvelope(await withKey.POST("/dags", { body: { name: unique("d") } }), 403, "forbidden");
+    const used = await ok(asAdmin.GET("/api-keys/{keyId}", keyPath(apiKey.id)));
+    expect(Date.parse(used.apiKey.lastUsedAt ?? "")).toBeGreaterThan(Date.now() - 60_000);
 
-    await call("PATCH", `/api-keys/${apiKey.id}`, { token: admin.token, body: { role: "manager" } });
-    expect((await call("POST", "/dags", { token: key, body: { name: unique("d") } })).status).toBe(201);
+    await ok(asAdmin.PATCH("/api-keys/{keyId}", { ...keyPath(apiKey.id), body: { role: "manager" } }));
+    await ok(withKey.POST("/dags", { body: { name: unique("d") } }), 201);
   });
 
   it("a deleted key stops working on the very next request", async () => {
     const { apiKey, key } = await createKey("admin");
-    expect((await call("GET", "/api-keys", { token: key })).status).toBe(200);
-    expect((await call("DELETE", `/api-keys/${apiKey.id}`, { token: admin.token })).status).toBe(204);
-    expectEnvelope(await call("GET", "/api-keys", { token: key }), 401, "unauthorized");
-    expectEnvelope(await call("GET", `/api-keys/${apiKey.id}`, { token: admin.token }), 404, "not_found");
+    await ok(api(key).GET("/api-keys"));
+    await ok(asAdmin.DELETE("/api-keys/{keyId}", keyPath(apiKey.id)), 204);
+    expectEnvelope(await api(key).GET("/api-keys"), 401, "unauthorized");
+    expectEnvelope(await asAdmin.GET("/api-keys/{keyId}", keyPath(apiKey.id)), 404, "not_found");
   });
 
   it("rejects wrong keys: unknown prefix, right prefix with a wrong rest", async () => {
     const { key } = await createKey("viewer");
-    expectEnvelope(await call("GET", "/dags", { token: "dagu_" + "1".repeat(44) }), 401, "unauthorized");
+    expectEnvelope(await api(`dagu_${"1".repeat(44)}`).GET("/dags"), 401, "unauthorized");
     const tampered = key.slice(0, -1) + (key.endsWith("a") ? "b" : "a");
-    expectEnvelope(await call("GET", "/dags", { token: tampered }), 401, "unauthorized");
+    expectEnvelope(await api(tampered).GET("/dags"), 401, "unauthorized");
   });
 
   it("costs one bcrypt per isolate, not one per request or per stored key", async () => {
@@ -83,37 +86,30 @@ describe("API keys", () => {
   it("409 for a taken name; 400 for bad input; 404 for unknown ids", async () => {
     const name = unique("dup");
     await createKey("viewer", name);
-    expectEnvelope(
-      await call("POST", "/api-keys", { token: admin.token, body: { name, role: "viewer" } }),
-      409,
-      "already_exists",
-    );
-    expectEnvelope(
-      await call("POST", "/api-keys", { token: admin.token, body: { name: "", role: "viewer" } }),
-      400,
-      "bad_request",
-    );
+    expectEnvelope(await asAdmin.POST("/api-keys", { body: { name, role: "viewer" } }), 409, "already_exists");
+    expectEnvelope(await asAdmin.POST("/api-keys", { body: { name: "", role: "viewer" } }), 400, "bad_request");
+    // A role that doesn't exist: a body the typed client would refuse to send.
     expectEnvelope(
       await call("POST", "/api-keys", { token: admin.token, body: { name: "x", role: "superuser" } }),
       400,
       "bad_request",
     );
     expectEnvelope(
-      await call("POST", "/api-keys", { token: admin.token, body: { name: "x".repeat(101), role: "viewer" } }),
+      await asAdmin.POST("/api-keys", { body: { name: "x".repeat(101), role: "viewer" } }),
       400,
       "bad_request",
     );
     expectEnvelope(
-      await call("PATCH", "/api-keys/nope", { token: admin.token, body: { name: unique("n") } }),
+      await asAdmin.PATCH("/api-keys/{keyId}", { ...keyPath("nope"), body: { name: unique("n") } }),
       404,
       "not_found",
     );
     const other = await createKey("viewer");
     expectEnvelope(
-      await call("PATCH", `/api-keys/${other.apiKey.id}`, { token: admin.token, body: { name } }),
+      await asAdmin.PATCH("/api-keys/{keyId}", { ...keyPath(other.apiKey.id), body: { name } }),
       409,
       "already_exists",
     );
-    expectEnvelope(await call("DELETE", "/api-keys/nope", { token: admin.token }), 404, "not_found");
+    expectEnvelope(await asAdmin.DELETE("/api-keys/{keyId}", keyPath("nope")), 404, "not_found");
   });
 });

@@ -1,19 +1,15 @@
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
-import { call } from "../helpers.ts";
+import { api, ok } from "../helpers.ts";
 
 // A file of its own: this D1 starts with no users, as a fresh deployment does.
 it("a deployment with ADMIN_USERNAME/ADMIN_PASSWORD secrets gets its first admin on the first request", async () => {
   const secrets = { ADMIN_USERNAME: "root", ADMIN_PASSWORD: "first-password-1" };
   expect((await env.DB.prepare("SELECT COUNT(*) AS n FROM users").first<{ n: number }>())?.n).toBe(0);
-  const health = await call("GET", "/health", { env: secrets });
-  expect(health.status).toBe(200);
-  const login = await call("POST", "/auth/login", {
-    body: { username: "root", password: "first-password-1" },
-    env: secrets,
-  });
-  expect(login.status).toBe(200);
-  expect(login.body.user.role).toBe("admin");
+  const client = api(undefined, secrets);
+  await ok(client.GET("/health"));
+  const login = await ok(client.POST("/auth/login", { body: { username: "root", password: "first-password-1" } }));
+  expect(login.user.role).toBe("admin");
   const stored = await env.DB.prepare("SELECT password_hash FROM users WHERE username = 'root'").first<{
     password_hash: string;
   }>();

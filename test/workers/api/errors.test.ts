@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { call, expectEnvelope, unique, userWithRole } from "../helpers.ts";
+import { api, at, call, expectEnvelope, unique, userWithRole } from "../helpers.ts";
 
 let token: string;
 beforeAll(async () => {
@@ -14,14 +14,12 @@ describe("bad input gets a 4xx in the error envelope and changes nothing", () =>
       rawBody: '{"name": "x",',
       headers: { "Content-Type": "application/json" },
     });
-    expectEnvelope(result, 400, "bad_request");
-    expect(result.body.message).toMatch(/malformed json/i);
+    expect(expectEnvelope(result, 400, "bad_request").message).toMatch(/malformed json/i);
   });
 
   it("a body that is not JSON at all, or JSON of the wrong shape", async () => {
     const form = await call("POST", "/dags", { token, rawBody: "name=x", headers: { "Content-Type": "text/plain" } });
-    expectEnvelope(form, 415, "bad_request");
-    expect(form.body.message).toContain("application/json");
+    expect(expectEnvelope(form, 415, "bad_request").message).toContain("application/json");
     expectEnvelope(await call("POST", "/dags", { token, body: ["x"] }), 400, "bad_request");
     expectEnvelope(await call("POST", "/dags", { token, body: "x" }), 400, "bad_request");
     expectEnvelope(await call("POST", "/dags", { token, body: null }), 400, "bad_request");
@@ -29,12 +27,10 @@ describe("bad input gets a 4xx in the error envelope and changes nothing", () =>
 
   it("wrong types and unknown fields name the field", async () => {
     const wrongType = await call("POST", "/dags", { token, body: { name: 42 } });
-    expectEnvelope(wrongType, 400, "bad_request");
-    expect(wrongType.body.message).toMatch(/^json\.name: /);
+    expect(expectEnvelope(wrongType, 400, "bad_request").message).toMatch(/^json\.name: /);
     const name = unique("x");
     const unknown = await call("POST", "/dags", { token, body: { name, spec: "steps: []", colour: "red" } });
-    expectEnvelope(unknown, 400, "bad_request");
-    expect(unknown.body.message).toContain("colour");
+    expect(expectEnvelope(unknown, 400, "bad_request").message).toContain("colour");
     expect(await env.DB.prepare("SELECT 1 FROM dags WHERE name = ?1").bind(name).first()).toBeNull();
   });
 
@@ -50,26 +46,28 @@ describe("bad input gets a 4xx in the error envelope and changes nothing", () =>
 
   it("concurrent creates of one name: exactly one wins, the rest get 409", async () => {
     const name = unique("race");
+    const client = api(token);
     const results = await Promise.all(
       Array.from({ length: 5 }, () =>
-        call("POST", "/dags", { token, body: { name, spec: "steps:\n  - name: a\n    command: x\n" } }),
+        client.POST("/dags", { body: { name, spec: "steps:\n  - name: a\n    command: x\n" } }),
       ),
     );
-    expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409]);
+    expect(results.map((r) => r.response.status).sort()).toEqual([201, 409, 409, 409, 409]);
+    for (const result of results) if (result.response.status === 409) expectEnvelope(result, 409, "already_exists");
   });
 });
 
 describe("GET /openapi.json", () => {
   it("describes every route with the schemas that validate it", async () => {
-    const { status, body } = await call("GET", "/openapi.json");
-    expect(status).toBe(200);
-    expect(body.openapi).toMatch(/^3\./);
-    expect(body.servers).toEqual([{ url: "/api/v2" }]);
-    const create = body.paths["/dags"].post;
-    expect(create.requestBody.content["application/json"].schema.properties.name).toBeDefined();
-    expect(create.description).toContain("manager");
-    expect(body.components.schemas.Error.required).toEqual(["code", "message"]);
-    expect(body.components.schemas.DAGName.pattern).toBe("^[a-zA-Z0-9_-]+$");
-    expect(body.paths["/health"].get.security).toEqual([]);
+    const { data: document, response } = await api().GET("/openapi.json");
+    expect(response.status).toBe(200);
+    expect(at(document, "openapi")).toMatch(/^3\./);
+    expect(at(document, "servers")).toEqual([{ url: "/api/v2" }]);
+    const create = at(document, "paths", "/dags", "post");
+    expect(at(create, "requestBody", "content", "application/json", "schema", "properties", "name")).toBeDefined();
+    expect(at(create, "description")).toContain("manager");
+    expect(at(document, "components", "schemas", "Error", "required")).toEqual(["code", "message"]);
+    expect(at(document, "components", "schemas", "DAGName", "pattern")).toBe("^[a-zA-Z0-9_-]+$");
+    expect(at(document, "paths", "/health", "get", "security")).toEqual([]);
   });
 });

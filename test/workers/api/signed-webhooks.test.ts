@@ -6,14 +6,42 @@
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import type { paths } from "../../../ui/src/api/schema";
 import githubPush from "../fixtures/github-push.json?raw";
-import { call, expectEnvelope, nodeOf, unique, userWithRole, waitForRun } from "../helpers.ts";
+import {
+  type ApiClient,
+  type ApiResult,
+  api,
+  call,
+  expectEnvelope,
+  nodeOf,
+  ok,
+  type Schemas,
+  stringField,
+  unique,
+  userWithRole,
+  waitForRun,
+} from "../helpers.ts";
 
 const echo = inject("echoUrl");
 let admin: string;
+let asAdmin: ApiClient;
 beforeAll(async () => {
   admin = (await userWithRole("admin")).token;
+  asAdmin = api(admin);
 });
+
+const dagPath = (fileName: string) => ({ params: { path: { fileName } } });
+type SignatureSettings = NonNullable<
+  paths["/dags/{fileName}/webhook/signature"]["put"]["requestBody"]
+>["content"]["application/json"];
+const configure = (dag: string, body: SignatureSettings) =>
+  asAdmin.PUT("/dags/{fileName}/webhook/signature", { ...dagPath(dag), body });
+/** The new signing secret a response shows once (not for Slack). */
+const secretOf = (response: Schemas["WebhookSignatureResponse"]) => {
+  if (!response.signingSecret) throw new Error(`no signing secret in ${JSON.stringify(response)}`);
+  return response.signingSecret;
+};
 
 const hex = (bytes: ArrayBuffer) =>
   [...new Uint8Array(bytes)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
@@ -32,14 +60,15 @@ async function hmacHex(secret: string, text: string): Promise<string> {
 async function signedDag(template: string, webhookSettings = "") {
   const dag = unique("signed");
   const spec = `${webhookSettings}steps:\n  - name: show\n    executor: {type: http, config: {body: '${template}'}}\n    command: POST ${echo}/body\n    output: SHOWN\n`;
-  expect((await call("POST", "/dags", { token: admin, body: { name: dag, spec } })).status).toBe(201);
-  const token = (await call("POST", `/dags/${dag}/webhook`, { token: admin })).body.token as string;
+  await ok(asAdmin.POST("/dags", { body: { name: dag, spec } }), 201);
+  const { token } = await ok(asAdmin.POST("/dags/{fileName}/webhook", dagPath(dag)), 201);
   return { dag, token };
 }
 
-const shown = async (dag: string, result: { status: number; body: any }) => {
+// Senders sign exact bytes and set their own headers: triggers are raw calls.
+const shown = async (dag: string, result: ApiResult) => {
   expect(result.status, JSON.stringify(result.body)).toBe(200);
-  return nodeOf(await waitForRun(admin, dag, result.body.dagRunId), "show").output as string;
+  return nodeOf(await waitForRun(admin, dag, stringField(result, "dagRunId")), "show").output;
 };
 
 describe("GitHub", () => {
@@ -48,18 +77,14 @@ describe("GitHub", () => {
       "${WEBHOOK_PAYLOAD.commits.0.author.name}|${WEBHOOK_HEADERS}",
       "webhook:\n  forwardHeaders: [X-GitHub-Event, Authorization, X-Hub-Signature-256, Cookie]\n  runIdHeader: X-GitHub-Delivery\n",
     );
-    const configured = await call("PUT", `/dags/${dag}/webhook/signature`, {
-      token: admin,
-      body: { scheme: "github" },
-    });
-    expect(configured.status, JSON.stringify(configured.body)).toBe(200);
-    const secret = configured.body.signingSecret as string;
+    const configured = await ok(configure(dag, { scheme: "github" }));
+    const secret = secretOf(configured);
     expect(secret).toMatch(/^[0-9a-f]{64}$/);
-    expect(configured.body.webhook).toMatchObject({
+    expect(configured.webhook).toMatchObject({
       authMode: "token_or_signature",
       signature: { scheme: "github", updatedAt: expect.any(String) },
     });
-    expect(JSON.stringify((await call("GET", `/dags/${dag}/webhook`, { token: admin })).body)).not.toContain(secret);
+    expect(JSON.stringify(await ok(asAdmin.GET("/dags/{fileName}/webhook", dagPath(dag))))).not.toContain(secret);
     expect(JSON.stringify(await env.DB.prepare("SELECT * FROM webhooks").all())).not.toContain(secret);
 
     const delivery = crypto.randomUUID();
@@ -110,12 +135,7 @@ describe("GitHub", () => {
 
   it("the form variant (payload=<json>) is understood", async () => {
     const { dag } = await signedDag("${WEBHOOK_PAYLOAD.repository.full_name}");
-    const secret = (
-      await call("PUT", `/dags/${dag}/webhook/signature`, {
-        token: admin,
-        body: { scheme: "github", authMode: "signature" },
-      })
-    ).body.signingSecret;
+    const secret = secretOf(await ok(configure(dag, { scheme: "github", authMode: "signature" })));
     const body = `payload=${encodeURIComponent(githubPush)}`;
     const result = await call("POST", `/webhooks/${dag}`, {
       headers: {
@@ -141,16 +161,9 @@ describe("Slack", () => {
 
   it("a slash command: form fields become the payload, the answer is a short text for the user", async () => {
     const { dag } = await signedDag("User ${WEBHOOK_PAYLOAD.user_name} requested: ${WEBHOOK_PAYLOAD.text}");
-    expectEnvelope(
-      await call("PUT", `/dags/${dag}/webhook/signature`, { token: admin, body: { scheme: "slack" } }),
-      400,
-      "bad_request",
-    );
-    const configured = await call("PUT", `/dags/${dag}/webhook/signature`, {
-      token: admin,
-      body: { scheme: "slack", authMode: "signature", secret },
-    });
-    expect(configured.body.signingSecret).toBeUndefined();
+    expectEnvelope(await configure(dag, { scheme: "slack" }), 400, "bad_request");
+    const configured = await ok(configure(dag, { scheme: "slack", authMode: "signature", secret }));
+    expect(configured.signingSecret).toBeUndefined();
     const result = await call("POST", `/webhooks/${dag}`, {
       headers: await slackHeaders(Math.floor(Date.now() / 1000)),
       rawBody: body,
@@ -173,7 +186,7 @@ describe("Slack", () => {
       "unauthorized",
     );
     expectEnvelope(
-      await call("POST", `/dags/${dag}/webhook/signature/regenerate`, { token: admin }),
+      await asAdmin.POST("/dags/{fileName}/webhook/signature/regenerate", dagPath(dag)),
       400,
       "bad_request",
     );
@@ -183,12 +196,7 @@ describe("Slack", () => {
 describe("Standard Webhooks", () => {
   it("signed by the reference library; regenerate retires the old secret; signature-only refuses the token", async () => {
     const { dag, token } = await signedDag("${WEBHOOK_PAYLOAD.type}");
-    const first = (
-      await call("PUT", `/dags/${dag}/webhook/signature`, {
-        token: admin,
-        body: { scheme: "standard", authMode: "signature" },
-      })
-    ).body.signingSecret as string;
+    const first = secretOf(await ok(configure(dag, { scheme: "standard", authMode: "signature" })));
     expect(first).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
     const send = (secret: string, id = `msg_${crypto.randomUUID()}`) => {
       const payload = JSON.stringify({ type: "invoice.paid", data: { id: 1 } });
@@ -204,7 +212,7 @@ describe("Standard Webhooks", () => {
       });
     };
     const once = await send(first, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W");
-    expect(once.body.dagRunId).toBe("msg_2KWPBgLlAfxdpx2AI54pPJ85f4W");
+    expect(stringField(once, "dagRunId")).toBe("msg_2KWPBgLlAfxdpx2AI54pPJ85f4W");
     expect(await shown(dag, once)).toBe("invoice.paid");
     // The same message replayed (within the 5-minute window) starts nothing.
     expectEnvelope(await send(first, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"), 409, "already_exists");
@@ -214,15 +222,14 @@ describe("Standard Webhooks", () => {
       "unauthorized",
     );
 
-    const second = (await call("POST", `/dags/${dag}/webhook/signature/regenerate`, { token: admin })).body
-      .signingSecret as string;
+    const second = secretOf(await ok(asAdmin.POST("/dags/{fileName}/webhook/signature/regenerate", dagPath(dag))));
     expect(second).not.toBe(first);
     expectEnvelope(await send(first), 401, "unauthorized");
     expect((await send(second)).status).toBe(200);
 
     // Off again: the token works, signatures don't.
-    const cleared = await call("DELETE", `/dags/${dag}/webhook/signature`, { token: admin });
-    expect(cleared.body).toMatchObject({ authMode: "token", signature: null });
+    const cleared = await ok(asAdmin.DELETE("/dags/{fileName}/webhook/signature", dagPath(dag)));
+    expect(cleared).toMatchObject({ authMode: "token", signature: null });
     expectEnvelope(await send(second), 401, "unauthorized");
     expect((await call("POST", `/webhooks/${dag}`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(
       200,

@@ -8,13 +8,33 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { coordinatorFor } from "../../../src/coordinator/index.ts";
 import githubPush from "../fixtures/github-push.json?raw";
-import { type ApiResult, call, expectEnvelope, nodeOf, unique, userWithRole, waitForRun } from "../helpers.ts";
+import {
+  type ApiClient,
+  type ApiResult,
+  api,
+  call,
+  expectEnvelope,
+  nodeOf,
+  ok,
+  type Schemas,
+  stringField,
+  unique,
+  until,
+  userWithRole,
+  waitForRun,
+} from "../helpers.ts";
 
 const echo = inject("echoUrl");
 let admin: { id: string; token: string };
+let asAdmin: ApiClient;
 beforeAll(async () => {
   admin = await userWithRole("admin");
+  asAdmin = api(admin.token);
 });
+
+const dagPath = (fileName: string) => ({ params: { path: { fileName } } });
+const runIdsOf = async (name: string) =>
+  (await ok(asAdmin.GET("/dag-runs", { params: { query: { name } } }))).dagRuns.map((run) => run.dagRunId);
 
 /** A DAG whose one http step prints `template` (after expansion) as its output. */
 const echoSpec = (template: string, extra = "") => `${extra}steps:
@@ -26,14 +46,14 @@ const echoSpec = (template: string, extra = "") => `${extra}steps:
 
 async function dagWithWebhook(
   spec = echoSpec("${WEBHOOK_PAYLOAD}"),
-): Promise<{ dag: string; token: string; created: ApiResult }> {
+): Promise<{ dag: string; token: string; created: Schemas["WebhookCreateResponse"] }> {
   const dag = unique("wh");
-  expect((await call("POST", "/dags", { token: admin.token, body: { name: dag, spec } })).status).toBe(201);
-  const created = await call("POST", `/dags/${dag}/webhook`, { token: admin.token });
-  expect(created.status).toBe(201);
-  return { dag, token: created.body.token, created };
+  await ok(asAdmin.POST("/dags", { body: { name: dag, spec } }), 201);
+  const created = await ok(asAdmin.POST("/dags/{fileName}/webhook", dagPath(dag)), 201);
+  return { dag, token: created.token, created };
 }
 
+/** The trigger is called raw: its own token scheme, a client address, exact bytes and bodies of any JSON type. */
 const trigger = (
   dag: string,
   token: string | undefined,
@@ -50,16 +70,16 @@ const trigger = (
 
 async function shownBy(dag: string, result: ApiResult): Promise<string> {
   expect(result.status, JSON.stringify(result.body)).toBe(200);
-  const run = await waitForRun(admin.token, dag, result.body.dagRunId);
+  const run = await waitForRun(admin.token, dag, stringField(result, "dagRunId"));
   expect(run.statusLabel, JSON.stringify(run.nodes)).toBe("succeeded");
-  return nodeOf(run, "show").output;
+  return nodeOf(run, "show").output ?? "";
 }
 
 describe("managing webhooks (admin only)", () => {
   it("create returns the webhook and the token once; get, list, toggle, regenerate and delete", async () => {
     const { dag, token, created } = await dagWithWebhook();
     expect(token).toMatch(/^dagu_wh_[1-9A-HJ-NP-Za-km-z]{42,44}$/);
-    expect(created.body.webhook).toEqual({
+    expect(created.webhook).toEqual({
       id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       dagName: dag,
       tokenPrefix: token.slice(0, 12),
@@ -71,36 +91,33 @@ describe("managing webhooks (admin only)", () => {
       signature: null,
     });
 
-    const fetched = await call("GET", `/dags/${dag}/webhook`, { token: admin.token });
-    expect(fetched.body).toEqual(created.body.webhook);
-    expect(JSON.stringify(fetched.body)).not.toContain(token);
-    const listed = await call("GET", "/webhooks", { token: admin.token });
-    expect(listed.body.webhooks).toContainEqual(created.body.webhook);
-    expect(JSON.stringify(listed.body)).not.toContain(token.slice(12));
+    const fetched = await ok(asAdmin.GET("/dags/{fileName}/webhook", dagPath(dag)));
+    expect(fetched).toEqual(created.webhook);
+    expect(JSON.stringify(fetched)).not.toContain(token);
+    const listed = await ok(asAdmin.GET("/webhooks"));
+    expect(listed.webhooks).toContainEqual(created.webhook);
+    expect(JSON.stringify(listed)).not.toContain(token.slice(12));
 
-    expectEnvelope(await call("POST", `/dags/${dag}/webhook`, { token: admin.token }), 409, "already_exists");
+    expectEnvelope(await asAdmin.POST("/dags/{fileName}/webhook", dagPath(dag)), 409, "already_exists");
 
-    const disabled = await call("POST", `/dags/${dag}/webhook/toggle`, {
-      token: admin.token,
-      body: { enabled: false },
-    });
-    expect(disabled.body).toMatchObject({ enabled: false, tokenPrefix: token.slice(0, 12) });
+    const toggle = (enabled: boolean) =>
+      ok(asAdmin.POST("/dags/{fileName}/webhook/toggle", { ...dagPath(dag), body: { enabled } }));
+    expect(await toggle(false)).toMatchObject({ enabled: false, tokenPrefix: token.slice(0, 12) });
     expectEnvelope(await trigger(dag, token), 403, "forbidden");
-    await call("POST", `/dags/${dag}/webhook/toggle`, { token: admin.token, body: { enabled: true } });
+    await toggle(true);
     expect((await trigger(dag, token)).status).toBe(200);
 
-    const regenerated = await call("POST", `/dags/${dag}/webhook/regenerate`, { token: admin.token });
-    expect(regenerated.status).toBe(200);
-    const fresh = regenerated.body.token as string;
+    const regenerated = await ok(asAdmin.POST("/dags/{fileName}/webhook/regenerate", dagPath(dag)));
+    const fresh = regenerated.token;
     expect(fresh).not.toBe(token);
-    expect(regenerated.body.webhook).toMatchObject({ id: created.body.webhook.id, tokenPrefix: fresh.slice(0, 12) });
+    expect(regenerated.webhook).toMatchObject({ id: created.webhook.id, tokenPrefix: fresh.slice(0, 12) });
     expectEnvelope(await trigger(dag, token), 401, "unauthorized");
     expect((await trigger(dag, fresh)).status).toBe(200);
 
-    expect((await call("DELETE", `/dags/${dag}/webhook`, { token: admin.token })).status).toBe(204);
-    expectEnvelope(await call("GET", `/dags/${dag}/webhook`, { token: admin.token }), 404, "not_found");
+    await ok(asAdmin.DELETE("/dags/{fileName}/webhook", dagPath(dag)), 204);
+    expectEnvelope(await asAdmin.GET("/dags/{fileName}/webhook", dagPath(dag)), 404, "not_found");
     expectEnvelope(await trigger(dag, fresh), 401, "unauthorized");
-    expectEnvelope(await call("DELETE", `/dags/${dag}/webhook`, { token: admin.token }), 404, "not_found");
+    expectEnvelope(await asAdmin.DELETE("/dags/{fileName}/webhook", dagPath(dag)), 404, "not_found");
   });
 
   it("404 for an unknown DAG; bad toggle bodies are 400 and change nothing", async () => {
@@ -130,33 +147,32 @@ describe("managing webhooks (admin only)", () => {
       400,
       "bad_request",
     );
-    expect((await call("GET", `/dags/${dag}/webhook`, { token: admin.token })).body.enabled).toBe(true);
+    expect((await ok(asAdmin.GET("/dags/{fileName}/webhook", dagPath(dag)))).enabled).toBe(true);
   });
 
   it("with AUTH_MODE=none: management answers 401, the trigger 404", async () => {
     const { dag, token } = await dagWithWebhook();
     const none = { AUTH_MODE: "none" };
-    expectEnvelope(await call("GET", "/webhooks", { env: none }), 401, "unauthorized");
-    expectEnvelope(await call("POST", `/dags/${dag}/webhook/regenerate`, { env: none }), 401, "unauthorized");
+    const anonymous = api(undefined, none);
+    expectEnvelope(await anonymous.GET("/webhooks"), 401, "unauthorized");
+    expectEnvelope(await anonymous.POST("/dags/{fileName}/webhook/regenerate", dagPath(dag)), 401, "unauthorized");
     expectEnvelope(await trigger(dag, token, { env: none }), 404, "not_found");
   });
 
   it("the webhook follows its DAG: kept by a rename, deleted with the DAG", async () => {
     const { dag, token, created } = await dagWithWebhook();
     const renamed = unique("wh-renamed");
-    await call("POST", `/dags/${dag}/rename`, { token: admin.token, body: { newFileName: renamed } });
-    expect((await call("GET", `/dags/${renamed}/webhook`, { token: admin.token })).body).toMatchObject({
-      id: created.body.webhook.id,
+    await ok(asAdmin.POST("/dags/{fileName}/rename", { ...dagPath(dag), body: { newFileName: renamed } }));
+    expect(await ok(asAdmin.GET("/dags/{fileName}/webhook", dagPath(renamed)))).toMatchObject({
+      id: created.webhook.id,
       dagName: renamed,
     });
     expectEnvelope(await trigger(dag, token), 401, "unauthorized");
     const result = await trigger(renamed, token);
     expect(result.body).toEqual({ dagRunId: expect.any(String), dagName: renamed });
 
-    expect((await call("DELETE", `/dags/${renamed}`, { token: admin.token })).status).toBe(204);
-    const { results } = await env.DB.prepare("SELECT id FROM webhooks WHERE id = ?1")
-      .bind(created.body.webhook.id)
-      .all();
+    await ok(asAdmin.DELETE("/dags/{fileName}", dagPath(renamed)), 204);
+    const { results } = await env.DB.prepare("SELECT id FROM webhooks WHERE id = ?1").bind(created.webhook.id).all();
     expect(results).toEqual([]);
     expectEnvelope(await trigger(renamed, token), 401, "unauthorized");
   });
@@ -168,7 +184,7 @@ describe("triggering", () => {
     const result = await trigger(dag, token);
     expect(result.body).toEqual({ dagRunId: expect.any(String), dagName: dag });
     expect(await shownBy(dag, result)).toBe("{}");
-    const run = await waitForRun(admin.token, dag, result.body.dagRunId);
+    const run = await waitForRun(admin.token, dag, stringField(result, "dagRunId"));
     expect(run).toMatchObject({
       trigger: "webhook",
       triggeredBy: `webhook:${token.slice(0, 12)}`,
@@ -205,7 +221,7 @@ describe("triggering", () => {
       '{"b":1,"10":2,"a":[1,2.50,-0,1e400],"id":12345678901234567890123,"nested":{"z":"é \\" $(x)","y":null}}';
     expect(await shownBy(dag, result)).toBe(`${exact} 12345678901234567890123 {"z":"é \\" $(x)","y":null}`);
     // The run's details show the payload exactly as the steps saw it (the UI's run page).
-    expect((await waitForRun(admin.token, dag, result.body.dagRunId)).webhookPayload).toBe(exact);
+    expect((await waitForRun(admin.token, dag, stringField(result, "dagRunId"))).webhookPayload).toBe(exact);
   });
 
   it("Dagu's envelope {payload, dagRunId}; arrays and strings are payloads too; an empty body is {}", async () => {
@@ -218,7 +234,7 @@ describe("triggering", () => {
     // Other keys next to dagRunId: the whole body is the payload, and the dagRunId still names the run.
     const id = unique("bare");
     const bare = await trigger(dag, token, { body: { dagRunId: id, branch: "x" } });
-    expect(bare.body.dagRunId).toBe(id);
+    expect(stringField(bare, "dagRunId")).toBe(id);
     expect(await shownBy(dag, bare)).toBe(`{"dagRunId":"${id}","branch":"x"}`);
     expect(await shownBy(dag, await trigger(dag, token, { body: [1, { a: 2 }] }))).toBe('[1,{"a":2}]');
     expect(await shownBy(dag, await trigger(dag, token, { body: "text" }))).toBe('"text"');
@@ -287,15 +303,14 @@ steps:
     const statuses = results.map((result) => result.status);
     expect(statuses.filter((status) => status === 200)).toHaveLength(1);
     expect(statuses.filter((status) => status === 409)).toHaveLength(99);
-    const listed = await call("GET", `/dag-runs?name=${dag}`, { token: admin.token });
-    expect(listed.body.dagRuns.map((run: any) => run.dagRunId)).toEqual([id]);
+    expect(await runIdsOf(dag)).toEqual([id]);
   });
 
   it("errors: one 401 for every wrong credential or target, 400 for malformed JSON, 413 before any token work", async () => {
     const { dag, token } = await dagWithWebhook();
     const other = await dagWithWebhook();
     const noWebhook = unique("no-webhook");
-    await call("POST", "/dags", { token: admin.token, body: { name: noWebhook, spec: echoSpec("x") } });
+    await ok(asAdmin.POST("/dags", { body: { name: noWebhook, spec: echoSpec("x") } }), 201);
 
     const missing = await trigger(dag, undefined);
     expectEnvelope(missing, 401, "unauthorized");
@@ -319,26 +334,23 @@ steps:
       await trigger(noWebhook, token),
     ];
     for (const result of wrong) expectEnvelope(result, 401, "unauthorized");
-    expect(new Set(wrong.map((result) => result.body.message)).size).toBe(1);
+    expect(new Set(wrong.map((result) => expectEnvelope(result, 401, "unauthorized").message)).size).toBe(1);
 
     expectEnvelope(await trigger(dag, token, { rawBody: '{"branch": ' }), 400, "bad_request");
     expectEnvelope(await trigger(dag, token, { rawBody: "[".repeat(300) + "]".repeat(300) }), 400, "bad_request");
     const huge = JSON.stringify({ blob: "x".repeat(1024 * 1024) });
     expectEnvelope(await trigger(dag, "dagu_wh_wrong", { rawBody: huge }), 413, "payload_too_large");
-    expect((await call("GET", `/dag-runs?name=${dag}`, { token: admin.token })).body.dagRuns).toEqual([]);
+    expect(await runIdsOf(dag)).toEqual([]);
   });
 
   it("lastUsedAt is set by an accepted trigger, visible within a second", async () => {
     const { dag, token } = await dagWithWebhook();
-    expect((await call("GET", `/dags/${dag}/webhook`, { token: admin.token })).body.lastUsedAt).toBeUndefined();
+    const lastUsed = async () => (await ok(asAdmin.GET("/dags/{fileName}/webhook", dagPath(dag)))).lastUsedAt;
+    expect(await lastUsed()).toBeUndefined();
     const before = new Date().toISOString();
     expect((await trigger(dag, token)).status).toBe(200);
-    const deadline = Date.now() + 1000;
-    let lastUsedAt: string | undefined;
-    while (!lastUsedAt && Date.now() < deadline) {
-      lastUsedAt = (await call("GET", `/dags/${dag}/webhook`, { token: admin.token })).body.lastUsedAt;
-    }
-    expect(lastUsedAt! >= before).toBe(true);
+    const lastUsedAt = await until(lastUsed, 1000);
+    expect(lastUsedAt >= before).toBe(true);
   });
 
   it("after JWT_SECRET rotation a token still works: bcrypt once, then its digest is renewed", async () => {
@@ -389,9 +401,9 @@ describe("failed attempts are rate-limited per client and DAG", () => {
 describe("no token in plain text, anywhere", () => {
   it("after create, trigger and regenerate, neither token is in any D1 table or the DAG's coordinator storage", async () => {
     const { dag, token } = await dagWithWebhook();
-    const runId = (await trigger(dag, token, { body: { hello: "world" } })).body.dagRunId;
+    const runId = stringField(await trigger(dag, token, { body: { hello: "world" } }), "dagRunId");
     await waitForRun(admin.token, dag, runId);
-    const second = (await call("POST", `/dags/${dag}/webhook/regenerate`, { token: admin.token })).body.token as string;
+    const second = (await ok(asAdmin.POST("/dags/{fileName}/webhook/regenerate", dagPath(dag)))).token;
     await trigger(dag, second);
 
     const secrets = [token, second].flatMap((value) => [value, value.slice(12)]);

@@ -8,37 +8,55 @@ import slackCommandDag from "../../../dags/slack-command.yaml?raw";
 import { coordinatorFor } from "../../../src/coordinator/index.ts";
 import { commandExecutor } from "../../../src/executors/command.ts";
 import { callRunner, executionKey } from "../../../src/executors/runner.ts";
+import type { paths } from "../../../ui/src/api/schema";
 import {
+  type ApiClient,
+  api,
   call,
   createAndStart,
   expectEnvelope,
   nodeOf,
+  ok,
   runCommandWithoutRunner,
+  stringField,
   unique,
+  until,
   userWithRole,
   waitForRun,
 } from "../helpers.ts";
 
 const echo = inject("echoUrl");
 let token: string;
+let client: ApiClient;
 beforeAll(async () => {
   token = (await userWithRole("admin")).token;
+  client = api(token);
 });
 
 async function webhookFor(dag: string, spec: string): Promise<string> {
-  const created = await call("POST", "/dags", { token, body: { name: dag, spec } });
-  expect(created.status, JSON.stringify(created.body)).toBe(201);
-  return (await call("POST", `/dags/${dag}/webhook`, { token })).body.token;
+  await ok(client.POST("/dags", { body: { name: dag, spec } }), 201);
+  return (await ok(client.POST("/dags/{fileName}/webhook", { params: { path: { fileName: dag } } }), 201)).token;
 }
 
+/** Triggers with exactly these bytes (a raw call), then waits for the run. */
 const triggerRun = async (dag: string, webhookToken: string, rawBody: string) => {
   const result = await call("POST", `/webhooks/${dag}`, {
     headers: { Authorization: `Bearer ${webhookToken}` },
     rawBody,
   });
   expect(result.status, JSON.stringify(result.body)).toBe(200);
-  return waitForRun(token, dag, result.body.dagRunId, 20_000);
+  return waitForRun(token, dag, stringField(result, "dagRunId"), 20_000);
 };
+
+const stepLog = async (name: string, dagRunId: string, stepName: string, query: StepLogQuery = {}) =>
+  ok(
+    client.GET("/dag-runs/{name}/{dagRunId}/steps/{stepName}/log", {
+      params: { path: { name, dagRunId, stepName }, query },
+    }),
+  );
+type StepLogQuery = NonNullable<
+  paths["/dag-runs/{name}/{dagRunId}/steps/{stepName}/log"]["get"]["parameters"]["query"]
+>;
 
 describe("command steps", () => {
   it("mix with http steps; outputs flow both ways; scripts and exit codes", async () => {
@@ -62,18 +80,18 @@ steps:
     continueOn: {exitCode: [3]}
 `;
     const run = await waitForRun(token, dag, await createAndStart(token, dag, spec), 20_000);
-    expect(run.nodes.map((node: any) => [node.step.name, node.statusLabel, node.exitCode])).toEqual([
+    expect(run.nodes.map((node) => [node.step.name, node.statusLabel, node.exitCode])).toEqual([
       ["greet", "succeeded", 0],
       ["fetch", "succeeded", 0],
       ["shout", "succeeded", 0],
       ["fails", "failed", 3],
     ]);
     expect(nodeOf(run, "shout").output).toBe("HELLO-WORLD!");
-    const stderr = await call("GET", `/dag-runs/${dag}/${run.dagRunId}/steps/shout/log?stream=stderr`, { token });
-    expect(stderr.body).toMatchObject({ content: "on stderr\n", lineCount: 1, totalLines: 1, hasMore: false });
+    const stderr = await stepLog(dag, run.dagRunId, "shout", { stream: "stderr" });
+    expect(stderr).toMatchObject({ content: "on stderr\n", lineCount: 1, totalLines: 1, hasMore: false });
     // The final newline ends the last line: tail=1 is that line, not an empty one.
-    const tail = await call("GET", `/dag-runs/${dag}/${run.dagRunId}/steps/greet/log?stream=stdout&tail=1`, { token });
-    expect(tail.body).toEqual({ content: "hello-world\n", lineCount: 1, totalLines: 1, hasMore: false });
+    const tail = await stepLog(dag, run.dagRunId, "greet", { stream: "stdout", tail: 1 });
+    expect(tail).toEqual({ content: "hello-world\n", lineCount: 1, totalLines: 1, hasMore: false });
     expect(run.statusLabel).toBe("partially_succeeded");
   });
 
@@ -93,8 +111,7 @@ steps:
         commits: [{ author: { name: "Ada" } }],
       }),
     );
-    const log = async (step: string) =>
-      (await call("GET", `/dag-runs/${dag}/${run.dagRunId}/steps/${step}/log`, { token })).body.content;
+    const log = async (step: string) => (await stepLog(dag, run.dagRunId, step)).content;
     expect(await log("process-webhook")).toBe("Building branch main at commit abc123\n");
     expect(await log("details")).toBe("Repository: dagflare\nAuthor: Ada\n");
   });
@@ -159,8 +176,7 @@ steps:
     const dag = unique("slack");
     const webhookToken = await webhookFor(dag, slackCommandDag);
     const run = await triggerRun(dag, webhookToken, JSON.stringify({ user_name: "ada", text: "deploy api; rm -rf ~" }));
-    const log = async (step: string) =>
-      (await call("GET", `/dag-runs/${dag}/${run.dagRunId}/steps/${step}/log`, { token })).body.content;
+    const log = async (step: string) => (await stepLog(dag, run.dagRunId, step)).content;
     expect(await log("log-request")).toBe("User ada requested: deploy api; rm -rf ~\n");
     expect(await log("execute-action")).toBe("would deploy: api; rm -rf ~\n");
   });
@@ -178,12 +194,10 @@ steps:
       'steps:\n  - name: loop\n    command: for i in 1 2 3 4 5 6 7 8 9 10; do echo "line $i"; sleep 1; done\n',
     );
     // While it runs, the step log already shows its first lines.
-    const deadline = Date.now() + 10_000;
-    let content = "";
-    while (!content.includes("line 1") && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      content = (await call("GET", `/dag-runs/${chatty}/${runId}/steps/loop/log`, { token })).body.content ?? "";
-    }
+    const content = await until(async () => {
+      const { content } = await stepLog(chatty, runId, "loop");
+      return content.includes("line 1") ? content : undefined;
+    }, 10_000);
     expect(content).toContain("line 1");
   }, 40_000);
 
@@ -194,13 +208,11 @@ steps:
       .bind(dag)
       .first<{ id: string }>())!;
     const key = await executionKey({ dagId, runId, step: "long", attempt: 1 });
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
+    await until(async () => {
       const snapshot = await callRunner(env, key, "GET").catch(() => undefined);
-      if (snapshot?.state === "running") break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    expect((await call("POST", `/dag-runs/${dag}/${runId}/stop`, { token })).status).toBe(200);
+      return snapshot?.state === "running" ? true : undefined;
+    }, 10_000);
+    await ok(client.POST("/dag-runs/{name}/{dagRunId}/stop", { params: { path: { name: dag, dagRunId: runId } } }));
     const run = await waitForRun(token, dag, runId);
     expect(run.statusLabel).toBe("aborted");
     const killed = await callRunner(env, key, "GET", { wait: 5_000 });
@@ -225,7 +237,11 @@ steps:
       statusLabel: "failed",
       error: expect.stringContaining("quoted heredoc"),
     });
-    expectEnvelope(await call("GET", `/dag-runs/${dag}/nope`, { token }), 404, "not_found");
+    expectEnvelope(
+      await client.GET("/dag-runs/{name}/{dagRunId}", { params: { path: { name: dag, dagRunId: "nope" } } }),
+      404,
+      "not_found",
+    );
   });
 
   it("a long command is handed from one consumer to the next, which resumes polling where it stopped", async () => {
@@ -240,15 +256,14 @@ steps:
       .first<{ id: string }>())!;
     const coordinator = coordinatorFor(env, dagId);
     const attempt = { dagId, runId, step: "long", attempt: 1 };
-    let invocation = null;
-    for (let i = 0; i < 100 && !invocation; i++) {
-      invocation = await coordinator.claim({ ...attempt, resume: { stdoutFrom: 0, stderrFrom: 0 } });
-      if (!invocation) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const invocation = await until(
+      async () => (await coordinator.claim({ ...attempt, resume: { stdoutFrom: 0, stderrFrom: 0 } })) ?? undefined,
+      5_000,
+    );
     expect(invocation).toMatchObject({ executor: "command", resume: { stdoutFrom: 0, stderrFrom: 0 } });
     const progress = (output: { stdout: string; stderr: string }) => coordinator.progress(attempt, output);
     // This consumer's time is up at once: it reports what it saw and hands the attempt over.
-    const handed = await commandExecutor.run(invocation!, AbortSignal.timeout(10_000), {
+    const handed = await commandExecutor.run(invocation, AbortSignal.timeout(10_000), {
       env,
       handOffAt: Date.now(),
       progress,

@@ -17,9 +17,10 @@ import { coordinatorFor } from "../../../src/coordinator/index.ts";
 import { findDag, insertDag } from "../../../src/db/dags.ts";
 import { toDagRecord } from "../../../src/domain/dag-spec.ts";
 import type { StepMessage } from "../../../src/domain/run.ts";
+import { NODE_STATUS, RUN_STATUS } from "../../../src/domain/status.ts";
 import worker from "../../../src/index.ts";
 import { consumeSteps } from "../../../src/queues/steps.ts";
-import { call, unique, until, userWithRole } from "../helpers.ts";
+import { api, ok, unique, until, userWithRole } from "../helpers.ts";
 
 const echo = inject("echoUrl");
 
@@ -46,7 +47,7 @@ describe("coordinator", () => {
   it("retry delays are persisted timers fired by the alarm, with the policy's interval", async () => {
     const dag = unique("alarm-retry");
     const before = Date.now();
-    const { coordinator, runId, dagId } = await startRun(
+    const { coordinator, runId } = await startRun(
       dag,
       `steps:\n  - name: failing\n    executor: http\n    command: GET ${echo}/status/500\n    retryPolicy: {limit: 1, intervalSec: 60}\n`,
     );
@@ -54,7 +55,7 @@ describe("coordinator", () => {
       const node = await nodeRow(coordinator, runId, "failing");
       return node.attempt_state === "waiting_retry" ? node : undefined;
     });
-    expect(waiting).toMatchObject({ attempt: 1, retry_count: 1, status: 1 });
+    expect(waiting).toMatchObject({ attempt: 1, retry_count: 1, status: NODE_STATUS.running });
     const [timer] = await rows(coordinator, "SELECT * FROM timers WHERE kind = 'retry' AND run_id = ?", runId);
     expect(Number(timer!.due_ms) - before).toBeGreaterThanOrEqual(60_000);
     expect(Number(timer!.due_ms) - Date.now()).toBeLessThanOrEqual(60_000);
@@ -64,7 +65,7 @@ describe("coordinator", () => {
     expect(await runDurableObjectAlarm(coordinator)).toBe(true);
     const run = await until(async () => {
       const view = await coordinator.getRun(runId);
-      return view && view.status === 2 ? view : undefined;
+      return view && view.status === RUN_STATUS.failed ? view : undefined;
     });
     expect(run.nodes[0]).toMatchObject({ statusLabel: "failed", attempt: 2, retry_count: 1 });
   });
@@ -73,7 +74,7 @@ describe("coordinator", () => {
     const dag = unique("lease");
     const { coordinator, runId, dagId } = await startRun(
       dag,
-      `steps:\n  - name: slow\n    executor: http\n    command: GET ${echo}/slow/1500\n    timeoutSec: 60\n`,
+      `steps:\n  - name: slow\n    executor: http\n    command: GET ${echo}/slow/1500/${dag}\n    timeoutSec: 60\n`,
     );
     await until(async () =>
       (await nodeRow(coordinator, runId, "slow")).attempt_state === "claimed" ? true : undefined,
@@ -82,11 +83,14 @@ describe("coordinator", () => {
     await rows(coordinator, "UPDATE timers SET due_ms = 0 WHERE kind = 'lease' AND run_id = ?", runId);
     await runDurableObjectAlarm(coordinator);
     const timedOut = await nodeRow(coordinator, runId, "slow");
-    expect(timedOut).toMatchObject({ status: 2, exit_code: 124, attempt_state: "done" });
+    expect(timedOut).toMatchObject({ status: NODE_STATUS.failed, exit_code: 124, attempt_state: "done" });
     expect((await coordinator.getRun(runId))!.statusLabel).toBe("failed");
 
-    // The consumer's real answer arrives after the lease: ignored, as is a forged duplicate.
-    await new Promise((resolve) => setTimeout(resolve, 1800));
+    // The consumer's real answer arrives after the lease: ignored, as is a forged duplicate. Wait
+    // until the server has answered the step's request; the consumer reports that answer at once.
+    await until(async () =>
+      (await (await fetch(`${echo}/answered/slow/1500/${dag}`)).text()) === "1" ? true : undefined,
+    );
     const late = await coordinator.finish({
       dagId,
       runId,
@@ -99,7 +103,11 @@ describe("coordinator", () => {
       finishedAt: "",
     });
     expect(late).toBeNull();
-    expect(await nodeRow(coordinator, runId, "slow")).toMatchObject({ status: 2, exit_code: 124, stdout: "" });
+    expect(await nodeRow(coordinator, runId, "slow")).toMatchObject({
+      status: NODE_STATUS.failed,
+      exit_code: 124,
+      stdout: "",
+    });
   });
 
   it("a redelivered queue message claims nothing and is acked; the result is applied once", async () => {
@@ -110,7 +118,7 @@ describe("coordinator", () => {
     );
     const run = await until(async () => {
       const view = await coordinator.getRun(runId);
-      return view && view.status === 4 ? view : undefined;
+      return view && view.status === RUN_STATUS.succeeded ? view : undefined;
     });
     expect(run.nodes[0]).toMatchObject({ attempt: 1, statusLabel: "succeeded" });
 
@@ -138,16 +146,16 @@ describe("coordinator", () => {
       .bind(dagId, runId)
       .first<Row>();
     expect(first).toMatchObject({ trigger: "api", triggered_by: "test" });
-    await until(async () => ((await coordinator.getRun(runId))?.status === 4 ? true : undefined));
+    await until(async () => ((await coordinator.getRun(runId))?.status === RUN_STATUS.succeeded ? true : undefined));
     const last = await env.DB.prepare("SELECT * FROM dag_runs WHERE dag_id = ?1 AND run_id = ?2")
       .bind(dagId, runId)
       .first<Row>();
-    expect(last).toMatchObject({ status: 4, finished_at: expect.any(String) });
+    expect(last).toMatchObject({ status: RUN_STATUS.succeeded, finished_at: expect.any(String) });
   });
 
   it("survives eviction mid-run: storage is the truth, in-memory caches are only caches", async () => {
     const dag = unique("evict");
-    const { coordinator, runId, dagId } = await startRun(
+    const { coordinator, runId } = await startRun(
       dag,
       `steps:\n  - name: slow\n    executor: http\n    command: GET ${echo}/slow/600\n    output: FIRST\n  - name: next\n    executor: http\n    command: GET ${echo}/text/after-\${FIRST}\n    output: SECOND\n`,
     );
@@ -158,7 +166,7 @@ describe("coordinator", () => {
     await evictDurableObject(coordinator);
     const run = await until(async () => {
       const view = await coordinator.getRun(runId);
-      return view && view.status === 4 ? view : undefined;
+      return view && view.status === RUN_STATUS.succeeded ? view : undefined;
     });
     expect(run.nodes.map((node) => [node.name, node.statusLabel, node.output])).toEqual([
       ["slow", "succeeded", "slow-done"],
@@ -172,7 +180,7 @@ describe("coordinator", () => {
       dag,
       `steps:\n  - name: a\n    executor: http\n    command: GET ${echo}/text/a\n`,
     );
-    await until(async () => ((await coordinator.getRun(runId))?.status === 4 ? true : undefined));
+    await until(async () => ((await coordinator.getRun(runId))?.status === RUN_STATUS.succeeded ? true : undefined));
     // As after a D1 outage: the row is missing and the coordinator knows its copy is stale.
     await env.DB.prepare("DELETE FROM dag_runs WHERE dag_id = ?1 AND run_id = ?2").bind(dagId, runId).run();
     await rows(coordinator, "UPDATE runs SET synced_at = NULL WHERE id = ?", runId);
@@ -185,7 +193,7 @@ describe("coordinator", () => {
     const row = await env.DB.prepare("SELECT status FROM dag_runs WHERE dag_id = ?1 AND run_id = ?2")
       .bind(dagId, runId)
       .first<Row>();
-    expect(row).toEqual({ status: 4 });
+    expect(row).toEqual({ status: RUN_STATUS.succeeded });
   });
 
   it("hands a run-finished event to the alerts pipeline, once the run's D1 row is final", async () => {
@@ -194,16 +202,16 @@ describe("coordinator", () => {
     const { token } = await userWithRole("manager");
     const policy = {
       name: unique("p"),
-      eventTypes: ["JOB_FAILURE"],
+      eventTypes: ["JOB_FAILURE" as const],
       dagNames: [dag],
       webhook: { url: `${echo}/receiver/${dag}/200`, body: "{}" },
     };
-    expect((await call("POST", "/alert-policies", { token, body: policy })).status).toBe(201);
+    await ok(api(token).POST("/alert-policies", { body: policy }), 201);
     const { coordinator, runId, dagId } = await startRun(
       dag,
       `steps:\n  - name: bad\n    executor: http\n    command: GET ${echo}/status/502\n`,
     );
-    await until(async () => ((await coordinator.getRun(runId))?.status === 2 ? true : undefined));
+    await until(async () => ((await coordinator.getRun(runId))?.status === RUN_STATUS.failed ? true : undefined));
     const event = await until(
       async () =>
         (await env.DB.prepare("SELECT * FROM alert_events WHERE run_id = ?1").bind(runId).first<Row>()) ?? undefined,
@@ -224,7 +232,7 @@ describe("coordinator", () => {
 
   it("a DAG timeout aborts what is running and fails the run", async () => {
     const dag = unique("dag-timeout");
-    const { coordinator, runId, dagId } = await startRun(
+    const { coordinator, runId } = await startRun(
       dag,
       `timeoutSec: 30\nsteps:\n  - name: slow\n    executor: http\n    command: GET ${echo}/slow/2000\n  - name: next\n    executor: http\n    command: GET ${echo}/text/next\n`,
     );
@@ -242,10 +250,12 @@ describe("coordinator", () => {
     const dag = unique("prune");
     const spec = `histRetentionDays: 2\nsteps:\n  - name: a\n    executor: http\n    command: GET ${echo}/text/a\n`;
     const { coordinator, runId: old, dagId } = await startRun(dag, spec);
-    await until(async () => ((await coordinator.getRun(old))?.status === 4 ? true : undefined));
+    await until(async () => ((await coordinator.getRun(old))?.status === RUN_STATUS.succeeded ? true : undefined));
     const recent = await coordinator.start({ dagId, dagName: dag, spec, trigger: "api", triggeredBy: "test" });
     if (!recent.ok) throw new Error(recent.message);
-    await until(async () => ((await coordinator.getRun(recent.runId))?.status === 4 ? true : undefined));
+    await until(async () =>
+      (await coordinator.getRun(recent.runId))?.status === RUN_STATUS.succeeded ? true : undefined,
+    );
 
     // Age the first run past the retention, in both copies.
     const threeDaysAgo = new Date(Date.now() - 3 * 86_400_000).toISOString();
@@ -277,7 +287,7 @@ describe("coordinator", () => {
       dag,
       `steps:\n  - name: once\n    executor: http\n    command: GET ${echo}/text/${dag}\n`,
     );
-    await until(async () => ((await coordinator.getRun(runId))?.status === 4 ? true : undefined));
+    await until(async () => ((await coordinator.getRun(runId))?.status === RUN_STATUS.succeeded ? true : undefined));
     // Set the run up as if attempt 2 had just been dispatched, then deliver it ourselves.
     await rows(coordinator, "UPDATE runs SET status = 1, outcome = NULL, finished_at = NULL WHERE id = ?", runId);
     await rows(
@@ -318,7 +328,11 @@ describe("coordinator", () => {
     expect(result.explicitAcks).toEqual(["reported-twice"]);
     expect(failures).toBeLessThan(0);
     expect(stubs.length).toBe(3); // claim, the failed finish, the finish that arrived
-    expect(await nodeRow(coordinator, runId, "once")).toMatchObject({ attempt: 2, attempt_state: "done", status: 4 });
+    expect(await nodeRow(coordinator, runId, "once")).toMatchObject({
+      attempt: 2,
+      attempt_state: "done",
+      status: NODE_STATUS.succeeded,
+    });
     expect((await coordinator.getRun(runId))!.statusLabel).toBe("succeeded");
   });
 
@@ -328,7 +342,7 @@ describe("coordinator", () => {
       dag,
       `steps:\n  - name: ok\n    executor: http\n    command: GET ${echo}/text/ok\n`,
     );
-    await until(async () => ((await coordinator.getRun(runId))?.status === 4 ? true : undefined));
+    await until(async () => ((await coordinator.getRun(runId))?.status === RUN_STATUS.succeeded ? true : undefined));
     await until(async () => ((await rows(coordinator, "SELECT * FROM outbox")).length === 0 ? true : undefined));
     expect(await env.DB.prepare("SELECT * FROM alert_events WHERE run_id = ?1").bind(runId).first()).toBeNull();
   });

@@ -4,13 +4,32 @@
  * 127.0.0.1 (test/workers/global-setup.ts).
  */
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { call, createAndStart, expectEnvelope, nodeOf, unique, userWithRole, waitForRun } from "../helpers.ts";
+import { NODE_STATUS, RUN_STATUS } from "../../../src/domain/status.ts";
+import {
+  type ApiClient,
+  api,
+  createAndStart,
+  expectEnvelope,
+  nodeOf,
+  ok,
+  unique,
+  until,
+  userWithRole,
+  waitForRun,
+} from "../helpers.ts";
 
 const echo = inject("echoUrl");
 let token: string;
+let client: ApiClient;
 beforeAll(async () => {
   token = (await userWithRole("manager")).token;
+  client = api(token);
 });
+
+const dagPath = (fileName: string) => ({ params: { path: { fileName } } });
+const runPath = (name: string, dagRunId: string) => ({ params: { path: { name, dagRunId } } });
+const start = (fileName: string, body: { dagRunId?: string; params?: string | Record<string, string> } = {}) =>
+  client.POST("/dags/{fileName}/start", { ...dagPath(fileName), body });
 
 const http = (name: string, command: string, extra = "") =>
   `  - name: ${name}\n    executor: {type: http, config: {timeout: 5, silent: true}}\n    command: ${command}\n${extra}`;
@@ -24,40 +43,59 @@ ${http("fetch", `GET ${echo}/json`, "    output: DATA\n")}${http("second", `GET 
     const runId = await createAndStart(token, dag, spec, { params: "GREETING=hi" });
 
     // Visible in the read APIs as soon as start returned.
-    const listed = await call("GET", `/dag-runs?name=${dag}`, { token });
-    expect(listed.body.dagRuns.map((run: any) => run.dagRunId)).toEqual([runId]);
+    const listed = await ok(client.GET("/dag-runs", { params: { query: { name: dag } } }));
+    expect(listed.dagRuns.map((run) => run.dagRunId)).toEqual([runId]);
 
     const run = await waitForRun(token, dag, runId);
-    expect(run).toMatchObject({ status: 4, statusLabel: "succeeded", params: "GREETING=hi", trigger: "manual" });
-    expect(run.nodes.map((node: any) => [node.step.name, node.statusLabel])).toEqual([
+    expect(run).toMatchObject({
+      status: RUN_STATUS.succeeded,
+      statusLabel: "succeeded",
+      params: "GREETING=hi",
+      trigger: "manual",
+    });
+    expect(run.nodes.map((node) => [node.step.name, node.statusLabel])).toEqual([
       ["fetch", "succeeded"],
       ["second", "succeeded"],
       ["third", "succeeded"],
     ]);
     expect(nodeOf(run, "second").output).toBe("2-Ada-hi");
 
-    const outputs = await call("GET", `/dag-runs/${dag}/${runId}/outputs`, { token });
-    expect(outputs.body.outputs).toMatchObject({ SECOND: "2-Ada-hi" });
-    expect(JSON.parse(outputs.body.outputs.DATA).name).toBe("dagflare");
-    expect(outputs.body.metadata).toMatchObject({ dagName: dag, dagRunId: runId, status: "succeeded" });
+    const outputs = await ok(client.GET("/dag-runs/{name}/{dagRunId}/outputs", runPath(dag, runId)));
+    expect(outputs.outputs).toMatchObject({ SECOND: "2-Ada-hi" });
+    expect(JSON.parse(outputs.outputs.DATA ?? "null").name).toBe("dagflare");
+    expect(outputs.metadata).toMatchObject({ dagName: dag, dagRunId: runId, status: "succeeded" });
 
-    const log = await call("GET", `/dag-runs/${dag}/${runId}/steps/second/log?stream=stdout`, { token });
-    expect(log.body).toMatchObject({ content: "2-Ada-hi", lineCount: 1, totalLines: 1, hasMore: false });
-    const runLog = await call("GET", `/dag-runs/${dag}/${runId}/log`, { token });
-    expect(runLog.body.content).toContain("finished: succeeded");
+    const log = await ok(
+      client.GET("/dag-runs/{name}/{dagRunId}/steps/{stepName}/log", {
+        params: { path: { name: dag, dagRunId: runId, stepName: "second" }, query: { stream: "stdout" } },
+      }),
+    );
+    expect(log).toMatchObject({ content: "2-Ada-hi", lineCount: 1, totalLines: 1, hasMore: false });
+    const runLog = await ok(client.GET("/dag-runs/{name}/{dagRunId}/log", runPath(dag, runId)));
+    expect(runLog.content).toContain("finished: succeeded");
 
-    const finished = await call("GET", `/dag-runs?name=${dag}&status=4`, { token });
-    expect(finished.body.dagRuns[0]).toMatchObject({
+    const finished = await ok(
+      client.GET("/dag-runs", { params: { query: { name: dag, status: RUN_STATUS.succeeded } } }),
+    );
+    expect(finished.dagRuns[0]).toMatchObject({
       dagRunId: runId,
       statusLabel: "succeeded",
       finishedAt: expect.any(String),
     });
-    const latest = await call("GET", `/dags/${dag}/dag-runs/latest`, { token });
-    expect(latest.body.dagRun.dagRunId).toBe(runId);
-    const dagDetails = await call("GET", `/dags/${dag}`, { token });
-    expect(dagDetails.body.latestDAGRun).toMatchObject({ dagRunId: runId, status: 4, statusLabel: "succeeded" });
-    const dagList = await call("GET", `/dags?name=${dag}`, { token });
-    expect(dagList.body.dags[0].latestDAGRun).toMatchObject({ dagRunId: runId, statusLabel: "succeeded" });
+    const latest = await ok(
+      client.GET("/dags/{fileName}/dag-runs/{dagRunId}", {
+        params: { path: { fileName: dag, dagRunId: "latest" } },
+      }),
+    );
+    expect(latest.dagRun.dagRunId).toBe(runId);
+    const dagDetails = await ok(client.GET("/dags/{fileName}", dagPath(dag)));
+    expect(dagDetails.latestDAGRun).toMatchObject({
+      dagRunId: runId,
+      status: RUN_STATUS.succeeded,
+      statusLabel: "succeeded",
+    });
+    const dagList = await ok(client.GET("/dags", { params: { query: { name: dag } } }));
+    expect(dagList.dags[0]?.latestDAGRun).toMatchObject({ dagRunId: runId, statusLabel: "succeeded" });
   });
 
   it("http executor: headers, query, JSON body, json mode; non-2xx fails the step", async () => {
@@ -79,7 +117,7 @@ ${http("fetch", `GET ${echo}/json`, "    output: DATA\n")}${http("second", `GET 
 `;
     const runId = await createAndStart(token, dag, spec);
     const run = await waitForRun(token, dag, runId);
-    const response = JSON.parse(nodeOf(run, "post").output);
+    const response = JSON.parse(nodeOf(run, "post").output ?? "null");
     expect(response.status_code).toBe(200);
     const echoed = JSON.parse(response.body);
     expect(echoed).toMatchObject({
@@ -140,8 +178,12 @@ ${http("bad", `GET ${echo}/status/500`)}${http("after-bad", `GET ${echo}/text/ne
     expect(run.onFailure).toMatchObject({ statusLabel: "succeeded" });
     expect(run.onExit).toMatchObject({ statusLabel: "succeeded" });
     expect(run.onSuccess).toBeUndefined();
-    const exitLog = await call("GET", `/dag-runs/${dag}/${runId}/steps/onExit/log`, { token });
-    expect(exitLog.body.content).toBe("exit-failed");
+    const exitLog = await ok(
+      client.GET("/dag-runs/{name}/{dagRunId}/steps/{stepName}/log", {
+        params: { path: { name: dag, dagRunId: runId, stepName: "onExit" } },
+      }),
+    );
+    expect(exitLog.content).toBe("exit-failed");
   });
 
   it("continueOn.failure lets dependents run and the run partially succeeds", async () => {
@@ -174,8 +216,8 @@ ${http("only-live", `GET ${echo}/text/live`, '    preconditions:\n      - condit
     });
     expect(nodeOf(run, "after").statusLabel).toBe("skipped");
     expect(run.statusLabel).toBe("succeeded");
-    const live = await call("POST", `/dags/${dag}/start`, { token, body: { params: { MODE: "live" } } });
-    const liveRun = await waitForRun(token, dag, live.body.dagRunId);
+    const live = await ok(start(dag, { params: { MODE: "live" } }));
+    const liveRun = await waitForRun(token, dag, live.dagRunId);
     expect(nodeOf(liveRun, "only-live").statusLabel).toBe("succeeded");
   });
 
@@ -215,34 +257,24 @@ describe("run control", () => {
     });
     expect(runId).toBe("deploy-abc123");
     await waitForRun(token, dag, runId);
-    expectEnvelope(
-      await call("POST", `/dags/${dag}/start`, { token, body: { dagRunId: "deploy-abc123" } }),
-      409,
-      "already_exists",
-    );
-    expectEnvelope(
-      await call("POST", `/dags/${dag}/start`, { token, body: { dagRunId: "bad id!" } }),
-      400,
-      "bad_request",
-    );
-    expectEnvelope(await call("POST", "/dags/no-such-dag/start", { token, body: {} }), 404, "not_found");
+    expectEnvelope(await start(dag, { dagRunId: "deploy-abc123" }), 409, "already_exists");
+    expectEnvelope(await start(dag, { dagRunId: "bad id!" }), 400, "bad_request");
+    expectEnvelope(await start("no-such-dag"), 404, "not_found");
   });
 
   it("concurrent starts with one dagRunId: exactly one wins", async () => {
     const dag = unique("race");
-    await call("POST", "/dags", { token, body: { name: dag, spec: `steps:\n${http("a", `GET ${echo}/text/a`)}` } });
-    const results = await Promise.all(
-      Array.from({ length: 4 }, () => call("POST", `/dags/${dag}/start`, { token, body: { dagRunId: "same-id" } })),
-    );
-    expect(results.map((result) => result.status).sort()).toEqual([200, 409, 409, 409]);
+    await ok(client.POST("/dags", { body: { name: dag, spec: `steps:\n${http("a", `GET ${echo}/text/a`)}` } }), 201);
+    const results = await Promise.all(Array.from({ length: 4 }, () => start(dag, { dagRunId: "same-id" })));
+    expect(results.map((result) => result.response.status).sort()).toEqual([200, 409, 409, 409]);
   });
 
   it("queues runs beyond maxActiveRuns and starts them in order when a slot frees", async () => {
     const dag = unique("queue");
     const first = await createAndStart(token, dag, `steps:\n${http("slow", `GET ${echo}/slow/400`)}`);
-    const second = (await call("POST", `/dags/${dag}/enqueue`, { token, body: {} })).body.dagRunId;
-    const queued = await call("GET", `/dag-runs/${dag}/${second}`, { token });
-    expect(queued.body.dagRunDetails).toMatchObject({ status: 5, statusLabel: "queued" });
+    const { dagRunId: second } = await ok(client.POST("/dags/{fileName}/enqueue", { ...dagPath(dag), body: {} }));
+    const queued = await ok(client.GET("/dag-runs/{name}/{dagRunId}", runPath(dag, second)));
+    expect(queued.dagRunDetails).toMatchObject({ status: RUN_STATUS.queued, statusLabel: "queued" });
     const done = await waitForRun(token, dag, second);
     expect(done.statusLabel).toBe("succeeded");
     const firstRun = await waitForRun(token, dag, first);
@@ -261,15 +293,19 @@ ${http("slow", `GET ${echo}/slow/3000`)}${http("later", `GET ${echo}/text/later`
     command: GET ${echo}/text/bye
 `;
     const runId = await createAndStart(token, dag, spec);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect((await call("POST", `/dag-runs/${dag}/${runId}/stop`, { token })).status).toBe(200);
+    // Stop once the slow step is running (its request is out), so there is something to abort.
+    await until(async () => {
+      const { dagRunDetails } = await ok(client.GET("/dag-runs/{name}/{dagRunId}", runPath(dag, runId)));
+      return nodeOf(dagRunDetails, "slow").status === NODE_STATUS.running ? true : undefined;
+    });
+    await ok(client.POST("/dag-runs/{name}/{dagRunId}/stop", runPath(dag, runId)));
     const run = await waitForRun(token, dag, runId);
     expect(run.statusLabel).toBe("aborted");
     expect(nodeOf(run, "slow").statusLabel).toBe("aborted");
     expect(nodeOf(run, "later").statusLabel).toBe("not_started");
     expect(run.onCancel).toMatchObject({ statusLabel: "succeeded" });
     expect(run.onExit).toMatchObject({ statusLabel: "succeeded" });
-    expectEnvelope(await call("POST", `/dag-runs/${dag}/${runId}/stop`, { token }), 400, "bad_request");
+    expectEnvelope(await client.POST("/dag-runs/{name}/{dagRunId}/stop", runPath(dag, runId)), 400, "bad_request");
   });
 
   it("retry re-runs the steps that did not succeed and keeps the ones that did", async () => {
@@ -279,9 +315,7 @@ ${http("slow", `GET ${echo}/slow/3000`)}${http("later", `GET ${echo}/text/later`
 ${http("once", `GET ${echo}/text/${key}-once`)}${http("flaky", `GET ${echo}/flaky/${key}/1`)}`;
     const runId = await createAndStart(token, dag, spec);
     expect((await waitForRun(token, dag, runId)).statusLabel).toBe("failed");
-    expect((await call("POST", `/dag-runs/${dag}/${runId}/retry`, { token, body: { dagRunId: runId } })).status).toBe(
-      200,
-    );
+    await ok(client.POST("/dag-runs/{name}/{dagRunId}/retry", { ...runPath(dag, runId), body: { dagRunId: runId } }));
     const retried = await waitForRun(token, dag, runId);
     expect(retried.statusLabel).toBe("succeeded");
     const hits = await fetch(`${echo}/hits/text/${key}-once`);
@@ -289,9 +323,23 @@ ${http("once", `GET ${echo}/text/${key}-once`)}${http("flaky", `GET ${echo}/flak
   });
 
   it("unknown runs and DAGs are 404 without waking a coordinator", async () => {
-    expectEnvelope(await call("GET", "/dag-runs/nothing-here/some-run", { token }), 404, "not_found");
-    expectEnvelope(await call("GET", "/dags/nothing-here/dag-runs/latest", { token }), 404, "not_found");
-    expectEnvelope(await call("POST", "/dag-runs/nothing-here/x/stop", { token }), 404, "not_found");
+    expectEnvelope(
+      await client.GET("/dag-runs/{name}/{dagRunId}", runPath("nothing-here", "some-run")),
+      404,
+      "not_found",
+    );
+    expectEnvelope(
+      await client.GET("/dags/{fileName}/dag-runs/{dagRunId}", {
+        params: { path: { fileName: "nothing-here", dagRunId: "latest" } },
+      }),
+      404,
+      "not_found",
+    );
+    expectEnvelope(
+      await client.POST("/dag-runs/{name}/{dagRunId}/stop", runPath("nothing-here", "x")),
+      404,
+      "not_found",
+    );
   });
 });
 
@@ -303,13 +351,8 @@ steps:
 ${http("show", `GET ${echo}/text/\${A}-\${B}`, "    output: OUT\n")}`;
     const asString = await createAndStart(token, dag, spec, { params: 'A=x B="y%20z"' });
     expect(nodeOf(await waitForRun(token, dag, asString), "show").output).toBe("x-y z");
-    const asJson = (await call("POST", `/dags/${dag}/start`, { token, body: { params: '{"B": "json"}' } })).body
-      .dagRunId;
+    const asJson = (await ok(start(dag, { params: '{"B": "json"}' }))).dagRunId;
     expect(nodeOf(await waitForRun(token, dag, asJson), "show").output).toBe("1-json");
-    expectEnvelope(
-      await call("POST", `/dags/${dag}/start`, { token, body: { params: "{not json" } }),
-      400,
-      "bad_request",
-    );
+    expectEnvelope(await start(dag, { params: "{not json" }), 400, "bad_request");
   });
 });

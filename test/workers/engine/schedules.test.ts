@@ -7,12 +7,14 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import worker from "../../../src/index.ts";
 import { scheduleRunId } from "../../../src/schedules/tick.ts";
-import { call, expectEnvelope, unique, userWithRole } from "../helpers.ts";
+import { type ApiClient, api, call, expectEnvelope, ok, unique, userWithRole } from "../helpers.ts";
 
 const echo = inject("echoUrl");
 let token: string;
+let client: ApiClient;
 beforeAll(async () => {
   token = (await userWithRole("manager")).token;
+  client = api(token);
 });
 
 async function tick(scheduledTime: number): Promise<void> {
@@ -24,12 +26,14 @@ async function tick(scheduledTime: number): Promise<void> {
 async function create(schedule: string, extra = ""): Promise<string> {
   const dag = unique("sched");
   const spec = `schedule: "${schedule}"\n${extra}steps:\n  - name: ping\n    executor: http\n    command: GET ${echo}/text/tick\n`;
-  const created = await call("POST", "/dags", { token, body: { name: dag, spec } });
-  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  await ok(client.POST("/dags", { body: { name: dag, spec } }), 201);
   return dag;
 }
 
-const runsOf = async (dag: string) => (await call("GET", `/dag-runs?name=${dag}`, { token })).body.dagRuns as any[];
+const runsOf = async (name: string) => (await ok(client.GET("/dag-runs", { params: { query: { name } } }))).dagRuns;
+const suspend = (fileName: string, suspend: boolean) =>
+  client.POST("/dags/{fileName}/suspend", { params: { path: { fileName } }, body: { suspend } });
+const listed = async (name: string) => (await ok(client.GET("/dags", { params: { query: { name } } }))).dags[0];
 
 describe("schedule ticks", () => {
   it("start a due DAG exactly once per minute, even when the tick fires twice; runs are recorded when the tick returns", async () => {
@@ -39,7 +43,9 @@ describe("schedule ticks", () => {
     await tick(minute + 59_000);
     const runs = await runsOf(dag);
     expect(runs.map((run) => run.dagRunId)).toEqual([scheduleRunId(minute)]);
-    const details = (await call("GET", `/dag-runs/${dag}/${runs[0].dagRunId}`, { token })).body.dagRunDetails;
+    const { dagRunDetails: details } = await ok(
+      client.GET("/dag-runs/{name}/{dagRunId}", { params: { path: { name: dag, dagRunId: runs[0]!.dagRunId } } }),
+    );
     expect(details).toMatchObject({ trigger: "schedule", triggeredBy: "schedule:2030-01-15T09:35:00.000Z" });
 
     await tick(minute + 60_000); // 09:36: not due
@@ -56,22 +62,19 @@ describe("schedule ticks", () => {
 
   it("skip suspended DAGs, and start them again once resumed; GET /dags shows no nextRun while suspended", async () => {
     const dag = await create("* * * * *");
-    expect((await call("POST", `/dags/${dag}/suspend`, { token, body: { suspend: true } })).status).toBe(200);
-    expect((await call("GET", `/dags?name=${dag}`, { token })).body.dags[0]).toMatchObject({
+    await ok(suspend(dag, true));
+    expect(await listed(dag)).toMatchObject({
       suspended: true,
       nextRun: null,
     });
     await tick(Date.UTC(2030, 0, 15, 10, 0));
     expect(await runsOf(dag)).toEqual([]);
-    await call("POST", `/dags/${dag}/suspend`, { token, body: { suspend: false } });
-    expect((await call("GET", `/dags?name=${dag}`, { token })).body.dags[0].nextRun).toEqual(expect.any(String));
+    await ok(suspend(dag, false));
+    expect((await listed(dag))?.nextRun).toEqual(expect.any(String));
     await tick(Date.UTC(2030, 0, 15, 10, 1));
     expect(await runsOf(dag)).toHaveLength(1);
-    expectEnvelope(
-      await call("POST", `/dags/${unique("nope")}/suspend`, { token, body: { suspend: true } }),
-      404,
-      "not_found",
-    );
+    expectEnvelope(await suspend(unique("nope"), true), 404, "not_found");
+    // A wrong type on purpose: a raw call.
     expectEnvelope(await call("POST", `/dags/${dag}/suspend`, { token, body: { suspend: "yes" } }), 400, "bad_request");
   });
 

@@ -7,7 +7,11 @@ import { displayPrefix, generateSecret, WEBHOOK_TOKEN_PREFIX } from "../../../sr
 describe("webhook token check", () => {
   const countingCompare = () => {
     const calls: string[] = [];
-    return { calls, compare: async (secret: string) => (calls.push(secret), false) };
+    const compare = async (secret: string) => {
+      calls.push(secret);
+      return false;
+    };
+    return { calls, compare };
   };
 
   it("recognises the token by its keyed digest, with no bcrypt at all", async () => {
