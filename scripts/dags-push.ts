@@ -20,7 +20,13 @@ if (!baseUrl || !apiKey) {
   process.exit(2);
 }
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+type Answer = { status: number; body: unknown };
+
+/** A field of a JSON answer, if the answer is an object that has it. */
+const field = (body: unknown, name: string): unknown =>
+  typeof body === "object" && body !== null ? Reflect.get(body, name) : undefined;
+
+async function api(method: string, path: string, body?: unknown): Promise<Answer> {
   const response = await fetch(`${baseUrl}/api/v2${path}`, {
     method,
     headers: {
@@ -51,12 +57,12 @@ for (const dag of files) {
   }
   const { name, spec } = dag.record;
   const current = await api("GET", `/dags/${name}/spec`);
-  let result: { status: number; body: any };
+  let result: Answer;
   let action: string;
   if (current.status === 404) {
     action = "created";
     result = await api("POST", "/dags", { name, spec });
-  } else if (current.status === 200 && current.body.spec === spec) {
+  } else if (current.status === 200 && field(current.body, "spec") === spec) {
     console.log(`= ${name} (unchanged)`);
     continue;
   } else if (current.status === 200) {
@@ -70,8 +76,7 @@ for (const dag of files) {
     console.log(`✓ ${name} (${action})`);
   } else {
     failures += 1;
-    const message =
-      typeof result.body === "object" && result.body ? result.body.message : String(result.body).slice(0, 200);
+    const message = field(result.body, "message") ?? String(result.body).slice(0, 200);
     console.error(`✗ ${name}: ${result.status} ${message}`);
   }
 }

@@ -63,7 +63,6 @@ export type TokenCheck = { valid: false } | { valid: true; renewedDigest?: strin
 
 /** Whether `token` is this webhook's token; `renewedDigest` when its stored digest needs re-keying. */
 export async function checkToken(
-  env: Cloudflare.Env,
   webhook: Pick<TriggerTarget, "token_prefix" | "token_hash" | "token_digest">,
   token: string,
   digest: string,

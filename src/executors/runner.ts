@@ -17,7 +17,7 @@ export class StepRunner extends Container<Cloudflare.Env> {
   // Kept alive by the consumers' polls while steps run; stopped after 10 idle minutes.
   override sleepAfter = "10m";
 
-  constructor(ctx: DurableObjectState<{}>, env: Cloudflare.Env) {
+  constructor(ctx: DurableObjectState<Record<string, never>>, env: Cloudflare.Env) {
     super(ctx, env);
     this.envVars = { RUNNER_SECRET: config(env).runner.secret };
   }

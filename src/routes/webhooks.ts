@@ -367,7 +367,7 @@ async function authenticateTrigger(
   if (token) {
     const digest = await tokenDigest(env, token);
     const target = isRecentFailure(fileName, digest) ? null : await findTriggerTarget(env.DB, fileName);
-    const check = target ? await checkToken(env, target, token, digest) : { valid: false as const };
+    const check = target ? await checkToken(target, token, digest) : { valid: false as const };
     if (target && check.valid && target.auth_mode !== "signature")
       return { target, via: { renewedDigest: check.renewedDigest } };
     // A right token refused by a signature-only webhook is not remembered as wrong: the mode may change.

@@ -22,11 +22,11 @@ describe("webhook token check", () => {
       token_digest: await tokenDigest(env, token),
     };
     const { calls, compare } = countingCompare();
-    expect(await checkToken(env, stored, token, await tokenDigest(env, token), compare)).toEqual({ valid: true });
+    expect(await checkToken(stored, token, await tokenDigest(env, token), compare)).toEqual({ valid: true });
     const wrong = `${token.slice(0, -2)}zz`;
-    expect(await checkToken(env, stored, wrong, await tokenDigest(env, wrong), compare)).toEqual({ valid: false });
+    expect(await checkToken(stored, wrong, await tokenDigest(env, wrong), compare)).toEqual({ valid: false });
     const otherPrefix = generateSecret(WEBHOOK_TOKEN_PREFIX);
-    expect(await checkToken(env, stored, otherPrefix, await tokenDigest(env, otherPrefix), compare)).toEqual({
+    expect(await checkToken(stored, otherPrefix, await tokenDigest(env, otherPrefix), compare)).toEqual({
       valid: false,
     });
     expect(calls).toEqual([]);
@@ -41,9 +41,9 @@ describe("webhook token check", () => {
       token_digest: await tokenDigest(oldEnv, token),
     };
     const digest = await tokenDigest(env, token);
-    expect(await checkToken(env, stored, token, digest)).toEqual({ valid: true, renewedDigest: digest });
+    expect(await checkToken(stored, token, digest)).toEqual({ valid: true, renewedDigest: digest });
     const { calls, compare } = countingCompare();
-    expect(await checkToken(env, stored, token, digest, compare)).toEqual({ valid: false });
+    expect(await checkToken(stored, token, digest, compare)).toEqual({ valid: false });
     expect(calls).toHaveLength(1);
   });
 

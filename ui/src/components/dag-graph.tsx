@@ -52,16 +52,20 @@ function layoutGraph(steps: Step[], dependencies: Map<string, string[]>): GraphL
     return value;
   };
   const rows: string[][] = [];
-  for (const step of steps) (rows[depthOf(step.name)] ??= []).push(step.name);
+  for (const step of steps) {
+    const row = rows[depthOf(step.name)] ?? [];
+    row.push(step.name);
+    rows[depthOf(step.name)] = row;
+  }
   const widest = Math.max(1, ...rows.map((row) => row?.length ?? 0));
   const width = MARGIN * 2 + widest * NODE_WIDTH + (widest - 1) * GAP_X;
   const positions = new Map<string, { x: number; y: number }>();
   rows.forEach((row, rowIndex) => {
     const rowWidth = row.length * NODE_WIDTH + (row.length - 1) * GAP_X;
     const left = (width - rowWidth) / 2;
-    row.forEach((name, column) =>
-      positions.set(name, { x: left + column * (NODE_WIDTH + GAP_X), y: MARGIN + rowIndex * (NODE_HEIGHT + GAP_Y) }),
-    );
+    row.forEach((name, column) => {
+      positions.set(name, { x: left + column * (NODE_WIDTH + GAP_X), y: MARGIN + rowIndex * (NODE_HEIGHT + GAP_Y) });
+    });
   });
   const height = MARGIN * 2 + rows.length * NODE_HEIGHT + Math.max(0, rows.length - 1) * GAP_Y;
   return { positions, width, height };

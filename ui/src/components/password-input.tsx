@@ -26,6 +26,7 @@ export function NewPasswordInput({
   };
   return (
     <div class="field">
+      {/* biome-ignore lint/a11y/noLabelWithoutControl: the label wraps its input in both branches below */}
       <label>
         {label}
         {/* Two branches because the JSX types tie `role` to `type`; Preact patches the same element. */}

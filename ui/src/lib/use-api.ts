@@ -62,7 +62,7 @@ export function useApi<T>(load: () => Promise<T>, deps: unknown[], options: Opti
   }, deps);
 
   const { poll, pollMs = 2000, idlePollMs } = options;
-  const active = data !== undefined && poll !== undefined && poll(data);
+  const active = data !== undefined && (poll?.(data) ?? false);
   const interval = data === undefined ? (error ? RETRY_MS : undefined) : active ? pollMs : idlePollMs;
   useEffect(() => {
     if (interval === undefined || settledAt === 0) return;

@@ -367,6 +367,7 @@ function PolicyEditor({
                 <input
                   type="checkbox"
                   role="switch"
+                  aria-checked={draft.enabled}
                   checked={draft.enabled}
                   onChange={(event) => change({ enabled: event.currentTarget.checked })}
                 />

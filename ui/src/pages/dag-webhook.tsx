@@ -136,6 +136,7 @@ function WebhookManager({ dagName }: { dagName: string }) {
                 <input
                   type="checkbox"
                   role="switch"
+                  aria-checked={current.enabled}
                   checked={current.enabled}
                   disabled={busy}
                   onChange={(event) => {

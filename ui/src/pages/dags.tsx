@@ -54,6 +54,7 @@ export function DagsPage() {
         )
       }
     >
+      {/* biome-ignore lint/a11y/useSemanticElements: <search> is not in Preact's JSX types yet */}
       <div class="filters" role="search">
         <label>
           Search

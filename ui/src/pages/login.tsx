@@ -39,6 +39,7 @@ export function LoginPage() {
             required
             value={username}
             onInput={(e) => setUsername(e.currentTarget.value)}
+            // biome-ignore lint/a11y/noAutofocus: the page has one task, and its first field is where it starts
             autoFocus
           />
         </label>

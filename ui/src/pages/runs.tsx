@@ -74,6 +74,7 @@ export function RunsPage() {
       title="Runs"
       subtitle={pagination && `${pagination.totalRecords} ${pagination.totalRecords === 1 ? "run" : "runs"}`}
     >
+      {/* biome-ignore lint/a11y/useSemanticElements: <search> is not in Preact's JSX types yet */}
       <div class="filters runs-filters" role="search" aria-label="Filter runs">
         <label>
           Status
