@@ -42,7 +42,7 @@ import {
   type WebhookWithDag,
 } from "../db/webhooks.ts";
 import { JsonTextError } from "../domain/json-text.ts";
-import { RUN_ID_PATTERN } from "../domain/run.ts";
+import { RUN_ID_PATTERN, RUN_ID_RULE } from "../domain/run.ts";
 import { displayPrefix, generateSecret, WEBHOOK_TOKEN_PREFIX } from "../domain/secrets.ts";
 import { readWebhookBody } from "../domain/webhook-body.ts";
 import { ApiError, notFound } from "../errors.ts";
@@ -330,7 +330,7 @@ export const webhookRoutes = createRouter()
       (RUN_ID_PATTERN.test(signedId) ? signedId : undefined) ||
       dagRunId;
     if (runId !== undefined && !RUN_ID_PATTERN.test(runId))
-      throw new ApiError("bad_request", "dagRunId must match ^[a-zA-Z0-9_-]+$ and be at most 64 characters");
+      throw new ApiError("bad_request", `dagRunId ${RUN_ID_RULE}`);
     const started = await startRun(
       c.env,
       { id: target.dag_id, name: target.dag_name, spec: target.spec },
