@@ -7,36 +7,53 @@ import { TEST_RUNNER_SECRET } from "./test/workers/runner-secret.ts";
 // project's global setup starts the runner on it.
 process.env.DAGFLARE_TEST_RUNNER_PORT ??= String(await freePort());
 
+/** Worker code inside workerd, with the real local D1, Durable Objects and Queues. */
+const workerd = async () =>
+  cloudflareTest({
+    // The dev environment: local queues deliver at once (max_batch_timeout = 0).
+    wrangler: { configPath: "./wrangler.toml", environment: "dev" },
+    miniflare: {
+      bindings: {
+        // A fixed signing secret; production checks are exercised by overriding
+        // ENVIRONMENT per request (auth.test.ts).
+        JWT_SECRET: "test-only-secret-0123456789abcdef0123456789",
+        RUNNER_URL: `http://127.0.0.1:${process.env.DAGFLARE_TEST_RUNNER_PORT}`,
+        RUNNER_SECRET: TEST_RUNNER_SECRET,
+        // Alerts: a short retry schedule and timeout, and a secret a header may name.
+        ALERTS_RETRY_SCHEDULE: "0,1,1",
+        ALERTS_TIMEOUT_MS: "1000",
+        ALERT_SECRET_TEST_TOKEN: "alert-secret-value",
+        TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+      },
+    },
+  });
+
+/** Tests that need a deployment nobody has used yet (no users at all): their own storage. */
+const FRESH_DEPLOYMENT_TESTS = ["test/workers/api/bootstrap.test.ts"];
+
 export default defineConfig(async () => ({
   test: {
     projects: [
       {
-        // Worker code inside workerd, with the real local D1, Durable Objects and Queues.
-        plugins: [
-          cloudflareTest({
-            // The dev environment: local queues deliver at once (max_batch_timeout = 0).
-            wrangler: { configPath: "./wrangler.toml", environment: "dev" },
-            miniflare: {
-              bindings: {
-                // A fixed signing secret; production checks are exercised by overriding
-                // ENVIRONMENT per request (auth.test.ts).
-                JWT_SECRET: "test-only-secret-0123456789abcdef0123456789",
-                RUNNER_URL: `http://127.0.0.1:${process.env.DAGFLARE_TEST_RUNNER_PORT}`,
-                RUNNER_SECRET: TEST_RUNNER_SECRET,
-                // Alerts: a short retry schedule and timeout, and a secret a header may name.
-                ALERTS_RETRY_SCHEDULE: "0,1,1",
-                ALERTS_TIMEOUT_MS: "1000",
-                ALERT_SECRET_TEST_TOKEN: "alert-secret-value",
-                TEST_MIGRATIONS: await readD1Migrations("./migrations"),
-              },
-            },
-          }),
-        ],
+        plugins: [await workerd()],
         test: {
           name: "workers",
           include: ["test/workers/**/*.test.ts"],
+          exclude: FRESH_DEPLOYMENT_TESTS,
+          // One workerd for every file, storage shared: tests name what they create uniquely
+          // (unique()), so they don't need a fresh D1 each, and the suite skips ~1 s of start-up
+          // per file.
+          isolate: false,
           setupFiles: ["./test/workers/apply-migrations.ts"],
           globalSetup: ["./test/workers/global-setup.ts"],
+        },
+      },
+      {
+        plugins: [await workerd()],
+        test: {
+          name: "workers-fresh",
+          include: FRESH_DEPLOYMENT_TESTS,
+          setupFiles: ["./test/workers/apply-migrations.ts"],
         },
       },
       {

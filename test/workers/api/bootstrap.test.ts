@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
 import { api, ok } from "../helpers.ts";
 
-// A file of its own: this D1 starts with no users, as a fresh deployment does.
+// In a project of its own (workers-fresh, vitest.config.ts): this D1 starts with no users, as a fresh deployment does.
 it("a deployment with ADMIN_USERNAME/ADMIN_PASSWORD secrets gets its first admin on the first request", async () => {
   const secrets = { ADMIN_USERNAME: "root", ADMIN_PASSWORD: "first-password-1" };
   expect((await env.DB.prepare("SELECT COUNT(*) AS n FROM users").first<{ n: number }>())?.n).toBe(0);
