@@ -10,6 +10,7 @@
 import { Cron } from "croner";
 import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
+import { executorRefusal } from "./executor-support.ts";
 import { type DagType, findCycle, resolveDependencies } from "./plan.ts";
 
 export const DAG_NAME_PATTERN = /^[a-zA-Z0-9_-]+$/;
@@ -475,6 +476,8 @@ function checkMeaning(raw: RawDag, spec: DagSpec, options: ParseOptions, errors:
     if (step.command === undefined && step.script === undefined) {
       errors.push({ field, message: "a step needs a command or a script", at: path });
     }
+    const refusal = step.executor && executorRefusal(step.executor.type);
+    if (refusal) errors.push({ field: `${field}.executor`, message: refusal, at: [...path, "executor"] });
     step.preconditions.forEach((condition, index) => {
       const regex = condition.expected?.startsWith("re:") ? condition.expected.slice(3) : undefined;
       if (regex !== undefined && !compiles(regex)) {

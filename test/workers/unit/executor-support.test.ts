@@ -1,0 +1,72 @@
+/**
+ * Dagu executors dagflare can't run are refused when the DAG is validated, naming the executor
+ * and what to use instead — never accepted and run as a shell command.
+ */
+import { describe, expect, it } from "vitest";
+import { formatSpecError, parseDagSpec } from "../../../src/domain/dag-spec.ts";
+import { executorRefusal } from "../../../src/domain/executor-support.ts";
+import { api, expectEnvelope, ok, unique, userWithRole } from "../helpers.ts";
+
+const withExecutor = (executor: string) => `steps:\n  - name: a\n    executor: ${executor}\n    command: echo hi\n`;
+
+describe("step executors", () => {
+  it("accepts Dagu's shell executor by each name, no executor at all, and http", () => {
+    for (const spec of [
+      withExecutor("shell"),
+      withExecutor("command"),
+      "steps:\n  - name: a\n    command: echo hi\n",
+    ]) {
+      expect(parseDagSpec(spec).ok).toBe(true);
+    }
+    expect(parseDagSpec("steps:\n  - name: a\n    executor: http\n    command: GET https://example.com\n").ok).toBe(
+      true,
+    );
+  });
+
+  it("refuses each executor it can't run, at its line, with the alternative", () => {
+    const cases: [string, RegExp][] = [
+      ["docker", /install what the command needs/],
+      ["ssh", /no SSH client/],
+      ["mail", /alert policy/],
+      ["jq", /run `jq` in a command step/],
+      ["dag", /sub-DAG/],
+      ["subworkflow", /sub-DAG/],
+      ["parallel", /sub-DAG/],
+      ["github_action", /workflow_dispatch/],
+      ["gha", /workflow_dispatch/],
+      ["archive", /tar or zip/],
+      ["nonsense", /unknown executor 'nonsense'/],
+    ];
+    for (const [type, alternative] of cases) {
+      const result = parseDagSpec(withExecutor(type));
+      expect(result.ok, type).toBe(false);
+      if (result.ok) continue;
+      const [message] = result.errors.map(formatSpecError);
+      expect(message).toMatch(new RegExp(`^steps\\[0\\]\\.executor: (unknown )?executor '${type}'`));
+      expect(message).toMatch(alternative);
+      expect(message).toMatch(/\(line 3, col \d+\)$/);
+    }
+  });
+
+  it("refuses the {type, config} form and handlers alike", () => {
+    const spec = `handlerOn:\n  failure:\n    executor:\n      type: docker\n      config: {image: alpine}\n    command: echo x\nsteps:\n  - name: a\n    executor: {type: ssh, config: {host: h}}\n    command: ls\n`;
+    const result = parseDagSpec(spec);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors.map((error) => error.field).sort()).toEqual([
+      "handlerOn.failure.executor",
+      "steps[0].executor",
+    ]);
+    expect(executorRefusal("http")).toBeUndefined();
+  });
+
+  it("an API save of such a DAG is a 400 that stores nothing", async () => {
+    const client = api((await userWithRole("manager")).token);
+    const name = unique("docker-step");
+    const refused = await client.POST("/dags", { body: { name, spec: withExecutor("docker") } });
+    expect(expectEnvelope(refused, 400, "bad_request").message).toMatch(/executor 'docker'/);
+    const missing = await client.GET("/dags/{fileName}", { params: { path: { fileName: name } } });
+    expectEnvelope(missing, 404, "not_found");
+    await ok(client.POST("/dags/validate", { body: { spec: withExecutor("shell") } }));
+  });
+});
