@@ -10,6 +10,7 @@
 import { Cron } from "croner";
 import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
+import { canonicalize, type Level } from "./dialect.ts";
 import { executorRefusal } from "./executor-support.ts";
 import { type DagType, findCycle, resolveDependencies } from "./plan.ts";
 
@@ -136,15 +137,16 @@ const retryPolicySchema = z.strictObject({
   maxIntervalSec: seconds.optional(),
 });
 
+const continueOnFields = z.strictObject({
+  failure: z.boolean().optional(),
+  skipped: z.boolean().optional(),
+  exitCode: exitCodes.optional(),
+  output: stringOrList("an output pattern").optional(),
+  markSuccess: z.boolean().optional(),
+});
 const continueOnSchema = z.union([
   z.enum(["failure", "failed", "skipped"], { error: "expected 'failure', 'skipped' or a map" }),
-  z.strictObject({
-    failure: z.boolean().optional(),
-    skipped: z.boolean().optional(),
-    exitCode: exitCodes.optional(),
-    output: stringOrList("an output pattern").optional(),
-    markSuccess: z.boolean().optional(),
-  }),
+  continueOnFields,
 ]);
 
 const executorSchema = z.union(
@@ -177,6 +179,25 @@ const stepFields = {
 const stepSchema = z.strictObject(stepFields);
 const handlerStepSchema = z.strictObject({ ...stepFields, name: stepFields.name.optional() });
 
+const webhookSchema = z.strictObject({
+  forwardHeaders: z
+    .array(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a header name"))
+    .max(50)
+    .optional(),
+  runIdHeader: z
+    .string()
+    .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a header name")
+    .optional(),
+});
+
+const handlersSchema = z.strictObject({
+  success: handlerStepSchema.optional(),
+  failure: handlerStepSchema.optional(),
+  abort: handlerStepSchema.optional(),
+  cancel: handlerStepSchema.optional(),
+  exit: handlerStepSchema.optional(),
+});
+
 const dagSchema = z.strictObject({
   name: z.string().optional(),
   description: z.string().optional(),
@@ -196,29 +217,34 @@ const dagSchema = z.strictObject({
     .max(16 * 1024 * 1024, "at most 16 MiB")
     .optional(),
   histRetentionDays: z.int().min(1, "must be at least 1").max(3650, "at most 3650").optional(),
-  webhook: z
-    .strictObject({
-      forwardHeaders: z
-        .array(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a header name"))
-        .max(50)
-        .optional(),
-      runIdHeader: z
-        .string()
-        .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a header name")
-        .optional(),
-    })
-    .optional(),
-  handlerOn: z
-    .strictObject({
-      success: handlerStepSchema.optional(),
-      failure: handlerStepSchema.optional(),
-      abort: handlerStepSchema.optional(),
-      cancel: handlerStepSchema.optional(),
-      exit: handlerStepSchema.optional(),
-    })
-    .optional(),
+  webhook: webhookSchema.optional(),
+  handlerOn: handlersSchema.optional(),
   steps: z.array(stepSchema, { error: "expected a list of steps" }).min(1, "a DAG needs at least one step"),
 });
+
+/** The file's levels, for reading both of Dagu's spellings (./dialect.ts). */
+const STEP_LEVEL: Level = {
+  keys: Object.keys(stepFields),
+  // Renamed in 2.x (working_dir); and Dagu 1.x also reads `precondition` for `preconditions`.
+  aliases: { working_dir: "dir", precondition: "preconditions" },
+  children: {
+    retryPolicy: { level: { keys: Object.keys(retryPolicySchema.shape) } },
+    continueOn: { level: { keys: Object.keys(continueOnFields.shape) } },
+  },
+};
+const DAG_LEVEL: Level = {
+  keys: Object.keys(dagSchema.shape),
+  children: {
+    steps: { each: STEP_LEVEL },
+    handlerOn: {
+      level: {
+        keys: Object.keys(handlersSchema.shape),
+        children: Object.fromEntries(Object.keys(handlersSchema.shape).map((event) => [event, { level: STEP_LEVEL }])),
+      },
+    },
+    webhook: { level: { keys: Object.keys(webhookSchema.shape) } },
+  },
+};
 
 type RawDag = z.infer<typeof dagSchema>;
 type RawStep = z.infer<typeof handlerStepSchema>;
@@ -243,7 +269,12 @@ const KNOWN_FIELDS = new Set([
 // ---------------------------------------------------------------------------------------------
 
 type Path = readonly (string | number)[];
-type LocatedError = { field: string; message: string; at: Path; atKey?: boolean };
+/**
+ * An error found after YAML parsing: `path` names the field (in the canonical spelling), `at`
+ * is where in the document it is shown (default: the field itself). Both are turned back into
+ * the spelling the file used (Dagu 1.x or 2.x) when the error is reported.
+ */
+type LocatedError = { path: Path; message: string; at?: Path; atKey?: boolean; spelledAsSource?: boolean };
 
 export type ParseOptions = {
   /** The DAG's file name: a `name:` in the spec, when present, must equal it. */
@@ -276,8 +307,14 @@ export function parseDagSpec(source: string, options: ParseOptions = {}): ParseR
     };
   }
 
-  const located: LocatedError[] = [];
-  const structure = dagSchema.safeParse(document.toJS() ?? {}, { reportInput: true });
+  const dialect = canonicalize(document.toJS() ?? {}, DAG_LEVEL);
+  const located: LocatedError[] = dialect.problems.map(({ sourcePath, message }) => ({
+    path: sourcePath,
+    message,
+    atKey: true,
+    spelledAsSource: true,
+  }));
+  const structure = dagSchema.safeParse(dialect.tree, { reportInput: true });
   if (!structure.success) {
     for (const issue of structure.error.issues) located.push(...fromZodIssue(issue));
   } else {
@@ -285,24 +322,19 @@ export function parseDagSpec(source: string, options: ParseOptions = {}): ParseR
     checkMeaning(structure.data, spec, options, located);
     if (located.length === 0) return { ok: true, spec };
   }
-  return { ok: false, errors: located.map((error) => withPosition(error, document, lineCounter)) };
+  return { ok: false, errors: located.map((error) => withPosition(error, document, lineCounter, dialect.toSource)) };
 }
 
 function fromZodIssue(issue: z.core.$ZodIssue): LocatedError[] {
   const path = issue.path.filter((segment): segment is string | number => typeof segment !== "symbol");
   if (issue.code === "unrecognized_keys") {
-    return issue.keys.map((key) => ({
-      field: fieldName([...path, key]),
-      message: unknownFieldMessage(key),
-      at: [...path, key],
-      atKey: true,
-    }));
+    return issue.keys.map((key) => ({ path: [...path, key], message: unknownFieldMessage(key), atKey: true }));
   }
   if (issue.code === "invalid_type" && issue.input === undefined) {
-    return [{ field: fieldName(path), message: "is required", at: path }];
+    return [{ path, message: "is required" }];
   }
   // zod's generic prefix adds nothing next to a field name.
-  return [{ field: fieldName(path) || "spec", message: issue.message.replace(/^Invalid input: /, ""), at: path }];
+  return [{ path, message: issue.message.replace(/^Invalid input: /, "") }];
 }
 
 function unknownFieldMessage(key: string): string {
@@ -418,7 +450,7 @@ function toKeyValues(raw: z.infer<typeof keyValues> | undefined, path: Path, err
     if (typeof entry !== "string") return Object.entries(entry).map(([key, value]) => ({ key, value: String(value) }));
     const equals = entry.indexOf("=");
     if (equals <= 0) {
-      errors.push({ field: fieldName(path), message: `expected KEY=value, got '${entry}'`, at: [...path, index] });
+      errors.push({ path, message: `expected KEY=value, got '${entry}'`, at: [...path, index] });
       return [];
     }
     return [{ key: entry.slice(0, equals), value: entry.slice(equals + 1) }];
@@ -443,48 +475,42 @@ export function parseParamString(source: string): KeyValue[] {
 function checkMeaning(raw: RawDag, spec: DagSpec, options: ParseOptions, errors: LocatedError[]): void {
   if (spec.name !== undefined && options.fileName !== undefined && spec.name !== options.fileName) {
     errors.push({
-      field: "name",
+      path: ["name"],
       message: `'${spec.name}' differs from the DAG's name '${options.fileName}'; remove it or make them equal`,
-      at: ["name"],
     });
   }
   if (spec.name !== undefined && !isValidDagName(spec.name)) {
-    errors.push({ field: "name", message: DAG_NAME_RULE, at: ["name"] });
+    errors.push({ path: ["name"], message: DAG_NAME_RULE });
   }
 
   spec.schedule.forEach((expression, index) => {
     const problem = cronProblem(expression);
     const at = typeof raw.schedule === "string" ? ["schedule"] : ["schedule", index];
-    if (problem) errors.push({ field: "schedule", message: `'${expression}': ${problem}`, at });
+    if (problem) errors.push({ path: ["schedule"], message: `'${expression}': ${problem}`, at });
   });
 
   const firstIndex = new Map<string, number>();
   spec.steps.forEach((step, index) => {
     if (firstIndex.has(step.name)) {
-      errors.push({
-        field: `steps[${index}].name`,
-        message: `duplicate step name '${step.name}'`,
-        at: ["steps", index, "name"],
-      });
+      errors.push({ path: ["steps", index, "name"], message: `duplicate step name '${step.name}'` });
     } else {
       firstIndex.set(step.name, index);
     }
   });
 
   const checkStep = (step: StepSpec, rawStep: RawStep, path: Path) => {
-    const field = fieldName(path);
     if (step.command === undefined && step.script === undefined) {
-      errors.push({ field, message: "a step needs a command or a script", at: path });
+      errors.push({ path, message: "a step needs a command or a script" });
     }
     const refusal = step.executor && executorRefusal(step.executor.type);
-    if (refusal) errors.push({ field: `${field}.executor`, message: refusal, at: [...path, "executor"] });
+    if (refusal) errors.push({ path: [...path, "executor"], message: refusal });
     step.preconditions.forEach((condition, index) => {
       const regex = condition.expected?.startsWith("re:") ? condition.expected.slice(3) : undefined;
       if (regex !== undefined && !compiles(regex)) {
         const at = Array.isArray(rawStep.preconditions)
           ? [...path, "preconditions", index]
           : [...path, "preconditions"];
-        errors.push({ field: `${field}.preconditions`, message: `invalid regular expression '${regex}'`, at });
+        errors.push({ path: [...path, "preconditions"], message: `invalid regular expression '${regex}'`, at });
       }
     });
   };
@@ -496,7 +522,7 @@ function checkMeaning(raw: RawDag, spec: DagSpec, options: ParseOptions, errors:
     (step.depends ?? []).forEach((dependency, dependencyIndex) => {
       if (firstIndex.has(dependency)) return;
       const at = Array.isArray(rawStep.depends) ? [...path, "depends", dependencyIndex] : [...path, "depends"];
-      errors.push({ field: `steps[${index}].depends`, message: `unknown step '${dependency}'`, at });
+      errors.push({ path: [...path, "depends"], message: `unknown step '${dependency}'`, at });
     });
   });
   for (const [event, step] of Object.entries(spec.handlerOn)) {
@@ -510,7 +536,7 @@ function checkMeaning(raw: RawDag, spec: DagSpec, options: ParseOptions, errors:
     const index = firstIndex.get(cycle[0]!)!;
     const declared = raw.steps[index]!.depends !== undefined;
     errors.push({
-      field: `steps[${index}].depends`,
+      path: ["steps", index, "depends"],
       message: `dependency cycle ${cycle.join(" -> ")}`,
       at: declared ? ["steps", index, "depends"] : ["steps", index],
     });
@@ -567,11 +593,19 @@ function isTimeZone(zone: string): boolean {
 // ---------------------------------------------------------------------------------------------
 // Positions.
 
-function withPosition(error: LocatedError, document: Document, lineCounter: LineCounter): SpecError {
-  const offset = offsetOf(document, error.at, error.atKey ?? false);
-  if (offset === undefined) return { field: error.field, message: error.message };
+/** The error as reported: its field and place in the spelling the file used. */
+function withPosition(
+  error: LocatedError,
+  document: Document,
+  lineCounter: LineCounter,
+  toSource: (path: Path) => Path,
+): SpecError {
+  const asWritten = error.spelledAsSource ? (path: Path) => path : toSource;
+  const field = fieldName(asWritten(error.path)) || "spec";
+  const offset = offsetOf(document, asWritten(error.at ?? error.path), error.atKey ?? false);
+  if (offset === undefined) return { field, message: error.message };
   const { line, col } = lineCounter.linePos(offset);
-  return { field: error.field, message: error.message, line, column: col };
+  return { field, message: error.message, line, column: col };
 }
 
 /** Start offset of the node at `path` (of its key when `atKey`), or of its nearest existing ancestor. */
