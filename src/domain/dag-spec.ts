@@ -13,6 +13,7 @@ import { z } from "zod";
 import { canonicalize, type Level } from "./dialect.ts";
 import { executorRefusal } from "./executor-support.ts";
 import { type DagType, findCycle, resolveDependencies } from "./plan.ts";
+import { readStepForms } from "./step-forms.ts";
 
 export const DAG_NAME_PATTERN = /^[a-zA-Z0-9_-]+$/;
 export const DAG_NAME_MAX_LENGTH = 40;
@@ -231,6 +232,7 @@ const STEP_LEVEL: Level = {
     retryPolicy: { level: { keys: Object.keys(retryPolicySchema.shape) } },
     continueOn: { level: { keys: Object.keys(continueOnFields.shape) } },
   },
+  rewrite: readStepForms,
 };
 const DAG_LEVEL: Level = {
   keys: Object.keys(dagSchema.shape),
@@ -308,10 +310,10 @@ export function parseDagSpec(source: string, options: ParseOptions = {}): ParseR
   }
 
   const dialect = canonicalize(document.toJS() ?? {}, DAG_LEVEL);
-  const located: LocatedError[] = dialect.problems.map(({ sourcePath, message }) => ({
+  const located: LocatedError[] = dialect.problems.map(({ sourcePath, message, atKey }) => ({
     path: sourcePath,
     message,
-    atKey: true,
+    atKey,
     spelledAsSource: true,
   }));
   const structure = dagSchema.safeParse(dialect.tree, { reportInput: true });

@@ -16,10 +16,20 @@ export type Level = {
   aliases?: Readonly<Record<string, string>>;
   /** A level under a key: `{ level }` for a map, `{ each }` for a list (or one item) of maps. */
   children?: Readonly<Record<string, { level: Level } | { each: Level }>>;
+  /**
+   * Rewrites an object of this level (keys already canonical) into the shape the schema reads,
+   * e.g. a 2.x step form into the 1.x one; problem paths are relative to the object, and
+   * `writtenAs` names the key the file used for a key the rewrite made.
+   */
+  rewrite?: (object: Record<string, unknown>) => {
+    object: Record<string, unknown>;
+    problems: readonly { path: Path; message: string }[];
+    writtenAs: Readonly<Record<string, string>>;
+  };
 };
 
 /** A problem with the file's keys; its path is already in the file's own spelling. */
-export type DialectProblem = { sourcePath: Path; message: string };
+export type DialectProblem = { sourcePath: Path; message: string; atKey: boolean };
 
 export type Canonical = {
   tree: unknown;
@@ -47,6 +57,7 @@ export function canonicalize(tree: unknown, root: Level): Canonical {
         problems.push({
           sourcePath: [...toSource(path), key],
           message: `'${earlier}' and '${key}' are two spellings of one field (Dagu 1.x and 2.x): keep one`,
+          atKey: true,
         });
         continue;
       }
@@ -59,7 +70,14 @@ export function canonicalize(tree: unknown, root: Level): Canonical {
         result[name] = child.map((item, index) => visit(item, below.each, [...path, name, index]));
       else result[name] = visit(child, below.each, [...path, name]);
     }
-    return result;
+    if (!level.rewrite) return result;
+    const rewritten = level.rewrite(result);
+    for (const [key, source] of Object.entries(rewritten.writtenAs))
+      renames.set(JSON.stringify([...path, key]), source);
+    for (const problem of rewritten.problems) {
+      problems.push({ sourcePath: [...toSource(path), ...problem.path], message: problem.message, atKey: false });
+    }
+    return rewritten.object;
   };
 
   const toSource = (path: Path): Path => {

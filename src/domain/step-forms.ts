@@ -1,0 +1,181 @@
+/**
+ * Dagu 2.7's step forms ("action schema v2") read as the 1.x forms dagflare runs:
+ * - `run: <shell>` (one line: `command`; several: `script`), with `with: {shell}`;
+ * - `action: http.request` + `with: {method, url, headers, query, body, timeout, json, silent}`:
+ *   the http executor (`command: "METHOD URL"`, the rest as its `config`);
+ * - `action: exec` + `with: {command, args}`: the program and its arguments, each quoted, so no
+ *   shell syntax in them is interpreted (as Dagu runs it, without a shell);
+ * - `action: noop`: a step that succeeds.
+ * Every other action is refused with why and what to use instead, never run as something else.
+ *
+ * In Dagu 1.x, a step's `run: <dag>` with `params:` called a sub-DAG; 2.x spells that `call:`.
+ * Sub-DAGs come later, so both are refused for now rather than run as shell text.
+ */
+
+type Path = readonly (string | number)[];
+
+export type StepFormResult = {
+  object: Record<string, unknown>;
+  problems: { path: Path; message: string }[];
+  /** Canonical keys the result has where the file wrote another (`command` ← `run`). */
+  writtenAs: Record<string, string>;
+};
+
+/** `with:` keys of http.request that the http executor runs as Dagu does. */
+const HTTP_CONFIG_KEYS = new Set(["headers", "query", "body", "timeout", "json", "silent"]);
+const SHELL_WITH_KEYS = new Set(["shell"]);
+
+const NOT_YET = "comes with sub-DAGs and data actions (not supported yet)";
+const REFUSED_ACTIONS: Readonly<Record<string, string>> = {
+  "dag.run": `runs a sub-DAG, which ${NOT_YET}`,
+  "dag.enqueue": `queues a sub-DAG, which ${NOT_YET}`,
+  "jq.filter": `${NOT_YET}: run \`jq\` in a \`run:\` step meanwhile (the runner image has it)`,
+  "router.route": NOT_YET,
+  "template.render": NOT_YET,
+  "docker.run":
+    "runs a container image per step, which dagflare cannot: `run:` steps run in the deployment's runner image (container/Dockerfile); install the tools there",
+  "container.run":
+    "runs a container image per step, which dagflare cannot: `run:` steps run in the deployment's runner image (container/Dockerfile); install the tools there",
+  "k8s.run": "needs a Kubernetes cluster, which dagflare doesn't drive: call its API with `action: http.request`",
+  "kubernetes.run":
+    "needs a Kubernetes cluster, which dagflare doesn't drive: call its API with `action: http.request`",
+  "ssh.run":
+    "runs a command over SSH, and dagflare has no SSH client: call an HTTP API on that host with `action: http.request`",
+  "mail.send":
+    "sends e-mail over SMTP, which dagflare doesn't speak: use an alert policy, or a mail provider's API with `action: http.request`",
+};
+
+/** Families of actions refused for one reason, by the prefix of their name. */
+const REFUSED_FAMILIES: readonly [prefix: string, reason: string][] = [
+  [
+    "postgres.",
+    "talks to a database, which dagflare doesn't: use a `run:` step with the database's client in the runner image",
+  ],
+  ["sqlite.", "talks to a database, which dagflare doesn't: use a `run:` step with sqlite3 in the runner image"],
+  ["redis.", "talks to Redis, which dagflare doesn't: use a `run:` step with redis-cli in the runner image"],
+  ["s3.", "is not supported: use `action: http.request` against the bucket's API, or a `run:` step with a client"],
+  ["sftp.", "is not supported: dagflare has no SFTP client"],
+  ["archive.", "is not supported: run tar or zip in a `run:` step"],
+  ["file.", "is not supported: steps share no file system in dagflare; use a `run:` step"],
+  ["artifact.", "is not supported: dagflare keeps no artifacts; pass data with `output:`"],
+  ["git.", "is not supported: run git in a `run:` step (the runner image has it)"],
+  ["state.", "is not supported: dagflare keeps no state store between runs"],
+  ["wait.", "is not supported: use a schedule, or a step's retry_policy to wait for a condition"],
+  ["data.", NOT_YET],
+  ["outputs.", NOT_YET],
+  ["log.", "is not supported: write to stdout in a `run:` step"],
+  ["chat.", "is not supported: call the model's API with `action: http.request`"],
+  ["harness.", "is not supported: dagflare runs no agent harnesses"],
+  ["human.", "is not supported: dagflare has no human tasks; start a second DAG by webhook instead"],
+];
+
+function actionRefusal(action: string): string {
+  const reason = REFUSED_ACTIONS[action] ?? REFUSED_FAMILIES.find(([prefix]) => action.startsWith(prefix))?.[1];
+  if (reason) return `action '${action}' ${reason}`;
+  if (action.includes("@")) return `action '${action}': remote and custom actions are not supported`;
+  return `unknown action '${action}': dagflare runs 'run:' steps and the actions http.request, exec and noop`;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** One argument for a POSIX shell, taken literally (a `${VAR}` inside is still bound, as Dagu expands it). */
+const quoteArgument = (value: unknown) => `'${String(value).replaceAll("'", `'"'"'`)}'`;
+
+/** A step (keys already canonical) with any 2.x form turned into the 1.x one. */
+export function readStepForms(step: Record<string, unknown>): StepFormResult {
+  const problems: StepFormResult["problems"] = [];
+  const writtenAs: Record<string, string> = {};
+  const { run, action, with: options, call, ...rest } = step;
+  const result: Record<string, unknown> = rest;
+
+  if (call !== undefined) problems.push({ path: ["call"], message: `'call' runs a sub-DAG, which ${NOT_YET}` });
+  if (run !== undefined && step.params !== undefined) {
+    problems.push({
+      path: ["run"],
+      message: `a step's 'run' with 'params' calls a sub-DAG (Dagu 1.x), which ${NOT_YET}`,
+    });
+    return { object: result, problems, writtenAs };
+  }
+  const forms = ["run", "action", "command", "script", "executor"].filter((key) => step[key] !== undefined);
+  const twoX = forms.filter((key) => key === "run" || key === "action");
+  if (twoX.length > 0 && forms.length > 1) {
+    problems.push({
+      path: [twoX[0]!],
+      message: `a step is one of 'run', 'action' (Dagu 2.x) or 'command'/'script'/'executor' (1.x), not ${forms.map((key) => `'${key}'`).join(" and ")}`,
+    });
+    return { object: result, problems, writtenAs };
+  }
+  if (options !== undefined && twoX.length === 0) {
+    problems.push({ path: ["with"], message: "'with' goes with 'run' or 'action'" });
+    return { object: result, problems, writtenAs };
+  }
+  const withOptions = options ?? {};
+  if (!isObject(withOptions)) {
+    problems.push({ path: ["with"], message: "expected a map of options" });
+    return { object: result, problems, writtenAs };
+  }
+
+  if (run !== undefined) {
+    if (typeof run !== "string") {
+      problems.push({ path: ["run"], message: "expected the shell text to run" });
+      return { object: result, problems, writtenAs };
+    }
+    const key = run.trimEnd().includes("\n") ? "script" : "command";
+    result[key] = run;
+    writtenAs[key] = "run";
+    for (const [name, value] of Object.entries(withOptions)) {
+      if (!SHELL_WITH_KEYS.has(name)) {
+        problems.push({ path: ["with", name], message: `'${name}' is not supported with run (only 'shell')` });
+      } else if (typeof value !== "string") {
+        problems.push({ path: ["with", name], message: "expected a shell name or path" });
+      } else {
+        result.shell = value;
+        writtenAs.shell = "with";
+      }
+    }
+    return { object: result, problems, writtenAs };
+  }
+
+  if (action === undefined) return { object: result, problems, writtenAs };
+  writtenAs.command = "action";
+  writtenAs.executor = "action";
+  if (typeof action !== "string") {
+    problems.push({ path: ["action"], message: "expected an action name" });
+  } else if (action === "noop") {
+    result.command = "true";
+  } else if (action === "exec") {
+    const { command, args = [], ...unknown } = withOptions;
+    for (const name of Object.keys(unknown))
+      problems.push({ path: ["with", name], message: `unknown option '${name}' of exec` });
+    if (typeof command !== "string" || command === "") {
+      problems.push({ path: ["with", "command"], message: "exec needs 'command': the program to run" });
+    } else if (!Array.isArray(args)) {
+      problems.push({ path: ["with", "args"], message: "expected a list of arguments" });
+    } else {
+      result.command = [command, ...args].map(quoteArgument).join(" ");
+    }
+  } else if (action === "http.request") {
+    const { method, url, format, ...config } = withOptions;
+    if (format !== undefined && format !== "json") {
+      problems.push({ path: ["with", "format"], message: "expected 'json' (or leave format out)" });
+    }
+    for (const name of Object.keys(config)) {
+      if (!HTTP_CONFIG_KEYS.has(name)) {
+        problems.push({
+          path: ["with", name],
+          message: `'${name}' of http.request is not supported (supported: method, url, ${[...HTTP_CONFIG_KEYS].join(", ")}, format)`,
+        });
+      }
+    }
+    if (typeof method !== "string" || typeof url !== "string") {
+      problems.push({ path: ["with"], message: "http.request needs 'method' and 'url'" });
+    } else {
+      result.command = `${method} ${url}`;
+      result.executor = { type: "http", config: format === "json" ? { ...config, json: true } : config };
+    }
+  } else {
+    problems.push({ path: ["action"], message: actionRefusal(action) });
+  }
+  return { object: result, problems, writtenAs };
+}

@@ -1,0 +1,127 @@
+/**
+ * Dagu 2.7's step forms (`run:`, `action:` + `with:`) read as the 1.x forms and run as Dagu runs
+ * them; actions dagflare can't run are refused at validation, never run as something else.
+ */
+import { describe, expect, inject, it } from "vitest";
+import { formatSpecError, parseDagSpec } from "../../../src/domain/dag-spec.ts";
+import { api, nodeOf, ok, unique, userWithRole, waitForRun } from "../helpers.ts";
+
+const echo = inject("echoUrl");
+
+function stepOf(source: string) {
+  const result = parseDagSpec(source);
+  if (!result.ok) throw new Error(result.errors.map(formatSpecError).join("; "));
+  return result.spec.steps[0]!;
+}
+
+function errorsOf(source: string): string[] {
+  const result = parseDagSpec(source);
+  if (result.ok) throw new Error("expected the spec to be rejected");
+  return result.errors.map(formatSpecError);
+}
+
+describe("Dagu 2.7 step forms", () => {
+  it("run: one line is a command, several a script; with.shell picks the shell", () => {
+    expect(stepOf("steps:\n  - name: a\n    run: echo hi\n")).toMatchObject({ command: "echo hi", script: undefined });
+    const multi = stepOf(
+      "steps:\n  - name: a\n    run: |\n      echo one\n      echo two\n    with:\n      shell: bash\n",
+    );
+    expect(multi).toMatchObject({ command: undefined, script: "echo one\necho two\n", shell: "bash" });
+  });
+
+  it("http.request is the http executor; exec quotes its program and arguments; noop succeeds", () => {
+    const http = stepOf(
+      "steps:\n  - name: a\n    action: http.request\n    with:\n      method: POST\n      url: https://x/y\n      headers: {A: b}\n      body: '{}'\n      format: json\n",
+    );
+    expect(http).toMatchObject({
+      command: "POST https://x/y",
+      executor: { type: "http", config: { headers: { A: "b" }, body: "{}", json: true } },
+    });
+    const exec = stepOf(
+      "steps:\n  - name: a\n    action: exec\n    with:\n      command: printf\n      args: ['%s|', \"it's $(id)\", 3]\n",
+    );
+    expect(exec.command).toBe(`'printf' '%s|' 'it'"'"'s $(id)' '3'`);
+    expect(stepOf("steps:\n  - name: a\n    action: noop\n").command).toBe("true");
+  });
+
+  it("refuses what it can't run: actions by name and family, sub-DAG calls, mixed forms, stray options", () => {
+    const refusal = (action: string) => errorsOf(`steps:\n  - name: a\n    action: ${action}\n`)[0];
+    expect(refusal("docker.run")).toMatch(
+      /^steps\[0\]\.action: action 'docker\.run' runs a container image.*\(line 3, col 13\)$/,
+    );
+    expect(refusal("dag.run")).toMatch(/sub-DAG.*not supported yet/);
+    expect(refusal("jq.filter")).toMatch(/run `jq`/);
+    expect(refusal("postgres.query")).toMatch(/database/);
+    expect(refusal("redis.get")).toMatch(/Redis/);
+    expect(refusal("acme/deploy@v1")).toMatch(/remote and custom actions/);
+    expect(refusal("frobnicate")).toMatch(/unknown action 'frobnicate'/);
+    expect(errorsOf("steps:\n  - name: a\n    call: other\n")[0]).toMatch(/^steps\[0\]\.call: 'call' runs a sub-DAG/);
+    expect(errorsOf("steps:\n  - name: a\n    run: other-dag\n    params: A=1\n")[0]).toMatch(
+      /calls a sub-DAG \(Dagu 1\.x\)/,
+    );
+    expect(errorsOf("steps:\n  - name: a\n    run: echo\n    command: echo\n")[0]).toMatch(/not 'run' and 'command'/);
+    expect(errorsOf("steps:\n  - name: a\n    command: echo\n    with: {shell: bash}\n")[0]).toMatch(
+      /'with' goes with/,
+    );
+    expect(errorsOf("steps:\n  - name: a\n    run: echo\n    with: {shell_args: [-e]}\n")[0]).toMatch(
+      /^steps\[0\]\.with\.shell_args: 'shell_args' is not supported with run/,
+    );
+    expect(
+      errorsOf(
+        "steps:\n  - name: a\n    action: http.request\n    with: {method: GET, url: 'https://x', files: {a: b}}\n",
+      )[0],
+    ).toMatch(/'files' of http\.request is not supported/);
+  });
+
+  it("an error about a 2.x step names the key the file wrote, at its line", () => {
+    expect(errorsOf("steps:\n  - name: a\n    run: echo\n    executor: docker\n")[0]).toMatch(
+      /^steps\[0\]\.run: a step is one of .*\(line 3, col 10\)$/,
+    );
+  });
+
+  it("run, exec, noop and http.request steps run through the API as Dagu runs them", async () => {
+    const client = api((await userWithRole("manager")).token);
+    const name = unique("two-x");
+    const spec = `type: graph
+steps:
+  - name: shell
+    run: |
+      echo "one"
+      echo "two"
+    output: LINES
+  - name: direct
+    action: exec
+    with:
+      command: printf
+      args: ["%s", "$(echo not-a-subshell)"]
+  - name: nothing
+    action: noop
+  - name: call-api
+    action: http.request
+    with:
+      method: GET
+      url: ${echo}/text/hello
+      silent: true
+`;
+    await ok(client.POST("/dags", { body: { name, spec } }), 201);
+    const { dagRunId } = await ok(
+      client.POST("/dags/{fileName}/start", { params: { path: { fileName: name } }, body: {} }),
+    );
+    const run = await waitForRun((await userWithRole("viewer")).token, name, dagRunId);
+    expect(run.statusLabel).toBe("succeeded");
+    expect(nodeOf(run, "shell").output).toBe("one\ntwo");
+    const direct = await ok(
+      client.GET("/dag-runs/{name}/{dagRunId}/steps/{stepName}/log", {
+        params: { path: { name, dagRunId, stepName: "direct" }, query: { stream: "stdout" } },
+      }),
+    );
+    expect(direct.content).toBe("$(echo not-a-subshell)");
+    const callApi = await ok(
+      client.GET("/dag-runs/{name}/{dagRunId}/steps/{stepName}/log", {
+        params: { path: { name, dagRunId, stepName: "call-api" }, query: { stream: "stdout" } },
+      }),
+    );
+    expect(callApi.content).toBe("hello");
+    expect(nodeOf(run, "nothing").statusLabel).toBe("succeeded");
+  });
+});
