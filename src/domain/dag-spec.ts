@@ -177,8 +177,8 @@ const stepFields = {
   timeoutSec: seconds.optional(),
   executor: executorSchema.optional(),
 };
-const stepSchema = z.strictObject(stepFields);
-const handlerStepSchema = z.strictObject({ ...stepFields, name: stepFields.name.optional() });
+/** A step may go unnamed (Dagu names it by its place); a handler is named by its event. */
+const stepSchema = z.strictObject({ ...stepFields, name: stepFields.name.optional() });
 
 const webhookSchema = z.strictObject({
   forwardHeaders: z
@@ -192,11 +192,11 @@ const webhookSchema = z.strictObject({
 });
 
 const handlersSchema = z.strictObject({
-  success: handlerStepSchema.optional(),
-  failure: handlerStepSchema.optional(),
-  abort: handlerStepSchema.optional(),
-  cancel: handlerStepSchema.optional(),
-  exit: handlerStepSchema.optional(),
+  success: stepSchema.optional(),
+  failure: stepSchema.optional(),
+  abort: stepSchema.optional(),
+  cancel: stepSchema.optional(),
+  exit: stepSchema.optional(),
 });
 
 const dagSchema = z.strictObject({
@@ -249,7 +249,7 @@ const DAG_LEVEL: Level = {
 };
 
 type RawDag = z.infer<typeof dagSchema>;
-type RawStep = z.infer<typeof handlerStepSchema>;
+type RawStep = z.infer<typeof stepSchema>;
 
 const KNOWN_FIELDS = new Set([
   ...Object.keys(dagSchema.shape),
@@ -316,7 +316,7 @@ export function parseDagSpec(source: string, options: ParseOptions = {}): ParseR
     atKey,
     spelledAsSource: true,
   }));
-  const structure = dagSchema.safeParse(dialect.tree, { reportInput: true });
+  const structure = dagSchema.safeParse(withStringSteps(dialect.tree), { reportInput: true });
   if (!structure.success) {
     for (const issue of structure.error.issues) located.push(...fromZodIssue(issue));
   } else {
@@ -325,6 +325,12 @@ export function parseDagSpec(source: string, options: ParseOptions = {}): ParseR
     if (located.length === 0) return { ok: true, spec };
   }
   return { ok: false, errors: located.map((error) => withPosition(error, document, lineCounter, dialect.toSource)) };
+}
+
+/** Dagu's shorthand step `- echo hi` is a step with that command. */
+function withStringSteps(tree: unknown): unknown {
+  if (typeof tree !== "object" || tree === null || !("steps" in tree) || !Array.isArray(tree.steps)) return tree;
+  return { ...tree, steps: tree.steps.map((step: unknown) => (typeof step === "string" ? { command: step } : step)) };
 }
 
 function fromZodIssue(issue: z.core.$ZodIssue): LocatedError[] {
@@ -381,9 +387,36 @@ function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
       forwardHeaders: (raw.webhook?.forwardHeaders ?? []).map((name) => name.toLowerCase()),
       runIdHeader: raw.webhook?.runIdHeader,
     },
-    steps: raw.steps.map((step, index) => normaliseStep(step, step.name, ["steps", index], errors)),
+    steps: resolveIdDependencies(
+      // Dagu names a step without a name by its place: cmd_1, cmd_2, …
+      raw.steps.map((step, index) => normaliseStep(step, `cmd_${index + 1}`, ["steps", index], errors)),
+    ),
     handlerOn,
   };
+}
+
+/**
+ * A step's command as one text. Dagu 1.x runs a list of commands one after another and stops at
+ * the first that fails (checked with the Dagu 1.30.2 binary); for the http executor a list is
+ * the words of `METHOD URL`.
+ */
+function commandText(command: RawStep["command"], executor: RawStep["executor"]): string | undefined {
+  if (!Array.isArray(command)) return command;
+  const type = typeof executor === "string" ? executor : executor?.type;
+  if (type === "http") return command.map(String).join(" ");
+  return command.map((each) => `{ ${String(each)}\n}`).join(" && ");
+}
+
+/** `depends` may name a step by its `id` (Dagu); the plan works with names. */
+function resolveIdDependencies(steps: StepSpec[]): StepSpec[] {
+  const names = new Set(steps.map((step) => step.name));
+  const nameOfId = new Map(steps.flatMap((step) => (step.id === undefined ? [] : [[step.id, step.name] as const])));
+  return steps.map((step) => ({
+    ...step,
+    depends: step.depends?.map((dependency) =>
+      names.has(dependency) ? dependency : (nameOfId.get(dependency) ?? dependency),
+    ),
+  }));
 }
 
 function normaliseStep(raw: RawStep, name: string, path: Path, errors: LocatedError[]): StepSpec {
@@ -394,7 +427,7 @@ function normaliseStep(raw: RawStep, name: string, path: Path, errors: LocatedEr
     name: raw.name ?? name,
     id: raw.id,
     description: raw.description ?? "",
-    command: Array.isArray(raw.command) ? raw.command.map(String).join(" ") : raw.command,
+    command: commandText(raw.command, executor),
     script: raw.script,
     shell: raw.shell,
     dir: raw.dir,

@@ -1,0 +1,59 @@
+/**
+ * Dagu's shorthand steps, as the Dagu 1.30.2 binary reads them: string steps, unnamed steps
+ * (cmd_<position>), depends on a step's id, and a command list (commands run in order, stopping
+ * at the first that fails).
+ */
+import { describe, expect, it } from "vitest";
+import { formatSpecError, parseDagSpec } from "../../../src/domain/dag-spec.ts";
+import { api, nodeOf, ok, unique, userWithRole, waitForRun } from "../helpers.ts";
+
+function specOf(source: string) {
+  const result = parseDagSpec(source);
+  if (!result.ok) throw new Error(result.errors.map(formatSpecError).join("; "));
+  return result.spec;
+}
+
+describe("shorthand steps", () => {
+  it("a string step is its command; an unnamed step is cmd_<position>, whatever the others are called", () => {
+    const spec = specOf("steps:\n  - name: a\n    command: echo a\n  - echo two\n  - command: echo three\n");
+    expect(spec.steps.map((step) => [step.name, step.command])).toEqual([
+      ["a", "echo a"],
+      ["cmd_2", "echo two"],
+      ["cmd_3", "echo three"],
+    ]);
+  });
+
+  it("a given name that a position would produce is a duplicate, as in Dagu", () => {
+    const result = parseDagSpec("steps:\n  - name: cmd_2\n    command: echo a\n  - echo two\n");
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.errors.map(formatSpecError)[0]).toMatch(/duplicate step name 'cmd_2'/);
+  });
+
+  it("depends may name a step by its id", () => {
+    const spec = specOf(
+      "type: graph\nsteps:\n  - id: first\n    command: echo one\n  - name: b\n    command: echo two\n    depends: first\n",
+    );
+    expect(spec.steps[1]!.depends).toEqual(["cmd_1"]);
+  });
+
+  it("runs through the API as Dagu does: a command list stops at its first failing command", async () => {
+    const client = api((await userWithRole("manager")).token);
+    const token = (await userWithRole("viewer")).token;
+    const name = unique("shorthand");
+    const spec = 'steps:\n  - echo one\n  - command: [echo two, "echo three; false", echo never]\n';
+    await ok(client.POST("/dags", { body: { name, spec } }), 201);
+    const { dagRunId } = await ok(
+      client.POST("/dags/{fileName}/start", { params: { path: { fileName: name } }, body: {} }),
+    );
+    const run = await waitForRun(token, name, dagRunId);
+    expect(run.statusLabel).toBe("failed");
+    expect(nodeOf(run, "cmd_1").statusLabel).toBe("succeeded");
+    expect(nodeOf(run, "cmd_2")).toMatchObject({ statusLabel: "failed", exitCode: 1 });
+    const log = await ok(
+      client.GET("/dag-runs/{name}/{dagRunId}/steps/{stepName}/log", {
+        params: { path: { name, dagRunId, stepName: "cmd_2" }, query: { stream: "stdout" } },
+      }),
+    );
+    expect(log.content).toBe("two\nthree\n");
+  });
+});
