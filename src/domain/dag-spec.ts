@@ -218,6 +218,9 @@ const dagSchema = z.strictObject({
     .max(16 * 1024 * 1024, "at most 16 MiB")
     .optional(),
   histRetentionDays: z.int().min(1, "must be at least 1").max(3650, "at most 3650").optional(),
+  /** Defaults of every step that doesn't set its own (Dagu: `shell`, `workingDir`; 2.x `working_dir`). */
+  shell: z.string().optional(),
+  workingDir: z.string().optional(),
   webhook: webhookSchema.optional(),
   handlerOn: handlersSchema.optional(),
   steps: z.array(stepSchema, { error: "expected a list of steps" }).min(1, "a DAG needs at least one step"),
@@ -354,6 +357,7 @@ function unknownFieldMessage(key: string): string {
 // Normalisation: shorthand forms to one shape.
 
 function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
+  const defaults: StepDefaults = { shell: raw.shell, dir: raw.workingDir };
   const handlerOn: DagSpec["handlerOn"] = {};
   const handlers = raw.handlerOn ?? {};
   const handlerEntries: [HandlerEvent, keyof typeof handlers][] = [
@@ -365,7 +369,7 @@ function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
   ];
   for (const [event, key] of handlerEntries) {
     const step = handlers[key];
-    if (step) handlerOn[event] = normaliseStep(step, `on${capitalise(event)}`, ["handlerOn", key], errors);
+    if (step) handlerOn[event] = normaliseStep(step, `on${capitalise(event)}`, ["handlerOn", key], errors, defaults);
   }
   return {
     name: raw.name,
@@ -389,7 +393,7 @@ function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
     },
     steps: resolveIdDependencies(
       // Dagu names a step without a name by its place: cmd_1, cmd_2, …
-      raw.steps.map((step, index) => normaliseStep(step, `cmd_${index + 1}`, ["steps", index], errors)),
+      raw.steps.map((step, index) => normaliseStep(step, `cmd_${index + 1}`, ["steps", index], errors, defaults)),
     ),
     handlerOn,
   };
@@ -419,7 +423,16 @@ function resolveIdDependencies(steps: StepSpec[]): StepSpec[] {
   }));
 }
 
-function normaliseStep(raw: RawStep, name: string, path: Path, errors: LocatedError[]): StepSpec {
+/** What a DAG sets for all of its steps. */
+type StepDefaults = { shell: string | undefined; dir: string | undefined };
+
+function normaliseStep(
+  raw: RawStep,
+  name: string,
+  path: Path,
+  errors: LocatedError[],
+  defaults: StepDefaults,
+): StepSpec {
   const continueOn = raw.continueOn;
   const retry = raw.retryPolicy;
   const executor = raw.executor;
@@ -429,8 +442,8 @@ function normaliseStep(raw: RawStep, name: string, path: Path, errors: LocatedEr
     description: raw.description ?? "",
     command: commandText(raw.command, executor),
     script: raw.script,
-    shell: raw.shell,
-    dir: raw.dir,
+    shell: raw.shell ?? defaults.shell,
+    dir: raw.dir ?? defaults.dir,
     depends: raw.depends === undefined ? undefined : toList(raw.depends),
     output: raw.output?.replace(/^\$/, ""),
     env: toKeyValues(raw.env, [...path, "env"], errors),

@@ -57,3 +57,34 @@ describe("shorthand steps", () => {
     expect(log.content).toBe("two\nthree\n");
   });
 });
+
+describe("DAG-level step defaults", () => {
+  it("shell and workingDir (2.x working_dir) apply to every step that doesn't set its own, handlers too", () => {
+    for (const key of ["workingDir", "working_dir"]) {
+      const spec = specOf(
+        `shell: bash\n${key}: /srv\nhandlerOn:\n  exit:\n    command: echo bye\nsteps:\n  - echo a\n  - name: b\n    command: echo b\n    shell: sh\n    dir: /tmp\n`,
+      );
+      expect(spec.steps.map((step) => [step.shell, step.dir])).toEqual([
+        ["bash", "/srv"],
+        ["sh", "/tmp"],
+      ]);
+      expect(spec.handlerOn.exit).toMatchObject({ shell: "bash", dir: "/srv" });
+    }
+  });
+
+  it("a step runs in the DAG's workingDir", async () => {
+    const client = api((await userWithRole("manager")).token);
+    const name = unique("workdir");
+    await ok(
+      client.POST("/dags", {
+        body: { name, spec: "workingDir: /tmp\nsteps:\n  - name: where\n    command: pwd\n    output: DIR\n" },
+      }),
+      201,
+    );
+    const { dagRunId } = await ok(
+      client.POST("/dags/{fileName}/start", { params: { path: { fileName: name } }, body: {} }),
+    );
+    const run = await waitForRun((await userWithRole("viewer")).token, name, dagRunId);
+    expect(nodeOf(run, "where")).toMatchObject({ statusLabel: "succeeded", output: "/tmp" });
+  });
+});
