@@ -8,7 +8,7 @@
  * An error's path into the document is resolved to a line and column at the end.
  */
 import { Cron } from "croner";
-import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments } from "yaml";
 import { z } from "zod";
 import { canonicalize, type Level } from "./dialect.ts";
 import { executorRefusal } from "./executor-support.ts";
@@ -93,6 +93,8 @@ export type DagSpec = {
   webhook: { forwardHeaders: string[]; runIdHeader: string | undefined };
   steps: StepSpec[];
   handlerOn: Partial<Record<HandlerEvent, StepSpec>>;
+  /** The sub-DAGs defined after `---` in the same file, by name (they run only when called). */
+  localDags: DagSpec[];
 };
 
 export type SpecError = { field: string; message: string; line?: number; column?: number };
@@ -291,11 +293,13 @@ export function parseDagSpec(source: string, options: ParseOptions = {}): ParseR
     return { ok: false, errors: [{ field: "", message: `spec is larger than ${MAX_SPEC_BYTES / 1024} KiB` }] };
   }
   const lineCounter = new LineCounter();
-  const document = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (document.errors.length > 0) {
+  // Dagu: the first document is the DAG; the ones after `---` are sub-DAGs it may call by name.
+  const documents = parseAllDocuments(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const yamlErrors = [...documents].flatMap((document) => document.errors);
+  if (yamlErrors.length > 0) {
     return {
       ok: false,
-      errors: document.errors.map((error) => {
+      errors: yamlErrors.map((error) => {
         const position = lineCounter.linePos(error.pos[0]);
         // The most common slip (the Dagu docs' own Slack example makes it): `: ` inside an unquoted value.
         const hint =
@@ -312,7 +316,41 @@ export function parseDagSpec(source: string, options: ParseOptions = {}): ParseR
     };
   }
 
-  const dialect = canonicalize(document.toJS() ?? {}, DAG_LEVEL);
+  const [main, ...others] = [...documents];
+  const dag = readDocument(main, lineCounter, options);
+  const localDags = others.map((document, index) => {
+    const read = readDocument(document, lineCounter, {}, `documents[${index + 1}]`);
+    if ("spec" in read && read.spec.name === undefined) {
+      const at = { field: `documents[${index + 1}].name`, message: "a sub-DAG after '---' needs a name" };
+      return { errors: [withLine(at, document.contents, lineCounter)] };
+    }
+    return read;
+  });
+  const errors = [dag, ...localDags].flatMap((read) => ("errors" in read ? read.errors : []));
+  const names = new Set<string>();
+  localDags.forEach((read, index) => {
+    if (!("spec" in read) || read.spec.name === undefined) return;
+    if (names.has(read.spec.name)) {
+      const at = { field: `documents[${index + 1}].name`, message: `duplicate sub-DAG name '${read.spec.name}'` };
+      errors.push(withLine(at, others[index]!.contents, lineCounter));
+    }
+    names.add(read.spec.name);
+  });
+  if (errors.length > 0 || !("spec" in dag)) return { ok: false, errors };
+  return {
+    ok: true,
+    spec: { ...dag.spec, localDags: localDags.flatMap((read) => ("spec" in read ? [read.spec] : [])) },
+  };
+}
+
+/** One document of the file, read as a DAG; its errors' fields start with `prefix` (a sub-DAG's place). */
+function readDocument(
+  document: Document | undefined,
+  lineCounter: LineCounter,
+  options: ParseOptions,
+  prefix = "",
+): { spec: DagSpec } | { errors: SpecError[] } {
+  const dialect = canonicalize(document?.toJS() ?? {}, DAG_LEVEL);
   const located: LocatedError[] = dialect.problems.map(({ sourcePath, message, atKey }) => ({
     path: sourcePath,
     message,
@@ -325,9 +363,14 @@ export function parseDagSpec(source: string, options: ParseOptions = {}): ParseR
   } else {
     const spec = normalise(structure.data, located);
     checkMeaning(structure.data, spec, options, located);
-    if (located.length === 0) return { ok: true, spec };
+    if (located.length === 0) return { spec };
   }
-  return { ok: false, errors: located.map((error) => withPosition(error, document, lineCounter, dialect.toSource)) };
+  return {
+    errors: located.map((error) => {
+      const reported = withPosition(error, document, lineCounter, dialect.toSource);
+      return prefix ? { ...reported, field: `${prefix}.${reported.field}` } : reported;
+    }),
+  };
 }
 
 /** Dagu's shorthand step `- echo hi` is a step with that command. */
@@ -396,6 +439,7 @@ function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
       raw.steps.map((step, index) => normaliseStep(step, `cmd_${index + 1}`, ["steps", index], errors, defaults)),
     ),
     handlerOn,
+    localDags: [],
   };
 }
 
@@ -644,7 +688,7 @@ function isTimeZone(zone: string): boolean {
 /** The error as reported: its field and place in the spelling the file used. */
 function withPosition(
   error: LocatedError,
-  document: Document,
+  document: Document | undefined,
   lineCounter: LineCounter,
   toSource: (path: Path) => Path,
 ): SpecError {
@@ -656,9 +700,17 @@ function withPosition(
   return { field, message: error.message, line, column: col };
 }
 
+/** An error placed at the start of a node (a whole document, say). */
+function withLine(error: SpecError, node: unknown, lineCounter: LineCounter): SpecError {
+  const offset = rangeStart(node);
+  if (offset === undefined) return error;
+  const { line, col } = lineCounter.linePos(offset);
+  return { ...error, line, column: col };
+}
+
 /** Start offset of the node at `path` (of its key when `atKey`), or of its nearest existing ancestor. */
-function offsetOf(document: Document, path: Path, atKey: boolean): number | undefined {
-  let node: unknown = document.contents;
+function offsetOf(document: Document | undefined, path: Path, atKey: boolean): number | undefined {
+  let node: unknown = document?.contents;
   let offset = rangeStart(node);
   for (const [depth, segment] of path.entries()) {
     const last = depth === path.length - 1;
@@ -763,12 +815,16 @@ export function toDagRecord(name: string, source: string): RecordResult {
   };
 }
 
-/** The spec with its `name:` field (if it has one) set to `name`, comments and layout kept. */
+/**
+ * The spec with its DAG's `name:` field (if it has one) set to `name`, comments and layout kept;
+ * sub-DAGs after `---` keep theirs.
+ */
 export function renameInSpec(source: string, name: string): string {
-  const document = parseDocument(source);
-  if (!isMap(document.contents) || !document.has("name")) return source;
-  document.set("name", name);
-  return document.toString();
+  const documents = [...parseAllDocuments(source)];
+  const [main] = documents;
+  if (!main || !isMap(main.contents) || !main.has("name")) return source;
+  main.set("name", name);
+  return documents.map((document) => document.toString()).join("");
 }
 
 export function defaultSpec(name: string): string {
