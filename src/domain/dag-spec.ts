@@ -182,6 +182,14 @@ const stepFields = {
 /** A step may go unnamed (Dagu names it by its place); a handler is named by its event. */
 const stepSchema = z.strictObject({ ...stepFields, name: stepFields.name.optional() });
 
+/** Dagu 2.x `defaults`: what every step (and handler) has unless it sets its own. */
+const defaultsSchema = z.strictObject({
+  retryPolicy: retryPolicySchema.optional(),
+  continueOn: continueOnSchema.optional(),
+  timeoutSec: seconds.optional(),
+  env: keyValues.optional(),
+});
+
 const webhookSchema = z.strictObject({
   forwardHeaders: z
     .array(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a header name"))
@@ -223,19 +231,22 @@ const dagSchema = z.strictObject({
   /** Defaults of every step that doesn't set its own (Dagu: `shell`, `workingDir`; 2.x `working_dir`). */
   shell: z.string().optional(),
   workingDir: z.string().optional(),
+  defaults: defaultsSchema.optional(),
   webhook: webhookSchema.optional(),
   handlerOn: handlersSchema.optional(),
   steps: z.array(stepSchema, { error: "expected a list of steps" }).min(1, "a DAG needs at least one step"),
 });
 
 /** The file's levels, for reading both of Dagu's spellings (./dialect.ts). */
+const RETRY_LEVEL: Level = { keys: Object.keys(retryPolicySchema.shape) };
+const CONTINUE_ON_LEVEL: Level = { keys: Object.keys(continueOnFields.shape) };
 const STEP_LEVEL: Level = {
   keys: Object.keys(stepFields),
   // Renamed in 2.x (working_dir); and Dagu 1.x also reads `precondition` for `preconditions`.
   aliases: { working_dir: "dir", precondition: "preconditions" },
   children: {
-    retryPolicy: { level: { keys: Object.keys(retryPolicySchema.shape) } },
-    continueOn: { level: { keys: Object.keys(continueOnFields.shape) } },
+    retryPolicy: { level: RETRY_LEVEL },
+    continueOn: { level: CONTINUE_ON_LEVEL },
   },
   rewrite: readStepForms,
 };
@@ -250,6 +261,12 @@ const DAG_LEVEL: Level = {
       },
     },
     webhook: { level: { keys: Object.keys(webhookSchema.shape) } },
+    defaults: {
+      level: {
+        keys: Object.keys(defaultsSchema.shape),
+        children: { retryPolicy: { level: RETRY_LEVEL }, continueOn: { level: CONTINUE_ON_LEVEL } },
+      },
+    },
   },
 };
 
@@ -400,7 +417,14 @@ function unknownFieldMessage(key: string): string {
 // Normalisation: shorthand forms to one shape.
 
 function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
-  const defaults: StepDefaults = { shell: raw.shell, dir: raw.workingDir };
+  const defaults: StepDefaults = {
+    shell: raw.shell,
+    dir: raw.workingDir,
+    retryPolicy: raw.defaults?.retryPolicy,
+    continueOn: raw.defaults?.continueOn,
+    timeoutSec: raw.defaults?.timeoutSec,
+    env: toKeyValues(raw.defaults?.env, ["defaults", "env"], errors),
+  };
   const handlerOn: DagSpec["handlerOn"] = {};
   const handlers = raw.handlerOn ?? {};
   const handlerEntries: [HandlerEvent, keyof typeof handlers][] = [
@@ -468,7 +492,15 @@ function resolveIdDependencies(steps: StepSpec[]): StepSpec[] {
 }
 
 /** What a DAG sets for all of its steps. */
-type StepDefaults = { shell: string | undefined; dir: string | undefined };
+type StepDefaults = {
+  shell: string | undefined;
+  dir: string | undefined;
+  retryPolicy: RawStep["retryPolicy"];
+  continueOn: RawStep["continueOn"];
+  timeoutSec: number | undefined;
+  /** Set before the step's own env, which may override it. */
+  env: KeyValue[];
+};
 
 function normaliseStep(
   raw: RawStep,
@@ -477,8 +509,8 @@ function normaliseStep(
   errors: LocatedError[],
   defaults: StepDefaults,
 ): StepSpec {
-  const continueOn = raw.continueOn;
-  const retry = raw.retryPolicy;
+  const continueOn = raw.continueOn ?? defaults.continueOn;
+  const retry = raw.retryPolicy ?? defaults.retryPolicy;
   const executor = raw.executor;
   return {
     name: raw.name ?? name,
@@ -490,7 +522,7 @@ function normaliseStep(
     dir: raw.dir ?? defaults.dir,
     depends: raw.depends === undefined ? undefined : toList(raw.depends),
     output: raw.output?.replace(/^\$/, ""),
-    env: toKeyValues(raw.env, [...path, "env"], errors),
+    env: [...defaults.env, ...toKeyValues(raw.env, [...path, "env"], errors)],
     preconditions: toList(raw.preconditions).map((condition) =>
       typeof condition === "string"
         ? { condition, expected: undefined, negate: false, error: undefined }
@@ -524,7 +556,7 @@ function normaliseStep(
             output: toList(continueOn?.output),
             markSuccess: continueOn?.markSuccess ?? false,
           },
-    timeoutSec: raw.timeoutSec,
+    timeoutSec: raw.timeoutSec ?? defaults.timeoutSec,
     executor:
       executor === undefined
         ? undefined

@@ -88,3 +88,49 @@ describe("DAG-level step defaults", () => {
     expect(nodeOf(run, "where")).toMatchObject({ statusLabel: "succeeded", output: "/tmp" });
   });
 });
+
+describe("Dagu 2.x defaults", () => {
+  it("give every step and handler what it doesn't set itself; a step's env comes after the defaults'", () => {
+    const spec = specOf(`defaults:
+  retry_policy: {limit: 2, interval_sec: 1}
+  continue_on: {exit_code: [3]}
+  timeout_sec: 30
+  env:
+    - STAGE=dev
+    - REGION=eu
+handler_on:
+  exit:
+    run: echo bye
+steps:
+  - run: echo a
+  - name: b
+    run: echo b
+    timeout_sec: 5
+    retry_policy: {limit: 0}
+    env:
+      - STAGE=prod
+`);
+    const [a, b] = spec.steps;
+    expect(a).toMatchObject({
+      timeoutSec: 30,
+      retryPolicy: { limit: 2, intervalSec: 1 },
+      continueOn: { exitCodes: [3] },
+    });
+    expect(a!.env).toEqual([
+      { key: "STAGE", value: "dev" },
+      { key: "REGION", value: "eu" },
+    ]);
+    expect(b).toMatchObject({ timeoutSec: 5, retryPolicy: { limit: 0 }, continueOn: { exitCodes: [3] } });
+    expect(b!.env.at(-1)).toEqual({ key: "STAGE", value: "prod" });
+    expect(spec.handlerOn.exit).toMatchObject({ timeoutSec: 30 });
+  });
+
+  it("refuses the defaults it doesn't have, naming them as written", () => {
+    const result = parseDagSpec("defaults:\n  repeat_policy: {repeat: true}\nsteps:\n  - echo a\n");
+    expect(result.ok).toBe(false);
+    if (!result.ok)
+      expect(result.errors.map(formatSpecError)).toEqual([
+        "defaults.repeat_policy: unknown field 'repeat_policy' (line 2, col 3)",
+      ]);
+  });
+});
