@@ -11,6 +11,7 @@
 import { unmetPrecondition } from "../domain/conditions.ts";
 import { type DagSpec, type HandlerEvent, parseDagSpec, type StepSpec } from "../domain/dag-spec.ts";
 import { buildInvocation, runsOnRunner } from "../domain/invocation.ts";
+import { paramsProblem } from "../domain/param-rules.ts";
 import { resolveParams } from "../domain/params.ts";
 import { resolveDependencies } from "../domain/plan.ts";
 import {
@@ -103,6 +104,8 @@ export class RunMachine {
       const message = `params: ${error instanceof Error ? error.message : String(error)}`;
       return { ok: false, code: "bad_request", message };
     }
+    const problem = paramsProblem(spec.paramRules, params);
+    if (problem) return { ok: false, code: "bad_request", message: `params: ${problem}` };
     this.#store.insertRun(
       {
         id: runId,

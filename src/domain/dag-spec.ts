@@ -12,6 +12,7 @@ import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDoc
 import { z } from "zod";
 import { canonicalize, type Level } from "./dialect.ts";
 import { executorRefusal } from "./executor-support.ts";
+import { type ParamRule, paramProblem } from "./param-rules.ts";
 import { type DagType, findCycle, resolveDependencies } from "./plan.ts";
 import { readStepForms } from "./step-forms.ts";
 
@@ -84,6 +85,8 @@ export type DagSpec = {
   type: DagType;
   schedule: string[];
   params: KeyValue[];
+  /** Rules of the typed params (Dagu 2.x), checked when a run starts. */
+  paramRules: ParamRule[];
   env: KeyValue[];
   maxActiveRuns: number;
   timeoutSec: number | undefined;
@@ -117,6 +120,28 @@ const keyValues = z.union(
   { error: "expected a map of KEY: value or a list of KEY=value entries" },
 );
 const seconds = z.number({ error: "expected a number of seconds" }).min(0, "must not be negative");
+
+/** The fields of a Dagu 2.x typed parameter; an object with `name` and one of these is one. */
+const typedParamSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected a parameter name"),
+  default: scalar.optional(),
+  description: z.string().optional(),
+  type: z
+    .enum(["string", "integer", "number", "boolean"], { error: "expected string, integer, number or boolean" })
+    .optional(),
+  required: z.boolean().optional(),
+  enum: z.array(scalar).min(1).optional(),
+  minimum: z.number().optional(),
+  maximum: z.number().optional(),
+  min_length: z.int().min(0).optional(),
+  max_length: z.int().min(0).optional(),
+  pattern: z
+    .string()
+    .refine((pattern) => compiles(pattern), "invalid regular expression")
+    .optional(),
+});
+// `eval` (a default computed by a command when the DAG loads) is recognised, to be refused by name.
+const TYPED_PARAM_KEYS = new Set([...Object.keys(typedParamSchema.shape), "eval"]);
 const exitCodes = z.union([z.int(), z.array(z.int())], { error: "expected an exit code or a list of exit codes" });
 
 const conditionSchema = z.union(
@@ -217,7 +242,15 @@ const dagSchema = z.strictObject({
   type: z.enum(["chain", "graph"], { error: "expected 'chain' or 'graph'" }).optional(),
   schedule: stringOrList("a cron expression").optional(),
   params: z
-    .union([z.string(), keyValues], { error: "expected a string of KEY=value pairs, a map or a list" })
+    .union(
+      [
+        z.string(),
+        z.record(z.string(), scalar),
+        // Strings, KEY: value maps, and (2.x) typed definitions: each object is sorted out in paramsOf.
+        z.array(z.union([z.string(), z.record(z.string(), z.unknown())])),
+      ],
+      { error: "expected a string of KEY=value pairs, a map or a list" },
+    )
     .optional(),
   env: keyValues.optional(),
   maxActiveRuns: z.int().min(1, "must be at least 1").max(1000, "at most 1000").optional(),
@@ -448,7 +481,7 @@ function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
       .filter((tag) => tag !== ""),
     type: raw.type ?? "chain",
     schedule: toList(raw.schedule),
-    params: typeof raw.params === "string" ? parseParamString(raw.params) : toKeyValues(raw.params, ["params"], errors),
+    ...paramsOf(raw.params, errors),
     env: toKeyValues(raw.env, ["env"], errors),
     maxActiveRuns: raw.maxActiveRuns ?? 1,
     timeoutSec: raw.timeoutSec,
@@ -489,6 +522,75 @@ function resolveIdDependencies(steps: StepSpec[]): StepSpec[] {
       names.has(dependency) ? dependency : (nameOfId.get(dependency) ?? dependency),
     ),
   }));
+}
+
+/**
+ * The DAG's params: defaults in order (Dagu's string form, a map, or a list of `KEY=value`,
+ * `KEY: value` and 2.x typed definitions) and the rules of the typed ones, whose defaults must
+ * keep their own rules.
+ */
+function paramsOf(raw: RawDag["params"], errors: LocatedError[]): { params: KeyValue[]; paramRules: ParamRule[] } {
+  if (typeof raw === "string") return { params: parseParamString(raw), paramRules: [] };
+  if (!Array.isArray(raw)) return { params: toKeyValues(raw, ["params"], errors), paramRules: [] };
+  const params: KeyValue[] = [];
+  const paramRules: ParamRule[] = [];
+  raw.forEach((entry, index) => {
+    const path = ["params", index];
+    const typed =
+      typeof entry !== "string" &&
+      "name" in entry &&
+      Object.keys(entry).some((key) => key !== "name" && TYPED_PARAM_KEYS.has(key));
+    if (!typed) {
+      const legacy = z.union([z.string(), z.record(z.string(), scalar)]).safeParse(entry);
+      if (legacy.success) params.push(...toKeyValues([legacy.data], path, errors));
+      else
+        errors.push({ path, message: "expected KEY=value, a map of KEY: value, or a typed parameter {name, type, …}" });
+      return;
+    }
+    if ("eval" in entry) {
+      errors.push({
+        path: [...path, "eval"],
+        message: "'eval' runs a command when the DAG loads, which dagflare doesn't: give a default",
+      });
+      return;
+    }
+    const definition = typedParamSchema.safeParse(entry);
+    if (!definition.success) {
+      for (const issue of definition.error.issues) {
+        for (const error of fromZodIssue(issue)) errors.push({ ...error, path: [...path, ...error.path] });
+      }
+      return;
+    }
+    const {
+      name,
+      default: fallback,
+      type,
+      required,
+      enum: allowed,
+      minimum,
+      maximum,
+      min_length,
+      max_length,
+      pattern,
+    } = definition.data;
+    const rule: ParamRule = {
+      name,
+      type,
+      required: required ?? false,
+      enum: allowed?.map(String),
+      minimum,
+      maximum,
+      minLength: min_length,
+      maxLength: max_length,
+      pattern,
+    };
+    paramRules.push(rule);
+    if (fallback === undefined) return;
+    const problem = paramProblem(rule, String(fallback));
+    if (problem) errors.push({ path: [...path, "default"], message: `the default breaks its own rule: ${problem}` });
+    params.push({ key: name, value: String(fallback) });
+  });
+  return { params, paramRules };
 }
 
 /** What a DAG sets for all of its steps. */
