@@ -15,6 +15,7 @@ import { executorRefusal } from "./executor-support.ts";
 import { type ParamRule, paramProblem } from "./param-rules.ts";
 import { type DagType, findCycle, resolveDependencies } from "./plan.ts";
 import { readStepForms } from "./step-forms.ts";
+import { unsupportedField } from "./unsupported-fields.ts";
 
 export const DAG_NAME_PATTERN = /^[a-zA-Z0-9_-]+$/;
 export const DAG_NAME_MAX_LENGTH = 40;
@@ -432,7 +433,7 @@ function withStringSteps(tree: unknown): unknown {
 function fromZodIssue(issue: z.core.$ZodIssue): LocatedError[] {
   const path = issue.path.filter((segment): segment is string | number => typeof segment !== "symbol");
   if (issue.code === "unrecognized_keys") {
-    return issue.keys.map((key) => ({ path: [...path, key], message: unknownFieldMessage(key), atKey: true }));
+    return issue.keys.map((key) => ({ path: [...path, key], message: unknownFieldMessage(path, key), atKey: true }));
   }
   if (issue.code === "invalid_type" && issue.input === undefined) {
     return [{ path, message: "is required" }];
@@ -441,7 +442,12 @@ function fromZodIssue(issue: z.core.$ZodIssue): LocatedError[] {
   return [{ path, message: issue.message.replace(/^Invalid input: /, "") }];
 }
 
-function unknownFieldMessage(key: string): string {
+/** A field no schema level has: a Dagu feature dagflare doesn't run (why, and instead), or a likely typo. */
+function unknownFieldMessage(path: Path, key: string): string {
+  const inStep = path.length === 2 && (path[0] === "steps" || path[0] === "handlerOn");
+  const level = path.length === 0 ? "dag" : inStep ? "step" : undefined;
+  const reason = level && unsupportedField(level, key);
+  if (reason) return `'${key}' ${reason}`;
   const suggestion = [...KNOWN_FIELDS].find((known) => editDistance(known, key) <= 2 && known !== key);
   return suggestion ? `unknown field '${key}' (did you mean '${suggestion}'?)` : `unknown field '${key}'`;
 }

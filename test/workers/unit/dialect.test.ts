@@ -98,8 +98,8 @@ describe("Dagu's two spellings", () => {
       errorsOf("handler_on:\n  exit:\n    command: x\n    executor: docker\nsteps:\n  - name: a\n    command: x\n")[0],
     ).toMatch(/^handler_on\.exit\.executor: executor 'docker' .*\(line 4, col 15\)$/);
     // A 2.x key dagflare doesn't have is named as written.
-    expect(errorsOf("delay_sec: 5\nsteps:\n  - name: a\n    command: x\n")[0]).toMatch(
-      /^delay_sec: unknown field 'delay_sec'/,
+    expect(errorsOf("catchup_window: 5m\nsteps:\n  - name: a\n    command: x\n")[0]).toMatch(
+      /^catchup_window: unknown field 'catchup_window'/,
     );
   });
 

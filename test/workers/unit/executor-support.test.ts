@@ -70,3 +70,30 @@ describe("step executors", () => {
     await ok(client.POST("/dags/validate", { body: { spec: withExecutor("shell") } }));
   });
 });
+
+describe("Dagu fields dagflare doesn't run", () => {
+  const firstError = (source: string) => {
+    const result = parseDagSpec(source);
+    if (result.ok) throw new Error("expected the spec to be rejected");
+    return formatSpecError(result.errors[0]!);
+  };
+
+  it("are refused naming the feature and what to use instead, in either spelling, at the DAG and in steps", () => {
+    expect(firstError("dotenv: .env\nsteps:\n  - echo a\n")).toBe(
+      "dotenv: 'dotenv' loads .env files next to the DAG, which dagflare doesn't keep: set the variables in `env:` (line 1, col 1)",
+    );
+    expect(firstError("mail_on: {failure: true}\nsteps:\n  - echo a\n")).toMatch(
+      /^mail_on: 'mail_on' sends e-mail.*alert policy/,
+    );
+    expect(firstError("steps:\n  - name: a\n    command: x\n    repeatPolicy: {repeat: true}\n")).toMatch(
+      /^steps\[0\]\.repeatPolicy: 'repeatPolicy' repeats a step/,
+    );
+    expect(firstError("steps:\n  - name: a\n    command: x\n    signal_on_stop: SIGINT\n")).toMatch(
+      /SIGTERM, then SIGKILL/,
+    );
+    // Only where Dagu has them: a step field inside a retry policy is just unknown.
+    expect(firstError("steps:\n  - name: a\n    command: x\n    retryPolicy: {limit: 1, stdout: x}\n")).toMatch(
+      /^steps\[0\]\.retryPolicy\.stdout: unknown field 'stdout'/,
+    );
+  });
+});
