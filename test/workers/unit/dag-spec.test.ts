@@ -1,17 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  formatSpecError,
-  parseDagSpec,
-  parseParamString,
-  renameInSpec,
-  toDagRecord,
-} from "../../../src/domain/dag-spec.ts";
-
-function errorsOf(source: string, fileName?: string): string[] {
-  const result = parseDagSpec(source, { fileName });
-  if (result.ok) throw new Error("expected the spec to be rejected");
-  return result.errors.map(formatSpecError);
-}
+import { parseDagSpec, parseParamString, renameInSpec, toDagRecord } from "../../../src/domain/dag-spec.ts";
+import { errorsOf } from "./spec-helpers.ts";
 
 describe("parseDagSpec: valid specs", () => {
   it("parses the seed's webhook example, keeping ${WEBHOOK_PAYLOAD.x} for run time", () => {

@@ -1,7 +1,7 @@
 /** Dagu 1.x (camelCase) and 2.x (snake_case) spellings of one DAG file read as the same DAG. */
 import { describe, expect, it } from "vitest";
-import { formatSpecError, parseDagSpec } from "../../../src/domain/dag-spec.ts";
 import { api, ok, unique, userWithRole, waitForRun } from "../helpers.ts";
+import { errorsOf, specOf } from "./spec-helpers.ts";
 
 const V1 = `maxActiveRuns: 2
 timeoutSec: 600
@@ -48,18 +48,6 @@ steps:
       - condition: "\${BRANCH}"
         expected: main
 `;
-
-function specOf(source: string) {
-  const result = parseDagSpec(source);
-  if (!result.ok) throw new Error(result.errors.map(formatSpecError).join("; "));
-  return result.spec;
-}
-
-function errorsOf(source: string): string[] {
-  const result = parseDagSpec(source);
-  if (result.ok) throw new Error("expected the spec to be rejected");
-  return result.errors.map(formatSpecError);
-}
 
 describe("Dagu's two spellings", () => {
   it("a snake_case (2.x) file is the same DAG as its camelCase (1.x) twin, at every level", () => {

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { formatSpecError, parseDagSpec } from "../../../src/domain/dag-spec.ts";
 import { executorRefusal } from "../../../src/domain/executor-support.ts";
 import { api, expectEnvelope, ok, unique, userWithRole } from "../helpers.ts";
+import { errorsOf } from "./spec-helpers.ts";
 
 const withExecutor = (executor: string) => `steps:\n  - name: a\n    executor: ${executor}\n    command: echo hi\n`;
 
@@ -72,11 +73,7 @@ describe("step executors", () => {
 });
 
 describe("Dagu fields dagflare doesn't run", () => {
-  const firstError = (source: string) => {
-    const result = parseDagSpec(source);
-    if (result.ok) throw new Error("expected the spec to be rejected");
-    return formatSpecError(result.errors[0]!);
-  };
+  const firstError = (source: string) => errorsOf(source)[0];
 
   it("are refused naming the feature and what to use instead, in either spelling, at the DAG and in steps", () => {
     expect(firstError("dotenv: .env\nsteps:\n  - echo a\n")).toBe(

@@ -1,16 +1,11 @@
 /** A file of several YAML documents: the first is the DAG, the ones after `---` its sub-DAGs (Dagu). */
 import { describe, expect, it } from "vitest";
-import { formatSpecError, parseDagSpec, renameInSpec } from "../../../src/domain/dag-spec.ts";
+import { parseDagSpec, renameInSpec } from "../../../src/domain/dag-spec.ts";
 import { api, ok, unique, userWithRole, waitForRun } from "../helpers.ts";
+import { errorsOf } from "./spec-helpers.ts";
 
 const FILE =
   "steps:\n  - echo main\n---\nname: child\nsteps:\n  - echo child\n---\nname: other\nsteps:\n  - echo other\n";
-
-function errorsOf(source: string): string[] {
-  const result = parseDagSpec(source);
-  if (result.ok) throw new Error("expected the spec to be rejected");
-  return result.errors.map(formatSpecError);
-}
 
 describe("multi-document files", () => {
   it("read the first document as the DAG and the others as its named sub-DAGs", () => {

@@ -1,15 +1,11 @@
 /** The coordinator's pure rules, without a Durable Object: conditions, a step's variables, its invocation. */
 import { describe, expect, it } from "vitest";
 import { matchesSomeLine, unmetPrecondition } from "../../../src/domain/conditions.ts";
-import { parseDagSpec, type StepSpec } from "../../../src/domain/dag-spec.ts";
 import { buildInvocation, runsOnRunner } from "../../../src/domain/invocation.ts";
 import { runScope } from "../../../src/domain/scope.ts";
+import { specOf } from "./spec-helpers.ts";
 
-function stepsOf(yaml: string): StepSpec[] {
-  const parsed = parseDagSpec(yaml);
-  if (!parsed.ok) throw new Error(parsed.errors[0]!.message);
-  return parsed.spec.steps;
-}
+const stepsOf = (yaml: string) => specOf(yaml).steps;
 
 describe("one line matcher for preconditions and continueOn output", () => {
   it("matches a literal line exactly (preconditions) or as a substring (output), per line", () => {

@@ -6,12 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { formatSpecError, parseDagSpec } from "../../../src/domain/dag-spec.ts";
 import { api, nodeOf, ok, unique, userWithRole, waitForRun } from "../helpers.ts";
-
-function specOf(source: string) {
-  const result = parseDagSpec(source);
-  if (!result.ok) throw new Error(result.errors.map(formatSpecError).join("; "));
-  return result.spec;
-}
+import { specOf } from "./spec-helpers.ts";
 
 describe("shorthand steps", () => {
   it("a string step is its command; an unnamed step is cmd_<position>, whatever the others are called", () => {

@@ -3,22 +3,12 @@
  * them; actions dagflare can't run are refused at validation, never run as something else.
  */
 import { describe, expect, inject, it } from "vitest";
-import { formatSpecError, parseDagSpec } from "../../../src/domain/dag-spec.ts";
 import { api, nodeOf, ok, unique, userWithRole, waitForRun } from "../helpers.ts";
+import { errorsOf, specOf } from "./spec-helpers.ts";
 
 const echo = inject("echoUrl");
 
-function stepOf(source: string) {
-  const result = parseDagSpec(source);
-  if (!result.ok) throw new Error(result.errors.map(formatSpecError).join("; "));
-  return result.spec.steps[0]!;
-}
-
-function errorsOf(source: string): string[] {
-  const result = parseDagSpec(source);
-  if (result.ok) throw new Error("expected the spec to be rejected");
-  return result.errors.map(formatSpecError);
-}
+const stepOf = (source: string) => specOf(source).steps[0]!;
 
 describe("Dagu 2.7 step forms", () => {
   it("run: one line is a command, several a script; with.shell picks the shell", () => {

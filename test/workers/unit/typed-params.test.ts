@@ -1,8 +1,9 @@
 /** Dagu 2.x typed params: checked when the DAG is saved (defaults) and when a run starts (values). */
 import { describe, expect, it } from "vitest";
-import { formatSpecError, parseDagSpec } from "../../../src/domain/dag-spec.ts";
+import { parseDagSpec } from "../../../src/domain/dag-spec.ts";
 import { paramProblem } from "../../../src/domain/param-rules.ts";
 import { api, expectEnvelope, nodeOf, ok, unique, userWithRole, waitForRun } from "../helpers.ts";
+import { errorsOf } from "./spec-helpers.ts";
 
 const SPEC = `params:
   - name: COUNT
@@ -20,12 +21,6 @@ steps:
     command: echo "\${COUNT} \${STAGE} \${LEGACY} \${PLAIN}"
     output: SHOWN
 `;
-
-function errorsOf(source: string): string[] {
-  const result = parseDagSpec(source);
-  if (result.ok) throw new Error("expected the spec to be rejected");
-  return result.errors.map(formatSpecError);
-}
 
 describe("typed params", () => {
   it("mix with Dagu's other forms: defaults in order, rules for the typed ones", () => {
