@@ -4,7 +4,7 @@
  * a pattern written `re:…` is an unanchored regular expression tried on each line.
  */
 import type { Condition } from "./dag-spec.ts";
-import { expand, type Scope } from "./expand.ts";
+import { REFERENCE_SOURCE, resolve, type Scope } from "./expand.ts";
 
 /**
  * How a literal (non-`re:`) pattern matches a line: a precondition's `expected` must equal a
@@ -27,6 +27,19 @@ export function matchesSomeLine(pattern: string, text: string, literal: LiteralM
   return lines.some((line) => (literal === "equals" ? line === pattern : line.includes(pattern)));
 }
 
+/**
+ * A condition's `${NAME}` / `${NAME.path}` references and, as Dagu also expands them there, bare
+ * `$NAME` ones, in one pass (a value is never expanded again). A bare name the step doesn't have
+ * is left as written: the coordinator has no process environment to take it from.
+ */
+const CONDITION_REFERENCE = new RegExp(`${REFERENCE_SOURCE}|\\$([A-Za-z_][A-Za-z0-9_]*)`, "g");
+
+function expandCondition(text: string, scope: Scope): string {
+  return text.replace(CONDITION_REFERENCE, (whole, name?: string, path?: string, bare?: string) =>
+    name !== undefined ? resolve(scope.get(name), path ?? "") : (scope.get(bare!) ?? whole),
+  );
+}
+
 /** Why a step must not run: skipped (a condition is not met) or failed (a condition can't be decided here). */
 export type UnmetPrecondition = { skip: string } | { error: string };
 
@@ -44,7 +57,7 @@ export function unmetPrecondition(preconditions: readonly Condition[], scope: Sc
         error: `precondition '${condition.condition}' is a shell command, which is not supported: use condition + expected, or a command step`,
       };
     }
-    const actual = expand(condition.condition, scope);
+    const actual = expandCondition(condition.condition, scope);
     const met = matchesSomeLine(expected, actual, "equals") !== condition.negate;
     if (!met) {
       return {

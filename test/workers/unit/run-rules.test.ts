@@ -37,6 +37,21 @@ describe("one line matcher for preconditions and continueOn output", () => {
     });
     expect(unmetPrecondition([condition(undefined)], scope)).toHaveProperty("error");
   });
+
+  it("expands bare $NAME in conditions as Dagu does (checked with its 1.30.2 binary), once, and leaves unknown names", () => {
+    const scope = new Map([
+      ["BRANCH", "main"],
+      ["TRICKY", "${BRANCH}"],
+    ]);
+    const bare = (condition: string, expected: string) => ({ condition, expected, negate: false, error: undefined });
+    expect(unmetPrecondition([bare("$BRANCH", "main")], scope)).toBeUndefined();
+    expect(unmetPrecondition([bare("$BRANCH-${BRANCH}", "main-main")], scope)).toBeUndefined();
+    // A value is not expanded again, and a name the step doesn't have stays as written.
+    expect(unmetPrecondition([bare("$TRICKY", "${BRANCH}")], scope)).toBeUndefined();
+    expect(unmetPrecondition([bare("$NOPE", "")], scope)).toEqual({
+      skip: "precondition not met: '$NOPE' is '$NOPE', expected ''",
+    });
+  });
 });
 
 describe("a step's variables", () => {
