@@ -308,10 +308,8 @@ export class RunMachine {
             messages.push(this.#dispatchAttempt(this.#store.node(runId, name)!));
             continue;
           }
-          const [status, reason] =
-            "skip" in unmet ? (["skipped", unmet.skip] as const) : (["failed", unmet.error] as const);
-          this.#store.settleNode(runId, name, status, at, reason);
-          this.#log(runId, `${name}: ${status} (${reason})`);
+          this.#store.settleNode(runId, name, "skipped", at, unmet.skip);
+          this.#log(runId, `${name}: skipped (${unmet.skip})`);
         }
       }
       const states = this.#stepStates(runId, spec);
@@ -408,6 +406,13 @@ export class RunMachine {
 
   #applyOutcome(node: NodeRecord, result: AttemptResult, retryable: boolean): void {
     const runId = node.run_id;
+    if (result.skipped !== undefined) {
+      // A precondition the runner checked was not met: skipped, as Dagu skips it (not a failure).
+      this.#store.deleteTimer("lease", runId, node.name);
+      this.#store.settleNode(runId, node.name, "skipped", result.finishedAt, result.skipped);
+      this.#log(runId, `${node.name}: skipped (${result.skipped})`);
+      return;
+    }
     const spec = this.#spec(this.#store.run(runId)!);
     const step = this.#stepOf(node)!;
     this.#store.deleteTimer("lease", runId, node.name);

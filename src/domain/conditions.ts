@@ -40,31 +40,45 @@ function expandCondition(text: string, scope: Scope): string {
   );
 }
 
-/** Why a step must not run: skipped (a condition is not met) or failed (a condition can't be decided here). */
-export type UnmetPrecondition = { skip: string } | { error: string };
+/** Why a step must not run: skipped, as a condition is not met. */
+export type UnmetPrecondition = { skip: string };
 
 /**
- * The first of a step's preconditions that stops it, with the variables it sees, or
- * `undefined` when it may run.
+ * A condition Dagu runs as shell text: one without `expected` (met when it exits 0) or one with
+ * command substitution. The coordinator can't run them; the step's runner checks them first.
+ */
+export function isShellCondition(condition: Condition): boolean {
+  return condition.expected === undefined || condition.condition.includes("`");
+}
+
+/** Whether a shell condition's run meets it: exit 0, or (with `expected`) a matching line of its output. */
+export function shellConditionMet(
+  check: { expected: string | undefined; negate: boolean },
+  result: { exitCode: number; stdout: string },
+): boolean {
+  const met =
+    check.expected === undefined
+      ? result.exitCode === 0
+      : result.exitCode === 0 && matchesSomeLine(check.expected, result.stdout.replace(/\n$/, ""), "equals");
+  return met !== check.negate;
+}
+
+/** The message of a condition that is not met. */
+export function notMetReason(condition: Condition, actual: string): string {
+  const expected = condition.expected === undefined ? "exit code 0" : `'${condition.expected}'`;
+  return condition.error ?? `precondition not met: '${condition.condition}' is '${actual}', expected ${expected}`;
+}
+
+/**
+ * The first of a step's preconditions that the coordinator decides (a value against `expected`)
+ * and that stops it, with the variables it sees; `undefined` when the step may be dispatched.
  */
 export function unmetPrecondition(preconditions: readonly Condition[], scope: Scope): UnmetPrecondition | undefined {
   for (const condition of preconditions) {
-    const expected = condition.expected;
-    if (expected === undefined || condition.condition.includes("`")) {
-      // Dagu runs such a condition as a shell command. Preconditions are decided in the
-      // coordinator, synchronously; a shell check belongs in a step (with continueOn) instead.
-      return {
-        error: `precondition '${condition.condition}' is a shell command, which is not supported: use condition + expected, or a command step`,
-      };
-    }
+    if (isShellCondition(condition)) continue; // checked by the runner, before the step runs
     const actual = expandCondition(condition.condition, scope);
-    const met = matchesSomeLine(expected, actual, "equals") !== condition.negate;
-    if (!met) {
-      return {
-        skip:
-          condition.error ?? `precondition not met: '${condition.condition}' is '${actual}', expected '${expected}'`,
-      };
-    }
+    const met = matchesSomeLine(condition.expected!, actual, "equals") !== condition.negate;
+    if (!met) return { skip: notMetReason(condition, actual) };
   }
   return undefined;
 }

@@ -4,9 +4,10 @@
  * pasted in — its references become environment variables (./shell-refs.ts).
  */
 import { MAX_LOG_BYTES } from "../executors/executor.ts";
+import { isShellCondition } from "./conditions.ts";
 import type { StepSpec } from "./dag-spec.ts";
 import { expand, expandDeep } from "./expand.ts";
-import type { StepInvocation, StepMessage } from "./run.ts";
+import type { PreconditionCheck, StepInvocation, StepMessage } from "./run.ts";
 import { bindShellReferences, ShellBindingError } from "./shell-refs.ts";
 
 /** A command step without `timeoutSec` is still killed by the runner after a day. */
@@ -22,7 +23,40 @@ export type InvocationInput = {
   leaseMs: number;
 };
 
-export function buildInvocation({ attempt, step, scope, maxOutputSize, leaseMs }: InvocationInput): StepInvocation {
+export function buildInvocation(input: InvocationInput): StepInvocation {
+  const invocation = buildStepInvocation(input);
+  if (invocation.refusal) return invocation;
+  try {
+    const checks = preconditionChecks(input.step, input.scope);
+    return checks.length === 0 ? invocation : { ...invocation, preconditionChecks: checks };
+  } catch (error) {
+    if (!(error instanceof ShellBindingError)) throw error;
+    return { ...invocation, refusal: error.message };
+  }
+}
+
+/**
+ * The step's preconditions that are shell text (Dagu runs them), bound like a command: run
+ * as written when they have no `expected`, or printed (their command substitutions run) to be
+ * compared with it.
+ */
+function preconditionChecks(step: StepSpec, scope: Map<string, string>): PreconditionCheck[] {
+  return step.preconditions.filter(isShellCondition).map((condition) => {
+    const text = condition.expected === undefined ? condition.condition : `printf '%s\\n' "${condition.condition}"`;
+    const bound = bindShellReferences(text, scope, step.shell);
+    const result =
+      condition.expected === undefined ? "exited with a non-zero code" : `did not print '${condition.expected}'`;
+    return {
+      command: bound.text,
+      env: bound.variables,
+      expected: condition.expected,
+      negate: condition.negate,
+      skipReason: condition.error ?? `precondition not met: '${condition.condition}' ${result}`,
+    };
+  });
+}
+
+function buildStepInvocation({ attempt, step, scope, maxOutputSize, leaseMs }: InvocationInput): StepInvocation {
   for (const { key, value } of step.env) scope.set(key, expand(value, scope));
   const base = {
     ...attempt,

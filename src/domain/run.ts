@@ -71,9 +71,27 @@ export type StepInvocation = StepMessage & {
   stdoutCapture: { limit: number; keep: "head" | "tail" };
   /** Why the attempt must fail without running (e.g. a value that can't be bound safely). */
   refusal?: string | undefined;
+  /** Preconditions that are shell commands (Dagu runs them): checked on the runner before the step. */
+  preconditionChecks?: PreconditionCheck[] | undefined;
+};
+
+/**
+ * A precondition decided by running shell text: met when it exits 0 (no `expected`), or when a
+ * line of its output matches `expected` (a condition with command substitution).
+ */
+export type PreconditionCheck = {
+  command: string;
+  /** Variables the command's bound references need, besides the step's env. */
+  env: Record<string, string>;
+  expected: string | undefined;
+  negate: boolean;
+  /** Why the step is skipped when the check fails. */
+  skipReason: string;
 };
 
 export type StepOutcome = {
+  /** Set when a precondition check failed: the step is skipped (Dagu), for this reason. */
+  skipped?: string | undefined;
   exitCode: number;
   stdout: string;
   stderr: string;

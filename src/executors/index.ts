@@ -2,6 +2,7 @@ import type { StepInvocation, StepOutcome } from "../domain/run.ts";
 import { commandExecutor } from "./command.ts";
 import type { ExecutionContext, Executor, HandOff } from "./executor.ts";
 import { httpExecutor } from "./http.ts";
+import { unmetPreconditionCheck } from "./preconditions.ts";
 
 export function executorFor(invocation: StepInvocation): Executor {
   return invocation.executor === "http" ? httpExecutor : commandExecutor;
@@ -11,6 +12,11 @@ export function executorFor(invocation: StepInvocation): Executor {
 export async function execute(invocation: StepInvocation, context: ExecutionContext): Promise<StepOutcome | HandOff> {
   const signal = AbortSignal.timeout(invocation.timeoutMs);
   try {
+    // A resumed attempt passed its checks in the consumer that started it.
+    if (!invocation.resume && !invocation.refusal) {
+      const skipped = await unmetPreconditionCheck(invocation, context);
+      if (skipped) return { skipped, exitCode: 0, stdout: "", stderr: "" };
+    }
     const outcome = await executorFor(invocation).run(invocation, signal, context);
     if ("handOff" in outcome) return outcome;
     return signal.aborted && outcome.exitCode !== 0 ? { ...outcome, exitCode: 124, timedOut: true } : outcome;

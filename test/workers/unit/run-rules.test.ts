@@ -35,7 +35,8 @@ describe("one line matcher for preconditions and continueOn output", () => {
     expect(unmetPrecondition([condition("re:^ma"), condition("dev", false, "not dev")], scope)).toEqual({
       skip: "not dev",
     });
-    expect(unmetPrecondition([condition(undefined)], scope)).toHaveProperty("error");
+    // A shell condition is not the coordinator's to decide: the runner checks it before the step.
+    expect(unmetPrecondition([condition(undefined)], scope)).toBeUndefined();
   });
 
   it("expands bare $NAME in conditions as Dagu does (checked with its 1.30.2 binary), once, and leaves unknown names", () => {
@@ -100,5 +101,33 @@ describe("a step's invocation", () => {
     expect(Object.values(viaShell.env)).toContain("$(id)");
     expect(viaShell.stdoutCapture).toEqual({ limit: 11, keep: "head" });
     expect([runsOnRunner(http), runsOnRunner(shell)]).toEqual([false, true]);
+  });
+
+  it("carries the preconditions that are shell text, bound like commands, for the runner to check first", () => {
+    const yaml = [
+      "steps:",
+      "  - name: s",
+      "    command: echo go",
+      "    preconditions:",
+      '      - test -f "${P.a}"',
+      '      - condition: "`date +%u`"',
+      '        expected: "re:^[1-5]$"',
+      "        error: weekdays only",
+      '      - condition: "${V}"',
+      "        expected: v1",
+    ].join("\n");
+    const scope = new Map([
+      ["V", "v1"],
+      ["P", '{"a":"$(id)"}'],
+    ]);
+    const invocation = buildInvocation({ attempt, step: stepsOf(yaml)[0]!, scope, maxOutputSize: 10, leaseMs: 5000 });
+    const checks = invocation.preconditionChecks ?? [];
+    expect(checks.map((check) => [check.expected, check.skipReason])).toEqual([
+      [undefined, `precondition not met: 'test -f "\${P.a}"' exited with a non-zero code`],
+      ["re:^[1-5]$", "weekdays only"],
+    ]);
+    expect(checks[0]!.command).not.toContain("$(id)");
+    expect(Object.values(checks[0]!.env)).toContain("$(id)");
+    expect(checks[1]!.command).toBe("printf '%s\\n' \"`date +%u`\"");
   });
 });

@@ -1,0 +1,64 @@
+/**
+ * Preconditions Dagu runs as shell text run on the step runner before the step, and skip it
+ * when not met — the same file, run on the Dagu 1.30.2 binary, gave the same statuses.
+ */
+import { describe, expect, it } from "vitest";
+import { api, nodeOf, ok, unique, userWithRole, waitForRun } from "../helpers.ts";
+
+const SPEC = [
+  "type: graph",
+  "params: B=main",
+  "steps:",
+  "  - name: a",
+  "    command: echo ran-a",
+  "    preconditions:",
+  '      - condition: "test -f /nonexistent/dagflare"',
+  "  - name: after-a",
+  "    command: echo ran-after-a",
+  "    depends: a",
+  "  - name: b",
+  "    command: echo ran-b",
+  '    preconditions: ["true"]',
+  "  - name: c",
+  "    command: echo ran-c",
+  "    preconditions:",
+  '      - condition: "`echo $B`"',
+  "        expected: main",
+  "  - name: d",
+  "    command: echo ran-d",
+  "    preconditions:",
+  '      - condition: "$B"',
+  "        expected: main",
+  "  - name: e",
+  "    executor: http",
+  "    command: GET http://127.0.0.1:1/never",
+  "    preconditions:",
+  '      - condition: "`echo $B`"',
+  "        expected: dev",
+].join("\n");
+
+describe("preconditions that are shell commands", () => {
+  it("run before the step, on the runner: one not met skips it (and what depends on it), as in Dagu", async () => {
+    const client = api((await userWithRole("manager")).token);
+    const name = unique("shell-conditions");
+    await ok(client.POST("/dags", { body: { name, spec: SPEC } }), 201);
+    const { dagRunId } = await ok(
+      client.POST("/dags/{fileName}/start", { params: { path: { fileName: name } }, body: {} }),
+    );
+    const run = await waitForRun((await userWithRole("viewer")).token, name, dagRunId);
+    expect(run.statusLabel).toBe("succeeded");
+    const statuses = Object.fromEntries(run.nodes.map((node) => [node.step.name, node.statusLabel]));
+    expect(statuses).toEqual({
+      a: "skipped",
+      "after-a": "skipped",
+      b: "succeeded",
+      c: "succeeded",
+      d: "succeeded",
+      e: "skipped",
+    });
+    expect(nodeOf(run, "a").error).toBe(
+      "precondition not met: 'test -f /nonexistent/dagflare' exited with a non-zero code",
+    );
+    expect(nodeOf(run, "e").error).toBe("precondition not met: '`echo $B`' did not print 'dev'");
+  });
+});
