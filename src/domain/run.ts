@@ -97,6 +97,8 @@ export type StepOutcome = {
   stderr: string;
   /** Why the attempt failed, for people: "HTTP 503", "timed out after 5 s", … */
   error?: string | undefined;
+  /** The step runner could not be reached: nothing ran. */
+  runnerUnavailable?: boolean | undefined;
   /** The attempt hit its time limit: it fails with exit code 124 and is not retried (Dagu). */
   timedOut?: boolean | undefined;
 };

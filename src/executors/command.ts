@@ -60,7 +60,7 @@ export const commandExecutor: Executor = {
     } catch (error) {
       if (!(error instanceof RunnerUnavailable)) throw error;
       await reportUnavailable(context.env, error.message);
-      return failure(error.message);
+      return { ...failure(error.message), runnerUnavailable: true };
     }
   },
 };

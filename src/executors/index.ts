@@ -2,7 +2,7 @@ import type { StepInvocation, StepOutcome } from "../domain/run.ts";
 import { commandExecutor } from "./command.ts";
 import type { ExecutionContext, Executor, HandOff } from "./executor.ts";
 import { httpExecutor } from "./http.ts";
-import { unmetPreconditionCheck } from "./preconditions.ts";
+import { preconditionOutcome } from "./preconditions.ts";
 
 export function executorFor(invocation: StepInvocation): Executor {
   return invocation.executor === "http" ? httpExecutor : commandExecutor;
@@ -14,8 +14,8 @@ export async function execute(invocation: StepInvocation, context: ExecutionCont
   try {
     // A resumed attempt passed its checks in the consumer that started it.
     if (!invocation.resume && !invocation.refusal) {
-      const skipped = await unmetPreconditionCheck(invocation, context);
-      if (skipped) return { skipped, exitCode: 0, stdout: "", stderr: "" };
+      const stopped = await preconditionOutcome(invocation, context);
+      if (stopped) return stopped;
     }
     const outcome = await executorFor(invocation).run(invocation, signal, context);
     if ("handOff" in outcome) return outcome;

@@ -4,7 +4,7 @@
  * skips the step.
  */
 import { shellConditionMet } from "../domain/conditions.ts";
-import type { StepInvocation } from "../domain/run.ts";
+import type { StepInvocation, StepOutcome } from "../domain/run.ts";
 import { commandExecutor } from "./command.ts";
 import type { ExecutionContext } from "./executor.ts";
 
@@ -12,11 +12,14 @@ import type { ExecutionContext } from "./executor.ts";
 const CHECK_TIMEOUT_MS = 60_000;
 const CHECK_OUTPUT_BYTES = 64 * 1024;
 
-/** Why the step must be skipped, or `undefined` when every check is met. */
-export async function unmetPreconditionCheck(
+/**
+ * The step's outcome when a check stops it — skipped (not met), or failed (the runner could not
+ * check it: that is no reason to skip) — or `undefined` when every check is met.
+ */
+export async function preconditionOutcome(
   invocation: StepInvocation,
   context: ExecutionContext,
-): Promise<string | undefined> {
+): Promise<StepOutcome | undefined> {
   for (const [index, check] of (invocation.preconditionChecks ?? []).entries()) {
     const probe: StepInvocation = {
       ...invocation,
@@ -35,7 +38,10 @@ export async function unmetPreconditionCheck(
     // Its output is not the step's: nothing is reported while it runs.
     const checkContext = { ...context, handOffAt: Date.now() + CHECK_TIMEOUT_MS * 2, progress: async () => true };
     const outcome = await commandExecutor.run(probe, signal, checkContext);
-    if ("handOff" in outcome || !shellConditionMet(check, outcome)) return check.skipReason;
+    if (!("handOff" in outcome) && outcome.runnerUnavailable) return outcome;
+    if ("handOff" in outcome || !shellConditionMet(check, outcome)) {
+      return { skipped: check.skipReason, exitCode: 0, stdout: "", stderr: "" };
+    }
   }
   return undefined;
 }
