@@ -63,12 +63,6 @@ export function shellConditionMet(
   return met !== check.negate;
 }
 
-/** The message of a condition that is not met. */
-export function notMetReason(condition: Condition, actual: string): string {
-  const expected = condition.expected === undefined ? "exit code 0" : `'${condition.expected}'`;
-  return condition.error ?? `precondition not met: '${condition.condition}' is '${actual}', expected ${expected}`;
-}
-
 /**
  * The first of a step's preconditions that the coordinator decides (a value against `expected`)
  * and that stops it, with the variables it sees; `undefined` when the step may be dispatched.
@@ -78,7 +72,10 @@ export function unmetPrecondition(preconditions: readonly Condition[], scope: Sc
     if (isShellCondition(condition)) continue; // checked by the runner, before the step runs
     const actual = expandCondition(condition.condition, scope);
     const met = matchesSomeLine(condition.expected!, actual, "equals") !== condition.negate;
-    if (!met) return { skip: notMetReason(condition, actual) };
+    if (!met) {
+      const reason = `precondition not met: '${condition.condition}' is '${actual}', expected '${condition.expected}'`;
+      return { skip: condition.error ?? reason };
+    }
   }
   return undefined;
 }
