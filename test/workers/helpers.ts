@@ -3,10 +3,10 @@ import { issueSession, signingKey } from "../../src/auth/jwt.ts";
 import { hashSecret } from "../../src/auth/passwords.ts";
 import { insertUser } from "../../src/db/users.ts";
 import type { Role } from "../../src/domain/roles.ts";
-import type { StepOutcome } from "../../src/domain/run.ts";
+import type { StepInvocation, StepOutcome } from "../../src/domain/run.ts";
 import { RUN_STATUS } from "../../src/domain/status.ts";
-import { commandExecutor } from "../../src/executors/command.ts";
 import type { HandOff } from "../../src/executors/executor.ts";
+import { execute } from "../../src/executors/index.ts";
 import type { paths } from "../../ui/src/api/schema";
 
 import { until } from "../until.ts";
@@ -164,19 +164,19 @@ export function nodeOf(run: { nodes: RunNode[] }, name: string): RunNode {
   return node;
 }
 
-/** Runs `echo hi` through the command executor as if no step runner were configured. */
-export function runCommandWithoutRunner(): Promise<StepOutcome | HandOff> {
+/** Runs a step attempt (`echo hi`, unless overridden) through the executors as if no step runner were configured. */
+export function runWithoutRunner(overrides: Partial<StepInvocation> = {}): Promise<StepOutcome | HandOff> {
   const context = {
     env: { ...env, RUNNER_URL: "", RUNNER: undefined } as Cloudflare.Env,
     handOffAt: Date.now() + 1000,
     progress: async () => true,
   };
-  const invocation = {
+  const invocation: StepInvocation = {
     dagId: "d",
     runId: "r",
     step: "s",
     attempt: 1,
-    executor: "command" as const,
+    executor: "command",
     command: "echo hi",
     script: undefined,
     shell: undefined,
@@ -184,7 +184,8 @@ export function runCommandWithoutRunner(): Promise<StepOutcome | HandOff> {
     config: {},
     env: {},
     timeoutMs: 1000,
-    stdoutCapture: { limit: 10, keep: "tail" as const },
+    stdoutCapture: { limit: 10, keep: "tail" },
+    ...overrides,
   };
-  return commandExecutor.run(invocation, AbortSignal.timeout(1000), context);
+  return execute(invocation, context);
 }

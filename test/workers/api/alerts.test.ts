@@ -17,7 +17,7 @@ import {
   createAndStart,
   expectEnvelope,
   ok,
-  runCommandWithoutRunner,
+  runWithoutRunner,
   type Schemas,
   unique,
   until,
@@ -559,7 +559,7 @@ describe("event types", () => {
         body: '{"text": "{{alert_summary}}", "details": "{{failure_message}}"}',
       },
     );
-    await runCommandWithoutRunner();
+    await runWithoutRunner();
     const [alert] = await until(async () => ((await bodies(receiver)).length ? bodies(receiver) : undefined));
     expect(alert).toEqual({
       text: "The step runner is unreachable",

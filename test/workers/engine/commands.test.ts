@@ -17,7 +17,7 @@ import {
   expectEnvelope,
   nodeOf,
   ok,
-  runCommandWithoutRunner,
+  runWithoutRunner,
   stringField,
   unique,
   until,
@@ -220,7 +220,7 @@ steps:
   }, 30_000);
 
   it("without a runner, a command step fails with a clear reason", async () => {
-    expect(await runCommandWithoutRunner()).toMatchObject({
+    expect(await runWithoutRunner()).toMatchObject({
       exitCode: 1,
       error: expect.stringContaining("no step runner configured"),
     });

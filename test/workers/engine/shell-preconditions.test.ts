@@ -2,10 +2,8 @@
  * Preconditions Dagu runs as shell text run on the step runner before the step, and skip it
  * when not met — the same file, run on the Dagu 1.30.2 binary, gave the same statuses.
  */
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { execute } from "../../../src/executors/index.ts";
-import { api, nodeOf, ok, unique, userWithRole, waitForRun } from "../helpers.ts";
+import { api, nodeOf, ok, runWithoutRunner, unique, userWithRole, waitForRun } from "../helpers.ts";
 
 const SPEC = [
   "type: graph",
@@ -65,31 +63,12 @@ describe("preconditions that are shell commands", () => {
   });
 
   it("a check the runner can't make fails the step: an unreachable runner is no reason to skip it", async () => {
-    const context = {
-      env: { ...env, RUNNER_URL: "", RUNNER: undefined } as Cloudflare.Env,
-      handOffAt: Date.now() + 1000,
-      progress: async () => true,
-    };
     const check = { command: "true", env: {}, expected: undefined, negate: false, skipReason: "not met" };
-    const outcome = await execute(
-      {
-        dagId: "d",
-        runId: "r",
-        step: "s",
-        attempt: 1,
-        executor: "http",
-        command: "GET http://127.0.0.1:1/never",
-        script: undefined,
-        shell: undefined,
-        dir: undefined,
-        config: {},
-        env: {},
-        timeoutMs: 1000,
-        stdoutCapture: { limit: 10, keep: "tail" },
-        preconditionChecks: [check],
-      },
-      context,
-    );
+    const outcome = await runWithoutRunner({
+      executor: "http",
+      command: "GET http://127.0.0.1:1/never",
+      preconditionChecks: [check],
+    });
     expect(outcome).toMatchObject({
       exitCode: 1,
       runnerUnavailable: true,
