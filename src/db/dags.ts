@@ -80,23 +80,25 @@ export async function findDag(db: D1Database, name: string): Promise<DagRow | nu
   return row && dagRow(row);
 }
 
+/** A DAG's stored columns ?1–?7, JSON columns encoded: the one writing twin of `dagRow`. */
+const dagColumns = (dag: DagRecord, at: string) => [
+  dag.name,
+  dag.spec,
+  dag.description,
+  JSON.stringify(dag.tags),
+  JSON.stringify(dag.schedules),
+  at,
+  JSON.stringify(dag.webhook),
+];
+
 /** Inserts the DAG unless the name is taken; returns whether it was inserted. */
 export async function insertDag(db: D1Database, dag: DagRecord, at: string): Promise<boolean> {
   const { meta } = await db
     .prepare(
       `INSERT INTO dags (id, name, spec, description, tags, schedules, webhook_options, created_at, updated_at)
-       VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?8, ?6, ?6) ON CONFLICT DO NOTHING`,
+       VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?7, ?6, ?6) ON CONFLICT DO NOTHING`,
     )
-    .bind(
-      dag.name,
-      dag.spec,
-      dag.description,
-      JSON.stringify(dag.tags),
-      JSON.stringify(dag.schedules),
-      at,
-      crypto.randomUUID(),
-      JSON.stringify(dag.webhook),
-    )
+    .bind(...dagColumns(dag, at), crypto.randomUUID())
     .run();
   return meta.changes > 0;
 }
@@ -107,15 +109,7 @@ export async function updateDag(db: D1Database, dag: DagRecord, at: string): Pro
     .prepare(
       "UPDATE dags SET spec = ?2, description = ?3, tags = ?4, schedules = ?5, webhook_options = ?7, updated_at = ?6 WHERE name = ?1",
     )
-    .bind(
-      dag.name,
-      dag.spec,
-      dag.description,
-      JSON.stringify(dag.tags),
-      JSON.stringify(dag.schedules),
-      at,
-      JSON.stringify(dag.webhook),
-    )
+    .bind(...dagColumns(dag, at))
     .run();
   return meta.changes > 0;
 }
