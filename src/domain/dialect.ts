@@ -38,7 +38,9 @@ export type Canonical = {
   toSource(path: Path): Path;
 };
 
-const snakeToCamel = (key: string) => key.replace(/_([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());
+/** A 2.x snake_case key as its 1.x camelCase twin (`retry_policy` → `retryPolicy`). */
+export const snakeToCamel = (key: string) =>
+  key.replace(/_([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());
 
 export function canonicalize(tree: unknown, root: Level): Canonical {
   const renames = new Map<string, string>();

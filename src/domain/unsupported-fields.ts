@@ -3,6 +3,7 @@
  * that uses one is refused naming the feature, rather than with a bare "unknown field". Keys are
  * the 1.x camelCase spelling; a 2.x snake_case key is looked up by its camelCase twin.
  */
+import { snakeToCamel } from "./dialect.ts";
 
 const SUB_DAGS_LATER = "sub-DAGs come with the composition work (not supported yet)";
 const NOT_HERE = "dagflare keeps each run's logs itself; there are no log files to place";
@@ -48,10 +49,8 @@ const STEP_FIELDS: Readonly<Record<string, string>> = {
   shellPackages: "installs packages for nix-shell, which dagflare doesn't: install them in the runner image",
 };
 
-const camel = (key: string) => key.replace(/_([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());
-
 /** Why a field at the DAG's top level (`"dag"`) or in a step isn't supported, or `undefined` if dagflare doesn't know it. */
 export function unsupportedField(level: "dag" | "step", key: string): string | undefined {
   const table = level === "dag" ? DAG_FIELDS : STEP_FIELDS;
-  return table[key] ?? table[camel(key)];
+  return table[key] ?? table[snakeToCamel(key)];
 }
