@@ -23,6 +23,7 @@ import { randomBytes } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { getPlatformProxy } from "wrangler";
+import { IMAGE_SHELL } from "../container/runner/server.ts";
 import { bootstrapFirstAdmin } from "../src/auth/bootstrap.ts";
 import { upsertDag } from "../src/db/dags.ts";
 import { now } from "../src/db/time.ts";
@@ -139,6 +140,8 @@ async function startRunner(): Promise<string> {
     HOST: "127.0.0.1",
     DAGS_DIR: join(root, "dags"),
     WORK_DIR: join(stateDir, "runner"),
+    // Steps run in bash, as in the runner image, whatever this machine's login shell is.
+    SHELL: IMAGE_SHELL,
   });
   runner.on("exit", (code, signal) => {
     if (stopping) return;

@@ -27,12 +27,14 @@ export const CHUNK_LIMIT = 64 * 1024;
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
 /**
- * Variables that make shells and interpreters load or run code (BASH_ENV, LD_PRELOAD,
+ * Variables that make shells and interpreters load or run code (BASH_ENV, ZDOTDIR, LD_PRELOAD,
  * NODE_OPTIONS, GIT_SSH_COMMAND, …). A run's params come from whoever starts it, so a param may
- * never set one of these: they are dropped, with a note on stderr.
+ * never set one of these: they are dropped, with a note on stderr. `ENV` is not among them:
+ * shells read it only when interactive, and steps run `shell -c`, so a DAG's `ENV: production`
+ * (a common name in Dagu's examples) is just a variable.
  */
 const CODE_LOADING =
-  /^(BASH_ENV|ENV|SHELLOPTS|BASHOPTS|PS4|IFS|CDPATH|PROMPT_COMMAND|BASH_FUNC_.*|LD_.*|DYLD_.*|NODE_OPTIONS|NODE_PATH|PYTHONSTARTUP|PYTHONPATH|PYTHONHOME|PERL5OPT|PERL5LIB|PERLLIB|RUBYOPT|RUBYLIB|GIT_SSH|GIT_SSH_COMMAND|GIT_CONFIG_.*|GIT_EXEC_PATH|GIT_ASKPASS|GIT_PROXY_COMMAND|GIT_EXTERNAL_DIFF|SSH_ASKPASS|EDITOR|VISUAL|PAGER)$/;
+  /^(BASH_ENV|ZDOTDIR|SHELLOPTS|BASHOPTS|PS4|IFS|CDPATH|PROMPT_COMMAND|BASH_FUNC_.*|LD_.*|DYLD_.*|NODE_OPTIONS|NODE_PATH|PYTHONSTARTUP|PYTHONPATH|PYTHONHOME|PERL5OPT|PERL5LIB|PERLLIB|RUBYOPT|RUBYLIB|GIT_SSH|GIT_SSH_COMMAND|GIT_CONFIG_.*|GIT_EXEC_PATH|GIT_ASKPASS|GIT_PROXY_COMMAND|GIT_EXTERNAL_DIFF|SSH_ASKPASS|EDITOR|VISUAL|PAGER)$/;
 const LOG_TAIL = 256 * 1024;
 
 export type ExecutionRequest = {
@@ -64,8 +66,16 @@ export type Snapshot = {
   result?: ExecutionResult;
 };
 
-/** `stepUser`: run steps as this uid/gid (the container runs the runner as root, steps not). */
-export type RunnerConfig = { dagsDir: string; workRoot: string; stepUser?: { uid: number; gid: number } | undefined };
+/**
+ * `stepUser`: run steps as this uid/gid (the container runs the runner as root, steps not).
+ * `defaultShell`: the shell of a step that names none — Dagu's rule, the runner's `$SHELL` or `sh`.
+ */
+export type RunnerConfig = {
+  dagsDir: string;
+  workRoot: string;
+  defaultShell: string;
+  stepUser?: { uid: number; gid: number } | undefined;
+};
 
 export class Execution {
   readonly #dir: string;
@@ -84,8 +94,8 @@ export class Execution {
     mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
     const owner = config.stepUser;
     if (owner) chownSync(this.#dir, owner.uid, owner.gid);
-    const { env, prelude, notes } = this.#environment(request.env, owner);
-    const shell = request.shell || "sh";
+    const shell = request.shell || config.defaultShell;
+    const { env, prelude, notes } = this.#environment(request.env, owner, shell);
     const cwd = request.dir
       ? isAbsolute(request.dir)
         ? request.dir
@@ -174,18 +184,23 @@ export class Execution {
   }
 
   /**
-   * A clean environment: a fixed PATH and locale, HOME in the execution's folder, then the
-   * step's variables, never the runner's own. A value too large for an environment string
-   * becomes a file (`<NAME>_FILE`) and a shell variable set by the prelude.
+   * A clean environment, never the runner's own: what Dagu gives a step (a PATH, the locale,
+   * HOME — here the execution's folder —, SHELL, and the paths of the step's output files), then
+   * the step's variables, which may replace any of those (`PATH`, `HOME`). A value too large for
+   * an environment string becomes a file (`<NAME>_FILE`) and a shell variable set by the prelude.
    */
   #environment(
     variables: Record<string, string>,
     owner: RunnerConfig["stepUser"],
+    shell: string,
   ): { env: Record<string, string>; prelude: string; notes: string } {
     const env: Record<string, string> = {
       PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
       LANG: "C.UTF-8",
       HOME: this.#dir,
+      SHELL: shell,
+      DAG_RUN_STEP_STDOUT_FILE: join(this.#dir, "stdout"),
+      DAG_RUN_STEP_STDERR_FILE: join(this.#dir, "stderr"),
     };
     let prelude = "";
     let notes = "";

@@ -12,9 +12,11 @@
  *
  * Every other request needs `Authorization: Bearer <RUNNER_SECRET>` (compared in constant time).
  * Configuration: RUNNER_SECRET (required), PORT (8080), DAGS_DIR (/app/dags), WORK_DIR (tmp),
- * RUNNER_STEP_UID (when the runner is root: the unprivileged user steps run as).
+ * RUNNER_STEP_UID (when the runner is root: the unprivileged user steps run as), SHELL (the
+ * shell of steps that name none, as in Dagu; `sh` when unset — the image sets bash).
  */
 import { timingSafeEqual } from "node:crypto";
+import { existsSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -29,6 +31,12 @@ const KEEP_FINISHED_MS = 60 * 60 * 1000;
 
 export type Runner = { url: string; close: () => Promise<void> };
 
+/**
+ * The image sets SHELL=/bin/bash (container/Dockerfile); a runner started locally (`npm run dev`,
+ * the tests) gets the same, so steps behave alike whatever the developer's login shell is.
+ */
+export const IMAGE_SHELL = existsSync("/bin/bash") ? "/bin/bash" : "sh";
+
 export async function startRunner(
   options: { secret: string; port?: number; host?: string } & Partial<RunnerConfig>,
 ): Promise<Runner> {
@@ -36,6 +44,7 @@ export async function startRunner(
   const config: RunnerConfig = {
     dagsDir: resolve(options.dagsDir ?? "/app/dags"),
     workRoot: options.workRoot ?? join(tmpdir(), "dagflare-runner"),
+    defaultShell: options.defaultShell || "sh",
     stepUser: options.stepUser,
   };
   const executions = new Map<string, Execution>();
@@ -179,6 +188,7 @@ if (import.meta.main) {
     host: process.env.HOST ?? "0.0.0.0",
     dagsDir: process.env.DAGS_DIR ?? "/app/dags",
     workRoot: process.env.WORK_DIR,
+    defaultShell: process.env.SHELL,
     stepUser: process.getuid?.() === 0 && Number.isInteger(stepUid) ? { uid: stepUid, gid: stepUid } : undefined,
   });
   // The secret is only needed to authenticate requests; steps never see the runner's environment.

@@ -25,8 +25,14 @@ type Heredoc = { delimiter: string; quoted: boolean; stripTabs: boolean };
 
 export class ShellBindingError extends Error {}
 
+/**
+ * The shell of a step that names none: the runner's `$SHELL` (Dagu's rule), which the runner
+ * image sets to bash. Only its quoting rules matter here.
+ */
+const DEFAULT_SHELL = "bash";
+
 /** Rewrites the references of shell text; `variables` must be added to the step's environment. */
-export function bindShellReferences(text: string, scope: Scope, shell = "sh"): BoundText {
+export function bindShellReferences(text: string, scope: Scope, shell = DEFAULT_SHELL): BoundText {
   // `$'…'` is ANSI-C quoting in bash, zsh and ksh; dash and POSIX sh read it as `$` and a quote.
   const ansiC = /(^|\/)(bash|zsh|ksh|mksh)$/.test(shell.trim().split(/\s+/)[0] ?? "");
   const variables: Record<string, string> = {};

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ExecutionRequest, Snapshot } from "../../container/runner/execution.ts";
-import { type Runner, startRunner } from "../../container/runner/server.ts";
+import { IMAGE_SHELL, type Runner, startRunner } from "../../container/runner/server.ts";
 
 const SECRET = "runner-test-secret-0123456789";
 let runner: Runner;
@@ -23,6 +23,7 @@ beforeAll(async () => {
     host: "127.0.0.1",
     dagsDir,
     workRoot: mkdtempSync(join(tmpdir(), "dagflare-work-")),
+    defaultShell: IMAGE_SHELL,
   });
 });
 afterAll(() => runner.close());
@@ -198,6 +199,29 @@ describe("step runner", () => {
     expect(existsSync(pidFile)).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(alive(Number(readFileSync(pidFile, "utf8")))).toBe(false);
+  });
+
+  it("runs a step in the runner's default shell unless it names one, with Dagu's variables; the DAG may set ENV, PATH and HOME", async () => {
+    const substring = 'echo "$0 ${NAME:1:3}"';
+    expect((await run({ command: substring, env: { NAME: "abcdefgh" } })).result).toMatchObject({
+      exitCode: 0,
+      stdout: `${IMAGE_SHELL} bcd\n`,
+    });
+    // A step's own shell wins (dash refuses the bash-only substring, as it does under Dagu).
+    const inSh = await run({ command: substring, shell: "sh", env: { NAME: "abcdefgh" } });
+    expect(inSh.result!.exitCode).not.toBe(0);
+    expect(inSh.result!.stderr).toMatch(/Bad substitution/i);
+
+    const dagu = await run({
+      command:
+        'echo "$SHELL|$ENV|$HOME|$PATH"; echo to-err >&2; cat "$DAG_RUN_STEP_STDERR_FILE"; test -f "$DAG_RUN_STEP_STDOUT_FILE"',
+      env: { ENV: "production", HOME: "/tmp/elsewhere", PATH: "/usr/bin:/bin:/opt/tools" },
+    });
+    expect(dagu.result).toMatchObject({
+      exitCode: 0,
+      stdout: `${IMAGE_SHELL}|production|/tmp/elsewhere|/usr/bin:/bin:/opt/tools\nto-err\n`,
+    });
+    expect(dagu.result!.stderr).not.toContain("ignored the variable");
   });
 
   it("drops variables that make tools run code; refuses a missing working directory and NUL bytes as step failures", async () => {

@@ -8,7 +8,7 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
-import { startRunner } from "../../container/runner/server.ts";
+import { IMAGE_SHELL, startRunner } from "../../container/runner/server.ts";
 import { TEST_RUNNER_SECRET } from "./runner-secret.ts";
 
 declare module "vitest" {
@@ -101,6 +101,7 @@ export default async function setup(project: TestProject) {
     port: Number(process.env.DAGFLARE_TEST_RUNNER_PORT),
     host: "127.0.0.1",
     dagsDir: join(import.meta.dirname, "..", "..", "dags"),
+    defaultShell: IMAGE_SHELL,
     workRoot: mkdtempSync(join(tmpdir(), "dagflare-test-runner-")),
   });
   return async () => {

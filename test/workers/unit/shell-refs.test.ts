@@ -27,9 +27,10 @@ describe("binding ${VAR} references in shell text", () => {
     expect(bindShellReferences("echo '${NAME} and ${WEBHOOK_PAYLOAD.list[0].name}'", scope).text).toBe(
       `echo ''"\${NAME}"' and '"\${DAGFLARE_REF_1}"''`,
     );
-    expect(bindShellReferences("echo $'${NAME}\\n'", scope, "bash").text).toBe(`echo $''"\${NAME}"$'\\n'`);
+    // A step without a shell runs in the runner's default, bash.
+    expect(bindShellReferences("echo $'${NAME}\\n'", scope).text).toBe(`echo $''"\${NAME}"$'\\n'`);
     // POSIX sh (dash) has no ANSI-C quoting: there `$'` is a `$` and a single quote.
-    expect(bindShellReferences("echo $'${NAME}'", scope).text).toBe(`echo $''"\${NAME}"''`);
+    expect(bindShellReferences("echo $'${NAME}'", scope, "sh").text).toBe(`echo $''"\${NAME}"''`);
   });
 
   it("one variable per distinct reference; escapes, comments and subshells keep their meaning", () => {
