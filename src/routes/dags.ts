@@ -33,12 +33,13 @@ import {
   DagFileSchema,
   DagNameSchema,
   FileNameParam,
+  LocalDagSchema,
   PaginationSchema,
   pagination,
   RunSummarySchema,
   SpecErrorSchema,
 } from "./schemas.ts";
-import { dagDetailsView, dagListItemView } from "./views/dag.ts";
+import { dagDetailsView, dagListItemView, localDagsView } from "./views/dag.ts";
 import { latestRunSummary } from "./views/run.ts";
 
 const SpecText = z.string().openapi({ description: "The DAG spec in YAML" });
@@ -109,7 +110,7 @@ const details = roleRoute("viewer", {
       "The DAG",
       z.object({
         dag: DagDetailsSchema.optional(),
-        localDags: z.array(z.unknown()),
+        localDags: z.array(LocalDagSchema),
         latestDAGRun: RunSummarySchema,
         suspended: z.boolean(),
         errors: z.array(z.string()),
@@ -249,7 +250,7 @@ export const dagRoutes = createRouter()
     return c.json(
       {
         ...(parsed.ok ? { dag: dagDetailsView(row.name, parsed.spec) } : {}),
-        localDags: [],
+        localDags: parsed.ok ? localDagsView(parsed.spec) : [],
         latestDAGRun: latestRunSummary(row.name, latest ?? undefined),
         suspended: row.suspended === 1,
         errors: parsed.ok ? [] : parsed.errors.map(formatSpecError),

@@ -130,6 +130,10 @@ export const DagDetailsSchema = DagSchema.extend({
   handlerOn: z.record(z.string(), StepSchema),
 }).openapi("DAGDetails");
 
+export const LocalDagSchema = z
+  .object({ name: z.string(), dag: DagDetailsSchema.optional(), errors: z.array(z.string()) })
+  .openapi("LocalDag", { description: "A sub-DAG written in the same file, after a `---`" });
+
 export const RunStatusLabelSchema = z
   .enum(RUN_STATUS_LABELS)
   .openapi("RunStatusLabel", { description: "A run's status; `status` is its number (Dagu's)" });

@@ -60,3 +60,12 @@ export function dagDetailsView(name: string, spec: DagSpec) {
     handlerOn: Object.fromEntries(Object.entries(spec.handlerOn).map(([event, step]) => [event, stepView(step)])),
   };
 }
+
+/** The sub-DAGs of a multi-document file, in Dagu's `LocalDag` shape (checked with the DAG: no errors of their own). */
+export function localDagsView(spec: DagSpec) {
+  return spec.localDags.map((local) => ({
+    name: local.name ?? "",
+    dag: dagDetailsView(local.name ?? "", local),
+    errors: [] as string[],
+  }));
+}

@@ -53,6 +53,27 @@ describe("DAG registry", () => {
     expect(await ok(manager.GET("/dags/{fileName}/spec", dagPath(name)))).toMatchObject({ spec: SPEC, errors: [] });
   });
 
+  it("a multi-document file: the details list its sub-DAGs (Dagu's localDags); the spec reads back as written", async () => {
+    const name = unique("multi");
+    const spec = `steps:\n  - echo parent\n---\nname: child-a\nsteps:\n  - name: work\n    command: echo a\n---\nname: child-b\nsteps:\n  - run: echo b\n`;
+    await ok(manager.POST("/dags", { body: { name, spec } }), 201);
+    const details = await ok(manager.GET("/dags/{fileName}", dagPath(name)));
+    expect(details.localDags).toEqual([
+      {
+        name: "child-a",
+        dag: expect.objectContaining({ name: "child-a", steps: [expect.objectContaining({ name: "work" })] }),
+        errors: [],
+      },
+      {
+        name: "child-b",
+        dag: expect.objectContaining({ name: "child-b", steps: [expect.objectContaining({ command: "echo b" })] }),
+        errors: [],
+      },
+    ]);
+    expect(details.dag!.steps).toHaveLength(1);
+    expect(await ok(manager.GET("/dags/{fileName}/spec", dagPath(name)))).toMatchObject({ spec });
+  });
+
   it("create without a spec stores a valid starter spec", async () => {
     const name = unique("empty");
     await ok(manager.POST("/dags", { body: { name } }), 201);

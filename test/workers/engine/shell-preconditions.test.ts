@@ -35,6 +35,23 @@ const SPEC = [
   "    preconditions:",
   '      - condition: "`echo $B`"',
   "        expected: dev",
+  // negate turns each kind around (Dagu 1.30.2: f runs, g and h are skipped).
+  "  - name: f",
+  "    command: echo ran-f",
+  "    preconditions:",
+  '      - condition: "test -f /nonexistent/dagflare"',
+  "        negate: true",
+  "  - name: g",
+  "    command: echo ran-g",
+  "    preconditions:",
+  '      - condition: "true"',
+  "        negate: true",
+  "  - name: h",
+  "    command: echo ran-h",
+  "    preconditions:",
+  '      - condition: "$B"',
+  '        expected: "re:ma.*"',
+  "        negate: true",
 ].join("\n");
 
 describe("preconditions that are shell commands", () => {
@@ -55,6 +72,9 @@ describe("preconditions that are shell commands", () => {
       c: "succeeded",
       d: "succeeded",
       e: "skipped",
+      f: "succeeded",
+      g: "skipped",
+      h: "skipped",
     });
     expect(nodeOf(run, "a").error).toBe(
       "precondition not met: 'test -f /nonexistent/dagflare' exited with a non-zero code",

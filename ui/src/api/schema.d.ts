@@ -2744,7 +2744,7 @@ export interface paths {
                             dag?: components["schemas"]["DAGDetails"];
                             errors: string[];
                             latestDAGRun: components["schemas"]["DAGRunSummary"];
-                            localDags: unknown[];
+                            localDags: components["schemas"]["LocalDag"][];
                             suspended: boolean;
                         };
                     };
@@ -5447,6 +5447,12 @@ export interface components {
             timestamp: string;
             uptime: number;
             version: string;
+        };
+        /** @description A sub-DAG written in the same file, after a `---` */
+        LocalDag: {
+            dag?: components["schemas"]["DAGDetails"];
+            errors: string[];
+            name: string;
         };
         Log: {
             content: string;
