@@ -114,6 +114,23 @@ export function formatSpecError(error: SpecError): string {
 // Structure: the raw YAML shapes Dagu accepts.
 
 const scalar = z.union([z.string(), z.number(), z.boolean()], { error: "expected a string, number or boolean" });
+type RawTags =
+  | string
+  | Record<string, string | number | boolean>
+  | (string | Record<string, string | number | boolean>)[];
+
+/** Tags (Dagu 2.x: labels) as strings: `a, b` and `env=prod team=platform` split, `{env: prod}` as `env=prod`. */
+function tagsOf(raw: RawTags | undefined): string[] {
+  const pairs = (map: Record<string, unknown>) => Object.entries(map).map(([key, value]) => `${key}=${value}`);
+  const words = (text: string) =>
+    text.split(",").flatMap((part) => {
+      const tokens = part.trim().split(/\s+/);
+      return tokens.length > 1 && tokens.every((token) => token.includes("=")) ? tokens : [part.trim()];
+    });
+  const items = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+  return items.flatMap((item) => (typeof item === "string" ? words(item) : pairs(item))).filter((tag) => tag !== "");
+}
+
 const stringOrList = (what: string) =>
   z.union([z.string(), z.array(z.string())], { error: `expected ${what} or a list of them` });
 const keyValues = z.union(
@@ -239,7 +256,12 @@ const dagSchema = z.strictObject({
   name: z.string().optional(),
   description: z.string().optional(),
   group: z.string().optional(),
-  tags: stringOrList("a tag").optional(),
+  /** Dagu 2.x also writes them as `labels`, maps and `key=value` pairs (`env=prod team=platform`). */
+  tags: z
+    .union([z.string(), z.record(z.string(), scalar), z.array(z.union([z.string(), z.record(z.string(), scalar)]))], {
+      error: "expected a tag, a list of them, or a map of key: value",
+    })
+    .optional(),
   type: z.enum(["chain", "graph"], { error: "expected 'chain' or 'graph'" }).optional(),
   schedule: stringOrList("a cron expression").optional(),
   params: z
@@ -286,6 +308,7 @@ const STEP_LEVEL: Level = {
 };
 const DAG_LEVEL: Level = {
   keys: Object.keys(dagSchema.shape),
+  aliases: { labels: "tags" },
   children: {
     steps: { each: STEP_LEVEL },
     handlerOn: {
@@ -481,10 +504,7 @@ function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
     name: raw.name,
     description: raw.description ?? "",
     group: raw.group,
-    tags: toList(raw.tags)
-      .flatMap((tag) => tag.split(","))
-      .map((tag) => tag.trim())
-      .filter((tag) => tag !== ""),
+    tags: tagsOf(raw.tags),
     type: raw.type ?? "chain",
     schedule: toList(raw.schedule),
     ...paramsOf(raw.params, errors),

@@ -5,7 +5,8 @@
  *   the http executor (`command: "METHOD URL"`, the rest as its `config`);
  * - `action: exec` + `with: {command, args}`: the program and its arguments, each quoted, so no
  *   shell syntax in them is interpreted (as Dagu runs it, without a shell);
- * - `action: noop`: a step that succeeds.
+ * - `action: noop`: a step that succeeds;
+ * - Dagu 2.0–2.6's `type:` + `config:` (the 1.x `executor:`) and `exec: {command, args}`.
  * Every other action is refused with why and what to use instead, never run as something else.
  *
  * In Dagu 1.x, a step's `run: <dag>` with `params:` called a sub-DAG; 2.x spells that `call:`.
@@ -86,8 +87,28 @@ const quoteArgument = (value: unknown) => `'${String(value).replaceAll("'", `'"'
 export function readStepForms(step: Record<string, unknown>): StepFormResult {
   const problems: StepFormResult["problems"] = [];
   const writtenAs: Record<string, string> = {};
-  const { run, action, with: options, call, ...rest } = step;
+  const { run, action, with: options, call, type, config, exec, ...rest } = step;
   const result: Record<string, unknown> = rest;
+
+  // Dagu 2.0–2.6 spelled the executor as the step's `type` + `config`, and direct exec as `exec:`.
+  if (type !== undefined || config !== undefined) {
+    if (step.executor !== undefined) {
+      problems.push({
+        path: [type === undefined ? "config" : "type"],
+        message: "'type'/'config' (Dagu 2.0–2.6) and 'executor' (1.x) are two spellings of a step's executor",
+      });
+    } else if (type === undefined) {
+      problems.push({ path: ["config"], message: "'config' goes with 'type' (the executor it configures)" });
+    } else {
+      result.executor = config === undefined ? type : { type, config };
+      writtenAs.executor = "type";
+    }
+  }
+  if (exec !== undefined && twoXForms(step).length === 0) {
+    if (!isObject(exec)) problems.push({ path: ["exec"], message: "expected {command, args}" });
+    else execForm(exec, ["exec"], result, problems);
+    writtenAs.command = "exec";
+  }
 
   if (call !== undefined) problems.push({ path: ["call"], message: `'call' runs a sub-DAG, which ${NOT_YET}` });
   if (run !== undefined && step.params !== undefined) {
@@ -97,12 +118,14 @@ export function readStepForms(step: Record<string, unknown>): StepFormResult {
     });
     return { object: result, problems, writtenAs };
   }
-  const forms = ["run", "action", "command", "script", "executor"].filter((key) => step[key] !== undefined);
-  const twoX = forms.filter((key) => key === "run" || key === "action");
+  const forms = ["run", "action", "command", "script", "executor", "type", "config", "exec"].filter(
+    (key) => step[key] !== undefined,
+  );
+  const twoX = twoXForms(step);
   if (twoX.length > 0 && forms.length > 1) {
     problems.push({
       path: [twoX[0]!],
-      message: `a step is one of 'run', 'action' (Dagu 2.x) or 'command'/'script'/'executor' (1.x), not ${forms.map((key) => `'${key}'`).join(" and ")}`,
+      message: `a step is one of 'run', 'action' (Dagu 2.7) or 'command'/'script'/'executor' (1.x), not ${forms.map((key) => `'${key}'`).join(" and ")}`,
     });
     return { object: result, problems, writtenAs };
   }
@@ -145,16 +168,7 @@ export function readStepForms(step: Record<string, unknown>): StepFormResult {
   } else if (action === "noop") {
     result.command = "true";
   } else if (action === "exec") {
-    const { command, args = [], ...unknown } = withOptions;
-    for (const name of Object.keys(unknown))
-      problems.push({ path: ["with", name], message: `unknown option '${name}' of exec` });
-    if (typeof command !== "string" || command === "") {
-      problems.push({ path: ["with", "command"], message: "exec needs 'command': the program to run" });
-    } else if (!Array.isArray(args)) {
-      problems.push({ path: ["with", "args"], message: "expected a list of arguments" });
-    } else {
-      result.command = [command, ...args].map(quoteArgument).join(" ");
-    }
+    execForm(withOptions, ["with"], result, problems);
   } else if (action === "http.request") {
     const { method, url, format, ...config } = withOptions;
     if (format !== undefined && format !== "json") {
@@ -178,4 +192,25 @@ export function readStepForms(step: Record<string, unknown>): StepFormResult {
     problems.push({ path: ["action"], message: actionRefusal(action) });
   }
   return { object: result, problems, writtenAs };
+}
+
+const twoXForms = (step: Record<string, unknown>) => ["run", "action"].filter((key) => step[key] !== undefined);
+
+/** Direct exec (`action: exec` + `with:`, or 2.0–2.6's `exec:`): the program and its arguments, each quoted. */
+function execForm(
+  options: Record<string, unknown>,
+  at: Path,
+  result: Record<string, unknown>,
+  problems: StepFormResult["problems"],
+): void {
+  const { command, args = [], ...unknown } = options;
+  for (const name of Object.keys(unknown))
+    problems.push({ path: [...at, name], message: `unknown option '${name}' of exec` });
+  if (typeof command !== "string" || command === "") {
+    problems.push({ path: [...at, "command"], message: "exec needs 'command': the program to run" });
+  } else if (!Array.isArray(args)) {
+    problems.push({ path: [...at, "args"], message: "expected a list of arguments" });
+  } else {
+    result.command = [command, ...args].map(quoteArgument).join(" ");
+  }
 }

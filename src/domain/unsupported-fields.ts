@@ -31,7 +31,33 @@ const DAG_FIELDS: Readonly<Record<string, string>> = {
     "runs the steps in a container image per DAG, which dagflare cannot: the steps already run in the runner image",
   ssh: "configures SSH, and dagflare has no SSH client",
   workerSelector: "chooses Dagu workers; dagflare has one pool of runners",
-  runConfig: "is not supported",
+  runConfig:
+    "sets how Dagu's UI starts runs, which dagflare doesn't read: params are edited at start per its own rules",
+  // Dagu 2.x
+  retryPolicy: "retries the whole DAG, which dagflare doesn't: set `retry_policy` on the steps, or in `defaults`",
+  histRetentionRuns: "is not supported: keep history by age with `hist_retention_days`",
+  catchupWindow:
+    "replays missed schedule ticks, which dagflare doesn't: a tick missed while the Worker was away is not run later",
+  overlapPolicy: "goes with `catchup_window` (replaying missed ticks), which dagflare doesn't",
+  consts: "is not supported yet: write the values in `env:`",
+  shellArgs: "is not supported: put the options in the commands, or run `bash -o …` in them",
+  tools:
+    "installs CLI tools where steps run, which dagflare doesn't: install them in the runner image (container/Dockerfile)",
+  resources: "sets CPU and memory limits per run: choose the runner's instance type in wrangler.toml instead",
+  registryAuths: "configures container registries, which dagflare doesn't pull from: steps run in the runner image",
+  kubernetes: "runs steps on Kubernetes, which dagflare can't: steps run in the runner image",
+  actions: "defines custom actions, which dagflare doesn't run: write their steps out in the DAG",
+  stepTypes: "defines custom step types, which dagflare doesn't run: write their steps out in the DAG",
+  artifacts:
+    "keeps files per run, which dagflare doesn't: upload them from a step (`action: http.request`), pass data with `output:`",
+  otel: "exports OpenTelemetry traces, which dagflare doesn't: its logs are JSON lines with the run id (Workers Logs)",
+  llm: "configures LLM agent steps, which dagflare doesn't run: call the model's API with `action: http.request`",
+  harness: "runs coding-agent harnesses, which dagflare doesn't",
+  harnesses: "runs coding-agent harnesses, which dagflare doesn't",
+  tasks: "goes with agent DAGs, which dagflare doesn't run",
+  redis:
+    "configures the redis actions, which dagflare doesn't run: use a `run:` step with redis-cli in the runner image",
+  s3: "configures the s3 actions, which dagflare doesn't run: use the bucket's API with `action: http.request`",
 };
 
 const STEP_FIELDS: Readonly<Record<string, string>> = {
@@ -47,6 +73,20 @@ const STEP_FIELDS: Readonly<Record<string, string>> = {
   container: "runs the step in a container image, which dagflare cannot: the steps already run in the runner image",
   shellArgs: "is not supported: put the options in the command, or run `bash -o …` in it",
   shellPackages: "installs packages for nix-shell, which dagflare doesn't: install them in the runner image",
+  // Dagu 2.x
+  params: `passes params to a sub-DAG, and ${SUB_DAGS_LATER}`,
+  foreach: "repeats steps over items, which comes with the composition work (not supported yet)",
+  routes: "routes to steps by a value (router), which comes with the composition work (not supported yet)",
+  value: "is a router's value, and routers come with the composition work (not supported yet)",
+  approval: "waits for a person's approval, which dagflare doesn't: split the DAG and start the rest by webhook",
+  dependencies:
+    "snapshots files for Dagu's distributed workers, which dagflare doesn't need: put the files in dags/, which the runner image holds",
+  inputs: "declares build inputs, which dagflare doesn't: steps read the runner image's dags/ folder",
+  outputs: "declares typed outputs, which dagflare doesn't: use `output:` (a variable) instead",
+  outputSchema: "checks a step's output against a schema, which dagflare doesn't",
+  llm: "runs an LLM chat step, which dagflare doesn't: call the model's API with `action: http.request`",
+  messages: "goes with an LLM chat step, which dagflare doesn't run: call the model's API with `action: http.request`",
+  tools: "goes with an LLM chat step, which dagflare doesn't run",
 };
 
 /** Why a field at the DAG's top level (`"dag"`) or in a step isn't supported, or `undefined` if dagflare doesn't know it. */

@@ -63,6 +63,17 @@ describe("Dagu's two spellings", () => {
     expect(v1.webhook).toEqual({ forwardHeaders: ["x-github-event"], runIdHeader: "X-GitHub-Delivery" });
   });
 
+  it("2.x labels are tags, in every form Dagu writes them", () => {
+    const tagsOf = (value: string) => specOf(`labels: ${value}\nsteps:\n  - echo a\n`).tags;
+    expect(tagsOf('"ci, nightly"')).toEqual(["ci", "nightly"]);
+    expect(tagsOf('"env=prod team=platform"')).toEqual(["env=prod", "team=platform"]);
+    expect(tagsOf("{env: prod, tier: 1}")).toEqual(["env=prod", "tier=1"]);
+    expect(tagsOf("[ci, {env: prod}]")).toEqual(["ci", "env=prod"]);
+    expect(errorsOf("tags: [a]\nlabels: [b]\nsteps:\n  - echo a\n")[0]).toMatch(
+      /'tags' and 'labels' are two spellings/,
+    );
+  });
+
   it("two spellings of one field in one place are an error naming both, at the second", () => {
     expect(errorsOf("timeoutSec: 5\ntimeout_sec: 6\nsteps:\n  - name: a\n    command: x\n")).toEqual([
       "timeout_sec: 'timeoutSec' and 'timeout_sec' are two spellings of one field (Dagu 1.x and 2.x): keep one (line 2, col 1)",
@@ -85,9 +96,9 @@ describe("Dagu's two spellings", () => {
     expect(
       errorsOf("handler_on:\n  exit:\n    command: x\n    executor: docker\nsteps:\n  - name: a\n    command: x\n")[0],
     ).toMatch(/^handler_on\.exit\.executor: executor 'docker' .*\(line 4, col 15\)$/);
-    // A 2.x key dagflare doesn't have is named as written.
-    expect(errorsOf("catchup_window: 5m\nsteps:\n  - name: a\n    command: x\n")[0]).toMatch(
-      /^catchup_window: unknown field 'catchup_window'/,
+    // A key dagflare doesn't know is named as written.
+    expect(errorsOf("catchup_windoww: 5m\nsteps:\n  - name: a\n    command: x\n")[0]).toMatch(
+      /^catchup_windoww: unknown field 'catchup_windoww'/,
     );
   });
 

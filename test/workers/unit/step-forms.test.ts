@@ -34,6 +34,28 @@ describe("Dagu 2.7 step forms", () => {
     expect(stepOf("steps:\n  - name: a\n    action: noop\n").command).toBe("true");
   });
 
+  it("Dagu 2.0–2.6's type + config is the executor, and exec: is direct exec; neither mixes with the other spellings", () => {
+    const http = stepOf(
+      "steps:\n  - name: a\n    type: http\n    command: GET https://x/y\n    config:\n      timeout: 5\n",
+    );
+    expect(http.executor).toEqual({ type: "http", config: { timeout: 5 } });
+    expect(errorsOf("steps:\n  - name: a\n    type: docker\n    command: echo\n")[0]).toMatch(
+      /^steps\[0\]\.type: executor 'docker' runs a container image/,
+    );
+    expect(stepOf("steps:\n  - name: a\n    exec:\n      command: echo\n      args: [a b]\n").command).toBe(
+      `'echo' 'a b'`,
+    );
+    expect(
+      errorsOf("steps:\n  - name: a\n    type: http\n    executor: http\n    command: GET https://x\n")[0],
+    ).toMatch(/'type'\/'config' \(Dagu 2\.0–2\.6\) and 'executor' \(1\.x\) are two spellings/);
+    expect(errorsOf("steps:\n  - name: a\n    config: {timeout: 5}\n    command: GET https://x\n")[0]).toMatch(
+      /^steps\[0\]\.config: 'config' goes with 'type'/,
+    );
+    expect(errorsOf("steps:\n  - name: a\n    run: echo\n    exec: {command: echo}\n")[0]).toMatch(
+      /not 'run' and 'exec'/,
+    );
+  });
+
   it("refuses what it can't run: actions by name and family, sub-DAG calls, mixed forms, stray options", () => {
     const refusal = (action: string) => errorsOf(`steps:\n  - name: a\n    action: ${action}\n`)[0];
     expect(refusal("docker.run")).toMatch(
