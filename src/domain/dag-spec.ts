@@ -15,6 +15,7 @@ import { executorRefusal } from "./executor-support.ts";
 import { type ParamRule, paramProblem } from "./param-rules.ts";
 import { type DagType, findCycle, resolveDependencies } from "./plan.ts";
 import { readStepForms } from "./step-forms.ts";
+import { flattenStepGroups } from "./step-groups.ts";
 import { unsupportedField } from "./unsupported-fields.ts";
 
 export const DAG_NAME_PATTERN = /^[a-zA-Z0-9_-]+$/;
@@ -424,9 +425,11 @@ function readDocument(
   options: ParseOptions,
   prefix = "",
 ): { spec: DagSpec } | { errors: SpecError[] } {
-  const dialect = canonicalize(document?.toJS() ?? {}, DAG_LEVEL);
+  const groups = flattenStepGroups(document?.toJS() ?? {});
+  const dialect = canonicalize(groups.tree, DAG_LEVEL);
+  const toSource = (path: Path) => groups.toSource(dialect.toSource(path));
   const located: LocatedError[] = dialect.problems.map(({ sourcePath, message, atKey }) => ({
-    path: sourcePath,
+    path: groups.toSource(sourcePath),
     message,
     atKey,
     spelledAsSource: true,
@@ -441,7 +444,7 @@ function readDocument(
   }
   return {
     errors: located.map((error) => {
-      const reported = withPosition(error, document, lineCounter, dialect.toSource);
+      const reported = withPosition(error, document, lineCounter, toSource);
       return prefix ? { ...reported, field: `${prefix}.${reported.field}` } : reported;
     }),
   };

@@ -24,6 +24,71 @@ describe("shorthand steps", () => {
     if (!result.ok) expect(result.errors.map(formatSpecError)[0]).toMatch(/duplicate step name 'cmd_2'/);
   });
 
+  describe("nested lists: groups of steps that run side by side (names and statuses as Dagu 1.30.2 gave them)", () => {
+    const planOf = (source: string) =>
+      specOf(source).steps.map((step) => [step.name, step.depends === undefined ? "-" : step.depends.join(",")]);
+
+    it("name unnamed steps by the item's place plus the place in the group, skipping numbers taken", () => {
+      expect(planOf("steps:\n  - echo first\n  - - echo b1\n    - echo b2\n    - echo b3\n  - echo last\n")).toEqual([
+        ["cmd_1", "-"],
+        ["cmd_2", "cmd_1"],
+        ["cmd_3", "cmd_1"],
+        ["cmd_4", "cmd_1"],
+        ["cmd_5", "cmd_2,cmd_3,cmd_4"],
+      ]);
+      expect(
+        planOf(
+          "steps:\n  - name: x\n    command: echo x\n  - - echo b1\n    - name: y\n      command: echo y\n  - echo c\n  - name: z\n    command: echo z\n  - echo d\n",
+        ),
+      ).toEqual([
+        ["x", "-"],
+        ["cmd_2", "x"],
+        ["y", "x"],
+        ["cmd_3", "cmd_2,y"],
+        ["z", "-"],
+        ["cmd_5", "-"],
+      ]);
+      // A group that opens the DAG depends on nothing; a graph adds no dependencies at all.
+      expect(planOf("steps:\n  - - echo g1\n    - echo g2\n  - echo after\n")).toEqual([
+        ["cmd_1", ""],
+        ["cmd_2", ""],
+        ["cmd_3", "cmd_1,cmd_2"],
+      ]);
+      expect(planOf("type: graph\nsteps:\n  - echo a\n  - - echo b1\n    - echo b2\n")).toEqual([
+        ["cmd_1", "-"],
+        ["cmd_2", "-"],
+        ["cmd_3", "-"],
+      ]);
+    });
+
+    it("an error inside a group names the step where the file wrote it", () => {
+      const result = parseDagSpec("steps:\n  - echo a\n  - - echo b\n    - name: c\n      commnd: echo c\n");
+      expect(result.ok).toBe(false);
+      if (!result.ok)
+        expect(result.errors.map(formatSpecError)).toEqual([
+          "steps[1][1].commnd: unknown field 'commnd' (did you mean 'command'?) (line 5, col 7)",
+        ]);
+    });
+
+    it("run through the API: a group's failure aborts the step after it in a chain", async () => {
+      const client = api((await userWithRole("manager")).token);
+      const name = unique("step-group");
+      const spec = "steps:\n  - echo a\n  - - echo b1\n    - exit 1\n  - echo last\n";
+      await ok(client.POST("/dags", { body: { name, spec } }), 201);
+      const { dagRunId } = await ok(
+        client.POST("/dags/{fileName}/start", { params: { path: { fileName: name } }, body: {} }),
+      );
+      const run = await waitForRun((await userWithRole("viewer")).token, name, dagRunId);
+      expect(run.statusLabel).toBe("failed");
+      expect(run.nodes.map((node) => [node.step.name, node.statusLabel])).toEqual([
+        ["cmd_1", "succeeded"],
+        ["cmd_2", "succeeded"],
+        ["cmd_3", "failed"],
+        ["cmd_4", "aborted"],
+      ]);
+    });
+  });
+
   it("depends may name a step by its id", () => {
     const spec = specOf(
       "type: graph\nsteps:\n  - id: first\n    command: echo one\n  - name: b\n    command: echo two\n    depends: first\n",
