@@ -132,6 +132,44 @@ function tagsOf(raw: RawTags | undefined): string[] {
   return items.flatMap((item) => (typeof item === "string" ? words(item) : pairs(item))).filter((tag) => tag !== "");
 }
 
+const scheduleItem = z.union(
+  [
+    z.string(),
+    z.strictObject({ kind: z.literal("cron").optional(), expression: z.string(), profile: z.string().optional() }),
+    z.strictObject({ kind: z.literal("at").optional(), at: z.string(), profile: z.string().optional() }),
+  ],
+  { error: "expected a cron expression, {expression} or {at}" },
+);
+const scheduleList = z.union([scheduleItem, z.array(scheduleItem)]);
+
+type ScheduleEntry = { path: Path } & ({ expression: string } | { problem: string });
+
+/** The start schedules of a DAG, each with its place in the file; what dagflare can't run, with why. */
+function scheduleEntries(raw: RawDag["schedule"]): ScheduleEntry[] {
+  if (raw === undefined) return [];
+  const items = (value: z.infer<typeof scheduleList> | undefined, path: Path): ScheduleEntry[] => {
+    if (value === undefined) return [];
+    if (Array.isArray(value)) return value.flatMap((item, index) => items(item, [...path, index]));
+    if (typeof value === "string") return [{ expression: value, path }];
+    if (value.profile !== undefined)
+      return [{ problem: "runtime profiles are not supported: every schedule of the DAG is active", path }];
+    if ("at" in value)
+      return [
+        { problem: "one-off schedules ('at') are not supported: start the run through the API at that time", path },
+      ];
+    return [{ expression: value.expression, path }];
+  };
+  if (typeof raw === "string" || Array.isArray(raw)) return items(raw, ["schedule"]);
+  if ("at" in raw || "expression" in raw) return items(raw, ["schedule"]);
+  const refused = (["stop", "restart"] as const)
+    .filter((kind) => raw[kind] !== undefined)
+    .map((kind) => ({
+      problem: `'${kind}' schedules are not supported: only start schedules are`,
+      path: ["schedule", kind],
+    }));
+  return [...items(raw.start, ["schedule", "start"]), ...refused];
+}
+
 const stringOrList = (what: string) =>
   z.union([z.string(), z.array(z.string())], { error: `expected ${what} or a list of them` });
 const keyValues = z.union(
@@ -264,7 +302,22 @@ const dagSchema = z.strictObject({
     })
     .optional(),
   type: z.enum(["chain", "graph"], { error: "expected 'chain' or 'graph'" }).optional(),
-  schedule: stringOrList("a cron expression").optional(),
+  /** A cron expression, a list, 2.x `{expression}`/`{at}` entries, or 1.x `{start, stop, restart}`. */
+  schedule: z
+    .union(
+      [
+        scheduleList,
+        z.strictObject({
+          start: scheduleList.optional(),
+          stop: scheduleList.optional(),
+          restart: scheduleList.optional(),
+        }),
+      ],
+      {
+        error: "expected a cron expression, a list of them, or {start, stop, restart}",
+      },
+    )
+    .optional(),
   params: z
     .union(
       [
@@ -509,7 +562,7 @@ function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
     group: raw.group,
     tags: tagsOf(raw.tags),
     type: raw.type ?? "chain",
-    schedule: toList(raw.schedule),
+    schedule: scheduleEntries(raw.schedule).flatMap((entry) => ("expression" in entry ? [entry.expression] : [])),
     ...paramsOf(raw.params, errors),
     env: toKeyValues(raw.env, ["env"], errors),
     maxActiveRuns: raw.maxActiveRuns ?? 1,
@@ -738,11 +791,12 @@ function checkMeaning(raw: RawDag, spec: DagSpec, options: ParseOptions, errors:
     errors.push({ path: ["name"], message: DAG_NAME_RULE });
   }
 
-  spec.schedule.forEach((expression, index) => {
-    const problem = cronProblem(expression);
-    const at = typeof raw.schedule === "string" ? ["schedule"] : ["schedule", index];
-    if (problem) errors.push({ path: ["schedule"], message: `'${expression}': ${problem}`, at });
-  });
+  for (const entry of scheduleEntries(raw.schedule)) {
+    const problem = "problem" in entry ? entry.problem : cronProblem(entry.expression);
+    if (!problem) continue;
+    const message = "problem" in entry ? problem : `'${entry.expression}': ${problem}`;
+    errors.push({ path: "problem" in entry ? entry.path : ["schedule"], message, at: entry.path });
+  }
 
   const firstIndex = new Map<string, number>();
   spec.steps.forEach((step, index) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseDagSpec, parseParamString, renameInSpec, toDagRecord } from "../../../src/domain/dag-spec.ts";
-import { errorsOf } from "./spec-helpers.ts";
+import { errorsOf, specOf } from "./spec-helpers.ts";
 
 describe("parseDagSpec: valid specs", () => {
   it("parses the seed's webhook example, keeping ${WEBHOOK_PAYLOAD.x} for run time", () => {
@@ -217,6 +217,30 @@ steps:
       "schedule: 'CRON_TZ=Mars/Base 0 1 * * *': unknown time zone 'Mars/Base' (line 3, col 5)",
       expect.stringMatching(/^schedule: '61 \* \* \* \*': .*minute.* \(line 4, col 5\)$/),
     ]);
+  });
+
+  it("schedules in every form Dagu writes them: 1.x start/stop/restart, 2.x {expression} and {at} entries", () => {
+    const scheduleOf = (yaml: string) => specOf(`schedule:\n${yaml}\nsteps:\n  - echo a\n`).schedule;
+    expect(scheduleOf("  start: '0 1 * * *'")).toEqual(["0 1 * * *"]);
+    expect(scheduleOf("  start: ['0 1 * * *', {expression: '0 2 * * *'}]")).toEqual(["0 1 * * *", "0 2 * * *"]);
+    expect(scheduleOf("  - expression: '*/5 * * * *'\n    kind: cron\n  - '0 3 * * *'")).toEqual([
+      "*/5 * * * *",
+      "0 3 * * *",
+    ]);
+    expect(
+      errorsOf(
+        "schedule:\n  start: '0 1 * * *'\n  stop: '0 2 * * *'\n  restart: ['0 3 * * *']\nsteps:\n  - echo a\n",
+      ),
+    ).toEqual([
+      "schedule.stop: 'stop' schedules are not supported: only start schedules are (line 3, col 9)",
+      "schedule.restart: 'restart' schedules are not supported: only start schedules are (line 4, col 12)",
+    ]);
+    expect(errorsOf("schedule:\n  - at: '2026-12-24T18:00:00+01:00'\nsteps:\n  - echo a\n")).toEqual([
+      "schedule[0]: one-off schedules ('at') are not supported: start the run through the API at that time (line 2, col 5)",
+    ]);
+    expect(errorsOf("schedule:\n  start: {expression: '61 * * * *'}\nsteps:\n  - echo a\n")[0]).toMatch(
+      /^schedule: '61 \* \* \* \*': .*minute.*\(line 2, col 10\)$/,
+    );
   });
 
   it("invalid precondition regexes", () => {
