@@ -301,7 +301,9 @@ const dagSchema = z.strictObject({
       error: "expected a tag, a list of them, or a map of key: value",
     })
     .optional(),
-  type: z.enum(["chain", "graph"], { error: "expected 'chain' or 'graph'" }).optional(),
+  type: z
+    .enum(["chain", "graph"], { error: "expected 'chain' or 'graph' (Dagu's LLM 'agent' DAGs don't run here)" })
+    .optional(),
   /** A cron expression, a list, 2.x `{expression}`/`{at}` entries, or 1.x `{start, stop, restart}`. */
   schedule: z
     .union(

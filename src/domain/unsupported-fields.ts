@@ -26,7 +26,8 @@ const DAG_FIELDS: Readonly<Record<string, string>> = {
   skipIfSuccessful: "is not supported: a scheduled run always runs",
   stopSchedule: "is not supported: only start schedules are",
   restartSchedule: "is not supported: only start schedules are",
-  secrets: "is not supported: keep secrets as Worker secrets and pass what a step needs in `env:`",
+  secrets:
+    "is not supported yet: dagflare has no secret store for DAGs, and a spec is stored as written, so keep secrets out of it",
   container:
     "runs the steps in a container image per DAG, which dagflare cannot: the steps already run in the runner image",
   ssh: "configures SSH, and dagflare has no SSH client",

@@ -189,7 +189,7 @@ steps:
       "steps[0].retryPolicy.limit: expected number, received string (line 5, col 14)",
     ]);
     expect(errorsOf("type: dag\nsteps:\n  - name: a\n    command: x\n")).toEqual([
-      "type: expected 'chain' or 'graph' (line 1, col 7)",
+      "type: expected 'chain' or 'graph' (Dagu's LLM 'agent' DAGs don't run here) (line 1, col 7)",
     ]);
     expect(errorsOf("steps: build\n")).toEqual(["steps: expected a list of steps (line 1, col 8)"]);
     expect(errorsOf("- a\n- b\n")).toEqual(["spec: expected object, received array (line 1, col 1)"]);
