@@ -95,3 +95,8 @@ export function unsupportedField(level: "dag" | "step", key: string): string | u
   const table = level === "dag" ? DAG_FIELDS : STEP_FIELDS;
   return table[key] ?? table[snakeToCamel(key)];
 }
+
+/** Every field this module refuses, by level (the README's Coming-from-Dagu table names each). */
+export function refusedFieldNames(): { dag: string[]; step: string[] } {
+  return { dag: Object.keys(DAG_FIELDS), step: Object.keys(STEP_FIELDS) };
+}

@@ -228,9 +228,7 @@ steps:
       "0 3 * * *",
     ]);
     expect(
-      errorsOf(
-        "schedule:\n  start: '0 1 * * *'\n  stop: '0 2 * * *'\n  restart: ['0 3 * * *']\nsteps:\n  - echo a\n",
-      ),
+      errorsOf("schedule:\n  start: '0 1 * * *'\n  stop: '0 2 * * *'\n  restart: ['0 3 * * *']\nsteps:\n  - echo a\n"),
     ).toEqual([
       "schedule.stop: 'stop' schedules are not supported: only start schedules are (line 3, col 9)",
       "schedule.restart: 'restart' schedules are not supported: only start schedules are (line 4, col 12)",
