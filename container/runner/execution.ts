@@ -95,7 +95,7 @@ export class Execution {
     const owner = config.stepUser;
     if (owner) chownSync(this.#dir, owner.uid, owner.gid);
     const shell = request.shell || config.defaultShell;
-    const { env, prelude, notes } = this.#environment(request.env, owner, shell);
+    const { env, prelude, notes, positional } = this.#environment(request.env, owner, shell);
     const cwd = request.dir
       ? isAbsolute(request.dir)
         ? request.dir
@@ -107,10 +107,10 @@ export class Execution {
       // A shell script gets the prelude; a script for another interpreter is left exactly as written.
       this.#write(scriptFile, request.command ? request.script : `${prelude}${request.script}`, owner, 0o700);
       argv = request.command
-        ? [shell, "-c", `${prelude}${request.command} "$1"`, shell, scriptFile]
-        : [shell, scriptFile];
+        ? [shell, "-c", `${prelude}${request.command} "$@"`, shell, scriptFile, ...positional]
+        : [shell, scriptFile, ...positional];
     } else {
-      argv = [shell, "-c", `${prelude}${request.command ?? ""}`];
+      argv = [shell, "-c", `${prelude}${request.command ?? ""}`, shell, ...positional];
     }
     const out = openSync(join(this.#dir, "stdout"), "w", 0o600);
     const err = openSync(join(this.#dir, "stderr"), "w", 0o600);
@@ -193,7 +193,7 @@ export class Execution {
     variables: Record<string, string>,
     owner: RunnerConfig["stepUser"],
     shell: string,
-  ): { env: Record<string, string>; prelude: string; notes: string } {
+  ): { env: Record<string, string>; prelude: string; notes: string; positional: string[] } {
     const env: Record<string, string> = {
       PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
       LANG: "C.UTF-8",
@@ -204,7 +204,10 @@ export class Execution {
     };
     let prelude = "";
     let notes = "";
+    const positional: string[] = [];
     for (const [name, value] of Object.entries(variables)) {
+      // Positional params (`params: a b`, named 1, 2, …) are the shell's $1, $2, … as in Dagu.
+      if (/^[1-9][0-9]{0,2}$/.test(name)) positional[Number(name) - 1] = value;
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) continue;
       if (CODE_LOADING.test(name)) {
         notes += `[dagflare] ignored the variable ${name}: it could make the shell or a tool run code\n`;
@@ -220,7 +223,7 @@ export class Execution {
       }
       if (!large) env[name] = value;
     }
-    return { env, prelude, notes };
+    return { env, prelude, notes, positional: Array.from(positional, (value) => value ?? "") };
   }
 
   #finish(exitCode: number, error: string | undefined, resolve: () => void): void {

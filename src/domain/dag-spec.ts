@@ -624,6 +624,11 @@ function paramsOf(raw: RawDag["params"], errors: LocatedError[]): { params: KeyV
       typeof entry !== "string" &&
       "name" in entry &&
       Object.keys(entry).some((key) => key !== "name" && TYPED_PARAM_KEYS.has(key));
+    if (typeof entry === "string" && !entry.includes("=")) {
+      // A bare value is positional, named by its place in the list, as in the string form.
+      params.push({ key: String(index + 1), value: entry });
+      return;
+    }
     if (!typed) {
       const legacy = z.union([z.string(), z.record(z.string(), scalar)]).safeParse(entry);
       if (legacy.success) params.push(...toKeyValues([legacy.data], path, errors));

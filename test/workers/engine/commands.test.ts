@@ -116,6 +116,18 @@ steps:
     expect(await log("details")).toBe("Repository: dagflare\nAuthor: Ada\n");
   });
 
+  it("positional params are the shell's $1, $2…, in the string and the list form (Dagu 1.30.2 printed the same)", async () => {
+    const printed = async (params: string) => {
+      const dag = unique("positional");
+      const spec = `params:${params}\nsteps:\n  - name: s\n    command: echo "$A|$1|$2|\${2}"\n`;
+      const run = await waitForRun(token, dag, await createAndStart(token, dag, spec));
+      expect(run.statusLabel).toBe("succeeded");
+      return (await stepLog(dag, run.dagRunId, "s")).content;
+    };
+    expect(await printed(" x y")).toBe("|x|y|y\n");
+    expect(await printed("\n  - A: b\n  - C")).toBe("b||C|C\n");
+  });
+
   it("hostile payload values are printed, never run", async () => {
     const dag = unique("hostile");
     const marker = `/tmp/dagflare-pwned-${dag}`;
