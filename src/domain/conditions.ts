@@ -4,7 +4,7 @@
  * a pattern written `re:…` is an unanchored regular expression tried on each line.
  */
 import type { Condition } from "./dag-spec.ts";
-import { REFERENCE_SOURCE, resolve, type Scope } from "./expand.ts";
+import { expand, type Scope } from "./expand.ts";
 
 /**
  * How a literal (non-`re:`) pattern matches a line: a precondition's `expected` must equal a
@@ -25,19 +25,6 @@ export function matchesSomeLine(pattern: string, text: string, literal: LiteralM
     return lines.some((line) => regex.test(line));
   }
   return lines.some((line) => (literal === "equals" ? line === pattern : line.includes(pattern)));
-}
-
-/**
- * A condition's `${NAME}` / `${NAME.path}` references and, as Dagu also expands them there, bare
- * `$NAME` ones, in one pass (a value is never expanded again). A bare name the step doesn't have
- * is left as written: the coordinator has no process environment to take it from.
- */
-const CONDITION_REFERENCE = new RegExp(`${REFERENCE_SOURCE}|\\$([A-Za-z_][A-Za-z0-9_]*)`, "g");
-
-function expandCondition(text: string, scope: Scope): string {
-  return text.replace(CONDITION_REFERENCE, (whole, name?: string, path?: string, bare?: string) =>
-    name !== undefined ? resolve(scope.get(name), path ?? "") : (scope.get(bare!) ?? whole),
-  );
 }
 
 /** Why a step must not run: skipped, as a condition is not met. */
@@ -70,7 +57,8 @@ export function shellConditionMet(
 export function unmetPrecondition(preconditions: readonly Condition[], scope: Scope): UnmetPrecondition | undefined {
   for (const condition of preconditions) {
     if (isShellCondition(condition)) continue; // checked by the runner, before the step runs
-    const actual = expandCondition(condition.condition, scope);
+    // Expanded as Dagu does: `${NAME}`, bare `$NAME`, JSON paths and the shell's operators.
+    const actual = expand(condition.condition, scope);
     const met = matchesSomeLine(condition.expected!, actual, "equals") !== condition.negate;
     if (!met) {
       const reason = `precondition not met: '${condition.condition}' is '${actual}', expected '${condition.expected}'`;

@@ -95,6 +95,32 @@ steps:
     expect(run.statusLabel).toBe("partially_succeeded");
   });
 
+  it("env values get Dagu's expansions before the step sees them; the command's own are the shell's", async () => {
+    const dag = unique("expansions");
+    // What Dagu 1.30.2 printed for the same DAG: abc|dflt|cdefgh|ABCDEFGH|abcdefgh-x|cd|orld.
+    const spec = `params:
+  - WHO: world
+env:
+  - NAME: abcdefgh
+  - SHORT: \${NAME:0:3}
+  - DEFAULTED: \${UNSET:-dflt}
+  - STRIPPED: \${NAME#ab}
+  - UPPER: \${NAME^^}
+  - BARE: $NAME-x
+steps:
+  - name: show
+    env:
+      - S1: \${NAME:2:2}
+    preconditions:
+      - condition: "\${NAME/cd/XX}-$NAME"
+        expected: abXXefgh-abcdefgh
+    command: echo "$SHORT|$DEFAULTED|$STRIPPED|$UPPER|$BARE|$S1|\${WHO#w}"
+`;
+    const run = await waitForRun(token, dag, await createAndStart(token, dag, spec), 20_000);
+    expect(nodeOf(run, "show").statusLabel).toBe("succeeded");
+    expect((await stepLog(dag, run.dagRunId, "show")).content).toBe("abc|dflt|cdefgh|ABCDEFGH|abcdefgh-x|cd|orld\n");
+  });
+
   it("the seed's echo example prints exactly what it prints in Dagu", async () => {
     const dag = unique("seed-echo");
     const webhookToken = await webhookFor(

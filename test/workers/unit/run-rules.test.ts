@@ -39,7 +39,7 @@ describe("one line matcher for preconditions and continueOn output", () => {
     expect(unmetPrecondition([condition(undefined)], scope)).toBeUndefined();
   });
 
-  it("expands bare $NAME in conditions as Dagu does (checked with its 1.30.2 binary), once, and leaves unknown names", () => {
+  it("expands bare $NAME in conditions as Dagu does (checked with its 1.30.2 binary), once; unknown names are empty", () => {
     const scope = new Map([
       ["BRANCH", "main"],
       ["TRICKY", "${BRANCH}"],
@@ -47,10 +47,10 @@ describe("one line matcher for preconditions and continueOn output", () => {
     const bare = (condition: string, expected: string) => ({ condition, expected, negate: false, error: undefined });
     expect(unmetPrecondition([bare("$BRANCH", "main")], scope)).toBeUndefined();
     expect(unmetPrecondition([bare("$BRANCH-${BRANCH}", "main-main")], scope)).toBeUndefined();
-    // A value is not expanded again, and a name the step doesn't have stays as written.
+    // A value is not expanded again, and a name the step doesn't have is empty, as in Dagu.
     expect(unmetPrecondition([bare("$TRICKY", "${BRANCH}")], scope)).toBeUndefined();
-    expect(unmetPrecondition([bare("$NOPE", "")], scope)).toEqual({
-      skip: "precondition not met: '$NOPE' is '$NOPE', expected ''",
+    expect(unmetPrecondition([bare("[$NOPE]", "[$NOPE]")], scope)).toEqual({
+      skip: "precondition not met: '[$NOPE]' is '[]', expected '[$NOPE]'",
     });
   });
 });
