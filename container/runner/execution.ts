@@ -36,6 +36,8 @@ const MAX_TIMEOUT_MS = 2_147_483_647;
 const CODE_LOADING =
   /^(BASH_ENV|ZDOTDIR|SHELLOPTS|BASHOPTS|PS4|IFS|CDPATH|PROMPT_COMMAND|BASH_FUNC_.*|LD_.*|DYLD_.*|NODE_OPTIONS|NODE_PATH|PYTHONSTARTUP|PYTHONPATH|PYTHONHOME|PERL5OPT|PERL5LIB|PERLLIB|RUBYOPT|RUBYLIB|GIT_SSH|GIT_SSH_COMMAND|GIT_CONFIG_.*|GIT_EXEC_PATH|GIT_ASKPASS|GIT_PROXY_COMMAND|GIT_EXTERNAL_DIFF|SSH_ASKPASS|EDITOR|VISUAL|PAGER)$/;
 const LOG_TAIL = 256 * 1024;
+/** A step's PATH when the request has none; the Worker sends the same (STEP_PATH in src/domain/scope.ts). */
+export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 export type ExecutionRequest = {
   /** Shell command text (run with `shell -c`); with `script`, the interpreter the script is given to. */
@@ -195,7 +197,7 @@ export class Execution {
     shell: string,
   ): { env: Record<string, string>; prelude: string; notes: string; positional: string[] } {
     const env: Record<string, string> = {
-      PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      PATH: DEFAULT_PATH,
       LANG: "C.UTF-8",
       HOME: this.#dir,
       SHELL: shell,

@@ -614,7 +614,9 @@ function resolveIdDependencies(steps: StepSpec[]): StepSpec[] {
  * keep their own rules.
  */
 function paramsOf(raw: RawDag["params"], errors: LocatedError[]): { params: KeyValue[]; paramRules: ParamRule[] } {
-  if (typeof raw === "string") return { params: parseParamString(raw), paramRules: [] };
+  if (typeof raw === "string") {
+    return { params: parseParamString(raw).map((entry) => checkedValue(entry, ["params"], errors)), paramRules: [] };
+  }
   if (!Array.isArray(raw)) return { params: toKeyValues(raw, ["params"], errors), paramRules: [] };
   const params: KeyValue[] = [];
   const paramRules: ParamRule[] = [];
@@ -626,7 +628,7 @@ function paramsOf(raw: RawDag["params"], errors: LocatedError[]): { params: KeyV
       Object.keys(entry).some((key) => key !== "name" && TYPED_PARAM_KEYS.has(key));
     if (typeof entry === "string" && !entry.includes("=")) {
       // A bare value is positional, named by its place in the list, as in the string form.
-      params.push({ key: String(index + 1), value: entry });
+      params.push(checkedValue({ key: String(index + 1), value: entry }, path, errors));
       return;
     }
     if (!typed) {
@@ -760,16 +762,36 @@ function normaliseStep(
 /** `KEY=value` strings, single-key maps or one map, all to `{key, value}` in order. */
 function toKeyValues(raw: z.infer<typeof keyValues> | undefined, path: Path, errors: LocatedError[]): KeyValue[] {
   if (raw === undefined) return [];
-  const entries = Array.isArray(raw) ? raw : [raw];
+  const list = Array.isArray(raw);
+  const entries = list ? raw : [raw];
   return entries.flatMap((entry, index) => {
-    if (typeof entry !== "string") return Object.entries(entry).map(([key, value]) => ({ key, value: String(value) }));
+    const at = list ? [...path, index] : path;
+    if (typeof entry !== "string") {
+      return Object.entries(entry).map(([key, value]) =>
+        checkedValue({ key, value: String(value) }, [...at, key], errors),
+      );
+    }
     const equals = entry.indexOf("=");
     if (equals <= 0) {
-      errors.push({ path, message: `expected KEY=value, got '${entry}'`, at: [...path, index] });
+      errors.push({ path, message: `expected KEY=value, got '${entry}'`, at });
       return [];
     }
-    return [{ key: entry.slice(0, equals), value: entry.slice(equals + 1) }];
+    return [checkedValue({ key: entry.slice(0, equals), value: entry.slice(equals + 1) }, at, errors)];
   });
+}
+
+/**
+ * Dagu runs `` `command` `` in an env or param value when it loads the DAG; dagflare runs
+ * nothing outside a step, so such a value is refused rather than kept as text.
+ */
+function checkedValue(entry: KeyValue, at: Path, errors: LocatedError[]): KeyValue {
+  if (/`[^`]*`/.test(entry.value)) {
+    errors.push({
+      path: at,
+      message: `'${entry.key}' runs a command (\`…\`) when the DAG loads, which dagflare doesn't: run it in a step with \`output:\` and use that variable`,
+    });
+  }
+  return entry;
 }
 
 /**

@@ -7,8 +7,9 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ExecutionRequest, Snapshot } from "../../container/runner/execution.ts";
+import { DEFAULT_PATH, type ExecutionRequest, type Snapshot } from "../../container/runner/execution.ts";
 import { IMAGE_SHELL, type Runner, startRunner } from "../../container/runner/server.ts";
+import { STEP_PATH } from "../../src/domain/scope.ts";
 
 const SECRET = "runner-test-secret-0123456789";
 let runner: Runner;
@@ -222,6 +223,9 @@ describe("step runner", () => {
       stdout: `${IMAGE_SHELL}|production|/tmp/elsewhere|/usr/bin:/bin:/opt/tools\nto-err\n`,
     });
     expect(dagu.result!.stderr).not.toContain("ignored the variable");
+    // What the Worker expands ${PATH} to is the PATH a step gets without one.
+    expect(DEFAULT_PATH).toBe(STEP_PATH);
+    expect((await run({ command: 'echo "$PATH"' })).result!.stdout).toBe(`${STEP_PATH}\n`);
   });
 
   it("drops variables that make tools run code; refuses a missing working directory and NUL bytes as step failures", async () => {

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { formatSpecError, parseDagSpec } from "../../../src/domain/dag-spec.ts";
 import { executorRefusal } from "../../../src/domain/executor-support.ts";
 import { api, expectEnvelope, ok, unique, userWithRole } from "../helpers.ts";
-import { errorsOf } from "./spec-helpers.ts";
+import { errorsOf, specOf } from "./spec-helpers.ts";
 
 const withExecutor = (executor: string) => `steps:\n  - name: a\n    executor: ${executor}\n    command: echo hi\n`;
 
@@ -202,6 +202,18 @@ describe("Dagu fields dagflare doesn't run", () => {
     "worker_selector",
     "working_dir",
   ];
+
+  it("a command substitution in an env or param value (Dagu runs it when the DAG loads) is refused, not kept as text", () => {
+    const source =
+      'env:\n  - TODAY: "`date +%Y`"\nparams: D="`echo x`"\nsteps:\n  - name: s\n    command: echo "$TODAY $D"\n    env:\n      W: "`whoami`"\n';
+    expect(errorsOf(source)).toEqual([
+      expect.stringMatching(/^params: 'D' runs a command .*\(line 3, col 9\)$/),
+      "env[0].TODAY: 'TODAY' runs a command (`…`) when the DAG loads, which dagflare doesn't: run it in a step with `output:` and use that variable (line 2, col 12)",
+      expect.stringMatching(/^steps\[0\]\.env\.W: 'W' runs a command .*\(line 8, col 10\)$/),
+    ]);
+    // In a command, backticks are the shell's own business.
+    expect(() => specOf("steps:\n  - name: s\n    command: echo `date`\n")).not.toThrow();
+  });
 
   it("every field of Dagu 2.15's schema is read or refused with a reason, never an unknown field", () => {
     const problems = (source: string) => {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { matchesSomeLine, unmetPrecondition } from "../../../src/domain/conditions.ts";
 import { buildInvocation, runsOnRunner } from "../../../src/domain/invocation.ts";
-import { runScope } from "../../../src/domain/scope.ts";
+import { runScope, STEP_PATH } from "../../../src/domain/scope.ts";
 import { specOf } from "./spec-helpers.ts";
 
 const stepsOf = (yaml: string) => specOf(yaml).steps;
@@ -56,26 +56,39 @@ describe("one line matcher for preconditions and continueOn output", () => {
 });
 
 describe("a step's variables", () => {
-  it("built-ins, payload, params, DAG env and outputs, each able to read the ones before it", () => {
+  it("built-ins, payload, DAG env, params and outputs, each able to read the ones before it (Dagu 1.30.2's order)", () => {
     const scope = runScope({
       dagName: "deploy",
       runId: "r1",
       stepName: "build",
       payload: '{"branch":"main"}',
       headers: null,
-      params: [{ key: "BRANCH", value: "${WEBHOOK_PAYLOAD.branch}" }],
+      params: [
+        { key: "BRANCH", value: "${WEBHOOK_PAYLOAD.branch}" },
+        { key: "TARGET", value: "${BASE}/${BRANCH}" },
+        { key: "X", value: "from-param" },
+      ],
       outcome: null,
-      dagEnv: [{ key: "TARGET", value: "${BRANCH}-${DAG_NAME}" }],
+      dagEnv: [
+        { key: "BASE", value: "/srv/${DAG_NAME}" },
+        { key: "EARLY", value: "[${BRANCH}]" },
+        { key: "X", value: "from-env" },
+        { key: "PATH", value: "/opt/tools/bin:${PATH}" },
+      ],
       outputs: [["VERSION", "1.2.3"]],
     });
     expect(Object.fromEntries(scope)).toEqual({
+      PATH: `/opt/tools/bin:${STEP_PATH}`, // the step's PATH extended, as Dagu's own
       DAG_NAME: "deploy",
       DAG_RUN_ID: "r1",
       DAG_RUN_STEP_NAME: "build",
       WEBHOOK_PAYLOAD: '{"branch":"main"}',
+      BASE: "/srv/deploy",
+      EARLY: "[]", // env is read before params: it can't see them
+      X: "from-param", // a param wins over an env variable of the same name
       BRANCH: "main",
-      DAGU_PARAMS_JSON: '{"BRANCH":"main"}',
-      TARGET: "main-deploy",
+      TARGET: "/srv/deploy/main",
+      DAGU_PARAMS_JSON: '{"BRANCH":"main","TARGET":"/srv/deploy/main","X":"from-param"}',
       VERSION: "1.2.3",
     });
   });
