@@ -721,7 +721,9 @@ function normaliseStep(
         ? { condition, expected: undefined, negate: false, error: undefined }
         : {
             condition: condition.condition,
-            expected: condition.expected === undefined ? undefined : String(condition.expected),
+            // An empty `expected` is none, as in Dagu: the condition runs as a command.
+            expected:
+              condition.expected === undefined || condition.expected === "" ? undefined : String(condition.expected),
             negate: condition.negate ?? false,
             error: condition.error,
           },

@@ -35,6 +35,12 @@ const SPEC = [
   "    preconditions:",
   '      - condition: "`echo $B`"',
   "        expected: dev",
+  // An empty expected is none: the condition runs as a command (Dagu 1.30.2 ran i).
+  "  - name: i",
+  "    command: echo ran-i",
+  "    preconditions:",
+  '      - condition: "true"',
+  '        expected: ""',
   // negate turns each kind around (Dagu 1.30.2: f runs, g and h are skipped).
   "  - name: f",
   "    command: echo ran-f",
@@ -75,6 +81,7 @@ describe("preconditions that are shell commands", () => {
       f: "succeeded",
       g: "skipped",
       h: "skipped",
+      i: "succeeded",
     });
     expect(nodeOf(run, "a").error).toBe(
       "precondition not met: 'test -f /nonexistent/dagflare' exited with a non-zero code",
