@@ -16,7 +16,8 @@
  * SIGINT or SIGTERM stops every process it started (wrangler, workerd, the runner and the steps).
  *
  * Environment: PORT (8787), STATE_DIR (.wrangler/state), AUTH_MODE (builtin | none),
- * ADMIN_USERNAME (admin), ADMIN_PASSWORD (generated), JWT_SECRET (generated per start).
+ * ADMIN_USERNAME (admin), ADMIN_PASSWORD (generated), JWT_SECRET (generated per start),
+ * DAGS_DIR (the repository's dags/: the working directory of steps without `dir`).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -40,6 +41,7 @@ const port = Number(process.env.PORT ?? 8787);
 const stateDir = resolve(process.env.STATE_DIR ?? join(root, ".wrangler", "state"));
 const authMode = process.env.AUTH_MODE ?? "builtin";
 const uiDir = join(stateDir, "ui-dist");
+const stepsDir = resolve(process.env.DAGS_DIR ?? join(root, "dags"));
 const READY_TIMEOUT_MS = 60_000;
 
 const log = (message: string) => console.log(`[dagflare] ${message}`);
@@ -132,13 +134,13 @@ async function buildUi(): Promise<void> {
   });
 }
 
-/** The step runner, as the container runs it, with the repository's dags/ as working directory. */
+/** The step runner, as the container runs it, with DAGS_DIR (the repository's dags/) as working directory. */
 async function startRunner(): Promise<string> {
   const runnerPort = await freePort();
   const runner = spawnChild([join(root, "container", "runner", "server.ts")], {
     PORT: String(runnerPort),
     HOST: "127.0.0.1",
-    DAGS_DIR: join(root, "dags"),
+    DAGS_DIR: stepsDir,
     WORK_DIR: join(stateDir, "runner"),
     // Steps run in bash, as in the runner image, whatever this machine's login shell is.
     SHELL: IMAGE_SHELL,

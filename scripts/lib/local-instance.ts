@@ -38,13 +38,15 @@ export async function freePort(): Promise<number> {
   }
 }
 
-export async function startLocalInstance(): Promise<LocalInstance> {
+/** `env`: more settings of `npm run dev` (README), e.g. `{ DAGS_DIR }` for a scratch working directory of steps. */
+export async function startLocalInstance(env: Record<string, string> = {}): Promise<LocalInstance> {
   const port = await freePort();
   const stateDir = mkdtempSync(join(STATE_ROOT, "dagflare-bench-"));
   const dev = spawn(process.execPath, [join(root, "scripts", "dev.ts")], {
     cwd: root,
     env: {
       ...process.env,
+      ...env,
       PORT: String(port),
       STATE_DIR: stateDir,
       ADMIN_USERNAME: ADMIN.username,
