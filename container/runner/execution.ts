@@ -96,7 +96,8 @@ export class Execution {
     mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
     const owner = config.stepUser;
     if (owner) chownSync(this.#dir, owner.uid, owner.gid);
-    const shell = request.shell || config.defaultShell;
+    // `bash -e`: the program and its options, as Dagu splits a step's shell.
+    const [shell = "sh", ...shellOptions] = (request.shell || config.defaultShell).trim().split(/\s+/);
     const { env, prelude, notes, positional } = this.#environment(request.env, owner, shell);
     const cwd = request.dir
       ? isAbsolute(request.dir)
@@ -109,10 +110,10 @@ export class Execution {
       // A shell script gets the prelude; a script for another interpreter is left exactly as written.
       this.#write(scriptFile, request.command ? request.script : `${prelude}${request.script}`, owner, 0o700);
       argv = request.command
-        ? [shell, "-c", `${prelude}${request.command} "$@"`, shell, scriptFile, ...positional]
-        : [shell, scriptFile, ...positional];
+        ? [shell, ...shellOptions, "-c", `${prelude}${request.command} "$@"`, shell, scriptFile, ...positional]
+        : [shell, ...shellOptions, scriptFile, ...positional];
     } else {
-      argv = [shell, "-c", `${prelude}${request.command ?? ""}`, shell, ...positional];
+      argv = [shell, ...shellOptions, "-c", `${prelude}${request.command ?? ""}`, shell, ...positional];
     }
     const out = openSync(join(this.#dir, "stdout"), "w", 0o600);
     const err = openSync(join(this.#dir, "stderr"), "w", 0o600);

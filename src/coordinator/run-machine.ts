@@ -130,7 +130,7 @@ export class RunMachine {
       const next = this.#store.nextQueuedRun();
       if (!next) return messages;
       const spec = this.#spec(next);
-      if (this.#store.countRunning() >= spec.maxActiveRuns) return messages;
+      if (spec.maxActiveRuns !== -1 && this.#store.countRunning() >= spec.maxActiveRuns) return messages;
       this.#store.markRunning(next.id, this.#stamp());
       if (spec.timeoutSec) this.#store.setTimer("run_timeout", next.id, "", 0, Date.now() + spec.timeoutSec * 1000);
       this.#log(next.id, "started");

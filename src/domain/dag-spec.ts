@@ -68,7 +68,10 @@ export type StepSpec = {
   dir: string | undefined;
   /** `undefined` when not declared (a chain then links the step to the previous one). */
   depends: string[] | undefined;
+  /** The variable that captures stdout. */
   output: string | undefined;
+  /** Its key in the run's outputs (Dagu: `output: {key}`, else the name in camelCase); null when omitted. */
+  outputKey: string | null;
   env: KeyValue[];
   preconditions: Condition[];
   retryPolicy: RetryPolicy | undefined;
@@ -90,6 +93,7 @@ export type DagSpec = {
   /** Rules of the typed params (Dagu 2.x), checked when a run starts. */
   paramRules: ParamRule[];
   env: KeyValue[];
+  /** How many runs may be active at once; -1 for no limit. */
   maxActiveRuns: number;
   timeoutSec: number | undefined;
   maxOutputSize: number;
@@ -176,6 +180,11 @@ const keyValues = z.union(
   [z.record(z.string(), scalar), z.array(z.union([z.string(), z.record(z.string(), scalar)]))],
   { error: "expected a map of KEY: value or a list of KEY=value entries" },
 );
+/** A shell and its options: `bash -e`, or Dagu's list form `[bash, -e]` (read as the same text). */
+const shellSchema = z
+  .union([z.string(), z.array(z.string()).min(1)], { error: "expected a shell, e.g. 'bash -e', or a list of its words" })
+  .transform((shell) => (Array.isArray(shell) ? shell.join(" ") : shell));
+const variableName = z.string().regex(/^\$?[A-Za-z_][A-Za-z0-9_]*$/, "expected a variable name");
 const seconds = z.number({ error: "expected a number of seconds" }).min(0, "must not be negative");
 
 /** The fields of a Dagu 2.x typed parameter; an object with `name` and one of these is one. */
@@ -247,12 +256,17 @@ const stepFields = {
     .union([z.string(), z.array(scalar)], { error: "expected a command string or a list of arguments" })
     .optional(),
   script: z.string().optional(),
-  shell: z.string().optional(),
+  shell: shellSchema.optional(),
   dir: z.string().optional(),
   depends: stringOrList("a step name").optional(),
   output: z
-    .string()
-    .regex(/^\$?[A-Za-z_][A-Za-z0-9_]*$/, "expected a variable name")
+    .union(
+      [
+        variableName,
+        z.strictObject({ name: variableName, key: z.string().min(1).optional(), omit: z.boolean().optional() }),
+      ],
+      { error: "expected a variable name or {name, key, omit}" },
+    )
     .optional(),
   env: keyValues.optional(),
   preconditions: z.union([conditionSchema, z.array(conditionSchema)]).optional(),
@@ -332,7 +346,10 @@ const dagSchema = z.strictObject({
     )
     .optional(),
   env: keyValues.optional(),
-  maxActiveRuns: z.int().min(1, "must be at least 1").max(1000, "at most 1000").optional(),
+  /** -1: never queue (Dagu's "always run"). */
+  maxActiveRuns: z
+    .union([z.literal(-1), z.int().min(1, "must be at least 1 (or -1: never queue)").max(1000, "at most 1000")])
+    .optional(),
   timeoutSec: seconds.optional(),
   maxOutputSize: z
     .int()
@@ -341,7 +358,7 @@ const dagSchema = z.strictObject({
     .optional(),
   histRetentionDays: z.int().min(1, "must be at least 1").max(3650, "at most 3650").optional(),
   /** Defaults of every step that doesn't set its own (Dagu: `shell`, `workingDir`; 2.x `working_dir`). */
-  shell: z.string().optional(),
+  shell: shellSchema.optional(),
   workingDir: z.string().optional(),
   defaults: defaultsSchema.optional(),
   webhook: webhookSchema.optional(),
@@ -355,7 +372,7 @@ const CONTINUE_ON_LEVEL: Level = { keys: Object.keys(continueOnFields.shape) };
 const STEP_LEVEL: Level = {
   keys: Object.keys(stepFields),
   // Renamed in 2.x (working_dir); and Dagu 1.x also reads `precondition` for `preconditions`.
-  aliases: { working_dir: "dir", precondition: "preconditions" },
+  aliases: { working_dir: "dir", workingDir: "dir", precondition: "preconditions" },
   children: {
     retryPolicy: { level: RETRY_LEVEL },
     continueOn: { level: CONTINUE_ON_LEVEL },
@@ -714,7 +731,7 @@ function normaliseStep(
     shell: raw.shell ?? defaults.shell,
     dir: raw.dir ?? defaults.dir,
     depends: raw.depends === undefined ? undefined : toList(raw.depends),
-    output: raw.output?.replace(/^\$/, ""),
+    ...outputOf(raw.output),
     env: [...defaults.env, ...toKeyValues(raw.env, [...path, "env"], errors)],
     preconditions: toList(raw.preconditions).map((condition) =>
       typeof condition === "string"
@@ -780,6 +797,23 @@ function toKeyValues(raw: z.infer<typeof keyValues> | undefined, path: Path, err
     }
     return [checkedValue({ key: entry.slice(0, equals), value: entry.slice(equals + 1) }, at, errors)];
   });
+}
+
+/**
+ * A step's `output`: its variable, and its key in the run's outputs as Dagu 1.30.2 writes it —
+ * the `key` given, or the name in camelCase (`TOTAL_COUNT` → `totalCount`, `myVar` → `myvar`),
+ * or none with `omit: true` (the variable still works in the DAG).
+ */
+function outputOf(raw: RawStep["output"]): { output: string | undefined; outputKey: string | null } {
+  if (raw === undefined) return { output: undefined, outputKey: null };
+  const { name, key, omit } = typeof raw === "string" ? { name: raw, key: undefined, omit: false } : raw;
+  const variable = name.replace(/^\$/, "");
+  if (omit) return { output: variable, outputKey: null };
+  const words = variable.split("_").filter((word) => word !== "");
+  const camel = words.map((word, index) =>
+    index === 0 ? word.toLowerCase() : word[0]!.toUpperCase() + word.slice(1).toLowerCase(),
+  );
+  return { output: variable, outputKey: key ?? camel.join("") };
 }
 
 /**

@@ -208,6 +208,9 @@ describe("step runner", () => {
       exitCode: 0,
       stdout: `${IMAGE_SHELL} bcd\n`,
     });
+    // A shell with options (`bash -e`), as Dagu splits it: the first failure ends the step.
+    const strict = await run({ command: "false; echo after", shell: "/bin/bash -e" });
+    expect(strict.result).toMatchObject({ exitCode: 1, stdout: "" });
     // A step's own shell wins (dash refuses the bash-only substring, as it does under Dagu).
     const inSh = await run({ command: substring, shell: "sh", env: { NAME: "abcdefgh" } });
     expect(inSh.result!.exitCode).not.toBe(0);

@@ -120,8 +120,9 @@ export function historyGrid(newestFirst: RunView[]) {
 export function runOutputs(run: RunView, steps: Map<string, StepSpec>) {
   const outputs = Object.fromEntries(
     run.nodes.flatMap((node) => {
-      const variable = steps.get(node.name)?.output;
-      return variable && node.output !== null ? [[variable, node.output]] : [];
+      // Keyed as Dagu's outputs.json: `output.key`, else the variable in camelCase; `omit` leaves it out.
+      const key = steps.get(node.name)?.outputKey;
+      return key && node.output !== null ? [[key, node.output]] : [];
     }),
   );
   return {

@@ -61,8 +61,9 @@ ${http("fetch", `GET ${echo}/json`, "    output: DATA\n")}${http("second", `GET 
     expect(nodeOf(run, "second").output).toBe("2-Ada-hi");
 
     const outputs = await ok(client.GET("/dag-runs/{name}/{dagRunId}/outputs", runPath(dag, runId)));
-    expect(outputs.outputs).toMatchObject({ SECOND: "2-Ada-hi" });
-    expect(JSON.parse(outputs.outputs.DATA ?? "null").name).toBe("dagflare");
+    // Keyed as Dagu 1.30.2's outputs.json: the variable's name in camelCase.
+    expect(outputs.outputs).toMatchObject({ second: "2-Ada-hi" });
+    expect(JSON.parse(outputs.outputs.data ?? "null").name).toBe("dagflare");
     expect(outputs.metadata).toMatchObject({ dagName: dag, dagRunId: runId, status: "succeeded" });
 
     const log = await ok(
@@ -279,6 +280,20 @@ describe("run control", () => {
     expect(done.statusLabel).toBe("succeeded");
     const firstRun = await waitForRun(token, dag, first);
     expect(Date.parse(done.startedAt)).toBeGreaterThanOrEqual(Date.parse(firstRun.finishedAt));
+  });
+
+  it("maxActiveRuns: -1 never queues (Dagu's 'always run')", async () => {
+    const dag = unique("never-queue");
+    const first = await createAndStart(
+      token,
+      dag,
+      `maxActiveRuns: -1\nsteps:\n${http("slow", `GET ${echo}/slow/600`)}`,
+    );
+    const { dagRunId: second } = await ok(client.POST("/dags/{fileName}/start", { ...dagPath(dag), body: {} }));
+    const running = await ok(client.GET("/dag-runs/{name}/{dagRunId}", runPath(dag, second)));
+    expect(running.dagRunDetails.statusLabel).toBe("running");
+    const [firstRun, secondRun] = [await waitForRun(token, dag, first), await waitForRun(token, dag, second)];
+    expect(Date.parse(secondRun.startedAt)).toBeLessThan(Date.parse(firstRun.finishedAt));
   });
 
   it("stop aborts the running step and runs the abort and exit handlers", async () => {

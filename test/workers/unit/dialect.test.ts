@@ -87,6 +87,8 @@ describe("Dagu's two spellings", () => {
     expect(errorsOf("steps:\n  - name: a\n    command: x\n    dir: /a\n    working_dir: /b\n")[0]).toMatch(
       /'dir' and 'working_dir'/,
     );
+    // Dagu 1.30 itself calls a step's dir workingDir.
+    expect(specOf("steps:\n  - name: a\n    command: x\n    workingDir: /w\n").steps[0]!.dir).toBe("/w");
   });
 
   it("an error in a snake_case file names the field as written, at its line", () => {

@@ -89,6 +89,44 @@ describe("shorthand steps", () => {
     });
   });
 
+  it("a shell with options, as a string or Dagu's list", () => {
+    expect(specOf("shell: [/bin/bash, -e]\nsteps:\n  - name: a\n    command: x\n").steps[0]!.shell).toBe(
+      "/bin/bash -e",
+    );
+    expect(specOf("steps:\n  - name: a\n    shell: bash -o pipefail\n    command: x\n").steps[0]!.shell).toBe(
+      "bash -o pipefail",
+    );
+  });
+
+  it("output as {name, key, omit}; its key in the run's outputs as Dagu 1.30.2's outputs.json has it", () => {
+    const steps = specOf(
+      [
+        "steps:",
+        ...["OUT", "myVar", "My_Var2", "A_B__C", "$DOLLAR", "TOTAL_COUNT"].flatMap((output, index) => [
+          `  - name: s${index}`,
+          "    command: echo",
+          `    output: "${output}"`,
+        ]),
+        "  - name: keyed",
+        "    command: echo",
+        "    output: {name: MY_VAL, key: customKey}",
+        "  - name: omitted",
+        "    command: echo",
+        "    output: {name: TEMP, omit: true}",
+      ].join("\n"),
+    ).steps;
+    expect(steps.map((step) => [step.output, step.outputKey])).toEqual([
+      ["OUT", "out"],
+      ["myVar", "myvar"],
+      ["My_Var2", "myVar2"],
+      ["A_B__C", "aBC"],
+      ["DOLLAR", "dollar"],
+      ["TOTAL_COUNT", "totalCount"],
+      ["MY_VAL", "customKey"],
+      ["TEMP", null],
+    ]);
+  });
+
   it("depends may name a step by its id", () => {
     const spec = specOf(
       "type: graph\nsteps:\n  - id: first\n    command: echo one\n  - name: b\n    command: echo two\n    depends: first\n",
