@@ -182,7 +182,9 @@ const keyValues = z.union(
 );
 /** A shell and its options: `bash -e`, or Dagu's list form `[bash, -e]` (read as the same text). */
 const shellSchema = z
-  .union([z.string(), z.array(z.string()).min(1)], { error: "expected a shell, e.g. 'bash -e', or a list of its words" })
+  .union([z.string(), z.array(z.string()).min(1)], {
+    error: "expected a shell, e.g. 'bash -e', or a list of its words",
+  })
   .transform((shell) => (Array.isArray(shell) ? shell.join(" ") : shell));
 const variableName = z.string().regex(/^\$?[A-Za-z_][A-Za-z0-9_]*$/, "expected a variable name");
 const seconds = z.number({ error: "expected a number of seconds" }).min(0, "must not be negative");
@@ -316,7 +318,12 @@ const dagSchema = z.strictObject({
     })
     .optional(),
   type: z
-    .enum(["chain", "graph"], { error: "expected 'chain' or 'graph' (Dagu's LLM 'agent' DAGs don't run here)" })
+    .enum(["chain", "graph"], {
+      error: (issue) =>
+        typeof issue.input === "string"
+          ? `type '${issue.input}' is not supported: dagflare runs 'chain' and 'graph' DAGs (not Dagu's agent or build DAGs)`
+          : "expected 'chain' or 'graph'",
+    })
     .optional(),
   /** A cron expression, a list, 2.x `{expression}`/`{at}` entries, or 1.x `{start, stop, restart}`. */
   schedule: z
@@ -543,7 +550,8 @@ function fromZodIssue(issue: z.core.$ZodIssue): LocatedError[] {
 /** A field no schema level has: a Dagu feature dagflare doesn't run (why, and instead), or a likely typo. */
 function unknownFieldMessage(path: Path, key: string): string {
   const inStep = path.length === 2 && (path[0] === "steps" || path[0] === "handlerOn");
-  const level = path.length === 0 ? "dag" : inStep ? "step" : undefined;
+  const inHandlers = path.length === 1 && path[0] === "handlerOn";
+  const level = path.length === 0 ? "dag" : inStep ? "step" : inHandlers ? "handler" : undefined;
   const reason = level && unsupportedField(level, key);
   if (reason) return `'${key}' ${reason}`;
   const suggestion = [...KNOWN_FIELDS].find((known) => editDistance(known, key) <= 2 && known !== key);
@@ -610,7 +618,8 @@ function commandText(command: RawStep["command"], executor: RawStep["executor"])
   if (!Array.isArray(command)) return command;
   const type = typeof executor === "string" ? executor : executor?.type;
   if (type === "http") return command.map(String).join(" ");
-  return command.map((each) => `{ ${String(each)}\n}`).join(" && ");
+  // Each in a fresh shell, as Dagu runs them: a `cd` or `export` doesn't carry to the next.
+  return command.map((each) => `( ${String(each)}\n)`).join(" && ");
 }
 
 /** `depends` may name a step by its `id` (Dagu); the plan works with names. */

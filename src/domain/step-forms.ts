@@ -140,11 +140,13 @@ export function readStepForms(step: Record<string, unknown>): StepFormResult {
   }
 
   if (run !== undefined) {
-    if (typeof run !== "string") {
-      problems.push({ path: ["run"], message: "expected the shell text to run" });
+    const list = Array.isArray(run) && run.length > 0 && run.every((each) => typeof each === "string");
+    if (typeof run !== "string" && !list) {
+      problems.push({ path: ["run"], message: "expected the shell text to run, or a list of commands" });
       return { object: result, problems, writtenAs };
     }
-    const key = run.trimEnd().includes("\n") ? "script" : "command";
+    // A list is commands run one after another, as a 1.x `command:` list.
+    const key = typeof run === "string" && run.trimEnd().includes("\n") ? "script" : "command";
     result[key] = run;
     writtenAs[key] = "run";
     for (const [name, value] of Object.entries(withOptions)) {

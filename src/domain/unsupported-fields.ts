@@ -90,13 +90,21 @@ const STEP_FIELDS: Readonly<Record<string, string>> = {
   tools: "goes with an LLM chat step, which dagflare doesn't run",
 };
 
-/** Why a field at the DAG's top level (`"dag"`) or in a step isn't supported, or `undefined` if dagflare doesn't know it. */
-export function unsupportedField(level: "dag" | "step", key: string): string | undefined {
-  const table = level === "dag" ? DAG_FIELDS : STEP_FIELDS;
+/** Handlers (`handlerOn.<event>`) dagflare doesn't run. */
+const HANDLER_FIELDS: Readonly<Record<string, string>> = {
+  init: "runs a handler before the steps, which is not supported yet: make it the first step (in a graph, one every step depends on)",
+  wait: "runs when a step waits for approval, and dagflare has no approval steps",
+};
+
+const TABLES = { dag: DAG_FIELDS, step: STEP_FIELDS, handler: HANDLER_FIELDS } as const;
+
+/** Why a field at the DAG's top level, in a step or among the handlers isn't supported, or `undefined` if dagflare doesn't know it. */
+export function unsupportedField(level: keyof typeof TABLES, key: string): string | undefined {
+  const table = TABLES[level];
   return table[key] ?? table[snakeToCamel(key)];
 }
 
 /** Every field this module refuses, by level (the README's Coming-from-Dagu table names each). */
-export function refusedFieldNames(): { dag: string[]; step: string[] } {
-  return { dag: Object.keys(DAG_FIELDS), step: Object.keys(STEP_FIELDS) };
+export function refusedFieldNames(): Record<keyof typeof TABLES, string[]> {
+  return { dag: Object.keys(DAG_FIELDS), step: Object.keys(STEP_FIELDS), handler: Object.keys(HANDLER_FIELDS) };
 }

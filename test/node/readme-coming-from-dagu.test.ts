@@ -10,8 +10,8 @@ const section = readme.slice(readme.indexOf("## Coming from Dagu"), readme.index
 const camelToSnake = (key: string) => key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
 
 it("names every refused field, in either of Dagu's spellings", () => {
-  const { dag, step } = refusedFieldNames();
-  const undocumented = [...new Set([...dag, ...step])].filter(
+  const { dag, step, handler } = refusedFieldNames();
+  const undocumented = [...new Set([...dag, ...step, ...handler])].filter(
     (key) =>
       !section.includes(`\`${key}\``) &&
       !section.includes(`\`${camelToSnake(key)}\``) &&

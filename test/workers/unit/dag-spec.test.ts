@@ -70,7 +70,7 @@ handlerOn:
     ]);
     // A command list is several commands, run in order until one fails (as the Dagu 1.30.2 binary runs it).
     expect(spec.steps[0]).toMatchObject({
-      command: "{ make\n} && { -j\n} && { 4\n}",
+      command: "( make\n) && ( -j\n) && ( 4\n)",
       output: "BUILD_ID",
       depends: undefined,
     });
@@ -188,8 +188,11 @@ steps:
     expect(errorsOf("steps:\n  - name: a\n    command: x\n    retryPolicy:\n      limit: lots\n")).toEqual([
       "steps[0].retryPolicy.limit: expected number, received string (line 5, col 14)",
     ]);
-    expect(errorsOf("type: dag\nsteps:\n  - name: a\n    command: x\n")).toEqual([
-      "type: expected 'chain' or 'graph' (Dagu's LLM 'agent' DAGs don't run here) (line 1, col 7)",
+    expect(errorsOf("type: agent\nsteps:\n  - name: a\n    command: x\n")).toEqual([
+      "type: type 'agent' is not supported: dagflare runs 'chain' and 'graph' DAGs (not Dagu's agent or build DAGs) (line 1, col 7)",
+    ]);
+    expect(errorsOf("type: 3\nsteps:\n  - name: a\n    command: x\n")).toEqual([
+      "type: expected 'chain' or 'graph' (line 1, col 7)",
     ]);
     expect(errorsOf("steps: build\n")).toEqual(["steps: expected a list of steps (line 1, col 8)"]);
     expect(errorsOf("- a\n- b\n")).toEqual(["spec: expected object, received array (line 1, col 1)"]);

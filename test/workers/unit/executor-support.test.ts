@@ -89,6 +89,9 @@ describe("Dagu fields dagflare doesn't run", () => {
       /SIGTERM, then SIGKILL/,
     );
     expect(firstError("retry_policy: {limit: 2}\nsteps:\n  - echo a\n")).toMatch(/retries the whole DAG.*on the steps/);
+    expect(firstError("handler_on:\n  init:\n    command: echo\nsteps:\n  - echo a\n")).toMatch(
+      /^handler_on\.init: 'init' runs a handler before the steps, which is not supported yet/,
+    );
     // Only where Dagu has them: a step field inside a retry policy is just unknown.
     expect(firstError("steps:\n  - name: a\n    command: x\n    retryPolicy: {limit: 1, stdout: x}\n")).toMatch(
       /^steps\[0\]\.retryPolicy\.stdout: unknown field 'stdout'/,

@@ -138,7 +138,9 @@ describe("shorthand steps", () => {
     const client = api((await userWithRole("manager")).token);
     const token = (await userWithRole("viewer")).token;
     const name = unique("shorthand");
-    const spec = 'steps:\n  - echo one\n  - command: [echo two, "echo three; false", echo never]\n';
+    // Each command runs in a fresh shell: the cd and the variable don't carry over (Dagu 1.30.2 printed the same).
+    const spec =
+      'steps:\n  - echo one\n  - command: ["cd / && V=x", "echo two $PWD ${V-unset}", "echo three; false", echo never]\n';
     await ok(client.POST("/dags", { body: { name, spec } }), 201);
     const { dagRunId } = await ok(
       client.POST("/dags/{fileName}/start", { params: { path: { fileName: name } }, body: {} }),
@@ -152,7 +154,12 @@ describe("shorthand steps", () => {
         params: { path: { name, dagRunId, stepName: "cmd_2" }, query: { stream: "stdout" } },
       }),
     );
-    expect(log.content).toBe("two\nthree\n");
+    expect(log.content).toMatch(/^two \/\S+ unset\nthree\n$/);
+    expect(log.content).not.toMatch(/^two \/ /);
+  });
+
+  it("a 2.x run: list is a command list too", () => {
+    expect(specOf("steps:\n  - run: [echo a, echo b]\n").steps[0]!.command).toBe("( echo a\n) && ( echo b\n)");
   });
 });
 
