@@ -15,7 +15,7 @@ import { executorRefusal } from "./executor-support.ts";
 import { type ParamRule, paramProblem } from "./param-rules.ts";
 import { type DagType, findCycle, resolveDependencies } from "./plan.ts";
 import { readStepForms } from "./step-forms.ts";
-import { flattenStepGroups } from "./step-groups.ts";
+import { flattenStepGroups, generatedStepName } from "./step-groups.ts";
 import { unsupportedField } from "./unsupported-fields.ts";
 
 export const DAG_NAME_PATTERN = /^[a-zA-Z0-9_-]+$/;
@@ -601,8 +601,10 @@ function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
       runIdHeader: raw.webhook?.runIdHeader,
     },
     steps: resolveIdDependencies(
-      // Dagu names a step without a name by its place: cmd_1, cmd_2, …
-      raw.steps.map((step, index) => normaliseStep(step, `cmd_${index + 1}`, ["steps", index], errors, defaults)),
+      // Dagu names a step without a name by its kind and place: cmd_1, script_2, http_3, …
+      raw.steps.map((step, index) =>
+        normaliseStep(step, generatedStepName(step, index + 1), ["steps", index], errors, defaults),
+      ),
     ),
     handlerOn,
     localDags: [],
@@ -808,6 +810,23 @@ function toKeyValues(raw: z.infer<typeof keyValues> | undefined, path: Path, err
   });
 }
 
+/** Dagu 1.30's `${id.stdout}`, `${id.stderr}` and `${id.exitCode}` of a step with that `id`, if the step uses one. */
+function stepResultReference(step: StepSpec, ids: ReadonlySet<string>): string | undefined {
+  const texts = [
+    step.command,
+    step.script,
+    ...step.env.map(({ value }) => value),
+    ...step.preconditions.map(({ condition }) => condition),
+    JSON.stringify(step.executor?.config ?? {}),
+  ];
+  for (const text of texts) {
+    for (const match of (text ?? "").matchAll(/\$\{([A-Za-z_][A-Za-z0-9_-]*)\.(stdout|stderr|exitCode)\}/g)) {
+      if (ids.has(match[1]!)) return match[0];
+    }
+  }
+  return undefined;
+}
+
 /**
  * A step's `output`: its variable, and its key in the run's outputs as Dagu 1.30.2 writes it —
  * the `key` given, or the name in camelCase (`TOTAL_COUNT` → `totalCount`, `myVar` → `myvar`),
@@ -881,12 +900,20 @@ function checkMeaning(raw: RawDag, spec: DagSpec, options: ParseOptions, errors:
     }
   });
 
+  const stepIds = new Set(spec.steps.flatMap((step) => (step.id === undefined ? [] : [step.id])));
   const checkStep = (step: StepSpec, rawStep: RawStep, path: Path) => {
     if (step.command === undefined && step.script === undefined) {
       errors.push({ path, message: "a step needs a command or a script" });
     }
     const refusal = step.executor && executorRefusal(step.executor.type);
     if (refusal) errors.push({ path: [...path, "executor"], message: refusal });
+    const stepReference = stepIds.size > 0 ? stepResultReference(step, stepIds) : undefined;
+    if (stepReference) {
+      errors.push({
+        path,
+        message: `'${stepReference}' reads another step's log file or exit code, which is not supported yet: give that step an \`output:\` and use its variable`,
+      });
+    }
     step.preconditions.forEach((condition, index) => {
       const regex = condition.expected?.startsWith("re:") ? condition.expected.slice(3) : undefined;
       if (regex !== undefined && !compiles(regex)) {

@@ -5,8 +5,8 @@
  *   the item after the group follows every step of it (a step's own `depends` still wins);
  *   in a `graph`, a group adds no dependencies;
  * - a step without a name at the i-th item (counting from 1), j-th in its group (from 0), is
- *   `cmd_<i+j>`, or the next number no earlier unnamed step took (so `[a, [b, c, d], e]`
- *   names e `cmd_5`, and `[a, [b, name: y], e]` names e `cmd_3`).
+ *   `<kind>_<i+j>`, or the next number no earlier unnamed step took (so `[a, [b, c, d], e]`
+ *   names e `cmd_5`, and `[a, [b, name: y], e]` names e `cmd_3`); see `generatedStepName`.
  * The groups are flattened before the file is checked; errors still name a step where the file
  * wrote it (`steps[1][0].command`).
  */
@@ -45,9 +45,9 @@ export function flattenStepGroups(tree: unknown): FlatSteps {
       } else {
         if (typeof step.name !== "string" || step.name === "") {
           let number = outer + 1 + inner;
-          while (generated.has(`cmd_${number}`)) number++;
-          step.name = `cmd_${number}`;
-          generated.add(`cmd_${number}`);
+          while (generated.has(generatedStepName(step, number))) number++;
+          step.name = generatedStepName(step, number);
+          generated.add(step.name as string);
         }
         // A group's steps always get theirs (none, for a group that opens the DAG): a chain would
         // otherwise link each to the one before it in the flattened list.
@@ -68,4 +68,27 @@ export function flattenStepGroups(tree: unknown): FlatSteps {
         ? ["steps", ...sourceIndex[path[1]]!, ...path.slice(2)]
         : path,
   };
+}
+
+/**
+ * The name Dagu 1.30.2 gives a step without one, at a number (its place): by its kind —
+ * `<executor>_N` when it names an executor (`http_4`, `shell_6`), `script_N` for a script or a
+ * command of several lines, else `cmd_N`. Reads a step as written (2.x `run`/`action`, 2.0's
+ * `type`) or as read, with the same result.
+ */
+export function generatedStepName(step: Record<string, unknown>, number: number): string {
+  const executor = step.executor ?? step.type;
+  const type = typeof executor === "string" ? executor : isObject(executor) ? executor.type : undefined;
+  const action = typeof step.action === "string" ? step.action : undefined;
+  const text = step.command ?? step.run;
+  const multiLine = typeof text === "string" && text.trimEnd().includes("\n");
+  const kind =
+    typeof type === "string" && type !== ""
+      ? type
+      : action === "http.request"
+        ? "http"
+        : step.script !== undefined || multiLine
+          ? "script"
+          : "cmd";
+  return `${kind}_${number}`;
 }

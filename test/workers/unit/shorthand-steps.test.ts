@@ -18,6 +18,34 @@ describe("shorthand steps", () => {
     ]);
   });
 
+  it("an unnamed step is named by its kind too: script_N, <executor>_N (Dagu 1.30.2's names for this file)", () => {
+    const spec = specOf(
+      [
+        "steps:",
+        "  - command: echo one",
+        "  - script: echo two",
+        "  - command: |\n      echo three\n      echo more",
+        "  - executor: http\n    command: GET http://127.0.0.1:1/",
+        "  - command: [echo a, echo b]",
+        "  - executor: {type: shell}\n    command: echo six",
+        "  - echo seven",
+        "  - run: |\n      echo 2.x\n      echo script",
+        "  - action: http.request\n    with: {method: GET, url: 'http://127.0.0.1:1/'}",
+      ].join("\n"),
+    );
+    expect(spec.steps.map((step) => step.name)).toEqual([
+      "cmd_1",
+      "script_2",
+      "script_3",
+      "http_4",
+      "cmd_5",
+      "shell_6",
+      "cmd_7",
+      "script_8",
+      "http_9",
+    ]);
+  });
+
   it("a given name that a position would produce is a duplicate, as in Dagu", () => {
     const result = parseDagSpec("steps:\n  - name: cmd_2\n    command: echo a\n  - echo two\n");
     expect(result.ok).toBe(false);
@@ -125,6 +153,19 @@ describe("shorthand steps", () => {
       ["MY_VAL", "customKey"],
       ["TEMP", null],
     ]);
+  });
+
+  it("a step's ${id.stdout} / ${id.stderr} / ${id.exitCode} (Dagu 1.30's log paths and exit code) is refused, not left to the shell", () => {
+    const result = parseDagSpec(
+      "steps:\n  - id: gen\n    command: echo x\n  - command: echo ${gen.stdout}\n    depends: gen\n",
+    );
+    expect(result.ok).toBe(false);
+    if (!result.ok)
+      expect(result.errors.map(formatSpecError)).toEqual([
+        "steps[1]: '${gen.stdout}' reads another step's log file or exit code, which is not supported yet: give that step an `output:` and use its variable (line 4, col 5)",
+      ]);
+    // A variable's JSON field of the same shape is not a step reference.
+    expect(() => specOf("steps:\n  - command: echo ${PAYLOAD.stdout}\n")).not.toThrow();
   });
 
   it("depends may name a step by its id", () => {
