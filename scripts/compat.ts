@@ -44,7 +44,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import createClient, { type Client } from "openapi-fetch";
 import { formatSpecError, parseDagSpec, type StepSpec } from "../src/domain/dag-spec.ts";
-import { snakeToCamel } from "../src/domain/dialect.ts";
+import { camelToSnake, snakeToCamel } from "../src/domain/dialect.ts";
 import { executorRefusal } from "../src/domain/executor-support.ts";
 import { NODE_STATUS_LABELS, RUN_STATUS_LABELS } from "../src/domain/status.ts";
 import { unsupportedField } from "../src/domain/unsupported-fields.ts";
@@ -94,25 +94,37 @@ async function comingFromDagu(): Promise<string> {
   return /^## Coming from Dagu$([\s\S]*?)^## /m.exec(readme)?.[1] ?? "";
 }
 
-/** Step-form refusals (step-forms.ts): the shape of the message and where it names the feature. */
-const STEP_FORM_REFUSALS: readonly [shape: RegExp, feature: string][] = [
+/**
+ * Refusals written outside the field tables (step-forms.ts, dag-spec.ts): the shape of the
+ * message and the feature it names ("" when the message names it in its first quotes).
+ */
+const OTHER_REFUSALS: readonly [shape: RegExp, feature: string][] = [
   [/^(?:unknown )?action '([^']+)'/, ""],
   [/^'call' runs a sub-DAG/, "call"],
   [/^a step's 'run' with 'params' calls a sub-DAG/, "run"],
   [/^'eval' runs a command when the DAG loads/, "eval"],
   [/^'([^']+)' is not supported with run/, ""],
   [/^'([^']+)' of http\.request is not supported/, ""],
+  [/^'[^']+' runs a command \(`…`\) when the DAG loads/, "backticks"],
+  [/^'\$\{[^.]+\.(?:stdout|stderr|exitCode)\}' reads another step's log file/, "${id.stdout}"],
+  [/^'\$\{params\.[^}]+\}' \(Dagu 2\.x\) is not supported yet/, "${params.NAME}"],
+  [/structured outputs are not supported yet/, "structured outputs"],
+  [/^'(stop|restart)' schedules are not supported/, ""],
+  [/^one-off schedules \('at'\) are not supported/, "at"],
+  [/^runtime profiles are not supported/, "profile"],
+  [/^type '([^']+)' is not supported/, ""],
 ];
 
 /** The feature an error message refuses, if it is one of dagflare's refusals. */
 function refusedFeature(message: string): string | undefined {
   const field = /^'([^']+)' (.*)$/s.exec(message);
-  if (field && [unsupportedField("dag", field[1]!), unsupportedField("step", field[1]!)].includes(field[2])) {
+  const levels = ["dag", "step", "handler"] as const;
+  if (field && levels.some((level) => unsupportedField(level, field[1]!) === field[2])) {
     return field[1];
   }
   const executor = /^(?:unknown )?executor '([^']+)'/.exec(message);
   if (executor && executorRefusal(executor[1]!) === message) return executor[1];
-  for (const [shape, feature] of STEP_FORM_REFUSALS) {
+  for (const [shape, feature] of OTHER_REFUSALS) {
     const match = shape.exec(message);
     if (match) return match[1] ?? feature;
   }
@@ -125,8 +137,8 @@ function refusedFeature(message: string): string | undefined {
  */
 function namedIn(readme: string, feature: string): boolean {
   if (feature.includes("@")) return readme.includes("remote or custom actions");
-  const names = [feature, snakeToCamel(feature), feature.split(".")[0]!];
-  const word = (name: string) => new RegExp(`\\b${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\b`, "i");
+  const names = [feature, snakeToCamel(feature), camelToSnake(feature), feature.split(".")[0]!];
+  const word = (name: string) => new RegExp(`(?<![\\w$])${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?!\\w)`, "i");
   return names.some((name) => word(name).test(readme));
 }
 

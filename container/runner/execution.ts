@@ -99,11 +99,8 @@ export class Execution {
     // `bash -e`: the program and its options, as Dagu splits a step's shell.
     const [shell = "sh", ...shellOptions] = (request.shell || config.defaultShell).trim().split(/\s+/);
     const { env, prelude, notes, positional } = this.#environment(request.env, owner, shell);
-    const cwd = request.dir
-      ? isAbsolute(request.dir)
-        ? request.dir
-        : join(config.dagsDir, request.dir)
-      : config.dagsDir;
+    const dir = request.dir && expandDir(request.dir, env);
+    const cwd = dir ? (isAbsolute(dir) ? dir : join(config.dagsDir, dir)) : config.dagsDir;
     let argv: string[];
     if (request.script !== undefined) {
       const scriptFile = join(this.#dir, "script");
@@ -120,7 +117,7 @@ export class Execution {
     if (notes) writeFileSync(err, notes);
     let child: ChildProcess | undefined;
     let refusal: string | undefined;
-    if (!existsSync(cwd)) refusal = `working directory ${request.dir} does not exist`;
+    if (!existsSync(cwd)) refusal = `working directory ${dir} does not exist`;
     else if (Object.values(env).some((value) => value.includes("\0")))
       refusal = "a variable's value contains a NUL byte, which no environment can hold";
     else {
@@ -286,6 +283,18 @@ export class Execution {
     const from = keep === "tail" ? Math.max(0, size - limit) : 0;
     return this.#read(stream, from, limit).chunk;
   }
+}
+
+/**
+ * A step's working directory with its variables and a leading `~` expanded from the step's own
+ * environment, as Dagu expands `dir: $HOME/work` (the step's HOME is its execution folder).
+ */
+function expandDir(dir: string, env: Record<string, string>): string {
+  const withVariables = dir.replace(
+    /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g,
+    (_match, braced?: string, bare?: string) => env[(braced ?? bare)!] ?? "",
+  );
+  return withVariables.replace(/^~(?=\/|$)/, env.HOME ?? "~");
 }
 
 function completeUtf8Length(buffer: Buffer): number {

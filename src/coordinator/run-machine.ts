@@ -418,9 +418,10 @@ export class RunMachine {
     this.#store.deleteTimer("lease", runId, node.name);
     const stdout = capLog(result.stdout);
     const stderr = capLog(result.stderr);
-    // The output is captured even from a failed step; one larger than maxOutputSize fails it (Dagu).
+    // The output is captured even from a failed step; one larger than maxOutputSize fails it. As
+    // in Dagu 1.30.2 the bytes are counted as printed, before trimming (`abcd\n` is 5).
     const captured = step.output ? result.stdout.trim() : null;
-    const oversized = captured !== null && new TextEncoder().encode(captured).byteLength > spec.maxOutputSize;
+    const oversized = captured !== null && new TextEncoder().encode(result.stdout).byteLength > spec.maxOutputSize;
     const exitCode = oversized && result.exitCode === 0 ? 1 : result.exitCode;
     const error = oversized ? `output exceeded maxOutputSize (${spec.maxOutputSize} bytes)` : result.error;
     const failed = exitCode !== 0;

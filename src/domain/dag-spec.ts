@@ -267,7 +267,7 @@ const stepFields = {
         variableName,
         z.strictObject({ name: variableName, key: z.string().min(1).optional(), omit: z.boolean().optional() }),
       ],
-      { error: "expected a variable name or {name, key, omit}" },
+      { error: "expected a variable name or {name, key, omit} (Dagu 2.x's structured outputs are not supported yet)" },
     )
     .optional(),
   env: keyValues.optional(),
@@ -810,18 +810,30 @@ function toKeyValues(raw: z.infer<typeof keyValues> | undefined, path: Path, err
   });
 }
 
-/** Dagu 1.30's `${id.stdout}`, `${id.stderr}` and `${id.exitCode}` of a step with that `id`, if the step uses one. */
-function stepResultReference(step: StepSpec, ids: ReadonlySet<string>): string | undefined {
-  const texts = [
-    step.command,
-    step.script,
-    ...step.env.map(({ value }) => value),
-    ...step.preconditions.map(({ condition }) => condition),
-    JSON.stringify(step.executor?.config ?? {}),
-  ];
+/** The texts of a step in which Dagu expands references. */
+const stepTexts = (step: StepSpec) => [
+  step.command,
+  step.script,
+  ...step.env.map(({ value }) => value),
+  ...step.preconditions.map(({ condition }) => condition),
+  JSON.stringify(step.executor?.config ?? {}),
+];
+
+/**
+ * Why a reference in these texts can't run, if one can't: Dagu 1.30's `${id.stdout}`,
+ * `${id.stderr}`, `${id.exitCode}` of a step with that id, and Dagu 2.x's `${params.NAME}`.
+ * Left alone, each would expand to nothing here.
+ */
+function unsupportedReference(
+  texts: readonly (string | undefined)[],
+  stepIds: ReadonlySet<string>,
+): string | undefined {
   for (const text of texts) {
-    for (const match of (text ?? "").matchAll(/\$\{([A-Za-z_][A-Za-z0-9_-]*)\.(stdout|stderr|exitCode)\}/g)) {
-      if (ids.has(match[1]!)) return match[0];
+    for (const match of (text ?? "").matchAll(/\$\{([A-Za-z_][A-Za-z0-9_-]*)\.([A-Za-z_][A-Za-z0-9_]*)\}/g)) {
+      const [reference, owner, field] = match as unknown as [string, string, string];
+      if (stepIds.has(owner) && ["stdout", "stderr", "exitCode"].includes(field))
+        return `'${reference}' reads another step's log file or exit code, which is not supported yet: give that step an \`output:\` and use its variable`;
+      if (owner === "params") return `'${reference}' (Dagu 2.x) is not supported yet: write \`\${${field}}\``;
     }
   }
   return undefined;
@@ -901,19 +913,19 @@ function checkMeaning(raw: RawDag, spec: DagSpec, options: ParseOptions, errors:
   });
 
   const stepIds = new Set(spec.steps.flatMap((step) => (step.id === undefined ? [] : [step.id])));
+  const envReference = unsupportedReference(
+    [...spec.env, ...spec.params].map(({ value }) => value),
+    stepIds,
+  );
+  if (envReference) errors.push({ path: ["env"], message: envReference });
   const checkStep = (step: StepSpec, rawStep: RawStep, path: Path) => {
     if (step.command === undefined && step.script === undefined) {
       errors.push({ path, message: "a step needs a command or a script" });
     }
     const refusal = step.executor && executorRefusal(step.executor.type);
     if (refusal) errors.push({ path: [...path, "executor"], message: refusal });
-    const stepReference = stepIds.size > 0 ? stepResultReference(step, stepIds) : undefined;
-    if (stepReference) {
-      errors.push({
-        path,
-        message: `'${stepReference}' reads another step's log file or exit code, which is not supported yet: give that step an \`output:\` and use its variable`,
-      });
-    }
+    const reference = unsupportedReference(stepTexts(step), stepIds);
+    if (reference) errors.push({ path, message: reference });
     step.preconditions.forEach((condition, index) => {
       const regex = condition.expected?.startsWith("re:") ? condition.expected.slice(3) : undefined;
       if (regex !== undefined && !compiles(regex)) {

@@ -42,6 +42,9 @@ export type Canonical = {
 export const snakeToCamel = (key: string) =>
   key.replace(/_([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());
 
+/** A 1.x camelCase key as its 2.x snake_case twin (`retryPolicy` → `retry_policy`). */
+export const camelToSnake = (key: string) => key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+
 export function canonicalize(tree: unknown, root: Level): Canonical {
   const renames = new Map<string, string>();
   const problems: DialectProblem[] = [];

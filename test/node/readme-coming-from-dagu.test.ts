@@ -2,12 +2,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
+import { camelToSnake } from "../../src/domain/dialect.ts";
 import { refusedFieldNames } from "../../src/domain/unsupported-fields.ts";
 
 const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8");
 const section = readme.slice(readme.indexOf("## Coming from Dagu"), readme.indexOf("## Decisions"));
-
-const camelToSnake = (key: string) => key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
 
 it("names every refused field, in either of Dagu's spellings", () => {
   const { dag, step, handler } = refusedFieldNames();

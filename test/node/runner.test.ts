@@ -226,6 +226,11 @@ describe("step runner", () => {
       stdout: `${IMAGE_SHELL}|production|/tmp/elsewhere|/usr/bin:/bin:/opt/tools\nto-err\n`,
     });
     expect(dagu.result!.stderr).not.toContain("ignored the variable");
+    // A working directory may use the step's variables and ~, as Dagu's `workingDir: $HOME`.
+    const home = await run({ command: 'test "$PWD" = "$HOME" && echo home', dir: "$HOME" });
+    expect(home.result).toMatchObject({ exitCode: 0, stdout: "home\n" });
+    expect((await run({ command: "pwd", dir: "~" })).result!.stdout).toMatch(/^\/.+\n$/);
+    expect((await run({ command: "pwd", dir: "${TOP}", env: { TOP: "/" } })).result!.stdout).toBe("/\n");
     // What the Worker expands ${PATH} to is the PATH a step gets without one.
     expect(DEFAULT_PATH).toBe(STEP_PATH);
     expect((await run({ command: 'echo "$PATH"' })).result!.stdout).toBe(`${STEP_PATH}\n`);

@@ -154,6 +154,19 @@ steps:
     expect(await printed("\n  - A: b\n  - C")).toBe("b||C|C\n");
   });
 
+  it("maxOutputSize counts the bytes a step printed, its trailing newline too (as Dagu 1.30.2)", async () => {
+    const dag = unique("output-limit");
+    const spec =
+      'maxOutputSize: 4\ntype: graph\nsteps:\n  - name: fits\n    command: printf "abcd"\n    output: A\n  - name: newline\n    command: printf "abcd\\n"\n    output: B\n  - name: space\n    command: printf "abc \\n"\n    output: C\n';
+    const run = await waitForRun(token, dag, await createAndStart(token, dag, spec));
+    expect(run.nodes.map((node) => [node.step.name, node.statusLabel])).toEqual([
+      ["fits", "succeeded"],
+      ["newline", "failed"],
+      ["space", "failed"],
+    ]);
+    expect(nodeOf(run, "newline").error).toBe("output exceeded maxOutputSize (4 bytes)");
+  });
+
   it("hostile payload values are printed, never run", async () => {
     const dag = unique("hostile");
     const marker = `/tmp/dagflare-pwned-${dag}`;

@@ -164,6 +164,15 @@ describe("shorthand steps", () => {
       expect(result.errors.map(formatSpecError)).toEqual([
         "steps[1]: '${gen.stdout}' reads another step's log file or exit code, which is not supported yet: give that step an `output:` and use its variable (line 4, col 5)",
       ]);
+    // Dagu 2.x's ${params.NAME}, in a step or in env, would expand to nothing: refused too.
+    const twoX = parseDagSpec(
+      "params: [{name: env, default: prod}]\nenv:\n  A: ${params.env}\nsteps:\n  - run: echo\n",
+    );
+    expect(twoX.ok).toBe(false);
+    if (!twoX.ok)
+      expect(twoX.errors.map(formatSpecError)[0]).toBe(
+        "env: '${params.env}' (Dagu 2.x) is not supported yet: write `${env}` (line 3, col 3)",
+      );
     // A variable's JSON field of the same shape is not a step reference.
     expect(() => specOf("steps:\n  - command: echo ${PAYLOAD.stdout}\n")).not.toThrow();
   });
