@@ -99,7 +99,8 @@ async function comingFromDagu(): Promise<string> {
  * message and the feature it names ("" when the message names it in its first quotes).
  */
 const OTHER_REFUSALS: readonly [shape: RegExp, feature: string][] = [
-  [/^(?:unknown )?action '([^']+)'/, ""],
+  [/^unknown action '[^']+' \(custom actions/, "custom actions"],
+  [/^action '([^']+)'/, ""],
   [/^'call' runs a sub-DAG/, "call"],
   [/^a step's 'run' with 'params' calls a sub-DAG/, "run"],
   [/^'eval' runs a command when the DAG loads/, "eval"],
@@ -123,7 +124,9 @@ function refusedFeature(message: string): string | undefined {
     return field[1];
   }
   const executor = /^(?:unknown )?executor '([^']+)'/.exec(message);
-  if (executor && executorRefusal(executor[1]!) === message) return executor[1];
+  // The README's executor table names the known ones; any other is "refused as an unknown executor".
+  if (executor && executorRefusal(executor[1]!) === message)
+    return message.startsWith("unknown") ? "unknown executor" : executor[1];
   for (const [shape, feature] of OTHER_REFUSALS) {
     const match = shape.exec(message);
     if (match) return match[1] ?? feature;

@@ -26,6 +26,7 @@ const REFUSED: Readonly<Record<string, string>> = {
   gha: GITHUB_ACTION,
   "github-action": GITHUB_ACTION,
   archive: "is not supported: run tar or zip in a command step",
+  hitl: "waits for a person's approval, which dagflare doesn't: split the DAG and start the rest by webhook",
 };
 
 /** Why a step with this executor type can't run here, or `undefined` when it can. */

@@ -63,8 +63,10 @@ function buildStepInvocation({ attempt, step, scope, maxOutputSize, leaseMs }: I
     shell: step.shell,
     dir: step.dir,
     config: expandDeep(step.executor?.config ?? {}, scope),
+    // An output step keeps its head: one byte past maxOutputSize tells "too large", and at least
+    // the log's size, so a step that printed too much still shows what it printed (as Dagu's log).
     stdoutCapture: step.output
-      ? { limit: maxOutputSize + 1, keep: "head" as const } // one byte more tells "too large"
+      ? { limit: Math.max(maxOutputSize + 1, MAX_LOG_BYTES), keep: "head" as const }
       : { limit: MAX_LOG_BYTES, keep: "tail" as const },
   };
   if (step.executor?.type === "http") {

@@ -36,6 +36,7 @@ describe("step executors", () => {
       ["github_action", /workflow_dispatch/],
       ["gha", /workflow_dispatch/],
       ["archive", /tar or zip/],
+      ["hitl", /approval.*webhook/],
       ["nonsense", /unknown executor 'nonsense'/],
     ];
     for (const [type, alternative] of cases) {

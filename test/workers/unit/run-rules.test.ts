@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { matchesSomeLine, unmetPrecondition } from "../../../src/domain/conditions.ts";
 import { buildInvocation, runsOnRunner } from "../../../src/domain/invocation.ts";
 import { runScope, STEP_PATH } from "../../../src/domain/scope.ts";
+import { MAX_LOG_BYTES } from "../../../src/executors/executor.ts";
 import { specOf } from "./spec-helpers.ts";
 
 const stepsOf = (yaml: string) => specOf(yaml).steps;
@@ -112,7 +113,9 @@ describe("a step's invocation", () => {
     const viaShell = buildInvocation({ attempt, step: shell!, scope: scope(), maxOutputSize: 10, leaseMs: 5000 });
     expect(viaShell.command).not.toContain("$(id)");
     expect(Object.values(viaShell.env)).toContain("$(id)");
-    expect(viaShell.stdoutCapture).toEqual({ limit: 11, keep: "head" });
+    expect(viaShell.stdoutCapture).toEqual({ limit: MAX_LOG_BYTES, keep: "head" });
+    const large = buildInvocation({ attempt, step: shell!, scope: scope(), maxOutputSize: 1_000_000, leaseMs: 5000 });
+    expect(large.stdoutCapture).toEqual({ limit: 1_000_001, keep: "head" });
     expect([runsOnRunner(http), runsOnRunner(shell)]).toEqual([false, true]);
   });
 
