@@ -22,7 +22,8 @@ export const MAX_LOG_BYTES = 256 * 1024;
 
 /**
  * stdout as the result must carry it (the invocation says how): for an `output:` step its head,
- * up to one byte past maxOutputSize (which tells "too large"); otherwise the log's tail.
+ * up to one byte past maxOutputSize (which tells "too large") and at least the log's size;
+ * otherwise the log's tail.
  */
 export function capStdout(text: string, capture: StepInvocation["stdoutCapture"]): string {
   if (capture.keep === "tail") return capLog(text, capture.limit);
