@@ -9,20 +9,21 @@
  * unfinished attempt, so a redelivered message or a late result changes nothing.
  */
 import { unmetPrecondition } from "../domain/conditions.ts";
-import { type DagSpec, type HandlerEvent, parseDagSpec, type StepSpec } from "../domain/dag-spec.ts";
+import { type Condition, type DagSpec, type HandlerEvent, parseDagSpec, type StepSpec } from "../domain/dag-spec.ts";
 import { buildInvocation, runsOnRunner } from "../domain/invocation.ts";
 import { paramsProblem } from "../domain/param-rules.ts";
 import { resolveParams } from "../domain/params.ts";
 import { resolveDependencies } from "../domain/plan.ts";
 import {
   afterHandlers,
+  backoffDelaySeconds,
   continues,
   type FinalStatus,
   failureAllowed,
   handlersFor,
   progress,
-  retryDelaySeconds,
   type StepState,
+  shouldRepeat,
   shouldRetry,
   stepsOutcome,
 } from "../domain/progress.ts";
@@ -416,7 +417,8 @@ export class RunMachine {
     const spec = this.#spec(this.#store.run(runId)!);
     const step = this.#stepOf(node)!;
     this.#store.deleteTimer("lease", runId, node.name);
-    const stdout = capLog(result.stdout);
+    // A repeating step's log holds every run's stdout, as Dagu's log file does.
+    const stdout = capLog(node.repeat_stdout + result.stdout);
     const stderr = capLog(result.stderr);
     // The output is captured even from a failed step; one larger than maxOutputSize fails it. As
     // in Dagu 1.30.2 the bytes are counted as printed, before trimming (`abcd\n` is 5).
@@ -428,7 +430,7 @@ export class RunMachine {
 
     if (failed && retryable && shouldRetry(step.retryPolicy, node.retry_count, exitCode)) {
       const retry = node.retry_count + 1;
-      const delay = retryDelaySeconds(step.retryPolicy, retry);
+      const delay = backoffDelaySeconds(step.retryPolicy, retry);
       const reason = error ?? `exit code ${exitCode}`;
       this.#store.recordRetryWait(runId, node.name, { retryCount: retry, exitCode, error: reason, stdout, stderr });
       this.#store.setTimer("retry", runId, node.name, node.attempt, Date.now() + delay * 1000);
@@ -437,6 +439,19 @@ export class RunMachine {
         `${node.name}: attempt ${node.attempt} failed (${error ?? `exit ${exitCode}`}); retry ${retry} of ${step.retryPolicy.limit} in ${delay} s`,
       );
       return;
+    }
+
+    const repeat = step.repeatPolicy;
+    if (repeat && retryable && !oversized) {
+      const runs = node.repeat_count + 1;
+      const conditionMet = repeat.condition && this.#repeatConditionMet(node, step, repeat.condition, captured);
+      if (shouldRepeat(repeat, runs, { exitCode, conditionMet })) {
+        const delay = backoffDelaySeconds(repeat, runs);
+        this.#store.recordRepeatWait(runId, node.name, { repeatCount: runs, repeatStdout: stdout, output: captured });
+        this.#store.setTimer("retry", runId, node.name, node.attempt, Date.now() + delay * 1000);
+        this.#log(runId, `${node.name}: run ${runs} ended (exit ${exitCode}); it repeats in ${delay} s`);
+        return;
+      }
     }
 
     const markSuccess =
@@ -522,6 +537,13 @@ export class RunMachine {
         return variable ? [[variable, output] as const] : [];
       }),
     });
+  }
+
+  /** A repeat condition, read with the step's variables and the output its run just printed. */
+  #repeatConditionMet(node: NodeRecord, step: StepSpec, condition: Condition, output: string | null): boolean {
+    const scope = this.#scope(this.#store.run(node.run_id)!, node.name);
+    if (step.output && output !== null) scope.set(step.output, output);
+    return unmetPrecondition([condition], scope) === undefined;
   }
 
   #unmetPrecondition(run: RunRecord, step: StepSpec) {

@@ -98,6 +98,9 @@ const MIGRATIONS = [
    CREATE INDEX IF NOT EXISTS runs_by_finish ON runs (finished_at) WHERE finished_at IS NOT NULL;`,
   // v3: the request headers a DAG forwards from its webhook trigger (WEBHOOK_HEADERS).
   `ALTER TABLE runs ADD COLUMN headers TEXT;`,
+  // v4: a repeating step (repeatPolicy): its runs so far and their stdout, which its log keeps.
+  `ALTER TABLE nodes ADD COLUMN repeat_count INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE nodes ADD COLUMN repeat_stdout TEXT NOT NULL DEFAULT '';`,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length + 1;
 
@@ -141,6 +144,9 @@ export type NodeRecord = {
   attempt: number;
   attempt_state: AttemptState;
   retry_count: number;
+  /** Runs of a repeating step that ended and were repeated, and the stdout they printed. */
+  repeat_count: number;
+  repeat_stdout: string;
   started_at: string | null;
   finished_at: string | null;
   exit_code: number | null;
@@ -454,6 +460,25 @@ export class RunStore {
     );
   }
 
+  /** A repeating step's run ended and it runs again (after its interval): counted, its stdout kept. */
+  recordRepeatWait(
+    runId: string,
+    name: string,
+    wait: { repeatCount: number; repeatStdout: string; output: string | null },
+  ): void {
+    this.#run(
+      `UPDATE nodes SET attempt_state = 'waiting_retry', retry_count = 0, repeat_count = ?, repeat_stdout = ?, output = ?,
+         stdout = ?
+       WHERE run_id = ? AND name = ?`,
+      wait.repeatCount,
+      wait.repeatStdout,
+      wait.output,
+      wait.repeatStdout,
+      runId,
+      name,
+    );
+  }
+
   recordResult(runId: string, name: string, result: NodeResult): void {
     this.#run(
       `UPDATE nodes SET status = ?, attempt_state = 'done', finished_at = ?, exit_code = ?, error = ?, output = ?,
@@ -498,8 +523,8 @@ export class RunStore {
    */
   resetForRetry(runId: string, stepName: string | null): void {
     this.#run(
-      `UPDATE nodes SET status = ?, attempt_state = 'none', retry_count = 0, started_at = NULL, finished_at = NULL,
-         exit_code = NULL, error = NULL, output = NULL, stdout = '', stderr = ''
+      `UPDATE nodes SET status = ?, attempt_state = 'none', retry_count = 0, repeat_count = 0, repeat_stdout = '',
+         started_at = NULL, finished_at = NULL, exit_code = NULL, error = NULL, output = NULL, stdout = '', stderr = ''
        WHERE run_id = ? AND kind = 'step' AND (name = ? OR (? IS NULL AND status <> ?))`,
       NODE_STATUS.not_started,
       runId,

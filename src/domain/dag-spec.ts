@@ -10,6 +10,7 @@
 import { Cron } from "croner";
 import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments } from "yaml";
 import { z } from "zod";
+import { isShellCondition } from "./conditions.ts";
 import { canonicalize, type Level } from "./dialect.ts";
 import { executorRefusal } from "./executor-support.ts";
 import { type ParamRule, paramProblem } from "./param-rules.ts";
@@ -40,6 +41,21 @@ export interface JsonObject {
 export interface JsonArray extends Array<JsonValue> {}
 
 export type Condition = { condition: string; expected: string | undefined; negate: boolean; error: string | undefined };
+
+/**
+ * Dagu's `repeatPolicy`, as the 1.30.2 binary runs it: after each run of the step, `while`
+ * repeats when the check matches, `until` when it doesn't; the check is the exit code (in
+ * `exitCodes`), else the condition, else "it succeeded". At most `limit` runs in all.
+ */
+export type RepeatPolicy = {
+  mode: "while" | "until";
+  condition: Condition | undefined;
+  exitCodes: number[];
+  intervalSec: number;
+  backoff: number;
+  maxIntervalSec: number | undefined;
+  limit: number | undefined;
+};
 
 export type RetryPolicy = {
   limit: number;
@@ -75,6 +91,7 @@ export type StepSpec = {
   env: KeyValue[];
   preconditions: Condition[];
   retryPolicy: RetryPolicy | undefined;
+  repeatPolicy: RepeatPolicy | undefined;
   continueOn: ContinueOn;
   timeoutSec: number | undefined;
   executor: { type: string; config: JsonObject } | undefined;
@@ -225,12 +242,25 @@ const conditionSchema = z.union(
   { error: "expected a condition string or {condition, expected}" },
 );
 
+const backoffSchema = z.union([z.boolean(), z.number().gt(1, "a backoff multiplier must be greater than 1")]);
+
 const retryPolicySchema = z.strictObject({
   limit: z.int().min(0, "must not be negative").max(100, "at most 100 retries"),
   intervalSec: seconds.optional(),
   exitCode: exitCodes.optional(),
-  backoff: z.union([z.boolean(), z.number().gt(1, "a backoff multiplier must be greater than 1")]).optional(),
+  backoff: backoffSchema.optional(),
   maxIntervalSec: seconds.optional(),
+});
+
+const repeatPolicySchema = z.strictObject({
+  repeat: z.union([z.boolean(), z.enum(["while", "until"])], { error: "expected true, 'while' or 'until'" }).optional(),
+  condition: z.string().optional(),
+  expected: scalar.optional(),
+  exitCode: exitCodes.optional(),
+  intervalSec: seconds.optional(),
+  backoff: backoffSchema.optional(),
+  maxIntervalSec: seconds.optional(),
+  limit: z.int().min(1, "must be at least 1").max(10_000, "at most 10,000 runs").optional(),
 });
 
 const continueOnFields = z.strictObject({
@@ -273,6 +303,7 @@ const stepFields = {
   env: keyValues.optional(),
   preconditions: z.union([conditionSchema, z.array(conditionSchema)]).optional(),
   retryPolicy: retryPolicySchema.optional(),
+  repeatPolicy: repeatPolicySchema.optional(),
   continueOn: continueOnSchema.optional(),
   timeoutSec: seconds.optional(),
   executor: executorSchema.optional(),
@@ -283,6 +314,7 @@ const stepSchema = z.strictObject({ ...stepFields, name: stepFields.name.optiona
 /** Dagu 2.x `defaults`: what every step (and handler) has unless it sets its own. */
 const defaultsSchema = z.strictObject({
   retryPolicy: retryPolicySchema.optional(),
+  repeatPolicy: repeatPolicySchema.optional(),
   continueOn: continueOnSchema.optional(),
   timeoutSec: seconds.optional(),
   env: keyValues.optional(),
@@ -375,6 +407,7 @@ const dagSchema = z.strictObject({
 
 /** The file's levels, for reading both of Dagu's spellings (./dialect.ts). */
 const RETRY_LEVEL: Level = { keys: Object.keys(retryPolicySchema.shape) };
+const REPEAT_LEVEL: Level = { keys: Object.keys(repeatPolicySchema.shape) };
 const CONTINUE_ON_LEVEL: Level = { keys: Object.keys(continueOnFields.shape) };
 const STEP_LEVEL: Level = {
   keys: Object.keys(stepFields),
@@ -382,6 +415,7 @@ const STEP_LEVEL: Level = {
   aliases: { working_dir: "dir", workingDir: "dir", precondition: "preconditions" },
   children: {
     retryPolicy: { level: RETRY_LEVEL },
+    repeatPolicy: { level: REPEAT_LEVEL },
     continueOn: { level: CONTINUE_ON_LEVEL },
   },
   rewrite: readStepForms,
@@ -401,7 +435,11 @@ const DAG_LEVEL: Level = {
     defaults: {
       level: {
         keys: Object.keys(defaultsSchema.shape),
-        children: { retryPolicy: { level: RETRY_LEVEL }, continueOn: { level: CONTINUE_ON_LEVEL } },
+        children: {
+          retryPolicy: { level: RETRY_LEVEL },
+          repeatPolicy: { level: REPEAT_LEVEL },
+          continueOn: { level: CONTINUE_ON_LEVEL },
+        },
       },
     },
   },
@@ -551,7 +589,9 @@ function fromZodIssue(issue: z.core.$ZodIssue): LocatedError[] {
 function unknownFieldMessage(path: Path, key: string): string {
   const inStep = path.length === 2 && (path[0] === "steps" || path[0] === "handlerOn");
   const inHandlers = path.length === 1 && path[0] === "handlerOn";
-  const level = path.length === 0 ? "dag" : inStep ? "step" : inHandlers ? "handler" : undefined;
+  const inDefaults = path.length === 1 && path[0] === "defaults";
+  const level =
+    path.length === 0 ? "dag" : inStep ? "step" : inHandlers ? "handler" : inDefaults ? "defaults" : undefined;
   const reason = level && unsupportedField(level, key);
   if (reason) return `'${key}' ${reason}`;
   const suggestion = [...KNOWN_FIELDS].find((known) => editDistance(known, key) <= 2 && known !== key);
@@ -566,6 +606,7 @@ function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
     shell: raw.shell,
     dir: raw.workingDir,
     retryPolicy: raw.defaults?.retryPolicy,
+    repeatPolicy: raw.defaults?.repeatPolicy,
     continueOn: raw.defaults?.continueOn,
     timeoutSec: raw.defaults?.timeoutSec,
     env: toKeyValues(raw.defaults?.env, ["defaults", "env"], errors),
@@ -717,6 +758,7 @@ type StepDefaults = {
   shell: string | undefined;
   dir: string | undefined;
   retryPolicy: RawStep["retryPolicy"];
+  repeatPolicy: RawStep["repeatPolicy"];
   continueOn: RawStep["continueOn"];
   timeoutSec: number | undefined;
   /** Set before the step's own env, which may override it. */
@@ -756,11 +798,12 @@ function normaliseStep(
             error: condition.error,
           },
     ),
+    repeatPolicy: repeatPolicyOf(raw.repeatPolicy ?? defaults.repeatPolicy),
     retryPolicy: retry && {
       limit: retry.limit,
       intervalSec: retry.intervalSec ?? 0,
       exitCodes: toList(retry.exitCode),
-      backoff: retry.backoff === true ? 2 : retry.backoff === false || retry.backoff === undefined ? 1 : retry.backoff,
+      backoff: backoffOf(retry.backoff),
       maxIntervalSec: retry.maxIntervalSec,
     },
     continueOn:
@@ -838,6 +881,44 @@ function unsupportedReference(
   }
   return undefined;
 }
+
+/** Dagu's repeat modes: explicit, `repeat: true` (while), or implied (a condition: until; exit codes: while). */
+function repeatPolicyOf(raw: RawStep["repeatPolicy"]): RepeatPolicy | undefined {
+  if (!raw) return undefined;
+  const exitCodes = toList(raw.exitCode);
+  const condition =
+    raw.condition === undefined
+      ? undefined
+      : {
+          condition: raw.condition,
+          expected: raw.expected === undefined ? undefined : String(raw.expected),
+          negate: false,
+          error: undefined,
+        };
+  const mode =
+    raw.repeat === "while" || raw.repeat === "until"
+      ? raw.repeat
+      : raw.repeat === true
+        ? "while"
+        : condition !== undefined
+          ? "until"
+          : exitCodes.length > 0
+            ? "while"
+            : undefined;
+  if (mode === undefined) return undefined;
+  return {
+    mode,
+    condition,
+    exitCodes,
+    intervalSec: raw.intervalSec ?? 0,
+    backoff: backoffOf(raw.backoff),
+    maxIntervalSec: raw.maxIntervalSec,
+    limit: raw.limit,
+  };
+}
+
+const backoffOf = (backoff: boolean | number | undefined) =>
+  backoff === true ? 2 : backoff === false || backoff === undefined ? 1 : backoff;
 
 /**
  * A step's `output`: its variable, and its key in the run's outputs as Dagu 1.30.2 writes it —
@@ -926,6 +1007,14 @@ function checkMeaning(raw: RawDag, spec: DagSpec, options: ParseOptions, errors:
     if (refusal) errors.push({ path: [...path, "executor"], message: refusal });
     const reference = unsupportedReference(stepTexts(step), stepIds);
     if (reference) errors.push({ path, message: reference });
+    const repeatCondition = step.repeatPolicy?.condition;
+    if (repeatCondition && isShellCondition(repeatCondition)) {
+      errors.push({
+        path: [...path, "repeatPolicy", "condition"],
+        message:
+          "a repeat condition that runs a command is not supported yet: repeat on `exitCode`, or compare a variable (`${OUT}`) with `expected`",
+      });
+    }
     step.preconditions.forEach((condition, index) => {
       const regex = condition.expected?.startsWith("re:") ? condition.expected.slice(3) : undefined;
       if (regex !== undefined && !compiles(regex)) {

@@ -3,7 +3,7 @@
  * of the plan and the nodes' statuses, so the rules are tested without a Durable Object.
  */
 import { matchesSomeLine } from "./conditions.ts";
-import type { ContinueOn, HandlerEvent, RetryPolicy } from "./dag-spec.ts";
+import type { ContinueOn, HandlerEvent, RepeatPolicy, RetryPolicy } from "./dag-spec.ts";
 import type { NodeStatus, RunStatus } from "./status.ts";
 
 export type StepState = { status: NodeStatus; continued: boolean };
@@ -106,12 +106,12 @@ export function afterHandlers(outcome: FinalStatus, handlerFailed: boolean): Fin
   return handlerFailed && outcome === "succeeded" ? "failed" : outcome;
 }
 
-/**
- * Seconds to wait before retry number `retry` (1 for the first retry): `intervalSec`, multiplied
- * by `backoff` for each retry after the first, capped at `maxIntervalSec`.
- */
-export function retryDelaySeconds(policy: RetryPolicy, retry: number): number {
-  const delay = policy.intervalSec * policy.backoff ** Math.max(0, retry - 1);
+/** Seconds before the n-th retry or repeat (from 1): `intervalSec`, grown by `backoff`, capped by `maxIntervalSec`. */
+export function backoffDelaySeconds(
+  policy: Pick<RetryPolicy, "intervalSec" | "backoff" | "maxIntervalSec">,
+  count: number,
+): number {
+  const delay = policy.intervalSec * policy.backoff ** Math.max(0, count - 1);
   return policy.maxIntervalSec === undefined ? delay : Math.min(delay, policy.maxIntervalSec);
 }
 
@@ -123,4 +123,26 @@ export function shouldRetry(
 ): policy is RetryPolicy {
   if (!policy || retriesSoFar >= policy.limit) return false;
   return policy.exitCodes.length === 0 || policy.exitCodes.includes(exitCode);
+}
+
+/**
+ * Whether a step runs again under its repeat policy, after `runs` runs, the last one ending with
+ * `exitCode` and (when the policy has a condition) `conditionMet`; as the Dagu 1.30.2 binary
+ * decides it. A failure ends an unconditional repeat; with exit codes or a condition the check
+ * alone decides. The last run's result is the step's.
+ */
+export function shouldRepeat(
+  policy: RepeatPolicy,
+  runs: number,
+  last: { exitCode: number; conditionMet: boolean | undefined },
+): boolean {
+  if (policy.limit !== undefined && runs >= policy.limit) return false;
+  const matched =
+    policy.exitCodes.length > 0
+      ? policy.exitCodes.includes(last.exitCode)
+      : policy.condition
+        ? last.conditionMet === true
+        : last.exitCode === 0;
+  if (policy.exitCodes.length === 0 && !policy.condition) return matched; // unconditional: while it succeeds
+  return policy.mode === "while" ? matched : !matched;
 }

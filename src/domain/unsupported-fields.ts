@@ -64,7 +64,6 @@ const DAG_FIELDS: Readonly<Record<string, string>> = {
 const STEP_FIELDS: Readonly<Record<string, string>> = {
   call: SUB_DAGS_LATER,
   parallel: SUB_DAGS_LATER,
-  repeatPolicy: "repeats a step, which comes with the composition work (not supported yet)",
   mailOnError: "sends e-mail, which dagflare doesn't: use an alert policy (JOB_FAILURE)",
   signalOnStop: "is not supported: a stopped step's process tree gets SIGTERM, then SIGKILL",
   stdout: NOT_HERE,
@@ -96,7 +95,13 @@ const HANDLER_FIELDS: Readonly<Record<string, string>> = {
   wait: "runs when a step waits for approval, and dagflare has no approval steps",
 };
 
-const TABLES = { dag: DAG_FIELDS, step: STEP_FIELDS, handler: HANDLER_FIELDS } as const;
+/** `defaults` (2.x) a step would take but dagflare doesn't; the others are refused as in a step. */
+const DEFAULTS_FIELDS: Readonly<Record<string, string>> = {
+  ...STEP_FIELDS,
+  preconditions: "in defaults are not supported yet: put them on the steps",
+};
+
+const TABLES = { dag: DAG_FIELDS, step: STEP_FIELDS, handler: HANDLER_FIELDS, defaults: DEFAULTS_FIELDS } as const;
 
 /** Why a field at the DAG's top level, in a step or among the handlers isn't supported, or `undefined` if dagflare doesn't know it. */
 export function unsupportedField(level: keyof typeof TABLES, key: string): string | undefined {
@@ -106,5 +111,10 @@ export function unsupportedField(level: keyof typeof TABLES, key: string): strin
 
 /** Every field this module refuses, by level (the README's Coming-from-Dagu table names each). */
 export function refusedFieldNames(): Record<keyof typeof TABLES, string[]> {
-  return { dag: Object.keys(DAG_FIELDS), step: Object.keys(STEP_FIELDS), handler: Object.keys(HANDLER_FIELDS) };
+  return {
+    dag: Object.keys(DAG_FIELDS),
+    step: Object.keys(STEP_FIELDS),
+    handler: Object.keys(HANDLER_FIELDS),
+    defaults: Object.keys(DEFAULTS_FIELDS),
+  };
 }

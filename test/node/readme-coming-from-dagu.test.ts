@@ -9,8 +9,8 @@ const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), 
 const section = readme.slice(readme.indexOf("## Coming from Dagu"), readme.indexOf("## Decisions"));
 
 it("names every refused field, in either of Dagu's spellings", () => {
-  const { dag, step, handler } = refusedFieldNames();
-  const undocumented = [...new Set([...dag, ...step, ...handler])].filter(
+  const { dag, step, handler, defaults } = refusedFieldNames();
+  const undocumented = [...new Set([...dag, ...step, ...handler, ...defaults])].filter(
     (key) =>
       !section.includes(`\`${key}\``) &&
       !section.includes(`\`${camelToSnake(key)}\``) &&

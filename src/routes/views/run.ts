@@ -92,7 +92,9 @@ function nodeView(run: RunView, node: NodeView, step: StepSpec | undefined) {
     status: node.status,
     statusLabel: node.statusLabel,
     retryCount: node.retry_count,
-    doneCount: node.status === NODE_STATUS.succeeded ? 1 : 0,
+    // Dagu counts every run that ended, a repeating step's repeats too (rows copied before repeats existed have none).
+    doneCount:
+      (node.repeat_count ?? 0) + (node.status === NODE_STATUS.succeeded || node.status === NODE_STATUS.failed ? 1 : 0),
     error: node.error ?? undefined,
     exitCode: node.exit_code,
     output: node.output,

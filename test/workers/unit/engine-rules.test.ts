@@ -4,9 +4,9 @@ import { expand, expandDeep } from "../../../src/domain/expand.ts";
 import { formatParams, resolveParams } from "../../../src/domain/params.ts";
 import {
   afterHandlers,
+  backoffDelaySeconds,
   continues,
   progress,
-  retryDelaySeconds,
   type StepState,
   shouldRetry,
   stepsOutcome,
@@ -213,12 +213,12 @@ describe("retry timing", () => {
   });
 
   it("is constant without backoff, multiplies with it, and is capped by maxIntervalSec", () => {
-    expect([1, 2, 3].map((n) => retryDelaySeconds(policy({}), n))).toEqual([2, 2, 2]);
-    expect([1, 2, 3, 4].map((n) => retryDelaySeconds(policy({ backoff: 2 }), n))).toEqual([2, 4, 8, 16]);
-    expect([1, 2, 3, 4].map((n) => retryDelaySeconds(policy({ backoff: 2, maxIntervalSec: 10 }), n))).toEqual([
+    expect([1, 2, 3].map((n) => backoffDelaySeconds(policy({}), n))).toEqual([2, 2, 2]);
+    expect([1, 2, 3, 4].map((n) => backoffDelaySeconds(policy({ backoff: 2 }), n))).toEqual([2, 4, 8, 16]);
+    expect([1, 2, 3, 4].map((n) => backoffDelaySeconds(policy({ backoff: 2, maxIntervalSec: 10 }), n))).toEqual([
       2, 4, 8, 10,
     ]);
-    expect(retryDelaySeconds(policy({ backoff: 1.5, intervalSec: 4 }), 3)).toBe(9);
+    expect(backoffDelaySeconds(policy({ backoff: 1.5, intervalSec: 4 }), 3)).toBe(9);
   });
 
   it("retries within the limit, and only the listed exit codes when a list is given", () => {

@@ -83,8 +83,8 @@ describe("Dagu fields dagflare doesn't run", () => {
     expect(firstError("mail_on: {failure: true}\nsteps:\n  - echo a\n")).toMatch(
       /^mail_on: 'mail_on' sends e-mail.*alert policy/,
     );
-    expect(firstError("steps:\n  - name: a\n    command: x\n    repeatPolicy: {repeat: true}\n")).toMatch(
-      /^steps\[0\]\.repeatPolicy: 'repeatPolicy' repeats a step/,
+    expect(firstError("steps:\n  - name: a\n    command: x\n    parallel: [a, b]\n")).toMatch(
+      /^steps\[0\]\.parallel: 'parallel' sub-DAGs come with the composition work/,
     );
     expect(firstError("steps:\n  - name: a\n    command: x\n    signal_on_stop: SIGINT\n")).toMatch(
       /SIGTERM, then SIGKILL/,

@@ -281,11 +281,22 @@ steps:
   });
 
   it("refuses the defaults it doesn't have, naming them as written", () => {
-    const result = parseDagSpec("defaults:\n  repeat_policy: {repeat: true}\nsteps:\n  - echo a\n");
+    const result = parseDagSpec(
+      "defaults:\n  preconditions: [x]\n  signal_on_stop: SIGINT\n  colour: red\nsteps:\n  - echo a\n",
+    );
     expect(result.ok).toBe(false);
     if (!result.ok)
       expect(result.errors.map(formatSpecError)).toEqual([
-        "defaults.repeat_policy: unknown field 'repeat_policy' (line 2, col 3)",
+        "defaults.preconditions: 'preconditions' in defaults are not supported yet: put them on the steps (line 2, col 3)",
+        "defaults.signal_on_stop: 'signal_on_stop' is not supported: a stopped step's process tree gets SIGTERM, then SIGKILL (line 3, col 3)",
+        "defaults.colour: unknown field 'colour' (line 4, col 3)",
       ]);
+    // A default repeat policy is every step's.
+    expect(
+      specOf("defaults:\n  repeat_policy: {repeat: true, limit: 2}\nsteps:\n  - echo a\n").steps[0]!.repeatPolicy,
+    ).toMatchObject({
+      mode: "while",
+      limit: 2,
+    });
   });
 });
