@@ -8,7 +8,7 @@
  * consumer is executing it) → done or waiting_retry. A result is applied only to the current,
  * unfinished attempt, so a redelivered message or a late result changes nothing.
  */
-import { unmetPrecondition } from "../domain/conditions.ts";
+import { isShellCondition, unmetPrecondition } from "../domain/conditions.ts";
 import { type Condition, type DagSpec, type HandlerEvent, parseDagSpec, type StepSpec } from "../domain/dag-spec.ts";
 import { buildInvocation, runsOnRunner } from "../domain/invocation.ts";
 import { paramsProblem } from "../domain/param-rules.ts";
@@ -444,8 +444,16 @@ export class RunMachine {
     const repeat = step.repeatPolicy;
     if (repeat && retryable && !oversized) {
       const runs = node.repeat_count + 1;
-      const conditionMet = repeat.condition && this.#repeatConditionMet(node, step, repeat.condition, captured);
-      if (shouldRepeat(repeat, runs, { exitCode, conditionMet })) {
+      // A condition that runs a command was checked on the runner after the run; others are read here.
+      const conditionMet =
+        repeat.condition &&
+        (isShellCondition(repeat.condition)
+          ? result.repeatConditionMet
+          : this.#repeatConditionMet(node, step, repeat.condition, captured));
+      // A condition the runner could not check ends the repeats: it must not loop on an unknown answer.
+      if (repeat.condition && conditionMet === undefined)
+        this.#log(runId, `${node.name}: repeat condition not checked`);
+      else if (shouldRepeat(repeat, runs, { exitCode, conditionMet })) {
         const delay = backoffDelaySeconds(repeat, runs);
         this.#store.recordRepeatWait(runId, node.name, { repeatCount: runs, repeatStdout: stdout, output: captured });
         this.#store.setTimer("retry", runId, node.name, node.attempt, Date.now() + delay * 1000);

@@ -10,7 +10,6 @@
 import { Cron } from "croner";
 import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments } from "yaml";
 import { z } from "zod";
-import { isShellCondition } from "./conditions.ts";
 import { canonicalize, type Level } from "./dialect.ts";
 import { executorRefusal } from "./executor-support.ts";
 import { type ParamRule, paramProblem } from "./param-rules.ts";
@@ -1007,14 +1006,7 @@ function checkMeaning(raw: RawDag, spec: DagSpec, options: ParseOptions, errors:
     if (refusal) errors.push({ path: [...path, "executor"], message: refusal });
     const reference = unsupportedReference(stepTexts(step), stepIds);
     if (reference) errors.push({ path, message: reference });
-    const repeatCondition = step.repeatPolicy?.condition;
-    if (repeatCondition && isShellCondition(repeatCondition)) {
-      errors.push({
-        path: [...path, "repeatPolicy", "condition"],
-        message:
-          "a repeat condition that runs a command is not supported yet: repeat on `exitCode`, or compare a variable (`${OUT}`) with `expected`",
-      });
-    }
+
     step.preconditions.forEach((condition, index) => {
       const regex = condition.expected?.startsWith("re:") ? condition.expected.slice(3) : undefined;
       if (regex !== undefined && !compiles(regex)) {

@@ -5,9 +5,9 @@
  */
 import { MAX_LOG_BYTES } from "../executors/executor.ts";
 import { isShellCondition } from "./conditions.ts";
-import type { StepSpec } from "./dag-spec.ts";
+import type { Condition, StepSpec } from "./dag-spec.ts";
 import { expand, expandDeep } from "./expand.ts";
-import type { PreconditionCheck, StepInvocation, StepMessage } from "./run.ts";
+import type { PreconditionCheck, ShellCheck, StepInvocation, StepMessage } from "./run.ts";
 import { bindShellReferences, ShellBindingError } from "./shell-refs.ts";
 
 /** A command step without `timeoutSec` is still killed by the runner after a day. */
@@ -28,7 +28,16 @@ export function buildInvocation(input: InvocationInput): StepInvocation {
   if (invocation.refusal) return invocation;
   try {
     const checks = preconditionChecks(input.step, input.scope);
-    return checks.length === 0 ? invocation : { ...invocation, preconditionChecks: checks };
+    const repeatCondition = input.step.repeatPolicy?.condition;
+    const repeatCheck =
+      repeatCondition && isShellCondition(repeatCondition)
+        ? { ...shellCheck(repeatCondition, input.step, input.scope), outputVariable: input.step.output }
+        : undefined;
+    return {
+      ...invocation,
+      ...(checks.length > 0 ? { preconditionChecks: checks } : {}),
+      ...(repeatCheck ? { repeatCheck } : {}),
+    };
   } catch (error) {
     if (!(error instanceof ShellBindingError)) throw error;
     return { ...invocation, refusal: error.message };
@@ -42,18 +51,20 @@ export function buildInvocation(input: InvocationInput): StepInvocation {
  */
 function preconditionChecks(step: StepSpec, scope: Map<string, string>): PreconditionCheck[] {
   return step.preconditions.filter(isShellCondition).map((condition) => {
-    const text = condition.expected === undefined ? condition.condition : `printf '%s\\n' "${condition.condition}"`;
-    const bound = bindShellReferences(text, scope, step.shell);
     const result =
       condition.expected === undefined ? "exited with a non-zero code" : `did not print '${condition.expected}'`;
     return {
-      command: bound.text,
-      env: bound.variables,
-      expected: condition.expected,
-      negate: condition.negate,
+      ...shellCheck(condition, step, scope),
       skipReason: condition.error ?? `precondition not met: '${condition.condition}' ${result}`,
     };
   });
+}
+
+/** A shell condition bound like a command: run as written (no `expected`), or printed to be compared. */
+function shellCheck(condition: Condition, step: StepSpec, scope: Map<string, string>): ShellCheck {
+  const text = condition.expected === undefined ? condition.condition : `printf '%s\\n' "${condition.condition}"`;
+  const bound = bindShellReferences(text, scope, step.shell);
+  return { command: bound.text, env: bound.variables, expected: condition.expected, negate: condition.negate };
 }
 
 function buildStepInvocation({ attempt, step, scope, maxOutputSize, leaseMs }: InvocationInput): StepInvocation {

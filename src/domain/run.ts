@@ -73,18 +73,27 @@ export type StepInvocation = StepMessage & {
   refusal?: string | undefined;
   /** Preconditions that are shell commands (Dagu runs them): checked on the runner before the step. */
   preconditionChecks?: PreconditionCheck[] | undefined;
+  /**
+   * A repeat condition that is a shell command: checked on the runner after each run, with the
+   * run's output in `outputVariable` (the step's `output:`), its answer in `repeatConditionMet`.
+   */
+  repeatCheck?: (ShellCheck & { outputVariable: string | undefined }) | undefined;
+};
+
+/** A condition decided by running shell text (./conditions.ts: `shellConditionMet`). */
+export type ShellCheck = {
+  command: string;
+  /** Variables the command's bound references need, besides the step's env. */
+  env: Record<string, string>;
+  expected: string | undefined;
+  negate: boolean;
 };
 
 /**
  * A precondition decided by running shell text: met when it exits 0 (no `expected`), or when a
  * line of its output matches `expected` (a condition with command substitution).
  */
-export type PreconditionCheck = {
-  command: string;
-  /** Variables the command's bound references need, besides the step's env. */
-  env: Record<string, string>;
-  expected: string | undefined;
-  negate: boolean;
+export type PreconditionCheck = ShellCheck & {
   /** Why the step is skipped when the check fails. */
   skipReason: string;
 };
@@ -101,6 +110,8 @@ export type StepOutcome = {
   runnerUnavailable?: boolean | undefined;
   /** The attempt hit its time limit: it fails with exit code 124 and is not retried (Dagu). */
   timedOut?: boolean | undefined;
+  /** The answer of the invocation's `repeatCheck`; undefined when there is none or it could not run. */
+  repeatConditionMet?: boolean | undefined;
 };
 
 export type StepResult = StepMessage & StepOutcome & { startedAt: string; finishedAt: string };

@@ -2,7 +2,7 @@ import type { StepInvocation, StepOutcome } from "../domain/run.ts";
 import { commandExecutor } from "./command.ts";
 import type { ExecutionContext, Executor, HandOff } from "./executor.ts";
 import { httpExecutor } from "./http.ts";
-import { preconditionOutcome } from "./preconditions.ts";
+import { preconditionOutcome, repeatConditionMet } from "./preconditions.ts";
 
 export function executorFor(invocation: StepInvocation): Executor {
   return invocation.executor === "http" ? httpExecutor : commandExecutor;
@@ -19,7 +19,9 @@ export async function execute(invocation: StepInvocation, context: ExecutionCont
     }
     const outcome = await executorFor(invocation).run(invocation, signal, context);
     if ("handOff" in outcome) return outcome;
-    return signal.aborted && outcome.exitCode !== 0 ? { ...outcome, exitCode: 124, timedOut: true } : outcome;
+    if (signal.aborted && outcome.exitCode !== 0) return { ...outcome, exitCode: 124, timedOut: true };
+    if (!invocation.repeatCheck || outcome.timedOut) return outcome;
+    return { ...outcome, repeatConditionMet: await repeatConditionMet(invocation, outcome.stdout, context) };
   } catch (error) {
     const message = `executor error: ${error instanceof Error ? error.message : String(error)}`;
     return { exitCode: 1, stdout: "", stderr: message, error: message };

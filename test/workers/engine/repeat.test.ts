@@ -4,7 +4,6 @@
  */
 import { describe, expect, it } from "vitest";
 import { api, nodeOf, ok, unique, userWithRole, waitForRun } from "../helpers.ts";
-import { errorsOf } from "../unit/spec-helpers.ts";
 
 /** A step that counts its runs in a file and prints the count, then does `then`. */
 const counting = (name: string, folder: string, then: string, policy: string, extra = "") =>
@@ -54,6 +53,20 @@ describe("repeatPolicy", () => {
         'repeat: until\ncondition: "${G}"\nexpected: "never"\nlimit: 3',
         "    output: G",
       ),
+      // Conditions that run a command run on the runner after each run (Dagu 1.30.2: 2 runs).
+      counting(
+        "while-shell",
+        folder,
+        "true",
+        `repeat: while\ncondition: "test $(wc -l < ${folder}/while-shell) -lt 2"`,
+      ),
+      counting(
+        "until-shell-output",
+        folder,
+        "true",
+        'repeat: until\ncondition: "`echo ${S}`"\nexpected: "3"',
+        "    output: S",
+      ),
     ]
       .join("\n")
       .replace(/^ {2}- name: (?!prepare)(.*)$/gm, "  - name: $1\n    depends: prepare");
@@ -77,6 +90,8 @@ describe("repeatPolicy", () => {
       "true-is-while": runs("true-is-while"),
       "implied-while": runs("implied-while"),
       "until-failing": runs("until-failing"),
+      "while-shell": runs("while-shell"),
+      "until-shell-output": runs("until-shell-output"),
     }).toEqual({
       unconditional: ["succeeded", 3],
       "until-output": ["succeeded", 3],
@@ -89,6 +104,8 @@ describe("repeatPolicy", () => {
       "true-is-while": ["succeeded", 1],
       "implied-while": ["succeeded", 2],
       "until-failing": ["failed", 3],
+      "while-shell": ["succeeded", 2],
+      "until-shell-output": ["succeeded", 3],
     });
     expect(run.statusLabel).toBe("failed");
     // The log keeps every run's stdout; the output is the last run's.
@@ -99,11 +116,5 @@ describe("repeatPolicy", () => {
     );
     expect(log.content).toBe("1\n2\n3\n");
     expect(nodeOf(run, "never-met").output).toBe("2");
-  });
-
-  it("a repeat condition that runs a command is refused for now, naming what works", () => {
-    expect(
-      errorsOf("steps:\n  - command: x\n    repeat_policy:\n      repeat: while\n      condition: test -f x\n")[0],
-    ).toMatch(/^steps\[0\]\.repeat_policy\.condition: a repeat condition that runs a command is not supported yet/);
   });
 });
