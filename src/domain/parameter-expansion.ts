@@ -160,6 +160,37 @@ function quotedReferenceAt(text: string, at: number, variables: Variables): { va
   return value === undefined ? undefined : { value: goQuote(value), end: at + whole.length };
 }
 
+/** The parts of a word being read: literal text gathers until an expansion (or the end) closes it. */
+class PartsBuilder {
+  readonly #parts: Part[] = [];
+  #literal: string;
+  readonly #kind: "text" | "quoted";
+
+  constructor(kind: "text" | "quoted", literal = "") {
+    this.#kind = kind;
+    this.#literal = literal;
+  }
+
+  text(text: string): void {
+    this.#literal += text;
+  }
+
+  expansion(parts: readonly Part[]): void {
+    this.#flush();
+    this.#parts.push(...parts);
+  }
+
+  done(): Part[] {
+    this.#flush();
+    return this.#parts;
+  }
+
+  #flush(): void {
+    if (this.#literal !== "") this.#parts.push({ kind: this.#kind, text: this.#literal });
+    this.#literal = "";
+  }
+}
+
 class Parser {
   #position = 0;
   readonly #text: string;
@@ -173,37 +204,32 @@ class Parser {
   /** The whole value, read as a heredoc body: only `$`, backslashes and a leading `~` are special. */
   document(): Part[] {
     const text = this.#text;
-    const parts: Part[] = [];
-    let literal = this.#tilde("");
-    const flush = () => {
-      if (literal !== "") parts.push({ kind: "text", text: literal });
-      literal = "";
-    };
+    const parts = new PartsBuilder("text", this.#tilde(""));
     while (this.#position < text.length) {
       const char = text[this.#position]!;
       if (char === "\\") {
-        literal += this.#escape();
+        parts.text(this.#escape());
         continue;
       }
       if (char === '"') {
         const quoted = quotedReferenceAt(text, this.#position, this.#variables);
         if (quoted) {
-          literal += quoted.value;
+          parts.text(quoted.value);
           this.#position = quoted.end;
           continue;
         }
       }
-      const expansion = char === "$" ? this.#dollar("document") : undefined;
-      if (expansion) {
-        flush();
-        parts.push(...expansion);
-        continue;
-      }
-      literal += char;
-      this.#position++;
+      this.#dollarOrCharacter(char, "document", parts);
     }
-    flush();
-    return parts;
+    return parts.done();
+  }
+
+  /** At `$` its expansion, else the character as text (a `$` that expands nothing too); past it either way. */
+  #dollarOrCharacter(char: string, context: "document" | "double", parts: PartsBuilder): void {
+    const expansion = char === "$" ? this.#dollar(context) : undefined;
+    if (expansion) return parts.expansion(expansion);
+    parts.text(char);
+    this.#position++;
   }
 
   /**
@@ -369,12 +395,7 @@ class Parser {
   /** An operator's word, up to an unquoted character of `stops`. */
   #word(stops: string): Part[] {
     const text = this.#text;
-    const parts: Part[] = [];
-    let literal = this.#tilde(stops);
-    const flush = () => {
-      if (literal !== "") parts.push({ kind: "text", text: literal });
-      literal = "";
-    };
+    const parts = new PartsBuilder("text", this.#tilde(stops));
     for (;;) {
       const char = text[this.#position];
       if (char === undefined) throw new NotExpandable("unclosed ${");
@@ -382,7 +403,7 @@ class Parser {
       if (char === "\\") {
         const next = text[this.#position + 1];
         if (next === undefined) throw new NotExpandable("unclosed ${");
-        if (next !== "\n") literal += `\\${next}`; // kept: mvdan doesn't unescape an unquoted word
+        if (next !== "\n") parts.text(`\\${next}`); // kept: mvdan doesn't unescape an unquoted word
         this.#position += 2;
         continue;
       }
@@ -395,15 +416,13 @@ class Parser {
               ? this.#dollar("word")
               : undefined;
       if (expansion) {
-        flush();
-        parts.push(...expansion);
+        parts.expansion(expansion);
         continue;
       }
-      literal += char;
+      parts.text(char);
       this.#position++;
     }
-    flush();
-    return parts;
+    return parts.done();
   }
 
   /** `'…'` (or the body of `$'…'`), at the quote. */
@@ -420,12 +439,7 @@ class Parser {
   /** `"…"` inside an operator's word, at the quote. */
   #doubleQuoted(): Part {
     const text = this.#text;
-    const parts: Part[] = [];
-    let literal = "";
-    const flush = () => {
-      if (literal !== "") parts.push({ kind: "quoted", text: literal });
-      literal = "";
-    };
+    const parts = new PartsBuilder("quoted");
     this.#position++;
     for (;;) {
       const char = text[this.#position];
@@ -434,22 +448,14 @@ class Parser {
       if (char === "\\") {
         const next = text[this.#position + 1];
         if (next === undefined) throw new NotExpandable("unclosed quote");
-        if (next !== "\n") literal += '\\$`"'.includes(next) ? next : `\\${next}`;
+        if (next !== "\n") parts.text('\\$`"'.includes(next) ? next : `\\${next}`);
         this.#position += 2;
         continue;
       }
-      const expansion = char === "$" ? this.#dollar("double") : undefined;
-      if (expansion) {
-        flush();
-        parts.push(...expansion);
-        continue;
-      }
-      literal += char;
-      this.#position++;
+      this.#dollarOrCharacter(char, "double", parts);
     }
     this.#position++;
-    flush();
-    return { kind: "double", parts };
+    return { kind: "double", parts: parts.done() };
   }
 
   /** Whether `token` comes next, consumed if so. */
@@ -566,22 +572,19 @@ class Parser {
     }
     this.#skipSpaces();
     const text = this.#text;
-    const parts: Part[] = [];
-    let literal = "";
+    const builder = new PartsBuilder("text");
     for (;;) {
       const char = text[this.#position];
       if (char !== undefined && /[A-Za-z0-9_.]/.test(char)) {
-        literal += char;
+        builder.text(char);
         this.#position++;
         continue;
       }
       const expansion = char === "$" ? this.#dollar("arithmetic") : undefined;
       if (!expansion) break;
-      if (literal !== "") parts.push({ kind: "text", text: literal });
-      literal = "";
-      parts.push(...expansion);
+      builder.expansion(expansion);
     }
-    if (literal !== "") parts.push({ kind: "text", text: literal });
+    const parts = builder.done();
     if (parts.length === 0) throw new NotExpandable("expected an operand");
     return { kind: "operand", word: parts };
   }
