@@ -227,7 +227,10 @@ class Parser {
   /** At `$` its expansion, else the character as text (a `$` that expands nothing too); past it either way. */
   #dollarOrCharacter(char: string, context: "document" | "double", parts: PartsBuilder): void {
     const expansion = char === "$" ? this.#dollar(context) : undefined;
-    if (expansion) return parts.expansion(expansion);
+    if (expansion) {
+      parts.expansion(expansion);
+      return;
+    }
     parts.text(char);
     this.#position++;
   }
