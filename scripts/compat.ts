@@ -12,7 +12,7 @@
  *                       executor-support.ts or step-forms.ts, which README's "Coming from Dagu"
  *                       documents: it names the Dagu feature, why, and what to use instead. "Not
  *                       yet" when it says the feature comes later (sub-DAGs, parallel, repeat,
- *                       jq…), else for good (docker, ssh, mail…);
+ *                       router…), else for good (docker, ssh, mail…);
  *      invalid in both  Dagu refuses the file too (1.x only: npm has no Dagu 2.x binary);
  *      other refusal    any other error: dagflare refuses a file Dagu takes (for 2.x: may take)
  *                       without a documented reason. These are failures.
@@ -106,6 +106,12 @@ const OTHER_REFUSALS: readonly [shape: RegExp, feature: string][] = [
   [/^'eval' runs a command when the DAG loads/, "eval"],
   [/^'([^']+)' is not supported with run/, ""],
   [/^'([^']+)' of http\.request is not supported/, ""],
+  [/^'([^']+)' of jq\.filter is not supported/, ""],
+  [/^'(input)' reads a JSON file/, ""],
+  [/^jq's '(input)' reads a JSON file/, ""],
+  [/^a jq step's 'file:\/\/' script reads a file/, "file://"],
+  [/^a jq filter of several lines/, "jq"],
+  [/^jq\.filter needs 'data'/, "jq.filter"],
   [/^'[^']+' runs a command \(`…`\) when the DAG loads/, "backticks"],
   [/^'\$\{[^.]+\.(?:stdout|stderr|exitCode)\}' reads another step's log file/, "${id.stdout}"],
   [/^'\$\{params\.[^}]+\}' \(Dagu 2\.x\) is not supported yet/, "${params.NAME}"],
@@ -466,7 +472,7 @@ function printValidation(entries: Entry[]): void {
   );
   row("refused with a documented reason", ({ verdict }) => verdict.kind === "refused");
   row("  for good (docker, ssh, mail…)", ({ verdict }) => refusedForGood(verdict));
-  row("  not yet (sub-DAGs, parallel, jq…)", ({ verdict }) => refusedForNow(verdict));
+  row("  not yet (sub-DAGs, parallel, router…)", ({ verdict }) => refusedForNow(verdict));
   row("invalid in both (Dagu refuses too)", ({ verdict }) => verdict.kind === "invalid in both");
   row("other refusal (failures)", ({ verdict }) => verdict.kind === "other refusal");
 

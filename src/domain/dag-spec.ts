@@ -11,7 +11,7 @@ import { Cron } from "croner";
 import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments } from "yaml";
 import { z } from "zod";
 import { canonicalize, type Level } from "./dialect.ts";
-import { executorRefusal } from "./executor-support.ts";
+import { executorRefusal, jqStepProblems } from "./executor-support.ts";
 import { type ParamRule, paramProblem } from "./param-rules.ts";
 import { type DagType, findCycle, resolveDependencies } from "./plan.ts";
 import { readStepForms } from "./step-forms.ts";
@@ -1004,6 +1004,10 @@ function checkMeaning(raw: RawDag, spec: DagSpec, options: ParseOptions, errors:
     }
     const refusal = step.executor && executorRefusal(step.executor.type);
     if (refusal) errors.push({ path: [...path, "executor"], message: refusal });
+    if (step.executor?.type === "jq") {
+      const problems = jqStepProblems({ command: rawStep.command, script: step.script, config: step.executor.config });
+      for (const { field, message } of problems) errors.push({ path: [...path, field], message });
+    }
     const reference = unsupportedReference(stepTexts(step), stepIds);
     if (reference) errors.push({ path, message: reference });
 

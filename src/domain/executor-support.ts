@@ -1,12 +1,13 @@
 /**
  * Which of Dagu's step executors dagflare runs. A step whose executor it can't run is refused
  * when the DAG is validated, with what to use instead: before this, `executor: docker` (or ssh,
- * jq, …) was accepted and its text run as a shell command, silently different from Dagu.
+ * …) was accepted and its text run as a shell command, silently different from Dagu.
  */
 
 /** Runs on the step runner as a shell command: Dagu's default executor and its two names. */
 const SHELL_EXECUTORS = new Set(["shell", "command"]);
-const HTTP_EXECUTOR = "http";
+/** Run inside the Worker (../executors): no container involved. */
+const WORKER_EXECUTORS = new Set(["http", "jq"]);
 
 const SUB_DAG = "runs a sub-DAG, which is not supported yet (sub-DAGs come with the composition work)";
 const GITHUB_ACTION =
@@ -18,7 +19,6 @@ const REFUSED: Readonly<Record<string, string>> = {
     "runs a container image per step, which dagflare cannot: command steps run in the deployment's runner image (container/Dockerfile); drop `executor` and install what the command needs there",
   ssh: "runs the command on another host over SSH, and dagflare has no SSH client: call an HTTP API on that host with `executor: http`",
   mail: "sends e-mail over SMTP, which dagflare doesn't speak: use an alert policy, or a mail provider's HTTP API with `executor: http`",
-  jq: "is not supported yet (jq comes with sub-DAGs and data actions): run `jq` in a command step meanwhile (the runner image has it)",
   dag: SUB_DAG,
   subworkflow: SUB_DAG,
   parallel: "runs a sub-DAG per item, which is not supported yet (sub-DAGs come with the composition work)",
@@ -31,8 +31,43 @@ const REFUSED: Readonly<Record<string, string>> = {
 
 /** Why a step with this executor type can't run here, or `undefined` when it can. */
 export function executorRefusal(type: string): string | undefined {
-  if (type === "" || type === HTTP_EXECUTOR || SHELL_EXECUTORS.has(type)) return undefined;
+  if (type === "" || WORKER_EXECUTORS.has(type) || SHELL_EXECUTORS.has(type)) return undefined;
   const reason = REFUSED[type];
   if (reason) return `executor '${type}' ${reason}`;
-  return `unknown executor '${type}': dagflare runs shell commands (no executor, or 'shell') and 'http'`;
+  return `unknown executor '${type}': dagflare runs shell commands (no executor, or 'shell'), 'http' and 'jq'`;
+}
+
+/** Whether steps of this executor type run in the Worker rather than on the step runner. */
+export function runsInWorker(type: string | undefined): boolean {
+  return type !== undefined && WORKER_EXECUTORS.has(type);
+}
+
+/**
+ * What a jq step may not be, checked with the Dagu 1.30.2 binary where it says so: its `command`
+ * is the one filter (a list is refused by Dagu too), on one line (Dagu reads a command of several
+ * lines as the step's script, in place of the JSON), and its input is the step's text, not a file.
+ */
+export function jqStepProblems(step: {
+  command: unknown;
+  script: string | undefined;
+  config: Readonly<Record<string, unknown>>;
+}): { field: "command" | "script" | "executor"; message: string }[] {
+  const problems: { field: "command" | "script" | "executor"; message: string }[] = [];
+  if (Array.isArray(step.command)) {
+    problems.push({ field: "command", message: "a jq step's command is its one filter, not a list" });
+  } else if (typeof step.command === "string" && step.command.trim().includes("\n")) {
+    problems.push({
+      field: "command",
+      message:
+        "a jq filter of several lines: Dagu runs a command of several lines as the step's script (in place of the JSON input); write the filter on one line",
+    });
+  }
+  const noFiles = "steps share no file system in dagflare: put the JSON in the step";
+  if (step.script?.startsWith("file://")) {
+    problems.push({ field: "script", message: `a jq step's 'file://' script reads a file (Dagu 2.x), and ${noFiles}` });
+  }
+  if (step.config.input !== undefined) {
+    problems.push({ field: "executor", message: `jq's 'input' reads a JSON file (Dagu 2.x), and ${noFiles}` });
+  }
+  return problems;
 }

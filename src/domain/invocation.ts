@@ -1,11 +1,12 @@
 /**
  * A step attempt as an executor receives it: every variable bound, so the executor needs
- * nothing else of the run. http steps get their text expanded; shell text never gets values
- * pasted in — its references become environment variables (./shell-refs.ts).
+ * nothing else of the run. http steps get their text expanded, jq steps their JSON input; shell
+ * text never gets values pasted in — its references become environment variables (./shell-refs.ts).
  */
 import { MAX_LOG_BYTES } from "../executors/executor.ts";
 import { isShellCondition } from "./conditions.ts";
 import type { Condition, StepSpec } from "./dag-spec.ts";
+import { runsInWorker } from "./executor-support.ts";
 import { expand, expandDeep } from "./expand.ts";
 import type { PreconditionCheck, ShellCheck, StepInvocation, StepMessage } from "./run.ts";
 import { bindShellReferences, ShellBindingError } from "./shell-refs.ts";
@@ -80,6 +81,11 @@ function buildStepInvocation({ attempt, step, scope, maxOutputSize, leaseMs }: I
       ? { limit: Math.max(maxOutputSize + 1, MAX_LOG_BYTES), keep: "head" as const }
       : { limit: MAX_LOG_BYTES, keep: "tail" as const },
   };
+  if (step.executor?.type === "jq") {
+    // Dagu expands the JSON input (the script) and the config, never the filter: `$name` is jq's.
+    const script = step.script === undefined ? undefined : expand(step.script, scope);
+    return { ...base, executor: "jq", command: step.command?.trim() ?? "", script, env: {}, timeoutMs: leaseMs };
+  }
   if (step.executor?.type === "http") {
     const command = expand(step.command ?? "", scope);
     const script = step.script === undefined ? undefined : expand(step.script, scope);
@@ -107,7 +113,7 @@ function buildStepInvocation({ attempt, step, scope, maxOutputSize, leaseMs }: I
   }
 }
 
-/** Whether the step runs on the step runner (a command or script) rather than in the Worker (http). */
+/** Whether the step runs on the step runner (a command or script) rather than in the Worker (http, jq). */
 export function runsOnRunner(step: StepSpec | undefined): boolean {
-  return step?.executor?.type !== "http";
+  return !runsInWorker(step?.executor?.type);
 }

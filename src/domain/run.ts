@@ -57,8 +57,11 @@ export type OutputOffsets = { stdoutFrom: number; stderrFrom: number };
 
 /** A step attempt ready to execute: variables already bound by the coordinator. */
 export type StepInvocation = StepMessage & {
-  executor: "http" | "command";
-  /** http: `METHOD URL`, expanded. command: shell text whose references are bound to `env` variables. */
+  executor: "http" | "jq" | "command";
+  /**
+   * http: `METHOD URL`, expanded. jq: the filter, as written (its JSON input is `script`, expanded).
+   * command: shell text whose references are bound to `env` variables.
+   */
   command: string;
   script: string | undefined;
   shell: string | undefined;

@@ -6,6 +6,8 @@
  * - `action: exec` + `with: {command, args}`: the program and its arguments, each quoted, so no
  *   shell syntax in them is interpreted (as Dagu runs it, without a shell);
  * - `action: noop`: a step that succeeds;
+ * - `action: jq.filter` + `with: {filter, data, raw}`: the jq executor (the filter as `command`,
+ *   the data as `script`: a string as written, anything else as JSON), as Dagu 2.x reads it;
  * - Dagu 2.0–2.6's `type:` + `config:` (the 1.x `executor:`) and `exec: {command, args}`.
  * Every other action is refused with why and what to use instead, never run as something else.
  *
@@ -30,7 +32,6 @@ const NOT_YET = "comes with sub-DAGs and data actions (not supported yet)";
 const REFUSED_ACTIONS: Readonly<Record<string, string>> = {
   "dag.run": `runs a sub-DAG, which ${NOT_YET}`,
   "dag.enqueue": `queues a sub-DAG, which ${NOT_YET}`,
-  "jq.filter": `${NOT_YET}: run \`jq\` in a \`run:\` step meanwhile (the runner image has it)`,
   "router.route": NOT_YET,
   "template.render": NOT_YET,
   "docker.run":
@@ -74,7 +75,7 @@ function actionRefusal(action: string): string {
   const reason = REFUSED_ACTIONS[action] ?? REFUSED_FAMILIES.find(([prefix]) => action.startsWith(prefix))?.[1];
   if (reason) return `action '${action}' ${reason}`;
   if (action.includes("@")) return `action '${action}': remote and custom actions are not supported`;
-  return `unknown action '${action}' (custom actions are not supported): dagflare runs 'run:' steps and the actions http.request, exec and noop`;
+  return `unknown action '${action}' (custom actions are not supported): dagflare runs 'run:' steps and the actions http.request, jq.filter, exec and noop`;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -190,10 +191,49 @@ export function readStepForms(step: Record<string, unknown>): StepFormResult {
       result.command = `${method} ${url}`;
       result.executor = { type: "http", config: format === "json" ? { ...config, json: true } : config };
     }
+  } else if (action === "jq.filter") {
+    jqFilterForm(withOptions, result, problems);
+    writtenAs.script = "with";
   } else {
     problems.push({ path: ["action"], message: actionRefusal(action) });
   }
   return { object: result, problems, writtenAs };
+}
+
+/** `action: jq.filter` as Dagu 2.x normalises it: the filter is the command, the data the script. */
+function jqFilterForm(
+  options: Record<string, unknown>,
+  result: Record<string, unknown>,
+  problems: StepFormResult["problems"],
+): void {
+  const { filter, data, input, raw, ...unknown } = options;
+  for (const name of Object.keys(unknown)) {
+    problems.push({
+      path: ["with", name],
+      message: `'${name}' of jq.filter is not supported (supported: filter, data, raw)`,
+    });
+  }
+  if (input !== undefined) {
+    problems.push({
+      path: ["with", "input"],
+      message: "'input' reads a JSON file, and steps share no file system in dagflare: put the JSON in 'data'",
+    });
+  }
+  if (typeof filter !== "string" || filter.trim() === "") {
+    problems.push({ path: ["with", "filter"], message: "jq.filter needs 'filter': the jq filter to run" });
+  } else {
+    result.command = filter;
+  }
+  if (data === undefined) {
+    if (input === undefined) problems.push({ path: ["with"], message: "jq.filter needs 'data': the JSON to filter" });
+  } else if (typeof data === "string") {
+    if (data.trim() === "") problems.push({ path: ["with", "data"], message: "'data' must not be empty" });
+    else result.script = data;
+  } else {
+    // As Go's json.Marshal: `data:` left empty (null) is the input `null`.
+    result.script = JSON.stringify(data);
+  }
+  result.executor = { type: "jq", config: raw === undefined ? {} : { raw } };
 }
 
 const twoXForms = (step: Record<string, unknown>) => ["run", "action"].filter((key) => step[key] !== undefined);

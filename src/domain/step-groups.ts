@@ -87,8 +87,10 @@ export function generatedStepName(step: Record<string, unknown>, number: number)
       ? type
       : action === "http.request"
         ? "http"
-        : step.script !== undefined || multiLine
-          ? "script"
-          : "cmd";
+        : action === "jq.filter"
+          ? "jq"
+          : step.script !== undefined || multiLine
+            ? "script"
+            : "cmd";
   return `${kind}_${number}`;
 }

@@ -2,10 +2,17 @@ import type { StepInvocation, StepOutcome } from "../domain/run.ts";
 import { commandExecutor } from "./command.ts";
 import type { ExecutionContext, Executor, HandOff } from "./executor.ts";
 import { httpExecutor } from "./http.ts";
+import { jqExecutor } from "./jq.ts";
 import { preconditionOutcome, repeatConditionMet } from "./preconditions.ts";
 
+const EXECUTORS: Readonly<Record<StepInvocation["executor"], Executor>> = {
+  http: httpExecutor,
+  jq: jqExecutor,
+  command: commandExecutor,
+};
+
 export function executorFor(invocation: StepInvocation): Executor {
-  return invocation.executor === "http" ? httpExecutor : commandExecutor;
+  return EXECUTORS[invocation.executor];
 }
 
 /** Runs an attempt within its time budget; whatever happens, the outcome is a value, never a throw. */

@@ -11,7 +11,7 @@ import { errorsOf, specOf } from "./spec-helpers.ts";
 const withExecutor = (executor: string) => `steps:\n  - name: a\n    executor: ${executor}\n    command: echo hi\n`;
 
 describe("step executors", () => {
-  it("accepts Dagu's shell executor by each name, no executor at all, and http", () => {
+  it("accepts Dagu's shell executor by each name, no executor at all, http and jq", () => {
     for (const spec of [
       withExecutor("shell"),
       withExecutor("command"),
@@ -22,6 +22,26 @@ describe("step executors", () => {
     expect(parseDagSpec("steps:\n  - name: a\n    executor: http\n    command: GET https://example.com\n").ok).toBe(
       true,
     );
+    expect(parseDagSpec("steps:\n  - name: a\n    executor: jq\n    command: .a\n    script: '{}'\n").ok).toBe(true);
+  });
+
+  it("refuses a jq step Dagu can't run as a filter: a list, a filter of several lines, a file as input", () => {
+    const jqStep = (rest: string) => `steps:\n  - name: a\n    executor: jq\n${rest}`;
+    // Dagu 1.30.2 refuses the list ("executor does not support multiple commands"), and runs a
+    // command of several lines as the script (the filter becomes the JSON it fails to read).
+    expect(errorsOf(jqStep("    command: ['.a', '.b']\n    script: '{}'\n"))[0]).toMatch(
+      /^steps\[0\]\.command: a jq step's command is its one filter, not a list/,
+    );
+    expect(errorsOf(jqStep("    command: |\n      .a\n      | .b\n    script: '{}'\n"))[0]).toMatch(
+      /^steps\[0\]\.command: a jq filter of several lines/,
+    );
+    expect(specOf(jqStep("    command: |\n      .a\n    script: '{}'\n")).steps[0]!.command).toBe(".a\n");
+    expect(errorsOf(jqStep("    command: .a\n    script: file:///data/x.json\n"))[0]).toMatch(
+      /^steps\[0\]\.script: a jq step's 'file:\/\/' script reads a file/,
+    );
+    expect(errorsOf("steps:\n  - name: a\n    type: jq\n    config: {input: /x.json}\n    command: .a\n")[0]).toMatch(
+      /^steps\[0\]\.type: jq's 'input' reads a JSON file/,
+    );
   });
 
   it("refuses each executor it can't run, at its line, with the alternative", () => {
@@ -29,7 +49,6 @@ describe("step executors", () => {
       ["docker", /install what the command needs/],
       ["ssh", /no SSH client/],
       ["mail", /alert policy/],
-      ["jq", /run `jq` in a command step/],
       ["dag", /sub-DAG/],
       ["subworkflow", /sub-DAG/],
       ["parallel", /sub-DAG/],

@@ -34,6 +34,33 @@ describe("Dagu 2.7 step forms", () => {
     expect(stepOf("steps:\n  - name: a\n    action: noop\n").command).toBe("true");
   });
 
+  it("jq.filter is the jq executor: the filter as command, data as the script (a map as JSON), raw as config", () => {
+    const inline = stepOf(
+      "steps:\n  - name: a\n    action: jq.filter\n    with:\n      filter: '.items[] | .name'\n      data:\n        items:\n          - name: a\n      raw: true\n",
+    );
+    expect(inline).toMatchObject({
+      command: ".items[] | .name",
+      script: '{"items":[{"name":"a"}]}',
+      executor: { type: "jq", config: { raw: true } },
+    });
+    const text = stepOf(
+      'steps:\n  - action: jq.filter\n    with:\n      filter: .name\n      data: |\n        {"name": "${WHO}"}\n',
+    );
+    // Named as Dagu 2.x names it (by the executor the action becomes), the data kept as text.
+    expect(text).toMatchObject({ name: "jq_1", script: '{"name": "${WHO}"}\n', executor: { type: "jq", config: {} } });
+    const errors = (withBlock: string) =>
+      errorsOf(`steps:\n  - name: a\n    action: jq.filter\n    with:\n${withBlock}`);
+    expect(errors("      data: {a: 1}\n")[0]).toMatch(/^steps\[0\]\.with\.filter: jq\.filter needs 'filter'/);
+    expect(errors("      filter: .\n")[0]).toMatch(/^steps\[0\]\.with: jq\.filter needs 'data'/);
+    expect(errors("      filter: .\n      data: '  '\n")[0]).toMatch(/'data' must not be empty/);
+    expect(errors("      filter: .\n      input: /tmp/x.json\n")[0]).toMatch(
+      /^steps\[0\]\.with\.input: 'input' reads a JSON file.*put the JSON in 'data'/,
+    );
+    expect(errors("      filter: .\n      data: {}\n      compact: true\n")[0]).toMatch(
+      /'compact' of jq\.filter is not supported/,
+    );
+  });
+
   it("Dagu 2.0–2.6's type + config is the executor, and exec: is direct exec; neither mixes with the other spellings", () => {
     const http = stepOf(
       "steps:\n  - name: a\n    type: http\n    command: GET https://x/y\n    config:\n      timeout: 5\n",
@@ -62,7 +89,7 @@ describe("Dagu 2.7 step forms", () => {
       /^steps\[0\]\.action: action 'docker\.run' runs a container image.*\(line 3, col 13\)$/,
     );
     expect(refusal("dag.run")).toMatch(/sub-DAG.*not supported yet/);
-    expect(refusal("jq.filter")).toMatch(/run `jq`/);
+    expect(refusal("router.route")).toMatch(/not supported yet/);
     expect(refusal("postgres.query")).toMatch(/database/);
     expect(refusal("redis.get")).toMatch(/Redis/);
     expect(refusal("acme/deploy@v1")).toMatch(/remote and custom actions/);
@@ -91,7 +118,7 @@ describe("Dagu 2.7 step forms", () => {
     );
   });
 
-  it("run, exec, noop and http.request steps run through the API as Dagu runs them", async () => {
+  it("run, exec, noop, http.request and jq.filter steps run through the API as Dagu runs them", async () => {
     const client = api((await userWithRole("manager")).token);
     const name = unique("two-x");
     const spec = `type: graph
@@ -114,6 +141,14 @@ steps:
       method: GET
       url: ${echo}/text/hello
       silent: true
+  - name: filter
+    action: jq.filter
+    with:
+      filter: '.data[] | [., 100 * .] | @tsv'
+      data: |
+        { "data": [1, 2, 3] }
+      raw: true
+    output: TSV
 `;
     await ok(client.POST("/dags", { body: { name, spec } }), 201);
     const { dagRunId } = await ok(
@@ -134,6 +169,8 @@ steps:
       }),
     );
     expect(callApi.content).toBe("hello");
+    // Dagu 2.x's own test of this step (internal/intg/jq_test.go, TSVOutputWithRawTrue) expects this output.
+    expect(nodeOf(run, "filter").output).toBe("1\t100\n2\t200\n3\t300");
     expect(nodeOf(run, "nothing").statusLabel).toBe("succeeded");
   });
 });
