@@ -86,6 +86,17 @@ function buildStepInvocation({ attempt, step, scope, maxOutputSize, leaseMs }: I
     const script = step.script === undefined ? undefined : expand(step.script, scope);
     return { ...base, executor: "jq", command: step.command?.trim() ?? "", script, env: {}, timeoutMs: leaseMs };
   }
+  if (step.executor?.type === "log") {
+    // Dagu 2.x's log.write: the message (the step's command here), expanded, is all it prints.
+    return {
+      ...base,
+      executor: "log",
+      command: expand(step.command ?? "", scope),
+      script: undefined,
+      env: {},
+      timeoutMs: leaseMs,
+    };
+  }
   if (step.executor?.type === "http") {
     const command = expand(step.command ?? "", scope);
     const script = step.script === undefined ? undefined : expand(step.script, scope);

@@ -57,7 +57,7 @@ export type OutputOffsets = { stdoutFrom: number; stderrFrom: number };
 
 /** A step attempt ready to execute: variables already bound by the coordinator. */
 export type StepInvocation = StepMessage & {
-  executor: "http" | "jq" | "command";
+  executor: "http" | "jq" | "log" | "command";
   /**
    * http: `METHOD URL`, expanded. jq: the filter, as written (its JSON input is `script`, expanded).
    * command: shell text whose references are bound to `env` variables.

@@ -6,6 +6,7 @@
  * - `action: exec` + `with: {command, args}`: the program and its arguments, each quoted, so no
  *   shell syntax in them is interpreted (as Dagu runs it, without a shell);
  * - `action: noop`: a step that succeeds;
+ * - `action: log.write` + `with: {message}`: the log executor (in the Worker) writes the message;
  * - `action: jq.filter` + `with: {filter, data, raw}`: the jq executor (the filter as `command`,
  *   the data as `script`: a string as written, anything else as JSON), as Dagu 2.x reads it;
  * - Dagu 2.0–2.6's `type:` + `config:` (the 1.x `executor:`) and `exec: {command, args}`.
@@ -75,7 +76,7 @@ function actionRefusal(action: string): string {
   const reason = REFUSED_ACTIONS[action] ?? REFUSED_FAMILIES.find(([prefix]) => action.startsWith(prefix))?.[1];
   if (reason) return `action '${action}' ${reason}`;
   if (action.includes("@")) return `action '${action}': remote and custom actions are not supported`;
-  return `unknown action '${action}' (custom actions are not supported): dagflare runs 'run:' steps and the actions http.request, jq.filter, exec and noop`;
+  return `unknown action '${action}' (custom actions are not supported): dagflare runs 'run:' steps and the actions http.request, jq.filter, log.write, exec and noop`;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -193,6 +194,8 @@ export function readStepForms(step: Record<string, unknown>): StepFormResult {
     }
   } else if (action === "jq.filter") {
     jqFilterForm(withOptions, result, problems);
+  } else if (action === "log.write") {
+    logWriteForm(withOptions, result, problems);
     writtenAs.script = "with";
   } else {
     problems.push({ path: ["action"], message: actionRefusal(action) });
@@ -255,4 +258,21 @@ function execForm(
   } else {
     result.command = [command, ...args].map(quoteArgument).join(" ");
   }
+}
+
+/** `action: log.write` + `with: {message}` (Dagu 2.x): the message, expanded, written to stdout with a final newline. */
+function logWriteForm(
+  options: Record<string, unknown>,
+  result: Record<string, unknown>,
+  problems: StepFormResult["problems"],
+): void {
+  const { message, ...unknown } = options;
+  for (const name of Object.keys(unknown))
+    problems.push({ path: ["with", name], message: `unknown option '${name}' of log.write (it has 'message')` });
+  if (typeof message !== "string") {
+    problems.push({ path: ["with", "message"], message: "log.write needs 'message': the text to write" });
+    return;
+  }
+  result.command = message;
+  result.executor = { type: "log", config: {} };
 }

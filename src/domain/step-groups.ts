@@ -85,12 +85,17 @@ export function generatedStepName(step: Record<string, unknown>, number: number)
   const kind =
     typeof type === "string" && type !== ""
       ? type
-      : action === "http.request"
-        ? "http"
-        : action === "jq.filter"
-          ? "jq"
-          : step.script !== undefined || multiLine
-            ? "script"
-            : "cmd";
+      : action && ACTION_EXECUTORS[action]
+        ? ACTION_EXECUTORS[action]
+        : step.script !== undefined || multiLine
+          ? "script"
+          : "cmd";
   return `${kind}_${number}`;
 }
+
+/** The executor a 2.x action is read as (./step-forms.ts), for naming a step written with it. */
+const ACTION_EXECUTORS: Readonly<Record<string, string>> = {
+  "http.request": "http",
+  "jq.filter": "jq",
+  "log.write": "log",
+};

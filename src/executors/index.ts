@@ -3,11 +3,13 @@ import { commandExecutor } from "./command.ts";
 import type { ExecutionContext, Executor, HandOff } from "./executor.ts";
 import { httpExecutor } from "./http.ts";
 import { jqExecutor } from "./jq.ts";
+import { logExecutor } from "./log.ts";
 import { preconditionOutcome, repeatConditionMet } from "./preconditions.ts";
 
 const EXECUTORS: Readonly<Record<StepInvocation["executor"], Executor>> = {
   http: httpExecutor,
   jq: jqExecutor,
+  log: logExecutor,
   command: commandExecutor,
 };
 

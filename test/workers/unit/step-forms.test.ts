@@ -118,7 +118,7 @@ describe("Dagu 2.7 step forms", () => {
     );
   });
 
-  it("run, exec, noop, http.request and jq.filter steps run through the API as Dagu runs them", async () => {
+  it("run, exec, noop, http.request, jq.filter and log.write steps run through the API as Dagu runs them", async () => {
     const client = api((await userWithRole("manager")).token);
     const name = unique("two-x");
     const spec = `type: graph
@@ -149,6 +149,12 @@ steps:
         { "data": [1, 2, 3] }
       raw: true
     output: TSV
+  - name: note
+    action: log.write
+    with:
+      message: "deployed \${LINES.missing}to ${"$"}{DAG_NAME}"
+    depends: shell
+    output: NOTE
 `;
     await ok(client.POST("/dags", { body: { name, spec } }), 201);
     const { dagRunId } = await ok(
@@ -172,5 +178,26 @@ steps:
     // Dagu 2.x's own test of this step (internal/intg/jq_test.go, TSVOutputWithRawTrue) expects this output.
     expect(nodeOf(run, "filter").output).toBe("1\t100\n2\t200\n3\t300");
     expect(nodeOf(run, "nothing").statusLabel).toBe("succeeded");
+    // log.write writes its expanded message and a newline (Dagu 2.x's log executor).
+    const note = await ok(
+      client.GET("/dag-runs/{name}/{dagRunId}/steps/{stepName}/log", {
+        params: { path: { name, dagRunId, stepName: "note" }, query: { stream: "stdout" } },
+      }),
+    );
+    expect(note.content).toBe(`deployed to ${name}\n`);
+  });
+
+  it("log.write takes one option, its message; an unnamed one is log_N", () => {
+    expect(stepOf("steps:\n  - action: log.write\n    with: {message: hi}\n")).toMatchObject({
+      name: "log_1",
+      command: "hi",
+      executor: { type: "log" },
+    });
+    expect(errorsOf("steps:\n  - action: log.write\n    with: {msg: hi}\n")).toEqual(
+      expect.arrayContaining([
+        "steps[0].with.msg: unknown option 'msg' of log.write (it has 'message') (line 3, col 17)",
+        expect.stringMatching(/^steps\[0\]\.with\.message: log\.write needs 'message': the text to write/),
+      ]),
+    );
   });
 });
