@@ -786,16 +786,7 @@ function normaliseStep(
     ...outputOf(raw.output),
     env: [...defaults.env, ...toKeyValues(raw.env, [...path, "env"], errors)],
     preconditions: toList(raw.preconditions).map((condition) =>
-      typeof condition === "string"
-        ? { condition, expected: undefined, negate: false, error: undefined }
-        : {
-            condition: condition.condition,
-            // An empty `expected` is none, as in Dagu: the condition runs as a command.
-            expected:
-              condition.expected === undefined || condition.expected === "" ? undefined : String(condition.expected),
-            negate: condition.negate ?? false,
-            error: condition.error,
-          },
+      conditionOf(typeof condition === "string" ? { condition } : condition),
     ),
     repeatPolicy: repeatPolicyOf(raw.repeatPolicy ?? defaults.repeatPolicy),
     retryPolicy: retry && {
@@ -881,19 +872,23 @@ function unsupportedReference(
   return undefined;
 }
 
+/** A precondition or repeat condition as read. An empty `expected` is none, as in Dagu: the condition runs as a command. */
+function conditionOf(raw: {
+  condition: string;
+  expected?: string | number | boolean | undefined;
+  negate?: boolean | undefined;
+  error?: string | undefined;
+}): Condition {
+  const expected = raw.expected === undefined || raw.expected === "" ? undefined : String(raw.expected);
+  return { condition: raw.condition, expected, negate: raw.negate ?? false, error: raw.error };
+}
+
 /** Dagu's repeat modes: explicit, `repeat: true` (while), or implied (a condition: until; exit codes: while). */
 function repeatPolicyOf(raw: RawStep["repeatPolicy"]): RepeatPolicy | undefined {
   if (!raw) return undefined;
   const exitCodes = toList(raw.exitCode);
   const condition =
-    raw.condition === undefined
-      ? undefined
-      : {
-          condition: raw.condition,
-          expected: raw.expected === undefined ? undefined : String(raw.expected),
-          negate: false,
-          error: undefined,
-        };
+    raw.condition === undefined ? undefined : conditionOf({ condition: raw.condition, expected: raw.expected });
   const mode =
     raw.repeat === "while" || raw.repeat === "until"
       ? raw.repeat

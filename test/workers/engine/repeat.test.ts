@@ -67,6 +67,8 @@ describe("repeatPolicy", () => {
         'repeat: until\ncondition: "`echo ${S}`"\nexpected: "3"',
         "    output: S",
       ),
+      // An empty expected is none: the condition runs as a command (Dagu 1.30.2: 1 run).
+      counting("until-empty-expected", folder, "true", 'repeat: until\ncondition: "true"\nexpected: ""\nlimit: 3'),
     ]
       .join("\n")
       .replace(/^ {2}- name: (?!prepare)(.*)$/gm, "  - name: $1\n    depends: prepare");
@@ -92,6 +94,7 @@ describe("repeatPolicy", () => {
       "until-failing": runs("until-failing"),
       "while-shell": runs("while-shell"),
       "until-shell-output": runs("until-shell-output"),
+      "until-empty-expected": runs("until-empty-expected"),
     }).toEqual({
       unconditional: ["succeeded", 3],
       "until-output": ["succeeded", 3],
@@ -106,6 +109,7 @@ describe("repeatPolicy", () => {
       "until-failing": ["failed", 3],
       "while-shell": ["succeeded", 2],
       "until-shell-output": ["succeeded", 3],
+      "until-empty-expected": ["succeeded", 1],
     });
     expect(run.statusLabel).toBe("failed");
     // The log keeps every run's stdout; the output is the last run's.
