@@ -137,12 +137,7 @@ export function shouldRepeat(
   last: { exitCode: number; conditionMet: boolean | undefined },
 ): boolean {
   if (policy.limit !== undefined && runs >= policy.limit) return false;
-  const matched =
-    policy.exitCodes.length > 0
-      ? policy.exitCodes.includes(last.exitCode)
-      : policy.condition
-        ? last.conditionMet === true
-        : last.exitCode === 0;
-  if (policy.exitCodes.length === 0 && !policy.condition) return matched; // unconditional: while it succeeds
+  if (policy.exitCodes.length === 0 && !policy.condition) return last.exitCode === 0; // unconditional: while it succeeds
+  const matched = policy.exitCodes.length > 0 ? policy.exitCodes.includes(last.exitCode) : last.conditionMet === true;
   return policy.mode === "while" ? matched : !matched;
 }
