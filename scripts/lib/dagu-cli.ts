@@ -11,7 +11,7 @@ import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
@@ -174,8 +174,11 @@ async function startIn(home: string, binary: string, file: string, timeoutMs: nu
   };
 }
 
+/** The status of the one run started (its sub-DAG runs' statuses are under its `children/`). */
 async function lastStatus(folder: string): Promise<StatusLine> {
-  const files = (await readdir(folder, { recursive: true })).filter((path) => path.endsWith("status.jsonl"));
+  const files = (await readdir(folder, { recursive: true })).filter(
+    (path) => path.endsWith("status.jsonl") && !path.split(sep).includes("children"),
+  );
   if (files.length !== 1) throw new Error(`expected one Dagu run under ${folder}, found ${files.length}`);
   const lines = (await readFile(join(folder, files[0]!), "utf8")).trim().split("\n");
   return JSON.parse(lines.at(-1)!) as StatusLine;

@@ -6,11 +6,21 @@
  * copies, the new attempts and the alarm.
  */
 import { DurableObject } from "cloudflare:workers";
+import { type DagRow, findDag } from "../db/dags.ts";
+import { localDagSources } from "../domain/dag-spec.ts";
 import type { StartRequest, StartResult, StepInvocation, StepMessage, StepResult } from "../domain/run.ts";
 import { type NodeStatus, nodeStatusLabel, type RunStatus, runStatusLabel } from "../domain/status.ts";
+import type { SubRunNotice } from "../domain/sub-dag.ts";
+import { log } from "../log.ts";
+import { coordinatorFor } from "./index.ts";
 import { Outbound } from "./outbound.ts";
-import { type ControlResult, type Identity, RunMachine } from "./run-machine.ts";
-import { type NodeRecord, type RunRecord, RunStore } from "./run-store.ts";
+import { type ControlResult, type Identity, RunMachine, SUB_RUN_CHECK_MS } from "./run-machine.ts";
+import { type NodeRecord, type RunRecord, RunStore, type SubRunRecord, type Timer } from "./run-store.ts";
+
+/** Sub-DAG runs started at once (a fan-out of 1,000 starts in waves of this many). */
+const SUB_RUN_START_WAVE = 50;
+/** When telling a caller failed, the next try. */
+const TELL_RETRY_MS = 5_000;
 
 export type { ControlResult } from "./run-machine.ts";
 
@@ -22,6 +32,8 @@ export type RunView = RunRecord & {
   statusLabel: RunStatus;
   nodes: NodeView[];
   handlerNodes: NodeView[];
+  /** The runs its calling steps started, every attempt. */
+  subRuns: SubRunRecord[];
 };
 
 export class DagCoordinator extends DurableObject<Cloudflare.Env> {
@@ -32,6 +44,11 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   readonly #outbound: Outbound;
   /** The alarm's time as last set or read; `undefined` when not known (after a wake-up or an alarm). */
   #alarmAt: number | null | undefined;
+  /** The loop that starts sub-DAG runs and tells callers, while it runs; a change meanwhile asks for another pass. */
+  #subDagTraffic: Promise<void> | undefined;
+  #subDagAgain = false;
+  /** A caller's spec and its documents after `---`, by name. */
+  readonly #localSourceCache = new Map<string, Map<string, string>>();
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
@@ -52,10 +69,8 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     const queued = this.#machine.queue(request);
     if (!queued.ok) return queued;
     const pruneBefore = this.#machine.pruneHistory(queued.histRetentionDays);
-    await Promise.all([
-      this.#outbound.commit(this.#machine.startQueuedRuns()),
-      pruneBefore && this.#outbound.pruneD1(pruneBefore),
-    ]);
+    const messages = request.parent ? this.#machine.startSubRun(queued.runId) : this.#machine.startQueuedRuns();
+    await Promise.all([this.#commit(messages), pruneBefore && this.#outbound.pruneD1(pruneBefore)]);
     return { ok: true, runId: queued.runId, status: this.#machine.statusOf(queued.runId) };
   }
 
@@ -75,7 +90,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
    */
   async finish(result: StepResult, continueInline = false): Promise<StepInvocation | null> {
     const { messages, next } = this.#machine.finish(result, continueInline);
-    await this.#outbound.commit(messages);
+    await this.#commit(messages);
     return next;
   }
 
@@ -87,6 +102,25 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   /** Runs a finished run again: the whole run (succeeded steps keep their results) or one step. */
   async retry(runId: string, stepName?: string): Promise<ControlResult> {
     return this.#control(this.#machine.retry(runId, stepName));
+  }
+
+  // --- RPC: sub-DAGs ------------------------------------------------------------------------
+
+  /** (Caller side) one of a calling step's runs ended; a late or repeated notice changes nothing. */
+  async subRunEnded(notice: SubRunNotice): Promise<void> {
+    await this.#commit(this.#machine.subRunEnded(notice));
+  }
+
+  /** (Callee side) what a sub-DAG run would tell its caller: null while it runs, "gone" when there is no such run. */
+  async subRunNotice(runId: string): Promise<SubRunNotice | null | "gone"> {
+    const run = this.#store.run(runId);
+    if (!run) return "gone";
+    return run.finished_at === null ? null : this.#machine.parentNotice(run);
+  }
+
+  /** The runs a run's calling steps started, every attempt (the API's sub-DAG runs). */
+  async subRuns(runId: string): Promise<SubRunRecord[]> {
+    return this.#machine.subRunsOf(runId);
   }
 
   /** The DAG was renamed: runs, events and `DAG_NAME` use the new name from now on. */
@@ -129,12 +163,15 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   override async alarm(): Promise<void> {
     this.#alarmAt = undefined; // this alarm is spent; what is set next is read back once
     const messages: StepMessage[] = [];
+    const subRunChecks: Timer[] = [];
     for (const timer of this.#store.dueTimers(Date.now())) {
       this.#store.deleteTimer(timer.kind, timer.run_id, timer.step);
-      messages.push(...this.#machine.fire(timer));
+      if (timer.kind === "sub_runs") subRunChecks.push(timer);
+      else messages.push(...this.#machine.fire(timer));
     }
     messages.push(...this.#machine.startQueuedRuns());
-    await this.#outbound.commit(messages);
+    for (const check of subRunChecks) messages.push(...(await this.#askAfterSubRuns(check)));
+    await this.#commit(messages);
   }
 
   /** Makes sure the alarm fires by the earliest timer (it only ever needs to move earlier). */
@@ -153,8 +190,175 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
 
   async #control(result: ControlResult & { messages?: StepMessage[] }): Promise<ControlResult> {
     if (!result.ok) return result;
-    await this.#outbound.commit(result.messages ?? []);
+    await this.#commit(result.messages ?? []);
     return { ok: true };
+  }
+
+  /**
+   * Ends every change: the outbound commit, then the sub-DAG traffic the change made — runs
+   * to start, callers to tell that a run ended — until there is none (a start that fails can
+   * end a step, which can start the next). One loop at a time; a change meanwhile makes it go again.
+   */
+  async #commit(messages: StepMessage[]): Promise<void> {
+    await this.#outbound.commit(messages);
+    if (this.#subDagTraffic) {
+      this.#subDagAgain = true;
+      return;
+    }
+    this.#subDagTraffic = (async () => {
+      // A run that failed to start waits for its step's check timer, rather than being retried in a tight loop.
+      const failed = new Set<string>();
+      const due = () => this.#machine.subRunsToStart().filter((row) => !failed.has(row.child_run_id));
+      do {
+        this.#subDagAgain = false;
+        const started = await this.#startSubRuns(due(), failed);
+        await this.#tellCallers();
+        await this.#outbound.commit(started);
+      } while (this.#subDagAgain || due().length > 0);
+    })().finally(() => {
+      this.#subDagTraffic = undefined;
+    });
+    await this.#subDagTraffic;
+  }
+
+  /** Starts the sub-DAG runs that are due, a wave at a time; returns the attempts their ends dispatched. */
+  async #startSubRuns(rows: SubRunRecord[], failed: Set<string>): Promise<StepMessage[]> {
+    if (rows.length === 0) return [];
+    const messages: StepMessage[] = [];
+    const storedDags = new Map<string, Promise<DagRow | null>>();
+    for (let i = 0; i < rows.length; i += SUB_RUN_START_WAVE) {
+      await Promise.all(
+        rows.slice(i, i + SUB_RUN_START_WAVE).map(async (row) => {
+          const started = await this.#startSubRun(row, storedDags);
+          if (started === "failed") failed.add(row.child_run_id);
+          else messages.push(...started);
+        }),
+      );
+    }
+    return messages;
+  }
+
+  async #startSubRun(
+    row: SubRunRecord,
+    storedDags: Map<string, Promise<DagRow | null>>,
+  ): Promise<StepMessage[] | "failed"> {
+    const { callerSpec, enqueue, parent } = this.#machine.subRunRequest(row);
+    const fail = (error: string) =>
+      this.#machine.subRunEnded({ childRunId: row.child_run_id, status: "failed", outputs: {}, error });
+    try {
+      const target = await this.#callTarget(row.dag, callerSpec, enqueue, storedDags);
+      if ("refusal" in target) return fail(target.refusal);
+      const result = await coordinatorFor(this.env, target.key).start({
+        dagId: target.key,
+        dagName: row.dag,
+        spec: target.spec,
+        runId: row.child_run_id,
+        params: row.params,
+        trigger: "parent",
+        triggeredBy: `${this.#identity.dagName}/${row.run_id}`,
+        parent: enqueue ? undefined : parent,
+      });
+      // Started before, by a try whose answer was lost: the same run.
+      if (!result.ok && result.code !== "already_exists") return fail(result.message);
+      if (!this.#machine.isSubRunCurrent(row.child_run_id)) {
+        // Its step was stopped while the run was being started: it must not run on alone.
+        this.#outbound.stopSubRun(target.key, row.child_run_id);
+        return [];
+      }
+      return this.#machine.subRunStarted(row.child_run_id, target.key);
+    } catch (error) {
+      // Left to start: the step's check timer tries again.
+      log.warn("starting a sub-DAG run failed; it is tried again", {
+        ...this.#identity,
+        child: row.child_run_id,
+        error,
+      });
+      return "failed";
+    }
+  }
+
+  /**
+   * The coordinator and spec of a called DAG: a document of the caller's file first (as Dagu
+   * resolves it), else a stored DAG; or why there is none.
+   */
+  async #callTarget(
+    name: string,
+    callerSpec: string,
+    enqueue: boolean,
+    storedDags: Map<string, Promise<DagRow | null>>,
+  ): Promise<{ key: string; spec: string } | { refusal: string }> {
+    const local = this.#localSources(callerSpec).get(name);
+    if (local !== undefined) {
+      if (enqueue) return { refusal: `dag.enqueue queues stored DAGs; '${name}' is a document of the caller's file` };
+      // A document's runs have a coordinator of their own, named after the caller's.
+      return { key: `${this.#identity.dagId}>${name}`, spec: local };
+    }
+    if (!storedDags.has(name)) storedDags.set(name, findDag(this.env.DB, name));
+    const dag = await storedDags.get(name)!;
+    if (!dag) return { refusal: `DAG '${name}' not found` };
+    return { key: dag.id, spec: dag.spec };
+  }
+
+  #localSources(spec: string): Map<string, string> {
+    let sources = this.#localSourceCache.get(spec);
+    if (!sources) {
+      sources = spec.includes("\n---") ? localDagSources(spec) : new Map<string, string>();
+      this.#localSourceCache.clear(); // a DAG's runs share one spec, mostly: one entry is enough
+      this.#localSourceCache.set(spec, sources);
+    }
+    return sources;
+  }
+
+  /** Tells calling steps that their runs ended; one that can't be told now is told by the next try. */
+  async #tellCallers(): Promise<void> {
+    const untold = this.#store.untoldParents();
+    await Promise.all(
+      untold.map(async (run) => {
+        try {
+          await coordinatorFor(this.env, run.parent!.dagId).subRunEnded(this.#machine.parentNotice(run));
+          this.#store.markParentTold(run.id);
+        } catch (error) {
+          log.warn("telling a calling step that its sub-DAG run ended failed; trying again", {
+            ...this.#identity,
+            runId: run.id,
+            error,
+          });
+          this.#store.setTimer("sub_runs", run.id, "", 0, Date.now() + TELL_RETRY_MS);
+        }
+      }),
+    );
+  }
+
+  /**
+   * A calling step's check: runs it couldn't start are tried again (by the commit that follows),
+   * and a run that ended without telling is asked. While any runs, the check comes back.
+   */
+  async #askAfterSubRuns(timer: Timer): Promise<StepMessage[]> {
+    if (timer.step === "") return []; // a retry of telling callers: the commit that follows does it
+    const rows = this.#machine
+      .subRunsOf(timer.run_id)
+      .filter((row) => row.step === timer.step && row.attempt === timer.attempt && row.state !== "finished");
+    if (rows.length === 0) return [];
+    const messages: StepMessage[] = [];
+    for (const row of rows.filter((each) => each.state === "running" && each.child_key)) {
+      try {
+        const notice = await coordinatorFor(this.env, row.child_key!).subRunNotice(row.child_run_id);
+        if (notice === "gone") {
+          const error = "the sub-DAG run is gone (was its DAG deleted?)";
+          messages.push(
+            ...this.#machine.subRunEnded({ childRunId: row.child_run_id, status: "failed", outputs: {}, error }),
+          );
+        } else if (notice) {
+          messages.push(...this.#machine.subRunEnded(notice));
+        }
+      } catch (error) {
+        log.warn("asking after a sub-DAG run failed", { ...this.#identity, child: row.child_run_id, error });
+      }
+    }
+    if (rows.some((row) => this.#machine.isSubRunCurrent(row.child_run_id))) {
+      this.#store.setTimer("sub_runs", timer.run_id, timer.step, timer.attempt, Date.now() + SUB_RUN_CHECK_MS);
+    }
+    return messages;
   }
 
   #view(run: RunRecord): RunView {
@@ -166,6 +370,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
       statusLabel: runStatusLabel(run.status)!,
       nodes: nodes.filter((node) => node.kind === "step"),
       handlerNodes: nodes.filter((node) => node.kind !== "step"),
+      subRuns: this.#machine.subRunsOf(run.id),
     };
   }
 

@@ -10,6 +10,7 @@ import { formatParams } from "../domain/params.ts";
 import type { StepMessage } from "../domain/run.ts";
 import { callRunner, executionKey } from "../executors/runner.ts";
 import { log } from "../log.ts";
+import { coordinatorFor } from "./index.ts";
 import type { Identity } from "./run-machine.ts";
 import type { RunRecord, RunStore } from "./run-store.ts";
 
@@ -95,6 +96,15 @@ export class Outbound {
       executionKey(attempt)
         .then((key) => callRunner(this.#env, key, "DELETE"))
         .catch((error: unknown) => log.warn("could not kill an attempt on the runner", { ...attempt, error })),
+    );
+  }
+
+  /** Stops a sub-DAG run whose calling step ended, in the background; a run that already ended stays as it is. */
+  stopSubRun(childKey: string, childRunId: string): void {
+    this.#ctx.waitUntil(
+      coordinatorFor(this.#env, childKey)
+        .stop(childRunId)
+        .catch((error: unknown) => log.warn("could not stop a sub-DAG run", { childKey, childRunId, error })),
     );
   }
 

@@ -10,6 +10,7 @@
  */
 import { isShellCondition, unmetPrecondition } from "../domain/conditions.ts";
 import { type Condition, type DagSpec, type HandlerEvent, parseDagSpec, type StepSpec } from "../domain/dag-spec.ts";
+import { expand } from "../domain/expand.ts";
 import { buildInvocation, runsOnRunner } from "../domain/invocation.ts";
 import { paramsProblem } from "../domain/param-rules.ts";
 import { resolveParams } from "../domain/params.ts";
@@ -39,11 +40,24 @@ import {
 } from "../domain/run.ts";
 import { runScope } from "../domain/scope.ts";
 import { type NodeStatus, nodeStatusLabel, RUN_STATUS, runStatusLabel } from "../domain/status.ts";
+import {
+  type CallResult,
+  callStepOutcome,
+  MAX_SUB_DAG_DEPTH,
+  type ParentLink,
+  plannedCalls,
+  type SubRunNotice,
+} from "../domain/sub-dag.ts";
 import { capLog } from "../executors/executor.ts";
-import type { NodeRecord, RunRecord, RunStore, Timer } from "./run-store.ts";
+import type { NodeRecord, RunRecord, RunStore, SubRunRecord, Timer } from "./run-store.ts";
 
 /** How long an attempt without its own timeout may stay silent: a queue consumer's 15 minutes, and some. */
 export const DEFAULT_LEASE_MS = 16 * 60 * 1000;
+/**
+ * How often a calling step asks after its sub-DAG runs, and retries starting those it couldn't:
+ * a finished run tells its caller at once, so this only catches a message that was lost.
+ */
+export const SUB_RUN_CHECK_MS = 30_000;
 /** Parsed specs kept: runs of one DAG version share an entry. */
 const SPEC_CACHE_SIZE = 4;
 const HANDLER_ORDER: readonly HandlerEvent[] = ["success", "failure", "abort", "exit"];
@@ -60,6 +74,8 @@ export type QueueResult =
 export interface RunEffects {
   /** Kill a command attempt on the step runner: the coordinator ended it (timeout, stop). */
   killOnRunner(attempt: StepMessage): void;
+  /** Stop a sub-DAG run a step started: the step was stopped, or timed out. */
+  stopSubRun(childKey: string, childRunId: string): void;
 }
 
 /** An attempt's outcome as the machine applies it (from a consumer, or made up for a timeout). */
@@ -107,6 +123,10 @@ export class RunMachine {
     }
     const problem = paramsProblem(spec.paramRules, params);
     if (problem) return { ok: false, code: "bad_request", message: `params: ${problem}` };
+    if (request.parent && request.parent.depth > MAX_SUB_DAG_DEPTH) {
+      const message = `sub-DAG calls nest deeper than ${MAX_SUB_DAG_DEPTH} levels (does a DAG call itself?)`;
+      return { ok: false, code: "bad_request", message };
+    }
     this.#store.insertRun(
       {
         id: runId,
@@ -117,6 +137,7 @@ export class RunMachine {
         trigger: request.trigger,
         triggered_by: request.triggeredBy,
         queued_at: this.#stamp(),
+        parent: request.parent ?? null,
       },
       spec.steps.map((step) => step.name),
     );
@@ -132,11 +153,22 @@ export class RunMachine {
       if (!next) return messages;
       const spec = this.#spec(next);
       if (spec.maxActiveRuns !== -1 && this.#store.countRunning() >= spec.maxActiveRuns) return messages;
-      this.#store.markRunning(next.id, this.#stamp());
-      if (spec.timeoutSec) this.#store.setTimer("run_timeout", next.id, "", 0, Date.now() + spec.timeoutSec * 1000);
-      this.#log(next.id, "started");
-      messages.push(...this.advance(next.id));
+      messages.push(...this.#begin(next));
     }
+  }
+
+  /** Starts a queued sub-DAG run at once: its caller's max_concurrent bounds it, not the DAG's maxActiveRuns. */
+  startSubRun(runId: string): StepMessage[] {
+    const run = this.#store.run(runId);
+    return run?.status === RUN_STATUS.queued ? this.#begin(run) : [];
+  }
+
+  #begin(run: RunRecord): StepMessage[] {
+    const spec = this.#spec(run);
+    this.#store.markRunning(run.id, this.#stamp());
+    if (spec.timeoutSec) this.#store.setTimer("run_timeout", run.id, "", 0, Date.now() + spec.timeoutSec * 1000);
+    this.#log(run.id, "started");
+    return this.advance(run.id);
   }
 
   /**
@@ -203,7 +235,7 @@ export class RunMachine {
       return { ok: false, code: "bad_request", message };
     }
     const at = this.#stamp();
-    this.#kill(this.#store.nodesIn(runId, "running"));
+    this.#kill(this.#store.nodesIn(runId, "running"), "its caller was stopped");
     // As in Dagu: what was running is aborted, what never started stays not_started.
     this.#store.abortNodes(runId, {
       from: ["running"],
@@ -242,7 +274,7 @@ export class RunMachine {
     this.#store.resetForRetry(runId, stepName ?? null);
     this.#store.requeueRun(runId, stepName ?? null, this.#stamp());
     this.#log(runId, stepName === undefined ? "retry requested" : `retry of step '${stepName}' requested`);
-    return { ok: true, messages: this.startQueuedRuns() };
+    return { ok: true, messages: run.parent ? this.startSubRun(runId) : this.startQueuedRuns() };
   }
 
   /** A timer came due (the alarm deleted it): returns the attempts it dispatches. */
@@ -252,12 +284,16 @@ export class RunMachine {
         return this.#expireLease(timer);
       case "retry": {
         const node = this.#store.node(timer.run_id, timer.step);
-        return node?.attempt_state === "waiting_retry" ? [this.#dispatchAttempt(node)] : [];
+        if (node?.attempt_state !== "waiting_retry") return [];
+        const message = this.#dispatchAttempt(node);
+        return message ? [message] : this.advance(timer.run_id);
       }
       case "run_timeout":
         return this.#timeOutRun(timer.run_id);
       case "d1_sync":
         return []; // it only wakes the alarm: every commit writes every stale D1 copy
+      case "sub_runs":
+        return []; // the coordinator asks after the step's sub-DAG runs (it takes RPCs)
     }
   }
 
@@ -306,7 +342,8 @@ export class RunMachine {
           const step = spec.steps.find((candidate) => candidate.name === name)!;
           const unmet = step.preconditions.length === 0 ? undefined : this.#unmetPrecondition(run, step);
           if (!unmet) {
-            messages.push(this.#dispatchAttempt(this.#store.node(runId, name)!));
+            const message = this.#dispatchAttempt(this.#store.node(runId, name)!);
+            if (message) messages.push(message);
             continue;
           }
           this.#store.settleNode(runId, name, "skipped", at, unmet.skip);
@@ -337,7 +374,8 @@ export class RunMachine {
         nextHandler,
         spec.steps.length + HANDLER_ORDER.indexOf(nextHandler),
       );
-      return [...messages, this.#dispatchAttempt(this.#store.node(runId, step.name)!)];
+      const message = this.#dispatchAttempt(this.#store.node(runId, step.name)!);
+      return message ? [...messages, message] : [...messages, ...this.advance(runId)];
     }
     this.#finalize(runId, afterHandlers(current.outcome!, this.#store.hasHandlerIn(runId, "failed")));
     return [...messages, ...this.startQueuedRuns()];
@@ -355,6 +393,8 @@ export class RunMachine {
     this.#store.deleteTimers(runId, ["lease", "retry", "run_timeout"]);
     this.#log(runId, `finished: ${status}`);
     const run = this.#store.run(runId)!;
+    // A sub-DAG run reports to its calling step (the coordinator tells it); the caller's run alerts.
+    if (run.parent) return;
     const event: RunFinishedEvent = {
       type: "run.finished",
       dagName: this.#identity.dagName,
@@ -378,8 +418,8 @@ export class RunMachine {
     if (!run || run.status !== RUN_STATUS.running || run.outcome !== null) return [];
     const seconds = this.#spec(run).timeoutSec ?? 0;
     const at = this.#stamp();
-    this.#kill(this.#store.nodesIn(runId, "running", true));
     const reason = `the DAG timed out after ${seconds} s`;
+    this.#kill(this.#store.nodesIn(runId, "running", true), reason);
     this.#store.abortNodes(runId, {
       from: ["running", "not_started"],
       stepsOnly: true,
@@ -401,7 +441,7 @@ export class RunMachine {
     const at = this.#stamp();
     const outcome = { exitCode: 124, stdout: node.stdout, stderr: `${node.stderr}${error}`, error };
     this.#applyOutcome(node, { ...outcome, startedAt: node.started_at ?? at, finishedAt: at }, false);
-    this.#kill([node]);
+    this.#kill([node], error);
     return this.advance(timer.run_id);
   }
 
@@ -477,12 +517,202 @@ export class RunMachine {
     this.#log(runId, `${node.name}: ${status}${failed ? ` (${error ?? `exit ${exitCode}`})` : ""}`);
   }
 
-  /** Starts the next attempt of a node: marks it dispatched, arms its lease, returns the queue message. */
-  #dispatchAttempt(node: NodeRecord): StepMessage {
+  /**
+   * Starts the next attempt of a node: marks it dispatched, arms its lease, returns the queue
+   * message. A step that calls DAGs sends none: its runs are recorded for the coordinator to start.
+   */
+  #dispatchAttempt(node: NodeRecord): StepMessage | undefined {
     const attempt = node.attempt + 1;
     this.#store.markDispatched(node.run_id, node.name, attempt, this.#stamp());
+    const step = this.#stepOf(node);
+    if (step?.subDag) {
+      this.#planCalls({ ...node, attempt }, step);
+      return undefined;
+    }
     this.#store.setTimer("lease", node.run_id, node.name, attempt, Date.now() + this.#leaseMs(node));
     return { dagId: this.#identity.dagId, runId: node.run_id, step: node.name, attempt };
+  }
+
+  // --- sub-DAG calls -------------------------------------------------------------------------
+
+  /**
+   * A calling step's attempt: one sub_runs row per call, the first max_concurrent to be started
+   * (the coordinator starts them after this change is stored), the rest waiting their turn. A
+   * step's own timeoutSec is its lease; without one it waits as long as its runs take, each
+   * bounded by its own steps' leases.
+   */
+  #planCalls(node: NodeRecord, step: StepSpec): void {
+    const run = this.#store.run(node.run_id)!;
+    const call = step.subDag!;
+    this.#store.setAttemptState(node.run_id, node.name, "claimed");
+    if (step.timeoutSec) {
+      this.#store.setTimer("lease", node.run_id, node.name, node.attempt, Date.now() + step.timeoutSec * 1000);
+    }
+    const scope = this.#scope(run, node.name);
+    for (const { key, value } of step.env) scope.set(key, expand(value, scope));
+    const planned = plannedCalls(step, scope);
+    if ("problem" in planned) {
+      const at = this.#stamp();
+      const outcome = { exitCode: 1, stdout: "", stderr: planned.problem, error: planned.problem };
+      this.#applyOutcome(node, { ...outcome, startedAt: at, finishedAt: at }, false);
+      return;
+    }
+    const concurrent = call.enqueue ? planned.calls.length : (call.parallel?.maxConcurrent ?? 1);
+    planned.calls.forEach((target, item) => {
+      this.#store.insertSubRun({
+        run_id: node.run_id,
+        step: node.name,
+        attempt: node.attempt,
+        item,
+        dag: target.dag,
+        params: target.params,
+        child_run_id: newRunId(),
+        state: item < concurrent ? "starting" : "waiting",
+      });
+    });
+    this.#store.setTimer("sub_runs", node.run_id, node.name, node.attempt, Date.now() + SUB_RUN_CHECK_MS);
+    const what = planned.calls.length === 1 ? `'${planned.calls[0]!.dag}'` : `${planned.calls.length} runs`;
+    this.#log(node.run_id, `${node.name}: ${call.enqueue ? "queues" : "calls"} ${what}`);
+  }
+
+  /**
+   * How to start a sub-DAG run: its caller's spec (where a document of the file is found), and
+   * its link to the calling step — none for a queued one (dag.enqueue), which runs on its own.
+   */
+  subRunRequest(row: SubRunRecord): { callerSpec: string; enqueue: boolean; parent: ParentLink } {
+    const run = this.#store.run(row.run_id)!;
+    const node = this.#store.node(row.run_id, row.step);
+    const enqueue = node ? (this.#stepOf(node)?.subDag?.enqueue ?? false) : false;
+    const parent: ParentLink = {
+      dagId: this.#identity.dagId,
+      dagName: this.#identity.dagName,
+      runId: run.id,
+      step: row.step,
+      attempt: row.attempt,
+      item: row.item,
+      depth: (run.parent?.depth ?? 0) + 1,
+      rootDagName: run.parent?.rootDagName ?? this.#identity.dagName,
+      rootRunId: run.parent?.rootRunId ?? run.id,
+    };
+    return { callerSpec: run.spec, enqueue, parent };
+  }
+
+  /** The sub-DAG runs to start now (new, next in turn, or not started at the last try). */
+  subRunsToStart(): SubRunRecord[] {
+    return this.#store.subRunsIn("starting");
+  }
+
+  /** A calling step's runs, every attempt, for reads (the API's sub-DAG runs). */
+  subRunsOf(runId: string): SubRunRecord[] {
+    return this.#store.subRunsOfRun(runId);
+  }
+
+  /** Whether a calling step still waits for this run: a stopped or retried step doesn't. */
+  isSubRunCurrent(childRunId: string): boolean {
+    const row = this.#store.subRunByChild(childRunId);
+    return row !== undefined && row.state !== "finished";
+  }
+
+  /**
+   * The sub-DAG run exists now (its coordinator took it, this time or before). A queued one
+   * (dag.enqueue) is done with: its step doesn't wait for it.
+   */
+  subRunStarted(childRunId: string, childKey: string): StepMessage[] {
+    const row = this.#store.subRunByChild(childRunId);
+    if (row?.state !== "starting") return [];
+    const at = this.#stamp();
+    this.#store.markSubRunStarted(childRunId, childKey, at);
+    const node = this.#store.node(row.run_id, row.step);
+    if (!node || !this.#stepOf(node)?.subDag?.enqueue) return [];
+    this.#store.finishSubRun(childRunId, { status: "queued", outputs: {}, error: null, at });
+    return this.#settleCalls(row);
+  }
+
+  /** A sub-DAG run ended, or could not start (`error` says why): recorded once, and the step moves on. */
+  subRunEnded(notice: SubRunNotice): StepMessage[] {
+    const row = this.#store.subRunByChild(notice.childRunId);
+    if (!row || row.state === "finished") return [];
+    this.#store.finishSubRun(notice.childRunId, {
+      status: notice.status,
+      outputs: notice.outputs,
+      error: notice.error ?? null,
+      at: this.#stamp(),
+    });
+    if (notice.status !== "succeeded")
+      this.#log(
+        row.run_id,
+        `${row.step}: '${row.dag}' ${notice.childRunId} ${notice.status}${notice.error ? ` (${notice.error})` : ""}`,
+      );
+    return this.#settleCalls(row);
+  }
+
+  /** After one of a step's runs ended: the next ones in turn start; after the last, the step ends as they did. */
+  #settleCalls(row: SubRunRecord): StepMessage[] {
+    const node = this.#store.node(row.run_id, row.step);
+    if (!node || node.attempt !== row.attempt || node.attempt_state !== "claimed") return [];
+    const step = this.#stepOf(node)!;
+    const call = step.subDag!;
+    let rows = this.#store.subRuns(row.run_id, row.step, row.attempt);
+    const active = rows.filter((each) => each.state === "starting" || each.state === "running").length;
+    const free = (call.enqueue ? rows.length : (call.parallel?.maxConcurrent ?? 1)) - active;
+    if (free > 0 && rows.some((each) => each.state === "waiting")) {
+      this.#store.promoteWaitingSubRuns(row.run_id, row.step, row.attempt, free);
+      rows = this.#store.subRuns(row.run_id, row.step, row.attempt);
+    }
+    if (rows.some((each) => each.state !== "finished")) return [];
+    this.#store.deleteTimer("sub_runs", row.run_id, row.step);
+    const results: CallResult[] = rows.map((each) => ({
+      name: each.dag,
+      dagRunId: each.child_run_id,
+      params: each.params,
+      outputs: each.outputs ? (JSON.parse(each.outputs) as Record<string, string>) : {},
+      status: each.status ?? "failed",
+    }));
+    const outcome = callStepOutcome(call.parallel !== undefined, results);
+    const at = this.#stamp();
+    const stderr = rows.flatMap((each) => (each.error ? [`${each.dag} ${each.child_run_id}: ${each.error}`] : []));
+    this.#applyOutcome(
+      node,
+      {
+        exitCode: outcome.succeeded ? 0 : 1,
+        stdout: outcome.stdout,
+        stderr: stderr.join("\n"),
+        error: outcome.error,
+        startedAt: node.started_at ?? at,
+        finishedAt: at,
+      },
+      true,
+    );
+    return this.advance(row.run_id);
+  }
+
+  /** Ends a calling step's runs that haven't ended: those not started never will, the others are stopped. */
+  #abortCalls(node: NodeRecord, reason: string): void {
+    const at = this.#stamp();
+    for (const row of this.#store.subRuns(node.run_id, node.name, node.attempt)) {
+      if (row.state === "finished") continue;
+      if (row.state === "running" && row.child_key) this.#effects.stopSubRun(row.child_key, row.child_run_id);
+      this.#store.finishSubRun(row.child_run_id, { status: "aborted", outputs: {}, error: reason, at });
+    }
+    this.#store.deleteTimer("sub_runs", node.run_id, node.name);
+  }
+
+  /** What a finished sub-DAG run tells its calling step: its status, outputs by variable, first error. */
+  parentNotice(run: RunRecord): SubRunNotice {
+    const spec = this.#spec(run);
+    const variables = new Map(spec.steps.map((step) => [step.name, step.output]));
+    const outputs = Object.fromEntries(
+      this.#store.outputs(run.id).flatMap(({ name, output }) => {
+        const variable = variables.get(name);
+        return variable ? [[variable, output] as const] : [];
+      }),
+    );
+    return {
+      childRunId: run.id,
+      status: runStatusLabel(run.status) as FinalStatus,
+      outputs,
+      error: run.error ?? this.#store.firstFailure(run.id),
+    };
   }
 
   /** Why one step can't be re-run alone: it isn't a step of the run, or a dependency didn't let it run. */
@@ -569,10 +799,13 @@ export class RunMachine {
     });
   }
 
-  /** Asks the runner to kill the command attempts the coordinator ended. */
-  #kill(nodes: NodeRecord[]): void {
+  /** Asks the runner to kill the command attempts the coordinator ended; a calling step's runs are stopped. */
+  #kill(nodes: NodeRecord[], reason: string): void {
     for (const node of nodes) {
-      if (node.attempt === 0 || !runsOnRunner(this.#stepOf(node))) continue;
+      if (node.attempt === 0) continue;
+      const step = this.#stepOf(node);
+      if (step?.subDag) this.#abortCalls(node, reason);
+      if (!runsOnRunner(step)) continue;
       this.#effects.killOnRunner({
         dagId: this.#identity.dagId,
         runId: node.run_id,

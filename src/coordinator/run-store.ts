@@ -9,6 +9,7 @@ import type { HandlerEvent, KeyValue } from "../domain/dag-spec.ts";
 import type { FinalStatus } from "../domain/progress.ts";
 import { isRunTrigger, type RunFinishedEvent, type RunTrigger } from "../domain/run.ts";
 import { NODE_STATUS, type NodeStatus, RUN_STATUS } from "../domain/status.ts";
+import type { ParentLink } from "../domain/sub-dag.ts";
 
 /** The first schema; later versions are the steps in MIGRATIONS. */
 const SCHEMA_V1 = `
@@ -101,12 +102,51 @@ const MIGRATIONS = [
   // v4: a repeating step (repeatPolicy): its runs so far and their stdout, which its log keeps.
   `ALTER TABLE nodes ADD COLUMN repeat_count INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE nodes ADD COLUMN repeat_stdout TEXT NOT NULL DEFAULT '';`,
+  // v5: sub-DAGs. A run called by another DAG's step keeps its link to that step (JSON), and
+  // whether the step has been told it finished; a calling step's runs are in sub_runs; timers
+  // gain 'sub_runs' (retry starting them, ask after them, retry telling a parent).
+  `ALTER TABLE runs ADD COLUMN parent TEXT;
+   ALTER TABLE runs ADD COLUMN parent_told INTEGER NOT NULL DEFAULT 0 CHECK (parent_told IN (0, 1));
+   CREATE TABLE sub_runs (
+     run_id       TEXT NOT NULL,
+     step         TEXT NOT NULL,
+     attempt      INTEGER NOT NULL,
+     -- The item of a parallel step, from 0; a single call is item 0.
+     item         INTEGER NOT NULL,
+     dag          TEXT NOT NULL,
+     params       TEXT NOT NULL,
+     child_run_id TEXT NOT NULL UNIQUE,
+     -- waiting: beyond max_concurrent; starting: to be started (again, after a failed try);
+     -- running: its coordinator has it; finished: it ended, or it can't start (error says why).
+     state        TEXT NOT NULL CHECK (state IN ('waiting', 'starting', 'running', 'finished')),
+     -- The coordinator that runs it (a stored DAG's id, or a document of the caller's file).
+     child_key    TEXT,
+     status       TEXT,
+     outputs      TEXT,
+     error        TEXT,
+     started_at   TEXT,
+     finished_at  TEXT,
+     PRIMARY KEY (run_id, step, attempt, item)
+   );
+   CREATE INDEX sub_runs_by_state ON sub_runs (state);
+   CREATE TABLE timers_v5 (
+     kind    TEXT NOT NULL CHECK (kind IN ('lease', 'retry', 'run_timeout', 'd1_sync', 'sub_runs')),
+     run_id  TEXT NOT NULL,
+     step    TEXT NOT NULL DEFAULT '',
+     attempt INTEGER NOT NULL DEFAULT 0,
+     due_ms  INTEGER NOT NULL,
+     PRIMARY KEY (kind, run_id, step)
+   );
+   INSERT INTO timers_v5 SELECT kind, run_id, step, attempt, due_ms FROM timers;
+   DROP TABLE timers;
+   ALTER TABLE timers_v5 RENAME TO timers;
+   CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due_ms);`,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length + 1;
 
 export type NodeKind = "step" | HandlerEvent;
 export type AttemptState = "none" | "dispatched" | "claimed" | "waiting_retry" | "done";
-export type TimerKind = "lease" | "retry" | "run_timeout" | "d1_sync";
+export type TimerKind = "lease" | "retry" | "run_timeout" | "d1_sync" | "sub_runs";
 export type Timer = { kind: TimerKind; run_id: string; step: string; attempt: number };
 
 /** A run as stored, JSON columns parsed. */
@@ -131,6 +171,10 @@ export type RunRecord = {
   error: string | null;
   /** Set while a retry re-runs this one step only. */
   only_step: string | null;
+  /** The step that called this run and waits for it (a sub-DAG run), or null. */
+  parent: ParentLink | null;
+  /** Whether that step was told this run finished. */
+  parent_told: number;
   updated_at: string;
   synced_at: string | null;
 };
@@ -157,10 +201,11 @@ export type NodeRecord = {
 };
 
 /** A run's row as SQLite returns it: JSON columns still text. */
-type RunRow = Omit<RunRecord, "params" | "handlers" | "trigger"> & {
+type RunRow = Omit<RunRecord, "params" | "handlers" | "trigger" | "parent"> & {
   params: string;
   handlers: string;
   trigger: string;
+  parent: string | null;
 };
 
 const KeyValueList = z.array(z.object({ key: z.string(), value: z.string() }));
@@ -173,12 +218,45 @@ function toRunRecord(row: RunRow): RunRecord {
     trigger: row.trigger,
     params: parseJsonColumn(KeyValueList, row.params, "runs.params"),
     handlers: parseJsonColumn(HandlerList, row.handlers, "runs.handlers"),
+    parent: row.parent === null ? null : parseJsonColumn(ParentLinkSchema, row.parent, "runs.parent"),
   };
 }
 
+const ParentLinkSchema = z.object({
+  dagId: z.string(),
+  dagName: z.string(),
+  runId: z.string(),
+  step: z.string(),
+  attempt: z.number(),
+  item: z.number(),
+  depth: z.number(),
+  rootDagName: z.string(),
+  rootRunId: z.string(),
+});
+
+/** One run a calling step started (or will start), as its caller's coordinator keeps it. */
+export type SubRunRecord = {
+  run_id: string;
+  step: string;
+  attempt: number;
+  item: number;
+  dag: string;
+  params: string;
+  child_run_id: string;
+  state: "waiting" | "starting" | "running" | "finished";
+  child_key: string | null;
+  /** Its final status label, once finished. */
+  status: string | null;
+  /** Its steps' outputs (JSON of a name → value map), once finished. */
+  outputs: string | null;
+  error: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+};
+
 export type NewRun = Pick<
   RunRecord,
-  "id" | "spec" | "params" | "payload" | "headers" | "trigger" | "triggered_by" | "queued_at"
+  "id" | "spec" | "params" | "payload" | "headers" | "trigger" | "triggered_by" | "queued_at" | "parent"
 >;
 
 /** A step attempt's final result, as recorded on its node. */
@@ -224,8 +302,9 @@ export class RunStore {
     return row && toRunRecord(row);
   }
 
+  /** The latest run the DAG itself had (a sub-DAG run belongs to its caller's run). */
   latestRun(): RunRecord | undefined {
-    const row = this.#first<RunRow>("SELECT * FROM runs ORDER BY seq DESC LIMIT 1");
+    const row = this.#first<RunRow>("SELECT * FROM runs WHERE parent IS NULL ORDER BY seq DESC LIMIT 1");
     return row && toRunRecord(row);
   }
 
@@ -240,19 +319,41 @@ export class RunStore {
     );
   }
 
-  /** The oldest queued run, the next to start. */
+  /**
+   * The oldest queued run, the next to start. Sub-DAG runs are not queued behind the DAG's
+   * maxActiveRuns (their caller's max_concurrent bounds them) and don't count towards it.
+   */
   nextQueuedRun(): RunRecord | undefined {
-    const row = this.#first<RunRow>("SELECT * FROM runs WHERE status = ? ORDER BY seq LIMIT 1", RUN_STATUS.queued);
+    const row = this.#first<RunRow>(
+      "SELECT * FROM runs WHERE status = ? AND parent IS NULL ORDER BY seq LIMIT 1",
+      RUN_STATUS.queued,
+    );
     return row && toRunRecord(row);
   }
 
   countRunning(): number {
-    return this.#first<{ n: number }>("SELECT COUNT(*) AS n FROM runs WHERE status = ?", RUN_STATUS.running)!.n;
+    return this.#first<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM runs WHERE status = ? AND parent IS NULL",
+      RUN_STATUS.running,
+    )!.n;
   }
 
-  /** Runs whose D1 copy is older than their state. */
+  /** Runs whose D1 copy is older than their state; sub-DAG runs have none (their caller's run lists them). */
   staleRuns(): RunRecord[] {
-    return this.#all<RunRow>("SELECT * FROM runs WHERE synced_at IS NOT updated_at").map(toRunRecord);
+    return this.#all<RunRow>("SELECT * FROM runs WHERE synced_at IS NOT updated_at AND parent IS NULL").map(
+      toRunRecord,
+    );
+  }
+
+  /** Finished sub-DAG runs whose calling step hasn't been told yet. */
+  untoldParents(): RunRecord[] {
+    return this.#all<RunRow>(
+      "SELECT * FROM runs WHERE parent IS NOT NULL AND parent_told = 0 AND finished_at IS NOT NULL",
+    ).map(toRunRecord);
+  }
+
+  markParentTold(id: string): void {
+    this.#run("UPDATE runs SET parent_told = 1 WHERE id = ?", id);
   }
 
   markSynced(run: Pick<RunRecord, "id" | "updated_at">): void {
@@ -263,8 +364,8 @@ export class RunStore {
   insertRun(run: NewRun, stepNames: readonly string[]): void {
     const seq = this.#first<{ seq: number }>("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM runs")!.seq;
     this.#run(
-      `INSERT INTO runs (id, seq, status, spec, params, payload, headers, trigger, triggered_by, queued_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO runs (id, seq, status, spec, params, payload, headers, trigger, triggered_by, queued_at, updated_at, parent)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       run.id,
       seq,
       RUN_STATUS.queued,
@@ -276,6 +377,7 @@ export class RunStore {
       run.triggered_by,
       run.queued_at,
       run.queued_at,
+      run.parent === null ? null : JSON.stringify(run.parent),
     );
     stepNames.forEach((name, position) => {
       this.#run(
@@ -327,7 +429,7 @@ export class RunStore {
   requeueRun(id: string, onlyStep: string | null, at: string): void {
     this.#run(
       `UPDATE runs SET status = ?, outcome = NULL, handlers = '[]', error = NULL, only_step = ?, finished_at = NULL,
-         queued_at = ?, updated_at = ?
+         queued_at = ?, updated_at = ?, parent_told = 0
        WHERE id = ?`,
       RUN_STATUS.queued,
       onlyStep,
@@ -342,7 +444,7 @@ export class RunStore {
     const old = this.#all<{ id: string }>("SELECT id FROM runs WHERE finished_at < ?", cutoff).map((row) => row.id);
     if (old.length === 0) return 0;
     const ids = JSON.stringify(old);
-    for (const table of ["nodes", "run_log", "timers", "outbox"]) {
+    for (const table of ["nodes", "run_log", "timers", "outbox", "sub_runs"]) {
       this.#run(`DELETE FROM ${table} WHERE run_id IN (SELECT value FROM json_each(?))`, ids);
     }
     this.#run("DELETE FROM runs WHERE id IN (SELECT value FROM json_each(?))", ids);
@@ -533,6 +635,85 @@ export class RunStore {
       NODE_STATUS.succeeded,
     );
     this.#run("DELETE FROM nodes WHERE run_id = ? AND kind <> 'step'", runId);
+  }
+
+  // --- sub-DAG runs a calling step started --------------------------------------------------
+
+  insertSubRun(
+    row: Omit<SubRunRecord, "child_key" | "status" | "outputs" | "error" | "started_at" | "finished_at">,
+  ): void {
+    this.#run(
+      `INSERT INTO sub_runs (run_id, step, attempt, item, dag, params, child_run_id, state)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      row.run_id,
+      row.step,
+      row.attempt,
+      row.item,
+      row.dag,
+      row.params,
+      row.child_run_id,
+      row.state,
+    );
+  }
+
+  /** The runs of one attempt of a calling step, in item order. */
+  subRuns(runId: string, step: string, attempt: number): SubRunRecord[] {
+    return this.#all(
+      "SELECT * FROM sub_runs WHERE run_id = ? AND step = ? AND attempt = ? ORDER BY item",
+      runId,
+      step,
+      attempt,
+    );
+  }
+
+  /** Every run a step of this run called, over all attempts, by step and attempt. */
+  subRunsOfRun(runId: string): SubRunRecord[] {
+    return this.#all("SELECT * FROM sub_runs WHERE run_id = ? ORDER BY step, attempt, item", runId);
+  }
+
+  subRunByChild(childRunId: string): SubRunRecord | undefined {
+    return this.#first("SELECT * FROM sub_runs WHERE child_run_id = ?", childRunId);
+  }
+
+  subRunsIn(state: SubRunRecord["state"]): SubRunRecord[] {
+    return this.#all("SELECT * FROM sub_runs WHERE state = ? ORDER BY run_id, step, item", state);
+  }
+
+  /** Moves up to `count` waiting runs of an attempt to starting, in item order. */
+  promoteWaitingSubRuns(runId: string, step: string, attempt: number, count: number): void {
+    this.#run(
+      `UPDATE sub_runs SET state = 'starting'
+       WHERE rowid IN (SELECT rowid FROM sub_runs WHERE run_id = ? AND step = ? AND attempt = ? AND state = 'waiting'
+                       ORDER BY item LIMIT ?)`,
+      runId,
+      step,
+      attempt,
+      count,
+    );
+  }
+
+  markSubRunStarted(childRunId: string, childKey: string, at: string): void {
+    this.#run(
+      "UPDATE sub_runs SET state = 'running', child_key = ?, started_at = ? WHERE child_run_id = ? AND state = 'starting'",
+      childKey,
+      at,
+      childRunId,
+    );
+  }
+
+  finishSubRun(
+    childRunId: string,
+    result: { status: string; outputs: Record<string, string>; error: string | null; at: string },
+  ): void {
+    this.#run(
+      `UPDATE sub_runs SET state = 'finished', status = ?, outputs = ?, error = ?, finished_at = ?
+       WHERE child_run_id = ? AND state <> 'finished'`,
+      result.status,
+      JSON.stringify(result.outputs),
+      result.error,
+      result.at,
+      childRunId,
+    );
   }
 
   // --- timers --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 import { Cron } from "croner";
 import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments } from "yaml";
 import { z } from "zod";
+import { isShellCondition } from "./conditions.ts";
 import { canonicalize, type Level } from "./dialect.ts";
 import { executorRefusal, jqStepProblems } from "./executor-support.ts";
 import { type ParamRule, paramProblem } from "./param-rules.ts";
@@ -94,7 +95,26 @@ export type StepSpec = {
   continueOn: ContinueOn;
   timeoutSec: number | undefined;
   executor: { type: string; config: JsonObject } | undefined;
+  /** A call of another DAG (Dagu's sub-DAG): the step runs it and ends as it ends. */
+  subDag: SubDagCall | undefined;
 };
+
+/**
+ * `call: <dag>` (1.x `run:` + `params:`, 2.x `action: dag.run`), with `params` as Dagu's string
+ * form; `enqueue` (2.x `dag.enqueue`) queues the run and doesn't wait for it. The name and
+ * params are expanded when the step starts.
+ */
+export type SubDagCall = { dag: string; params: string; enqueue: boolean; parallel: ParallelSpec | undefined };
+
+/**
+ * `parallel:` — one call per item, at most `maxConcurrent` at a time. Static items are the
+ * text of each (an object's as JSON, as Dagu passes it); a `variable` is read when the step starts.
+ */
+export type ParallelSpec = { items: string[] | undefined; variable: string | undefined; maxConcurrent: number };
+
+/** Dagu's limits: items of one `parallel:` step, and calls running at once by default. */
+export const MAX_PARALLEL_ITEMS = 1000;
+export const DEFAULT_MAX_CONCURRENT = 10;
 
 export type HandlerEvent = "success" | "failure" | "abort" | "exit";
 
@@ -274,6 +294,20 @@ const continueOnSchema = z.union([
   continueOnFields,
 ]);
 
+/** A list of items over Dagu's limit says so (a union's error would only say "expected …"). */
+const tooManyItems = (input: unknown) =>
+  Array.isArray(input) && input.length > MAX_PARALLEL_ITEMS
+    ? `at most ${MAX_PARALLEL_ITEMS} items (Dagu's limit), not ${input.length}`
+    : undefined;
+
+/** Items of `parallel:` as Dagu reads them: strings, numbers, or objects of scalars (a call's params). */
+const parallelItems = z
+  .array(z.union([z.string(), z.number(), z.record(z.string(), scalar)]), {
+    error: "expected a list of strings, numbers or objects of scalar values",
+  })
+  .min(1, "needs at least one item")
+  .max(MAX_PARALLEL_ITEMS, `at most ${MAX_PARALLEL_ITEMS} items (Dagu's limit)`);
+
 const executorSchema = z.union(
   [z.string(), z.strictObject({ type: z.string(), config: z.record(z.string(), z.unknown()).optional() })],
   { error: "expected an executor type or {type, config}" },
@@ -306,6 +340,42 @@ const stepFields = {
   continueOn: continueOnSchema.optional(),
   timeoutSec: seconds.optional(),
   executor: executorSchema.optional(),
+  /** A string, or (2.x dag.enqueue, read by ./step-forms.ts) the DAG to queue. */
+  call: z
+    .union([
+      z.string().min(1, "expected the name of the DAG to run"),
+      z.strictObject({ dag: z.string().min(1), enqueue: z.literal(true) }),
+    ])
+    .optional(),
+  params: z
+    .union(
+      [
+        z.string(),
+        z.record(z.string(), z.unknown()),
+        z.array(z.union([z.string(), z.record(z.string(), z.unknown())])),
+      ],
+      { error: "expected a string of KEY=value pairs, a map or a list" },
+    )
+    .optional(),
+  parallel: z
+    .union(
+      [
+        z.string(),
+        parallelItems,
+        z.strictObject({
+          items: z.union([z.string(), parallelItems], {
+            error: (issue) => tooManyItems(issue.input) ?? "expected a list of items or a variable that holds them",
+          }),
+          maxConcurrent: z.int().min(1, "must be at least 1").max(1000, "at most 1000").optional(),
+        }),
+      ],
+      {
+        error: (issue) =>
+          tooManyItems(issue.input) ??
+          "expected a list of items, a variable that holds them, or {items, max_concurrent}",
+      },
+    )
+    .optional(),
 };
 /** A step may go unnamed (Dagu names it by its place); a handler is named by its event. */
 const stepSchema = z.strictObject({ ...stepFields, name: stepFields.name.optional() });
@@ -416,6 +486,7 @@ const STEP_LEVEL: Level = {
     retryPolicy: { level: RETRY_LEVEL },
     repeatPolicy: { level: REPEAT_LEVEL },
     continueOn: { level: CONTINUE_ON_LEVEL },
+    parallel: { level: { keys: ["items", "maxConcurrent"] } },
   },
   rewrite: readStepForms,
 };
@@ -528,10 +599,86 @@ export function parseDagSpec(source: string, options: ParseOptions = {}): ParseR
     names.add(read.spec.name);
   });
   if (errors.length > 0 || !("spec" in dag)) return { ok: false, errors };
-  return {
-    ok: true,
-    spec: { ...dag.spec, localDags: localDags.flatMap((read) => ("spec" in read ? [read.spec] : [])) },
+  const spec = { ...dag.spec, localDags: localDags.flatMap((read) => ("spec" in read ? [read.spec] : [])) };
+  const callErrors = localCallProblems(spec, options.fileName);
+  if (callErrors.length > 0) return { ok: false, errors: callErrors };
+  return { ok: true, spec };
+}
+
+/**
+ * The documents after `---` of a valid spec, by name, each as the spec of a run of it: the
+ * document first, then its siblings (which it may call), as Dagu resolves a call in the file.
+ */
+export function localDagSources(source: string): Map<string, string> {
+  const [, ...documents] = [...parseAllDocuments(source)];
+  // A document after the first keeps its `---` marker when printed: it is put back by the join.
+  const texts = documents.map((document) => ({
+    name: document.get("name"),
+    text: String(document).replace(/^---[ \t]*\n/, ""),
+  }));
+  return new Map(
+    texts.flatMap(({ name, text }) =>
+      typeof name === "string"
+        ? [[name, [text, ...texts.filter((other) => other.name !== name).map((other) => other.text)].join("---\n")]]
+        : [],
+    ),
+  );
+}
+
+/** Every step (and handler) of a DAG. */
+export function allSteps(spec: DagSpec): StepSpec[] {
+  return [...spec.steps, ...Object.values(spec.handlerOn)];
+}
+
+/** The DAGs a spec calls by a fixed name (a name with `${…}` is known only when the step runs). */
+export function calledDagNames(spec: DagSpec): string[] {
+  return allSteps(spec).flatMap((step) => (step.subDag && !step.subDag.dag.includes("$") ? [step.subDag.dag] : []));
+}
+
+/**
+ * Calls between the documents of one file that can't work: a cycle (a document that calls
+ * itself through others; Dagu would recurse until its depth gives out) and a `dag.enqueue` of a
+ * document (a queued run outlives the file's run: it must be a stored DAG).
+ */
+function localCallProblems(spec: DagSpec, fileName: string | undefined): SpecError[] {
+  const mainName = spec.name ?? fileName;
+  const documents = new Map<string, DagSpec>(spec.localDags.map((local) => [local.name!, local]));
+  if (mainName !== undefined && !documents.has(mainName)) documents.set(mainName, spec);
+  const where = (owner: DagSpec) => (owner === spec ? "" : ` (in the document '${owner.name}')`);
+  const errors: SpecError[] = [];
+  for (const owner of [spec, ...spec.localDags]) {
+    for (const step of allSteps(owner)) {
+      if (step.subDag?.enqueue && spec.localDags.some((local) => local.name === step.subDag!.dag)) {
+        errors.push({
+          field: `${step.name}.call`,
+          message: `dag.enqueue queues a run of a stored DAG; '${step.subDag.dag}' is a document of this file: use dag.run${where(owner)}`,
+        });
+      }
+    }
+  }
+  // Depth-first over the calls between documents; a call back onto the path is a cycle.
+  const path: string[] = [];
+  const done = new Set<string>();
+  const visit = (name: string): string[] | undefined => {
+    if (path.includes(name)) return [...path.slice(path.indexOf(name)), name];
+    if (done.has(name)) return undefined;
+    path.push(name);
+    for (const callee of calledDagNames(documents.get(name)!).filter((callee) => documents.has(callee))) {
+      const cycle = visit(callee);
+      if (cycle) return cycle;
+    }
+    path.pop();
+    done.add(name);
+    return undefined;
   };
+  for (const name of documents.keys()) {
+    const cycle = visit(name);
+    if (cycle) {
+      errors.push({ field: "call", message: `sub-DAG call cycle ${cycle.join(" -> ")}: a DAG may not call itself` });
+      break;
+    }
+  }
+  return errors;
 }
 
 /** One document of the file, read as a DAG; its errors' fields start with `prefix` (a sub-DAG's place). */
@@ -819,7 +966,64 @@ function normaliseStep(
         : typeof executor === "string"
           ? { type: executor, config: {} }
           : { type: executor.type, config: (executor.config ?? {}) as JsonObject },
+    subDag: subDagOf(raw, path, errors),
   };
+}
+
+/** A step's call of another DAG, its params as Dagu's string form and its fan-out; `params`/`parallel` need a call. */
+function subDagOf(raw: RawStep, path: Path, errors: LocatedError[]): SubDagCall | undefined {
+  if (raw.call === undefined) {
+    for (const field of ["params", "parallel"] as const) {
+      if (raw[field] === undefined) continue;
+      const what = field === "params" ? "passes params to" : "runs one call per item of";
+      errors.push({
+        path: [...path, field],
+        message: `'${field}' ${what} a sub-DAG: it goes with 'call' (2.x: action: dag.run)`,
+      });
+    }
+    return undefined;
+  }
+  const { dag, enqueue } = typeof raw.call === "string" ? { dag: raw.call, enqueue: false } : raw.call;
+  // Dagu also finds a DAG by its file name.
+  const name = dag.replace(/\.ya?ml$/, "");
+  if (!name.includes("$") && !isValidDagName(name)) {
+    errors.push({ path: [...path, "call"], message: `'${dag}' is not a DAG name: ${DAG_NAME_RULE}` });
+  }
+  return { dag: name, params: paramsTextOf(raw.params), enqueue, parallel: parallelOf(raw.parallel) };
+}
+
+/** A call's params as Dagu's string form: as written, or a map / list of `KEY=value` joined with values quoted. */
+function paramsTextOf(raw: RawStep["params"]): string {
+  if (raw === undefined || typeof raw === "string") return raw ?? "";
+  const pairs = (map: Record<string, unknown>) =>
+    Object.entries(map).map(
+      ([key, value]) => `${key}=${quoteParam(typeof value === "string" ? value : JSON.stringify(value))}`,
+    );
+  const entries = Array.isArray(raw) ? raw : [raw];
+  return entries.flatMap((entry) => (typeof entry === "string" ? [entry] : pairs(entry))).join(" ");
+}
+
+function quoteParam(value: string): string {
+  return /[\s"']/.test(value) || value === "" ? JSON.stringify(value) : value;
+}
+
+function parallelOf(raw: RawStep["parallel"]): ParallelSpec | undefined {
+  if (raw === undefined) return undefined;
+  const { items, maxConcurrent } = typeof raw === "string" || Array.isArray(raw) ? { items: raw } : raw;
+  return typeof items === "string"
+    ? { items: undefined, variable: items, maxConcurrent: maxConcurrent ?? DEFAULT_MAX_CONCURRENT }
+    : {
+        items: items.map(parallelItemText),
+        variable: undefined,
+        maxConcurrent: maxConcurrent ?? DEFAULT_MAX_CONCURRENT,
+      };
+}
+
+/** An item as Dagu passes it: a string as written, a number as Go prints it, an object as JSON (keys sorted, values as text). */
+function parallelItemText(item: string | number | Record<string, string | number | boolean>): string {
+  if (typeof item !== "object") return String(item);
+  const entries = Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify(Object.fromEntries(entries.map(([key, value]) => [key, String(value)])));
 }
 
 /** `KEY=value` strings, single-key maps or one map, all to `{key, value}` in order. */
@@ -994,9 +1198,10 @@ function checkMeaning(raw: RawDag, spec: DagSpec, options: ParseOptions, errors:
   );
   if (envReference) errors.push({ path: ["env"], message: envReference });
   const checkStep = (step: StepSpec, rawStep: RawStep, path: Path) => {
-    if (step.command === undefined && step.script === undefined) {
+    if (step.command === undefined && step.script === undefined && step.subDag === undefined) {
       errors.push({ path, message: "a step needs a command or a script" });
     }
+    if (step.subDag) checkSubDagStep(step, path, errors);
     const refusal = step.executor && executorRefusal(step.executor.type);
     if (refusal) errors.push({ path: [...path, "executor"], message: refusal });
     if (step.executor?.type === "jq") {
@@ -1041,6 +1246,24 @@ function checkMeaning(raw: RawDag, spec: DagSpec, options: ParseOptions, errors:
       path: ["steps", index, "depends"],
       message: `dependency cycle ${cycle.join(" -> ")}`,
       at: declared ? ["steps", index, "depends"] : ["steps", index],
+    });
+  }
+}
+
+/**
+ * What a calling step may not have: a command-run condition (the call runs in the Worker, where
+ * no shell is; Dagu runs it in the parent's process).
+ */
+function checkSubDagStep(step: StepSpec, path: Path, errors: LocatedError[]): void {
+  const shellConditions = [
+    ...step.preconditions,
+    ...(step.repeatPolicy?.condition ? [step.repeatPolicy.condition] : []),
+  ];
+  const shell = shellConditions.find(isShellCondition);
+  if (shell) {
+    errors.push({
+      path,
+      message: `'${shell.condition}' runs a command, and a step that calls a DAG runs no commands itself: compare a variable instead (e.g. an earlier step's output)`,
     });
   }
 }

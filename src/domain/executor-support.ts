@@ -9,7 +9,7 @@ const SHELL_EXECUTORS = new Set(["shell", "command"]);
 /** Run inside the Worker (../executors): no container involved. */
 const WORKER_EXECUTORS = new Set(["http", "jq", "log"]);
 
-const SUB_DAG = "runs a sub-DAG, which is not supported yet (sub-DAGs come with the composition work)";
+const SUB_DAG = "is not how dagflare calls a sub-DAG: write `call: <dag>` (with `params:`)";
 const GITHUB_ACTION =
   "runs a GitHub Action through Docker (nektos/act), which dagflare cannot: start the workflow through GitHub's API (workflow_dispatch) with `executor: http`";
 
@@ -21,7 +21,7 @@ const REFUSED: Readonly<Record<string, string>> = {
   mail: "sends e-mail over SMTP, which dagflare doesn't speak: use an alert policy, or a mail provider's HTTP API with `executor: http`",
   dag: SUB_DAG,
   subworkflow: SUB_DAG,
-  parallel: "runs a sub-DAG per item, which is not supported yet (sub-DAGs come with the composition work)",
+  parallel: "is not how dagflare fans out: write `call: <dag>` with `parallel:`",
   github_action: GITHUB_ACTION,
   gha: GITHUB_ACTION,
   "github-action": GITHUB_ACTION,

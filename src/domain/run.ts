@@ -5,9 +5,13 @@
 import { toHex } from "./bytes.ts";
 import type { JsonObject } from "./dag-spec.ts";
 import type { RunStatus } from "./status.ts";
+import type { ParentLink } from "./sub-dag.ts";
 
-/** How a run was started: by a person (manual), an API key, a webhook, a schedule, or a retry. */
-export const RUN_TRIGGERS = ["manual", "api", "webhook", "schedule", "retry"] as const;
+/**
+ * How a run was started: by a person (manual), an API key, a webhook, a schedule, a retry, or
+ * another DAG's step (parent: a sub-DAG call or dag.enqueue).
+ */
+export const RUN_TRIGGERS = ["manual", "api", "webhook", "schedule", "retry", "parent"] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 
 export function isRunTrigger(value: string): value is RunTrigger {
@@ -31,6 +35,8 @@ export type StartRequest = {
   triggeredBy: string;
   /** Refuse while a run of this DAG is running or queued. */
   singleton?: boolean;
+  /** The step that called this run and waits for it: it starts at once, beside the DAG's own runs. */
+  parent?: ParentLink | undefined;
 };
 
 export type StartResult =

@@ -12,8 +12,10 @@
  * - Dagu 2.0–2.6's `type:` + `config:` (the 1.x `executor:`) and `exec: {command, args}`.
  * Every other action is refused with why and what to use instead, never run as something else.
  *
- * In Dagu 1.x, a step's `run: <dag>` with `params:` called a sub-DAG; 2.x spells that `call:`.
- * Sub-DAGs come later, so both are refused for now rather than run as shell text.
+ * A call of another DAG (a sub-DAG) is read as `call: <dag>` (+ `params`): 2.x's
+ * `action: dag.run` / `dag.enqueue` + `with: {dag, params}`, and Dagu 1.x's `run: <dag>` with
+ * `params:`. A 1.x `run: <dag>` without params can't be told from 2.7's `run: <shell>`, and is
+ * read as the shell text (the README says to write `call:`).
  */
 
 type Path = readonly (string | number)[];
@@ -31,8 +33,6 @@ const SHELL_WITH_KEYS = new Set(["shell"]);
 
 const NOT_YET = "comes with sub-DAGs and data actions (not supported yet)";
 const REFUSED_ACTIONS: Readonly<Record<string, string>> = {
-  "dag.run": `runs a sub-DAG, which ${NOT_YET}`,
-  "dag.enqueue": `queues a sub-DAG, which ${NOT_YET}`,
   "router.route": NOT_YET,
   "template.render": NOT_YET,
   "docker.run":
@@ -76,7 +76,7 @@ function actionRefusal(action: string): string {
   const reason = REFUSED_ACTIONS[action] ?? REFUSED_FAMILIES.find(([prefix]) => action.startsWith(prefix))?.[1];
   if (reason) return `action '${action}' ${reason}`;
   if (action.includes("@")) return `action '${action}': remote and custom actions are not supported`;
-  return `unknown action '${action}' (custom actions are not supported): dagflare runs 'run:' steps and the actions http.request, jq.filter, log.write, exec and noop`;
+  return `unknown action '${action}' (custom actions are not supported): dagflare runs 'run:' steps and the actions http.request, jq.filter, log.write, dag.run, dag.enqueue, exec and noop`;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -112,17 +112,23 @@ export function readStepForms(step: Record<string, unknown>): StepFormResult {
     writtenAs.command = "exec";
   }
 
-  if (call !== undefined) problems.push({ path: ["call"], message: `'call' runs a sub-DAG, which ${NOT_YET}` });
-  if (run !== undefined && step.params !== undefined) {
+  if (call !== undefined) result.call = call;
+  if (run !== undefined && step.params !== undefined && call === undefined) {
+    // Dagu 1.x: `run: <dag>` with `params:` calls that DAG.
+    result.call = run;
+    writtenAs.call = "run";
+    return { object: result, problems, writtenAs };
+  }
+  const forms = ["call", "run", "action", "command", "script", "executor", "type", "config", "exec"].filter(
+    (key) => step[key] !== undefined,
+  );
+  if (call !== undefined && forms.length > 1) {
     problems.push({
-      path: ["run"],
-      message: `a step's 'run' with 'params' calls a sub-DAG (Dagu 1.x), which ${NOT_YET}`,
+      path: ["call"],
+      message: `a step either calls a DAG or runs something itself, not ${forms.map((key) => `'${key}'`).join(" and ")}`,
     });
     return { object: result, problems, writtenAs };
   }
-  const forms = ["run", "action", "command", "script", "executor", "type", "config", "exec"].filter(
-    (key) => step[key] !== undefined,
-  );
   const twoX = twoXForms(step);
   if (twoX.length > 0 && forms.length > 1) {
     problems.push({
@@ -194,6 +200,10 @@ export function readStepForms(step: Record<string, unknown>): StepFormResult {
     }
   } else if (action === "jq.filter") {
     jqFilterForm(withOptions, result, problems);
+  } else if (action === "dag.run" || action === "dag.enqueue") {
+    dagRunForm(withOptions, action === "dag.enqueue", result, problems);
+    writtenAs.call = "action";
+    writtenAs.params = "with";
   } else if (action === "log.write") {
     logWriteForm(withOptions, result, problems);
     writtenAs.script = "with";
@@ -201,6 +211,30 @@ export function readStepForms(step: Record<string, unknown>): StepFormResult {
     problems.push({ path: ["action"], message: actionRefusal(action) });
   }
   return { object: result, problems, writtenAs };
+}
+
+/** `action: dag.run` / `dag.enqueue` + `with: {dag, params}`: a call of that DAG (`call:` + `params:`). */
+function dagRunForm(
+  options: Record<string, unknown>,
+  enqueue: boolean,
+  result: Record<string, unknown>,
+  problems: StepFormResult["problems"],
+): void {
+  const { dag, params, queue, ...unknown } = options;
+  for (const name of Object.keys(unknown))
+    problems.push({ path: ["with", name], message: `unknown option '${name}' of dag.run (it has 'dag' and 'params')` });
+  if (queue !== undefined) {
+    problems.push({
+      path: ["with", "queue"],
+      message: "'queue' names a Dagu queue, and dagflare has one queue per DAG: leave it out",
+    });
+  }
+  if (typeof dag !== "string" || dag === "") {
+    problems.push({ path: ["with", "dag"], message: "expected the name of the DAG to run" });
+    return;
+  }
+  result.call = enqueue ? { dag, enqueue: true } : dag;
+  if (params !== undefined) result.params = params;
 }
 
 /** `action: jq.filter` as Dagu 2.x normalises it: the filter is the command, the data the script. */

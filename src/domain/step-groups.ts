@@ -72,8 +72,9 @@ export function flattenStepGroups(tree: unknown): FlatSteps {
 
 /**
  * The name Dagu 1.30.2 gives a step without one, at a number (its place): by its kind —
- * `<executor>_N` when it names an executor (`http_4`, `shell_6`), `script_N` for a script or a
- * command of several lines, else `cmd_N`. Reads a step as written (2.x `run`/`action`, 2.0's
+ * `parallel_N` for a sub-DAG fan-out, `dag_N` for a sub-DAG call, `<executor>_N` when it names
+ * an executor (`http_4`, `shell_6`), `script_N` for a script or a command of several lines,
+ * else `cmd_N`. Reads a step as written (2.x `run`/`action`, 2.0's
  * `type`) or as read, with the same result.
  */
 export function generatedStepName(step: Record<string, unknown>, number: number): string {
@@ -82,14 +83,20 @@ export function generatedStepName(step: Record<string, unknown>, number: number)
   const action = typeof step.action === "string" ? step.action : undefined;
   const text = step.command ?? step.run;
   const multiLine = typeof text === "string" && text.trimEnd().includes("\n");
+  const callsDag =
+    step.call !== undefined || (step.run !== undefined && step.params !== undefined) || action?.startsWith("dag.");
   const kind =
-    typeof type === "string" && type !== ""
-      ? type
-      : action && ACTION_EXECUTORS[action]
-        ? ACTION_EXECUTORS[action]
-        : step.script !== undefined || multiLine
-          ? "script"
-          : "cmd";
+    step.parallel !== undefined
+      ? "parallel"
+      : callsDag
+        ? "dag"
+        : typeof type === "string" && type !== ""
+          ? type
+          : action && ACTION_EXECUTORS[action]
+            ? ACTION_EXECUTORS[action]
+            : step.script !== undefined || multiLine
+              ? "script"
+              : "cmd";
   return `${kind}_${number}`;
 }
 

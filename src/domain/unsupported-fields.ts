@@ -5,7 +5,6 @@
  */
 import { snakeToCamel } from "./dialect.ts";
 
-const SUB_DAGS_LATER = "sub-DAGs come with the composition work (not supported yet)";
 const NOT_HERE = "dagflare keeps each run's logs itself; there are no log files to place";
 
 const DAG_FIELDS: Readonly<Record<string, string>> = {
@@ -62,8 +61,6 @@ const DAG_FIELDS: Readonly<Record<string, string>> = {
 };
 
 const STEP_FIELDS: Readonly<Record<string, string>> = {
-  call: SUB_DAGS_LATER,
-  parallel: SUB_DAGS_LATER,
   mailOnError: "sends e-mail, which dagflare doesn't: use an alert policy (JOB_FAILURE)",
   signalOnStop: "is not supported: a stopped step's process tree gets SIGTERM, then SIGKILL",
   stdout: NOT_HERE,
@@ -74,7 +71,6 @@ const STEP_FIELDS: Readonly<Record<string, string>> = {
   shellArgs: "is not supported: put the options in the command, or run `bash -o …` in it",
   shellPackages: "installs packages for nix-shell, which dagflare doesn't: install them in the runner image",
   // Dagu 2.x
-  params: `passes params to a sub-DAG, and ${SUB_DAGS_LATER}`,
   foreach: "repeats steps over items, which comes with the composition work (not supported yet)",
   routes: "routes to steps by a value (router), which comes with the composition work (not supported yet)",
   value: "is a router's value, and routers come with the composition work (not supported yet)",
@@ -99,6 +95,9 @@ const HANDLER_FIELDS: Readonly<Record<string, string>> = {
 const DEFAULTS_FIELDS: Readonly<Record<string, string>> = {
   ...STEP_FIELDS,
   preconditions: "in defaults are not supported yet: put them on the steps",
+  call: "is a step's own: a default can't call a DAG for every step",
+  parallel: "is a step's own: a default can't fan out every step",
+  params: "is a sub-DAG call's own: set them on the calling step",
 };
 
 const TABLES = { dag: DAG_FIELDS, step: STEP_FIELDS, handler: HANDLER_FIELDS, defaults: DEFAULTS_FIELDS } as const;

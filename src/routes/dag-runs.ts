@@ -5,6 +5,7 @@ import { coordinatorFor, startRun } from "../coordinator/index.ts";
 import { findDag } from "../db/dags.ts";
 import { findLatestRun, findRun, listRuns, type RunRow } from "../db/runs.ts";
 import { RUN_ID_PATTERN, RUN_ID_RULE, RUN_TRIGGERS, type RunTrigger } from "../domain/run.ts";
+import { MAX_SUB_DAG_DEPTH } from "../domain/sub-dag.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, roleRoute } from "./router.ts";
 import {
@@ -13,17 +14,31 @@ import {
   NodeStatusLabelSchema,
   PaginationSchema,
   pagination,
+  RunStatusLabelSchema,
   RunSummarySchema,
   StepSchema,
 } from "./schemas.ts";
 import { logPage, textLines } from "./views/log.ts";
-import { historyGrid, runDetails, runOutputs, runSummary, stepLookup } from "./views/run.ts";
+import { historyGrid, runDetails, runOutputs, runSummary, specLookup, subRunView } from "./views/run.ts";
 
 const RunIdSchema = z.string().regex(RUN_ID_PATTERN, RUN_ID_RULE).openapi("DAGRunId");
 const RunPath = z.object({
   name: DagNameSchema.openapi({ param: { name: "name", in: "path" } }),
   dagRunId: RunIdSchema.openapi({ param: { name: "dagRunId", in: "path" } }),
 });
+
+const SubRunSchema = z
+  .object({
+    dagRunId: z.string(),
+    dagName: z.string().openapi({ description: "The called DAG (dagflare extension)" }),
+    params: z.string(),
+    status: z.number().int(),
+    statusLabel: RunStatusLabelSchema,
+    startedAt: z.string(),
+    finishedAt: z.string(),
+    error: z.string().optional().openapi({ description: "Why it failed to start or was stopped (dagflare extension)" }),
+  })
+  .openapi("SubDAGRunDetail");
 
 const NodeSchema = z
   .object({
@@ -39,11 +54,26 @@ const NodeSchema = z
     error: z.string().optional(),
     exitCode: z.number().int().nullable(),
     output: z.string().nullable(),
+    subRuns: z
+      .array(SubRunSchema)
+      .optional()
+      .openapi({ description: "The runs this step called (its latest attempt)" }),
+    subRunsRepeated: z
+      .array(SubRunSchema)
+      .optional()
+      .openapi({ description: "The runs earlier attempts called (retries and repeats)" }),
   })
   .openapi("Node");
 
 const RunDetailsSchema = RunSummarySchema.extend({
+  parentDAGRunName: z.string().optional().openapi({ description: "A sub-DAG run: the DAG whose step called it" }),
+  parentDAGRunId: z.string().optional().openapi({ description: "A sub-DAG run: the run whose step called it" }),
+  parentStep: z
+    .string()
+    .optional()
+    .openapi({ description: "A sub-DAG run: the step that called it (dagflare extension)" }),
   params: z.string(),
+  type: z.enum(["chain", "graph"]).openapi({ description: "The DAG's type when the run started (dagflare extension)" }),
   trigger: z.enum(RUN_TRIGGERS).openapi({ description: "How the run was started (dagflare extension)" }),
   triggeredBy: z.string().openapi({ description: "Who or what started the run (dagflare extension)" }),
   webhookPayload: z.string().nullable().openapi({
@@ -223,6 +253,12 @@ const LogSchema = z
   .object({ content: z.string(), lineCount: z.number().int(), totalLines: z.number().int(), hasMore: z.boolean() })
   .openapi("Log");
 
+const StepNameParam = z
+  .string()
+  .min(1)
+  .openapi({ param: { name: "stepName", in: "path" } });
+const StepLogQuery = LogQuery.extend({ stream: z.enum(["stdout", "stderr"]).default("stdout") });
+
 const runLog = roleRoute("viewer", {
   method: "get",
   path: "/dag-runs/{name}/{dagRunId}/log",
@@ -237,15 +273,7 @@ const stepLog = roleRoute("viewer", {
   path: "/dag-runs/{name}/{dagRunId}/steps/{stepName}/log",
   tags: ["dag-runs"],
   summary: "A step's stdout or stderr (the last 256 KiB of each)",
-  request: {
-    params: RunPath.extend({
-      stepName: z
-        .string()
-        .min(1)
-        .openapi({ param: { name: "stepName", in: "path" } }),
-    }),
-    query: LogQuery.extend({ stream: z.enum(["stdout", "stderr"]).default("stdout") }),
-  },
+  request: { params: RunPath.extend({ stepName: StepNameParam }), query: StepLogQuery },
   responses: { 200: jsonResponse("Log", LogSchema), 404: errorResponse("No such run or step") },
 });
 
@@ -274,6 +302,52 @@ const outputs = roleRoute("viewer", {
   },
 });
 
+const SubRunPath = RunPath.extend({
+  subDAGRunId: RunIdSchema.openapi({ param: { name: "subDAGRunId", in: "path" } }),
+});
+
+const subRunList = roleRoute("viewer", {
+  method: "get",
+  path: "/dag-runs/{name}/{dagRunId}/sub-dag-runs",
+  tags: ["dag-runs"],
+  summary: "The runs the run's steps called (with parentSubDAGRunId: the runs that sub-DAG run's steps called)",
+  request: { params: RunPath, query: z.object({ parentSubDAGRunId: RunIdSchema.optional() }) },
+  responses: {
+    200: jsonResponse("Sub-DAG runs", z.object({ subRuns: z.array(SubRunSchema) })),
+    404: errorResponse("No such run"),
+  },
+});
+
+const subRunDetails = roleRoute("viewer", {
+  method: "get",
+  path: "/dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}",
+  tags: ["dag-runs"],
+  summary: "A sub-DAG run (at any depth under the run) with its nodes",
+  request: { params: SubRunPath },
+  responses: {
+    200: jsonResponse("The sub-DAG run", z.object({ dagRunDetails: RunDetailsSchema })),
+    404: errorResponse("No such run or sub-DAG run"),
+  },
+});
+
+const subRunLog = roleRoute("viewer", {
+  method: "get",
+  path: "/dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}/log",
+  tags: ["dag-runs"],
+  summary: "A sub-DAG run's event log",
+  request: { params: SubRunPath, query: LogQuery },
+  responses: { 200: jsonResponse("Log", LogSchema), 404: errorResponse("No such run or sub-DAG run") },
+});
+
+const subRunStepLog = roleRoute("viewer", {
+  method: "get",
+  path: "/dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}/steps/{stepName}/log",
+  tags: ["dag-runs"],
+  summary: "A step's stdout or stderr in a sub-DAG run",
+  request: { params: SubRunPath.extend({ stepName: StepNameParam }), query: StepLogQuery },
+  responses: { 200: jsonResponse("Log", LogSchema), 404: errorResponse("No such run, sub-DAG run or step") },
+});
+
 export const dagRunRoutes = createRouter()
   .openapi(start, async (c) => {
     const { fileName } = c.req.valid("param");
@@ -297,8 +371,8 @@ export const dagRunRoutes = createRouter()
     if (!dag) throw notFound(`DAG '${fileName}'`);
     const { rows, pagination } = await runPage(c.env.DB, { ...c.req.valid("query"), dagName: fileName });
     const runs = rows.length === 0 ? [] : await coordinatorFor(c.env, dag.id).getRuns(rows.map((row) => row.run_id));
-    const stepsOf = stepLookup();
-    const dagRuns = runs.map((run) => runDetails(run, stepsOf(run)));
+    const specOf = specLookup();
+    const dagRuns = runs.map((run) => runDetails(run, specOf(run)));
     return c.json({ dagRuns, gridData: historyGrid(runs), pagination }, 200);
   })
   .openapi(detailsOfDag, async (c) => {
@@ -336,17 +410,40 @@ export const dagRunRoutes = createRouter()
   })
   .openapi(stepLog, async (c) => {
     const { name, dagRunId, stepName } = c.req.valid("param");
-    const { stream, ...range } = c.req.valid("query");
-    const run = await requireRun(c.env, name, dagRunId);
-    const node = [...run.nodes, ...run.handlerNodes].find((candidate) => candidate.name === stepName);
-    if (!node) throw notFound(`step '${stepName}' in run '${run.id}'`);
-    const { lines, endsWithNewline } = textLines(node[stream]);
-    return c.json(logPage(lines, range, endsWithNewline), 200);
+    return c.json(stepLogPage(await requireRun(c.env, name, dagRunId), stepName, c.req.valid("query")), 200);
+  })
+  .openapi(subRunList, async (c) => {
+    const { name, dagRunId } = c.req.valid("param");
+    const { parentSubDAGRunId } = c.req.valid("query");
+    const root = await requireRunRow(c.env, name, dagRunId);
+    const caller =
+      parentSubDAGRunId === undefined
+        ? { key: root.dag_id, runId: root.run_id }
+        : { key: (await requireSubRun(c.env, root, parentSubDAGRunId)).key, runId: parentSubDAGRunId };
+    const rows = await coordinatorFor(c.env, caller.key).subRuns(caller.runId);
+    return c.json({ subRuns: rows.map(subRunView) }, 200);
+  })
+  .openapi(subRunDetails, async (c) => {
+    const { name, dagRunId, subDAGRunId } = c.req.valid("param");
+    const { run } = await requireSubRun(c.env, await requireRunRow(c.env, name, dagRunId), subDAGRunId);
+    return c.json({ dagRunDetails: detailsOf(run) }, 200);
+  })
+  .openapi(subRunLog, async (c) => {
+    const { name, dagRunId, subDAGRunId } = c.req.valid("param");
+    const { key } = await requireSubRun(c.env, await requireRunRow(c.env, name, dagRunId), subDAGRunId);
+    const lines = await coordinatorFor(c.env, key).runLog(subDAGRunId);
+    if (!lines) throw notFound(`sub-DAG run '${subDAGRunId}'`);
+    return c.json(logPage(lines, c.req.valid("query")), 200);
+  })
+  .openapi(subRunStepLog, async (c) => {
+    const { name, dagRunId, subDAGRunId, stepName } = c.req.valid("param");
+    const { run } = await requireSubRun(c.env, await requireRunRow(c.env, name, dagRunId), subDAGRunId);
+    return c.json(stepLogPage(run, stepName, c.req.valid("query")), 200);
   })
   .openapi(outputs, async (c) => {
     const { name, dagRunId } = c.req.valid("param");
     const run = await requireRun(c.env, name, dagRunId);
-    return c.json(runOutputs(run, stepLookup()(run)), 200);
+    return c.json(runOutputs(run, specLookup()(run)), 200);
   });
 
 // ---------------------------------------------------------------------------------------------
@@ -393,6 +490,40 @@ async function requireRun(env: Cloudflare.Env, dagName: string, runId: string): 
   return run;
 }
 
+/**
+ * A run anywhere under a root run, found through the calling steps' records level by level
+ * (a level's runs are asked at once), with the coordinator that holds it.
+ */
+async function requireSubRun(
+  env: Cloudflare.Env,
+  root: RunRow,
+  subRunId: string,
+): Promise<{ key: string; run: RunView }> {
+  let callers = [{ key: root.dag_id, runId: root.run_id }];
+  for (let depth = 0; depth < MAX_SUB_DAG_DEPTH && callers.length > 0; depth++) {
+    const rows = (
+      await Promise.all(callers.map((caller) => coordinatorFor(env, caller.key).subRuns(caller.runId)))
+    ).flat();
+    const found = rows.find((row) => row.child_run_id === subRunId);
+    if (found?.child_key) {
+      const run = await coordinatorFor(env, found.child_key).getRun(subRunId);
+      if (run) return { key: found.child_key, run };
+      break;
+    }
+    callers = rows.flatMap((row) => (row.child_key ? [{ key: row.child_key, runId: row.child_run_id }] : []));
+  }
+  throw notFound(`sub-DAG run '${subRunId}' under run '${root.run_id}' of '${root.dag_name}'`);
+}
+
+/** A page of a step's stdout or stderr. */
+function stepLogPage(run: RunView, stepName: string, query: z.infer<typeof StepLogQuery>) {
+  const { stream, ...range } = query;
+  const node = [...run.nodes, ...run.handlerNodes].find((candidate) => candidate.name === stepName);
+  if (!node) throw notFound(`step '${stepName}' in run '${run.id}'`);
+  const { lines, endsWithNewline } = textLines(node[stream]);
+  return logPage(lines, range, endsWithNewline);
+}
+
 function throwUnlessOk(result: ControlResult): void {
   if (!result.ok) throw new ApiError(result.code, result.message);
 }
@@ -425,5 +556,5 @@ async function runPage(db: D1Database, options: ListOptions) {
 
 /** One run's details (its own step lookup: one parse). */
 function detailsOf(run: RunView) {
-  return runDetails(run, stepLookup()(run));
+  return runDetails(run, specLookup()(run));
 }

@@ -16,6 +16,8 @@ import {
 import { findLatestRun, latestRuns } from "../db/runs.ts";
 import { now } from "../db/time.ts";
 import {
+  calledDagNames,
+  type DagSpec,
   defaultSpec,
   formatSpecError,
   nextScheduledRun,
@@ -24,6 +26,7 @@ import {
   type SpecError,
   toDagRecord,
 } from "../domain/dag-spec.ts";
+import { MAX_SUB_DAG_DEPTH } from "../domain/sub-dag.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { logger } from "../log.ts";
@@ -227,6 +230,7 @@ export const dagRoutes = createRouter()
     const { name, spec = defaultSpec(name) } = c.req.valid("json");
     const result = toDagRecord(name, spec);
     if (!result.ok) throw reportInvalid(c, name, result.errors);
+    await refuseCallCycle(c.env.DB, name, result.spec);
     if (!(await insertDag(c.env.DB, result.record, now()))) {
       throw new ApiError("already_exists", `a DAG named '${name}' already exists`);
     }
@@ -290,6 +294,7 @@ export const dagRoutes = createRouter()
       await requireDag(c.env.DB, fileName);
       throw reportInvalid(c, fileName, result.errors);
     }
+    await refuseCallCycle(c.env.DB, fileName, result.spec);
     if (!(await updateDag(c.env.DB, result.record, now()))) throw notFound(`DAG '${fileName}'`);
     return c.json({ errors: [] }, 200);
   })
@@ -317,6 +322,50 @@ async function requireDag(db: D1Database, name: string): Promise<DagRow> {
  * A DAG definition that failed to load (a POST or PUT of it, e.g. by `dags:push`): the 400 for
  * the caller, and a CODE_LOCATION_ERROR for the alert policies, sent after the response.
  */
+/** The stored DAGs a spec calls by a fixed name (its `---` documents are its own). */
+function storedCallees(spec: DagSpec): string[] {
+  const local = new Set(spec.localDags.map((document) => document.name));
+  const names = [spec, ...spec.localDags].flatMap(calledDagNames).filter((callee) => !local.has(callee));
+  return [...new Set(names)];
+}
+
+/**
+ * Refuses a DAG whose calls, through the stored DAGs they name, come back to it: its runs would
+ * call each other until the depth limit. Names computed at run time are left to that limit.
+ */
+async function refuseCallCycle(db: D1Database, name: string, spec: DagSpec): Promise<void> {
+  const specs = new Map<string, DagSpec | null>();
+  const calleesOf = async (dag: string): Promise<string[]> => {
+    if (!specs.has(dag)) {
+      const row = await findDag(db, dag);
+      const parsed = row && parseDagSpec(row.spec, { fileName: row.name });
+      specs.set(dag, parsed?.ok ? parsed.spec : null);
+    }
+    const stored = specs.get(dag);
+    return stored ? storedCallees(stored) : [];
+  };
+  // Breadth-first from the new spec's callees; each path remembers how it got there.
+  let paths = storedCallees(spec).map((callee) => [name, callee]);
+  const seen = new Set<string>();
+  for (let depth = 0; depth < MAX_SUB_DAG_DEPTH && paths.length > 0; depth++) {
+    const cycle = paths.find((path) => path.at(-1) === name);
+    if (cycle) {
+      throw new ApiError(
+        "bad_request",
+        `invalid DAG spec: sub-DAG call cycle ${cycle.join(" -> ")}: a DAG may not call itself`,
+      );
+    }
+    const next: string[][] = [];
+    for (const path of paths) {
+      const last = path.at(-1)!;
+      if (seen.has(last)) continue;
+      seen.add(last);
+      for (const callee of await calleesOf(last)) next.push([...path, callee]);
+    }
+    paths = next;
+  }
+}
+
 function reportInvalid(c: Context<AppEnv>, name: string, errors: SpecError[]): ApiError {
   const event = {
     id: `code.${name}.${crypto.randomUUID()}`,

@@ -276,6 +276,37 @@ browserTests("admin UI in Chromium", () => {
     await shot("runs");
   });
 
+  it("shows a fan-out's sub-DAG runs on the caller's page, and each links back to its caller", async () => {
+    const spec = `steps:
+  - name: fan
+    call: region
+    parallel: [eu, us]
+    params: "REGION=\${ITEM}"
+---
+name: region
+params:
+  - REGION: none
+steps:
+  - name: deploy
+    command: echo "deploying \${REGION}"
+`;
+    expect((await apiAs(adminToken, "POST", "/dags", { name: "ui-fan-out", spec })).status).toBe(201);
+    const started = await apiAs(adminToken, "POST", "/dags/ui-fan-out/start", {});
+    const fanRunId = (started.body as { dagRunId: string }).dagRunId;
+    await page.goto(`${dev.url}/runs/ui-fan-out/${fanRunId}`);
+    const table = page.locator(".sub-runs-table");
+    await table.waitFor();
+    await until(async () => (await table.locator(".status-succeeded").count()) === 2 || undefined, 20_000);
+    await shot("run-sub-dags");
+    await table.locator("tbody tr").first().getByRole("link").click();
+    await page.getByText("Called by").waitFor();
+    await page.getByText("deploying eu").first().waitFor({ timeout: 15_000 });
+    await shot("sub-dag-run");
+    await page.getByRole("link", { name: "ui-fan-out" }).first().click();
+    await page.locator(".sub-runs-table").waitFor();
+    expect(new URL(page.url()).pathname).toBe(`/runs/ui-fan-out/${fanRunId}`);
+  });
+
   it("creates an alert policy from the Discord preset pointed at a local receiver and sends a test", async () => {
     await page.goto(`${dev.url}/alerts/new`);
     await page.getByLabel("Preset").selectOption({ label: "Discord" });

@@ -98,6 +98,7 @@ function Shell() {
         <Route path="/dags/:name/:tab" component={DagPage} />
         <Route path="/runs" component={RunsPage} />
         <Route path="/runs/:dag/:runId" component={RunPage} />
+        <Route path="/runs/:dag/:runId/sub/:subRunId" component={RunPage} />
         <Route path="/webhooks" component={WebhooksPage} />
         <Route path="/alerts" component={AlertsPage} />
         <Route path="/alerts/new" component={AlertEditorPage} />

@@ -3,9 +3,11 @@
  * outputs): the only place a run's D1 row or coordinator view becomes what the API answers.
  */
 import type { NodeView, RunView } from "../../coordinator/dag-coordinator.ts";
+import type { SubRunRecord } from "../../coordinator/run-store.ts";
 import type { RunRow } from "../../db/runs.ts";
-import { parseDagSpec, type StepSpec } from "../../domain/dag-spec.ts";
+import { allSteps, parseDagSpec, type StepSpec } from "../../domain/dag-spec.ts";
 import { formatParams } from "../../domain/params.ts";
+import type { DagType } from "../../domain/plan.ts";
 import { NODE_STATUS, RUN_STATUS, runStatusLabel } from "../../domain/status.ts";
 import { stepView } from "./dag.ts";
 
@@ -42,32 +44,49 @@ export function latestRunSummary(dagName: string, row: RunRow | undefined) {
   };
 }
 
+/** What a run's views need of the spec it started with: its steps by name, and its type. */
+export type RunSpec = { steps: Map<string, StepSpec>; type: DagType };
+
 /**
- * The step definitions of runs, from the spec each started with. A spec is parsed once per
- * lookup, however many runs share it: a page of 100 runs of one DAG version costs one parse.
+ * The specs of runs, from the spec each started with. A spec is parsed once per lookup,
+ * however many runs share it: a page of 100 runs of one DAG version costs one parse.
  */
-export function stepLookup(): (run: RunView) => Map<string, StepSpec> {
-  const bySpec = new Map<string, Map<string, StepSpec>>();
+export function specLookup(): (run: RunView) => RunSpec {
+  const bySpec = new Map<string, RunSpec>();
   return (run) => {
-    let steps = bySpec.get(run.spec);
-    if (!steps) {
+    let spec = bySpec.get(run.spec);
+    if (!spec) {
       const parsed = parseDagSpec(run.spec);
-      const definitions = parsed.ok ? [...parsed.spec.steps, ...Object.values(parsed.spec.handlerOn)] : [];
-      steps = new Map(definitions.map((step) => [step.name, step]));
-      bySpec.set(run.spec, steps);
+      const definitions = parsed.ok ? allSteps(parsed.spec) : [];
+      spec = {
+        steps: new Map(definitions.map((step) => [step.name, step])),
+        type: parsed.ok ? parsed.spec.type : "graph",
+      };
+      bySpec.set(run.spec, spec);
     }
-    return steps;
+    return spec;
   };
 }
 
-export function runDetails(run: RunView, steps: Map<string, StepSpec>) {
+export function runDetails(run: RunView, { steps, type }: RunSpec) {
   const handler = (kind: NodeView["kind"]) => {
     const node = run.handlerNodes.find((candidate) => candidate.kind === kind);
     return node ? nodeView(run, node, steps.get(node.name)) : undefined;
   };
+  const summary = runSummary({ ...run, dag_name: run.dagName, run_id: run.id });
   return {
-    ...runSummary({ ...run, dag_name: run.dagName, run_id: run.id }),
+    ...summary,
+    // A sub-DAG run: its tree's root and the run whose step called it (Dagu's fields).
+    ...(run.parent && {
+      rootDAGRunName: run.parent.rootDagName,
+      rootDAGRunId: run.parent.rootRunId,
+      parentDAGRunName: run.parent.dagName,
+      parentDAGRunId: run.parent.runId,
+      parentStep: run.parent.step,
+      log: subRunPath(run.parent.rootDagName, run.parent.rootRunId, run.id, "/log"),
+    }),
     params: formatParams(run.params),
+    type,
     trigger: run.trigger,
     triggeredBy: run.triggered_by,
     webhookPayload: run.payload,
@@ -80,8 +99,36 @@ export function runDetails(run: RunView, steps: Map<string, StepSpec>) {
   };
 }
 
+/** The API path of a sub-DAG run (under its root), or of something of it. */
+export function subRunPath(rootName: string, rootRunId: string, subRunId: string, rest = ""): string {
+  return `/api/v2/dag-runs/${rootName}/${rootRunId}/sub-dag-runs/${subRunId}${rest}`;
+}
+
+/** Dagu's status number of a run a step started: not started yet is queued; a queued run (dag.enqueue) is as started. */
+function subRunStatus(row: SubRunRecord): number {
+  if (row.state === "running") return RUN_STATUS.running;
+  if (row.state !== "finished") return RUN_STATUS.queued;
+  return RUN_STATUS[(row.status ?? "failed") as keyof typeof RUN_STATUS] ?? RUN_STATUS.failed;
+}
+
+/** A run a step started, as Dagu's SubDAGRunDetail (with the called DAG's name, and why it failed to start). */
+export function subRunView(row: SubRunRecord) {
+  const status = subRunStatus(row);
+  return {
+    dagRunId: row.child_run_id,
+    dagName: row.dag,
+    params: row.params,
+    status,
+    statusLabel: runStatusLabel(status) ?? "failed",
+    startedAt: row.started_at ?? "",
+    finishedAt: row.finished_at ?? "",
+    ...(row.error ? { error: row.error } : {}),
+  };
+}
+
 function nodeView(run: RunView, node: NodeView, step: StepSpec | undefined) {
   const logPath = `/api/v2/dag-runs/${run.dagName}/${run.id}/steps/${encodeURIComponent(node.name)}/log`;
+  const calls = step?.subDag ? run.subRuns.filter((row) => row.step === node.name) : [];
   return {
     // A step the run's spec doesn't define (it can't happen for a valid stored spec) shows by name.
     step: step ? stepView(step) : { name: node.name, depends: [] as string[], preconditions: [] as never[] },
@@ -98,6 +145,11 @@ function nodeView(run: RunView, node: NodeView, step: StepSpec | undefined) {
     error: node.error ?? undefined,
     exitCode: node.exit_code,
     output: node.output,
+    // The runs a calling step started: this attempt's, and earlier attempts' (retries, repeats).
+    ...(step?.subDag && {
+      subRuns: calls.filter((row) => row.attempt === node.attempt).map(subRunView),
+      subRunsRepeated: calls.filter((row) => row.attempt !== node.attempt).map(subRunView),
+    }),
   };
 }
 
@@ -119,7 +171,7 @@ export function historyGrid(newestFirst: RunView[]) {
 }
 
 /** Dagu's outputs document: the `output:` variables the run's steps set. */
-export function runOutputs(run: RunView, steps: Map<string, StepSpec>) {
+export function runOutputs(run: RunView, { steps }: RunSpec) {
   const outputs = Object.fromEntries(
     run.nodes.flatMap((node) => {
       // Keyed as Dagu's outputs.json: `output.key`, else the variable in camelCase; `omit` leaves it out.

@@ -49,9 +49,9 @@ describe("step executors", () => {
       ["docker", /install what the command needs/],
       ["ssh", /no SSH client/],
       ["mail", /alert policy/],
-      ["dag", /sub-DAG/],
-      ["subworkflow", /sub-DAG/],
-      ["parallel", /sub-DAG/],
+      ["dag", /write `call: <dag>`/],
+      ["subworkflow", /write `call: <dag>`/],
+      ["parallel", /`call: <dag>` with `parallel:`/],
       ["github_action", /workflow_dispatch/],
       ["gha", /workflow_dispatch/],
       ["archive", /tar or zip/],
@@ -103,7 +103,7 @@ describe("Dagu fields dagflare doesn't run", () => {
       /^mail_on: 'mail_on' sends e-mail.*alert policy/,
     );
     expect(firstError("steps:\n  - name: a\n    command: x\n    parallel: [a, b]\n")).toMatch(
-      /^steps\[0\]\.parallel: 'parallel' sub-DAGs come with the composition work/,
+      /^steps\[0\]\.parallel: 'parallel' runs one call per item of a sub-DAG: it goes with 'call'/,
     );
     expect(firstError("steps:\n  - name: a\n    command: x\n    signal_on_stop: SIGINT\n")).toMatch(
       /SIGTERM, then SIGKILL/,

@@ -83,20 +83,19 @@ describe("Dagu 2.7 step forms", () => {
     );
   });
 
-  it("refuses what it can't run: actions by name and family, sub-DAG calls, mixed forms, stray options", () => {
+  it("refuses what it can't run: actions by name and family, mixed forms, stray options", () => {
     const refusal = (action: string) => errorsOf(`steps:\n  - name: a\n    action: ${action}\n`)[0];
     expect(refusal("docker.run")).toMatch(
       /^steps\[0\]\.action: action 'docker\.run' runs a container image.*\(line 3, col 13\)$/,
     );
-    expect(refusal("dag.run")).toMatch(/sub-DAG.*not supported yet/);
+    expect(refusal("dag.run")).toMatch(/^steps\[0\]\.with\.dag: expected the name of the DAG to run/);
     expect(refusal("router.route")).toMatch(/not supported yet/);
     expect(refusal("postgres.query")).toMatch(/database/);
     expect(refusal("redis.get")).toMatch(/Redis/);
     expect(refusal("acme/deploy@v1")).toMatch(/remote and custom actions/);
     expect(refusal("frobnicate")).toMatch(/unknown action 'frobnicate'/);
-    expect(errorsOf("steps:\n  - name: a\n    call: other\n")[0]).toMatch(/^steps\[0\]\.call: 'call' runs a sub-DAG/);
-    expect(errorsOf("steps:\n  - name: a\n    run: other-dag\n    params: A=1\n")[0]).toMatch(
-      /calls a sub-DAG \(Dagu 1\.x\)/,
+    expect(errorsOf("steps:\n  - name: a\n    call: other\n    run: echo\n")[0]).toMatch(
+      /^steps\[0\]\.call: a step either calls a DAG or runs something itself, not 'call' and 'run'/,
     );
     expect(errorsOf("steps:\n  - name: a\n    run: echo\n    command: echo\n")[0]).toMatch(/not 'run' and 'command'/);
     expect(errorsOf("steps:\n  - name: a\n    command: echo\n    with: {shell: bash}\n")[0]).toMatch(

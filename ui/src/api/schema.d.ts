@@ -2540,6 +2540,383 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/dag-runs/{name}/{dagRunId}/sub-dag-runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The runs the run's steps called (with parentSubDAGRunId: the runs that sub-DAG run's steps called)
+         * @description The runs the run's steps called (with parentSubDAGRunId: the runs that sub-DAG run's steps called)
+         *
+         *     Requires the **viewer** role or higher.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    parentSubDAGRunId?: components["schemas"]["DAGRunId"];
+                };
+                header?: never;
+                path: {
+                    dagRunId: components["schemas"]["DAGRunId"];
+                    name: components["schemas"]["DAGName"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Sub-DAG runs */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            subRuns: components["schemas"]["SubDAGRunDetail"][];
+                        };
+                    };
+                };
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the viewer role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such run */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A sub-DAG run (at any depth under the run) with its nodes
+         * @description A sub-DAG run (at any depth under the run) with its nodes
+         *
+         *     Requires the **viewer** role or higher.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    dagRunId: components["schemas"]["DAGRunId"];
+                    name: components["schemas"]["DAGName"];
+                    subDAGRunId: components["schemas"]["DAGRunId"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The sub-DAG run */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            dagRunDetails: components["schemas"]["DAGRunDetails"];
+                        };
+                    };
+                };
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the viewer role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such run or sub-DAG run */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}/log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A sub-DAG run's event log
+         * @description A sub-DAG run's event log
+         *
+         *     Requires the **viewer** role or higher.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    head?: number;
+                    limit?: number;
+                    offset?: number;
+                    tail?: number;
+                };
+                header?: never;
+                path: {
+                    dagRunId: components["schemas"]["DAGRunId"];
+                    name: components["schemas"]["DAGName"];
+                    subDAGRunId: components["schemas"]["DAGRunId"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Log */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Log"];
+                    };
+                };
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the viewer role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such run or sub-DAG run */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}/steps/{stepName}/log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A step's stdout or stderr in a sub-DAG run
+         * @description A step's stdout or stderr in a sub-DAG run
+         *
+         *     Requires the **viewer** role or higher.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    head?: number;
+                    limit?: number;
+                    offset?: number;
+                    stream?: "stdout" | "stderr";
+                    tail?: number;
+                };
+                header?: never;
+                path: {
+                    dagRunId: components["schemas"]["DAGRunId"];
+                    name: components["schemas"]["DAGName"];
+                    stepName: string;
+                    subDAGRunId: components["schemas"]["DAGRunId"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Log */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Log"];
+                    };
+                };
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the viewer role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such run, sub-DAG run or step */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/dags": {
         parameters: {
             query?: never;
@@ -5405,13 +5782,24 @@ export interface components {
             onFailure?: components["schemas"]["Node"];
             onSuccess?: components["schemas"]["Node"];
             params: string;
+            /** @description A sub-DAG run: the run whose step called it */
+            parentDAGRunId?: string;
+            /** @description A sub-DAG run: the DAG whose step called it */
+            parentDAGRunName?: string;
+            /** @description A sub-DAG run: the step that called it (dagflare extension) */
+            parentStep?: string;
             /**
              * @description How the run was started (dagflare extension)
              * @enum {string}
              */
-            trigger: "manual" | "api" | "webhook" | "schedule" | "retry";
+            trigger: "manual" | "api" | "webhook" | "schedule" | "retry" | "parent";
             /** @description Who or what started the run (dagflare extension) */
             triggeredBy: string;
+            /**
+             * @description The DAG's type when the run started (dagflare extension)
+             * @enum {string}
+             */
+            type: "chain" | "graph";
             /** @description The request headers the DAG forwards (WEBHOOK_HEADERS, JSON text), or null (dagflare extension) */
             webhookHeaders: string | null;
             /** @description The webhook's payload as the steps see it (WEBHOOK_PAYLOAD, exact JSON text); null when not started by a webhook (dagflare extension) */
@@ -5475,6 +5863,10 @@ export interface components {
             /** @description API path of the step's stdout */
             stdout: string;
             step: components["schemas"]["Step"];
+            /** @description The runs this step called (its latest attempt) */
+            subRuns?: components["schemas"]["SubDAGRunDetail"][];
+            /** @description The runs earlier attempts called (retries and repeats) */
+            subRunsRepeated?: components["schemas"]["SubDAGRunDetail"][];
         };
         /**
          * @description A step's status in a run; `status` is its number (Dagu's)
@@ -5520,6 +5912,18 @@ export interface components {
             preconditions: components["schemas"]["Condition"][];
             script?: string;
             timeoutSec?: number;
+        };
+        SubDAGRunDetail: {
+            /** @description The called DAG (dagflare extension) */
+            dagName: string;
+            dagRunId: string;
+            /** @description Why it failed to start or was stopped (dagflare extension) */
+            error?: string;
+            finishedAt: string;
+            params: string;
+            startedAt: string;
+            status: number;
+            statusLabel: components["schemas"]["RunStatusLabel"];
         };
         SuccessResponse: {
             message: string;

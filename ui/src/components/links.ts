@@ -6,3 +6,8 @@ export function dagHref(dagName: string): string {
 export function runHref(dagName: string, dagRunId: string): string {
   return `/runs/${encodeURIComponent(dagName)}/${encodeURIComponent(dagRunId)}`;
 }
+
+/** A run a step called (a sub-DAG run): shown under the run at the top of its tree. */
+export function subRunHref(rootDagName: string, rootRunId: string, subRunId: string): string {
+  return `${runHref(rootDagName, rootRunId)}/sub/${encodeURIComponent(subRunId)}`;
+}

@@ -7,6 +7,8 @@ export type LogStream = (typeof LOG_STREAMS)[number];
 type Props = {
   dagName: string;
   dagRunId: string;
+  /** A sub-DAG run's log is read under the run at the top of its tree. */
+  root?: { name: string; dagRunId: string } | undefined;
   stream: LogStream;
   /** The URL that shows the other stream, so the tab is a link (and the choice survives a reload). */
   streamHref: (stream: LogStream) => string;
@@ -15,14 +17,21 @@ type Props = {
 };
 
 /** A step's stdout and stderr, as tabs, each from its tail. */
-export function StepLog({ dagName, dagRunId, node, stream, streamHref }: Props) {
+export function StepLog({ dagName, dagRunId, root, node, stream, streamHref }: Props) {
   const stepName = node.step.name;
   const live = node.statusLabel === "running";
   const load = (tail: number | undefined) =>
     must(
-      api.GET("/dag-runs/{name}/{dagRunId}/steps/{stepName}/log", {
-        params: { path: { name: dagName, dagRunId, stepName }, query: { stream, tail } },
-      }),
+      root
+        ? api.GET("/dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}/steps/{stepName}/log", {
+            params: {
+              path: { name: root.name, dagRunId: root.dagRunId, subDAGRunId: dagRunId, stepName },
+              query: { stream, tail },
+            },
+          })
+        : api.GET("/dag-runs/{name}/{dagRunId}/steps/{stepName}/log", {
+            params: { path: { name: dagName, dagRunId, stepName }, query: { stream, tail } },
+          }),
     );
   return (
     <div>

@@ -3,7 +3,7 @@ import { useLocation, useRoute } from "preact-iso";
 import { ApiFailure, api, must, type Schemas } from "../api/client.ts";
 import { DagGraph } from "../components/dag-graph.tsx";
 import { ConfirmDialog } from "../components/dialog.tsx";
-import { dagHref } from "../components/links.ts";
+import { dagHref, runHref, subRunHref } from "../components/links.ts";
 import { LogView } from "../components/log-view.tsx";
 import { ErrorBanner, Loading, Page } from "../components/page.tsx";
 import { JsonText, ParamsList, parseParams } from "../components/run-params.tsx";
@@ -37,27 +37,42 @@ export function RunPage() {
   const { params, query } = useRoute();
   const dagName = params.dag!;
   const runId = params.runId!;
+  // A sub-DAG run is shown under its tree's root: /runs/<root>/<root run>/sub/<run>.
+  const subRunId = params.subRunId;
   const run = useApi(
     async () =>
-      (await must(api.GET("/dag-runs/{name}/{dagRunId}", { params: { path: { name: dagName, dagRunId: runId } } })))
-        .dagRunDetails,
-    [dagName, runId],
+      subRunId
+        ? (
+            await must(
+              api.GET("/dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}", {
+                params: { path: { name: dagName, dagRunId: runId, subDAGRunId: subRunId } },
+              }),
+            )
+          ).dagRunDetails
+        : (await must(api.GET("/dag-runs/{name}/{dagRunId}", { params: { path: { name: dagName, dagRunId: runId } } })))
+            .dagRunDetails,
+    [dagName, runId, subRunId],
     { poll: (data) => isActive(data.statusLabel) },
   );
 
   // The title links to the DAG, so it isn't text Page can use for the tab; this effect runs
   // after Page's (children's effects run first) and names the tab.
-  const title = useMemo(() => <a href={dagHref(dagName)}>{dagName}</a>, [dagName]);
+  const shownDag = run.data?.name ?? (subRunId ? "" : dagName);
+  const title = useMemo(
+    () => (subRunId ? shownDag : <a href={dagHref(dagName)}>{dagName}</a>),
+    [dagName, subRunId, shownDag],
+  );
   useEffect(() => {
-    document.title = `${dagName} run · dagflare`;
-  }, [dagName]);
+    document.title = `${shownDag || dagName} run · dagflare`;
+  }, [dagName, shownDag]);
 
   // 400: the id can't be a run id (a mistyped link); 404: no such run.
   if (run.error instanceof ApiFailure && (run.error.status === 404 || run.error.status === 400)) {
     return (
       <Page title="No such run">
         <p>
-          There is no run <code>{runId}</code> of <code>{dagName}</code>. <a href="/runs">All runs</a>
+          There is no run <code>{subRunId ?? runId}</code> {subRunId ? "under" : "of"} <code>{dagName}</code>.{" "}
+          <a href="/runs">All runs</a>
         </p>
       </Page>
     );
@@ -67,10 +82,10 @@ export function RunPage() {
       title={title}
       subtitle={
         <>
-          Run <span class="mono">{run.data?.dagRunId ?? runId}</span>
+          {subRunId ? "Sub-DAG run" : "Run"} <span class="mono">{run.data?.dagRunId ?? subRunId ?? runId}</span>
         </>
       }
-      actions={run.data && <RunActions run={run.data} onChange={run.reload} />}
+      actions={run.data && !isSubRun(run.data) && <RunActions run={run.data} onChange={run.reload} />}
     >
       <ErrorBanner error={run.error} />
       {run.data ? (
@@ -94,8 +109,6 @@ function RunDetails({
   onChange: () => Promise<unknown>;
 }) {
   const { path, route } = useLocation();
-  // Chain DAGs imply each step's dependency on the one before; only the DAG knows its type.
-  const dag = useApi(() => must(api.GET("/dags/{fileName}", { params: { path: { fileName: run.name } } })), [run.name]);
   const nodes = [...run.nodes, ...HANDLERS.flatMap(([key]) => run[key] ?? [])];
   const selected = nodes.find((node) => node.step.name === stepQuery) ?? defaultStep(run.nodes);
   const stream: LogStream = streamQuery === "stderr" ? "stderr" : "stdout";
@@ -115,17 +128,14 @@ function RunDetails({
       <div class="grid-2 run-overview">
         <section class="card" aria-labelledby="graph-title">
           <h2 id="graph-title">Graph</h2>
-          {dag.loading ? (
-            <Loading />
-          ) : (
-            <DagGraph
-              steps={run.nodes.map((node) => node.step)}
-              type={dag.data?.dag?.type ?? "graph"}
-              statuses={new Map(run.nodes.map((node) => [node.step.name, node.statusLabel]))}
-              selected={selected?.step.name}
-              onSelect={showLog}
-            />
-          )}
+          {/* A chain implies each step's dependency on the one before: the run says which its DAG was. */}
+          <DagGraph
+            steps={run.nodes.map((node) => node.step)}
+            type={run.type}
+            statuses={new Map(run.nodes.map((node) => [node.step.name, node.statusLabel]))}
+            selected={selected?.step.name}
+            onSelect={showLog}
+          />
         </section>
         <RunFacts run={run} />
       </div>
@@ -156,14 +166,76 @@ function RunDetails({
           <StepLog
             dagName={run.name}
             dagRunId={run.dagRunId}
+            root={isSubRun(run) ? { name: run.rootDAGRunName, dagRunId: run.rootDAGRunId } : undefined}
             node={selected}
             stream={stream}
             streamHref={(nextStream) => logHref(selected.step.name, nextStream)}
           />
         </section>
       )}
+      <SubRuns run={run} />
       <RunEvents run={run} />
     </>
+  );
+}
+
+/** A run a step of another run called: read, stopped and retried through its caller. */
+function isSubRun(run: Run): boolean {
+  return run.parentDAGRunId !== undefined;
+}
+
+/** The runs this run's steps called (their latest attempts), each linking to its page. */
+function SubRuns({ run }: { run: Run }) {
+  const calling = run.nodes.filter((node) => (node.subRuns?.length ?? 0) > 0);
+  if (calling.length === 0) return null;
+  return (
+    <section class="card" aria-labelledby="sub-runs-title">
+      <h2 id="sub-runs-title">Sub-DAG runs</h2>
+      <div class="table-scroll">
+        <table class="sub-runs-table">
+          <caption class="sr-only">Runs the steps of this run called</caption>
+          <thead>
+            <tr>
+              <th scope="col">Step</th>
+              <th scope="col">DAG</th>
+              <th scope="col">Run</th>
+              <th scope="col">Status</th>
+              <th scope="col" class="hide-narrow">
+                Params
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {calling.flatMap((node) =>
+              node.subRuns!.map((sub) => (
+                <tr key={sub.dagRunId} data-sub-run={sub.dagRunId}>
+                  <td class="mono">{node.step.name}</td>
+                  <td class="mono">{sub.dagName}</td>
+                  <td>
+                    {/* A queued run (dag.enqueue) is the DAG's own; the others hang under this tree. */}
+                    <a
+                      class="mono"
+                      href={
+                        sub.statusLabel === "queued" && sub.startedAt !== ""
+                          ? runHref(sub.dagName, sub.dagRunId)
+                          : subRunHref(run.rootDAGRunName, run.rootDAGRunId, sub.dagRunId)
+                      }
+                    >
+                      {sub.dagRunId}
+                    </a>
+                    {sub.error && <div class="error-text small-text">{sub.error}</div>}
+                  </td>
+                  <td>
+                    <StatusBadge status={sub.statusLabel} />
+                  </td>
+                  <td class="hide-narrow mono small-text">{sub.params || <span class="muted">—</span>}</td>
+                </tr>
+              )),
+            )}
+          </tbody>
+        </table>
+      </div>
+    </section>
   );
 }
 
@@ -193,6 +265,24 @@ function RunFacts({ run }: { run: Run }) {
         <dd>
           <StatusBadge status={run.statusLabel} />
         </dd>
+        {run.parentDAGRunName && run.parentDAGRunId && (
+          <>
+            <dt>Called by</dt>
+            <dd>
+              <a
+                class="mono"
+                href={
+                  run.parentDAGRunId === run.rootDAGRunId
+                    ? runHref(run.rootDAGRunName, run.rootDAGRunId)
+                    : subRunHref(run.rootDAGRunName, run.rootDAGRunId, run.parentDAGRunId)
+                }
+              >
+                {run.parentDAGRunName}
+              </a>{" "}
+              step <span class="mono">{run.parentStep}</span>
+            </dd>
+          </>
+        )}
         <dt>Trigger</dt>
         <dd>
           {run.trigger}
@@ -251,7 +341,7 @@ type StepsTableProps = {
 function StepsTable({ run, nodes, selected, logHref, onShowLog, onChange }: StepsTableProps) {
   const session = useSession();
   const [retrying, setRetrying] = useState<string>();
-  const canRetrySteps = session.can("operator") && RETRYABLE_RUNS.has(run.statusLabel);
+  const canRetrySteps = session.can("operator") && RETRYABLE_RUNS.has(run.statusLabel) && !isSubRun(run);
   const handlerOf = new Map(
     HANDLERS.flatMap(([key, label]) => (run[key] ? [[run[key].step.name, label] as const] : [])),
   );
