@@ -804,7 +804,10 @@ export class RunMachine {
     for (const node of nodes) {
       if (node.attempt === 0) continue;
       const step = this.#stepOf(node);
-      if (step?.subDag) this.#abortCalls(node, reason);
+      if (step?.subDag) {
+        this.#abortCalls(node, reason);
+        continue;
+      }
       if (!runsOnRunner(step)) continue;
       this.#effects.killOnRunner({
         dagId: this.#identity.dagId,

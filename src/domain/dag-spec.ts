@@ -97,6 +97,8 @@ export type StepSpec = {
   executor: { type: string; config: JsonObject } | undefined;
   /** A call of another DAG (Dagu's sub-DAG): the step runs it and ends as it ends. */
   subDag: SubDagCall | undefined;
+  /** A router (Dagu 2.x): its routes, in the order Dagu tries them; its targets are wired when the DAG is read. */
+  router: { value: string; routes: { pattern: string; targets: string[] }[] } | undefined;
 };
 
 /**
@@ -340,6 +342,24 @@ const stepFields = {
   continueOn: continueOnSchema.optional(),
   timeoutSec: seconds.optional(),
   executor: executorSchema.optional(),
+  /** Dagu 2.x's router (`action: router.route`, or 2.0–2.6's `type: router`), read by ./step-forms.ts. */
+  router: z
+    .strictObject({
+      value: z
+        .string({ error: "a router needs 'value': the text its routes match" })
+        .trim()
+        .min(1, "must not be empty"),
+      routes: z
+        .record(
+          z.string().trim().min(1, "a route's pattern must not be empty"),
+          z
+            .array(z.string().trim().min(1, "a target must not be empty"), { error: "expected a list of step names" })
+            .min(1, "a route needs at least one target step"),
+          { error: "a router needs 'routes': a map of pattern to the steps it runs" },
+        )
+        .refine((routes) => Object.keys(routes).length > 0, "a router needs at least one route"),
+    })
+    .optional(),
   /** A string, or (2.x dag.enqueue, read by ./step-forms.ts) the DAG to queue. */
   call: z
     .union([
@@ -787,11 +807,15 @@ function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
       forwardHeaders: (raw.webhook?.forwardHeaders ?? []).map((name) => name.toLowerCase()),
       runIdHeader: raw.webhook?.runIdHeader,
     },
-    steps: resolveIdDependencies(
-      // Dagu names a step without a name by its kind and place: cmd_1, script_2, http_3, …
-      raw.steps.map((step, index) =>
-        normaliseStep(step, generatedStepName(step, index + 1), ["steps", index], errors, defaults),
+    steps: wireRouters(
+      resolveIdDependencies(
+        // Dagu names a step without a name by its kind and place: cmd_1, script_2, http_3, …
+        raw.steps.map((step, index) =>
+          normaliseStep(step, generatedStepName(step, index + 1), ["steps", index], errors, defaults),
+        ),
       ),
+      raw.type ?? "chain",
+      errors,
     ),
     handlerOn,
     localDags: [],
@@ -967,7 +991,68 @@ function normaliseStep(
           ? { type: executor, config: {} }
           : { type: executor.type, config: (executor.config ?? {}) as JsonObject },
     subDag: subDagOf(raw, path, errors),
+    router: raw.router && { value: raw.router.value, routes: orderedRoutes(raw.router.routes) },
+    // A router runs in the Worker: it only prints its routes (./invocation.ts).
+    ...(raw.router && { executor: { type: "log", config: {} } }),
   };
+}
+
+/** Dagu's order of a router's routes: exact patterns, then `re:` ones, a catch-all `re:.*` last, each group by text. */
+function orderedRoutes(routes: Record<string, string[]>): { pattern: string; targets: string[] }[] {
+  const rank = (pattern: string) => (pattern === "re:.*" ? 2 : pattern.startsWith("re:") ? 1 : 0);
+  return Object.entries(routes)
+    .map(([pattern, targets]) => ({ pattern, targets }))
+    .sort((a, b) => rank(a.pattern) - rank(b.pattern) || (a.pattern < b.pattern ? -1 : a.pattern > b.pattern ? 1 : 0));
+}
+
+/**
+ * A router's routes become its targets' conditions, as Dagu wires them: each target depends on
+ * the router and runs only when the router's value matches its route's pattern (exact, or
+ * `re:`), else it is skipped; skipping is no failure downstream (continueOn.skipped).
+ */
+function wireRouters(steps: StepSpec[], type: DagType, errors: LocatedError[]): StepSpec[] {
+  const routed = new Map<string, { router: string; condition: Condition }>();
+  steps.forEach((step, index) => {
+    if (!step.router) return;
+    if (type !== "graph") {
+      errors.push({
+        path: ["steps", index],
+        message: `router '${step.name}' needs 'type: graph' (a chain runs every step in order)`,
+      });
+    }
+    for (const { pattern, targets } of step.router.routes) {
+      for (const target of targets) {
+        const earlier = routed.get(target);
+        if (earlier) {
+          errors.push({
+            path: ["steps", index],
+            message: `router '${step.name}': step '${target}' is the target of more than one route`,
+          });
+        } else if (!steps.some((candidate) => candidate.name === target)) {
+          errors.push({
+            path: ["steps", index],
+            message: `router '${step.name}' routes to '${target}', which is not a step`,
+          });
+        }
+        routed.set(target, {
+          router: step.name,
+          condition: conditionOf({ condition: step.router.value, expected: pattern }),
+        });
+      }
+    }
+  });
+  return steps.map((step) => {
+    const route = routed.get(step.name);
+    const skippedIsFine = step.router !== undefined || route !== undefined;
+    return {
+      ...step,
+      ...(route && {
+        preconditions: [...step.preconditions, route.condition],
+        depends: [...new Set([...(step.depends ?? []), route.router])],
+      }),
+      ...(skippedIsFine && { continueOn: { ...step.continueOn, skipped: true } }),
+    };
+  });
 }
 
 /** A step's call of another DAG, its params as Dagu's string form and its fan-out; `params`/`parallel` need a call. */
@@ -1198,7 +1283,12 @@ function checkMeaning(raw: RawDag, spec: DagSpec, options: ParseOptions, errors:
   );
   if (envReference) errors.push({ path: ["env"], message: envReference });
   const checkStep = (step: StepSpec, rawStep: RawStep, path: Path) => {
-    if (step.command === undefined && step.script === undefined && step.subDag === undefined) {
+    if (
+      step.command === undefined &&
+      step.script === undefined &&
+      step.subDag === undefined &&
+      step.router === undefined
+    ) {
       errors.push({ path, message: "a step needs a command or a script" });
     }
     if (step.subDag) checkSubDagStep(step, path, errors);

@@ -86,6 +86,12 @@ function buildStepInvocation({ attempt, step, scope, maxOutputSize, leaseMs }: I
     const script = step.script === undefined ? undefined : expand(step.script, scope);
     return { ...base, executor: "jq", command: step.command?.trim() ?? "", script, env: {}, timeoutMs: leaseMs };
   }
+  if (step.router) {
+    // What Dagu's router executor prints: the value as written, and each route's targets.
+    const routes = step.router.routes.map(({ pattern, targets }) => `  ${pattern} -> [${targets.join(" ")}]\n`);
+    const command = `Router evaluating: ${step.router.value}\n${routes.join("")}`;
+    return { ...base, executor: "log", command, script: undefined, env: {}, timeoutMs: leaseMs };
+  }
   if (step.executor?.type === "log") {
     // Dagu 2.x's log.write: the message (the step's command here), expanded, is all it prints.
     return {

@@ -33,7 +33,6 @@ const SHELL_WITH_KEYS = new Set(["shell"]);
 
 const NOT_YET = "comes with sub-DAGs and data actions (not supported yet)";
 const REFUSED_ACTIONS: Readonly<Record<string, string>> = {
-  "router.route": NOT_YET,
   "template.render": NOT_YET,
   "docker.run":
     "runs a container image per step, which dagflare cannot: `run:` steps run in the deployment's runner image (container/Dockerfile); install the tools there",
@@ -76,7 +75,7 @@ function actionRefusal(action: string): string {
   const reason = REFUSED_ACTIONS[action] ?? REFUSED_FAMILIES.find(([prefix]) => action.startsWith(prefix))?.[1];
   if (reason) return `action '${action}' ${reason}`;
   if (action.includes("@")) return `action '${action}': remote and custom actions are not supported`;
-  return `unknown action '${action}' (custom actions are not supported): dagflare runs 'run:' steps and the actions http.request, jq.filter, log.write, dag.run, dag.enqueue, exec and noop`;
+  return `unknown action '${action}' (custom actions are not supported): dagflare runs 'run:' steps and the actions http.request, jq.filter, log.write, dag.run, dag.enqueue, router.route, exec and noop`;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -92,6 +91,13 @@ export function readStepForms(step: Record<string, unknown>): StepFormResult {
   const { run, action, with: options, call, type, config, exec, ...rest } = step;
   const result: Record<string, unknown> = rest;
 
+  // Dagu 2.0–2.6 wrote a router as `type: router` with the step's own `value` and `routes`.
+  if (type === "router" && config === undefined && step.executor === undefined) {
+    const { value, routes, ...others } = rest;
+    routerForm({ value, routes }, others, problems);
+    writtenAs.router = "type";
+    return { object: others, problems, writtenAs };
+  }
   // Dagu 2.0–2.6 spelled the executor as the step's `type` + `config`, and direct exec as `exec:`.
   if (type !== undefined || config !== undefined) {
     if (step.executor !== undefined) {
@@ -204,6 +210,9 @@ export function readStepForms(step: Record<string, unknown>): StepFormResult {
     dagRunForm(withOptions, action === "dag.enqueue", result, problems);
     writtenAs.call = "action";
     writtenAs.params = "with";
+  } else if (action === "router.route") {
+    routerForm(withOptions, result, problems);
+    writtenAs.router = "action";
   } else if (action === "log.write") {
     logWriteForm(withOptions, result, problems);
     writtenAs.script = "with";
@@ -235,6 +244,21 @@ function dagRunForm(
   }
   result.call = enqueue ? { dag, enqueue: true } : dag;
   if (params !== undefined) result.params = params;
+}
+
+/** A router (`action: router.route` + `with: {value, routes}`, or 2.0–2.6's `type: router`): checked by the schema's `router`. */
+function routerForm(
+  options: Record<string, unknown>,
+  result: Record<string, unknown>,
+  problems: StepFormResult["problems"],
+): void {
+  const { value, routes, ...unknown } = options;
+  for (const name of Object.keys(unknown))
+    problems.push({
+      path: ["with", name],
+      message: `unknown option '${name}' of router.route (it has 'value' and 'routes')`,
+    });
+  result.router = { value, routes };
 }
 
 /** `action: jq.filter` as Dagu 2.x normalises it: the filter is the command, the data the script. */

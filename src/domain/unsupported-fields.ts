@@ -72,8 +72,8 @@ const STEP_FIELDS: Readonly<Record<string, string>> = {
   shellPackages: "installs packages for nix-shell, which dagflare doesn't: install them in the runner image",
   // Dagu 2.x
   foreach: "repeats steps over items, which comes with the composition work (not supported yet)",
-  routes: "routes to steps by a value (router), which comes with the composition work (not supported yet)",
-  value: "is a router's value, and routers come with the composition work (not supported yet)",
+  routes: "goes with a router: write `type: router` (2.x: `action: router.route` with `with: {value, routes}`)",
+  value: "goes with a router: write `type: router` (2.x: `action: router.route` with `with: {value, routes}`)",
   approval: "waits for a person's approval, which dagflare doesn't: split the DAG and start the rest by webhook",
   dependencies:
     "snapshots files for Dagu's distributed workers, which dagflare doesn't need: put the files in dags/, which the runner image holds",

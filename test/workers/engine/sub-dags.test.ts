@@ -289,6 +289,47 @@ steps:
     expect(child.nodes[0]!.statusLabel).toBe("aborted");
   });
 
+  it("a calling step's timeoutSec ends a child that runs too long; retryPolicy calls anew; continueOn goes on", async () => {
+    const { token } = await userWithRole("admin");
+    const slow = unique("slow");
+    await createDag(token, slow, "steps:\n  - name: wait\n    command: sleep 30\n");
+    const worker = unique("worker");
+    await createDag(token, worker, workerSpec);
+    const parent = unique("bounded");
+    const runId = await createAndStart(
+      token,
+      parent,
+      `type: graph
+steps:
+  - name: bounded
+    call: ${slow}
+    timeoutSec: 1
+  - name: retried
+    call: ${worker}
+    params: "ITEM_VAL=bad"
+    retryPolicy: {limit: 1, intervalSec: 0}
+    continueOn: {failure: true}
+  - name: after
+    depends: [retried]
+    action: log.write
+    with: {message: went on}
+`,
+    );
+    const run = await waitForRun(token, parent, runId, 20_000);
+    const bounded = nodeOf(run, "bounded");
+    expect(bounded).toMatchObject({ statusLabel: "failed", exitCode: 124, error: "timed out after 1 s" });
+    const child = await until(async () => {
+      const details = await subRun(token, parent, runId, bounded.subRuns![0]!.dagRunId);
+      return details.statusLabel === "aborted" ? details : undefined;
+    });
+    expect(child.nodes[0]!.statusLabel).toBe("aborted");
+    const retried = nodeOf(run, "retried");
+    expect(retried).toMatchObject({ statusLabel: "failed", retryCount: 1 });
+    expect(retried.subRuns).toHaveLength(1);
+    expect(retried.subRunsRepeated).toHaveLength(1);
+    expect(nodeOf(run, "after").statusLabel).toBe("succeeded");
+  });
+
   it("dag.enqueue queues a run of the DAG and doesn't wait for it", async () => {
     const { token } = await userWithRole("admin");
     const slow = unique("queued");
@@ -488,6 +529,43 @@ steps:
   });
 });
 
+describe("a fan-out of 1,000", () => {
+  it("runs 1,000 child runs, at most max_concurrent at a time", async () => {
+    const { token } = await userWithRole("admin");
+    const parent = unique("thousand");
+    const runId = await createAndStart(
+      token,
+      parent,
+      `steps:
+  - name: fan
+    call: one
+    parallel:
+      items: \${ITEMS}
+      max_concurrent: 50
+    params: "N=\${ITEM}"
+    env:
+      - ITEMS: '[${Array.from({ length: 1000 }, (_, index) => index).join(",")}]'
+    output: R
+---
+name: one
+params: "N=0"
+steps:
+  - action: log.write
+    with: {message: "\${N}"}
+    output: N_OUT
+`,
+    );
+    const run = await waitForRun(token, parent, runId, 120_000);
+    expect(run.statusLabel).toBe("succeeded");
+    const result = JSON.parse(nodeOf(run, "fan").output!);
+    expect(result.summary).toEqual({ total: 1000, succeeded: 1000, failed: 0 });
+    expect(result.outputs[999]).toEqual({ N_OUT: "999" });
+    const spans = nodeOf(run, "fan").subRuns!.map((each) => [Date.parse(each.startedAt), Date.parse(each.finishedAt)]);
+    const overlaps = spans.map(([start]) => spans.filter(([from, to]) => from! <= start! && start! < to!).length);
+    expect(Math.max(...overlaps)).toBeLessThanOrEqual(50);
+  }, 150_000);
+});
+
 describe("validation", () => {
   const refusal = async (spec: string) => {
     const { token } = await userWithRole("admin");
@@ -527,5 +605,92 @@ describe("validation", () => {
     await createDag(token, a, `steps:\n  - call: ${b}\n`);
     const result = await call("POST", "/dags", { token, body: { name: b, spec: `steps:\n  - call: ${a}\n` } });
     expect(expectEnvelope(result, 400, "bad_request").message).toContain(`sub-DAG call cycle ${b} -> ${a} -> ${b}`);
+  });
+});
+
+describe("router", () => {
+  it("runs the steps of the route its value matches and skips the others, without failing the run (Dagu 2.x)", async () => {
+    const { token } = await userWithRole("admin");
+    const dag = unique("router");
+    const spec = (form: string) => `type: graph
+params:
+  - STATUS: "prod-eu"
+steps:
+${form}
+  - name: exact
+    action: log.write
+    with: {message: exact}
+  - name: regex
+    action: log.write
+    with: {message: regex}
+  - name: fallback
+    action: log.write
+    with: {message: fallback}
+  - name: after
+    depends: [exact, regex, fallback]
+    action: log.write
+    with: {message: after}
+`;
+    const action = `  - name: route
+    action: router.route
+    with:
+      value: \${STATUS}
+      routes:
+        "re:.*": [fallback]
+        "re:^prod-": [regex]
+        "staging": [exact]`;
+    const runId = await createAndStart(token, dag, spec(action));
+    const run = await waitForRun(token, dag, runId);
+    expect(run.statusLabel).toBe("succeeded");
+    const statuses = Object.fromEntries(run.nodes.map((node) => [node.step.name, node.statusLabel]));
+    // Both regex routes match: every matching route's targets run (each target has its own condition).
+    expect(statuses).toEqual({
+      route: "succeeded",
+      exact: "skipped",
+      regex: "succeeded",
+      fallback: "succeeded",
+      after: "succeeded",
+    });
+    // It prints its value as written and its routes in Dagu's order: exact, then regex, catch-all last.
+    const log = await call("GET", `/dag-runs/${dag}/${runId}/steps/route/log`, { token });
+    expect(log.body).toMatchObject({
+      content: "Router evaluating: ${STATUS}\n  staging -> [exact]\n  re:^prod- -> [regex]\n  re:.* -> [fallback]\n",
+    });
+
+    // 2.0–2.6 wrote it as `type: router` with the step's own value and routes.
+    const older = unique("router-2x");
+    const olderRun = await createAndStart(
+      token,
+      older,
+      spec(
+        `  - name: route\n    type: router\n    value: \${STATUS}\n    routes:\n      "prod-eu": [exact]\n      "re:^staging": [regex, fallback]`,
+      ),
+    );
+    const done = await waitForRun(token, older, olderRun);
+    expect(Object.fromEntries(done.nodes.map((node) => [node.step.name, node.statusLabel]))).toMatchObject({
+      exact: "succeeded",
+      regex: "skipped",
+      fallback: "skipped",
+      after: "succeeded",
+    });
+  });
+
+  it("refuses a router in a chain, a target that isn't a step, and a step two routes target", async () => {
+    const { token } = await userWithRole("admin");
+    const refused = async (spec: string) =>
+      expectEnvelope(
+        await call("POST", "/dags", { token, body: { name: unique("bad-router"), spec } }),
+        400,
+        "bad_request",
+      ).message;
+    const router = (routes: string) =>
+      `  - name: r\n    action: router.route\n    with:\n      value: x\n      routes:\n${routes}\n  - name: a\n    command: echo a\n`;
+    expect(await refused(`steps:\n${router('        "x": [a]')}`)).toMatch(/router 'r' needs 'type: graph'/);
+    expect(await refused(`type: graph\nsteps:\n${router('        "x": [nope]')}`)).toMatch(
+      /routes to 'nope', which is not a step/,
+    );
+    expect(await refused(`type: graph\nsteps:\n${router('        "x": [a]\n        "y": [a]')}`)).toMatch(
+      /step 'a' is the target of more than one route/,
+    );
   });
 });

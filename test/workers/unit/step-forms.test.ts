@@ -89,7 +89,7 @@ describe("Dagu 2.7 step forms", () => {
       /^steps\[0\]\.action: action 'docker\.run' runs a container image.*\(line 3, col 13\)$/,
     );
     expect(refusal("dag.run")).toMatch(/^steps\[0\]\.with\.dag: expected the name of the DAG to run/);
-    expect(refusal("router.route")).toMatch(/not supported yet/);
+    expect(refusal("router.route")).toMatch(/^steps\[0\]\.action\.value: is required/);
     expect(refusal("postgres.query")).toMatch(/database/);
     expect(refusal("redis.get")).toMatch(/Redis/);
     expect(refusal("acme/deploy@v1")).toMatch(/remote and custom actions/);
