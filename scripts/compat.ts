@@ -101,8 +101,6 @@ async function comingFromDagu(): Promise<string> {
 const OTHER_REFUSALS: readonly [shape: RegExp, feature: string][] = [
   [/^unknown action '[^']+' \(custom actions/, "custom actions"],
   [/^action '([^']+)'/, ""],
-  [/^'call' runs a sub-DAG/, "call"],
-  [/^a step's 'run' with 'params' calls a sub-DAG/, "run"],
   [/^'eval' runs a command when the DAG loads/, "eval"],
   [/^'([^']+)' is not supported with run/, ""],
   [/^'([^']+)' of http\.request is not supported/, ""],
@@ -115,6 +113,8 @@ const OTHER_REFUSALS: readonly [shape: RegExp, feature: string][] = [
   [/^'[^']+' runs a command \(`…`\) when the DAG loads/, "backticks"],
   [/^'\$\{[^.]+\.(?:stdout|stderr|exitCode)\}' reads another step's log file/, "${id.stdout}"],
   [/^'\$\{params\.[^}]+\}' \(Dagu 2\.x\) is not supported yet/, "${params.NAME}"],
+  [/^'\$\{env\.[^}]+\}' \(Dagu 2\.x\) is not supported yet/, "${env.NAME}"],
+  [/^'[^']+' names a DAG by its file path/, "file path"],
   [/structured outputs are not supported yet/, "structured outputs"],
   [/^'(stop|restart)' schedules are not supported/, ""],
   [/^one-off schedules \('at'\) are not supported/, "at"],
@@ -260,18 +260,22 @@ async function freshFolder(folder: string, file: CorpusFile): Promise<string> {
 
 /**
  * What legitimately differs between two runs of one file, replaced by placeholders: the run's
- * id, its working folder, HOME, the host's name and ISO times; trailing spaces and the final
- * newlines are dropped.
+ * id (and its sub-DAG runs' ids, in a calling step's result), its working folder, HOME, the
+ * host's name and ISO times; trailing spaces and the final newlines are dropped.
  */
 function normalise(text: string, run: { runId: string; folder: string; home: string | RegExp }): string {
-  return text
-    .replaceAll(run.runId, "<run-id>")
-    .replaceAll(run.folder, "<folder>")
-    .replaceAll(run.home, "<home>")
-    .replaceAll(hostname(), "<host>")
-    .replace(/\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?/g, "<time>")
-    .replace(/[ \t]+$/gm, "")
-    .trimEnd();
+  return (
+    text
+      .replaceAll(run.runId, "<run-id>")
+      .replaceAll(run.folder, "<folder>")
+      .replaceAll(run.home, "<home>")
+      .replaceAll(hostname(), "<host>")
+      .replace(/\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?/g, "<time>")
+      // A sub-DAG run's id in a calling step's result (Dagu's are base58, dagflare's UUIDs).
+      .replace(/"dagRunId": "[A-Za-z0-9_-]+"/g, '"dagRunId": "<sub-run-id>"')
+      .replace(/[ \t]+$/gm, "")
+      .trimEnd()
+  );
 }
 
 const runLabel = (code: number) => RUN_STATUS_LABELS[code] ?? `status ${code}`;

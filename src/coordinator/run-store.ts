@@ -129,6 +129,11 @@ const MIGRATIONS = [
      PRIMARY KEY (run_id, step, attempt, item)
    );
    CREATE INDEX sub_runs_by_state ON sub_runs (state);
+   -- A sub-DAG run has no D1 copy: the index of stale copies leaves it out (it would stay there
+   -- forever, read by every commit), and finished ones not yet told to their caller get their own.
+   DROP INDEX IF EXISTS runs_unsynced;
+   CREATE INDEX runs_unsynced ON runs (id) WHERE synced_at IS NOT updated_at AND parent IS NULL;
+   CREATE INDEX runs_untold ON runs (id) WHERE parent IS NOT NULL AND parent_told = 0 AND finished_at IS NOT NULL;
    CREATE TABLE timers_v5 (
      kind    TEXT NOT NULL CHECK (kind IN ('lease', 'retry', 'run_timeout', 'd1_sync', 'sub_runs')),
      run_id  TEXT NOT NULL,

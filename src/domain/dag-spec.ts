@@ -795,7 +795,7 @@ function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
     description: raw.description ?? "",
     group: raw.group,
     tags: tagsOf(raw.tags),
-    type: raw.type ?? "chain",
+    type: dagTypeOf(raw),
     schedule: scheduleEntries(raw.schedule).flatMap((entry) => ("expression" in entry ? [entry.expression] : [])),
     ...paramsOf(raw.params, errors),
     env: toKeyValues(raw.env, ["env"], errors),
@@ -814,7 +814,7 @@ function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
           normaliseStep(step, generatedStepName(step, index + 1), ["steps", index], errors, defaults),
         ),
       ),
-      raw.type ?? "chain",
+      dagTypeOf(raw),
       errors,
     ),
     handlerOn,
@@ -997,6 +997,15 @@ function normaliseStep(
   };
 }
 
+/**
+ * The DAG's type: as written, else Dagu 1.x's default (chain) — except in a file with a router,
+ * which only Dagu 2.x reads, and whose default is graph.
+ */
+function dagTypeOf(raw: RawDag): DagType {
+  if (raw.type) return raw.type;
+  return raw.steps.some((step) => step.router !== undefined) ? "graph" : "chain";
+}
+
 /** Dagu's order of a router's routes: exact patterns, then `re:` ones, a catch-all `re:.*` last, each group by text. */
 function orderedRoutes(routes: Record<string, string[]>): { pattern: string; targets: string[] }[] {
   const rank = (pattern: string) => (pattern === "re:.*" ? 2 : pattern.startsWith("re:") ? 1 : 0);
@@ -1012,6 +1021,9 @@ function orderedRoutes(routes: Record<string, string[]>): { pattern: string; tar
  */
 function wireRouters(steps: StepSpec[], type: DagType, errors: LocatedError[]): StepSpec[] {
   const routed = new Map<string, { router: string; condition: Condition }>();
+  // A route may name a step by its id, as `depends` may.
+  const nameOf = (target: string) =>
+    steps.some((step) => step.name === target) ? target : (steps.find((step) => step.id === target)?.name ?? target);
   steps.forEach((step, index) => {
     if (!step.router) return;
     if (type !== "graph") {
@@ -1021,7 +1033,7 @@ function wireRouters(steps: StepSpec[], type: DagType, errors: LocatedError[]): 
       });
     }
     for (const { pattern, targets } of step.router.routes) {
-      for (const target of targets) {
+      for (const target of targets.map(nameOf)) {
         const earlier = routed.get(target);
         if (earlier) {
           errors.push({
@@ -1071,7 +1083,12 @@ function subDagOf(raw: RawStep, path: Path, errors: LocatedError[]): SubDagCall 
   const { dag, enqueue } = typeof raw.call === "string" ? { dag: raw.call, enqueue: false } : raw.call;
   // Dagu also finds a DAG by its file name.
   const name = dag.replace(/\.ya?ml$/, "");
-  if (!name.includes("$") && !isValidDagName(name)) {
+  if (!name.includes("$") && name.includes("/")) {
+    errors.push({
+      path: [...path, "call"],
+      message: `'${dag}' names a DAG by its file path, and dagflare's DAGs have names, not folders: call it by its name`,
+    });
+  } else if (!name.includes("$") && !isValidDagName(name)) {
     errors.push({ path: [...path, "call"], message: `'${dag}' is not a DAG name: ${DAG_NAME_RULE}` });
   }
   return { dag: name, params: paramsTextOf(raw.params), enqueue, parallel: parallelOf(raw.parallel) };
@@ -1155,7 +1172,8 @@ function unsupportedReference(
       const [reference, owner, field] = match as unknown as [string, string, string];
       if (stepIds.has(owner) && ["stdout", "stderr", "exitCode"].includes(field))
         return `'${reference}' reads another step's log file or exit code, which is not supported yet: give that step an \`output:\` and use its variable`;
-      if (owner === "params") return `'${reference}' (Dagu 2.x) is not supported yet: write \`\${${field}}\``;
+      if (owner === "params" || owner === "env")
+        return `'${reference}' (Dagu 2.x) is not supported yet: write \`\${${field}}\``;
     }
   }
   return undefined;

@@ -676,6 +676,17 @@ ${form}
   });
 
   it("refuses a router in a chain, a target that isn't a step, and a step two routes target", async () => {
+    // Without `type:` a router's file is a Dagu 2.x file: a graph, whose routes may name step ids.
+    const { token: admin } = await userWithRole("admin");
+    const dag = unique("router-ids");
+    const runId = await createAndStart(
+      admin,
+      dag,
+      `steps:\n  - id: r\n    action: router.route\n    with:\n      value: b\n      routes:\n        "a": [first]\n        "b": [second]\n  - id: first\n    run: echo A\n  - id: second\n    action: log.write\n    with: {message: B}\n`,
+    );
+    const run = await waitForRun(admin, dag, runId);
+    expect(run.nodes.map((node) => node.statusLabel)).toEqual(["succeeded", "skipped", "succeeded"]);
+
     const { token } = await userWithRole("admin");
     const refused = async (spec: string) =>
       expectEnvelope(
@@ -685,7 +696,9 @@ ${form}
       ).message;
     const router = (routes: string) =>
       `  - name: r\n    action: router.route\n    with:\n      value: x\n      routes:\n${routes}\n  - name: a\n    command: echo a\n`;
-    expect(await refused(`steps:\n${router('        "x": [a]')}`)).toMatch(/router 'r' needs 'type: graph'/);
+    expect(await refused(`type: chain\nsteps:\n${router('        "x": [a]')}`)).toMatch(
+      /router 'r' needs 'type: graph'/,
+    );
     expect(await refused(`type: graph\nsteps:\n${router('        "x": [nope]')}`)).toMatch(
       /routes to 'nope', which is not a step/,
     );
