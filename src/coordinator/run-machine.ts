@@ -46,6 +46,7 @@ import {
   MAX_SUB_DAG_DEPTH,
   type ParentLink,
   plannedCalls,
+  resultParams,
   type SubRunNotice,
 } from "../domain/sub-dag.ts";
 import { capLog } from "../executors/executor.ts";
@@ -634,6 +635,7 @@ export class RunMachine {
     if (!row || row.state === "finished") return [];
     this.#store.finishSubRun(notice.childRunId, {
       status: notice.status,
+      params: notice.params,
       outputs: notice.outputs,
       error: notice.error ?? null,
       at: this.#stamp(),
@@ -664,7 +666,7 @@ export class RunMachine {
     const results: CallResult[] = rows.map((each) => ({
       name: each.dag,
       dagRunId: each.child_run_id,
-      params: each.params,
+      params: each.child_params ?? each.params,
       outputs: each.outputs ? (JSON.parse(each.outputs) as Record<string, string>) : {},
       status: each.status ?? "failed",
     }));
@@ -707,9 +709,14 @@ export class RunMachine {
         return variable ? [[variable, output] as const] : [];
       }),
     );
+    // Dagu 1.30.2 lists a step that failed the run (didn't continue) as `DAGU_CONTINUE_ON.<step>`.
+    for (const [name, state] of this.#stepStates(run.id, spec)) {
+      if (state.status === "failed" && !state.continued) outputs[`DAGU_CONTINUE_ON.${name}`] = "false";
+    }
     return {
       childRunId: run.id,
       status: runStatusLabel(run.status) as FinalStatus,
+      params: resultParams(run.params),
       outputs,
       error: run.error ?? this.#store.firstFailure(run.id),
     };

@@ -122,6 +122,8 @@ const MIGRATIONS = [
      -- The coordinator that runs it (a stored DAG's id, or a document of the caller's file).
      child_key    TEXT,
      status       TEXT,
+     -- What it ended with: its params as it ran with them (Dagu's result shows those), outputs.
+     child_params TEXT,
      outputs      TEXT,
      error        TEXT,
      started_at   TEXT,
@@ -252,6 +254,8 @@ export type SubRunRecord = {
   child_key: string | null;
   /** Its final status label, once finished. */
   status: string | null;
+  /** The params it ran with (its defaults and the call's), as Dagu's result shows them. */
+  child_params: string | null;
   /** Its steps' outputs (JSON of a name → value map), once finished. */
   outputs: string | null;
   error: string | null;
@@ -645,7 +649,10 @@ export class RunStore {
   // --- sub-DAG runs a calling step started --------------------------------------------------
 
   insertSubRun(
-    row: Omit<SubRunRecord, "child_key" | "status" | "outputs" | "error" | "started_at" | "finished_at">,
+    row: Omit<
+      SubRunRecord,
+      "child_key" | "status" | "child_params" | "outputs" | "error" | "started_at" | "finished_at"
+    >,
   ): void {
     this.#run(
       `INSERT INTO sub_runs (run_id, step, attempt, item, dag, params, child_run_id, state)
@@ -708,12 +715,19 @@ export class RunStore {
 
   finishSubRun(
     childRunId: string,
-    result: { status: string; outputs: Record<string, string>; error: string | null; at: string },
+    result: {
+      status: string;
+      params?: string | undefined;
+      outputs: Record<string, string>;
+      error: string | null;
+      at: string;
+    },
   ): void {
     this.#run(
-      `UPDATE sub_runs SET state = 'finished', status = ?, outputs = ?, error = ?, finished_at = ?
+      `UPDATE sub_runs SET state = 'finished', status = ?, child_params = ?, outputs = ?, error = ?, finished_at = ?
        WHERE child_run_id = ? AND state <> 'finished'`,
       result.status,
+      result.params ?? null,
       JSON.stringify(result.outputs),
       result.error,
       result.at,

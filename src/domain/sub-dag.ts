@@ -38,7 +38,12 @@ export type ParentLink = {
 export type SubRunNotice = {
   childRunId: string;
   status: FinalStatus;
-  /** Its steps' `output:` variables by name, as Dagu's sub-DAG result lists them. */
+  /** The params it ran with, as Dagu's result shows them (`K=V` joined by spaces, unquoted); absent when it never ran. */
+  params?: string | undefined;
+  /**
+   * Its steps' `output:` variables by name, as Dagu's sub-DAG result lists them — with Dagu
+   * 1.30.2's `DAGU_CONTINUE_ON.<step>: "false"` for each step that failed the run.
+   */
   outputs: Record<string, string>;
   error: string | undefined;
 };
@@ -124,11 +129,11 @@ function preview(text: string): string {
   return text.length > 80 ? `'${text.slice(0, 80)}…'` : `'${text}'`;
 }
 
-/** A finished call as Dagu's sub-DAG result shows it. */
+/** A finished call as Dagu's sub-DAG result shows it (`params` left out when empty, as Go's omitempty). */
 export type CallResult = {
   name: string;
   dagRunId: string;
-  params: string;
+  params?: string;
   outputs: Record<string, string>;
   status: string;
 };
@@ -161,5 +166,17 @@ export function callStepOutcome(
 
 function sortedOutputs(result: CallResult): CallResult {
   const keys = Object.keys(result.outputs).sort();
-  return { ...result, outputs: Object.fromEntries(keys.map((key) => [key, result.outputs[key]!])) };
+  const { params, ...rest } = result;
+  return {
+    name: rest.name,
+    dagRunId: rest.dagRunId,
+    ...(params ? { params } : {}),
+    outputs: Object.fromEntries(keys.map((key) => [key, result.outputs[key]!])),
+    status: rest.status,
+  };
+}
+
+/** A run's params as Dagu's sub-DAG result shows them: `K=V` (positional `1=V`), unquoted, joined by spaces. */
+export function resultParams(params: readonly { key: string; value: string }[]): string {
+  return params.map(({ key, value }) => `${key}=${value}`).join(" ");
 }

@@ -177,7 +177,7 @@ steps:
     );
     const run = await waitForRun(token, parent, runId);
     expect(run.statusLabel, JSON.stringify(run.nodes.map((node) => [node.step.name, node.error]))).toBe("succeeded");
-    expect(nodeOf(run, "show").output).toBe(`child got viarun|child got via action|X="via action"|inner said b is 1`);
+    expect(nodeOf(run, "show").output).toBe(`child got viarun|child got via action|X=via action|inner said b is 1`);
     // The nested document's run hangs under the root too.
     const sub1 = JSON.parse(nodeOf(run, "local").output!);
     const sub1Run = await subRun(token, parent, runId, sub1.dagRunId);
@@ -215,7 +215,14 @@ steps:
     const failed = nodeOf(run, "c");
     expect(failed.statusLabel).toBe("failed");
     const first = JSON.parse(failed.output!);
-    expect(first).toMatchObject({ name: worker, status: "failed", outputs: { OUT: "item bad" } });
+    // As Dagu 1.30.2 writes it, with its marker of the step that failed the run.
+    expect(first).toEqual({
+      name: worker,
+      dagRunId: expect.any(String),
+      params: "ITEM_VAL=bad",
+      outputs: { "DAGU_CONTINUE_ON.w": "false", OUT: "item bad" },
+      status: "failed",
+    });
     expect(failed.error).toBe(`sub-DAG run ${worker} ${first.dagRunId} failed`);
 
     await ok(
