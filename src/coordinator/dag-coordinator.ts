@@ -195,16 +195,24 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   }
 
   /**
-   * Ends every change: the outbound commit, then the sub-DAG traffic the change made — runs
+   * Ends every change: the outbound commit, then (in the background) the sub-DAG traffic the change made — runs
    * to start, callers to tell that a run ended — until there is none (a start that fails can
    * end a step, which can start the next). One loop at a time; a change meanwhile makes it go again.
    */
   async #commit(messages: StepMessage[]): Promise<void> {
     await this.#outbound.commit(messages);
+    // The traffic goes on after the caller is answered: a consumer reporting a sub-DAG run's last
+    // step doesn't wait for the caller's next start. It is in storage first, and the caller's
+    // check timer picks up whatever an eviction cuts short.
+    this.ctx.waitUntil(this.#subDagTrafficFor());
+  }
+
+  #subDagTrafficFor(): Promise<void> {
     if (this.#subDagTraffic) {
       this.#subDagAgain = true;
-      return;
+      return this.#subDagTraffic;
     }
+    if (this.#machine.subRunsToStart().length === 0 && !this.#store.hasUntoldParents()) return Promise.resolve();
     this.#subDagTraffic = (async () => {
       // A run that failed to start waits for its step's check timer, rather than being retried in a tight loop.
       const failed = new Set<string>();
@@ -215,10 +223,14 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
         await this.#tellCallers();
         await this.#outbound.commit(started);
       } while (this.#subDagAgain || due().length > 0);
-    })().finally(() => {
-      this.#subDagTraffic = undefined;
-    });
-    await this.#subDagTraffic;
+    })()
+      .catch((error: unknown) =>
+        log.error("sub-DAG traffic failed; the check timers retry it", { ...this.#identity, error }),
+      )
+      .finally(() => {
+        this.#subDagTraffic = undefined;
+      });
+    return this.#subDagTraffic;
   }
 
   /** Starts the sub-DAG runs that are due, a wave at a time; returns the attempts their ends dispatched. */

@@ -654,15 +654,16 @@ export class RunMachine {
     if (!node || node.attempt !== row.attempt || node.attempt_state !== "claimed") return [];
     const step = this.#stepOf(node)!;
     const call = step.subDag!;
-    let rows = this.#store.subRuns(row.run_id, row.step, row.attempt);
-    const active = rows.filter((each) => each.state === "starting" || each.state === "running").length;
-    const free = (call.enqueue ? rows.length : (call.parallel?.maxConcurrent ?? 1)) - active;
-    if (free > 0 && rows.some((each) => each.state === "waiting")) {
-      this.#store.promoteWaitingSubRuns(row.run_id, row.step, row.attempt, free);
-      rows = this.#store.subRuns(row.run_id, row.step, row.attempt);
-    }
-    if (rows.some((each) => each.state !== "finished")) return [];
+    const counts = this.#store.subRunStates(row.run_id, row.step, row.attempt);
+    const free =
+      (call.enqueue ? Number.POSITIVE_INFINITY : (call.parallel?.maxConcurrent ?? 1)) -
+      counts.starting -
+      counts.running;
+    if (counts.waiting > 0 && free > 0)
+      this.#store.promoteWaitingSubRuns(row.run_id, row.step, row.attempt, Math.min(free, counts.waiting));
+    if (counts.waiting + counts.starting + counts.running > 0) return [];
     this.#store.deleteTimer("sub_runs", row.run_id, row.step);
+    const rows = this.#store.subRuns(row.run_id, row.step, row.attempt);
     const results: CallResult[] = rows.map((each) => ({
       name: each.dag,
       dagRunId: each.child_run_id,

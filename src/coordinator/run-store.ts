@@ -361,6 +361,14 @@ export class RunStore {
     ).map(toRunRecord);
   }
 
+  hasUntoldParents(): boolean {
+    return (
+      this.#first(
+        "SELECT 1 AS untold FROM runs WHERE parent IS NOT NULL AND parent_told = 0 AND finished_at IS NOT NULL LIMIT 1",
+      ) !== undefined
+    );
+  }
+
   markParentTold(id: string): void {
     this.#run("UPDATE runs SET parent_told = 1 WHERE id = ?", id);
   }
@@ -689,6 +697,19 @@ export class RunStore {
 
   subRunsIn(state: SubRunRecord["state"]): SubRunRecord[] {
     return this.#all("SELECT * FROM sub_runs WHERE state = ? ORDER BY run_id, step, item", state);
+  }
+
+  /** How many of an attempt's runs are in each state (a fan-out of 1,000 is counted, not read, on each end). */
+  subRunStates(runId: string, step: string, attempt: number): Record<SubRunRecord["state"], number> {
+    const counts = { waiting: 0, starting: 0, running: 0, finished: 0 };
+    for (const row of this.#all<{ state: SubRunRecord["state"]; n: number }>(
+      "SELECT state, COUNT(*) AS n FROM sub_runs WHERE run_id = ? AND step = ? AND attempt = ? GROUP BY state",
+      runId,
+      step,
+      attempt,
+    ))
+      counts[row.state] = row.n;
+    return counts;
   }
 
   /** Moves up to `count` waiting runs of an attempt to starting, in item order. */
