@@ -194,9 +194,9 @@ export function readStepForms(step: Record<string, unknown>): StepFormResult {
     }
   } else if (action === "jq.filter") {
     jqFilterForm(withOptions, result, problems);
+    writtenAs.script = "with";
   } else if (action === "log.write") {
     logWriteForm(withOptions, result, problems);
-    writtenAs.script = "with";
   } else {
     problems.push({ path: ["action"], message: actionRefusal(action) });
   }
