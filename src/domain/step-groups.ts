@@ -98,4 +98,5 @@ const ACTION_EXECUTORS: Readonly<Record<string, string>> = {
   "http.request": "http",
   "jq.filter": "jq",
   "log.write": "log",
+  "template.render": "template",
 };
