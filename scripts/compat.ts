@@ -110,6 +110,11 @@ const OTHER_REFUSALS: readonly [shape: RegExp, feature: string][] = [
   [/^a jq step's 'file:\/\/' script reads a file/, "file://"],
   [/^a jq filter of several lines/, "jq"],
   [/^jq\.filter needs 'data'/, "jq.filter"],
+  [/^'(template_ref|output)' (?:reads the template|writes the result to a file)/, ""],
+  [
+    /^template: template:\d+: (?:the function |printf verb |the printf flag |the (?:complex|hexadecimal floating-point) number |the string )?(\S+).* is not supported by dagflare/,
+    "",
+  ],
   [/^'[^']+' runs a command \(`…`\) when the DAG loads/, "backticks"],
   [/^'\$\{[^.]+\.(?:stdout|stderr|exitCode)\}' reads another step's log file/, "${id.stdout}"],
   [/^'\$\{params\.[^}]+\}' \(Dagu 2\.x\) is not supported yet/, "${params.NAME}"],

@@ -17,6 +17,7 @@ import { type ParamRule, paramProblem } from "./param-rules.ts";
 import { type DagType, findCycle, resolveDependencies } from "./plan.ts";
 import { readStepForms } from "./step-forms.ts";
 import { flattenStepGroups, generatedStepName } from "./step-groups.ts";
+import { templateDataProblems, templateStepProblems } from "./template-render.ts";
 import { unsupportedField } from "./unsupported-fields.ts";
 
 export const DAG_NAME_PATTERN = /^[a-zA-Z0-9_-]+$/;
@@ -723,6 +724,7 @@ function readDocument(
   } else {
     const spec = normalise(structure.data, located);
     checkMeaning(structure.data, spec, options, located);
+    checkTemplateSteps(structure.data, spec, document, toSource, located);
     if (located.length === 0) return { spec };
   }
   return {
@@ -1149,10 +1151,10 @@ function toKeyValues(raw: z.infer<typeof keyValues> | undefined, path: Path, err
   });
 }
 
-/** The texts of a step in which Dagu expands references. */
+/** The texts of a step in which Dagu expands references (never a template's text). */
 const stepTexts = (step: StepSpec) => [
   step.command,
-  step.script,
+  step.executor?.type === "template" ? undefined : step.script,
   ...step.env.map(({ value }) => value),
   ...step.preconditions.map(({ condition }) => condition),
   JSON.stringify(step.executor?.config ?? {}),
@@ -1340,10 +1342,7 @@ function checkMeaning(raw: RawDag, spec: DagSpec, options: ParseOptions, errors:
       errors.push({ path: [...path, "depends"], message: `unknown step '${dependency}'`, at });
     });
   });
-  for (const [event, step] of Object.entries(spec.handlerOn)) {
-    const key = event === "abort" && raw.handlerOn?.abort === undefined ? "cancel" : event;
-    checkStep(step, raw.handlerOn![key as keyof NonNullable<RawDag["handlerOn"]>]!, ["handlerOn", key]);
-  }
+  for (const { step, rawStep, path } of handlerSteps(raw, spec)) checkStep(step, rawStep, path);
 
   if (errors.length > 0) return;
   const cycle = findCycle(resolveDependencies(spec.steps, spec.type));
@@ -1373,6 +1372,53 @@ function checkSubDagStep(step: StepSpec, path: Path, errors: LocatedError[]): vo
       path,
       message: `'${shell.condition}' runs a command, and a step that calls a DAG runs no commands itself: compare a variable instead (e.g. an earlier step's output)`,
     });
+  }
+}
+
+/** The DAG's handlers with their paths (`abort` may be written `cancel`). */
+function handlerSteps(raw: RawDag, spec: DagSpec): { step: StepSpec; rawStep: RawStep; path: Path }[] {
+  return Object.entries(spec.handlerOn).map(([event, step]) => {
+    const key = event === "abort" && raw.handlerOn?.abort === undefined ? "cancel" : event;
+    return { step, rawStep: raw.handlerOn![key as keyof NonNullable<RawDag["handlerOn"]>]!, path: ["handlerOn", key] };
+  });
+}
+
+/**
+ * Template steps (Dagu 2.x template.render) checked against the YAML as written: the template
+ * must parse as Go's text/template with what dagflare renders, and each value of its data must
+ * read here as Dagu's YAML reads it (./template-render.ts). Errors point into the step's own
+ * fields: `with.template` (2.x), or `script` and `config.data` (2.0's `type:`, 1.x's `executor:`).
+ */
+function checkTemplateSteps(
+  raw: RawDag,
+  spec: DagSpec,
+  document: Document | undefined,
+  toSource: (path: Path) => Path,
+  located: LocatedError[],
+): void {
+  const steps = [
+    ...spec.steps.map((step, index) => ({ step, path: ["steps", index] as Path })),
+    ...handlerSteps(raw, spec),
+  ];
+  for (const { step, path } of steps) {
+    if (step.executor?.type !== "template") continue;
+    const sourcePath = toSource(path);
+    const node = document?.getIn(sourcePath, true);
+    const written = (key: string) => isMap(node) && node.has(key);
+    const fields = written("with")
+      ? { text: ["with", "template"], config: ["with"] }
+      : written("config")
+        ? { text: ["script"], config: ["config"] }
+        : { text: ["script"], config: ["executor", "config"] };
+    for (const problem of templateStepProblems({ script: step.script, config: step.executor.config })) {
+      const field = problem.field === "script" ? fields.text : fields.config;
+      located.push({ path: [...sourcePath, ...field], message: problem.message, spelledAsSource: true });
+    }
+    const data = isMap(node) ? node.getIn([...fields.config, "data"], true) : undefined;
+    for (const problem of templateDataProblems(data)) {
+      const at = [...sourcePath, ...fields.config, "data", ...problem.path];
+      located.push({ path: at, message: problem.message, spelledAsSource: true });
+    }
   }
 }
 

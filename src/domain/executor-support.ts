@@ -7,7 +7,7 @@
 /** Runs on the step runner as a shell command: Dagu's default executor and its two names. */
 const SHELL_EXECUTORS = new Set(["shell", "command"]);
 /** Run inside the Worker (../executors): no container involved. */
-const WORKER_EXECUTORS = new Set(["http", "jq", "log"]);
+const WORKER_EXECUTORS = new Set(["http", "jq", "log", "template"]);
 
 const SUB_DAG = "is not how dagflare calls a sub-DAG: write `call: <dag>` (with `params:`)";
 const GITHUB_ACTION =
@@ -34,7 +34,7 @@ export function executorRefusal(type: string): string | undefined {
   if (type === "" || WORKER_EXECUTORS.has(type) || SHELL_EXECUTORS.has(type)) return undefined;
   const reason = REFUSED[type];
   if (reason) return `executor '${type}' ${reason}`;
-  return `unknown executor '${type}': dagflare runs shell commands (no executor, or 'shell'), 'http', 'jq' and 'log'`;
+  return `unknown executor '${type}': dagflare runs shell commands (no executor, or 'shell'), 'http', 'jq', 'log' and 'template'`;
 }
 
 /** Whether steps of this executor type run in the Worker rather than on the step runner. */

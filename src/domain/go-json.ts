@@ -78,14 +78,15 @@ const SHORT_ESCAPES: Readonly<Record<string, string>> = {
   "\f": "\\f",
 };
 
-/** A string as encoding/json quotes it (with its default HTML escaping). */
-export function goJsonString(text: string): string {
+/** A string as encoding/json quotes it: with its default HTML escaping, or without (Encoder.SetEscapeHTML(false)). */
+export function goJsonString(text: string, escapeHtml = true): string {
   let out = '"';
   for (const char of text) {
     const code = char.codePointAt(0)!;
     const short = SHORT_ESCAPES[char];
+    const html = escapeHtml && (char === "<" || char === ">" || char === "&");
     if (short) out += short;
-    else if (code < 0x20 || char === "<" || char === ">" || char === "&" || code === 0x2028 || code === 0x2029)
+    else if (code < 0x20 || html || code === 0x2028 || code === 0x2029)
       out += `\\u${code.toString(16).padStart(4, "0")}`;
     // Go holds strings as UTF-8, where a lone surrogate can't be: it became U+FFFD when read.
     else if (code >= 0xd800 && code <= 0xdfff) out += "\ufffd";

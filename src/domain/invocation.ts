@@ -1,7 +1,8 @@
 /**
  * A step attempt as an executor receives it: every variable bound, so the executor needs
- * nothing else of the run. http steps get their text expanded, jq steps their JSON input; shell
- * text never gets values pasted in — its references become environment variables (./shell-refs.ts).
+ * nothing else of the run. http steps get their text expanded, jq steps their JSON input,
+ * template steps their data; shell text never gets values pasted in — its references become
+ * environment variables (./shell-refs.ts).
  */
 import { MAX_LOG_BYTES } from "../executors/executor.ts";
 import { isShellCondition } from "./conditions.ts";
@@ -103,6 +104,11 @@ function buildStepInvocation({ attempt, step, scope, maxOutputSize, leaseMs }: I
       timeoutMs: leaseMs,
     };
   }
+  if (step.executor?.type === "template") {
+    // Dagu 2.x's template.render: its data (the config) is expanded, never the template itself,
+    // whose `${…}` and `{{…}}` are text and Go template actions.
+    return { ...base, executor: "template", command: "", script: step.script, env: {}, timeoutMs: leaseMs };
+  }
   if (step.executor?.type === "http") {
     const command = expand(step.command ?? "", scope);
     const script = step.script === undefined ? undefined : expand(step.script, scope);
@@ -130,7 +136,7 @@ function buildStepInvocation({ attempt, step, scope, maxOutputSize, leaseMs }: I
   }
 }
 
-/** Whether the step runs on the step runner (a command or script) rather than in the Worker (http, jq). */
+/** Whether the step runs on the step runner (a command or script) rather than in the Worker (http, jq, log, template). */
 export function runsOnRunner(step: StepSpec | undefined): boolean {
   return !runsInWorker(step?.executor?.type);
 }

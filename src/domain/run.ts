@@ -63,9 +63,10 @@ export type OutputOffsets = { stdoutFrom: number; stderrFrom: number };
 
 /** A step attempt ready to execute: variables already bound by the coordinator. */
 export type StepInvocation = StepMessage & {
-  executor: "http" | "jq" | "log" | "command";
+  executor: "http" | "jq" | "log" | "template" | "command";
   /**
    * http: `METHOD URL`, expanded. jq: the filter, as written (its JSON input is `script`, expanded).
+   * template: empty (the template is `script`, as written; its data is `config.data`, expanded).
    * command: shell text whose references are bound to `env` variables.
    */
   command: string;

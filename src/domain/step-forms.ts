@@ -7,6 +7,8 @@
  *   shell syntax in them is interpreted (as Dagu runs it, without a shell);
  * - `action: noop`: a step that succeeds;
  * - `action: log.write` + `with: {message}`: the log executor (in the Worker) writes the message;
+ * - `action: template.render` + `with: {template, data}`: the template executor (in the Worker)
+ *   renders the template (as `script`) with the data (its `config`), as Dagu 2.x reads it;
  * - `action: jq.filter` + `with: {filter, data, raw}`: the jq executor (the filter as `command`,
  *   the data as `script`: a string as written, anything else as JSON), as Dagu 2.x reads it;
  * - Dagu 2.0–2.6's `type:` + `config:` (the 1.x `executor:`) and `exec: {command, args}`.
@@ -17,6 +19,8 @@
  * `params:`. A 1.x `run: <dag>` without params can't be told from 2.7's `run: <shell>`, and is
  * read as the shell text (the README says to write `call:`).
  */
+
+import { daguTemplateText } from "./template-render.ts";
 
 type Path = readonly (string | number)[];
 
@@ -31,9 +35,8 @@ export type StepFormResult = {
 const HTTP_CONFIG_KEYS = new Set(["headers", "query", "body", "timeout", "json", "silent"]);
 const SHELL_WITH_KEYS = new Set(["shell"]);
 
-const NOT_YET = "comes with sub-DAGs and data actions (not supported yet)";
+const NOT_YET = "is not supported yet";
 const REFUSED_ACTIONS: Readonly<Record<string, string>> = {
-  "template.render": NOT_YET,
   "docker.run":
     "runs a container image per step, which dagflare cannot: `run:` steps run in the deployment's runner image (container/Dockerfile); install the tools there",
   "container.run":
@@ -75,7 +78,7 @@ function actionRefusal(action: string): string {
   const reason = REFUSED_ACTIONS[action] ?? REFUSED_FAMILIES.find(([prefix]) => action.startsWith(prefix))?.[1];
   if (reason) return `action '${action}' ${reason}`;
   if (action.includes("@")) return `action '${action}': remote and custom actions are not supported`;
-  return `unknown action '${action}' (custom actions are not supported): dagflare runs 'run:' steps and the actions http.request, jq.filter, log.write, dag.run, dag.enqueue, router.route, exec and noop`;
+  return `unknown action '${action}' (custom actions are not supported): dagflare runs 'run:' steps and the actions http.request, jq.filter, log.write, template.render, dag.run, dag.enqueue, router.route, exec and noop`;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -206,6 +209,7 @@ export function readStepForms(step: Record<string, unknown>): StepFormResult {
     }
   } else if (action === "jq.filter") {
     jqFilterForm(withOptions, result, problems);
+    writtenAs.script = "with";
   } else if (action === "dag.run" || action === "dag.enqueue") {
     dagRunForm(withOptions, action === "dag.enqueue", result, problems);
     writtenAs.call = "action";
@@ -215,6 +219,8 @@ export function readStepForms(step: Record<string, unknown>): StepFormResult {
     writtenAs.router = "action";
   } else if (action === "log.write") {
     logWriteForm(withOptions, result, problems);
+  } else if (action === "template.render") {
+    templateRenderForm(withOptions, result, problems);
     writtenAs.script = "with";
   } else {
     problems.push({ path: ["action"], message: actionRefusal(action) });
@@ -333,4 +339,51 @@ function logWriteForm(
   }
   result.command = message;
   result.executor = { type: "log", config: {} };
+}
+
+/**
+ * `action: template.render` + `with: {template, data}` (Dagu 2.x): the template as the step's
+ * script, the data as its config. Dagu's `template_ref` (a scoped reference such as
+ * `${env.NAME}` holding the template) and `output` (a file) are refused.
+ */
+function templateRenderForm(
+  options: Record<string, unknown>,
+  result: Record<string, unknown>,
+  problems: StepFormResult["problems"],
+): void {
+  const { template, data, template_ref: reference, output, ...unknown } = options;
+  for (const name of Object.keys(unknown))
+    problems.push({
+      path: ["with", name],
+      message: `unknown option '${name}' of template.render (it has template, data)`,
+    });
+  if (reference !== undefined) {
+    problems.push({
+      path: ["with", "template_ref"],
+      message:
+        "'template_ref' reads the template from a scoped reference (${env.NAME}, ${steps.<id>.outputs.<name>}), which dagflare doesn't resolve: write the template in 'template'",
+    });
+  }
+  if (output !== undefined) {
+    problems.push({
+      path: ["with", "output"],
+      message:
+        "'output' writes the result to a file, and steps share no file system in dagflare: the result is the step's stdout (`output: VAR` captures it)",
+    });
+  }
+  if (typeof template !== "string" || daguTemplateText(template) === "") {
+    if (reference === undefined)
+      problems.push({ path: ["with", "template"], message: "template.render needs 'template': the text to render" });
+    return;
+  }
+  result.script = template;
+  // `data:` left empty is no data, as Dagu reads it (an empty map).
+  if (data !== undefined && data !== null && !isObject(data)) {
+    problems.push({
+      path: ["with", "data"],
+      message: "expected a map of values for the template (`.name` reads `name`)",
+    });
+    return;
+  }
+  result.executor = { type: "template", config: isObject(data) ? { data } : {} };
 }

@@ -105,4 +105,5 @@ const ACTION_EXECUTORS: Readonly<Record<string, string>> = {
   "http.request": "http",
   "jq.filter": "jq",
   "log.write": "log",
+  "template.render": "template",
 };

@@ -5,11 +5,13 @@ import { httpExecutor } from "./http.ts";
 import { jqExecutor } from "./jq.ts";
 import { logExecutor } from "./log.ts";
 import { preconditionOutcome, repeatConditionMet } from "./preconditions.ts";
+import { templateExecutor } from "./template.ts";
 
 const EXECUTORS: Readonly<Record<StepInvocation["executor"], Executor>> = {
   http: httpExecutor,
   jq: jqExecutor,
   log: logExecutor,
+  template: templateExecutor,
   command: commandExecutor,
 };
 

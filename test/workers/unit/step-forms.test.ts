@@ -59,6 +59,10 @@ describe("Dagu 2.7 step forms", () => {
     expect(errors("      filter: .\n      data: {}\n      compact: true\n")[0]).toMatch(
       /'compact' of jq\.filter is not supported/,
     );
+    // A problem with the data (the step's script) is shown where the file wrote it: in `with`.
+    expect(errors("      filter: .\n      data: file://in.json\n")).toEqual([
+      expect.stringMatching(/^steps\[0\]\.with: a jq step's 'file:\/\/' script reads a file.* \(line 5, col 7\)$/),
+    ]);
   });
 
   it("Dagu 2.0–2.6's type + config is the executor, and exec: is direct exec; neither mixes with the other spellings", () => {
