@@ -481,7 +481,7 @@ function printValidation(entries: Entry[]): void {
   );
   row("refused with a documented reason", ({ verdict }) => verdict.kind === "refused");
   row("  for good (docker, ssh, mail…)", ({ verdict }) => refusedForGood(verdict));
-  row("  not yet (sub-DAGs, parallel, router…)", ({ verdict }) => refusedForNow(verdict));
+  row("  not yet (foreach, ${id.stdout}…)   ", ({ verdict }) => refusedForNow(verdict));
   row("invalid in both (Dagu refuses too)", ({ verdict }) => verdict.kind === "invalid in both");
   row("other refusal (failures)", ({ verdict }) => verdict.kind === "other refusal");
 
