@@ -709,7 +709,9 @@ function readDocument(
   options: ParseOptions,
   prefix = "",
 ): { spec: DagSpec } | { errors: SpecError[] } {
-  const groups = flattenStepGroups(document?.toJS() ?? {});
+  const tree: unknown = document?.toJS() ?? {};
+  const defaultType = defaultDagType(tree);
+  const groups = flattenStepGroups(tree, defaultType);
   const dialect = canonicalize(groups.tree, DAG_LEVEL);
   const toSource = (path: Path) => groups.toSource(dialect.toSource(path));
   const located: LocatedError[] = dialect.problems.map(({ sourcePath, message, atKey }) => ({
@@ -722,7 +724,7 @@ function readDocument(
   if (!structure.success) {
     for (const issue of structure.error.issues) located.push(...fromZodIssue(issue));
   } else {
-    const spec = normalise(structure.data, located);
+    const spec = normalise(structure.data, defaultType, located);
     checkMeaning(structure.data, spec, options, located);
     checkTemplateSteps(structure.data, spec, document, toSource, located);
     if (located.length === 0) return { spec };
@@ -769,7 +771,7 @@ function unknownFieldMessage(path: Path, key: string): string {
 // ---------------------------------------------------------------------------------------------
 // Normalisation: shorthand forms to one shape.
 
-function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
+function normalise(raw: RawDag, defaultType: DagType, errors: LocatedError[]): DagSpec {
   const defaults: StepDefaults = {
     shell: raw.shell,
     dir: raw.workingDir,
@@ -797,7 +799,7 @@ function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
     description: raw.description ?? "",
     group: raw.group,
     tags: tagsOf(raw.tags),
-    type: dagTypeOf(raw),
+    type: raw.type ?? defaultType,
     schedule: scheduleEntries(raw.schedule).flatMap((entry) => ("expression" in entry ? [entry.expression] : [])),
     ...paramsOf(raw.params, errors),
     env: toKeyValues(raw.env, ["env"], errors),
@@ -816,7 +818,7 @@ function normalise(raw: RawDag, errors: LocatedError[]): DagSpec {
           normaliseStep(step, generatedStepName(step, index + 1), ["steps", index], errors, defaults),
         ),
       ),
-      dagTypeOf(raw),
+      raw.type ?? defaultType,
       errors,
     ),
     handlerOn,
@@ -1000,12 +1002,26 @@ function normaliseStep(
 }
 
 /**
- * The DAG's type: as written, else Dagu 1.x's default (chain) — except in a file with a router,
- * which only Dagu 2.x reads, and whose default is graph.
+ * A DAG's type when it sets none. Dagu 1.x and 2.0–2.6 default to `chain`; Dagu 2.7 made
+ * `graph` the default, in the release that brought its step forms `run:` (as shell text),
+ * `action:` and `with:`. A file that uses them is a 2.7+ file and is read as one; so is a file
+ * with a router, which only 2.x reads. Any other file reads as a chain — a 2.7+ file written in
+ * the older forms can't be told from a 1.x one (the README says to write `type: graph`).
  */
-function dagTypeOf(raw: RawDag): DagType {
-  if (raw.type) return raw.type;
-  return raw.steps.some((step) => step.router !== undefined) ? "graph" : "chain";
+function defaultDagType(tree: unknown): DagType {
+  const isObject = (value: unknown): value is Record<string, unknown> =>
+    typeof value === "object" && value !== null && !Array.isArray(value);
+  if (!isObject(tree)) return "chain";
+  const steps = Array.isArray(tree.steps) ? tree.steps.flat() : [];
+  const handlers = [tree.handlerOn, tree.handler_on].flatMap((map) => (isObject(map) ? Object.values(map) : []));
+  const writtenIn27 = (step: unknown) =>
+    isObject(step) &&
+    (step.action !== undefined ||
+      step.with !== undefined ||
+      step.type === "router" ||
+      // `run:` next to `params:` is Dagu 1.x's sub-DAG call.
+      (step.run !== undefined && step.params === undefined));
+  return [...steps, ...handlers].some(writtenIn27) ? "graph" : "chain";
 }
 
 /** Dagu's order of a router's routes: exact patterns, then `re:` ones, a catch-all `re:.*` last, each group by text. */

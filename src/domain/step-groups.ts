@@ -22,12 +22,12 @@ export type FlatSteps = {
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
-export function flattenStepGroups(tree: unknown): FlatSteps {
+export function flattenStepGroups(tree: unknown, defaultType: "chain" | "graph" = "chain"): FlatSteps {
   const unchanged = { tree, toSource: (path: Path) => path };
   if (!isObject(tree) || !Array.isArray(tree.steps) || !tree.steps.some(Array.isArray)) return unchanged;
 
   const items: unknown[] = tree.steps;
-  const chain = (tree.type ?? "chain") === "chain";
+  const chain = (tree.type ?? defaultType) === "chain";
   const flat: unknown[] = [];
   const sourceIndex: (readonly number[])[] = [];
   const generated = new Set<string>();

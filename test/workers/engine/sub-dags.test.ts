@@ -77,6 +77,7 @@ describe("calling a DAG", () => {
     params: "X=hello"
     output: R
   - name: show
+    depends: [call1]
     action: log.write
     with:
       message: "status=\${R.status} out=\${R.outputs.RESULT}"
@@ -138,7 +139,9 @@ describe("calling a DAG", () => {
     const runId = await createAndStart(
       token,
       parent,
-      `steps:
+      // Dagu 2.7's forms make this a 2.7 file, whose default type is graph: the chain is asked for.
+      `type: chain
+steps:
   - name: one-x
     run: ${child}
     params: "X=viarun"
@@ -161,6 +164,7 @@ describe("calling a DAG", () => {
     output: SHOWN
 ---
 name: sub1
+type: chain
 params: "A=0"
 steps:
   - name: x
@@ -386,6 +390,7 @@ describe("parallel", () => {
     params: "ITEM_VAL=\${ITEM}"
     output: RESULTS
   - name: show
+    depends: [fan]
     action: log.write
     with:
       message: "total=\${RESULTS.summary.total} first=\${RESULTS.outputs[0].OUT}"

@@ -119,3 +119,35 @@ describe("Dagu's two spellings", () => {
     expect(run.statusLabel).toBe("succeeded");
   });
 });
+
+describe("a DAG's default type", () => {
+  it("is chain as in Dagu 1.x and 2.0–2.6, and graph in a file written in Dagu 2.7's forms (2.7 made graph the default)", async () => {
+    const twoSteps = (first: string, second: string) => `steps:\n  - name: a\n${first}\n  - name: b\n${second}\n`;
+    expect(specOf(twoSteps("    command: echo a", "    command: echo b")).type).toBe("chain");
+    expect(specOf(twoSteps("    command: echo a", "    run: echo b")).type).toBe("graph");
+    expect(specOf(twoSteps("    action: noop", "    command: echo b")).type).toBe("graph");
+    // `run:` with `params:` is Dagu 1.x's sub-DAG call, not 2.7's shell text.
+    expect(specOf(twoSteps("    run: other\n    params: A=1", "    command: echo b")).type).toBe("chain");
+    // An explicit type wins, and a group of steps in a 2.7 file adds no dependencies.
+    expect(specOf(`type: chain\n${twoSteps("    run: echo a", "    run: echo b")}`).type).toBe("chain");
+    expect(
+      specOf("steps:\n  - run: echo a\n  - [{run: echo b}, {run: echo c}]\n").steps.map((step) => step.depends),
+    ).toEqual([undefined, undefined, undefined]);
+
+    // Run: the two `run:` steps of a 2.7 file start together; b doesn't wait for a.
+    const { token } = await userWithRole("admin");
+    const name = unique("default-graph");
+    await ok(
+      api(token).POST("/dags", {
+        body: { name, spec: twoSteps("    run: sleep 1; echo a", "    run: echo b") },
+      }),
+      201,
+    );
+    const started = await ok(
+      api(token).POST("/dags/{fileName}/start", { params: { path: { fileName: name } }, body: {} }),
+    );
+    const run = await waitForRun(token, name, started.dagRunId);
+    const [a, b] = run.nodes;
+    expect(Date.parse(b!.finishedAt)).toBeLessThan(Date.parse(a!.finishedAt));
+  });
+});
