@@ -425,7 +425,8 @@ const RUNE_ESCAPES: Readonly<Record<string, string>> = {
   "\v": "\\v",
 };
 
-function escapedRune(char: string, quote: string, asciiOnly: boolean): string {
+/** One character as Go quotes it between `quote`s (strconv's appendEscapedRune). */
+export function escapedRune(char: string, quote: string, asciiOnly = false): string {
   if (char === quote || char === "\\") return `\\${char}`;
   let code = char.codePointAt(0)!;
   if (asciiOnly ? code < 0x80 && isGoPrintable(char) : isGoPrintable(char)) return char;

@@ -17,6 +17,8 @@
  * also runs `` `backticks` `` and falls back to its own process environment for names the run
  * doesn't have (HOME, PATH); here a backtick is text and such a name is unset.
  */
+
+import { escapedRune, goQuote, isGoPrintable } from "./go-fmt.ts";
 import { changeCase, quotePattern, removeMatch, replaceMatches } from "./shell-pattern.ts";
 
 export type Variables = {
@@ -838,40 +840,6 @@ function sliceBytes(text: string, offset: bigint | undefined, length: bigint | u
   return fromUtf8.decode(bytes);
 }
 
-/** Go's unicode.IsPrint: letters, marks, numbers, punctuation, symbols and the ASCII space. */
-const printable = (char: string): boolean => char === " " || /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u.test(char);
-
-const CONTROL_ESCAPES: Readonly<Record<string, string>> = {
-  "\x07": "\\a",
-  "\b": "\\b",
-  "\f": "\\f",
-  "\n": "\\n",
-  "\r": "\\r",
-  "\t": "\\t",
-  "\v": "\\v",
-};
-
-const hex = (code: number, digits: number): string => code.toString(16).padStart(digits, "0");
-
-/** A character the way Go writes it in an escape sequence. */
-function goEscape(char: string): string {
-  const code = char.codePointAt(0)!;
-  const control = CONTROL_ESCAPES[char];
-  if (control) return control;
-  if (code < 0x20 || code === 0x7f) return `\\x${hex(code, 2)}`;
-  return code < 0x10000 ? `\\u${hex(code, 4)}` : `\\U${hex(code, 8)}`;
-}
-
-/** Go's strconv.Quote. */
-function goQuote(text: string): string {
-  let out = '"';
-  for (const char of text) {
-    if (char === '"' || char === "\\") out += `\\${char}`;
-    else out += printable(char) ? char : goEscape(char);
-  }
-  return `${out}"`;
-}
-
 const BASH_KEYWORDS = new Set(
   "! [[ ]] case coproc do done else esac fi for function if in select then time until while { }".split(" "),
 );
@@ -882,14 +850,11 @@ function quoteForBash(text: string): string {
   if (text.includes("\0")) throw new NotExpandable("a NUL can't be quoted");
   const chars = [...text];
   const shellChars = chars.some((char) => ";\"'()$|&><` \t\r\n\\#{~*?[=".includes(char));
-  const nonPrintable = chars.some((char) => !printable(char));
+  const nonPrintable = chars.some((char) => !isGoPrintable(char));
   if (!shellChars && !nonPrintable && !BASH_KEYWORDS.has(text)) return text;
   if (nonPrintable) {
     let out = "$'";
-    for (const char of chars) {
-      if (char === "'" || char === "\\") out += `\\${char}`;
-      else out += printable(char) ? char : goEscape(char);
-    }
+    for (const char of chars) out += escapedRune(char, "'");
     return `${out}'`;
   }
   if (!text.includes("'")) return `'${text}'`;
