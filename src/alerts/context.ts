@@ -12,6 +12,17 @@ const RUN_STATUS: Record<string, string> = {
   running: "STARTED",
 };
 
+/** PagerDuty's severities (critical, error, warning, info), by how much each event needs a person. */
+const SEVERITY: Record<EventType, string> = {
+  JOB_FAILURE: "error",
+  JOB_SUCCESS: "info",
+  JOB_LONG_RUNNING: "warning",
+  TICK_FAILURE: "error",
+  CODE_LOCATION_ERROR: "error",
+  AGENT_UNAVAILABLE: "critical",
+  INSIGHTS_METRIC: "warning",
+};
+
 export function tokenValues(
   env: Pick<Cloudflare.Env, "DEPLOYMENT_NAME" | "PUBLIC_URL">,
   policy: Pick<PolicyRow, "id" | "name" | "description" | "options">,
@@ -22,7 +33,15 @@ export function tokenValues(
   const { publicUrl: base, deploymentName } = config(env).alerts;
   const options = policy.options;
   const dag = facts.dagName ?? "";
-  const runLink = facts.runId ? `${base}/runs/${encodeURIComponent(dag)}/${encodeURIComponent(facts.runId)}` : "";
+  // A sample's link goes to a page that says it is one, not to a run that doesn't exist.
+  const runLink = !facts.runId
+    ? ""
+    : isSample
+      ? `${base}/sample-run`
+      : `${base}/runs/${encodeURIComponent(dag)}/${encodeURIComponent(facts.runId)}`;
+  const failureMessage = facts.failedStep
+    ? `Step '${facts.failedStep}' failed: ${facts.error ?? "no reason given"}`
+    : (facts.error ?? "");
   const values: Record<string, string> = {
     deployment_name: deploymentName,
     deployment_url: base,
@@ -31,6 +50,10 @@ export function tokenValues(
     alert_policy_description: options.includeDescriptionInNotification ? policy.description : "",
     notification_type: NOTIFICATION_TYPE[GROUP_OF_EVENT[type]],
     is_sample: String(isSample),
+    dag_name: dag,
+    event_time: facts.finishedAt || facts.startedAt || new Date().toISOString(),
+    event_action: type === "JOB_SUCCESS" ? "resolve" : "trigger",
+    severity: SEVERITY[type],
   };
   const lines: string[] = [];
   switch (type) {
@@ -47,7 +70,8 @@ export function tokenValues(
         run_id: facts.runId ?? "",
         run_link: runLink,
         run_status: RUN_STATUS[facts.runStatus ?? ""] ?? (facts.runStatus ?? "").toUpperCase(),
-        failure_message: facts.error ?? "",
+        failure_message: failureMessage,
+        failure_output: facts.failureOutput ?? "",
         user_name: facts.triggeredBy ?? "",
         user_email: "",
         partition_name: "",
@@ -61,7 +85,8 @@ export function tokenValues(
         trigger: facts.trigger ?? "",
         dag_run_params: facts.params ?? "",
       });
-      if (facts.error) lines.push(`Error: ${facts.error}`);
+      if (failureMessage) lines.push(`Error: ${failureMessage}`);
+      if (facts.failureOutput) lines.push(`Output (its end):\n${facts.failureOutput}`);
       if (facts.failedSteps?.length) lines.push(`Failed steps: ${facts.failedSteps.join(", ")}`);
       lines.push(
         `Run: ${facts.runId ?? ""} (${values.run_status}, ${values.elapsed_time || "not finished"}), started by ${facts.triggeredBy || facts.trigger || "?"}`,
@@ -100,6 +125,8 @@ export function tokenValues(
       break;
   }
   values.alert_content = lines.join("\n");
+  // A test send or preview says so wherever its summary shows: every preset, every template using it.
+  if (isSample) values.alert_summary = `[TEST] ${values.alert_summary}`;
   return values;
 }
 

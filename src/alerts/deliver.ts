@@ -39,6 +39,10 @@ export async function renderDelivery(
   // Slack reads <…> in text as links and mentions (<!channel> pings everyone): in values it is text.
   if (isSlack(policy.url))
     values = Object.fromEntries(Object.entries(values).map(([name, value]) => [name, escapeSlack(value)]));
+  // Discord: a value (a step's output, now) must not close the template's code block and go on
+  // as markdown — a masked link, a heading.
+  if (isDiscord(policy.url))
+    values = Object.fromEntries(Object.entries(values).map(([name, value]) => [name, breakCodeFences(value)]));
   let body = renderTemplate(template.tree, values);
   if (isDiscord(policy.url)) body = withDiscordMentions(policy.body, body);
   const { headers: stored, signingSecret } = await secretsOf(env, policy);
@@ -156,6 +160,11 @@ function isSlack(url: string): boolean {
 /** Slack's own escaping for message text: &, < and > as entities. */
 export function escapeSlack(value: string): string {
   return value.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
+/** Three backticks in a value stay visible but can't open or close a code block (a zero-width space splits them). */
+export function breakCodeFences(value: string): string {
+  return value.replaceAll("```", "`\u200b`\u200b`");
 }
 
 function isDiscord(url: string): boolean {

@@ -20,6 +20,9 @@ export type EventFacts = {
   durationMs?: number | undefined;
   failedSteps?: string[] | undefined;
   error?: string | undefined;
+  /** The first failed step that says why, and the tail of its stderr/stdout (redacted, ≤ 2 KB). */
+  failedStep?: string | undefined;
+  failureOutput?: string | undefined;
   /** TICK_FAILURE: the minute the run was for. */
   scheduledFor?: string | undefined;
   /** CODE_LOCATION_ERROR: the validation errors. */
@@ -85,6 +88,8 @@ export function runAlert(dagId: string, finished: RunFinishedEvent): AlertEvent 
       durationMs: finished.durationMs,
       failedSteps: finished.failedSteps,
       error: finished.error,
+      failedStep: finished.failedStep,
+      failureOutput: finished.failureOutput,
     },
   };
 }

@@ -130,16 +130,17 @@ export const PRESETS: readonly Preset[] = [
     name: "PagerDuty Events API v2",
     url: "https://events.pagerduty.com/v2/enqueue",
     headers: {},
-    notes: "dedup_key is the run id, so retries and repeats of one run make one incident. Summary ≤ 1024 characters.",
+    notes:
+      "Choose JOB_FAILURE and JOB_SUCCESS: a failure opens (or adds to) one incident per DAG — dedup_key names the deployment, the kind of event and the DAG — and the DAG's next success resolves it. Severity follows the event. Summary ≤ 1024 characters.",
     body: json({
       routing_key: "<YOUR_INTEGRATION_KEY>",
-      event_action: "trigger",
-      dedup_key: "{{run_id}}",
+      event_action: "{{event_action}}",
+      dedup_key: "dagflare/{{deployment_name}}/{{notification_type}}/{{dag_name}}",
       payload: {
         summary: "{{alert_summary | truncate:1024}}",
         source: "{{deployment_name}}",
-        severity: "error",
-        timestamp: "{{end_time}}",
+        severity: "{{severity}}",
+        timestamp: "{{event_time}}",
         custom_details: { details: "{{alert_content}}", policy: "{{alert_policy_name}}", run_link: "{{run_link}}" },
       },
       links: [{ href: "{{run_link}}", text: "Open the run" }],

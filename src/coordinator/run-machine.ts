@@ -11,6 +11,7 @@
 import { isShellCondition, unmetPrecondition } from "../domain/conditions.ts";
 import { type Condition, type DagSpec, type HandlerEvent, parseDagSpec, type StepSpec } from "../domain/dag-spec.ts";
 import { expand } from "../domain/expand.ts";
+import { failureOutput, redactSecrets, secretValues } from "../domain/failure-output.ts";
 import { buildInvocation, runsOnRunner } from "../domain/invocation.ts";
 import { paramsProblem } from "../domain/param-rules.ts";
 import { resolveParams } from "../domain/params.ts";
@@ -408,9 +409,21 @@ export class RunMachine {
       finishedAt: at,
       durationMs: Date.parse(at) - Date.parse(run.started_at ?? run.queued_at),
       failedSteps,
-      error: this.#store.firstFailure(runId),
+      ...this.#failureFacts(run),
     };
     this.#store.addEvent(event);
+  }
+
+  /** What a run-finished event says broke: the first failed step, its error and output (secrets redacted). */
+  #failureFacts(run: RunRecord): Pick<RunFinishedEvent, "error" | "failedStep" | "failureOutput"> {
+    const node = this.#store.firstFailedNode(run.id);
+    if (!node) return { error: run.error ?? undefined };
+    const secrets = secretValues([...this.#spec(run).env, ...run.params]);
+    return {
+      error: redactSecrets(node.error ?? "", secrets),
+      failedStep: node.name,
+      failureOutput: failureOutput(node.stderr, node.stdout, secrets) || undefined,
+    };
   }
 
   /** The DAG's timeoutSec passed: its steps are aborted and the failure handlers run. */

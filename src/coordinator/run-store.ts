@@ -509,11 +509,17 @@ export class RunStore {
 
   /** The error of the first failed node, for the run-finished event. */
   firstFailure(runId: string): string | undefined {
-    return this.#first<{ error: string }>(
-      "SELECT error FROM nodes WHERE run_id = ? AND status = ? AND error IS NOT NULL ORDER BY position LIMIT 1",
+    return this.firstFailedNode(runId)?.error ?? undefined;
+  }
+
+  /** The first failed node (steps in order, then handlers) that says why: what an alert reports. */
+  firstFailedNode(runId: string): Pick<NodeRecord, "name" | "error" | "stdout" | "stderr"> | undefined {
+    return this.#first(
+      `SELECT name, error, stdout, stderr FROM nodes WHERE run_id = ? AND status = ? AND error IS NOT NULL
+       ORDER BY kind = 'step' DESC, position LIMIT 1`,
       runId,
       NODE_STATUS.failed,
-    )?.error;
+    );
   }
 
   insertHandlerNode(runId: string, name: string, kind: HandlerEvent, position: number): void {

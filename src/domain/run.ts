@@ -140,6 +140,9 @@ export type RunFinishedEvent = {
   durationMs: number;
   failedSteps: string[];
   error: string | undefined;
+  /** The first failed step that says why, and the tail of its output, the run's secrets redacted. */
+  failedStep?: string | undefined;
+  failureOutput?: string | undefined;
 };
 
 /** A time-ordered id (UUID version 7), so runs sort by creation in every list. */

@@ -364,10 +364,18 @@ function sampleFacts(type: EventType): EventFacts {
     finishedAt: type === "JOB_LONG_RUNNING" ? null : finished.toISOString(),
     durationMs: finished.getTime() - started.getTime(),
     failedSteps: type === "JOB_FAILURE" ? ["build"] : [],
+    // The shape of a real failure: the step, its reason, its output's end.
+    ...(type === "JOB_FAILURE" && {
+      failedStep: "build",
+      failureOutput:
+        'npm ERR! missing script: "build" (@everyone this is sample text)\nnpm ERR! A complete log of this run can be found in: /tmp/npm.log',
+    }),
     error:
-      type === "JOB_SUCCESS"
+      type === "JOB_SUCCESS" || type === "JOB_LONG_RUNNING"
         ? undefined
-        : 'step "build" failed: exit code 2\nnpm ERR! missing script: "build" (@everyone this is sample text)',
+        : type === "JOB_FAILURE"
+          ? "exit code 2"
+          : 'sample error: "quoted"\nsecond line (@everyone this is sample text)',
     scheduledFor: finished.toISOString(),
     errors: ["steps[2].depends: unknown step 'buidl' (line 14, col 9)"],
     agentUrl: "http://runner",

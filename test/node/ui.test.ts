@@ -319,12 +319,12 @@ steps:
     const sent = JSON.parse(received[0]!.body) as {
       username?: string;
       content?: string;
-      embeds?: { title?: string }[];
+      embeds?: { title?: string; url?: string }[];
     };
     expect(sent).toMatchObject({
       username: "dagflare",
-      content: expect.stringContaining("**Alert Triggered**"),
-      embeds: [{ title: expect.any(String) }],
+      content: expect.stringContaining("**Alert Triggered**: [TEST] "),
+      embeds: [{ title: expect.stringMatching(/^\[TEST\] /), url: `${dev.url}/sample-run` }],
     });
     await shot("alert-editor");
     await page.getByRole("button", { name: "Create policy" }).click();
@@ -336,6 +336,10 @@ steps:
     await page.goto(`${dev.url}/alerts`);
     await page.getByRole("link", { name: "Failures to Discord" }).waitFor();
     await shot("alerts");
+    // The test send's run link opens a page that says it was a sample.
+    await page.goto(sent.embeds![0]!.url!);
+    await page.getByRole("heading", { name: "Sample alert" }).waitFor();
+    await shot("sample-run");
   });
 
   it("logs the policy's delivery for a failed run, and Replay sends it again", async () => {

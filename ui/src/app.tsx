@@ -15,7 +15,7 @@ import { ApiKeysPage } from "./pages/api-keys.tsx";
 import { DagPage } from "./pages/dag.tsx";
 import { DagsPage } from "./pages/dags.tsx";
 import { LoginPage } from "./pages/login.tsx";
-import { NotFoundPage } from "./pages/not-found.tsx";
+import { NotFoundPage, SampleRunPage } from "./pages/not-found.tsx";
 import { RunPage } from "./pages/run.tsx";
 import { RunsPage } from "./pages/runs.tsx";
 import { UsersPage } from "./pages/users.tsx";
@@ -99,6 +99,7 @@ function Shell() {
         <Route path="/runs" component={RunsPage} />
         <Route path="/runs/:dag/:runId" component={RunPage} />
         <Route path="/runs/:dag/:runId/sub/:subRunId" component={RunPage} />
+        <Route path="/sample-run" component={SampleRunPage} />
         <Route path="/webhooks" component={WebhooksPage} />
         <Route path="/alerts" component={AlertsPage} />
         <Route path="/alerts/new" component={AlertEditorPage} />

@@ -140,7 +140,7 @@ describe("alert policies API", () => {
       "x-static": "alert-secret-value",
     });
     expect(new Webhook("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").verify(request!.body, request!.headers)).toMatchObject(
-      { text: "Job example-deploy failed" },
+      { text: "[TEST] Job example-deploy failed" },
     );
 
     // Unsaved edits of the saved policy (the editor's Send test): its stored secrets fill the
@@ -160,7 +160,7 @@ describe("alert policies API", () => {
     expect(draftRequest!.headers).toMatchObject({ authorization: "Bearer very-secret-header" });
     expect(
       new Webhook("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").verify(draftRequest!.body, draftRequest!.headers),
-    ).toEqual({ edited: "Job example-deploy failed" });
+    ).toEqual({ edited: "[TEST] Job example-deploy failed" });
     const draftElsewhere = { ...draft, webhook: { ...draft.webhook, url: "https://elsewhere.example.com/hook" } };
     expectEnvelope(
       await manager.POST("/alert-policies/test", { body: { ...draftElsewhere, policyId: policy.id } }),
@@ -305,13 +305,58 @@ describe("rendering", () => {
       const rendered = await ok(manager.POST("/alert-policies/{id}/preview", { ...policyPath(policy.id), body: {} }));
       const parsed = JSON.parse(rendered.body);
       const text = JSON.stringify(parsed);
-      expect(text).toContain("Job example-deploy failed");
-      expect(text).toContain('step \\"build\\" failed');
+      // A preview has a real failure's shape and says it is a sample.
+      expect(text).toContain("[TEST] Job example-deploy failed");
+      expect(text).toContain("Step 'build' failed: exit code 2");
+      expect(text).toContain('npm ERR! missing script: \\"build\\"');
       if (name === "discord") {
         expect(parsed.embeds[0].timestamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
         expect(parsed.embeds[0].color).toBe(15158332);
       }
     }
+  });
+
+  it("PagerDuty: a failure triggers one incident per DAG, the next success resolves it; severity and time are always valid", async () => {
+    const { renderDelivery } = await import("../../../src/alerts/deliver.ts");
+    const { PRESETS } = await import("../../../src/alerts/presets.ts");
+    const preset = PRESETS.find((candidate) => candidate.id === "pagerduty")!;
+    const policy = policyRow(preset.url, preset.body);
+    const render = async (
+      type: "JOB_FAILURE" | "JOB_SUCCESS" | "JOB_LONG_RUNNING" | "AGENT_UNAVAILABLE",
+      runId: string,
+    ) => {
+      const facts = {
+        dagName: "deploy",
+        runId,
+        runStatus: type === "JOB_SUCCESS" ? "succeeded" : "failed",
+        startedAt: "2026-01-08T10:00:00.000Z",
+        finishedAt: type === "JOB_LONG_RUNNING" ? null : "2026-01-08T10:05:00.000Z",
+        error: "x".repeat(5000),
+      };
+      return JSON.parse((await renderDelivery(env, policy, type, facts, runId)).body);
+    };
+    const [failed, again, recovered, slow, runner] = await Promise.all([
+      render("JOB_FAILURE", "run-1"),
+      render("JOB_FAILURE", "run-2"),
+      render("JOB_SUCCESS", "run-3"),
+      render("JOB_LONG_RUNNING", "run-4"),
+      render("AGENT_UNAVAILABLE", "run-5"),
+    ]);
+    // Events API v2's rules: an action, a dedup_key ≤ 255, a summary ≤ 1024, a known severity, an ISO time.
+    for (const event of [failed, again, recovered, slow, runner]) {
+      expect(["trigger", "resolve"]).toContain(event.event_action);
+      expect(event.dedup_key.length).toBeLessThanOrEqual(255);
+      expect(event.payload.summary.length).toBeLessThanOrEqual(1024);
+      expect(["critical", "error", "warning", "info"]).toContain(event.payload.severity);
+      expect(new Date(event.payload.timestamp).toISOString()).toBe(event.payload.timestamp);
+    }
+    expect(failed).toMatchObject({ event_action: "trigger", payload: { severity: "error" } });
+    expect(again.dedup_key).toBe(failed.dedup_key);
+    expect(recovered).toMatchObject({ event_action: "resolve", dedup_key: failed.dedup_key });
+    expect(slow).toMatchObject({ event_action: "trigger", payload: { severity: "warning" } });
+    // A run that runs too long is trouble with the same DAG: the same incident, resolved by its success.
+    expect(slow.dedup_key).toBe(failed.dedup_key);
+    expect(runner.payload.severity).toBe("critical");
   });
 
   it("Slack: values can't mention or link (<!channel> stays text); the template's own markup stays", async () => {
@@ -340,6 +385,15 @@ describe("rendering", () => {
     expect(parsed.content).toBe(`<@&77> ${hostile}`);
     expect(parsed.allowed_mentions).toEqual({ parse: [], roles: ["77"], users: [] });
     expect(Object.keys(parsed)).toEqual(["content", "n", "allowed_mentions"]);
+
+    // A step's output can't close the preset's code block and go on as markdown (a masked link).
+    const fenced = policyRow("https://discord.com/api/webhooks/1/x", '{"content": "```\\n{{failure_output}}\\n```"}');
+    const output = "done\n```\n[click here](https://evil.example) **urgent**\n```";
+    const safe = JSON.parse(
+      (await renderDelivery(env, fenced, "JOB_FAILURE", { ...facts, failureOutput: output }, "id")).body,
+    );
+    expect(safe.content.match(/```/g)).toHaveLength(2);
+    expect(safe.content).toContain("[click here](https://evil.example)");
   });
 });
 
@@ -366,6 +420,46 @@ describe("delivery", () => {
     expect(got).toHaveLength(1);
     expect(JSON.parse(got[0]!.body)).toMatchObject({ text: `Job ${dag} failed` });
     expect(JSON.parse(got[0]!.body).details).toContain("HTTP 500");
+  });
+
+  it("says what broke: the failed step and its reason, the end of its output, the run's secrets redacted", async () => {
+    const dag = unique("broke");
+    const receiver = unique("broke");
+    await createPolicy(
+      { dagNames: [dag] },
+      {
+        url: `${echo}/receiver/${receiver}/200`,
+        body: '{"message": "{{failure_message}}", "output": "{{failure_output}}", "content": "{{alert_content}}"}',
+      },
+    );
+    // 3,000 lines of noise, then the lines that explain it: only the end (≤ 2 KB) reaches the alert.
+    const runId = await createAndStart(
+      token,
+      dag,
+      `env:
+  - DEPLOY_TOKEN: tok-0123456789
+params:
+  - DB_PASSWORD: hunter2-is-long
+steps:
+  - name: ok
+    command: echo fine
+  - name: migrate
+    command: seq 1 3000; echo "connecting with $DEPLOY_TOKEN and \${DB_PASSWORD}" >&2; echo "relation users does not exist" >&2; exit 3
+`,
+    );
+    await waitForRun(token, dag, runId);
+    const [alert] = await until(async () => ((await received(receiver)).length ? received(receiver) : undefined));
+    const body = JSON.parse(alert!.body) as { message: string; output: string; content: string };
+    expect(body.message).toBe("Step 'migrate' failed: exit code 3");
+    expect(body.output).toMatch(
+      /^stderr:\nconnecting with \[redacted\] and \[redacted\]\nrelation users does not exist\nstdout:\n/,
+    );
+    expect(body.output).toMatch(/\n3000$/);
+    expect(new TextEncoder().encode(body.output).byteLength).toBeLessThanOrEqual(2048 + 16);
+    expect(body.output).not.toContain("tok-0123456789");
+    expect(body.content).toContain(
+      `Error: Step 'migrate' failed: exit code 3\nOutput (its end):\nstderr:\nconnecting with [redacted]`,
+    );
   });
 
   it("retries 500, 500 then delivers (3 attempts); honours 429 Retry-After; 400 is permanent; a timeout retries then fails", async () => {
