@@ -16,6 +16,7 @@ const RUN_STATUS: Record<string, string> = {
 const SEVERITY: Record<EventType, string> = {
   JOB_FAILURE: "error",
   JOB_SUCCESS: "info",
+  JOB_RECOVERED: "info",
   JOB_LONG_RUNNING: "warning",
   TICK_FAILURE: "error",
   CODE_LOCATION_ERROR: "error",
@@ -52,19 +53,22 @@ export function tokenValues(
     is_sample: String(isSample),
     dag_name: dag,
     event_time: facts.finishedAt || facts.startedAt || new Date().toISOString(),
-    event_action: type === "JOB_SUCCESS" ? "resolve" : "trigger",
+    event_action: type === "JOB_SUCCESS" || type === "JOB_RECOVERED" ? "resolve" : "trigger",
     severity: SEVERITY[type],
   };
   const lines: string[] = [];
   switch (type) {
     case "JOB_SUCCESS":
+    case "JOB_RECOVERED":
     case "JOB_FAILURE":
     case "JOB_LONG_RUNNING": {
       const failed = type === "JOB_FAILURE";
       values.alert_summary =
         type === "JOB_LONG_RUNNING"
           ? `Job ${dag} is running longer than ${humanDuration((options.thresholdSeconds ?? 0) * 1000)}`
-          : `Job ${dag} ${failed ? "failed" : "succeeded"}`;
+          : type === "JOB_RECOVERED"
+            ? `Job ${dag} recovered`
+            : `Job ${dag} ${failed ? "failed" : "succeeded"}`;
       Object.assign(values, {
         job_name: dag,
         run_id: facts.runId ?? "",
@@ -85,6 +89,8 @@ export function tokenValues(
         trigger: facts.trigger ?? "",
         dag_run_params: facts.params ?? "",
       });
+      if (type === "JOB_RECOVERED" && facts.recoveredFrom)
+        lines.push(`It succeeded after run ${facts.recoveredFrom} failed.`);
       if (failureMessage) lines.push(`Error: ${failureMessage}`);
       if (facts.failureOutput) lines.push(`Output (its end):\n${facts.failureOutput}`);
       if (facts.failedSteps?.length) lines.push(`Failed steps: ${facts.failedSteps.join(", ")}`);

@@ -23,6 +23,8 @@ export type EventFacts = {
   /** The first failed step that says why, and the tail of its stderr/stdout (redacted, ≤ 2 KB). */
   failedStep?: string | undefined;
   failureOutput?: string | undefined;
+  /** JOB_RECOVERED: the failed run this success follows. */
+  recoveredFrom?: string | undefined;
   /** TICK_FAILURE: the minute the run was for. */
   scheduledFor?: string | undefined;
   /** CODE_LOCATION_ERROR: the validation errors. */
@@ -62,20 +64,28 @@ export async function emitEvent(env: Cloudflare.Env, event: AlertEvent): Promise
 }
 
 /**
- * A finished run's alert: JOB_SUCCESS for a success (a partial one too), JOB_FAILURE for a
- * failure; a run stopped by hand alerts nothing. A run alerts once, after its last retry: the
- * coordinator emits this only when the run has a final status.
+ * A finished run's alerts: JOB_SUCCESS for a success (a partial one too), and JOB_RECOVERED
+ * too when the DAG's previous finished run had failed; JOB_FAILURE for a failure; a run
+ * stopped by hand alerts nothing. A run alerts once, after its last retry: the coordinator
+ * emits these only when the run has a final status.
  */
-export function runAlert(dagId: string, finished: RunFinishedEvent): AlertEvent | undefined {
+export function runAlerts(dagId: string, finished: RunFinishedEvent): AlertEvent[] {
   const type: EventType | undefined =
     finished.status === "failed"
       ? "JOB_FAILURE"
       : finished.status === "succeeded" || finished.status === "partially_succeeded"
         ? "JOB_SUCCESS"
         : undefined;
-  if (!type) return undefined;
+  if (!type) return [];
+  const alert = runAlert(dagId, finished, type);
+  if (type !== "JOB_SUCCESS" || !finished.recoveredFrom) return [alert];
+  const recovered = runAlert(dagId, finished, "JOB_RECOVERED");
+  return [alert, { ...recovered, facts: { ...recovered.facts, recoveredFrom: finished.recoveredFrom } }];
+}
+
+function runAlert(dagId: string, finished: RunFinishedEvent, type: EventType): AlertEvent {
   return {
-    id: `run.${dagId}.${finished.runId}.${finished.finishedAt}`,
+    id: `run.${dagId}.${finished.runId}.${finished.finishedAt}${type === "JOB_RECOVERED" ? ".recovered" : ""}`,
     type,
     facts: {
       dagName: finished.dagName,

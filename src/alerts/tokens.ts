@@ -7,6 +7,7 @@
 export const EVENT_TYPES = [
   "JOB_SUCCESS",
   "JOB_FAILURE",
+  "JOB_RECOVERED",
   "JOB_LONG_RUNNING",
   "TICK_FAILURE",
   "CODE_LOCATION_ERROR",
@@ -55,7 +56,7 @@ export const TOKENS: readonly TokenInfo[] = [
   token(
     "global",
     "event_action",
-    "PagerDuty's event_action: resolve for a success, trigger for everything else",
+    "PagerDuty's event_action: resolve for a success or a recovery, trigger for everything else",
     "trigger",
   ),
   token(
@@ -119,6 +120,7 @@ export const ASSET_TOKENS = [
 
 export const GROUP_OF_EVENT: Record<EventType, TokenGroup> = {
   JOB_SUCCESS: "job",
+  JOB_RECOVERED: "job",
   JOB_FAILURE: "job",
   JOB_LONG_RUNNING: "job",
   TICK_FAILURE: "tick",

@@ -4,7 +4,7 @@
  * (through the outbox), pruning of D1 copies, and kills of command attempts on the step runner.
  * What must not be lost is in storage first; this side only ships it, and retries through timers.
  */
-import { emitEvent, runAlert } from "../alerts/events.ts";
+import { emitEvent, runAlerts } from "../alerts/events.ts";
 import { deleteRunsFinishedBefore, type RunWrite, upsertRuns } from "../db/runs.ts";
 import { formatParams } from "../domain/params.ts";
 import type { StepMessage } from "../domain/run.ts";
@@ -112,8 +112,7 @@ export class Outbound {
   async #shipEvents(): Promise<void> {
     for (const { id, event } of this.#store.pendingEvents()) {
       try {
-        const alert = runAlert(this.#identity.dagId, event);
-        if (alert) await emitEvent(this.#env, alert);
+        for (const alert of runAlerts(this.#identity.dagId, event)) await emitEvent(this.#env, alert);
         this.#store.deleteEvent(id);
       } catch (error) {
         this.#store.eventFailed(id, String(error));

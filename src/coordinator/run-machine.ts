@@ -410,6 +410,8 @@ export class RunMachine {
       durationMs: Date.parse(at) - Date.parse(run.started_at ?? run.queued_at),
       failedSteps,
       ...this.#failureFacts(run),
+      recoveredFrom:
+        status === "succeeded" || status === "partially_succeeded" ? this.#store.previousRunFailed(runId) : undefined,
     };
     this.#store.addEvent(event);
   }

@@ -507,6 +507,16 @@ export class RunStore {
     return this.#all("SELECT name, output FROM nodes WHERE run_id = ? AND output IS NOT NULL ORDER BY position", runId);
   }
 
+  /** The DAG's previous finished run (its own, not a sub-DAG run), when it failed: its id. */
+  previousRunFailed(runId: string): string | undefined {
+    const previous = this.#first<{ id: string; status: number }>(
+      `SELECT id, status FROM runs WHERE finished_at IS NOT NULL AND parent IS NULL AND id <> ?
+       ORDER BY finished_at DESC LIMIT 1`,
+      runId,
+    );
+    return previous?.status === RUN_STATUS.failed ? previous.id : undefined;
+  }
+
   /** The error of the first failed node, for the run-finished event. */
   firstFailure(runId: string): string | undefined {
     return this.firstFailedNode(runId)?.error ?? undefined;

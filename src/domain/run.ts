@@ -143,6 +143,8 @@ export type RunFinishedEvent = {
   /** The first failed step that says why, and the tail of its output, the run's secrets redacted. */
   failedStep?: string | undefined;
   failureOutput?: string | undefined;
+  /** A success after the DAG's previous finished run failed: that run's id. */
+  recoveredFrom?: string | undefined;
 };
 
 /** A time-ordered id (UUID version 7), so runs sort by creation in every list. */

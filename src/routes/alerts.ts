@@ -356,7 +356,12 @@ function sampleFacts(type: EventType): EventFacts {
   return {
     dagName: "example-deploy",
     runId: "01938f4e-sample-run",
-    runStatus: type === "JOB_SUCCESS" ? "succeeded" : type === "JOB_LONG_RUNNING" ? "running" : "failed",
+    runStatus:
+      type === "JOB_SUCCESS" || type === "JOB_RECOVERED"
+        ? "succeeded"
+        : type === "JOB_LONG_RUNNING"
+          ? "running"
+          : "failed",
     trigger: "webhook",
     triggeredBy: "webhook:dagu_wh_7Kq9",
     params: 'ENV=prod BRANCH="main"',
@@ -364,6 +369,7 @@ function sampleFacts(type: EventType): EventFacts {
     finishedAt: type === "JOB_LONG_RUNNING" ? null : finished.toISOString(),
     durationMs: finished.getTime() - started.getTime(),
     failedSteps: type === "JOB_FAILURE" ? ["build"] : [],
+    ...(type === "JOB_RECOVERED" && { recoveredFrom: "01938f4d-sample-failed-run" }),
     // The shape of a real failure: the step, its reason, its output's end.
     ...(type === "JOB_FAILURE" && {
       failedStep: "build",
@@ -371,7 +377,7 @@ function sampleFacts(type: EventType): EventFacts {
         'npm ERR! missing script: "build" (@everyone this is sample text)\nnpm ERR! A complete log of this run can be found in: /tmp/npm.log',
     }),
     error:
-      type === "JOB_SUCCESS" || type === "JOB_LONG_RUNNING"
+      type === "JOB_SUCCESS" || type === "JOB_RECOVERED" || type === "JOB_LONG_RUNNING"
         ? undefined
         : type === "JOB_FAILURE"
           ? "exit code 2"

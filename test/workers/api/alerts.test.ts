@@ -462,6 +462,37 @@ steps:
     );
   });
 
+  it("JOB_RECOVERED: the first success after a failure says so, once; later successes don't", async () => {
+    const dag = unique("recovering");
+    const receiver = unique("recovered");
+    await createPolicy(
+      { dagNames: [dag], eventTypes: ["JOB_RECOVERED"] },
+      {
+        url: `${echo}/receiver/${receiver}/200`,
+        body: '{"text": "{{alert_summary}}", "details": "{{alert_content}}"}',
+      },
+    );
+    const failed = await createAndStart(
+      token,
+      dag,
+      'params:\n  - FAIL: "1"\nsteps:\n  - name: check\n    command: test "$FAIL" = 0\n',
+    );
+    await waitForRun(token, dag, failed);
+    for (const _ of [1, 2]) {
+      const started = await ok(
+        api(token).POST("/dags/{fileName}/start", { params: { path: { fileName: dag } }, body: { params: "FAIL=0" } }),
+      );
+      expect((await waitForRun(token, dag, started.dagRunId)).statusLabel).toBe("succeeded");
+    }
+    await laterAlertDelivered();
+    const got = await received(receiver);
+    expect(got).toHaveLength(1);
+    expect(JSON.parse(got[0]!.body)).toEqual({
+      text: `Job ${dag} recovered`,
+      details: expect.stringContaining(`It succeeded after run ${failed} failed.`),
+    });
+  });
+
   it("retries 500, 500 then delivers (3 attempts); honours 429 Retry-After; 400 is permanent; a timeout retries then fails", async () => {
     const scenarios: [plan: string, status: string, codes: (number | null)[]][] = [
       ["500,500,200", "delivered", [500, 500, 200]],

@@ -706,7 +706,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         /** @enum {string} */
-                        eventType?: "JOB_SUCCESS" | "JOB_FAILURE" | "JOB_LONG_RUNNING" | "TICK_FAILURE" | "CODE_LOCATION_ERROR" | "AGENT_UNAVAILABLE" | "INSIGHTS_METRIC";
+                        eventType?: "JOB_SUCCESS" | "JOB_FAILURE" | "JOB_RECOVERED" | "JOB_LONG_RUNNING" | "TICK_FAILURE" | "CODE_LOCATION_ERROR" | "AGENT_UNAVAILABLE" | "INSIGHTS_METRIC";
                     };
                 };
             };
@@ -804,7 +804,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         /** @enum {string} */
-                        eventType?: "JOB_SUCCESS" | "JOB_FAILURE" | "JOB_LONG_RUNNING" | "TICK_FAILURE" | "CODE_LOCATION_ERROR" | "AGENT_UNAVAILABLE" | "INSIGHTS_METRIC";
+                        eventType?: "JOB_SUCCESS" | "JOB_FAILURE" | "JOB_RECOVERED" | "JOB_LONG_RUNNING" | "TICK_FAILURE" | "CODE_LOCATION_ERROR" | "AGENT_UNAVAILABLE" | "INSIGHTS_METRIC";
                     };
                 };
             };
@@ -897,7 +897,7 @@ export interface paths {
                 content: {
                     "application/json": components["schemas"]["AlertPolicyInput"] & {
                         /** @enum {string} */
-                        eventType?: "JOB_SUCCESS" | "JOB_FAILURE" | "JOB_LONG_RUNNING" | "TICK_FAILURE" | "CODE_LOCATION_ERROR" | "AGENT_UNAVAILABLE" | "INSIGHTS_METRIC";
+                        eventType?: "JOB_SUCCESS" | "JOB_FAILURE" | "JOB_RECOVERED" | "JOB_LONG_RUNNING" | "TICK_FAILURE" | "CODE_LOCATION_ERROR" | "AGENT_UNAVAILABLE" | "INSIGHTS_METRIC";
                         /** @description Unsaved edits of this saved policy: redacted header values and secret are its stored ones (same host only, as with PUT) */
                         policyId?: string;
                     };
@@ -5653,7 +5653,7 @@ export interface components {
             dagNames?: string[];
             description?: string;
             enabled?: boolean;
-            eventTypes: ("JOB_SUCCESS" | "JOB_FAILURE" | "JOB_LONG_RUNNING" | "TICK_FAILURE" | "CODE_LOCATION_ERROR" | "AGENT_UNAVAILABLE" | "INSIGHTS_METRIC")[];
+            eventTypes: ("JOB_SUCCESS" | "JOB_FAILURE" | "JOB_RECOVERED" | "JOB_LONG_RUNNING" | "TICK_FAILURE" | "CODE_LOCATION_ERROR" | "AGENT_UNAVAILABLE" | "INSIGHTS_METRIC")[];
             name: string;
             options?: components["schemas"]["AlertPolicyOptions"];
             tags?: string[];

@@ -16,6 +16,7 @@ export type Preset = Ok<"/alert-presets", "get">["presets"][number];
 export const EVENT_DESCRIPTIONS: Record<EventType, string> = {
   JOB_SUCCESS: "A run succeeded.",
   JOB_FAILURE: "A run failed.",
+  JOB_RECOVERED: "A run succeeded after the DAG's previous run failed.",
   JOB_LONG_RUNNING: "A run is still going after a time you choose.",
   TICK_FAILURE: "A schedule could not start a run.",
   CODE_LOCATION_ERROR: "A DAG's spec failed to load.",
