@@ -7,15 +7,22 @@
 import { standardWebhookSignature } from "../auth/webhook-signatures.ts";
 import { config } from "../config.ts";
 import type { Attempt, PolicyRow } from "../db/alerts.ts";
+import { redactSecrets } from "../domain/failure-output.ts";
 import { tokenValues } from "./context.ts";
 import type { EventFacts } from "./events.ts";
-import { secretsOf } from "./policies.ts";
+import { REDACTED, secretsOf } from "./policies.ts";
 import { checkTemplate, renderTemplate } from "./template.ts";
 import type { EventType } from "./tokens.ts";
 
 const MAX_RESPONSE_BODY = 20 * 1024;
 
-export type Rendered = { url: string; headers: Record<string, string>; body: string };
+export type Rendered = {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  /** The policy's secret values as sent (header values, the signing secret): never kept from an answer. */
+  secrets: string[];
+};
 export type SendResult = {
   attempt: Attempt;
   outcome: "delivered" | "retry" | "permanent";
@@ -57,7 +64,11 @@ export async function renderDelivery(
       (_whole, token: string) => secretValues[token] ?? "",
     );
   if (signingSecret) Object.assign(headers, await standardWebhookHeaders(signingSecret, id, body));
-  return { url: policy.url, headers, body };
+  const secrets = [
+    ...Object.keys(stored).map((name) => headers[name.toLowerCase()]!),
+    ...(signingSecret ? [signingSecret] : []),
+  ];
+  return { url: policy.url, headers, body, secrets: secrets.filter((value) => value.length >= 4) };
 }
 
 /** POSTs a rendered delivery and classifies the answer. */
@@ -86,10 +97,13 @@ export async function send(env: Cloudflare.Env, request: Rendered): Promise<Send
       responseBody: "",
     };
   }
-  const text = await response.text();
+  // A destination may echo what it got (a debugging proxy, an error page): its answer keeps no secret.
+  const text = redactSecrets(await response.text(), request.secrets, REDACTED);
   const responseBody = text.length > MAX_RESPONSE_BODY ? `${text.slice(0, MAX_RESPONSE_BODY)}…` : text;
   const attempt: Attempt = { at, statusCode: response.status, durationMs: Date.now() - started, responseBody };
-  const responseHeaders = Object.fromEntries(response.headers);
+  const responseHeaders = Object.fromEntries(
+    [...response.headers].map(([name, value]) => [name, redactSecrets(value, request.secrets, REDACTED)]),
+  );
   const status = response.status;
   if (status >= 200 && status < 300) return { attempt, outcome: "delivered", responseHeaders, responseBody };
   if (status === 429)

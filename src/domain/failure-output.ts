@@ -22,8 +22,9 @@ export function secretValues(variables: readonly KeyValue[]): string[] {
   return [...new Set(values)].sort((a, b) => b.length - a.length);
 }
 
-export function redactSecrets(text: string, secrets: readonly string[]): string {
-  return secrets.reduce((redacted, secret) => redacted.replaceAll(secret, REDACTED_SECRET), text);
+/** The text with every secret value replaced (by `[redacted]`, or the caller's mark). */
+export function redactSecrets(text: string, secrets: readonly string[], mark = REDACTED_SECRET): string {
+  return secrets.reduce((redacted, secret) => redacted.replaceAll(secret, mark), text);
 }
 
 /** The end of a text within `maxBytes` of UTF-8, cut at a line start when one is near, never inside a character. */

@@ -462,6 +462,23 @@ steps:
     );
   });
 
+  it("keeps no echo of the policy's secret header values from a destination's answer", async () => {
+    const receiver = unique("echoing");
+    const headers = { Authorization: "Bearer echo-me-secret-123" };
+    // The first send is recorded; the second goes to a destination that answers with what it recorded.
+    await ok(
+      manager.POST("/alert-policies/test", {
+        body: policyBody({}, { url: `${echo}/receiver/${receiver}/200`, headers }),
+      }),
+    );
+    const echoed = await ok(
+      manager.POST("/alert-policies/test", { body: policyBody({}, { url: `${echo}/received/${receiver}`, headers }) }),
+    );
+    expect(echoed.statusCode).toBe(200);
+    expect(echoed.body).not.toContain("echo-me-secret-123");
+    expect(echoed.body).toContain('"authorization":"••••••••"');
+  });
+
   it("JOB_RECOVERED: the first success after a failure says so, once; later successes don't", async () => {
     const dag = unique("recovering");
     const receiver = unique("recovered");
