@@ -52,7 +52,7 @@ export async function renderDelivery(
     values = Object.fromEntries(Object.entries(values).map(([name, value]) => [name, breakCodeFences(value)]));
   let body = renderTemplate(template.tree, values);
   if (isDiscord(policy.url)) body = withDiscordMentions(policy.body, body);
-  const { headers: stored, signingSecret } = await secretsOf(env, policy);
+  const { url, headers: stored, signingSecret } = await secretsOf(env, policy);
   const secretValues = Object.fromEntries(
     Object.entries(config(env).alerts.secrets).map(([name, value]) => [`env.${name}`, value]),
   );
@@ -68,7 +68,9 @@ export async function renderDelivery(
     ...Object.keys(stored).map((name) => headers[name.toLowerCase()]!),
     ...(signingSecret ? [signingSecret] : []),
   ];
-  return { url: policy.url, headers, body, secrets: secrets.filter((value) => value.length >= 4) };
+  // The URL's credential (a Slack or Discord token) is a secret too: an answer echoing it keeps none.
+  if (policy.url_secret) secrets.push(url, ...new URL(url).pathname.split("/").filter((part) => part.length >= 16));
+  return { url, headers, body, secrets: secrets.filter((value) => value.length >= 4) };
 }
 
 /** POSTs a rendered delivery and classifies the answer. */

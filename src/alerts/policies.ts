@@ -8,6 +8,7 @@ import { config } from "../config.ts";
 import type { PolicyRow, PolicyWrite } from "../db/alerts.ts";
 import { parseJsonColumn, StringMap } from "../db/json.ts";
 import { ApiError } from "../errors.ts";
+import { maskedUrl, URL_MASK } from "./secret-urls.ts";
 import { checkTemplate, type TemplateProblem } from "./template.ts";
 import { EVENT_TYPES, type EventType } from "./tokens.ts";
 
@@ -162,9 +163,18 @@ export async function toPolicyWrite(
   input: PolicyInput,
   previous?: PolicyRow,
 ): Promise<PolicyWrite> {
+  const previousUrl = previous && (await destinationOf(env, previous));
+  // The URL sent back as shown (masked) is the stored one; a URL with a mask in it is no other.
+  let url = input.webhook.url;
+  if (url.includes(URL_MASK) || url.includes(encodeURIComponent(URL_MASK))) {
+    if (!previous || !previousUrl || url.replaceAll(encodeURIComponent(URL_MASK), URL_MASK) !== previous.url) {
+      throw new ApiError("bad_request", "webhook.url: enter the whole URL (its masked part is kept only unchanged)");
+    }
+    url = previousUrl;
+  }
   const keepsRedacted =
     Object.values(input.webhook.headers ?? {}).includes(REDACTED) || input.webhook.signingSecret === REDACTED;
-  if (keepsRedacted && previous && new URL(previous.url).origin !== new URL(input.webhook.url).origin) {
+  if (keepsRedacted && previousUrl && new URL(previousUrl).origin !== new URL(url).origin) {
     // Otherwise anyone allowed to edit the policy could send its stored secrets to a host of their choosing.
     throw new ApiError(
       "bad_request",
@@ -190,7 +200,8 @@ export async function toPolicyWrite(
     dag_names: input.dagNames ?? [],
     tags: input.tags ?? [],
     options: input.options ?? {},
-    url: input.webhook.url,
+    url: maskedUrl(url) ?? url,
+    url_secret: maskedUrl(url) === undefined ? null : await encrypt(env, url),
     header_names: Object.keys(headers),
     headers: Object.keys(headers).length > 0 ? await encrypt(env, JSON.stringify(headers)) : null,
     body: input.webhook.body,
@@ -198,15 +209,21 @@ export async function toPolicyWrite(
   };
 }
 
-/** The decrypted headers and signing secret, for sending only. */
+/** The decrypted destination, headers and signing secret, for sending only. */
 export async function secretsOf(
   env: Cloudflare.Env,
   row: PolicyRow,
-): Promise<{ headers: Record<string, string>; signingSecret: string | undefined }> {
+): Promise<{ url: string; headers: Record<string, string>; signingSecret: string | undefined }> {
   return {
+    url: await destinationOf(env, row),
     headers: row.headers ? await decryptHeaders(env, row.headers) : {},
     signingSecret: row.signing_secret ? await decrypt(env, row.signing_secret) : undefined,
   };
+}
+
+/** The policy's whole destination URL (decrypted when it carries a credential). */
+async function destinationOf(env: Cloudflare.Env, row: Pick<PolicyRow, "url" | "url_secret">): Promise<string> {
+  return row.url_secret ? decrypt(env, row.url_secret) : row.url;
 }
 
 /** Whether the policy wants this event: its type, and the DAG filter (names or tags; empty = all) unless `ignoreDags`. */

@@ -30,7 +30,10 @@ export type PolicyRow = {
   dag_names: string[];
   tags: string[];
   options: PolicyOptions;
+  /** The destination; masked (alerts/secret-urls.ts) when it carries a credential, which `url_secret` then holds. */
   url: string;
+  /** Encrypted: the whole URL, when it carries a credential. */
+  url_secret: string | null;
   header_names: string[];
   /** Encrypted JSON of the header values (src/auth/encryption.ts); decrypted only to send. */
   headers: string | null;
@@ -157,8 +160,8 @@ export async function insertPolicy(
 ): Promise<boolean> {
   const { meta } = await db
     .prepare(
-      `INSERT INTO alert_policies (id, name, description, enabled, event_types, dag_names, tags, options, url, header_names, headers, body, signing_secret, created_by, created_at, updated_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15) ON CONFLICT DO NOTHING`,
+      `INSERT INTO alert_policies (id, name, description, enabled, event_types, dag_names, tags, options, url, header_names, headers, body, signing_secret, url_secret, created_by, created_at, updated_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16) ON CONFLICT DO NOTHING`,
     )
     .bind(...policyBindings(policy), createdBy, at)
     .run();
@@ -170,7 +173,8 @@ export async function updatePolicy(db: D1Database, policy: PolicyWrite, at: stri
   const { meta } = await db
     .prepare(
       `UPDATE OR IGNORE alert_policies SET name = ?2, description = ?3, enabled = ?4, event_types = ?5, dag_names = ?6, tags = ?7,
-         options = ?8, url = ?9, header_names = ?10, headers = ?11, body = ?12, signing_secret = ?13, updated_at = ?14
+         options = ?8, url = ?9, header_names = ?10, headers = ?11, body = ?12, signing_secret = ?13, url_secret = ?14,
+         updated_at = ?15
        WHERE id = ?1`,
     )
     .bind(...policyBindings(policy), at)
@@ -192,6 +196,7 @@ const policyBindings = (policy: PolicyWrite) => [
   policy.headers,
   policy.body,
   policy.signing_secret,
+  policy.url_secret,
 ];
 
 export async function deletePolicy(db: D1Database, id: string): Promise<boolean> {

@@ -97,6 +97,55 @@ const eventRecorded = (runId: string) =>
   );
 
 describe("alert policies API", () => {
+  it("a destination URL that carries its credential is a secret: stored encrypted, shown masked, kept when sent back masked", async () => {
+    const { maskedUrl } = await import("../../../src/alerts/secret-urls.ts");
+    expect(maskedUrl("https://hooks.slack.com/services/T000/B000/XXXXsecret")).toBe(
+      "https://hooks.slack.com/services/••••••••",
+    );
+    expect(maskedUrl("https://discord.com/api/webhooks/123456/tokEN-value")).toBe(
+      "https://discord.com/api/webhooks/123456/••••••••",
+    );
+    expect(maskedUrl("https://x.webhook.office.com/webhookb2/a@b/IncomingWebhook/c/d")).toBe(
+      "https://x.webhook.office.com/webhookb2/••••••••",
+    );
+    expect(
+      maskedUrl("https://prod.logic.azure.com/workflows/1/triggers/manual/paths/invoke?api-version=1&sig=abc"),
+    ).toBe("https://prod.logic.azure.com/workflows/1/triggers/manual/paths/invoke?api-version=1&sig=••••••••");
+    expect(maskedUrl("https://events.pagerduty.com/v2/enqueue")).toBeUndefined();
+
+    const dag = unique("url-secret");
+    const receiver = unique("url-secret");
+    const secretUrl = `${echo}/receiver/${receiver}/200?token=url-token-0123456789`;
+    const policy = await createPolicy({ dagNames: [dag] }, { url: secretUrl });
+    const shown = `${echo}/receiver/${receiver}/200?token=••••••••`;
+    expect(policy.webhook.url).toBe(shown);
+    const stored = await env.DB.prepare("SELECT * FROM alert_policies WHERE id = ?1").bind(policy.id).first();
+    expect(JSON.stringify(stored)).not.toContain("url-token-0123456789");
+
+    // Saved again as shown, it keeps the whole URL; a masked URL pointing elsewhere is refused.
+    await ok(
+      manager.PUT("/alert-policies/{id}", {
+        ...policyPath(policy.id),
+        body: policyBody({ name: policy.name, dagNames: [dag] }, { url: shown }),
+      }),
+    );
+    expectEnvelope(
+      await manager.PUT("/alert-policies/{id}", {
+        ...policyPath(policy.id),
+        body: policyBody({ name: policy.name, dagNames: [dag] }, { url: `${echo}/receiver/other/200?token=••••••••` }),
+      }),
+      400,
+      "bad_request",
+    );
+    await failingRun(dag);
+    const [delivery] = await until(async () => {
+      const list = await deliveriesOf(policy.id);
+      return list[0]?.status === "delivered" ? list : undefined;
+    });
+    expect(JSON.stringify(delivery)).not.toContain("url-token-0123456789");
+    expect(await received(receiver)).toHaveLength(1);
+  });
+
   it("creates, reads, replaces and deletes; header values and the signing secret are never shown or stored in plain text", async () => {
     const policy = await createPolicy(
       {
@@ -241,6 +290,7 @@ const policyRow = (url: string, body: string): PolicyRow => ({
   tags: [],
   options: {},
   url,
+  url_secret: null,
   header_names: [],
   headers: null,
   body,
