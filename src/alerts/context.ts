@@ -68,7 +68,9 @@ export function tokenValues(
           ? `Job ${dag} is running longer than ${humanDuration((options.thresholdSeconds ?? 0) * 1000)}`
           : type === "JOB_RECOVERED"
             ? `Job ${dag} recovered`
-            : `Job ${dag} ${failed ? "failed" : "succeeded"}`;
+            : facts.reminder
+              ? `Job ${dag} is still failing (reminder ${facts.reminder} of ${facts.remindersAtMost})`
+              : `Job ${dag} ${failed ? "failed" : "succeeded"}`;
       Object.assign(values, {
         job_name: dag,
         run_id: facts.runId ?? "",

@@ -23,6 +23,9 @@ export type EventFacts = {
   /** The first failed step that says why, and the tail of its stderr/stdout (redacted, ≤ 2 KB). */
   failedStep?: string | undefined;
   failureOutput?: string | undefined;
+  /** A reminder of a JOB_FAILURE (1, 2, …) and how many the policy sends at most. */
+  reminder?: number | undefined;
+  remindersAtMost?: number | undefined;
   /** JOB_RECOVERED: the failed run this success follows. */
   recoveredFrom?: string | undefined;
   /** TICK_FAILURE: the minute the run was for. */

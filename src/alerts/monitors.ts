@@ -1,10 +1,18 @@
 /**
  * Alerts that come from watching rather than from a single happening, checked by the
  * every-minute cron tick: runs that have been running longer than a policy's `thresholdSeconds`
- * (once per run and policy), and metric thresholds over a window (once per crossing).
+ * (once per run and policy), metric thresholds over a window (once per crossing), and reminders
+ * of a failure while the DAG stays failed (`remindEveryMinutes`, at most `remindAtMost` times).
  */
-import { isMetricAbove, listPolicies, type PolicyRow, setMetricAbove } from "../db/alerts.ts";
-import { listRunningStartedBefore, runStatsSince } from "../db/runs.ts";
+import {
+  failureDeliveriesSince,
+  findRunFailureEvent,
+  isMetricAbove,
+  listPolicies,
+  type PolicyRow,
+  setMetricAbove,
+} from "../db/alerts.ts";
+import { listRunningStartedBefore, listStillFailing, runStatsSince } from "../db/runs.ts";
 import { emitEvent } from "./events.ts";
 import { matches } from "./policies.ts";
 import type { EventType } from "./tokens.ts";
@@ -15,7 +23,37 @@ export async function runMonitors(env: Cloudflare.Env, at: number): Promise<void
   await Promise.all([
     ...policies.filter((policy) => wants(policy, "JOB_LONG_RUNNING")).map((policy) => longRunning(env, policy, at)),
     ...policies.filter((policy) => wants(policy, "INSIGHTS_METRIC")).map((policy) => metric(env, policy, at)),
+    ...policies
+      .filter((policy) => wants(policy, "JOB_FAILURE") && policy.options.remindEveryMinutes)
+      .map((policy) => reminders(env, policy, at)),
   ]);
+}
+
+/** At most this many reminders of one failure, unless the policy says otherwise. */
+export const DEFAULT_REMIND_AT_MOST = 3;
+
+/**
+ * While a DAG's latest finished run is a failure the policy alerted about, the policy reminds
+ * every `remindEveryMinutes`, at most `remindAtMost` times; a later run (failed or not) ends
+ * the reminders of this one. Each reminder repeats the failure's own facts.
+ */
+async function reminders(env: Cloudflare.Env, policy: PolicyRow, at: number): Promise<void> {
+  const every = policy.options.remindEveryMinutes!;
+  const most = policy.options.remindAtMost ?? DEFAULT_REMIND_AT_MOST;
+  for (const failing of await listStillFailing(env.DB)) {
+    if (!matches(policy, "JOB_FAILURE", { name: failing.dag_name, tags: failing.dag_tags })) continue;
+    const sent = await failureDeliveriesSince(env.DB, policy.id, failing.dag_name, failing.finished_at);
+    // Not alerted about (yet, or at all: consecutiveFailureThreshold), or reminded enough.
+    if (sent.count === 0 || sent.count > most || !sent.last) continue;
+    if (at - Date.parse(sent.last) < every * 60_000) continue;
+    const failure = await findRunFailureEvent(env.DB, failing.run_id);
+    if (!failure) continue;
+    await emitEvent(env, {
+      id: `remind.${policy.id}.${failing.run_id}.${sent.count}`,
+      type: "JOB_FAILURE",
+      facts: { ...failure.context, reminder: sent.count, remindersAtMost: most, forPolicy: policy.id },
+    });
+  }
 }
 
 /**

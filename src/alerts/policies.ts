@@ -30,6 +30,16 @@ export const OptionsSchema = z
       .max(100)
       .optional()
       .openapi({ description: "JOB_FAILURE: alert only after this many failed runs in a row" }),
+    remindEveryMinutes: z.number().int().min(5).max(10_080).optional().openapi({
+      description: "JOB_FAILURE: while the DAG's latest run is still a failure, remind every this many minutes",
+    }),
+    remindAtMost: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .optional()
+      .openapi({ description: "JOB_FAILURE: at most this many reminders per failure (default 3)" }),
     renotifyIntervalMinutes: z
       .number()
       .int()

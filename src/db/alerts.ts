@@ -12,6 +12,8 @@ const PolicyOptionsColumn = z.looseObject({
   thresholdSeconds: z.number().optional(),
   consecutiveFailureThreshold: z.number().optional(),
   renotifyIntervalMinutes: z.number().optional(),
+  remindEveryMinutes: z.number().optional(),
+  remindAtMost: z.number().optional(),
   includeDescriptionInNotification: z.boolean().optional(),
   metric: z.enum(["failed_runs", "run_count", "mean_duration_seconds"]).optional(),
   threshold: z.number().optional(),
@@ -335,6 +337,32 @@ export async function setDeliveryStatus(
   at: string,
 ): Promise<void> {
   await db.prepare("UPDATE alert_deliveries SET status = ?2, updated_at = ?3 WHERE id = ?1").bind(id, status, at).run();
+}
+
+/** Deliveries of a policy's JOB_FAILURE alerts about a DAG since a time: how many, and the latest's time (reminders). */
+export async function failureDeliveriesSince(
+  db: D1Database,
+  policyId: string,
+  dagName: string,
+  since: string,
+): Promise<{ count: number; last: string | null }> {
+  const row = await db
+    .prepare(
+      `SELECT COUNT(*) AS count, MAX(created_at) AS last FROM alert_deliveries
+       WHERE policy_id = ?1 AND event_type = 'JOB_FAILURE' AND dag_name = ?2 AND created_at >= ?3`,
+    )
+    .bind(policyId, dagName, since)
+    .first<{ count: number; last: string | null }>();
+  return row ?? { count: 0, last: null };
+}
+
+/** A run's JOB_FAILURE event: what a reminder repeats. */
+export async function findRunFailureEvent(db: D1Database, runId: string): Promise<EventRow | null> {
+  const row = await db
+    .prepare("SELECT * FROM alert_events WHERE run_id = ?1 AND type = 'JOB_FAILURE' ORDER BY created_at LIMIT 1")
+    .bind(runId)
+    .first<EventColumns>();
+  return row && eventRow(row);
 }
 
 /** Whether a delivery of this kind (policy, event type, DAG) was created after `since`: renotifyIntervalMinutes. */

@@ -138,6 +138,23 @@ export async function listRunningStartedBefore(db: D1Database, startedBefore: st
   return results.map((row) => ({ ...row, dag_tags: parseJsonColumn(StringList, row.dag_tags, "dags.tags") }));
 }
 
+/** A DAG whose latest finished run failed: that run, and the DAG's tags (for policy filters). */
+export type StillFailing = { dag_name: string; dag_tags: string[]; run_id: string; finished_at: string };
+
+/** Every DAG whose latest finished run failed: the reminders' candidates. */
+export async function listStillFailing(db: D1Database): Promise<StillFailing[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT d.name AS dag_name, d.tags AS dag_tags, r.run_id, r.finished_at
+       FROM dag_runs r JOIN dags d ON d.id = r.dag_id
+       WHERE r.status = ?1 AND r.run_id = (
+         SELECT run_id FROM dag_runs WHERE dag_id = r.dag_id AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1)`,
+    )
+    .bind(RUN_STATUS.failed)
+    .all<Omit<StillFailing, "dag_tags"> & { dag_tags: string }>();
+  return results.map((row) => ({ ...row, dag_tags: parseJsonColumn(StringList, row.dag_tags, "dags.tags") }));
+}
+
 /** How many runs finished since then, how many of them failed, and their mean duration. */
 export type RunStats = { runs: number; failed: number | null; mean_seconds: number | null };
 

@@ -648,6 +648,36 @@ describe("event types", () => {
   const bodies = async (receiver: string) =>
     (await received(receiver)).map((request) => JSON.parse(request.body) as { text: string; details: string });
 
+  it("reminds while the DAG stays failed: every remindEveryMinutes, at most remindAtMost times", async () => {
+    const dag = unique("reminded");
+    const receiver = unique("reminded");
+    await createPolicy(
+      { dagNames: [dag], options: { remindEveryMinutes: 5, remindAtMost: 2 } },
+      {
+        url: `${echo}/receiver/${receiver}/200`,
+        body: '{"text": "{{alert_summary}}", "details": "{{failure_message}}"}',
+      },
+    );
+    await failingRun(dag);
+    await until(async () => ((await bodies(receiver)).length === 1 ? true : undefined));
+    const minutes = (n: number) => Date.now() + n * 60_000;
+    await tick(minutes(2)); // too soon
+    await tick(minutes(6));
+    await until(async () => ((await bodies(receiver)).length === 2 ? true : undefined));
+    await tick(minutes(7)); // 5 minutes after the first reminder? not yet: it was sent just now
+    await tick(minutes(12));
+    await until(async () => ((await bodies(receiver)).length === 3 ? true : undefined));
+    await tick(minutes(30)); // two reminders sent: no more
+    await laterAlertDelivered();
+    const texts = (await bodies(receiver)).map((body) => body.text);
+    expect(texts).toEqual([
+      `Job ${dag} failed`,
+      `Job ${dag} is still failing (reminder 1 of 2)`,
+      `Job ${dag} is still failing (reminder 2 of 2)`,
+    ]);
+    expect((await bodies(receiver))[1]!.details).toMatch(/^Step 'boom' failed: HTTP 500/);
+  });
+
   it("TICK_FAILURE: a schedule tick that could not start a run", async () => {
     const dag = unique("tick");
     const receiver = unique("tick");

@@ -5679,6 +5679,10 @@ export interface components {
              * @enum {string}
              */
             metric?: "failed_runs" | "run_count" | "mean_duration_seconds";
+            /** @description JOB_FAILURE: at most this many reminders per failure (default 3) */
+            remindAtMost?: number;
+            /** @description JOB_FAILURE: while the DAG's latest run is still a failure, remind every this many minutes */
+            remindEveryMinutes?: number;
             /** @description Send the same kind of alert about the same DAG at most once per this many minutes */
             renotifyIntervalMinutes?: number;
             /** @description INSIGHTS_METRIC: alert when the metric crosses this */

@@ -38,6 +38,8 @@ export type HeaderRow = { key: number; name: string; value: string; stored: bool
 export type OptionFields = {
   thresholdSeconds: string;
   consecutiveFailureThreshold: string;
+  remindEveryMinutes: string;
+  remindAtMost: string;
   renotifyIntervalMinutes: string;
   includeDescriptionInNotification: boolean;
   metric: Metric | "";
@@ -84,6 +86,8 @@ export function fromPolicy(policy: Policy | undefined): Draft {
     options: {
       thresholdSeconds: text(options.thresholdSeconds),
       consecutiveFailureThreshold: text(options.consecutiveFailureThreshold),
+      remindEveryMinutes: text(options.remindEveryMinutes),
+      remindAtMost: text(options.remindAtMost),
       renotifyIntervalMinutes: text(options.renotifyIntervalMinutes),
       includeDescriptionInNotification: options.includeDescriptionInNotification ?? false,
       metric: options.metric ?? "",
@@ -115,6 +119,8 @@ export function toInput(draft: Draft): PolicyInput {
     options: {
       thresholdSeconds: wants("JOB_LONG_RUNNING") ? number(options.thresholdSeconds) : undefined,
       consecutiveFailureThreshold: wants("JOB_FAILURE") ? number(options.consecutiveFailureThreshold) : undefined,
+      remindEveryMinutes: wants("JOB_FAILURE") ? number(options.remindEveryMinutes) : undefined,
+      remindAtMost: wants("JOB_FAILURE") ? number(options.remindAtMost) : undefined,
       renotifyIntervalMinutes: number(options.renotifyIntervalMinutes),
       includeDescriptionInNotification: options.includeDescriptionInNotification || undefined,
       metric: wants("INSIGHTS_METRIC") ? options.metric || undefined : undefined,

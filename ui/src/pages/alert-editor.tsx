@@ -627,6 +627,15 @@ function EventOptions({
           max: 100,
           placeholder: "1",
         })}
+      {wants("JOB_FAILURE") &&
+        number("remindEveryMinutes", "Remind while still failing, every (minutes)", {
+          min: 5,
+          max: 10_080,
+          placeholder: "never",
+          hint: "Until the DAG's next run; empty sends no reminders.",
+        })}
+      {wants("JOB_FAILURE") &&
+        number("remindAtMost", "At most this many reminders", { min: 1, max: 100, placeholder: "3" })}
       {wants("INSIGHTS_METRIC") && (
         <div class="stack">
           <Field id="option-metric" label="Metric">
