@@ -44,12 +44,11 @@ export async function renderDelivery(
   if (!template.ok) throw new Error(`the body template is invalid: ${template.errors[0]!.message}`);
   let values = tokenValues(env, policy, type, facts, isSample);
   // Slack reads <…> in text as links and mentions (<!channel> pings everyone): in values it is text.
-  if (isSlack(policy.url))
-    values = Object.fromEntries(Object.entries(values).map(([name, value]) => [name, escapeSlack(value)]));
-  // Discord: a value (a step's output, now) must not close the template's code block and go on
-  // as markdown — a masked link, a heading.
-  if (isDiscord(policy.url))
-    values = Object.fromEntries(Object.entries(values).map(([name, value]) => [name, breakCodeFences(value)]));
+  // Discord: a value (a step's output) must not close the template's code block and go on as
+  // markdown — a masked link, a heading.
+  const escapeValue = isSlack(policy.url) ? escapeSlack : isDiscord(policy.url) ? breakCodeFences : undefined;
+  if (escapeValue)
+    values = Object.fromEntries(Object.entries(values).map(([name, value]) => [name, escapeValue(value)]));
   let body = renderTemplate(template.tree, values);
   if (isDiscord(policy.url)) body = withDiscordMentions(policy.body, body);
   const { url, headers: stored, signingSecret } = await secretsOf(env, policy);

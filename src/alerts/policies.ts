@@ -198,6 +198,7 @@ export async function toPolicyWrite(
       value === REDACTED ? (stored[name] ?? "") : value,
     ]),
   );
+  const masked = maskedUrl(url);
   let signingSecret: string | null = null;
   if (input.webhook.signingSecret === REDACTED) signingSecret = previous?.signing_secret ?? null;
   else if (input.webhook.signingSecret) signingSecret = await encrypt(env, input.webhook.signingSecret);
@@ -210,8 +211,8 @@ export async function toPolicyWrite(
     dag_names: input.dagNames ?? [],
     tags: input.tags ?? [],
     options: input.options ?? {},
-    url: maskedUrl(url) ?? url,
-    url_secret: maskedUrl(url) === undefined ? null : await encrypt(env, url),
+    url: masked ?? url,
+    url_secret: masked === undefined ? null : await encrypt(env, url),
     header_names: Object.keys(headers),
     headers: Object.keys(headers).length > 0 ? await encrypt(env, JSON.stringify(headers)) : null,
     body: input.webhook.body,

@@ -10,7 +10,7 @@ import { type DagRow, findDag } from "../db/dags.ts";
 import { localDagSources } from "../domain/dag-spec.ts";
 import type { StartRequest, StartResult, StepInvocation, StepMessage, StepResult } from "../domain/run.ts";
 import { type NodeStatus, nodeStatusLabel, type RunStatus, runStatusLabel } from "../domain/status.ts";
-import type { SubRunNotice } from "../domain/sub-dag.ts";
+import { failedNotice, type SubRunNotice } from "../domain/sub-dag.ts";
 import { log } from "../log.ts";
 import { coordinatorFor } from "./index.ts";
 import { Outbound } from "./outbound.ts";
@@ -255,8 +255,7 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     storedDags: Map<string, Promise<DagRow | null>>,
   ): Promise<StepMessage[] | "failed"> {
     const { callerSpec, enqueue, parent } = this.#machine.subRunRequest(row);
-    const fail = (error: string) =>
-      this.#machine.subRunEnded({ childRunId: row.child_run_id, status: "failed", outputs: {}, error });
+    const fail = (error: string) => this.#machine.subRunEnded(failedNotice(row.child_run_id, error));
     try {
       const target = await this.#callTarget(row.dag, callerSpec, enqueue, storedDags);
       if ("refusal" in target) return fail(target.refusal);
@@ -347,22 +346,15 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
    */
   async #askAfterSubRuns(timer: Timer): Promise<StepMessage[]> {
     if (timer.step === "") return []; // a retry of telling callers: the commit that follows does it
-    const rows = this.#machine
-      .subRunsOf(timer.run_id)
-      .filter((row) => row.step === timer.step && row.attempt === timer.attempt && row.state !== "finished");
+    const rows = this.#store.subRuns(timer.run_id, timer.step, timer.attempt).filter((row) => row.state !== "finished");
     if (rows.length === 0) return [];
     const messages: StepMessage[] = [];
     for (const row of rows.filter((each) => each.state === "running" && each.child_key)) {
       try {
         const notice = await coordinatorFor(this.env, row.child_key!).subRunNotice(row.child_run_id);
-        if (notice === "gone") {
-          const error = "the sub-DAG run is gone (was its DAG deleted?)";
-          messages.push(
-            ...this.#machine.subRunEnded({ childRunId: row.child_run_id, status: "failed", outputs: {}, error }),
-          );
-        } else if (notice) {
-          messages.push(...this.#machine.subRunEnded(notice));
-        }
+        const ended =
+          notice === "gone" ? failedNotice(row.child_run_id, "the sub-DAG run is gone (was its DAG deleted?)") : notice;
+        if (ended) messages.push(...this.#machine.subRunEnded(ended));
       } catch (error) {
         log.warn("asking after a sub-DAG run failed", { ...this.#identity, child: row.child_run_id, error });
       }

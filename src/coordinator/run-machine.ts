@@ -10,9 +10,8 @@
  */
 import { isShellCondition, unmetPrecondition } from "../domain/conditions.ts";
 import { type Condition, type DagSpec, type HandlerEvent, parseDagSpec, type StepSpec } from "../domain/dag-spec.ts";
-import { expand } from "../domain/expand.ts";
 import { failureOutput, redactSecrets, secretValues } from "../domain/failure-output.ts";
-import { buildInvocation, runsOnRunner } from "../domain/invocation.ts";
+import { buildInvocation, runsOnRunner, withStepEnv } from "../domain/invocation.ts";
 import { paramsProblem } from "../domain/param-rules.ts";
 import { resolveParams } from "../domain/params.ts";
 import { resolveDependencies } from "../domain/plan.ts";
@@ -564,9 +563,7 @@ export class RunMachine {
     if (step.timeoutSec) {
       this.#store.setTimer("lease", node.run_id, node.name, node.attempt, Date.now() + step.timeoutSec * 1000);
     }
-    const scope = this.#scope(run, node.name);
-    for (const { key, value } of step.env) scope.set(key, expand(value, scope));
-    const planned = plannedCalls(step, scope);
+    const planned = plannedCalls(step, withStepEnv(step, this.#scope(run, node.name)));
     if ("problem" in planned) {
       const at = this.#stamp();
       const outcome = { exitCode: 1, stdout: "", stderr: planned.problem, error: planned.problem };
@@ -718,13 +715,7 @@ export class RunMachine {
   /** What a finished sub-DAG run tells its calling step: its status, outputs by variable, first error. */
   parentNotice(run: RunRecord): SubRunNotice {
     const spec = this.#spec(run);
-    const variables = new Map(spec.steps.map((step) => [step.name, step.output]));
-    const outputs = Object.fromEntries(
-      this.#store.outputs(run.id).flatMap(({ name, output }) => {
-        const variable = variables.get(name);
-        return variable ? [[variable, output] as const] : [];
-      }),
-    );
+    const outputs = Object.fromEntries(this.#outputsByVariable(run, spec));
     // Dagu 1.30.2 lists a step that failed the run (didn't continue) as `DAGU_CONTINUE_ON.<step>`.
     for (const [name, state] of this.#stepStates(run.id, spec)) {
       if (state.status === "failed" && !state.continued) outputs[`DAGU_CONTINUE_ON.${name}`] = "false";
@@ -781,9 +772,17 @@ export class RunMachine {
     );
   }
 
+  /** The `output:` values the run's steps set so far, by their variables, in step order. */
+  #outputsByVariable(run: RunRecord, spec: DagSpec): (readonly [string, string])[] {
+    const variables = new Map(spec.steps.map((step) => [step.name, step.output]));
+    return this.#store.outputs(run.id).flatMap(({ name, output }) => {
+      const variable = variables.get(name);
+      return variable ? [[variable, output] as const] : [];
+    });
+  }
+
   #scope(run: RunRecord, stepName: string): Map<string, string> {
     const spec = this.#spec(run);
-    const variables = new Map(spec.steps.map((step) => [step.name, step.output]));
     return runScope({
       dagName: this.#identity.dagName,
       runId: run.id,
@@ -793,10 +792,7 @@ export class RunMachine {
       params: run.params,
       outcome: run.outcome,
       dagEnv: spec.env,
-      outputs: this.#store.outputs(run.id).flatMap(({ name, output }) => {
-        const variable = variables.get(name);
-        return variable ? [[variable, output] as const] : [];
-      }),
+      outputs: this.#outputsByVariable(run, spec),
     });
   }
 

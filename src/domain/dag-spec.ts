@@ -1123,7 +1123,8 @@ function paramsTextOf(raw: RawStep["params"]): string {
   return entries.flatMap((entry) => (typeof entry === "string" ? [entry] : pairs(entry))).join(" ");
 }
 
-function quoteParam(value: string): string {
+/** A param value as Dagu's string form writes it: quoted (JSON-style) when it has spaces or quotes, or is empty. */
+export function quoteParam(value: string): string {
   return /[\s"']/.test(value) || value === "" ? JSON.stringify(value) : value;
 }
 

@@ -70,7 +70,7 @@ function shellCheck(condition: Condition, step: StepSpec, scope: Map<string, str
 }
 
 function buildStepInvocation({ attempt, step, scope, maxOutputSize, leaseMs }: InvocationInput): StepInvocation {
-  for (const { key, value } of step.env) scope.set(key, expand(value, scope));
+  withStepEnv(step, scope);
   const base = {
     ...attempt,
     shell: step.shell,
@@ -134,6 +134,12 @@ function buildStepInvocation({ attempt, step, scope, maxOutputSize, leaseMs }: I
       refusal: error.message,
     };
   }
+}
+
+/** The scope with the step's own env added, each value expanded with what comes before it. */
+export function withStepEnv(step: StepSpec, scope: Map<string, string>): Map<string, string> {
+  for (const { key, value } of step.env) scope.set(key, expand(value, scope));
+  return scope;
 }
 
 /** Whether the step runs on the step runner (a command or script) rather than in the Worker (http, jq, log, template). */

@@ -1,4 +1,4 @@
-import { type KeyValue, parseParamString } from "./dag-spec.ts";
+import { type KeyValue, parseParamString, quoteParam } from "./dag-spec.ts";
 
 /**
  * The params of a run: the DAG's defaults, overridden by the start request's params. Like
@@ -44,9 +44,7 @@ function fromObject(object: Record<string, unknown>): KeyValue[] {
 
 /** Dagu's `params` string for a run, as the API returns it. */
 export function formatParams(params: readonly KeyValue[]): string {
-  return params.map(({ key, value }) => (/^\d+$/.test(key) ? quote(value) : `${key}=${quote(value)}`)).join(" ");
-}
-
-function quote(value: string): string {
-  return /[\s"']/.test(value) || value === "" ? JSON.stringify(value) : value;
+  return params
+    .map(({ key, value }) => (/^\d+$/.test(key) ? quoteParam(value) : `${key}=${quoteParam(value)}`))
+    .join(" ");
 }

@@ -48,6 +48,11 @@ export type SubRunNotice = {
   error: string | undefined;
 };
 
+/** What a calling step is told of a run that could not start, or is gone: it failed, for this reason. */
+export function failedNotice(childRunId: string, error: string): SubRunNotice {
+  return { childRunId, status: "failed", outputs: {}, error };
+}
+
 /** One call a step makes: the DAG (name expanded) and its params (Dagu's string form, expanded). */
 export type SubDagCallTarget = { dag: string; params: string };
 
