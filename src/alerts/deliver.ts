@@ -9,9 +9,10 @@ import { config } from "../config.ts";
 import type { Attempt, PolicyRow } from "../db/alerts.ts";
 import { redactSecrets } from "../domain/failure-output.ts";
 import { tokenValues } from "./context.ts";
+import { destinationKind, renderBody } from "./destinations.ts";
 import type { EventFacts } from "./events.ts";
 import { REDACTED, secretsOf } from "./policies.ts";
-import { checkTemplate, renderTemplate } from "./template.ts";
+import { checkTemplate } from "./template.ts";
 import type { EventType } from "./tokens.ts";
 
 const MAX_RESPONSE_BODY = 20 * 1024;
@@ -42,16 +43,9 @@ export async function renderDelivery(
 ): Promise<Rendered> {
   const template = checkTemplate(policy.body);
   if (!template.ok) throw new Error(`the body template is invalid: ${template.errors[0]!.message}`);
-  let values = tokenValues(env, policy, type, facts, isSample);
-  // Slack reads <…> in text as links and mentions (<!channel> pings everyone): in values it is text.
-  // Discord: a value (a step's output) must not close the template's code block and go on as
-  // markdown — a masked link, a heading.
-  const escapeValue = isSlack(policy.url) ? escapeSlack : isDiscord(policy.url) ? breakCodeFences : undefined;
-  if (escapeValue)
-    values = Object.fromEntries(Object.entries(values).map(([name, value]) => [name, escapeValue(value)]));
-  let body = renderTemplate(template.tree, values);
-  if (isDiscord(policy.url)) body = withDiscordMentions(policy.body, body);
   const { url, headers: stored, signingSecret } = await secretsOf(env, policy);
+  const kind = destinationKind(policy.destination, url);
+  const body = renderBody(template.tree, policy.body, kind, tokenValues(env, policy, type, facts, isSample));
   const secretValues = Object.fromEntries(
     Object.entries(config(env).alerts.secrets).map(([name, value]) => [`env.${name}`, value]),
   );
@@ -166,39 +160,4 @@ async function standardWebhookHeaders(secret: string, id: string, body: string):
     "webhook-timestamp": timestamp,
     "webhook-signature": await standardWebhookSignature(secret, id, timestamp, new TextEncoder().encode(body)),
   };
-}
-
-function isSlack(url: string): boolean {
-  return /(^|\.)slack\.com$/.test(new URL(url).hostname);
-}
-
-/** Slack's own escaping for message text: &, < and > as entities. */
-export function escapeSlack(value: string): string {
-  return value.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
-}
-
-/** Three backticks in a value stay visible but can't open or close a code block (a zero-width space splits them). */
-export function breakCodeFences(value: string): string {
-  return value.replaceAll("```", "`\u200b`\u200b`");
-}
-
-function isDiscord(url: string): boolean {
-  const host = new URL(url).hostname;
-  return /(^|\.)discord(app)?\.com$/.test(host);
-}
-
-/**
- * Discord pings whatever mentions a message contains. Only the mentions written in the template
- * itself (like the seed's `<@&ROLE_ID>` tip) may ping; an `@everyone` inside an error message
- * must not. Unless the template sets `allowed_mentions` itself, it is set to exactly those.
- */
-export function withDiscordMentions(template: string, body: string): string {
-  const payload: unknown = JSON.parse(body);
-  if (typeof payload !== "object" || payload === null || Array.isArray(payload) || "allowed_mentions" in payload)
-    return body;
-  const literal = template.replace(/\{\{[^}]*\}\}/g, "");
-  const roles = [...new Set([...literal.matchAll(/<@&(\d+)>/g)].map((match) => match[1]!))];
-  const users = [...new Set([...literal.matchAll(/<@!?(\d+)>/g)].map((match) => match[1]!))];
-  const parse = /@(everyone|here)/.test(literal) ? ["everyone"] : [];
-  return JSON.stringify({ ...payload, allowed_mentions: { parse, roles, users } });
 }

@@ -8,6 +8,7 @@ import { config } from "../config.ts";
 import type { PolicyRow, PolicyWrite } from "../db/alerts.ts";
 import { parseJsonColumn, StringMap } from "../db/json.ts";
 import { ApiError } from "../errors.ts";
+import { DESTINATION_KINDS } from "./destinations.ts";
 import { maskedUrl, URL_MASK } from "./secret-urls.ts";
 import { checkTemplate, type TemplateProblem } from "./template.ts";
 import { EVENT_TYPES, type EventType } from "./tokens.ts";
@@ -80,6 +81,13 @@ export const PolicyInput = z
     options: OptionsSchema.optional(),
     webhook: z.strictObject({
       url: z.string().url().max(2000),
+      destination: z
+        .enum(["auto", ...DESTINATION_KINDS])
+        .optional()
+        .openapi({
+          description:
+            "What the URL is (default auto: by its host). It decides how values are escaped and how the body is fitted to the destination's limits; a generic destination gets the body as written.",
+        }),
       headers: z
         .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a valid header name"), z.string().max(8192))
         .optional(),
@@ -108,6 +116,7 @@ export const PolicySchema = PolicyInput.extend({
   options: OptionsSchema,
   webhook: z.object({
     url: z.string(),
+    destination: z.enum(["auto", ...DESTINATION_KINDS]),
     headers: z.record(z.string(), z.string()),
     body: z.string(),
     signingSecret: z.string().optional(),
@@ -217,6 +226,7 @@ export async function toPolicyWrite(
     headers: Object.keys(headers).length > 0 ? await encrypt(env, JSON.stringify(headers)) : null,
     body: input.webhook.body,
     signing_secret: signingSecret,
+    destination: input.webhook.destination ?? "auto",
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * Ready body templates for common destinations. The Discord, Jira and Linear ones follow the
  * seed (seeds/dagster-webhook-alerts.md) with its mistakes fixed: Discord's `timestamp` gets an
- * ISO time, and every value that a destination limits is cut to fit (`| truncate:N`).
+ * ISO time. No value needs a `| truncate:N`: a policy's destination kind (each preset's id) fits
+ * every body to the destination's limits when it is rendered (destinations.ts).
  */
 export type Preset = {
   id: string;
@@ -27,7 +28,7 @@ function jira(version: 2 | 3, name: string, notes: string, description: unknown)
         project: { key: "ENG" },
         issuetype: { name: "Bug" },
         priority: { name: "High" },
-        summary: "dagflare: {{alert_summary | truncate:240}}",
+        summary: "dagflare: {{alert_summary}}",
         description,
       },
     }),
@@ -44,18 +45,18 @@ export const PRESETS: readonly Preset[] = [
       "Content ≤ 2000, embed description ≤ 4096, title ≤ 256 characters. Write <@&ROLE_ID> in `content` to ping a role; mentions inside values never ping.",
     body: json({
       username: "dagflare",
-      content: "**Alert Triggered**: {{alert_summary | truncate:1900}}",
+      content: "**Alert Triggered**: {{alert_summary}}",
       embeds: [
         {
-          title: "{{alert_summary | truncate:256}}",
+          title: "{{alert_summary}}",
           url: "{{run_link}}",
-          description: "```\n{{alert_content | truncate:3900}}\n```",
+          description: "```\n{{alert_content}}\n```",
           color: 15158332,
           fields: [
-            { name: "Deployment", value: "{{deployment_name | truncate:1024}}", inline: true },
-            { name: "Policy", value: "{{alert_policy_name | truncate:1024}}", inline: true },
+            { name: "Deployment", value: "{{deployment_name}}", inline: true },
+            { name: "Policy", value: "{{alert_policy_name}}", inline: true },
           ],
-          footer: { text: "dagflare • {{deployment_url | truncate:1900}}" },
+          footer: { text: "dagflare • {{deployment_url}}" },
           timestamp: "{{start_time}}",
         },
       ],
@@ -68,10 +69,10 @@ export const PRESETS: readonly Preset[] = [
     headers: {},
     notes: "Section text ≤ 3000 characters; `text` is the notification fallback.",
     body: json({
-      text: "{{alert_summary | truncate:3000}}",
+      text: "{{alert_summary}}",
       blocks: [
-        { type: "header", text: { type: "plain_text", text: "{{alert_summary | truncate:150}}" } },
-        { type: "section", text: { type: "mrkdwn", text: "```{{alert_content | truncate:2900}}```" } },
+        { type: "header", text: { type: "plain_text", text: "{{alert_summary}}" } },
+        { type: "section", text: { type: "mrkdwn", text: "```{{alert_content}}```" } },
         {
           type: "context",
           elements: [
@@ -88,7 +89,7 @@ export const PRESETS: readonly Preset[] = [
     2,
     "Jira Cloud, API v2 (plain text)",
     "Summary: one line, ≤ 255 characters.",
-    "Error Details:\n{{alert_content | truncate:30000}}\n\nLink: {{run_link}}",
+    "Error Details:\n{{alert_content}}\n\nLink: {{run_link}}",
   ),
   jira(3, "Jira Cloud, API v3 (ADF)", "Atlassian Document Format description; summary ≤ 255 characters.", {
     type: "doc",
@@ -98,7 +99,7 @@ export const PRESETS: readonly Preset[] = [
         type: "paragraph",
         content: [
           { type: "text", text: "Details:\n", marks: [{ type: "strong" }] },
-          { type: "text", text: "{{alert_content | truncate:30000}}", marks: [{ type: "code" }] },
+          { type: "text", text: "{{alert_content}}", marks: [{ type: "code" }] },
         ],
       },
       {
@@ -120,8 +121,9 @@ export const PRESETS: readonly Preset[] = [
         "mutation CreateAlert($title: String!, $desc: String!, $team: String!) { issueCreate(input: { title: $title, description: $desc, teamId: $team, priority: 1 }) { success issue { url } } }",
       variables: {
         team: "YOUR_TEAM_UUID_HERE",
-        title: "{{alert_summary | truncate:250}}",
-        desc: "{{alert_content}}\n\n---\n**Source**: {{deployment_name}}\n**Policy**: {{alert_policy_name}}\n[Open the run]({{run_link}})",
+        title: "{{alert_summary}}",
+        // The details as a code block: a step's output reads as it was printed, not as markdown.
+        desc: "```\n{{alert_content}}\n```\n\n---\n**Source**: {{deployment_name}}\n**Policy**: {{alert_policy_name}}\n[Open the run]({{run_link}})",
       },
     }),
   },
@@ -137,7 +139,7 @@ export const PRESETS: readonly Preset[] = [
       event_action: "{{event_action}}",
       dedup_key: "dagflare/{{deployment_name}}/{{notification_type}}/{{dag_name}}",
       payload: {
-        summary: "{{alert_summary | truncate:1024}}",
+        summary: "{{alert_summary}}",
         source: "{{deployment_name}}",
         severity: "{{severity}}",
         timestamp: "{{event_time}}",
@@ -163,7 +165,7 @@ export const PRESETS: readonly Preset[] = [
             version: "1.4",
             body: [
               { type: "TextBlock", size: "Medium", weight: "Bolder", text: "{{alert_summary}}", wrap: true },
-              { type: "TextBlock", text: "{{alert_content | truncate:20000}}", wrap: true, fontType: "Monospace" },
+              { type: "TextBlock", text: "{{alert_content}}", wrap: true, fontType: "Monospace" },
               {
                 type: "FactSet",
                 facts: [

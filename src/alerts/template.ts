@@ -53,10 +53,29 @@ export function checkTemplate(text: string): TemplateCheck {
 
 /** Replaces the tokens in a string; unknown or unavailable ones become empty. */
 export function renderText(text: string, values: Readonly<Record<string, string>>): string {
-  return text.replace(TOKEN, (_whole, name: string, limit: string | undefined) => {
-    const value = SECRET_TOKEN.test(name) ? "" : (values[name] ?? "");
-    return limit === undefined ? value : truncate(value, Number(limit));
-  });
+  return text.replace(TOKEN, (_whole, name: string, limit: string | undefined) => tokenValue(values, name, limit));
+}
+
+/** A string's template text and its tokens' values (and names), apart: literal, value, literal, …, literal. */
+export function renderParts(
+  text: string,
+  values: Readonly<Record<string, string>>,
+): { literals: string[]; values: string[]; names: string[] } {
+  const parts = { literals: [] as string[], values: [] as string[], names: [] as string[] };
+  let from = 0;
+  for (const match of text.matchAll(TOKEN)) {
+    parts.literals.push(text.slice(from, match.index));
+    parts.names.push(match[1]!);
+    parts.values.push(tokenValue(values, match[1]!, match[2]));
+    from = match.index + match[0].length;
+  }
+  parts.literals.push(text.slice(from));
+  return parts;
+}
+
+function tokenValue(values: Readonly<Record<string, string>>, name: string, limit: string | undefined): string {
+  const value = SECRET_TOKEN.test(name) ? "" : (values[name] ?? "");
+  return limit === undefined ? value : truncate(value, Number(limit));
 }
 
 /** Renders a checked template to compact JSON text. */

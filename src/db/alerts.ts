@@ -1,5 +1,6 @@
 /** Alert policies, events and deliveries in D1. */
 import { z } from "zod";
+import { DESTINATION_KINDS, type DestinationChoice } from "../alerts/destinations.ts";
 import type { EventFacts } from "../alerts/events.ts";
 import { EVENT_TYPES, type EventType } from "../alerts/tokens.ts";
 import { parseJsonColumn, StringList } from "./json.ts";
@@ -42,12 +43,18 @@ export type PolicyRow = {
   body: string;
   /** Encrypted. */
   signing_secret: string | null;
+  /** How the body is escaped and fitted (alerts/destinations.ts). */
+  destination: DestinationChoice;
   created_by: string;
   created_at: string;
   updated_at: string;
 };
 
-type PolicyColumns = Omit<PolicyRow, "event_types" | "dag_names" | "tags" | "options" | "header_names"> & {
+type PolicyColumns = Omit<
+  PolicyRow,
+  "event_types" | "dag_names" | "tags" | "options" | "header_names" | "destination"
+> & {
+  destination: string;
   event_types: string;
   dag_names: string;
   tags: string;
@@ -63,7 +70,14 @@ function policyRow(row: PolicyColumns): PolicyRow {
     tags: parseJsonColumn(StringList, row.tags, "alert_policies.tags"),
     options: parseJsonColumn(PolicyOptionsColumn, row.options, "alert_policies.options"),
     header_names: parseJsonColumn(StringList, row.header_names, "alert_policies.header_names"),
+    destination: parseDestination(row.destination),
   };
+}
+
+function parseDestination(value: string): DestinationChoice {
+  const parsed = z.enum(["auto", ...DESTINATION_KINDS]).safeParse(value);
+  if (!parsed.success) throw new Error(`alert_policies.destination: unknown destination kind '${value}'`);
+  return parsed.data;
 }
 
 export type PolicyWrite = Omit<PolicyRow, "created_by" | "created_at" | "updated_at">;
@@ -162,8 +176,8 @@ export async function insertPolicy(
 ): Promise<boolean> {
   const { meta } = await db
     .prepare(
-      `INSERT INTO alert_policies (id, name, description, enabled, event_types, dag_names, tags, options, url, header_names, headers, body, signing_secret, url_secret, created_by, created_at, updated_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?16) ON CONFLICT DO NOTHING`,
+      `INSERT INTO alert_policies (id, name, description, enabled, event_types, dag_names, tags, options, url, header_names, headers, body, signing_secret, url_secret, destination, created_by, created_at, updated_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17) ON CONFLICT DO NOTHING`,
     )
     .bind(...policyBindings(policy), createdBy, at)
     .run();
@@ -176,7 +190,7 @@ export async function updatePolicy(db: D1Database, policy: PolicyWrite, at: stri
     .prepare(
       `UPDATE OR IGNORE alert_policies SET name = ?2, description = ?3, enabled = ?4, event_types = ?5, dag_names = ?6, tags = ?7,
          options = ?8, url = ?9, header_names = ?10, headers = ?11, body = ?12, signing_secret = ?13, url_secret = ?14,
-         updated_at = ?15
+         destination = ?15, updated_at = ?16
        WHERE id = ?1`,
     )
     .bind(...policyBindings(policy), at)
@@ -199,6 +213,7 @@ const policyBindings = (policy: PolicyWrite) => [
   policy.body,
   policy.signing_secret,
   policy.url_secret,
+  policy.destination,
 ];
 
 export async function deletePolicy(db: D1Database, id: string): Promise<boolean> {

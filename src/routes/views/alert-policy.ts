@@ -14,6 +14,7 @@ export function alertPolicyView(row: PolicyRow): Policy {
     options: row.options,
     webhook: {
       url: row.url,
+      destination: row.destination,
       headers: Object.fromEntries(row.header_names.map((name) => [name, REDACTED])),
       body: row.body,
       ...(row.signing_secret ? { signingSecret: REDACTED } : {}),

@@ -295,6 +295,7 @@ const policyRow = (url: string, body: string): PolicyRow => ({
   headers: null,
   body,
   signing_secret: null,
+  destination: "auto",
   created_by: "test",
   created_at: "2030-01-01T00:00:00.000Z",
   updated_at: "2030-01-01T00:00:00.000Z",
@@ -432,7 +433,9 @@ describe("rendering", () => {
     );
     const rendered = await renderDelivery(env, policy, "JOB_FAILURE", facts, "id");
     const parsed = JSON.parse(rendered.body);
-    expect(parsed.content).toBe(`<@&77> ${hostile}`);
+    // Outside a code block a value's markdown is escaped: a backslash before each special character.
+    expect(parsed.content).not.toBe(`<@&77> ${hostile}`);
+    expect(parsed.content.replace(/\\([\s\S])/g, "$1")).toBe(`<@&77> ${hostile}`);
     expect(parsed.allowed_mentions).toEqual({ parse: [], roles: ["77"], users: [] });
     expect(Object.keys(parsed)).toEqual(["content", "n", "allowed_mentions"]);
 
@@ -444,6 +447,76 @@ describe("rendering", () => {
     );
     expect(safe.content.match(/```/g)).toHaveLength(2);
     expect(safe.content).toContain("[click here](https://evil.example)");
+  });
+
+  it("the destination kind chosen for the policy decides escaping and fitting, not only the host", async () => {
+    // A Slack-compatible proxy (or GovSlack behind one) at an address that says nothing.
+    const body =
+      '{"text": "{{failure_output}}", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "<{{location_link}}|open>"}}]}';
+    const proxy = await createPolicy(
+      {},
+      { url: `${echo}/receiver/${unique("proxy")}/200`, body, destination: "slack" },
+    );
+    expect(proxy.webhook.destination).toBe("slack");
+    const asSlack = JSON.parse(
+      (await ok(manager.POST("/alert-policies/{id}/preview", { ...policyPath(proxy.id), body: {} }))).body,
+    );
+    expect(asSlack.text).toContain('npm ERR! missing script: "build" (@everyone this is sample text)');
+    // A link the template wrote around a value that has none (no location on a failure) is its label.
+    expect(asSlack.blocks[0].text.text).toBe("open");
+
+    const auto = await createPolicy({}, { url: `${echo}/receiver/${unique("auto")}/200`, body });
+    expect(auto.webhook.destination).toBe("auto");
+    const asWritten = JSON.parse(
+      (await ok(manager.POST("/alert-policies/{id}/preview", { ...policyPath(auto.id), body: {} }))).body,
+    );
+    expect(asWritten.blocks[0].text.text).toBe("<|open>");
+
+    // Values are escaped as Slack's mrkdwn wants, only for a Slack destination.
+    const mention = '{"text": "{{alert_policy_description}}"}';
+    const escaped = await createPolicy(
+      { description: "<!channel> & <https://evil.example|x>", options: { includeDescriptionInNotification: true } },
+      { url: `${echo}/receiver/${unique("esc")}/200`, body: mention, destination: "slack" },
+    );
+    const escapedBody = JSON.parse(
+      (await ok(manager.POST("/alert-policies/{id}/preview", { ...policyPath(escaped.id), body: {} }))).body,
+    );
+    expect(escapedBody.text).toBe("&lt;!channel&gt; &amp; &lt;https://evil.example|x&gt;");
+
+    const wrong = await manager.POST("/alert-policies", {
+      body: policyBody({}, { destination: "myspace" as "slack" }),
+    });
+    expectEnvelope(wrong, 400, "bad_request");
+  });
+
+  it("a real alert is fitted to its destination: a failed step's long output in a Discord message", async () => {
+    const dag = unique("loud");
+    const receiver = unique("discord");
+    await createPolicy(
+      { dagNames: [dag] },
+      {
+        url: `${echo}/receiver/${receiver}/200`,
+        destination: "discord",
+        body: '{"content": "{{failure_output}} {{failure_output}}", "embeds": [{"title": "{{alert_summary}}", "url": "{{run_link}}", "timestamp": "{{end_time}}", "fields": [{"name": "Params", "value": "{{dag_run_params}}"}]}]}',
+      },
+    );
+    // 2 KB of output's end, twice, is over Discord's 2,000 characters for `content`.
+    const runId = await createAndStart(
+      token,
+      dag,
+      "steps:\n  - name: shout\n    command: sh -c 'for i in $(seq 400); do echo \"line $i @everyone [x](https://evil.example)\" >&2; done; exit 3'\n",
+    );
+    await waitForRun(token, dag, runId);
+    const [alert] = await until(async () => ((await received(receiver)).length ? received(receiver) : undefined));
+    const sent = JSON.parse(alert!.body);
+    expect([...sent.content].length).toBeLessThanOrEqual(2000);
+    expect(sent.content).toMatch(/\.\.\./);
+    expect(sent.content).toContain("line 400 @everyone \\[x\\](https://evil.example)");
+    expect(sent.allowed_mentions).toEqual({ parse: [], roles: [], users: [] });
+    expect(sent.embeds[0].url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/runs\//);
+    expect(Date.parse(sent.embeds[0].timestamp)).not.toBeNaN();
+    // An empty value where Discord needs text gets a placeholder rather than a refusal.
+    expect(sent.embeds[0].fields[0].value).toBe("—");
   });
 });
 

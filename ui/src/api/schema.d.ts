@@ -5642,6 +5642,8 @@ export interface components {
             updatedAt: string;
             webhook?: {
                 body: string;
+                /** @enum {string} */
+                destination: "auto" | "generic" | "discord" | "slack" | "jira-v2" | "jira-v3" | "linear" | "pagerduty" | "teams";
                 headers: {
                     [key: string]: string;
                 };
@@ -5660,6 +5662,11 @@ export interface components {
             webhook: {
                 /** @description The JSON body template, as text, with {{token}}s */
                 body: string;
+                /**
+                 * @description What the URL is (default auto: by its host). It decides how values are escaped and how the body is fitted to the destination's limits; a generic destination gets the body as written.
+                 * @enum {string}
+                 */
+                destination?: "auto" | "generic" | "discord" | "slack" | "jira-v2" | "jira-v3" | "linear" | "pagerduty" | "teams";
                 headers?: {
                     [key: string]: string;
                 };
