@@ -312,6 +312,9 @@ steps:
     await page.getByLabel("Preset").selectOption({ label: "Discord" });
     await page.getByLabel("Name", { exact: true }).fill("Failures to Discord");
     await page.getByLabel("URL", { exact: true }).fill(receiverUrl);
+    // The preset names its destination: a local URL is still rendered and fitted as Discord.
+    expect(await page.getByLabel("Destination kind").inputValue()).toBe("discord");
+    await page.getByLabel("Rendered request").filter({ hasText: '"allowed_mentions"' }).waitFor();
     await page.getByRole("button", { name: "Send test" }).click();
     await page.getByRole("status").filter({ hasText: "204" }).waitFor({ timeout: 15_000 });
     expect(received).toHaveLength(1);
@@ -320,11 +323,13 @@ steps:
       username?: string;
       content?: string;
       embeds?: { title?: string; url?: string }[];
+      allowed_mentions?: unknown;
     };
     expect(sent).toMatchObject({
       username: "dagflare",
       content: expect.stringContaining("**Alert Triggered**: [TEST] "),
       embeds: [{ title: expect.stringMatching(/^\[TEST\] /), url: `${dev.url}/sample-run` }],
+      allowed_mentions: { parse: [], roles: [], users: [] },
     });
     await shot("alert-editor");
     await page.getByRole("button", { name: "Create policy" }).click();
@@ -332,7 +337,9 @@ steps:
     const policyId = new URL(page.url()).pathname.split("/")[2]!;
     const saved = await apiAs(adminToken, "GET", `/alert-policies/${policyId}`);
     expect(saved.status).toBe(200);
-    expect(saved.body).toMatchObject({ alertPolicy: { name: "Failures to Discord", webhook: { url: receiverUrl } } });
+    expect(saved.body).toMatchObject({
+      alertPolicy: { name: "Failures to Discord", webhook: { url: receiverUrl, destination: "discord" } },
+    });
     await page.goto(`${dev.url}/alerts`);
     await page.getByRole("link", { name: "Failures to Discord" }).waitFor();
     await shot("alerts");

@@ -2,6 +2,7 @@
  * The alert policy editor's model: the form's state (a draft), how it comes from a saved policy
  * and becomes the API's input, and the words the editor uses for event types.
  */
+import type { DestinationChoice, DestinationKind } from "../../../src/alerts/destinations.ts";
 import { ApiFailure, type Ok, type Schemas } from "../api/client.ts";
 import type { EditorError } from "./code-editor.tsx";
 
@@ -24,6 +25,18 @@ export const EVENT_DESCRIPTIONS: Record<EventType, string> = {
   INSIGHTS_METRIC: "A run metric crossed a threshold over a time window.",
 };
 export const EVENT_TYPES = Object.keys(EVENT_DESCRIPTIONS) as EventType[];
+
+/** The destination kinds, as the editor names them. */
+export const DESTINATION_LABELS: Record<DestinationKind, string> = {
+  discord: "Discord",
+  slack: "Slack (or Slack-compatible)",
+  "jira-v2": "Jira Cloud, API v2",
+  "jira-v3": "Jira Cloud, API v3 (ADF)",
+  linear: "Linear",
+  pagerduty: "PagerDuty Events v2",
+  teams: "Microsoft Teams",
+  generic: "Generic JSON (sent as written)",
+};
 
 export const METRICS: Record<Metric, string> = {
   failed_runs: "Failed runs",
@@ -57,6 +70,8 @@ export type Draft = {
   tags: string[];
   options: OptionFields;
   url: string;
+  /** How values are escaped and the body fitted: a kind, or `auto` (by the URL's host). */
+  destination: DestinationChoice;
   headers: HeaderRow[];
   body: string;
   /** The server's redacted value when `signingSecretStored`, else what was typed ("" for none). */
@@ -95,6 +110,7 @@ export function fromPolicy(policy: Policy | undefined): Draft {
       windowMinutes: text(options.windowMinutes),
     },
     url: policy?.webhook?.url ?? "",
+    destination: policy?.webhook?.destination ?? "auto",
     headers: Object.entries(policy?.webhook?.headers ?? {}).map(([name, value]) => headerRow(name, value, true)),
     body: policy?.webhook?.body ?? "",
     signingSecret: policy?.webhook?.signingSecret ?? "",
@@ -129,6 +145,7 @@ export function toInput(draft: Draft): PolicyInput {
     },
     webhook: {
       url: draft.url.trim(),
+      destination: draft.destination,
       headers: Object.fromEntries(headers.map((row) => [row.name.trim(), row.value])),
       body: draft.body,
       signingSecret: draft.signingSecret || undefined,

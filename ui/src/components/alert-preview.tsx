@@ -2,14 +2,15 @@
  * The body an alert would send, for a sample event. A saved policy without unsaved changes is
  * rendered by the server (POST /alert-policies/{id}/preview: a full sample event, exactly as it
  * would be sent). The API has no preview of a draft, and the draft test endpoint really sends,
- * so while editing the body is rendered here, with the server's own template code
- * (src/alerts/template.ts) and each token's example value.
+ * so while editing the body is rendered here, with the server's own rendering code
+ * (src/alerts/destinations.ts: escaped and fitted for the destination) and each token's example value.
  */
-import { checkTemplate, renderTemplate, type TemplateCheck } from "../../../src/alerts/template.ts";
+import { type DestinationChoice, destinationKind, renderBody } from "../../../src/alerts/destinations.ts";
+import { checkTemplate, type TemplateCheck } from "../../../src/alerts/template.ts";
 import { api, must } from "../api/client.ts";
 import { prettyJson } from "../lib/format.ts";
 import { useApi } from "../lib/use-api.ts";
-import type { EventType, TokenReference } from "./alert-policy-draft.ts";
+import { DESTINATION_LABELS, type EventType, type TokenReference } from "./alert-policy-draft.ts";
 import { exampleValues } from "./alert-token-picker.tsx";
 import { ErrorBanner } from "./page.tsx";
 
@@ -21,22 +22,25 @@ type Props = {
   eventType: EventType;
   /** The draft's body, already checked (the page checks it once for the preview and the editor's error marks). */
   check: TemplateCheck;
+  /** The template text `check` was made from. */
+  body: string;
   url: string;
+  destination: DestinationChoice;
   policyName: string;
   reference: TokenReference;
   /** Set when the policy is saved and unchanged: the server renders it. */
   saved?: { id: string; updatedAt: string };
 };
 
-export function AlertPreview({ eventType, check, url, policyName, reference, saved }: Props) {
+export function AlertPreview({ eventType, check, body, url, destination, policyName, reference, saved }: Props) {
   return saved ? (
     <ServerPreview id={saved.id} version={saved.updatedAt} eventType={eventType} />
   ) : (
-    <LocalPreview {...{ eventType, check, url, policyName, reference }} />
+    <LocalPreview {...{ eventType, check, body, url, destination, policyName, reference }} />
   );
 }
 
-function LocalPreview({ eventType, check, url, policyName, reference }: Omit<Props, "saved">) {
+function LocalPreview({ eventType, check, body, url, destination, policyName, reference }: Omit<Props, "saved">) {
   if (!check.ok) {
     return (
       <div class="preview">
@@ -56,10 +60,12 @@ function LocalPreview({ eventType, check, url, policyName, reference }: Omit<Pro
     is_sample: "true",
     ...(policyName.trim() ? { alert_policy_name: policyName.trim() } : {}),
   };
+  const kind = destinationKind(destination, url.trim());
+  const fitted = kind === "generic" ? "" : ` Escaped and fitted for ${DESTINATION_LABELS[kind]}, as it will be sent.`;
   return (
     <RenderedRequest
-      rendered={{ url, body: renderTemplate(check.tree, values) }}
-      caption="Rendered as you type, with each token's example value. Send test (and the saved policy's preview) use a full sample event."
+      rendered={{ url, body: renderBody(check.tree, body, kind, values) }}
+      caption={`Rendered as you type, with each token's example value.${fitted} Send test (and the saved policy's preview) use a full sample event.`}
       warnings={check.warnings}
     />
   );

@@ -2,10 +2,17 @@ import type { EditorView } from "@codemirror/view";
 import type { ComponentChildren } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
+import {
+  DESTINATION_KINDS,
+  type DestinationChoice,
+  type DestinationKind,
+  kindOfUrl,
+} from "../../../src/alerts/destinations.ts";
 import { ApiFailure, api, must, type Schemas } from "../api/client.ts";
 import { AlertDeliveries } from "../components/alert-deliveries.tsx";
 import { HeadersEditor, SigningSecretField } from "../components/alert-headers.tsx";
 import {
+  DESTINATION_LABELS,
   type Draft,
   differsFrom,
   EVENT_DESCRIPTIONS,
@@ -196,6 +203,8 @@ function PolicyEditor({
       return {
         ...current,
         body: preset.body,
+        // A preset is for one kind of destination; the generic one leaves it to the URL's host.
+        destination: preset.id === "generic" ? "auto" : (preset.id as DestinationKind),
         headers: [...current.headers, ...added.map(([name, hint]) => headerRow(name, "", false, hint))],
       };
     });
@@ -420,6 +429,26 @@ function PolicyEditor({
                     onInput={(event) => change({ url: event.currentTarget.value })}
                   />
                 </label>
+                <Field id="alert-destination" label="Destination kind">
+                  <select
+                    id="alert-destination"
+                    value={draft.destination}
+                    onChange={(event) => change({ destination: event.currentTarget.value as DestinationChoice })}
+                  >
+                    <option value="auto">
+                      Automatic, by the URL's host ({DESTINATION_LABELS[kindOfUrl(draft.url.trim())]})
+                    </option>
+                    {DESTINATION_KINDS.map((kind) => (
+                      <option key={kind} value={kind}>
+                        {DESTINATION_LABELS[kind]}
+                      </option>
+                    ))}
+                  </select>
+                </Field>
+                <p class="muted small-text">
+                  It decides how values are escaped (so they can't ping, link or break the markup) and how the body is
+                  fitted to the destination's limits. Choose it for a proxy or GovSlack, whose host says nothing.
+                </p>
                 {movedHost && (
                   <p class="notice small-text">
                     The URL now points at another host: saved header values and the signing secret don't follow it.
@@ -485,7 +514,9 @@ function PolicyEditor({
               <AlertPreview
                 eventType={sampleEvent}
                 check={check}
+                body={previewedBody}
                 url={draft.url}
+                destination={draft.destination}
                 policyName={draft.name}
                 reference={reference}
                 saved={saved && !dirty ? { id: saved.id, updatedAt: saved.updatedAt } : undefined}
