@@ -1,6 +1,6 @@
 /** The token values of one delivery: from the event's facts, the policy and the deployment. */
 import { config } from "../config.ts";
-import type { PolicyRow } from "../db/alerts.ts";
+import type { PolicyOptions, PolicyRow } from "../db/alerts.ts";
 import type { EventFacts } from "./events.ts";
 import { type EventType, GROUP_OF_EVENT, NOTIFICATION_TYPE } from "./tokens.ts";
 
@@ -11,6 +11,8 @@ const RUN_STATUS: Record<string, string> = {
   aborted: "CANCELED",
   running: "STARTED",
 };
+
+const DAY_MS = 86_400_000;
 
 /** PagerDuty's severities (critical, error, warning, info), by how much each event needs a person. */
 const SEVERITY: Record<EventType, string> = {
@@ -132,10 +134,45 @@ export function tokenValues(
       lines.push(values.alert_summary);
       break;
   }
+  values.held_count = facts.heldCount === undefined ? "" : String(facts.heldCount);
+  if (facts.heldCount !== undefined && facts.windowStart && facts.windowEnd) {
+    const held = heldBack(facts.heldCount, dag, facts.windowStart, facts.windowEnd, options.throttle);
+    values.alert_summary = `${values.alert_summary} — the latest of ${held.count} held back ${held.when}`;
+    lines.unshift(`${held.count} were held back ${held.when}; the details are the latest one's.`);
+  }
   values.alert_content = lines.join("\n");
   // A test send or preview says so wherever its summary shows: every preset, every template using it.
   if (isSample) values.alert_summary = `[TEST] ${values.alert_summary}`;
   return values;
+}
+
+/**
+ * A digest's words: "3 alerts about deploy" and "between 10:00 and 11:00 UTC (throttle: 2 per 60
+ * minutes)" — with the dates when the window is a whole day or crosses midnight.
+ */
+function heldBack(
+  count: number,
+  dag: string,
+  windowStart: string,
+  windowEnd: string,
+  throttle: PolicyOptions["throttle"],
+): { count: string; when: string } {
+  const start = new Date(windowStart);
+  const end = new Date(windowEnd);
+  const withinDay =
+    end.getTime() - start.getTime() < DAY_MS &&
+    start.toISOString().slice(0, 10) === new Date(end.getTime() - 1).toISOString().slice(0, 10);
+  const at = (date: Date) => {
+    const time = date.toISOString().slice(11, 16);
+    if (withinDay) return time;
+    const day = date.toLocaleString("en-US", { month: "short", day: "numeric", timeZone: "UTC" });
+    return `${day} ${time}`;
+  };
+  const limit = throttle ? ` (throttle: ${throttle.max} per ${throttle.windowMinutes} minutes)` : "";
+  return {
+    count: `${count} alert${count === 1 ? "" : "s"}${dag ? ` about ${dag}` : ""}`,
+    when: `between ${at(start)} and ${at(end)} UTC${limit}`,
+  };
 }
 
 /** "5 minutes", "1 hour 2 minutes", "42 seconds". */

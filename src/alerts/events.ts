@@ -38,8 +38,15 @@ export type EventFacts = {
   metric?: string | undefined;
   threshold?: number | undefined;
   value?: number | undefined;
-  /** An event about one policy only (long-running, metric): no other policy matches it. */
+  /** An event about one policy only (long-running, metric, digest): no other policy matches it. */
   forPolicy?: string | undefined;
+  /**
+   * A throttle's digest (alerts/throttle.ts): how many alerts the policy held back about the DAG
+   * in the window, whose latest this event repeats.
+   */
+  heldCount?: number | undefined;
+  windowStart?: string | undefined;
+  windowEnd?: string | undefined;
 };
 
 export type AlertEvent = { id: string; type: EventType; facts: EventFacts };

@@ -1,20 +1,25 @@
 /**
  * Alerts that come from watching rather than from a single happening, checked by the
  * every-minute cron tick: runs that have been running longer than a policy's `thresholdSeconds`
- * (once per run and policy), metric thresholds over a window (once per crossing), and reminders
- * of a failure while the DAG stays failed (`remindEveryMinutes`, at most `remindAtMost` times).
+ * (once per run and policy), metric thresholds over a window (once per crossing), reminders
+ * of a failure while the DAG stays failed (`remindEveryMinutes`, at most `remindAtMost` times),
+ * and the digests of throttled alerts once their window has closed (`throttle`).
  */
 import {
   failureDeliveriesSince,
+  findEvent,
   findRunFailureEvent,
   isMetricAbove,
+  listClosedHeldGroups,
   listPolicies,
   type PolicyRow,
+  releaseHeld,
   setMetricAbove,
 } from "../db/alerts.ts";
 import { listRunningStartedBefore, listStillFailing, runStatsSince } from "../db/runs.ts";
 import { emitEvent } from "./events.ts";
 import { matches } from "./policies.ts";
+import { digestId } from "./throttle.ts";
 import type { EventType } from "./tokens.ts";
 
 export async function runMonitors(env: Cloudflare.Env, at: number): Promise<void> {
@@ -26,7 +31,37 @@ export async function runMonitors(env: Cloudflare.Env, at: number): Promise<void
     ...policies
       .filter((policy) => wants(policy, "JOB_FAILURE") && policy.options.remindEveryMinutes)
       .map((policy) => reminders(env, policy, at)),
+    digests(env, policies, at),
   ]);
+}
+
+/**
+ * One digest per (policy, DAG, window) of the alerts a throttle held back, once the window has
+ * closed: the latest held event's type and facts, with how many were held and when. Emitted
+ * before the held rows are deleted, so a failure between the two sends nothing twice: the digest's
+ * id is stable. A policy disabled since sends nothing, so its held alerts are dropped; a deleted
+ * one's went with it. Each window's digest goes out when that window closes, whatever the
+ * throttle is now.
+ */
+async function digests(env: Cloudflare.Env, enabled: PolicyRow[], at: number): Promise<void> {
+  for (const group of await listClosedHeldGroups(env.DB, new Date(at).toISOString())) {
+    const policy = enabled.find((candidate) => candidate.id === group.policy_id);
+    const latest = policy && (await findEvent(env.DB, group.latest_event_id));
+    if (policy && latest) {
+      await emitEvent(env, {
+        id: digestId(policy.id, group.dag_name, group.window_start),
+        type: latest.type,
+        facts: {
+          ...latest.context,
+          forPolicy: policy.id,
+          heldCount: group.held_count,
+          windowStart: group.window_start,
+          windowEnd: group.window_end,
+        },
+      });
+    }
+    await releaseHeld(env.DB, group.policy_id, group.event_ids);
+  }
 }
 
 /** At most this many reminders of one failure, unless the policy says otherwise. */

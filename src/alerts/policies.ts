@@ -47,6 +47,23 @@ export const OptionsSchema = z
       .min(1)
       .optional()
       .openapi({ description: "Send the same kind of alert about the same DAG at most once per this many minutes" }),
+    throttle: z
+      .strictObject({
+        max: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000)
+          .openapi({ description: "At most this many alerts per window about one DAG" }),
+        windowMinutes: z.number().int().min(1).max(1440).openapi({
+          description: "The window, aligned to the clock in UTC (60: each clock hour; 1440: each UTC day)",
+        }),
+      })
+      .optional()
+      .openapi({
+        description:
+          "Every event type: at most max alerts per window about one DAG (events about no DAG count together); the rest are held back and counted in one digest alert ({{held_count}}) when the window closes",
+      }),
     includeDescriptionInNotification: z
       .boolean()
       .optional()

@@ -66,6 +66,12 @@ export const TOKENS: readonly TokenInfo[] = [
     "error",
   ),
   token("global", "is_sample", "true for a test send or preview (its alert_summary then starts with [TEST])", "false"),
+  token(
+    "global",
+    "held_count",
+    "A throttle's digest: how many alerts about the DAG the policy held back in the window, this one the latest (empty on any other alert)",
+    "3",
+  ),
   token("job", "job_name", "The DAG's name", "deploy"),
   token("job", "run_id", "The run's id (dagRunId)", "01938f4e-…"),
   token("job", "run_link", "URL of the run's page", "https://dagflare.example.com/runs/deploy/01938f4e-…"),

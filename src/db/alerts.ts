@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { DESTINATION_KINDS, type DestinationChoice } from "../alerts/destinations.ts";
 import type { EventFacts } from "../alerts/events.ts";
+import { DIGEST_ID_PREFIX, type ThrottleWindow } from "../alerts/throttle.ts";
 import { EVENT_TYPES, type EventType } from "../alerts/tokens.ts";
 import { parseJsonColumn, StringList } from "./json.ts";
 
@@ -13,6 +14,7 @@ const PolicyOptionsColumn = z.looseObject({
   thresholdSeconds: z.number().optional(),
   consecutiveFailureThreshold: z.number().optional(),
   renotifyIntervalMinutes: z.number().optional(),
+  throttle: z.object({ max: z.number(), windowMinutes: z.number() }).optional(),
   remindEveryMinutes: z.number().optional(),
   remindAtMost: z.number().optional(),
   includeDescriptionInNotification: z.boolean().optional(),
@@ -245,14 +247,22 @@ export async function findEvent(db: D1Database, id: string): Promise<EventRow | 
   return row && eventRow(row);
 }
 
+/** A policy to create a delivery for; a throttled one only while it has room in the event's window. */
+export type DeliveryTarget = { policyId: string; throttle?: ({ max: number } & ThrottleWindow) | undefined };
+
 /**
  * Creates the (event, policy) deliveries that don't exist yet and returns only those: an event
- * announced twice must not have its deliveries sent twice.
+ * announced twice must not have its deliveries sent twice. For a throttled policy the delivery
+ * is created only while fewer than `max` deliveries about the event's DAG belong to the window
+ * (digests aside), and otherwise the event is held for the window's digest. The count and the
+ * insert are one statement, in one batch with the hold, and D1 runs statements one at a time:
+ * fan-outs at the same moment can't both take the last place. An event held once stays held
+ * (it is never delivered too), and one delivered is never held.
  */
 export async function createDeliveries(
   db: D1Database,
   event: EventRow,
-  policyIds: string[],
+  targets: DeliveryTarget[],
   at: string,
   includePending = false,
 ): Promise<string[]> {
@@ -260,16 +270,40 @@ export async function createDeliveries(
     `INSERT OR IGNORE INTO alert_deliveries (id, policy_id, event_id, event_type, dag_name, run_id, status, created_at, updated_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)`,
   );
-  const ids = policyIds.map((policyId) => deliveryId(event.id, policyId));
-  const results =
-    ids.length === 0
-      ? []
-      : await db.batch(
-          ids.map((id, index) =>
-            insert.bind(id, policyIds[index], event.id, event.type, event.dag_name, event.run_id, at),
-          ),
-        );
-  if (!includePending) return ids.filter((_id, index) => results[index]!.meta.changes > 0);
+  // The window is the events' time (alert_events.created_at); the deliveries' own time only
+  // narrows the search to the policy's recent ones, through its index: a delivery is made after its event.
+  const insertWithinThrottle = db.prepare(
+    `INSERT OR IGNORE INTO alert_deliveries (id, policy_id, event_id, event_type, dag_name, run_id, status, created_at, updated_at)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7
+     WHERE NOT EXISTS (SELECT 1 FROM alert_held WHERE policy_id = ?2 AND event_id = ?3)
+       AND (SELECT COUNT(*) FROM alert_deliveries d JOIN alert_events e ON e.id = d.event_id
+            WHERE d.policy_id = ?2 AND d.dag_name IS ?5 AND d.created_at >= ?8
+              AND e.created_at >= ?8 AND e.created_at < ?9 AND d.event_id NOT LIKE ?11) < ?10`,
+  );
+  const hold = db.prepare(
+    `INSERT OR IGNORE INTO alert_held (policy_id, event_id, dag_name, window_start, window_end, held_at)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6
+     WHERE NOT EXISTS (SELECT 1 FROM alert_deliveries WHERE event_id = ?2 AND policy_id = ?1)`,
+  );
+  const statements: D1PreparedStatement[] = [];
+  const inserts: { id: string; statement: number }[] = [];
+  for (const { policyId, throttle } of targets) {
+    const id = deliveryId(event.id, policyId);
+    inserts.push({ id, statement: statements.length });
+    const delivery = [id, policyId, event.id, event.type, event.dag_name, event.run_id, at] as const;
+    if (!throttle) {
+      statements.push(insert.bind(...delivery));
+      continue;
+    }
+    statements.push(
+      insertWithinThrottle.bind(...delivery, throttle.start, throttle.end, throttle.max, `${DIGEST_ID_PREFIX}%`),
+      // Right after its insert: held exactly when the throttle refused the delivery.
+      hold.bind(policyId, event.id, event.dag_name, throttle.start, throttle.end, at),
+    );
+  }
+  const results = statements.length === 0 ? [] : await db.batch(statements);
+  if (!includePending)
+    return inserts.filter(({ statement }) => results[statement]!.meta.changes > 0).map(({ id }) => id);
   // After a failed fan-out, deliveries it created may never have been queued: send the pending ones again.
   const { results: pending } = await db
     .prepare(
@@ -278,6 +312,45 @@ export async function createDeliveries(
     .bind(event.id)
     .all<{ id: string }>();
   return pending.map((row) => row.id);
+}
+
+/** The alerts a policy's throttle held back about one DAG in one window: what its digest sums up. */
+export type HeldGroup = {
+  policy_id: string;
+  dag_name: string | null;
+  window_start: string;
+  window_end: string;
+  held_count: number;
+  /** The held event that happened last: the digest repeats its type and facts. */
+  latest_event_id: string;
+  event_ids: string[];
+};
+
+/** Every held group whose window had closed by `at`. */
+export async function listClosedHeldGroups(db: D1Database, at: string): Promise<HeldGroup[]> {
+  // With one max() in the query, SQLite takes the bare e.id from the row that has the maximum.
+  const { results } = await db
+    .prepare(
+      `SELECT h.policy_id, h.dag_name, h.window_start, h.window_end, COUNT(*) AS held_count,
+              e.id AS latest_event_id, MAX(e.created_at) AS latest_at, json_group_array(h.event_id) AS event_ids
+       FROM alert_held h JOIN alert_events e ON e.id = h.event_id
+       WHERE h.window_end <= ?1
+       GROUP BY h.policy_id, h.dag_name, h.window_start, h.window_end`,
+    )
+    .bind(at)
+    .all<Omit<HeldGroup, "event_ids"> & { event_ids: string }>();
+  return results.map((row) => ({
+    ...row,
+    event_ids: parseJsonColumn(StringList, row.event_ids, "alert_held.event_id"),
+  }));
+}
+
+/** Forgets these held events of the policy (their digest is out, or will never be). */
+export async function releaseHeld(db: D1Database, policyId: string, eventIds: string[]): Promise<void> {
+  await db
+    .prepare("DELETE FROM alert_held WHERE policy_id = ?1 AND event_id IN (SELECT value FROM json_each(?2))")
+    .bind(policyId, JSON.stringify(eventIds))
+    .run();
 }
 
 /** Stable per (event, policy): a redelivered event message finds the same deliveries. */
@@ -354,7 +427,10 @@ export async function setDeliveryStatus(
   await db.prepare("UPDATE alert_deliveries SET status = ?2, updated_at = ?3 WHERE id = ?1").bind(id, status, at).run();
 }
 
-/** Deliveries of a policy's JOB_FAILURE alerts about a DAG since a time: how many, and the latest's time (reminders). */
+/**
+ * Deliveries of a policy's JOB_FAILURE alerts about a DAG since a time: how many, and the
+ * latest's time (reminders). A throttle's digest is no reminder: it isn't counted.
+ */
 export async function failureDeliveriesSince(
   db: D1Database,
   policyId: string,
@@ -364,9 +440,9 @@ export async function failureDeliveriesSince(
   const row = await db
     .prepare(
       `SELECT COUNT(*) AS count, MAX(created_at) AS last FROM alert_deliveries
-       WHERE policy_id = ?1 AND event_type = 'JOB_FAILURE' AND dag_name = ?2 AND created_at >= ?3`,
+       WHERE policy_id = ?1 AND event_type = 'JOB_FAILURE' AND dag_name = ?2 AND created_at >= ?3 AND event_id NOT LIKE ?4`,
     )
-    .bind(policyId, dagName, since)
+    .bind(policyId, dagName, since, `${DIGEST_ID_PREFIX}%`)
     .first<{ count: number; last: string | null }>();
   return row ?? { count: 0, last: null };
 }

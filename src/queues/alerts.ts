@@ -8,10 +8,12 @@
 import { nextDelay, type Rendered, renderDelivery, retrySchedule, send } from "../alerts/deliver.ts";
 import type { AlertMessage } from "../alerts/events.ts";
 import { matches } from "../alerts/policies.ts";
+import { isDigest, windowOf } from "../alerts/throttle.ts";
 import type { EventType } from "../alerts/tokens.ts";
 import {
   claimDelivery,
   createDeliveries,
+  type DeliveryTarget,
   failIfPending,
   findDelivery,
   findEvent,
@@ -72,6 +74,7 @@ export async function consumeDeadAlerts(batch: MessageBatch<AlertMessage>, env: 
 /**
  * Creates the event's deliveries (once per policy, however often this runs) and queues the new
  * ones; a redelivered message (an earlier fan-out may have failed half-way) queues every pending one.
+ * A throttled policy past its alerts for the window holds the event for the window's digest.
  */
 async function fanOut(env: Cloudflare.Env, eventId: string, redelivered: boolean): Promise<void> {
   // Most events match no policy: find that out with one read before loading anything else.
@@ -87,25 +90,27 @@ async function fanOut(env: Cloudflare.Env, eventId: string, redelivered: boolean
     : event.dag_name
       ? { name: event.dag_name, tags: [] }
       : undefined;
-  const policies: PolicyRow[] = [];
+  const digest = isDigest(event.id);
+  const targets: DeliveryTarget[] = [];
   for (const policy of candidates) {
-    // An event about one policy (long-running, metric) was already filtered by that policy.
+    // An event about one policy (long-running, metric, digest) was already filtered by that policy.
     if (facts.forPolicy !== undefined && facts.forPolicy !== policy.id) continue;
     const wanted = facts.forPolicy !== undefined ? matches(policy, type, undefined, true) : matches(policy, type, dag);
-    if (
-      wanted &&
+    if (!wanted) continue;
+    // A digest stands for alerts that passed these checks already: it is never filtered again, nor throttled.
+    if (digest) targets.push({ policyId: policy.id });
+    else if (
       (await thresholdReached(env, policy, type, dagRow?.id)) &&
       !(await notifiedRecently(env, policy, type, event.dag_name))
-    )
-      policies.push(policy);
+    ) {
+      const { throttle } = policy.options;
+      targets.push({
+        policyId: policy.id,
+        throttle: throttle && { max: throttle.max, ...windowOf(throttle, event.created_at) },
+      });
+    }
   }
-  const ids = await createDeliveries(
-    env.DB,
-    event,
-    policies.map((policy) => policy.id),
-    now(),
-    redelivered,
-  );
+  const ids = await createDeliveries(env.DB, event, targets, now(), redelivered);
   if (ids.length > 0)
     await env.ALERTS.sendBatch(
       ids.map((deliveryId) => ({

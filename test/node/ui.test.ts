@@ -331,6 +331,14 @@ steps:
       embeds: [{ title: expect.stringMatching(/^\[TEST\] /), url: `${dev.url}/sample-run` }],
       allowed_mentions: { parse: [], roles: [], users: [] },
     });
+    // A throttle needs both of its fields: with one, the form doesn't save.
+    const throttleMax = page.getByLabel("Throttle: at most this many alerts per DAG");
+    const throttleWindow = page.getByLabel("Per window of (minutes)");
+    await throttleMax.fill("5");
+    await page.getByRole("button", { name: "Create policy" }).click();
+    await page.locator("#option-throttleWindowMinutes:invalid").waitFor();
+    expect(new URL(page.url()).pathname).toBe("/alerts/new");
+    await throttleWindow.fill("60");
     await shot("alert-editor");
     await page.getByRole("button", { name: "Create policy" }).click();
     await page.waitForURL((url) => /^\/alerts\/[^/]+$/.test(url.pathname) && url.pathname !== "/alerts/new");
@@ -338,8 +346,13 @@ steps:
     const saved = await apiAs(adminToken, "GET", `/alert-policies/${policyId}`);
     expect(saved.status).toBe(200);
     expect(saved.body).toMatchObject({
-      alertPolicy: { name: "Failures to Discord", webhook: { url: receiverUrl, destination: "discord" } },
+      alertPolicy: {
+        name: "Failures to Discord",
+        webhook: { url: receiverUrl, destination: "discord" },
+        options: { throttle: { max: 5, windowMinutes: 60 } },
+      },
     });
+    expect([await throttleMax.inputValue(), await throttleWindow.inputValue()]).toEqual(["5", "60"]);
     await page.goto(`${dev.url}/alerts`);
     await page.getByRole("link", { name: "Failures to Discord" }).waitFor();
     await shot("alerts");

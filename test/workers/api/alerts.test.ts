@@ -3,11 +3,18 @@
  * payloads, delivery through the ALERTS queue to a real receiver on 127.0.0.1 with the full retry
  * matrix, Standard Webhooks signatures, and secrets that never show.
  */
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  createScheduledController,
+  getQueueResult,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import type { PolicyRow } from "../../../src/db/alerts.ts";
+import type { AlertMessage } from "../../../src/alerts/events.ts";
+import { insertEvent, type PolicyRow } from "../../../src/db/alerts.ts";
 import { RUN_STATUS } from "../../../src/domain/status.ts";
 import worker from "../../../src/index.ts";
 import {
@@ -712,12 +719,14 @@ steps:
   });
 });
 
+/** The every-minute cron tick at a time of the test's choosing: monitors, reminders and digests run on it. */
+async function tick(scheduledTime: number): Promise<void> {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ scheduledTime, cron: "* * * * *" }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
 describe("event types", () => {
-  async function tick(scheduledTime: number): Promise<void> {
-    const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ scheduledTime, cron: "* * * * *" }), env, ctx);
-    await waitOnExecutionContext(ctx);
-  }
   const bodies = async (receiver: string) =>
     (await received(receiver)).map((request) => JSON.parse(request.body) as { text: string; details: string });
 
@@ -861,4 +870,262 @@ describe("event types", () => {
       details: expect.stringContaining("no step runner configured"),
     });
   });
+});
+
+describe("throttle", () => {
+  type Alert = { text: string; held: string; details: string };
+  const THROTTLED_BODY = '{"text": "{{alert_summary}}", "held": "{{held_count}}", "details": "{{alert_content}}"}';
+  const HOUR_MS = 3_600_000;
+  const alerts = async (receiver: string) =>
+    (await received(receiver)).map((request) => JSON.parse(request.body) as Alert);
+  const digestsSent = async (receiver: string, count: number) =>
+    until(async () => {
+      const digests = (await alerts(receiver)).filter((alert) => alert.held !== "");
+      return digests.length === count ? digests : undefined;
+    });
+  type Held = { event_id: string; dag_name: string | null; window_start: string; window_end: string };
+  const heldOf = async (policyId: string) =>
+    (
+      await env.DB.prepare(
+        "SELECT event_id, dag_name, window_start, window_end FROM alert_held WHERE policy_id = ?1 ORDER BY event_id",
+      )
+        .bind(policyId)
+        .all<Held>()
+    ).results;
+
+  const throttledPolicyBody = (
+    dagNames: string[],
+    throttle: { max: number; windowMinutes: number },
+    receiver: string,
+  ) =>
+    policyBody({ dagNames, options: { throttle } }, { url: `${echo}/receiver/${receiver}/200`, body: THROTTLED_BODY });
+  const throttledPolicy = async (dagNames: string[], max: number, receiver: string) =>
+    (
+      await ok(
+        manager.POST("/alert-policies", { body: throttledPolicyBody(dagNames, { max, windowMinutes: 60 }, receiver) }),
+        201,
+      )
+    ).alertPolicy;
+
+  /**
+   * JOB_FAILURE events recorded as emitEvent records a run's, dated in the previous clock hour: a
+   * window that has closed, which the next tick digests. They are fanned out when the test says.
+   */
+  async function pastFailures(dag: string | null, count: number, forPolicy?: string): Promise<string[]> {
+    const previousHour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - HOUR_MS;
+    const ids: string[] = [];
+    for (let index = 0; index < count; index++) {
+      const id = unique("past-failure");
+      await insertEvent(env.DB, {
+        id,
+        type: "JOB_FAILURE",
+        dag_name: dag,
+        run_id: id,
+        context: { dagName: dag ?? undefined, runId: id, runStatus: "failed", error: `failure ${index}`, forPolicy },
+        created_at: new Date(previousHour + (index + 1) * 1000).toISOString(),
+      });
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  /** The ALERTS consumer given these events' messages in one batch: their fan-outs run at the same time. */
+  async function fanOut(eventIds: string[], attempts = 1): Promise<void> {
+    const batch = createMessageBatch<AlertMessage>(
+      "dagflare-alerts",
+      eventIds.map((eventId) => ({
+        id: `${eventId}.${attempts}`,
+        timestamp: new Date(),
+        attempts,
+        body: { kind: "event", eventId },
+      })),
+    );
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env, ctx);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toHaveLength(eventIds.length);
+  }
+
+  /**
+   * What the test sends must fall in one clock window: when less than `room` of the current one is
+   * left, wait for the next (a few seconds an hour).
+   */
+  async function windowWithRoom(windowMinutes: number, room: number): Promise<void> {
+    const length = windowMinutes * 60_000;
+    const left = length - (Date.now() % length);
+    if (left < room) await new Promise((resolve) => setTimeout(resolve, left));
+  }
+
+  it("is validated: max 1..1000 and windowMinutes 1..1440, both required; the policy shows it as saved", async () => {
+    const refused: [throttle: Record<string, number>, field: string][] = [
+      [{ max: 0, windowMinutes: 60 }, "options.throttle.max"],
+      [{ max: 1001, windowMinutes: 60 }, "options.throttle.max"],
+      [{ max: 2 }, "options.throttle.windowMinutes"],
+      [{ max: 2, windowMinutes: 0 }, "options.throttle.windowMinutes"],
+      [{ max: 2, windowMinutes: 1441 }, "options.throttle.windowMinutes"],
+      [{ max: 2, windowMinutes: 60, burst: 5 }, "options.throttle: unknown field(s) burst"],
+    ];
+    for (const [throttle, field] of refused) {
+      const answer = await call("POST", "/alert-policies", {
+        token,
+        body: { ...policyBody(), options: { throttle } },
+      });
+      expect(expectEnvelope(answer, 400, "bad_request").message, JSON.stringify(throttle)).toContain(field);
+    }
+    const policy = (
+      await ok(
+        manager.POST("/alert-policies", {
+          body: throttledPolicyBody([unique("quiet-dag")], { max: 1000, windowMinutes: 1440 }, unique("r")),
+        }),
+        201,
+      )
+    ).alertPolicy;
+    expect((await ok(viewer.GET("/alert-policies/{id}", policyPath(policy.id)))).alertPolicy.options).toEqual({
+      throttle: { max: 1000, windowMinutes: 1440 },
+    });
+  });
+
+  it("five failing runs of a DAG: two alerts, three held back, another DAG's are its own; when the window closes one digest says so, once", async () => {
+    const dag = unique("throttled");
+    const other = unique("throttled-other");
+    const receiver = unique("throttled");
+    const policy = await throttledPolicy([dag, other], 2, receiver);
+    await windowWithRoom(60, 15_000);
+    const runs = [(await failingRun(dag)).dagRunId];
+    while (runs.length < 5) {
+      const runId = await startAgain(dag);
+      await waitForRun(token, dag, runId);
+      runs.push(runId);
+    }
+    await failingRun(other);
+    const held = await until(async () => {
+      const rows = await heldOf(policy.id);
+      return rows.length === 3 ? rows : undefined;
+    });
+    const sent = await until(async () => {
+      const got = await alerts(receiver);
+      return got.length === 3 ? got : undefined;
+    });
+    expect(sent.map((alert) => [alert.text, alert.held]).sort()).toEqual([
+      [`Job ${dag} failed`, ""],
+      [`Job ${dag} failed`, ""],
+      [`Job ${other} failed`, ""],
+    ]);
+    expect(held.map((row) => [row.dag_name, row.window_start])).toEqual(held.map(() => [dag, held[0]!.window_start]));
+    const { window_start: start, window_end: end } = held[0]!;
+    expect(Date.parse(end) - Date.parse(start)).toBe(HOUR_MS);
+    expect(Date.parse(start) % HOUR_MS).toBe(0); // a clock hour
+
+    // The tick before the window has closed sends nothing.
+    await tick(Date.parse(end) - 60_000);
+    await laterAlertDelivered();
+    expect(await alerts(receiver)).toHaveLength(3);
+    expect(await heldOf(policy.id)).toHaveLength(3);
+
+    await tick(Date.parse(end));
+    const [digest] = await digestsSent(receiver, 1);
+    const window = `between ${start.slice(11, 16)} and ${end.slice(11, 16)} UTC (throttle: 2 per 60 minutes)`;
+    expect(digest!.held).toBe("3");
+    expect(digest!.text).toBe(`Job ${dag} failed — the latest of 3 alerts about ${dag} held back ${window}`);
+    expect(digest!.details.split("\n").slice(0, 2)).toEqual([
+      `3 alerts about ${dag} were held back ${window}; the details are the latest one's.`,
+      expect.stringMatching(/^Error: Step 'boom' failed: HTTP 500/),
+    ]);
+    // It is the policy's own delivery, about the latest run, though the window had no room left.
+    const [newest] = await deliveriesOf(policy.id);
+    expect(newest).toMatchObject({ eventType: "JOB_FAILURE", dagName: dag, dagRunId: runs[4], status: "delivered" });
+    expect(await heldOf(policy.id)).toEqual([]);
+
+    await tick(Date.parse(end) + 60_000);
+    await laterAlertDelivered();
+    expect(await alerts(receiver)).toHaveLength(4);
+  }, 60_000);
+
+  it("fan-outs at the same moment never pass max; events about no DAG count together", async () => {
+    const dag = unique("crowded");
+    const receiver = unique("crowded");
+    const policy = await throttledPolicy([dag], 3, receiver);
+    const events = [...(await pastFailures(dag, 8)), ...(await pastFailures(null, 4, policy.id))];
+    await fanOut(events);
+    const count = <T>(rows: T[], dagOf: (row: T) => string | null) => ({
+      dag: rows.filter((row) => dagOf(row) === dag).length,
+      none: rows.filter((row) => dagOf(row) === null).length,
+    });
+    expect(count(await deliveriesOf(policy.id), (delivery) => delivery.dagName)).toEqual({ dag: 3, none: 3 });
+    expect(count(await heldOf(policy.id), (row) => row.dag_name)).toEqual({ dag: 5, none: 1 });
+
+    // All of them again (the queue delivers a message again when its consumer failed): nothing changes.
+    await fanOut(events, 2);
+    expect(count(await deliveriesOf(policy.id), (delivery) => delivery.dagName)).toEqual({ dag: 3, none: 3 });
+    expect(count(await heldOf(policy.id), (row) => row.dag_name)).toEqual({ dag: 5, none: 1 });
+
+    await tick(Date.now()); // their window closed with the last hour
+    const digests = await digestsSent(receiver, 2);
+    expect(digests.map((digest) => digest.held).sort()).toEqual(["1", "5"]);
+    expect(digests.find((digest) => digest.held === "5")!.text).toContain(
+      `the latest of 5 alerts about ${dag} held back`,
+    );
+    expect(digests.find((digest) => digest.held === "1")!.text).toContain("the latest of 1 alert held back");
+  }, 20_000);
+
+  it("a redelivered event counts once; an event held stays held, even once the throttle has room again", async () => {
+    const dag = unique("redelivered");
+    const receiver = unique("redelivered");
+    const policy = await throttledPolicy([dag], 2, receiver);
+    const [first, second, third, fourth] = (await pastFailures(dag, 4)) as [string, string, string, string];
+    await fanOut([first]);
+    await fanOut([first], 2);
+    expect(await heldOf(policy.id)).toEqual([]);
+    await fanOut([second]);
+    await fanOut([third]);
+    await fanOut([third], 2);
+    expect((await heldOf(policy.id)).map((row) => row.event_id)).toEqual([third]);
+
+    await ok(
+      manager.PUT("/alert-policies/{id}", {
+        ...policyPath(policy.id),
+        body: { ...throttledPolicyBody([dag], { max: 3, windowMinutes: 60 }, receiver), name: policy.name },
+      }),
+    );
+    await fanOut([third], 3);
+    await fanOut([fourth]);
+    expect((await heldOf(policy.id)).map((row) => row.event_id)).toEqual([third]);
+    expect((await deliveriesOf(policy.id)).map((delivery) => delivery.dagRunId).sort()).toEqual(
+      [first, second, fourth].sort(),
+    );
+    await tick(Date.now());
+    expect((await digestsSent(receiver, 1))[0]!.held).toBe("1");
+  }, 20_000);
+
+  it("held alerts of a policy disabled since are dropped; a policy whose throttle was removed still sends its digest", async () => {
+    const dag = unique("changed");
+    const [disabledReceiver, unthrottledReceiver] = [unique("disabled"), unique("unthrottled")];
+    const disabled = await throttledPolicy([dag], 1, disabledReceiver);
+    const unthrottled = await throttledPolicy([dag], 1, unthrottledReceiver);
+    await fanOut(await pastFailures(dag, 2));
+    expect(await heldOf(disabled.id)).toHaveLength(1);
+    expect(await heldOf(unthrottled.id)).toHaveLength(1);
+    const replace = (id: string, body: PolicyInput) =>
+      ok(manager.PUT("/alert-policies/{id}", { ...policyPath(id), body }));
+    await replace(disabled.id, {
+      ...throttledPolicyBody([dag], { max: 1, windowMinutes: 60 }, disabledReceiver),
+      name: disabled.name,
+      enabled: false,
+    });
+    await replace(unthrottled.id, {
+      ...policyBody(
+        { name: unthrottled.name, dagNames: [dag] },
+        { url: `${echo}/receiver/${unthrottledReceiver}/200`, body: THROTTLED_BODY },
+      ),
+    });
+    await tick(Date.now());
+    const [digest] = await digestsSent(unthrottledReceiver, 1);
+    // Its window, without a throttle to name.
+    expect(digest!.text).toMatch(
+      new RegExp(`— the latest of 1 alert about ${dag} held back between \\d\\d:00 and \\d\\d:00 UTC$`),
+    );
+    expect(await heldOf(disabled.id)).toEqual([]);
+    expect(await heldOf(unthrottled.id)).toEqual([]);
+    await laterAlertDelivered();
+    expect(await alerts(disabledReceiver)).toHaveLength(1);
+  }, 20_000);
 });

@@ -5696,6 +5696,13 @@ export interface components {
             threshold?: number;
             /** @description JOB_LONG_RUNNING: alert once a run has run this long */
             thresholdSeconds?: number;
+            /** @description Every event type: at most max alerts per window about one DAG (events about no DAG count together); the rest are held back and counted in one digest alert ({{held_count}}) when the window closes */
+            throttle?: {
+                /** @description At most this many alerts per window about one DAG */
+                max: number;
+                /** @description The window, aligned to the clock in UTC (60: each clock hour; 1440: each UTC day) */
+                windowMinutes: number;
+            };
             /** @description INSIGHTS_METRIC: the window */
             windowMinutes?: number;
         };

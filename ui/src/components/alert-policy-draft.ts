@@ -10,6 +10,7 @@ export type Policy = Schemas["AlertPolicy"];
 export type PolicyInput = Schemas["AlertPolicyInput"];
 export type EventType = PolicyInput["eventTypes"][number];
 export type Metric = NonNullable<Schemas["AlertPolicyOptions"]["metric"]>;
+type Throttle = NonNullable<Schemas["AlertPolicyOptions"]["throttle"]>;
 export type TokenReference = Ok<"/alert-tokens", "get">;
 export type Preset = Ok<"/alert-presets", "get">["presets"][number];
 
@@ -54,6 +55,8 @@ export type OptionFields = {
   remindEveryMinutes: string;
   remindAtMost: string;
   renotifyIntervalMinutes: string;
+  throttleMax: string;
+  throttleWindowMinutes: string;
   includeDescriptionInNotification: boolean;
   metric: Metric | "";
   threshold: string;
@@ -104,6 +107,8 @@ export function fromPolicy(policy: Policy | undefined): Draft {
       remindEveryMinutes: text(options.remindEveryMinutes),
       remindAtMost: text(options.remindAtMost),
       renotifyIntervalMinutes: text(options.renotifyIntervalMinutes),
+      throttleMax: text(options.throttle?.max),
+      throttleWindowMinutes: text(options.throttle?.windowMinutes),
       includeDescriptionInNotification: options.includeDescriptionInNotification ?? false,
       metric: options.metric ?? "",
       threshold: text(options.threshold),
@@ -138,6 +143,7 @@ export function toInput(draft: Draft): PolicyInput {
       remindEveryMinutes: wants("JOB_FAILURE") ? number(options.remindEveryMinutes) : undefined,
       remindAtMost: wants("JOB_FAILURE") ? number(options.remindAtMost) : undefined,
       renotifyIntervalMinutes: number(options.renotifyIntervalMinutes),
+      throttle: throttleOf(number(options.throttleMax), number(options.throttleWindowMinutes)),
       includeDescriptionInNotification: options.includeDescriptionInNotification || undefined,
       metric: wants("INSIGHTS_METRIC") ? options.metric || undefined : undefined,
       threshold: wants("INSIGHTS_METRIC") ? number(options.threshold) : undefined,
@@ -151,6 +157,15 @@ export function toInput(draft: Draft): PolicyInput {
       signingSecret: draft.signingSecret || undefined,
     },
   };
+}
+
+/**
+ * Both throttle fields, or neither: once one is filled the form requires the other before it
+ * saves. One alone (a test send) goes as typed, for the server to say what is missing.
+ */
+function throttleOf(max: number | undefined, windowMinutes: number | undefined): Throttle | undefined {
+  if (max === undefined && windowMinutes === undefined) return undefined;
+  return { max, windowMinutes } as Throttle;
 }
 
 /** Whether the draft would save as something other than `policy` (undefined fields drop out of JSON). */

@@ -621,6 +621,8 @@ function EventOptions({
   onChange: (patch: Partial<OptionFields>) => void;
 }) {
   const wants = (type: EventType) => eventTypes.includes(type);
+  // Both throttle fields or neither: once one is filled, the other is required.
+  const throttled = options.throttleMax.trim() !== "" || options.throttleWindowMinutes.trim() !== "";
   const number = (
     field: NumberField,
     label: string,
@@ -694,6 +696,19 @@ function EventOptions({
         min: 1,
         placeholder: "every time",
         hint: "Per DAG and event type; empty sends every alert.",
+      })}
+      {number("throttleMax", "Throttle: at most this many alerts per DAG", {
+        min: 1,
+        max: 1000,
+        required: throttled,
+        placeholder: "no limit",
+      })}
+      {number("throttleWindowMinutes", "Per window of (minutes)", {
+        min: 1,
+        max: 1440,
+        required: throttled,
+        placeholder: "60",
+        hint: "Windows follow the clock in UTC (60: each hour). The rest are held back and sent as one digest, with their count, when the window closes.",
       })}
     </fieldset>
   );
