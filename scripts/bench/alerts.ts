@@ -4,16 +4,21 @@
  *   render    the Discord preset rendered for a failure whose message is 100 KB (quotes, newlines
  *             and all), median of RENDERS renders, next to a baseline measured in the same run:
  *             JSON.stringify of the same values in a hand-built object (what a naive renderer does)
+ *   fitting   for each destination's preset and a 100 KB failure (ASCII, then multi-byte): the
+ *             median render as written (no destination) and fitted to the destination, interleaved
+ *             in one loop; what fitting adds is the difference (negative when the fitted body,
+ *             being smaller, serialises faster than the 100 KB one)
  *   deliver   ALERTS alerts (POLICIES policies × failing runs) through the local stack — the
  *             coordinator's event, the ALERTS queue fan-out, one delivery per policy — to a
  *             receiver in this process; alerts/s from the first run's start to the last request
  *
- * Target (issue 6): render ≤ 1 ms median. The machine is shared: read medians and ratios.
+ * Targets: render ≤ 1 ms median (issue 6); fitting adds ≤ 0.5 ms to a 100 KB render (issue 16). The machine is shared: read medians and ratios.
  */
 import { createServer } from "node:http";
 import { tokenValues } from "../../src/alerts/context.ts";
+import { DESTINATION_KINDS, type DestinationKind, renderBody } from "../../src/alerts/destinations.ts";
 import { PRESETS } from "../../src/alerts/presets.ts";
-import { checkTemplate, renderTemplate } from "../../src/alerts/template.ts";
+import { checkTemplate } from "../../src/alerts/template.ts";
 import { median, STATE_ROOT, startLocalInstance } from "../lib/local-instance.ts";
 
 const RENDERS = Number(process.env.RENDERS ?? 2000);
@@ -21,40 +26,71 @@ const POLICIES = Number(process.env.POLICIES ?? 100);
 const RUNS = Number(process.env.RUNS ?? 10);
 
 // --- render ---------------------------------------------------------------------------------
-const failure = `step "build" failed: exit code 2\n${'npm ERR! "quoted" \\ back\\slash\n'.repeat(3000)}`.slice(
-  0,
-  100 * 1024,
-);
+const asciiFailure =
+  `step "build" failed: exit code 2\n${'npm ERR! "quoted" \\ back\\slash ``` [x](https://e.example) <!here>\n'.repeat(2000)}`.slice(
+    0,
+    100 * 1024,
+  );
+const multiByteFailure = (() => {
+  let text = "";
+  while (new TextEncoder().encode(text).length < 100 * 1024) text += "🚀 デプロイ失敗 ünïcødé — 错误 ```\n";
+  return text;
+})();
 const policy = { id: "p", name: "Critical", description: "", options: {} };
-const facts = {
+const factsOf = (error: string) => ({
   dagName: "deploy",
   runId: "r1",
   runStatus: "failed",
-  error: failure,
+  error,
+  failedStep: "build",
+  failureOutput: error.slice(-2048),
   failedSteps: ["build"],
   startedAt: new Date().toISOString(),
   finishedAt: new Date().toISOString(),
   durationMs: 300_000,
-};
+});
 const env = { DEPLOYMENT_NAME: "prod", PUBLIC_URL: "https://dagflare.example.com" };
-const discord = checkTemplate(PRESETS.find((preset) => preset.id === "discord")!.body);
-if (!discord.ok) throw new Error("preset does not parse");
+const presetTemplate = (id: string) => {
+  const body = PRESETS.find((preset) => preset.id === id)!.body;
+  const check = checkTemplate(body);
+  if (!check.ok) throw new Error(`preset ${id} does not parse`);
+  return { body, tree: check.tree };
+};
 
-const renders: number[] = [];
+/** Per destination and message: the same template rendered as written and fitted, interleaved. */
+const fitting: { kind: DestinationKind; message: string; plain: number; fitted: number }[] = [];
 const baseline: number[] = [];
-for (let i = 0; i < RENDERS; i++) {
-  let start = performance.now();
-  const values = tokenValues(env, policy, "JOB_FAILURE", facts);
-  JSON.parse(renderTemplate(discord.tree, values));
-  renders.push(performance.now() - start);
-  start = performance.now();
-  const naive = {
-    content: values.alert_summary,
-    embeds: [{ title: values.alert_summary, description: values.alert_content, timestamp: values.start_time }],
-  };
-  JSON.parse(JSON.stringify(naive));
-  baseline.push(performance.now() - start);
+for (const [message, error] of [
+  ["100 KB ASCII", asciiFailure],
+  ["100 KB multi-byte", multiByteFailure],
+] as const) {
+  const facts = factsOf(error);
+  for (const kind of DESTINATION_KINDS.filter((kind) => kind !== "generic")) {
+    const { body, tree } = presetTemplate(kind);
+    const plain: number[] = [];
+    const fitted: number[] = [];
+    for (let i = 0; i < RENDERS; i++) {
+      let start = performance.now();
+      renderBody(tree, body, "generic", tokenValues(env, policy, "JOB_FAILURE", facts));
+      plain.push(performance.now() - start);
+      start = performance.now();
+      renderBody(tree, body, kind, tokenValues(env, policy, "JOB_FAILURE", facts));
+      fitted.push(performance.now() - start);
+      if (kind === "discord" && message === "100 KB ASCII") {
+        start = performance.now();
+        const values = tokenValues(env, policy, "JOB_FAILURE", facts);
+        const naive = {
+          content: values.alert_summary,
+          embeds: [{ title: values.alert_summary, description: values.alert_content, timestamp: values.start_time }],
+        };
+        JSON.parse(JSON.stringify(naive));
+        baseline.push(performance.now() - start);
+      }
+    }
+    fitting.push({ kind, message, plain: median(plain), fitted: median(fitted) });
+  }
 }
+const renders = fitting.find((row) => row.kind === "discord" && row.message === "100 KB ASCII")!;
 
 // --- deliver --------------------------------------------------------------------------------
 let received = 0;
@@ -104,7 +140,7 @@ try {
   receiver.close();
 }
 
-const renderMedian = median(renders);
+const renderMedian = renders.fitted;
 const baseMedian = median(baseline);
 console.log(`\nlocal state in ${STATE_ROOT}`);
 console.log(`${"measure".padEnd(58)} ${"median".padStart(10)}  target`);
@@ -114,6 +150,12 @@ console.log(
 console.log(
   `${"render the Discord preset, 100 KB failure message".padEnd(58)} ${`${renderMedian.toFixed(3)} ms`.padStart(10)}  ≤ 1 ms (${(renderMedian / baseMedian).toFixed(1)}x baseline)`,
 );
+for (const row of fitting) {
+  const added = row.fitted - row.plain;
+  console.log(
+    `${`fitting adds, ${row.kind} preset, ${row.message}`.padEnd(58)} ${`${added.toFixed(3)} ms`.padStart(10)}  ≤ 0.5 ms (as written ${row.plain.toFixed(3)} ms, fitted ${row.fitted.toFixed(3)} ms)`,
+  );
+}
 console.log(
   `${`deliver ${total} alerts (${POLICIES} policies × ${RUNS} failed runs)`.padEnd(58)} ${`${alertsPerSecond.toFixed(0)}/s`.padStart(10)}`,
 );

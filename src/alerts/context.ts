@@ -186,12 +186,15 @@ export function humanDuration(ms: number): string {
   return `${hours} hour${hours === 1 ? "" : "s"}${rest ? ` ${rest} minute${rest === 1 ? "" : "s"}` : ""}`;
 }
 
-/** Dagster's "Jan 8, 2026 10:00 AM" (UTC). */
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** Dagster's "Jan 8, 2026 10:00 AM" (UTC); written by hand, as toLocaleString costs ~0.1 ms a call. */
 export function humanTime(iso: string | null | undefined): string {
   if (!iso) return "";
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return "";
-  const month = date.toLocaleString("en-US", { month: "short", timeZone: "UTC" });
-  const time = date.toLocaleString("en-US", { hour: "numeric", minute: "2-digit", hour12: true, timeZone: "UTC" });
-  return `${month} ${date.getUTCDate()}, ${date.getUTCFullYear()} ${time}`;
+  const hours = date.getUTCHours();
+  const minutes = String(date.getUTCMinutes()).padStart(2, "0");
+  const clock = `${hours % 12 === 0 ? 12 : hours % 12}:${minutes} ${hours < 12 ? "AM" : "PM"}`;
+  return `${MONTHS[date.getUTCMonth()]} ${date.getUTCDate()}, ${date.getUTCFullYear()} ${clock}`;
 }

@@ -304,6 +304,8 @@ const FITS: Partial<Record<DestinationKind, Fit>> = {
       unlinkEmptyTargets(node, "markdown");
     }
     dropUnless(body, "avatar_url", isWebUrl);
+    // Discord refuses a webhook username naming it (or its bot, Clyde): the webhook's own name is used.
+    dropUnless(body, "username", (name) => name.trim() !== "" && !/discord|clyde/i.test(name));
     filterArray(body, "embeds", () => true, 10);
     const embeds = arrayMember(body, "embeds");
     for (const embed of embeds) {
@@ -328,6 +330,14 @@ const FITS: Partial<Record<DestinationKind, Fit>> = {
   },
 
   slack(body) {
+    const fitToLimits = () => {
+      const blocks = arrayMember(body, "blocks");
+      eachString(body, (node, path) => {
+        const limit = slackLimit(path, blocks);
+        if (limit !== undefined) fitStrings([node], limit, "codePoints");
+      });
+    };
+    fitToLimits(); // first, so that no more is escaped than is sent
     // mrkdwn reads <…> as links and mentions (<!channel> pings everyone): in values it is text.
     // A plain_text object shows what it is given.
     eachObject(body, (object) => {
@@ -352,11 +362,7 @@ const FITS: Partial<Record<DestinationKind, Fit>> = {
     }
     const text = stringMember(body, "text");
     if (text && textOf(text).trim() === "" && arrayMember(body, "blocks").length === 0) setText(text, PLACEHOLDER);
-    const blocks = arrayMember(body, "blocks");
-    eachString(body, (node, path) => {
-      const limit = slackLimit(path, blocks);
-      if (limit !== undefined) fitStrings([node], limit, "codePoints");
-    });
+    fitToLimits();
   },
 
   // Jira counts Java string lengths (UTF-16 units); a text field holds at most 32,767.

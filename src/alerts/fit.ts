@@ -110,7 +110,12 @@ export function cutTo(text: string, budget: number, measure: Measure, keepEnd = 
   if (keepEnd) {
     let size = 0;
     let start = text.length;
-    while (start > 0) {
+    if (measure === "utf16") {
+      start = text.length - room;
+      if (isLow(text.charCodeAt(start))) start++;
+      size = room;
+    }
+    while (size < room && start > 0) {
       const code = text.charCodeAt(start - 1);
       const pair = isLow(code) && start > 1 && isHigh(text.charCodeAt(start - 2));
       const cost = costOf(measure, pair ? text.codePointAt(start - 2)! : code, pair);
@@ -125,7 +130,12 @@ export function cutTo(text: string, budget: number, measure: Measure, keepEnd = 
   }
   let size = 0;
   let end = 0;
-  while (end < text.length) {
+  if (measure === "utf16") {
+    // A unit is a unit: cut at the budget, one back when that would split a surrogate pair.
+    end = isHigh(text.charCodeAt(room - 1)) ? room - 1 : room;
+    size = room;
+  }
+  while (size < room && end < text.length) {
     const code = text.charCodeAt(end);
     const pair = isHigh(code) && end + 1 < text.length && isLow(text.charCodeAt(end + 1));
     const cost = costOf(measure, code, pair);
@@ -147,6 +157,14 @@ export function cutTo(text: string, budget: number, measure: Measure, keepEnd = 
  * template text alone is over the budget, each string is cut as a whole instead.
  */
 export function fitStrings(nodes: RenderedString[], budget: number, measure: Measure): void {
+  // Most strings are well within their budget: an upper bound of their size says so without counting.
+  let bound = 0;
+  const perUnit = measure === "jsonBytes" ? 6 : 1;
+  for (const node of nodes) {
+    for (const literal of node.literals) bound += literal.length * perUnit;
+    for (const value of node.values) bound += value.length * perUnit;
+  }
+  if (bound <= budget) return;
   let fixed = 0;
   for (const node of nodes) for (const literal of node.literals) fixed += sizeOf(literal, measure);
   const room = budget - fixed;

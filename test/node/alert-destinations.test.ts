@@ -77,6 +77,8 @@ const DEPLOYMENTS = [
   { DEPLOYMENT_NAME: "", PUBLIC_URL: "" },
 ];
 const POLICY_NAMES = ["Critical", `${"[x](https://evil.example) ".repeat(8)}`.trim()];
+/** A user's template may put a value where Discord is picky (a username naming Discord is refused). */
+const USER_DISCORD = '{"username": "{{deployment_name}} via Discord", "content": "<@&42> {{failure_message}}"}';
 
 const TEMPLATES = [
   ...PRESETS.filter((preset) => preset.id !== "generic").map((preset) => ({
@@ -85,6 +87,7 @@ const TEMPLATES = [
     body: preset.body,
   })),
   ...Object.entries(SEED_PAYLOADS).map(([name, seed]) => ({ name: `seed ${name}`, kind: seed.kind, body: seed.body })),
+  { name: "user's discord", kind: "discord" as const, body: USER_DISCORD },
 ];
 
 type Request = { template: string; kind: DestinationKind; case: string; text: string };
@@ -148,6 +151,7 @@ function discordProblems(body: Json): string[] {
   };
   within(body.content, 2000, "content");
   within(body.username, 80, "username", 1);
+  if (/discord|clyde/i.test(body.username ?? "")) problems.push("username: names Discord");
   if (body.avatar_url !== undefined && !isUrl(body.avatar_url)) problems.push("avatar_url: not a URL");
   if (!body.content && !body.embeds?.length) problems.push("an empty message");
   if ((body.embeds?.length ?? 0) > 10) problems.push("more than 10 embeds");
