@@ -327,8 +327,9 @@ steps:
     };
     expect(sent).toMatchObject({
       username: "dagflare",
-      content: expect.stringContaining("**Alert Triggered**: [TEST] "),
-      embeds: [{ title: expect.stringMatching(/^\[TEST\] /), url: `${dev.url}/sample-run` }],
+      // Values are escaped for Discord's markdown: "\[TEST\]" shows as "[TEST]".
+      content: expect.stringContaining("**Alert Triggered**: \\[TEST\\] "),
+      embeds: [{ title: expect.stringMatching(/^\\\[TEST\\\] /), url: `${dev.url}/sample-run` }],
       allowed_mentions: { parse: [], roles: [], users: [] },
     });
     // A throttle needs both of its fields: with one, the form doesn't save.
