@@ -20,6 +20,8 @@ type DagColumns = {
 export const WebhookOptionsColumn = z.object({
   forwardHeaders: z.array(z.string()).optional(),
   runIdHeader: z.string().optional(),
+  /** false: the inbound log keeps no request bodies of this DAG (absent: it does). */
+  storeBodies: z.boolean().optional(),
 });
 export type WebhookOptions = z.infer<typeof WebhookOptionsColumn>;
 

@@ -137,8 +137,11 @@ export type DagSpec = {
   timeoutSec: number | undefined;
   maxOutputSize: number;
   histRetentionDays: number;
-  /** How webhook triggers treat request headers: which reach the run, which names it. */
-  webhook: { forwardHeaders: string[]; runIdHeader: string | undefined };
+  /**
+   * How webhook triggers treat request headers (which reach the run, which names it) and
+   * whether the inbound log keeps request bodies.
+   */
+  webhook: { forwardHeaders: string[]; runIdHeader: string | undefined; storeBodies: boolean };
   steps: StepSpec[];
   handlerOn: Partial<Record<HandlerEvent, StepSpec>>;
   /** The sub-DAGs defined after `---` in the same file, by name (they run only when called). */
@@ -419,6 +422,7 @@ const webhookSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a header name")
     .optional(),
+  storeBodies: z.boolean().optional(),
 });
 
 const handlersSchema = z.strictObject({
@@ -554,6 +558,7 @@ const KNOWN_FIELDS = new Set([
   "config",
   "forwardHeaders",
   "runIdHeader",
+  "storeBodies",
 ]);
 
 // ---------------------------------------------------------------------------------------------
@@ -810,6 +815,7 @@ function normalise(raw: RawDag, defaultType: DagType, errors: LocatedError[]): D
     webhook: {
       forwardHeaders: (raw.webhook?.forwardHeaders ?? []).map((name) => name.toLowerCase()),
       runIdHeader: raw.webhook?.runIdHeader,
+      storeBodies: raw.webhook?.storeBodies ?? true,
     },
     steps: wireRouters(
       resolveIdDependencies(

@@ -10,6 +10,7 @@ histRetentionDays: 7
 webhook:
   forwardHeaders: [X-GitHub-Event]
   runIdHeader: X-GitHub-Delivery
+  storeBodies: false
 handlerOn:
   failure:
     command: echo failed
@@ -33,6 +34,7 @@ hist_retention_days: 7
 webhook:
   forward_headers: [X-GitHub-Event]
   run_id_header: X-GitHub-Delivery
+  store_bodies: false
 handler_on:
   failure:
     command: echo failed
@@ -60,7 +62,11 @@ describe("Dagu's two spellings", () => {
     });
     expect(v1.steps[0]!.retryPolicy).toMatchObject({ limit: 3, intervalSec: 5, exitCodes: [1, 2], maxIntervalSec: 60 });
     expect(v1.handlerOn.failure!.retryPolicy?.intervalSec).toBe(2);
-    expect(v1.webhook).toEqual({ forwardHeaders: ["x-github-event"], runIdHeader: "X-GitHub-Delivery" });
+    expect(v1.webhook).toEqual({
+      forwardHeaders: ["x-github-event"],
+      runIdHeader: "X-GitHub-Delivery",
+      storeBodies: false,
+    });
   });
 
   it("2.x labels are tags, in every form Dagu writes them", () => {
