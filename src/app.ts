@@ -16,7 +16,9 @@ import { dagRoutes } from "./routes/dags.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { createRouter, jsonResponse, publicRoute } from "./routes/router.ts";
 import { userRoutes } from "./routes/users.ts";
+import { webhookRequestRoutes } from "./routes/webhook-requests.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
+import { recordTriggerAttempt } from "./webhooks/inbound-log.ts";
 
 export const API_BASE = "/api/v2";
 /** Management bodies are small (a DAG spec is at most 512 KiB); anything larger is refused unread. */
@@ -50,6 +52,8 @@ const requestId: MiddlewareHandler<AppEnv> = async function requestId(c, next) {
 };
 
 const api = createRouter();
+// Wraps the trigger from outside: registered before it, it sees the final answer.
+api.post("/webhooks/:fileName", recordTriggerAttempt);
 // Mounted one by one: chaining would make TypeScript build one huge route-type union for nothing.
 for (const routes of [
   healthRoutes,
@@ -59,6 +63,7 @@ for (const routes of [
   dagRoutes,
   dagRunRoutes,
   webhookRoutes,
+  webhookRequestRoutes,
   alertRoutes,
 ])
   api.route("/", routes);

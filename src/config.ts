@@ -44,12 +44,20 @@ export type Config = {
     /** The ALERT_SECRET_* Worker secrets by name: the only env values a header may use. */
     readonly secrets: Readonly<Record<string, string>>;
   };
+  /** Retention of the webhook inbound log (src/webhooks/inbound-log.ts), enforced by the cron tick. */
+  readonly webhookLog: {
+    /** Requests kept per DAG, newest first: this many accepted ones and this many others. */
+    readonly maxPerDag: number;
+    readonly days: number;
+  };
 };
 
 /** Seconds before retry n (Standard Webhooks' schedule): immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
 export const DEFAULT_RETRY_SCHEDULE: readonly number[] = Object.freeze([0, 5, 300, 1800, 7200, 18000, 36000, 36000]);
 const DEFAULT_ALERTS_TIMEOUT_MS = 15_000;
 const DEFAULT_RUNNER_INSTANCES = 3;
+const DEFAULT_WEBHOOK_LOG_MAX_PER_DAG = 1000;
+const DEFAULT_WEBHOOK_LOG_DAYS = 14;
 const MIN_PRODUCTION_SECRET_LENGTH = 32;
 const DEV_FALLBACK_ENCRYPTION_KEY = "dagflare-development-only-encryption-key";
 
@@ -77,6 +85,8 @@ const EnvSchema = z.object({
   ALERTS_TIMEOUT_MS: numberOr(DEFAULT_ALERTS_TIMEOUT_MS),
   ALERTS_RETRY_SCHEDULE: text,
   ALERTS_ALLOW_LOCAL_HTTP: text,
+  WEBHOOK_LOG_MAX_PER_DAG: numberOr(DEFAULT_WEBHOOK_LOG_MAX_PER_DAG),
+  WEBHOOK_LOG_DAYS: numberOr(DEFAULT_WEBHOOK_LOG_DAYS),
 });
 
 function parseAuthMode(raw: string | undefined): Setting<AuthMode> {
@@ -153,6 +163,10 @@ function parseConfig(env: Partial<Cloudflare.Env>): Config {
       retrySchedule: parseRetrySchedule(vars.ALERTS_RETRY_SCHEDULE),
       allowLocalHttp: vars.ALERTS_ALLOW_LOCAL_HTTP === "true",
       secrets: alertSecrets(env),
+    }),
+    webhookLog: Object.freeze({
+      maxPerDag: Math.max(1, Math.floor(vars.WEBHOOK_LOG_MAX_PER_DAG)),
+      days: Math.max(1, vars.WEBHOOK_LOG_DAYS),
     }),
   });
 }

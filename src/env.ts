@@ -13,6 +13,9 @@ declare global {
       // and the per-request timeout. Defaults suit production; the tests shorten both.
       ALERTS_RETRY_SCHEDULE?: string;
       ALERTS_TIMEOUT_MS?: string;
+      // Retention of the webhook inbound log: requests kept per DAG (per kind) and days.
+      WEBHOOK_LOG_MAX_PER_DAG?: string;
+      WEBHOOK_LOG_DAYS?: string;
     }
   }
 }

@@ -1,9 +1,11 @@
 import type { AlertMessage } from "./alerts/events.ts";
 import { app } from "./app.ts";
 import type { StepMessage } from "./domain/run.ts";
+import { log } from "./log.ts";
 import { consumeAlerts, consumeDeadAlerts } from "./queues/alerts.ts";
 import { consumeSteps } from "./queues/steps.ts";
 import { runScheduleTick } from "./schedules/tick.ts";
+import { pruneInboundLog } from "./webhooks/inbound-log.ts";
 
 export { DagCoordinator } from "./coordinator/dag-coordinator.ts";
 export { StepRunner } from "./executors/runner.ts";
@@ -12,6 +14,9 @@ export default {
   fetch: app.fetch,
   async scheduled(controller, env, _ctx) {
     await runScheduleTick(env, controller.scheduledTime);
+    await pruneInboundLog(env, controller.scheduledTime).catch((error: unknown) =>
+      log.error("pruning the webhook inbound log failed", { error }),
+    );
   },
   // The queue names of wrangler.toml (the same in [env.dev]), matched exactly.
   async queue(batch, env, _ctx) {

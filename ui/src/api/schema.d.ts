@@ -4367,6 +4367,279 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/dags/{fileName}/webhook/requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The DAG's webhook inbound log, newest first: every trigger attempt, accepted or not
+         * @description The DAG's webhook inbound log, newest first: every trigger attempt, accepted or not
+         *
+         *     Requires the **operator** role or higher.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The previous page's nextCursor */
+                    cursor?: string;
+                    limit?: number;
+                    outcome?: "accepted" | "refused" | "rate_limited" | "failed";
+                    /** @description Only requests received at or after this time (ISO 8601 or Unix seconds) */
+                    since?: string;
+                };
+                header?: never;
+                path: {
+                    fileName: components["schemas"]["DAGName"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Requests */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookRequestList"];
+                    };
+                };
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the operator role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such DAG */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dags/{fileName}/webhook/requests/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One recorded request with its headers and body (credentials redacted)
+         * @description One recorded request with its headers and body (credentials redacted)
+         *
+         *     Requires the **operator** role or higher.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    fileName: components["schemas"]["DAGName"];
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The request */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookRequestDetails"];
+                    };
+                };
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the operator role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such DAG, or no such request of it */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dags/{fileName}/webhook/requests/{id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a new run with an accepted request's payload and forwarded headers
+         * @description A new run id (the body's dagRunId and runIdHeader are not reused), the DAG's current spec, triggeredBy `replay:<request id>`; the replay is recorded in the log with replayOf.
+         *
+         *     Requires the **operator** role or higher.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    fileName: components["schemas"]["DAGName"];
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Started or queued */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookReplayResponse"];
+                    };
+                };
+                /** @description The request was not accepted, or its body was not stored in full */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the operator role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such DAG, or no such request of it */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/dags/{fileName}/webhook/signature": {
         parameters: {
             query?: never;
@@ -6000,6 +6273,54 @@ export interface components {
         };
         WebhookListResponse: {
             webhooks: components["schemas"]["WebhookDetails"][];
+        };
+        WebhookReplayResponse: {
+            dagName: string;
+            dagRunId: string;
+            request: components["schemas"]["WebhookRequestSummary"];
+        };
+        WebhookRequestDetails: components["schemas"]["WebhookRequestSummary"] & {
+            /** @description At most 64 KiB (4 KiB if refused); credential fields [redacted] */
+            body: string | null;
+            /** @description Lower-cased; credentials are [redacted] */
+            headers: {
+                [key: string]: string;
+            };
+        };
+        WebhookRequestList: {
+            nextCursor: string | null;
+            requests: components["schemas"]["WebhookRequestSummary"][];
+        };
+        WebhookRequestSummary: {
+            /** @description The size of the body as received */
+            bodyBytes: number;
+            /** @description false: the DAG opts out (webhook.storeBodies) or it was never read */
+            bodyStored: boolean;
+            bodyTruncated: boolean;
+            /** @description CF-Connecting-IP; empty when the request had none */
+            clientIp: string;
+            contentType: string;
+            /** @description The run it started */
+            dagRunId: string | null;
+            /** @description The error envelope's code the sender got */
+            errorCode: string | null;
+            id: string;
+            /** @description The error message the sender got; for a replay, who replayed it */
+            message: string;
+            method: string;
+            /**
+             * @description accepted (a run was started), refused (4xx), rate_limited (429), failed (5xx)
+             * @enum {string}
+             */
+            outcome: "accepted" | "refused" | "rate_limited" | "failed";
+            /**
+             * Format: date-time
+             * @example 2026-11-24T12:00:00.000Z
+             */
+            receivedAt: string;
+            /** @description This request is a replay of that one */
+            replayOf: string | null;
+            statusCode: number;
         };
         WebhookResponse: {
             dagName: string;
