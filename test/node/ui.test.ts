@@ -218,6 +218,36 @@ browserTests("admin UI in Chromium", () => {
     expect((await trigger(token)).status).toBe(200);
   });
 
+  it("logs every request in the webhook panel, headers redacted, and replays an accepted one as a new run", async () => {
+    await page.goto(`${dev.url}/dags/${DAG}`);
+    const log = page.locator(".webhook-panel .webhook-requests");
+    // So far: accepted triggers, the old token refused (401), the disabled webhook refused (403).
+    const refused = log.locator('li[data-outcome="refused"]');
+    await refused.first().waitFor();
+    await expect(refused.first().getByRole("button", { name: "Replay" }).isDisabled()).resolves.toBe(true);
+    await expect(log.locator('li[data-outcome="refused"] code').allTextContents()).resolves.toEqual(
+      expect.arrayContaining(["401 unauthorized", "403 forbidden"]),
+    );
+    const accepted = log.locator('li[data-outcome="accepted"]').first();
+    await accepted.getByRole("button", { name: "Details" }).click();
+    await accepted.locator(".request-headers").getByText("authorization: [redacted]").waitFor();
+    await expect(accepted.locator(".request-body").textContent()).resolves.toBe('{"branch":"main"}');
+    await expect(page.getByText(webhookToken.slice(12)).count()).resolves.toBe(0);
+    const originalRun = await accepted.locator(".delivery-subject a").getAttribute("href");
+
+    await accepted.getByRole("button", { name: "Replay" }).click();
+    const note = page.getByRole("status").getByText(/^Replayed as run /);
+    await note.waitFor();
+    const replayRun = (await note.textContent())!.replace(/^Replayed as run |\.$/g, "");
+    const replay = log.locator("li").filter({ hasText: "replayed by" }).first();
+    await expect(replay.locator(".delivery-subject a").getAttribute("href")).resolves.toBe(`/runs/${DAG}/${replayRun}`);
+    expect(`/runs/${DAG}/${replayRun}`).not.toBe(originalRun);
+    await shot("dag-webhook-requests");
+    const run = await apiAs(adminToken, "GET", `/dag-runs/${DAG}/${replayRun}`);
+    expect(run.status).toBe(200);
+    expect(run.body).toMatchObject({ dagRunDetails: { triggeredBy: expect.stringMatching(/^replay:/) } });
+  });
+
   it("works from the keyboard: skip link first, dialogs open with Enter and close with Escape", async () => {
     await page.goto(`${dev.url}/dags/${DAG}`);
     const panel = page.locator(".webhook-panel");
@@ -252,6 +282,8 @@ browserTests("admin UI in Chromium", () => {
     ).resolves.toBe(0);
     await viewer.getByRole("link", { name: DAG }).click();
     await viewer.getByText("Only admins create and manage webhook tokens.").waitFor();
+    // The inbound log holds senders' addresses and bodies: operators and up.
+    await expect(viewer.getByText("Recent requests").count()).resolves.toBe(0);
     await expect(viewer.getByRole("button", { name: "Run" }).count()).resolves.toBe(0);
     await expect(viewer.getByRole("button", { name: "Create Webhook" }).count()).resolves.toBe(0);
     await viewer.getByRole("link", { name: "Spec" }).click();

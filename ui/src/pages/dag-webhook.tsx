@@ -2,7 +2,8 @@
  * The DAG page's webhook panel, the seed's flow: Create Webhook → the token once, with a copy
  * button, a warning and a ready curl command; afterwards only its prefix, state and times, with
  * Regenerate, Disable/Enable and Delete. Signed senders (GitHub, Slack, Standard Webhooks) get
- * their own signing secret, also shown once.
+ * their own signing secret, also shown once. Operators and up also see the inbound log (Recent
+ * requests) with Replay.
  */
 import { useState } from "preact/hooks";
 import { API_BASE, ApiFailure, api, must, type Schemas } from "../api/client.ts";
@@ -11,6 +12,7 @@ import { ErrorBanner, Loading } from "../components/page.tsx";
 import { SecretOnce } from "../components/secret-once.tsx";
 import { Time } from "../components/time.tsx";
 import { AUTH_MODE_LABELS, SIGNATURE_SCHEMES, type SignatureScheme } from "../components/webhook-labels.ts";
+import { WebhookRequests } from "../components/webhook-requests.tsx";
 import { useSession } from "../lib/session.tsx";
 import { useApi } from "../lib/use-api.ts";
 
@@ -37,6 +39,7 @@ export function WebhookPanel({ dagName }: { dagName: string }) {
       ) : (
         <p class="muted">Only admins create and manage webhook tokens.</p>
       )}
+      {session.authMode !== "none" && session.can("operator") && <WebhookRequests dagName={dagName} />}
     </section>
   );
 }
