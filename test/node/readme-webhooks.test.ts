@@ -18,8 +18,8 @@ const blocks = (language: string) =>
   [...section.matchAll(new RegExp(`\`\`\`${language}\\n([\\s\\S]*?)\`\`\``, "g"))].map((match) => match[1]!);
 
 it("the README's webhook examples work as written against npm run dev", async () => {
-  const [create, triggers, manage] = blocks("sh");
-  expect(manage).toBeDefined();
+  const [create, triggers, manage, inboundLog] = blocks("sh");
+  expect(inboundLog).toBeDefined();
   const dev = await startDev({ STATE_DIR: mkdtempSync(join(tmpdir(), "dagflare-state-")), ADMIN_PASSWORD: PASSWORD });
   try {
     const port = new URL(dev.url).port;
@@ -78,6 +78,22 @@ it("the README's webhook examples work as written against npm run dev", async ()
     // Sent again, the idempotent request is refused.
     const again = bash(withToken(triggers!.slice(triggers!.indexOf("# Idempotent")))).trim();
     expect(JSON.parse(again)).toMatchObject({ code: "already_exists" });
+
+    // The inbound log: the idempotent request's 409 is a refusal; the latest accepted one replays as a new run.
+    const [refused, details, replayed] = bash(`${prelude}\n${inboundLog!}`)
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(refused.requests[0]).toMatchObject({ outcome: "refused", statusCode: 409, errorCode: "already_exists" });
+    expect(details).toMatchObject({
+      outcome: "accepted",
+      dagRunId: "deploy-abc123",
+      body: '{"dagRunId": "deploy-abc123"}',
+    });
+    expect(details.headers.authorization).toBe("[redacted]");
+    expect(JSON.stringify(details)).not.toContain(created.token.slice(12));
+    expect(replayed).toMatchObject({ dagName: "example-process-webhook", request: { replayOf: details.id } });
+    expect(replayed.dagRunId).not.toBe("deploy-abc123");
 
     const managed = bash(withToken(manage!));
     expect(managed).toContain('"webhooks"');
