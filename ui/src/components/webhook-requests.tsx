@@ -138,8 +138,8 @@ function RequestItem({ dagName, entry, onReplayed }: ItemProps) {
           ) : (
             <span class="muted">no run</span>
           )}
-          {entry.replayOf && <span class="muted small-text"> · replay</span>}
         </span>
+        {entry.replayOf && <span class="muted small-text">replay</span>}
         <span class="muted small-text mono">{entry.clientIp || "unknown address"}</span>
         <span class="muted small-text">
           <Time value={entry.receivedAt} />
