@@ -18,7 +18,10 @@ import { createRouter, jsonResponse, publicRoute } from "./routes/router.ts";
 import { userRoutes } from "./routes/users.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 
+/** Dagu 1.x's prefix, the seed's. */
 export const API_BASE = "/api/v2";
+/** Dagu 2.x serves the same operations at /api/v1 (renamed in Feb 2026): one set of handlers answers both. */
+export const API_BASES = [API_BASE, "/api/v1"] as const;
 /** Management bodies are small (a DAG spec is at most 512 KiB); anything larger is refused unread. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -83,9 +86,13 @@ export function openApi(): OpenAPIObject {
     info: {
       title: "dagflare",
       version: packageJson.version,
-      description: "Dagu-compatible /api/v2 for DAG workflows on Cloudflare Workers.",
+      description:
+        "Dagu-compatible API for DAG workflows on Cloudflare Workers, served at /api/v2 (Dagu 1.x) and /api/v1 (Dagu 2.x) alike.",
     },
-    servers: [{ url: API_BASE }],
+    servers: [
+      { url: API_BASE, description: "Dagu 1.x's prefix" },
+      { url: "/api/v1", description: "Dagu 2.x's prefix: the same operations" },
+    ],
     security: [{ bearer: [] }],
   });
   return openApiDocument;
@@ -101,22 +108,24 @@ const openApiRoute = publicRoute({
 
 api.openapi(openApiRoute, (c) => c.json({ ...openApi() }, 200));
 
-export const app = createRouter()
-  .use(requestId)
-  .use(
-    `${API_BASE}/*`,
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new ApiError("payload_too_large", `request body is larger than ${MAX_BODY_BYTES} bytes`);
-      },
-    }),
-  )
-  .use(`${API_BASE}/*`, async function firstAdminFromSecrets(c, next) {
-    await bootstrapFromSecrets(c.env);
-    await next();
-  })
-  .route(API_BASE, api);
+export const app = createRouter().use(requestId);
+for (const base of API_BASES) {
+  app
+    .use(
+      `${base}/*`,
+      bodyLimit({
+        maxSize: MAX_BODY_BYTES,
+        onError: () => {
+          throw new ApiError("payload_too_large", `request body is larger than ${MAX_BODY_BYTES} bytes`);
+        },
+      }),
+    )
+    .use(`${base}/*`, async function firstAdminFromSecrets(c, next) {
+      await bootstrapFromSecrets(c.env);
+      await next();
+    })
+    .route(base, api);
+}
 
 app.notFound((c) => {
   throw new ApiError("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`);
