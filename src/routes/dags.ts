@@ -39,11 +39,11 @@ import {
   LocalDagSchema,
   PaginationSchema,
   pagination,
-  RunSummarySchema,
+  RunDetailsSchema,
   SpecErrorSchema,
 } from "./schemas.ts";
 import { dagDetailsView, dagListItemView, localDagsView } from "./views/dag.ts";
-import { latestRunSummary } from "./views/run.ts";
+import { neverRunDetails, runDetails, specLookup } from "./views/run.ts";
 
 const SpecText = z.string().openapi({ description: "The DAG spec in YAML" });
 
@@ -114,7 +114,16 @@ const details = roleRoute("viewer", {
       z.object({
         dag: DagDetailsSchema.optional(),
         localDags: z.array(LocalDagSchema),
-        latestDAGRun: RunSummarySchema,
+        latestDAGRun: RunDetailsSchema.partial({
+          params: true,
+          type: true,
+          trigger: true,
+          triggeredBy: true,
+          webhookPayload: true,
+          webhookHeaders: true,
+        }).openapi({
+          description: "The latest run with its nodes; a DAG that never ran shows its steps as not_started (as Dagu)",
+        }),
         suspended: z.boolean(),
         errors: z.array(z.string()),
       }),
@@ -251,11 +260,14 @@ export const dagRoutes = createRouter()
     const row = await requireDag(c.env.DB, c.req.valid("param").fileName);
     const parsed = parseDagSpec(row.spec, { fileName: row.name });
     const latest = await findLatestRun(c.env.DB, row.name);
+    const run = latest && (await coordinatorFor(c.env, row.id).getRun(latest.run_id));
     return c.json(
       {
         ...(parsed.ok ? { dag: dagDetailsView(row.name, parsed.spec) } : {}),
         localDags: parsed.ok ? localDagsView(parsed.spec) : [],
-        latestDAGRun: latestRunSummary(row.name, latest ?? undefined),
+        latestDAGRun: run
+          ? runDetails(run, specLookup()(run))
+          : neverRunDetails(row.name, parsed.ok ? parsed.spec.steps : []),
         suspended: row.suspended === 1,
         errors: parsed.ok ? [] : parsed.errors.map(formatSpecError),
       },

@@ -44,6 +44,29 @@ export function latestRunSummary(dagName: string, row: RunRow | undefined) {
   };
 }
 
+/**
+ * The latest run of a DAG that never ran, as Dagu's DAG details show it: the summary's empty
+ * shape with every step as a not_started node.
+ */
+export function neverRunDetails(dagName: string, steps: StepSpec[]) {
+  return {
+    ...latestRunSummary(dagName, undefined),
+    nodes: steps.map((step) => ({
+      step: stepView(step),
+      stdout: "",
+      stderr: "",
+      startedAt: "",
+      finishedAt: "",
+      status: NODE_STATUS.not_started,
+      statusLabel: "not_started" as const,
+      retryCount: 0,
+      doneCount: 0,
+      exitCode: null,
+      output: null,
+    })),
+  };
+}
+
 /** What a run's views need of the spec it started with: its steps by name, and its type. */
 export type RunSpec = { steps: Map<string, StepSpec>; type: DagType };
 
