@@ -4,7 +4,7 @@ import type { ControlResult, RunView } from "../coordinator/dag-coordinator.ts";
 import { coordinatorFor, startRun } from "../coordinator/index.ts";
 import { findDag } from "../db/dags.ts";
 import { findLatestRun, findRun, listRuns, type RunRow } from "../db/runs.ts";
-import { RUN_ID_PATTERN, RUN_ID_RULE, RUN_TRIGGERS, type RunTrigger } from "../domain/run.ts";
+import { RUN_ID_PATTERN, RUN_ID_RULE, type RunTrigger } from "../domain/run.ts";
 import { MAX_SUB_DAG_DEPTH } from "../domain/sub-dag.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, roleRoute } from "./router.ts";
@@ -14,81 +14,20 @@ import {
   NodeStatusLabelSchema,
   PaginationSchema,
   pagination,
-  RunStatusLabelSchema,
+  RunDetailsSchema,
   RunSummarySchema,
-  StepSchema,
+  SubRunSchema,
 } from "./schemas.ts";
 import { logPage, textLines } from "./views/log.ts";
 import { historyGrid, runDetails, runOutputs, runSummary, specLookup, subRunView } from "./views/run.ts";
+
+const RUNS_PER_RPC = 100;
 
 const RunIdSchema = z.string().regex(RUN_ID_PATTERN, RUN_ID_RULE).openapi("DAGRunId");
 const RunPath = z.object({
   name: DagNameSchema.openapi({ param: { name: "name", in: "path" } }),
   dagRunId: RunIdSchema.openapi({ param: { name: "dagRunId", in: "path" } }),
 });
-
-const SubRunSchema = z
-  .object({
-    dagRunId: z.string(),
-    dagName: z.string().openapi({ description: "The called DAG (dagflare extension)" }),
-    params: z.string(),
-    status: z.number().int(),
-    statusLabel: RunStatusLabelSchema,
-    startedAt: z.string(),
-    finishedAt: z.string(),
-    error: z.string().optional().openapi({ description: "Why it failed to start or was stopped (dagflare extension)" }),
-  })
-  .openapi("SubDAGRunDetail");
-
-const NodeSchema = z
-  .object({
-    step: StepSchema,
-    stdout: z.string().openapi({ description: "API path of the step's stdout" }),
-    stderr: z.string().openapi({ description: "API path of the step's stderr" }),
-    startedAt: z.string(),
-    finishedAt: z.string(),
-    status: z.number().int(),
-    statusLabel: NodeStatusLabelSchema,
-    retryCount: z.number().int(),
-    doneCount: z.number().int(),
-    error: z.string().optional(),
-    exitCode: z.number().int().nullable(),
-    output: z.string().nullable(),
-    subRuns: z
-      .array(SubRunSchema)
-      .optional()
-      .openapi({ description: "The runs this step called (its latest attempt)" }),
-    subRunsRepeated: z
-      .array(SubRunSchema)
-      .optional()
-      .openapi({ description: "The runs earlier attempts called (retries and repeats)" }),
-  })
-  .openapi("Node");
-
-const RunDetailsSchema = RunSummarySchema.extend({
-  parentDAGRunName: z.string().optional().openapi({ description: "A sub-DAG run: the DAG whose step called it" }),
-  parentDAGRunId: z.string().optional().openapi({ description: "A sub-DAG run: the run whose step called it" }),
-  parentStep: z
-    .string()
-    .optional()
-    .openapi({ description: "A sub-DAG run: the step that called it (dagflare extension)" }),
-  params: z.string(),
-  type: z.enum(["chain", "graph"]).openapi({ description: "The DAG's type when the run started (dagflare extension)" }),
-  trigger: z.enum(RUN_TRIGGERS).openapi({ description: "How the run was started (dagflare extension)" }),
-  triggeredBy: z.string().openapi({ description: "Who or what started the run (dagflare extension)" }),
-  webhookPayload: z.string().nullable().openapi({
-    description:
-      "The webhook's payload as the steps see it (WEBHOOK_PAYLOAD, exact JSON text); null when not started by a webhook (dagflare extension)",
-  }),
-  webhookHeaders: z.string().nullable().openapi({
-    description: "The request headers the DAG forwards (WEBHOOK_HEADERS, JSON text), or null (dagflare extension)",
-  }),
-  nodes: z.array(NodeSchema),
-  onSuccess: NodeSchema.optional(),
-  onFailure: NodeSchema.optional(),
-  onCancel: NodeSchema.optional(),
-  onExit: NodeSchema.optional(),
-}).openapi("DAGRunDetails");
 
 const StartBody = z.strictObject({
   params: z
@@ -173,7 +112,7 @@ const listOfDag = roleRoute("viewer", {
   summary: "Run history of one DAG with each run's nodes, newest first, and a step × run status grid",
   request: {
     params: FileNameParam,
-    query: ListQuery.omit({ name: true }).extend({ perPage: z.coerce.number().int().min(1).max(100).default(30) }),
+    query: ListQuery.omit({ name: true }).extend({ perPage: z.coerce.number().int().min(1).max(1000).default(30) }),
   },
   responses: {
     200: jsonResponse(
@@ -370,7 +309,11 @@ export const dagRunRoutes = createRouter()
     const dag = await findDag(c.env.DB, fileName);
     if (!dag) throw notFound(`DAG '${fileName}'`);
     const { rows, pagination } = await runPage(c.env.DB, { ...c.req.valid("query"), dagName: fileName });
-    const runs = rows.length === 0 ? [] : await coordinatorFor(c.env, dag.id).getRuns(rows.map((row) => row.run_id));
+    // Up to 1,000 runs (Dagu's limit), asked for 100 at a time so one RPC answer stays small.
+    const coordinator = coordinatorFor(c.env, dag.id);
+    const runs: RunView[] = [];
+    for (let i = 0; i < rows.length; i += RUNS_PER_RPC)
+      runs.push(...(await coordinator.getRuns(rows.slice(i, i + RUNS_PER_RPC).map((row) => row.run_id))));
     const specOf = specLookup();
     const dagRuns = runs.map((run) => runDetails(run, specOf(run)));
     return c.json({ dagRuns, gridData: historyGrid(runs), pagination }, 200);
