@@ -15,6 +15,7 @@ import { dagRunRoutes } from "./routes/dag-runs.ts";
 import { dagRoutes } from "./routes/dags.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { createRouter, jsonResponse, publicRoute } from "./routes/router.ts";
+import { systemRoutes } from "./routes/system.ts";
 import { userRoutes } from "./routes/users.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 
@@ -63,6 +64,7 @@ for (const routes of [
   dagRunRoutes,
   webhookRoutes,
   alertRoutes,
+  systemRoutes,
 ])
   api.route("/", routes);
 
@@ -71,31 +73,69 @@ api.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   scheme: "bearer",
   description: "A session token from POST /auth/login, or an API key (dagu_…)",
 });
+api.openAPIRegistry.registerComponent("securitySchemes", "basic", {
+  type: "http",
+  scheme: "basic",
+  description:
+    "A user's username and password (Dagu's basicAuth), wherever a bearer token is accepted; failed attempts are limited per client (429)",
+});
 api.openAPIRegistry.registerComponent("securitySchemes", "webhookToken", {
   type: "http",
   scheme: "bearer",
   description: "A DAG's webhook token (dagu_wh_…): POST /webhooks/{fileName} only",
 });
 
+/**
+ * The webhook trigger's body as the document shows it. The trigger reads its body itself (exact
+ * bytes, for signatures and exact JSON), so no validator may read it first; it is described here
+ * instead of in the route, where @hono/zod-openapi would validate it.
+ */
+const WEBHOOK_TRIGGER_BODY = {
+  required: false,
+  description:
+    "The payload: any JSON value (an empty body is `{}`), or Dagu's envelope `{payload, dagRunId}`; a form body (application/x-www-form-urlencoded, e.g. Slack) becomes an object of its fields. At most 1 MiB (413).",
+  content: {
+    "application/json": {
+      schema: {
+        type: "object",
+        additionalProperties: true,
+        properties: {
+          dagRunId: { type: "string", description: "Names the run; 409 if the DAG ever used it" },
+          payload: { type: "object", additionalProperties: true, description: "Dagu's envelope: the payload" },
+        },
+      },
+    },
+    "application/x-www-form-urlencoded": { schema: { type: "object", additionalProperties: { type: "string" } } },
+  },
+} as const;
+
 let openApiDocument: OpenAPIObject | undefined;
 
 /** The OpenAPI document, generated from the same zod schemas that validate requests. */
 export function openApi(): OpenAPIObject {
-  openApiDocument ??= api.getOpenAPIDocument({
-    openapi: "3.0.3",
-    info: {
-      title: "dagflare",
-      version: packageJson.version,
-      description:
-        "Dagu-compatible API for DAG workflows on Cloudflare Workers, served at /api/v2 (Dagu 1.x) and /api/v1 (Dagu 2.x) alike.",
-    },
-    servers: [
-      { url: API_BASE, description: "Dagu 1.x's prefix" },
-      { url: "/api/v1", description: "Dagu 2.x's prefix: the same operations" },
-    ],
-    security: [{ bearer: [] }],
-  });
+  openApiDocument ??= withWebhookBody(
+    api.getOpenAPIDocument({
+      openapi: "3.0.3",
+      info: {
+        title: "dagflare",
+        version: packageJson.version,
+        description:
+          "Dagu-compatible API for DAG workflows on Cloudflare Workers, served at /api/v2 (Dagu 1.x) and /api/v1 (Dagu 2.x) alike.",
+      },
+      servers: [
+        { url: API_BASE, description: "Dagu 1.x's prefix" },
+        { url: "/api/v1", description: "Dagu 2.x's prefix: the same operations" },
+      ],
+      security: [{ bearer: [] }, { basic: [] }],
+    }),
+  );
   return openApiDocument;
+}
+
+function withWebhookBody(document: OpenAPIObject): OpenAPIObject {
+  const trigger = document.paths["/webhooks/{fileName}"]?.post;
+  if (trigger) trigger.requestBody = structuredClone(WEBHOOK_TRIGGER_BODY) as NonNullable<typeof trigger.requestBody>;
+  return document;
 }
 
 const openApiRoute = publicRoute({
