@@ -155,6 +155,13 @@ export const RunSummarySchema = z
     startedAt: z.string(),
     finishedAt: z.string(),
     log: z.string(),
+    artifactsAvailable: z
+      .boolean()
+      .openapi({ description: "Dagu 2.x's field: always false (dagflare keeps no artifact files)" }),
+    autoRetryCount: z
+      .number()
+      .int()
+      .openapi({ description: "Dagu 2.x's field: always 0 (dagflare has no DAG-level automatic retries)" }),
   })
   .openapi("DAGRunSummary");
 

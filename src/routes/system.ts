@@ -23,6 +23,8 @@ const QueueSchema = z
       .min(1)
       .optional()
       .openapi({ description: "The DAG's maxActiveRuns; absent when unlimited (-1)" }),
+    runningCount: z.number().int().openapi({ description: "Dagu 2.x's field: running.length" }),
+    queuedCount: z.number().int().openapi({ description: "Dagu 2.x's field: queued.length" }),
     running: z.array(RunSummarySchema),
     queued: z.array(RunSummarySchema),
   })
@@ -124,6 +126,8 @@ export const systemRoutes = createRouter()
       name,
       type: "dag-based" as const,
       ...(limit > 0 && { maxConcurrency: limit }),
+      runningCount: running.length,
+      queuedCount: queued.length,
       running,
       queued,
     }));

@@ -25,6 +25,9 @@ export function runSummary(row: SummaryFields) {
     startedAt: row.started_at ?? "",
     finishedAt: row.finished_at ?? "",
     log: `/api/v2/dag-runs/${row.dag_name}/${row.run_id}/log`,
+    // Required by Dagu 2.x's DAGRunSummary; dagflare has neither artifacts nor DAG auto-retries.
+    artifactsAvailable: false,
+    autoRetryCount: 0,
   };
 }
 
@@ -41,6 +44,8 @@ export function latestRunSummary(dagName: string, row: RunRow | undefined) {
     startedAt: "",
     finishedAt: "",
     log: "",
+    artifactsAvailable: false,
+    autoRetryCount: 0,
   };
 }
 

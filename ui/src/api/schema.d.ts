@@ -4065,6 +4065,10 @@ export interface paths {
                             errors: string[];
                             /** @description The latest run with its nodes; a DAG that never ran shows its steps as not_started (as Dagu) */
                             latestDAGRun: {
+                                /** @description Dagu 2.x's field: always false (dagflare keeps no artifact files) */
+                                artifactsAvailable: boolean;
+                                /** @description Dagu 2.x's field: always 0 (dagflare has no DAG-level automatic retries) */
+                                autoRetryCount: number;
                                 dagRunId: string;
                                 finishedAt: string;
                                 log: string;
@@ -7539,6 +7543,10 @@ export interface components {
         };
         DAGRunId: string;
         DAGRunSummary: {
+            /** @description Dagu 2.x's field: always false (dagflare keeps no artifact files) */
+            artifactsAvailable: boolean;
+            /** @description Dagu 2.x's field: always 0 (dagflare has no DAG-level automatic retries) */
+            autoRetryCount: number;
             dagRunId: string;
             finishedAt: string;
             log: string;
@@ -7622,7 +7630,11 @@ export interface components {
             /** @description The DAG's name: each DAG is its own queue */
             name: string;
             queued: components["schemas"]["DAGRunSummary"][];
+            /** @description Dagu 2.x's field: queued.length */
+            queuedCount: number;
             running: components["schemas"]["DAGRunSummary"][];
+            /** @description Dagu 2.x's field: running.length */
+            runningCount: number;
             /** @enum {string} */
             type: "global" | "dag-based";
         };
