@@ -15,12 +15,16 @@ import { dagRunRoutes } from "./routes/dag-runs.ts";
 import { dagRoutes } from "./routes/dags.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { createRouter, jsonResponse, publicRoute } from "./routes/router.ts";
+import { systemRoutes } from "./routes/system.ts";
 import { userRoutes } from "./routes/users.ts";
 import { webhookRequestRoutes } from "./routes/webhook-requests.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { recordTriggerAttempt } from "./webhooks/inbound-log.ts";
 
+/** Dagu 1.x's prefix, the seed's. */
 export const API_BASE = "/api/v2";
+/** Dagu 2.x serves the same operations at /api/v1 (renamed in Feb 2026): one set of handlers answers both. */
+export const API_BASES = [API_BASE, "/api/v1"] as const;
 /** Management bodies are small (a DAG spec is at most 512 KiB); anything larger is refused unread. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -65,6 +69,7 @@ for (const routes of [
   webhookRoutes,
   webhookRequestRoutes,
   alertRoutes,
+  systemRoutes,
 ])
   api.route("/", routes);
 
@@ -73,27 +78,69 @@ api.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   scheme: "bearer",
   description: "A session token from POST /auth/login, or an API key (dagu_…)",
 });
+api.openAPIRegistry.registerComponent("securitySchemes", "basic", {
+  type: "http",
+  scheme: "basic",
+  description:
+    "A user's username and password (Dagu's basicAuth), wherever a bearer token is accepted; failed attempts are limited per client (429)",
+});
 api.openAPIRegistry.registerComponent("securitySchemes", "webhookToken", {
   type: "http",
   scheme: "bearer",
   description: "A DAG's webhook token (dagu_wh_…): POST /webhooks/{fileName} only",
 });
 
+/**
+ * The webhook trigger's body as the document shows it. The trigger reads its body itself (exact
+ * bytes, for signatures and exact JSON), so no validator may read it first; it is described here
+ * instead of in the route, where @hono/zod-openapi would validate it.
+ */
+const WEBHOOK_TRIGGER_BODY = {
+  required: false,
+  description:
+    "The payload: any JSON value (an empty body is `{}`), or Dagu's envelope `{payload, dagRunId}`; a form body (application/x-www-form-urlencoded, e.g. Slack) becomes an object of its fields. At most 1 MiB (413).",
+  content: {
+    "application/json": {
+      schema: {
+        type: "object",
+        additionalProperties: true,
+        properties: {
+          dagRunId: { type: "string", description: "Names the run; 409 if the DAG ever used it" },
+          payload: { type: "object", additionalProperties: true, description: "Dagu's envelope: the payload" },
+        },
+      },
+    },
+    "application/x-www-form-urlencoded": { schema: { type: "object", additionalProperties: { type: "string" } } },
+  },
+} as const;
+
 let openApiDocument: OpenAPIObject | undefined;
 
 /** The OpenAPI document, generated from the same zod schemas that validate requests. */
 export function openApi(): OpenAPIObject {
-  openApiDocument ??= api.getOpenAPIDocument({
-    openapi: "3.0.3",
-    info: {
-      title: "dagflare",
-      version: packageJson.version,
-      description: "Dagu-compatible /api/v2 for DAG workflows on Cloudflare Workers.",
-    },
-    servers: [{ url: API_BASE }],
-    security: [{ bearer: [] }],
-  });
+  openApiDocument ??= withWebhookBody(
+    api.getOpenAPIDocument({
+      openapi: "3.0.3",
+      info: {
+        title: "dagflare",
+        version: packageJson.version,
+        description:
+          "Dagu-compatible API for DAG workflows on Cloudflare Workers, served at /api/v2 (Dagu 1.x) and /api/v1 (Dagu 2.x) alike.",
+      },
+      servers: [
+        { url: API_BASE, description: "Dagu 1.x's prefix" },
+        { url: "/api/v1", description: "Dagu 2.x's prefix: the same operations" },
+      ],
+      security: [{ bearer: [] }, { basic: [] }],
+    }),
+  );
   return openApiDocument;
+}
+
+function withWebhookBody(document: OpenAPIObject): OpenAPIObject {
+  const trigger = document.paths["/webhooks/{fileName}"]?.post;
+  if (trigger) trigger.requestBody = structuredClone(WEBHOOK_TRIGGER_BODY) as NonNullable<typeof trigger.requestBody>;
+  return document;
 }
 
 const openApiRoute = publicRoute({
@@ -106,22 +153,24 @@ const openApiRoute = publicRoute({
 
 api.openapi(openApiRoute, (c) => c.json({ ...openApi() }, 200));
 
-export const app = createRouter()
-  .use(requestId)
-  .use(
-    `${API_BASE}/*`,
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new ApiError("payload_too_large", `request body is larger than ${MAX_BODY_BYTES} bytes`);
-      },
-    }),
-  )
-  .use(`${API_BASE}/*`, async function firstAdminFromSecrets(c, next) {
-    await bootstrapFromSecrets(c.env);
-    await next();
-  })
-  .route(API_BASE, api);
+export const app = createRouter().use(requestId);
+for (const base of API_BASES) {
+  app
+    .use(
+      `${base}/*`,
+      bodyLimit({
+        maxSize: MAX_BODY_BYTES,
+        onError: () => {
+          throw new ApiError("payload_too_large", `request body is larger than ${MAX_BODY_BYTES} bytes`);
+        },
+      }),
+    )
+    .use(`${base}/*`, async function firstAdminFromSecrets(c, next) {
+      await bootstrapFromSecrets(c.env);
+      await next();
+    })
+    .route(base, api);
+}
 
 app.notFound((c) => {
   throw new ApiError("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`);

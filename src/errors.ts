@@ -13,9 +13,11 @@ export const ErrorCodeSchema = z
     "forbidden",
     "not_found",
     "already_exists",
+    "not_running",
     "payload_too_large",
     "too_many_requests",
     "internal_error",
+    "not_implemented",
     "service_unavailable",
   ])
   .openapi("ErrorCode");
@@ -28,9 +30,11 @@ export const ERROR_STATUS = {
   forbidden: 403,
   not_found: 404,
   already_exists: 409,
+  not_running: 400,
   payload_too_large: 413,
   too_many_requests: 429,
   internal_error: 500,
+  not_implemented: 501,
   service_unavailable: 503,
 } as const satisfies Record<ErrorCode, number>;
 

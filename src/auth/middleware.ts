@@ -6,6 +6,7 @@ import { API_KEY_PREFIX, WEBHOOK_TOKEN_PREFIX } from "../domain/secrets.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { userView } from "../routes/views/user.ts";
+import { verifyBasic } from "./basic-auth.ts";
 import { verifyApiKey } from "./credentials.ts";
 import { readSession, signingKey } from "./jwt.ts";
 import { recordUse } from "./last-used.ts";
@@ -31,8 +32,14 @@ export async function authenticate(c: Context<AppEnv>): Promise<Principal> {
   const header = c.req.header("Authorization");
   if (!header) throw unauthorized("authentication required: send 'Authorization: Bearer <token or API key>'");
   const [scheme, credential] = header.split(/\s+/, 2);
+  if (scheme?.toLowerCase() === "basic" && credential) {
+    const user = await verifyBasic(c.env, c.req.header("CF-Connecting-IP") ?? "unknown", credential);
+    return { kind: "user", id: user.id, role: user.role, user: userView(user) };
+  }
   if (scheme?.toLowerCase() !== "bearer" || !credential) {
-    throw unauthorized("unsupported authorization scheme: use 'Bearer <token or API key>'");
+    throw unauthorized(
+      "unsupported authorization scheme: use 'Bearer <token or API key>' or 'Basic <username:password>'",
+    );
   }
 
   if (credential.startsWith(API_KEY_PREFIX) && !credential.startsWith(WEBHOOK_TOKEN_PREFIX)) {

@@ -66,7 +66,9 @@ const HANDLER_ORDER: readonly HandlerEvent[] = ["success", "failure", "abort", "
 /** Who the coordinator is: the DAG's stable id (its key) and current name. Shared, updated in place on a rename. */
 export type Identity = { dagId: string; dagName: string };
 
-export type ControlResult = { ok: true } | { ok: false; code: "not_found" | "bad_request"; message: string };
+export type ControlResult =
+  | { ok: true }
+  | { ok: false; code: "not_found" | "bad_request" | "not_running"; message: string };
 export type QueueResult =
   | { ok: true; runId: string; histRetentionDays: number }
   | { ok: false; code: "already_exists" | "bad_request"; message: string };
@@ -232,8 +234,9 @@ export class RunMachine {
     const run = this.#store.run(runId);
     if (!run) return { ok: false, code: "not_found", message: `DAG run '${runId}' not found` };
     if (run.status !== RUN_STATUS.running && run.status !== RUN_STATUS.queued) {
+      // Dagu's code for this refusal (400 as well).
       const message = `DAG run '${runId}' is not running (${runStatusLabel(run.status)})`;
-      return { ok: false, code: "bad_request", message };
+      return { ok: false, code: "not_running", message };
     }
     const at = this.#stamp();
     this.#kill(this.#store.nodesIn(runId, "running"), "its caller was stopped");

@@ -172,3 +172,20 @@ export async function recordTickFailure(
     .bind(dagId, scheduledFor, error, at)
     .run();
 }
+
+/** The DAGs whose YAML contains `text` (case-insensitive), by name. */
+export async function searchDagSpecs(db: D1Database, text: string): Promise<DagRow[]> {
+  const { results } = await db
+    .prepare("SELECT * FROM dags WHERE instr(lower(spec), lower(?1)) > 0 ORDER BY lower(name), name")
+    .bind(text)
+    .all<DagColumns>();
+  return results.map(dagRow);
+}
+
+/** Every tag any DAG has, once each, sorted. */
+export async function listTags(db: D1Database): Promise<string[]> {
+  const { results } = await db
+    .prepare("SELECT DISTINCT value AS tag FROM dags, json_each(dags.tags) ORDER BY value")
+    .all<{ tag: string }>();
+  return results.map((row) => row.tag);
+}

@@ -181,3 +181,61 @@ export async function lastFinishedRunsFailed(db: D1Database, dagId: string, coun
     .all<{ status: number }>();
   return results.length === count && results.every((row) => row.status === RUN_STATUS.failed);
 }
+
+/** The runs now running or queued, oldest first, with their DAG's spec (for its maxActiveRuns). */
+export async function listActiveRuns(db: D1Database, dagName?: string): Promise<(RunRow & { dag_spec: string })[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT r.*, d.name AS dag_name, d.spec AS dag_spec FROM dag_runs r JOIN dags d ON d.id = r.dag_id
+       WHERE r.status IN (1, 5) AND (?1 IS NULL OR d.name = ?1) ORDER BY r.queued_at, r.run_id`,
+    )
+    .bind(dagName ?? null)
+    .all<RunRow & { dag_spec: string }>();
+  return results;
+}
+
+export type RunMetrics = {
+  byStatus: { status: number; n: number }[];
+  byDagStatus: { dag: string; status: number; n: number }[];
+  byTrigger: { trigger: string; n: number }[];
+  /** Finished runs' durations, counted into the histogram's upper bounds (seconds). */
+  durations: { le: number; n: number }[];
+  durationSum: number;
+  durationCount: number;
+  dags: number;
+  deliveries: { status: string; n: number }[];
+};
+
+/** What GET /metrics reports, from D1 in one batch: counts over the runs D1 keeps. */
+export async function runMetrics(db: D1Database, bucketsSeconds: readonly number[]): Promise<RunMetrics> {
+  const duration = "(julianday(finished_at) - julianday(started_at)) * 86400.0";
+  const finished = "started_at IS NOT NULL AND finished_at IS NOT NULL";
+  const [byStatus, byDagStatus, byTrigger, durations, totals, dags, deliveries] = await db.batch([
+    db.prepare("SELECT status, COUNT(*) AS n FROM dag_runs GROUP BY status ORDER BY status"),
+    db.prepare(
+      "SELECT d.name AS dag, r.status, COUNT(*) AS n FROM dag_runs r JOIN dags d ON d.id = r.dag_id GROUP BY d.name, r.status ORDER BY d.name, r.status",
+    ),
+    db.prepare("SELECT trigger, COUNT(*) AS n FROM dag_runs GROUP BY trigger ORDER BY trigger"),
+    db
+      .prepare(
+        `SELECT b.value AS le, (SELECT COUNT(*) FROM dag_runs WHERE ${finished} AND ${duration} <= b.value) AS n
+         FROM json_each(?1) b ORDER BY b.value`,
+      )
+      .bind(JSON.stringify(bucketsSeconds)),
+    db.prepare(`SELECT COALESCE(SUM(${duration}), 0) AS total, COUNT(*) AS n FROM dag_runs WHERE ${finished}`),
+    db.prepare("SELECT COUNT(*) AS n FROM dags"),
+    db.prepare("SELECT status, COUNT(*) AS n FROM alert_deliveries GROUP BY status ORDER BY status"),
+  ]);
+  const rows = <T>(result: D1Result | undefined) => (result?.results ?? []) as T[];
+  const total = rows<{ total: number; n: number }>(totals)[0] ?? { total: 0, n: 0 };
+  return {
+    byStatus: rows(byStatus),
+    byDagStatus: rows(byDagStatus),
+    byTrigger: rows(byTrigger),
+    durations: rows(durations),
+    durationSum: total.total,
+    durationCount: total.n,
+    dags: rows<{ n: number }>(dags)[0]?.n ?? 0,
+    deliveries: rows(deliveries),
+  };
+}

@@ -1,94 +1,39 @@
 import { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { type Principal, principalAsUser } from "../auth/principal.ts";
 import type { ControlResult, RunView } from "../coordinator/dag-coordinator.ts";
 import { coordinatorFor, startRun } from "../coordinator/index.ts";
-import { findDag } from "../db/dags.ts";
+import { findDag, insertDag } from "../db/dags.ts";
 import { findLatestRun, findRun, listRuns, type RunRow } from "../db/runs.ts";
-import { RUN_ID_PATTERN, RUN_ID_RULE, RUN_TRIGGERS, type RunTrigger } from "../domain/run.ts";
+import { now } from "../db/time.ts";
+import { parseDagSpec } from "../domain/dag-spec.ts";
+import { formatParams } from "../domain/params.ts";
+import { RUN_ID_PATTERN, RUN_ID_RULE, type RunTrigger } from "../domain/run.ts";
+import { RUN_STATUS, runStatusLabel } from "../domain/status.ts";
 import { MAX_SUB_DAG_DEPTH } from "../domain/sub-dag.ts";
+import type { AppEnv } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
+import { checkedDagRecord } from "./dags.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, roleRoute } from "./router.ts";
 import {
   DagNameSchema,
   FileNameParam,
-  NodeStatusLabelSchema,
   PaginationSchema,
   pagination,
-  RunStatusLabelSchema,
+  RunDetailsSchema,
   RunSummarySchema,
-  StepSchema,
+  SubRunSchema,
 } from "./schemas.ts";
 import { logPage, textLines } from "./views/log.ts";
 import { historyGrid, runDetails, runOutputs, runSummary, specLookup, subRunView } from "./views/run.ts";
+
+const RUNS_PER_RPC = 100;
 
 const RunIdSchema = z.string().regex(RUN_ID_PATTERN, RUN_ID_RULE).openapi("DAGRunId");
 const RunPath = z.object({
   name: DagNameSchema.openapi({ param: { name: "name", in: "path" } }),
   dagRunId: RunIdSchema.openapi({ param: { name: "dagRunId", in: "path" } }),
 });
-
-const SubRunSchema = z
-  .object({
-    dagRunId: z.string(),
-    dagName: z.string().openapi({ description: "The called DAG (dagflare extension)" }),
-    params: z.string(),
-    status: z.number().int(),
-    statusLabel: RunStatusLabelSchema,
-    startedAt: z.string(),
-    finishedAt: z.string(),
-    error: z.string().optional().openapi({ description: "Why it failed to start or was stopped (dagflare extension)" }),
-  })
-  .openapi("SubDAGRunDetail");
-
-const NodeSchema = z
-  .object({
-    step: StepSchema,
-    stdout: z.string().openapi({ description: "API path of the step's stdout" }),
-    stderr: z.string().openapi({ description: "API path of the step's stderr" }),
-    startedAt: z.string(),
-    finishedAt: z.string(),
-    status: z.number().int(),
-    statusLabel: NodeStatusLabelSchema,
-    retryCount: z.number().int(),
-    doneCount: z.number().int(),
-    error: z.string().optional(),
-    exitCode: z.number().int().nullable(),
-    output: z.string().nullable(),
-    subRuns: z
-      .array(SubRunSchema)
-      .optional()
-      .openapi({ description: "The runs this step called (its latest attempt)" }),
-    subRunsRepeated: z
-      .array(SubRunSchema)
-      .optional()
-      .openapi({ description: "The runs earlier attempts called (retries and repeats)" }),
-  })
-  .openapi("Node");
-
-const RunDetailsSchema = RunSummarySchema.extend({
-  parentDAGRunName: z.string().optional().openapi({ description: "A sub-DAG run: the DAG whose step called it" }),
-  parentDAGRunId: z.string().optional().openapi({ description: "A sub-DAG run: the run whose step called it" }),
-  parentStep: z
-    .string()
-    .optional()
-    .openapi({ description: "A sub-DAG run: the step that called it (dagflare extension)" }),
-  params: z.string(),
-  type: z.enum(["chain", "graph"]).openapi({ description: "The DAG's type when the run started (dagflare extension)" }),
-  trigger: z.enum(RUN_TRIGGERS).openapi({ description: "How the run was started (dagflare extension)" }),
-  triggeredBy: z.string().openapi({ description: "Who or what started the run (dagflare extension)" }),
-  webhookPayload: z.string().nullable().openapi({
-    description:
-      "The webhook's payload as the steps see it (WEBHOOK_PAYLOAD, exact JSON text); null when not started by a webhook (dagflare extension)",
-  }),
-  webhookHeaders: z.string().nullable().openapi({
-    description: "The request headers the DAG forwards (WEBHOOK_HEADERS, JSON text), or null (dagflare extension)",
-  }),
-  nodes: z.array(NodeSchema),
-  onSuccess: NodeSchema.optional(),
-  onFailure: NodeSchema.optional(),
-  onCancel: NodeSchema.optional(),
-  onExit: NodeSchema.optional(),
-}).openapi("DAGRunDetails");
 
 const StartBody = z.strictObject({
   params: z
@@ -123,6 +68,84 @@ const enqueue = startRoute(
   "/dags/{fileName}/enqueue",
   "Queue a run; it starts when the DAG has a free slot (same as start)",
 );
+
+const SpecRunBody = z.strictObject({
+  spec: z.string().openapi({ description: "The DAG spec in YAML" }),
+  name: DagNameSchema.optional().openapi({ description: "The DAG's name when the spec has no `name:`" }),
+  params: StartBody.shape.params,
+  dagRunId: RunIdSchema.optional(),
+  singleton: StartBody.shape.singleton,
+  queue: StartBody.shape.queue,
+});
+
+const specRunRoute = (path: "/dag-runs" | "/dag-runs/enqueue", summary: string) =>
+  roleRoute("manager", {
+    method: "post",
+    path,
+    tags: ["dag-runs"],
+    summary,
+    description:
+      "Every run belongs to a stored DAG: a spec whose name is stored runs under that DAG (its history, its queue) without replacing the stored spec; a new name is stored first, as POST /dags would. Manager role, since the spec is code the caller supplies.",
+    request: { body: jsonBody(SpecRunBody) },
+    responses: {
+      200: jsonResponse("Started or queued", z.object({ dagRunId: RunIdSchema })),
+      409: errorResponse("The dagRunId was used before, or a singleton run is active"),
+    },
+  });
+
+const specRun = specRunRoute("/dag-runs", "Run a DAG from a spec sent in the request");
+const specEnqueue = specRunRoute("/dag-runs/enqueue", "Queue a run of a DAG from a spec sent in the request");
+
+const runSpec = roleRoute("viewer", {
+  method: "get",
+  path: "/dag-runs/{name}/{dagRunId}/spec",
+  tags: ["dag-runs"],
+  summary: "The YAML spec the run started with (later edits of the DAG don't change it)",
+  request: { params: RunPath },
+  responses: { 200: jsonResponse("The spec", z.object({ spec: z.string() })), 404: errorResponse("No such run") },
+});
+
+const reschedule = roleRoute("operator", {
+  method: "post",
+  path: "/dag-runs/{name}/{dagRunId}/reschedule",
+  tags: ["dag-runs"],
+  summary: "Start a new run with a past run's spec and params",
+  request: {
+    params: RunPath,
+    body: {
+      required: false,
+      content: {
+        "application/json": {
+          schema: z.strictObject({
+            dagRunId: RunIdSchema.optional().openapi({ description: "The new run's id; generated when absent" }),
+            dagName: z
+              .string()
+              .optional()
+              .openapi({ description: "Accepted for Dagu compatibility; must be the path's" }),
+          }),
+        },
+      },
+    },
+  },
+  responses: {
+    200: jsonResponse("Started or queued", z.object({ dagRunId: RunIdSchema, queued: z.boolean() })),
+    404: errorResponse("No such run"),
+    409: errorResponse("The dagRunId was used before"),
+  },
+});
+
+const dequeue = roleRoute("operator", {
+  method: "get",
+  path: "/dag-runs/{name}/{dagRunId}/dequeue",
+  tags: ["dag-runs"],
+  summary: "Take a queued run off its queue: it ends as aborted without running (GET, as in Dagu's API)",
+  request: { params: RunPath },
+  responses: {
+    200: { description: "Dequeued" },
+    400: errorResponse("The run is not queued"),
+    404: errorResponse("No such run"),
+  },
+});
 
 const ListQuery = z.object({
   status: z.coerce.number().int().min(0).max(6).optional(),
@@ -173,7 +196,7 @@ const listOfDag = roleRoute("viewer", {
   summary: "Run history of one DAG with each run's nodes, newest first, and a step × run status grid",
   request: {
     params: FileNameParam,
-    query: ListQuery.omit({ name: true }).extend({ perPage: z.coerce.number().int().min(1).max(100).default(30) }),
+    query: ListQuery.omit({ name: true }).extend({ perPage: z.coerce.number().int().min(1).max(1000).default(30) }),
   },
   responses: {
     200: jsonResponse(
@@ -349,6 +372,41 @@ const subRunStepLog = roleRoute("viewer", {
 });
 
 export const dagRunRoutes = createRouter()
+  .openapi(specRun, async (c) => c.json({ dagRunId: await startFromSpec(c, c.req.valid("json")) }, 200))
+  .openapi(specEnqueue, async (c) => c.json({ dagRunId: await startFromSpec(c, c.req.valid("json")) }, 200))
+  .openapi(runSpec, async (c) => {
+    const { name, dagRunId } = c.req.valid("param");
+    return c.json({ spec: (await requireRun(c.env, name, dagRunId)).spec }, 200);
+  })
+  .openapi(reschedule, async (c) => {
+    const { name, dagRunId } = c.req.valid("param");
+    const body = c.req.valid("json") ?? {};
+    if (body.dagName !== undefined && body.dagName !== name)
+      throw new ApiError("bad_request", `dagName '${body.dagName}' is not the path's DAG ('${name}')`);
+    const row = await requireRunRow(c.env, name, dagRunId);
+    const past = await coordinatorFor(c.env, row.dag_id).getRun(row.run_id);
+    if (!past) throw notFound(`DAG run '${dagRunId}' of '${name}'`);
+    const principal = c.get("principal");
+    const result = await coordinatorFor(c.env, row.dag_id).start({
+      dagId: row.dag_id,
+      dagName: row.dag_name,
+      spec: past.spec,
+      runId: body.dagRunId,
+      params: formatParams(past.params),
+      trigger: triggerOf(principal),
+      triggeredBy: principalAsUser(principal).username,
+    });
+    if (!result.ok) throw new ApiError(result.code, result.message);
+    return c.json({ dagRunId: result.runId, queued: result.status === "queued" }, 200);
+  })
+  .openapi(dequeue, async (c) => {
+    const { name, dagRunId } = c.req.valid("param");
+    const row = await requireRunRow(c.env, name, dagRunId);
+    if (row.status !== RUN_STATUS.queued)
+      throw new ApiError("bad_request", `DAG run '${row.run_id}' is not queued (${runStatusLabel(row.status)})`);
+    throwUnlessOk(await coordinatorFor(c.env, row.dag_id).stop(row.run_id));
+    return c.body(null, 200);
+  })
   .openapi(start, async (c) => {
     const { fileName } = c.req.valid("param");
     return c.json({ dagRunId: await startFor(c.env, fileName, c.req.valid("json"), c.get("principal")) }, 200);
@@ -370,7 +428,11 @@ export const dagRunRoutes = createRouter()
     const dag = await findDag(c.env.DB, fileName);
     if (!dag) throw notFound(`DAG '${fileName}'`);
     const { rows, pagination } = await runPage(c.env.DB, { ...c.req.valid("query"), dagName: fileName });
-    const runs = rows.length === 0 ? [] : await coordinatorFor(c.env, dag.id).getRuns(rows.map((row) => row.run_id));
+    // Up to 1,000 runs (Dagu's limit), asked for 100 at a time so one RPC answer stays small.
+    const coordinator = coordinatorFor(c.env, dag.id);
+    const runs: RunView[] = [];
+    for (let i = 0; i < rows.length; i += RUNS_PER_RPC)
+      runs.push(...(await coordinator.getRuns(rows.slice(i, i + RUNS_PER_RPC).map((row) => row.run_id))));
     const specOf = specLookup();
     const dagRuns = runs.map((run) => runDetails(run, specOf(run)));
     return c.json({ dagRuns, gridData: historyGrid(runs), pagination }, 200);
@@ -467,6 +529,32 @@ async function startFor(
     triggeredBy: principalAsUser(principal).username,
     singleton: body.singleton ?? false,
   });
+}
+
+/**
+ * A run of a spec sent with the request, under the stored DAG of its name (stored first when
+ * new): dagflare keeps every run with a stored DAG, its history and its queue.
+ */
+async function startFromSpec(c: Context<AppEnv>, body: z.infer<typeof SpecRunBody>): Promise<string> {
+  const parsed = parseDagSpec(body.spec);
+  const name = (parsed.ok ? parsed.spec.name : undefined) ?? body.name;
+  if (!name) throw new ApiError("bad_request", "the spec has no name: send `name` or set `name:` in the spec");
+  const record = await checkedDagRecord(c, name, body.spec);
+  const dag =
+    (await findDag(c.env.DB, name)) ?? ((await insertDag(c.env.DB, record, now())) && (await findDag(c.env.DB, name)));
+  if (!dag) throw new ApiError("already_exists", `a DAG named '${name}' was created meanwhile; try again`);
+  const principal = c.get("principal");
+  return startRun(
+    c.env,
+    { id: dag.id, name, spec: body.spec },
+    {
+      runId: body.dagRunId,
+      params: body.params,
+      trigger: triggerOf(principal),
+      triggeredBy: principalAsUser(principal).username,
+      singleton: body.singleton ?? false,
+    },
+  );
 }
 
 function triggerOf(principal: Principal): RunTrigger {

@@ -9,14 +9,17 @@ import {
   insertDag,
   listAllDags,
   listDags,
+  listTags,
   renameDag,
+  searchDagSpecs,
   setSuspended,
   updateDag,
 } from "../db/dags.ts";
-import { findLatestRun, latestRuns } from "../db/runs.ts";
+import { findLatestRun, latestRuns, listActiveRuns } from "../db/runs.ts";
 import { now } from "../db/time.ts";
 import {
   calledDagNames,
+  type DagRecord,
   type DagSpec,
   defaultSpec,
   formatSpecError,
@@ -26,6 +29,7 @@ import {
   type SpecError,
   toDagRecord,
 } from "../domain/dag-spec.ts";
+import { RUN_STATUS } from "../domain/status.ts";
 import { MAX_SUB_DAG_DEPTH } from "../domain/sub-dag.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
@@ -35,15 +39,16 @@ import {
   DagDetailsSchema,
   DagFileSchema,
   DagNameSchema,
+  DagSchema,
   FileNameParam,
   LocalDagSchema,
   PaginationSchema,
   pagination,
-  RunSummarySchema,
+  RunDetailsSchema,
   SpecErrorSchema,
 } from "./schemas.ts";
 import { dagDetailsView, dagListItemView, localDagsView } from "./views/dag.ts";
-import { latestRunSummary } from "./views/run.ts";
+import { neverRunDetails, runDetails, specLookup } from "./views/run.ts";
 
 const SpecText = z.string().openapi({ description: "The DAG spec in YAML" });
 
@@ -114,7 +119,16 @@ const details = roleRoute("viewer", {
       z.object({
         dag: DagDetailsSchema.optional(),
         localDags: z.array(LocalDagSchema),
-        latestDAGRun: RunSummarySchema,
+        latestDAGRun: RunDetailsSchema.partial({
+          params: true,
+          type: true,
+          trigger: true,
+          triggeredBy: true,
+          webhookPayload: true,
+          webhookHeaders: true,
+        }).openapi({
+          description: "The latest run with its nodes; a DAG that never ran shows its steps as not_started (as Dagu)",
+        }),
         suspended: z.boolean(),
         errors: z.array(z.string()),
       }),
@@ -181,7 +195,98 @@ const suspend = roleRoute("operator", {
   responses: { 200: { description: "Done" }, 404: errorResponse("No such DAG") },
 });
 
+const SEARCH_CONTEXT_LINES = 2;
+
+const search = roleRoute("viewer", {
+  method: "get",
+  path: "/dags/search",
+  tags: ["dags"],
+  summary: "DAGs whose YAML contains the text (case-insensitive), with each matching line and the lines around it",
+  request: { query: z.object({ q: z.string().min(1).max(200), remoteNode: z.string().optional() }) },
+  responses: {
+    200: jsonResponse(
+      "Matches",
+      z.object({
+        results: z.array(
+          z
+            .object({
+              name: z.string(),
+              dag: DagSchema,
+              matches: z.array(
+                z
+                  .object({
+                    line: z.string().openapi({ description: "The matching line with up to 2 lines either side" }),
+                    lineNumber: z.number().int().openapi({ description: "The matching line (from 1)" }),
+                    startLine: z.number().int().openapi({ description: "The first line of `line` (from 1)" }),
+                  })
+                  .openapi("SearchDAGsMatchItem"),
+              ),
+            })
+            .openapi("SearchResultItem"),
+        ),
+        errors: z.array(z.string()),
+      }),
+    ),
+  },
+});
+
+const tags = roleRoute("viewer", {
+  method: "get",
+  path: "/dags/tags",
+  tags: ["dags"],
+  summary: "Every tag any DAG has, sorted",
+  request: { query: z.object({ remoteNode: z.string().optional() }) },
+  responses: {
+    200: jsonResponse(
+      "Tags",
+      z.object({ tags: z.array(z.string()), errors: z.array(z.string()) }).openapi("ListTagResponse"),
+    ),
+  },
+});
+
+const stopAll = roleRoute("operator", {
+  method: "post",
+  path: "/dags/{fileName}/stop-all",
+  tags: ["dags"],
+  summary: "Stop every running run of the DAG (queued runs stay queued, as in Dagu; dequeue them one by one)",
+  request: { params: FileNameParam },
+  responses: {
+    200: jsonResponse("Stopped", z.object({ errors: z.array(z.string()) })),
+    404: errorResponse("No such DAG"),
+  },
+});
+
 export const dagRoutes = createRouter()
+  // Before /dags/{fileName}, which would take "search" and "tags" for DAG names.
+  .openapi(search, async (c) => {
+    const { q } = c.req.valid("query");
+    const needle = q.toLowerCase();
+    const results = (await searchDagSpecs(c.env.DB, q)).map((row) => {
+      const lines = row.spec.split("\n");
+      const matches = lines.flatMap((text, index) => {
+        if (!text.toLowerCase().includes(needle)) return [];
+        const start = Math.max(0, index - SEARCH_CONTEXT_LINES);
+        const context = lines.slice(start, index + SEARCH_CONTEXT_LINES + 1).join("\n");
+        return [{ line: context, lineNumber: index + 1, startLine: start + 1 }];
+      });
+      return { name: row.name, dag: dagListItemView(row, undefined, undefined).dag, matches };
+    });
+    return c.json({ results, errors: [] as string[] }, 200);
+  })
+  .openapi(tags, async (c) => c.json({ tags: await listTags(c.env.DB), errors: [] as string[] }, 200))
+  .openapi(stopAll, async (c) => {
+    const { fileName } = c.req.valid("param");
+    const dag = await requireDag(c.env.DB, fileName);
+    const running = (await listActiveRuns(c.env.DB, fileName)).filter((run) => run.status === RUN_STATUS.running);
+    const coordinator = coordinatorFor(c.env, dag.id);
+    const errors: string[] = [];
+    for (const run of running) {
+      const result = await coordinator.stop(run.run_id);
+      // A run that ended meanwhile is what the caller wanted; anything else is reported.
+      if (!result.ok && result.code !== "not_running") errors.push(`${run.run_id}: ${result.message}`);
+    }
+    return c.json({ errors }, 200);
+  })
   .openapi(suspend, async (c) => {
     const { fileName } = c.req.valid("param");
     if (!(await setSuspended(c.env.DB, fileName, c.req.valid("json").suspend, now())))
@@ -251,11 +356,14 @@ export const dagRoutes = createRouter()
     const row = await requireDag(c.env.DB, c.req.valid("param").fileName);
     const parsed = parseDagSpec(row.spec, { fileName: row.name });
     const latest = await findLatestRun(c.env.DB, row.name);
+    const run = latest && (await coordinatorFor(c.env, row.id).getRun(latest.run_id));
     return c.json(
       {
         ...(parsed.ok ? { dag: dagDetailsView(row.name, parsed.spec) } : {}),
         localDags: parsed.ok ? localDagsView(parsed.spec) : [],
-        latestDAGRun: latestRunSummary(row.name, latest ?? undefined),
+        latestDAGRun: run
+          ? runDetails(run, specLookup()(run))
+          : neverRunDetails(row.name, parsed.ok ? parsed.spec.steps : []),
         suspended: row.suspended === 1,
         errors: parsed.ok ? [] : parsed.errors.map(formatSpecError),
       },
@@ -311,6 +419,17 @@ export const dagRoutes = createRouter()
     await coordinatorFor(c.env, row.id).renamed(newFileName);
     return c.body(null, 200);
   });
+
+/**
+ * A spec checked as a stored DAG is (every error with its line, no call cycle through stored
+ * DAGs), ready to store; an invalid one is the 400 and a CODE_LOCATION_ERROR alert.
+ */
+export async function checkedDagRecord(c: Context<AppEnv>, name: string, source: string): Promise<DagRecord> {
+  const result = toDagRecord(name, source);
+  if (!result.ok) throw reportInvalid(c, name, result.errors);
+  await refuseCallCycle(c.env.DB, name, result.spec);
+  return result.record;
+}
 
 async function requireDag(db: D1Database, name: string): Promise<DagRow> {
   const row = await findDag(db, name);

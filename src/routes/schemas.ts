@@ -6,6 +6,7 @@ import { z } from "@hono/zod-openapi";
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH } from "../auth/passwords.ts";
 import { DAG_NAME_MAX_LENGTH, DAG_NAME_PATTERN } from "../domain/dag-spec.ts";
 import { ROLES } from "../domain/roles.ts";
+import { RUN_TRIGGERS } from "../domain/run.ts";
 import { NODE_STATUS_LABELS, RUN_STATUS_LABELS } from "../domain/status.ts";
 import { ErrorCodeSchema } from "../errors.ts";
 
@@ -154,8 +155,78 @@ export const RunSummarySchema = z
     startedAt: z.string(),
     finishedAt: z.string(),
     log: z.string(),
+    artifactsAvailable: z
+      .boolean()
+      .openapi({ description: "Dagu 2.x's field: always false (dagflare keeps no artifact files)" }),
+    autoRetryCount: z
+      .number()
+      .int()
+      .openapi({ description: "Dagu 2.x's field: always 0 (dagflare has no DAG-level automatic retries)" }),
   })
   .openapi("DAGRunSummary");
+
+export const SubRunSchema = z
+  .object({
+    dagRunId: z.string(),
+    dagName: z.string().openapi({ description: "The called DAG (dagflare extension)" }),
+    params: z.string(),
+    status: z.number().int(),
+    statusLabel: RunStatusLabelSchema,
+    startedAt: z.string(),
+    finishedAt: z.string(),
+    error: z.string().optional().openapi({ description: "Why it failed to start or was stopped (dagflare extension)" }),
+  })
+  .openapi("SubDAGRunDetail");
+
+export const NodeSchema = z
+  .object({
+    step: StepSchema,
+    stdout: z.string().openapi({ description: "API path of the step's stdout" }),
+    stderr: z.string().openapi({ description: "API path of the step's stderr" }),
+    startedAt: z.string(),
+    finishedAt: z.string(),
+    status: z.number().int(),
+    statusLabel: NodeStatusLabelSchema,
+    retryCount: z.number().int(),
+    doneCount: z.number().int(),
+    error: z.string().optional(),
+    exitCode: z.number().int().nullable(),
+    output: z.string().nullable(),
+    subRuns: z
+      .array(SubRunSchema)
+      .optional()
+      .openapi({ description: "The runs this step called (its latest attempt)" }),
+    subRunsRepeated: z
+      .array(SubRunSchema)
+      .optional()
+      .openapi({ description: "The runs earlier attempts called (retries and repeats)" }),
+  })
+  .openapi("Node");
+
+export const RunDetailsSchema = RunSummarySchema.extend({
+  parentDAGRunName: z.string().optional().openapi({ description: "A sub-DAG run: the DAG whose step called it" }),
+  parentDAGRunId: z.string().optional().openapi({ description: "A sub-DAG run: the run whose step called it" }),
+  parentStep: z
+    .string()
+    .optional()
+    .openapi({ description: "A sub-DAG run: the step that called it (dagflare extension)" }),
+  params: z.string(),
+  type: z.enum(["chain", "graph"]).openapi({ description: "The DAG's type when the run started (dagflare extension)" }),
+  trigger: z.enum(RUN_TRIGGERS).openapi({ description: "How the run was started (dagflare extension)" }),
+  triggeredBy: z.string().openapi({ description: "Who or what started the run (dagflare extension)" }),
+  webhookPayload: z.string().nullable().openapi({
+    description:
+      "The webhook's payload as the steps see it (WEBHOOK_PAYLOAD, exact JSON text); null when not started by a webhook (dagflare extension)",
+  }),
+  webhookHeaders: z.string().nullable().openapi({
+    description: "The request headers the DAG forwards (WEBHOOK_HEADERS, JSON text), or null (dagflare extension)",
+  }),
+  nodes: z.array(NodeSchema),
+  onSuccess: NodeSchema.optional(),
+  onFailure: NodeSchema.optional(),
+  onCancel: NodeSchema.optional(),
+  onExit: NodeSchema.optional(),
+}).openapi("DAGRunDetails");
 
 export const DagFileSchema = z
   .object({
@@ -163,7 +234,9 @@ export const DagFileSchema = z
     dag: DagSchema,
     latestDAGRun: RunSummarySchema,
     suspended: z.boolean(),
-    nextRun: Timestamp.nullable().openapi({ description: "Next scheduled run (dagflare extension)" }),
+    nextRun: Timestamp.optional().openapi({
+      description: "Next scheduled run; absent when none (as Dagu 2.x; a dagflare extension of 1.x)",
+    }),
     errors: z.array(z.string()),
   })
   .openapi("DAGFile");

@@ -19,7 +19,8 @@ export function dagListItemView(row: DagRow, nextRun: Date | undefined, latest: 
     },
     latestDAGRun: latestRunSummary(row.name, latest),
     suspended: row.suspended === 1,
-    nextRun: nextRun?.toISOString() ?? null,
+    // Omitted when there is none, as Dagu 2.x's DAGFile.nextRun (a date-time, never null).
+    ...(nextRun && { nextRun: nextRun.toISOString() }),
     errors: [] as string[],
   };
 }

@@ -25,6 +25,9 @@ export function runSummary(row: SummaryFields) {
     startedAt: row.started_at ?? "",
     finishedAt: row.finished_at ?? "",
     log: `/api/v2/dag-runs/${row.dag_name}/${row.run_id}/log`,
+    // Required by Dagu 2.x's DAGRunSummary; dagflare has neither artifacts nor DAG auto-retries.
+    artifactsAvailable: false,
+    autoRetryCount: 0,
   };
 }
 
@@ -41,6 +44,31 @@ export function latestRunSummary(dagName: string, row: RunRow | undefined) {
     startedAt: "",
     finishedAt: "",
     log: "",
+    artifactsAvailable: false,
+    autoRetryCount: 0,
+  };
+}
+
+/**
+ * The latest run of a DAG that never ran, as Dagu's DAG details show it: the summary's empty
+ * shape with every step as a not_started node.
+ */
+export function neverRunDetails(dagName: string, steps: StepSpec[]) {
+  return {
+    ...latestRunSummary(dagName, undefined),
+    nodes: steps.map((step) => ({
+      step: stepView(step),
+      stdout: "",
+      stderr: "",
+      startedAt: "",
+      finishedAt: "",
+      status: NODE_STATUS.not_started,
+      statusLabel: "not_started" as const,
+      retryCount: 0,
+      doneCount: 0,
+      exitCode: null,
+      output: null,
+    })),
   };
 }
 

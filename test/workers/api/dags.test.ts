@@ -218,7 +218,7 @@ describe("GET /dags", () => {
     const [every5, nightly, none] = result.dags;
     expect(Date.parse(every5!.nextRun!) - Date.now()).toBeLessThanOrEqual(5 * 60_000);
     expect(new Date(nightly!.nextRun!).getUTCHours()).toBe(23);
-    expect(none!.nextRun).toBeNull();
+    expect(none).not.toHaveProperty("nextRun");
   });
 
   // Values the typed client would refuse to send.

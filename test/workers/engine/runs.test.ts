@@ -320,7 +320,7 @@ ${http("slow", `GET ${echo}/slow/3000`)}${http("later", `GET ${echo}/text/later`
     expect(nodeOf(run, "later").statusLabel).toBe("not_started");
     expect(run.onCancel).toMatchObject({ statusLabel: "succeeded" });
     expect(run.onExit).toMatchObject({ statusLabel: "succeeded" });
-    expectEnvelope(await client.POST("/dag-runs/{name}/{dagRunId}/stop", runPath(dag, runId)), 400, "bad_request");
+    expectEnvelope(await client.POST("/dag-runs/{name}/{dagRunId}/stop", runPath(dag, runId)), 400, "not_running");
   });
 
   it("retry re-runs the steps that did not succeed and keeps the ones that did", async () => {

@@ -63,10 +63,9 @@ describe("schedule ticks", () => {
   it("skip suspended DAGs, and start them again once resumed; GET /dags shows no nextRun while suspended", async () => {
     const dag = await create("* * * * *");
     await ok(suspend(dag, true));
-    expect(await listed(dag)).toMatchObject({
-      suspended: true,
-      nextRun: null,
-    });
+    const suspended = await listed(dag);
+    expect(suspended).toMatchObject({ suspended: true });
+    expect(suspended).not.toHaveProperty("nextRun");
     await tick(Date.UTC(2030, 0, 15, 10, 0));
     expect(await runsOf(dag)).toEqual([]);
     await ok(suspend(dag, false));

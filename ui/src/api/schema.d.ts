@@ -1877,7 +1877,96 @@ export interface paths {
             };
         };
         put?: never;
-        post?: never;
+        /**
+         * Run a DAG from a spec sent in the request
+         * @description Every run belongs to a stored DAG: a spec whose name is stored runs under that DAG (its history, its queue) without replacing the stored spec; a new name is stored first, as POST /dags would. Manager role, since the spec is code the caller supplies.
+         *
+         *     Requires the **manager** role or higher.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        dagRunId?: components["schemas"]["DAGRunId"];
+                        name?: components["schemas"]["DAGName"] & unknown;
+                        /** @description `K=V K2="a b"`, JSON text of an object, or an object */
+                        params?: string | {
+                            [key: string]: unknown;
+                        };
+                        /** @description Accepted for Dagu compatibility; each DAG has its own queue */
+                        queue?: string;
+                        /** @description Refuse (409) while a run of this DAG is running or queued */
+                        singleton?: boolean;
+                        /** @description The DAG spec in YAML */
+                        spec: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Started or queued */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            dagRunId: components["schemas"]["DAGRunId"];
+                        };
+                    };
+                };
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the manager role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The dagRunId was used before, or a singleton run is active */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -2031,6 +2120,93 @@ export interface paths {
                     };
                 };
                 /** @description Requires the viewer role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such run */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dag-runs/{name}/{dagRunId}/dequeue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Take a queued run off its queue: it ends as aborted without running (GET, as in Dagu's API)
+         * @description Take a queued run off its queue: it ends as aborted without running (GET, as in Dagu's API)
+         *
+         *     Requires the **operator** role or higher.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    dagRunId: components["schemas"]["DAGRunId"];
+                    name: components["schemas"]["DAGName"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Dequeued */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description The run is not queued */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the operator role */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2262,6 +2438,115 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/dag-runs/{name}/{dagRunId}/reschedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a new run with a past run's spec and params
+         * @description Start a new run with a past run's spec and params
+         *
+         *     Requires the **operator** role or higher.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    dagRunId: components["schemas"]["DAGRunId"];
+                    name: components["schemas"]["DAGName"];
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /** @description Accepted for Dagu compatibility; must be the path's */
+                        dagName?: string;
+                        dagRunId?: components["schemas"]["DAGRunId"] & unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Started or queued */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            dagRunId: components["schemas"]["DAGRunId"];
+                            queued: boolean;
+                        };
+                    };
+                };
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the operator role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such run */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The dagRunId was used before */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/dag-runs/{name}/{dagRunId}/retry": {
         parameters: {
             query?: never;
@@ -2342,6 +2627,174 @@ export interface paths {
                 };
                 /** @description Unexpected error */
                 500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dag-runs/{name}/{dagRunId}/spec": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The YAML spec the run started with (later edits of the DAG don't change it)
+         * @description The YAML spec the run started with (later edits of the DAG don't change it)
+         *
+         *     Requires the **viewer** role or higher.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    dagRunId: components["schemas"]["DAGRunId"];
+                    name: components["schemas"]["DAGName"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The spec */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            spec: string;
+                        };
+                    };
+                };
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the viewer role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such run */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dag-runs/{name}/{dagRunId}/steps/{stepName}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dagu's POST /dag-runs/{name}/{dagRunId}/steps/{stepName}/approve: 501 on dagflare — dagflare has no approval (human-in-the-loop) steps: a DAG with `approval:` is refused when saved
+         * @description Dagu's POST /dag-runs/{name}/{dagRunId}/steps/{stepName}/approve: 501 on dagflare — dagflare has no approval (human-in-the-loop) steps: a DAG with `approval:` is refused when saved
+         *
+         *     Requires the **viewer** role or higher.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the viewer role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not implemented: dagflare has no approval (human-in-the-loop) steps: a DAG with `approval:` is refused when saved */
+                501: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2451,6 +2904,160 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/dag-runs/{name}/{dagRunId}/steps/{stepName}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dagu's POST /dag-runs/{name}/{dagRunId}/steps/{stepName}/reject: 501 on dagflare — dagflare has no approval (human-in-the-loop) steps: a DAG with `approval:` is refused when saved
+         * @description Dagu's POST /dag-runs/{name}/{dagRunId}/steps/{stepName}/reject: 501 on dagflare — dagflare has no approval (human-in-the-loop) steps: a DAG with `approval:` is refused when saved
+         *
+         *     Requires the **viewer** role or higher.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the viewer role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not implemented: dagflare has no approval (human-in-the-loop) steps: a DAG with `approval:` is refused when saved */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dag-runs/{name}/{dagRunId}/steps/{stepName}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Dagu's PATCH /dag-runs/{name}/{dagRunId}/steps/{stepName}/status: 501 on dagflare — setting a step's status by hand is not implemented yet: retry the run, or the step (POST …/retry with stepName)
+         * @description Dagu's PATCH /dag-runs/{name}/{dagRunId}/steps/{stepName}/status: 501 on dagflare — setting a step's status by hand is not implemented yet: retry the run, or the step (POST …/retry with stepName)
+         *
+         *     Requires the **viewer** role or higher.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the viewer role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not implemented: setting a step's status by hand is not implemented yet: retry the run, or the step (POST …/retry with stepName) */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         trace?: never;
     };
     "/dag-runs/{name}/{dagRunId}/stop": {
@@ -2820,6 +3427,83 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}/steps/{stepName}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dagu's POST /dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}/steps/{stepName}/approve: 501 on dagflare — dagflare has no approval (human-in-the-loop) steps: a DAG with `approval:` is refused when saved
+         * @description Dagu's POST /dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}/steps/{stepName}/approve: 501 on dagflare — dagflare has no approval (human-in-the-loop) steps: a DAG with `approval:` is refused when saved
+         *
+         *     Requires the **viewer** role or higher.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the viewer role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not implemented: dagflare has no approval (human-in-the-loop) steps: a DAG with `approval:` is refused when saved */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}/steps/{stepName}/log": {
         parameters: {
             query?: never;
@@ -2911,6 +3595,265 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}/steps/{stepName}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dagu's POST /dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}/steps/{stepName}/reject: 501 on dagflare — dagflare has no approval (human-in-the-loop) steps: a DAG with `approval:` is refused when saved
+         * @description Dagu's POST /dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}/steps/{stepName}/reject: 501 on dagflare — dagflare has no approval (human-in-the-loop) steps: a DAG with `approval:` is refused when saved
+         *
+         *     Requires the **viewer** role or higher.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the viewer role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not implemented: dagflare has no approval (human-in-the-loop) steps: a DAG with `approval:` is refused when saved */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}/steps/{stepName}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Dagu's PATCH /dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}/steps/{stepName}/status: 501 on dagflare — setting a step's status by hand is not implemented yet: retry the run, or the step (POST …/retry with stepName)
+         * @description Dagu's PATCH /dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}/steps/{stepName}/status: 501 on dagflare — setting a step's status by hand is not implemented yet: retry the run, or the step (POST …/retry with stepName)
+         *
+         *     Requires the **viewer** role or higher.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the viewer role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not implemented: setting a step's status by hand is not implemented yet: retry the run, or the step (POST …/retry with stepName) */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/dag-runs/enqueue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Queue a run of a DAG from a spec sent in the request
+         * @description Every run belongs to a stored DAG: a spec whose name is stored runs under that DAG (its history, its queue) without replacing the stored spec; a new name is stored first, as POST /dags would. Manager role, since the spec is code the caller supplies.
+         *
+         *     Requires the **manager** role or higher.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        dagRunId?: components["schemas"]["DAGRunId"];
+                        name?: components["schemas"]["DAGName"] & unknown;
+                        /** @description `K=V K2="a b"`, JSON text of an object, or an object */
+                        params?: string | {
+                            [key: string]: unknown;
+                        };
+                        /** @description Accepted for Dagu compatibility; each DAG has its own queue */
+                        queue?: string;
+                        /** @description Refuse (409) while a run of this DAG is running or queued */
+                        singleton?: boolean;
+                        /** @description The DAG spec in YAML */
+                        spec: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Started or queued */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            dagRunId: components["schemas"]["DAGRunId"];
+                        };
+                    };
+                };
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the manager role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The dagRunId was used before, or a singleton run is active */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -3120,7 +4063,51 @@ export interface paths {
                         "application/json": {
                             dag?: components["schemas"]["DAGDetails"];
                             errors: string[];
-                            latestDAGRun: components["schemas"]["DAGRunSummary"];
+                            /** @description The latest run with its nodes; a DAG that never ran shows its steps as not_started (as Dagu) */
+                            latestDAGRun: {
+                                /** @description Dagu 2.x's field: always false (dagflare keeps no artifact files) */
+                                artifactsAvailable: boolean;
+                                /** @description Dagu 2.x's field: always 0 (dagflare has no DAG-level automatic retries) */
+                                autoRetryCount: number;
+                                dagRunId: string;
+                                finishedAt: string;
+                                log: string;
+                                name: string;
+                                nodes: components["schemas"]["Node"][];
+                                onCancel?: components["schemas"]["Node"];
+                                onExit?: components["schemas"]["Node"];
+                                onFailure?: components["schemas"]["Node"];
+                                onSuccess?: components["schemas"]["Node"];
+                                params?: string;
+                                /** @description A sub-DAG run: the run whose step called it */
+                                parentDAGRunId?: string;
+                                /** @description A sub-DAG run: the DAG whose step called it */
+                                parentDAGRunName?: string;
+                                /** @description A sub-DAG run: the step that called it (dagflare extension) */
+                                parentStep?: string;
+                                queuedAt?: string;
+                                rootDAGRunId: string;
+                                rootDAGRunName: string;
+                                startedAt: string;
+                                status: number;
+                                statusLabel: components["schemas"]["RunStatusLabel"];
+                                /**
+                                 * @description How the run was started (dagflare extension)
+                                 * @enum {string}
+                                 */
+                                trigger?: "manual" | "api" | "webhook" | "schedule" | "retry" | "parent";
+                                /** @description Who or what started the run (dagflare extension) */
+                                triggeredBy?: string;
+                                /**
+                                 * @description The DAG's type when the run started (dagflare extension)
+                                 * @enum {string}
+                                 */
+                                type?: "chain" | "graph";
+                                /** @description The request headers the DAG forwards (WEBHOOK_HEADERS, JSON text), or null (dagflare extension) */
+                                webhookHeaders?: string | null;
+                                /** @description The webhook's payload as the steps see it (WEBHOOK_PAYLOAD, exact JSON text); null when not started by a webhook (dagflare extension) */
+                                webhookPayload?: string | null;
+                            };
                             localDags: components["schemas"]["LocalDag"][];
                             suspended: boolean;
                         };
@@ -3924,6 +4911,96 @@ export interface paths {
                 };
                 /** @description The dagRunId was used before, or a singleton run is active */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dags/{fileName}/stop-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop every running run of the DAG (queued runs stay queued, as in Dagu; dequeue them one by one)
+         * @description Stop every running run of the DAG (queued runs stay queued, as in Dagu; dequeue them one by one)
+         *
+         *     Requires the **operator** role or higher.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    fileName: components["schemas"]["DAGName"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Stopped */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            errors: string[];
+                        };
+                    };
+                };
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the operator role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such DAG */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4994,6 +6071,168 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/dags/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * DAGs whose YAML contains the text (case-insensitive), with each matching line and the lines around it
+         * @description DAGs whose YAML contains the text (case-insensitive), with each matching line and the lines around it
+         *
+         *     Requires the **viewer** role or higher.
+         */
+        get: {
+            parameters: {
+                query: {
+                    q: string;
+                    remoteNode?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Matches */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            errors: string[];
+                            results: components["schemas"]["SearchResultItem"][];
+                        };
+                    };
+                };
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the viewer role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dags/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every tag any DAG has, sorted
+         * @description Every tag any DAG has, sorted
+         *
+         *     Requires the **viewer** role or higher.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    remoteNode?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Tags */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ListTagResponse"];
+                    };
+                };
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the viewer role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/dags/validate": {
         parameters: {
             query?: never;
@@ -5138,6 +6377,83 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics (text format) from D1: runs by status, DAG and trigger, run durations, alert deliveries
+         * @description Prometheus metrics (text format) from D1: runs by status, DAG and trigger, run durations, alert deliveries
+         *
+         *     Requires the **viewer** role or higher.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Prometheus text exposition format 0.0.4 */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": string;
+                    };
+                };
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the viewer role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -5177,6 +6493,314 @@ export interface paths {
                 };
                 /** @description Unexpected error */
                 500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/queues": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The DAGs with running or queued runs: each DAG is a queue bounded by its maxActiveRuns
+         * @description The DAGs with running or queued runs: each DAG is a queue bounded by its maxActiveRuns
+         *
+         *     Requires the **viewer** role or higher.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Queues */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QueuesResponse"];
+                    };
+                };
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the viewer role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/services/coordinator": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dagu's GET /services/coordinator: 501 on dagflare — there is no coordinator service: each DAG's Durable Object coordinates its runs
+         * @description Dagu's GET /services/coordinator: 501 on dagflare — there is no coordinator service: each DAG's Durable Object coordinates its runs
+         *
+         *     Requires the **viewer** role or higher.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the viewer role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not implemented: there is no coordinator service: each DAG's Durable Object coordinates its runs */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/services/resources/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dagu's GET /services/resources/history: 501 on dagflare — a Worker has no host whose CPU, memory and disk could be sampled; see Workers Observability
+         * @description Dagu's GET /services/resources/history: 501 on dagflare — a Worker has no host whose CPU, memory and disk could be sampled; see Workers Observability
+         *
+         *     Requires the **viewer** role or higher.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the viewer role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not implemented: a Worker has no host whose CPU, memory and disk could be sampled; see Workers Observability */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/services/scheduler": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dagu's GET /services/scheduler: 501 on dagflare — the scheduler is Cloudflare's cron trigger, not a service with instances to report
+         * @description Dagu's GET /services/scheduler: 501 on dagflare — the scheduler is Cloudflare's cron trigger, not a service with instances to report
+         *
+         *     Requires the **viewer** role or higher.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the viewer role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not implemented: the scheduler is Cloudflare's cron trigger, not a service with instances to report */
+                501: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5792,7 +7416,24 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody?: never;
+            /** @description The payload: any JSON value (an empty body is `{}`), or Dagu's envelope `{payload, dagRunId}`; a form body (application/x-www-form-urlencoded, e.g. Slack) becomes an object of its fields. At most 1 MiB (413). */
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /** @description Names the run; 409 if the DAG ever used it */
+                        dagRunId?: string;
+                        /** @description Dagu's envelope: the payload */
+                        payload?: {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    "application/x-www-form-urlencoded": {
+                        [key: string]: string;
+                    };
+                };
+            };
             responses: {
                 /** @description Started or queued */
                 200: {
@@ -5877,6 +7518,83 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/workers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dagu's GET /workers: 501 on dagflare — dagflare has no worker processes: steps run on Cloudflare Queues consumers and Containers
+         * @description Dagu's GET /workers: 501 on dagflare — dagflare has no worker processes: steps run on Cloudflare Queues consumers and Containers
+         *
+         *     Requires the **viewer** role or higher.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the viewer role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not implemented: dagflare has no worker processes: steps run on Cloudflare Queues consumers and Containers */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -6053,10 +7771,10 @@ export interface components {
             latestDAGRun: components["schemas"]["DAGRunSummary"];
             /**
              * Format: date-time
-             * @description Next scheduled run (dagflare extension)
+             * @description Next scheduled run; absent when none (as Dagu 2.x; a dagflare extension of 1.x)
              * @example 2026-11-24T12:00:00.000Z
              */
-            nextRun: string | null;
+            nextRun?: string;
             suspended: boolean;
         };
         DAGGridItem: {
@@ -6098,6 +7816,10 @@ export interface components {
         };
         DAGRunId: string;
         DAGRunSummary: {
+            /** @description Dagu 2.x's field: always false (dagflare keeps no artifact files) */
+            artifactsAvailable: boolean;
+            /** @description Dagu 2.x's field: always 0 (dagflare has no DAG-level automatic retries) */
+            autoRetryCount: number;
             dagRunId: string;
             finishedAt: string;
             log: string;
@@ -6119,13 +7841,17 @@ export interface components {
             requestId?: string;
         };
         /** @enum {string} */
-        ErrorCode: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "already_exists" | "payload_too_large" | "too_many_requests" | "internal_error" | "service_unavailable";
+        ErrorCode: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "already_exists" | "not_running" | "payload_too_large" | "too_many_requests" | "internal_error" | "not_implemented" | "service_unavailable";
         HealthResponse: {
             /** @enum {string} */
             status: "healthy" | "unhealthy";
             timestamp: string;
             uptime: number;
             version: string;
+        };
+        ListTagResponse: {
+            errors: string[];
+            tags: string[];
         };
         /** @description A sub-DAG written in the same file, after a `---` */
         LocalDag: {
@@ -6171,6 +7897,30 @@ export interface components {
             totalPages: number;
             totalRecords: number;
         };
+        Queue: {
+            /** @description The DAG's maxActiveRuns; absent when unlimited (-1) */
+            maxConcurrency?: number;
+            /** @description The DAG's name: each DAG is its own queue */
+            name: string;
+            queued: components["schemas"]["DAGRunSummary"][];
+            /** @description Dagu 2.x's field: queued.length */
+            queuedCount: number;
+            running: components["schemas"]["DAGRunSummary"][];
+            /** @description Dagu 2.x's field: running.length */
+            runningCount: number;
+            /** @enum {string} */
+            type: "global" | "dag-based";
+        };
+        QueuesResponse: {
+            queues: components["schemas"]["Queue"][];
+            summary: {
+                totalCapacity: number;
+                totalQueued: number;
+                totalQueues: number;
+                totalRunning: number;
+                utilizationPercentage: number;
+            };
+        };
         /**
          * @description A run's status; `status` is its number (Dagu's)
          * @enum {string}
@@ -6178,6 +7928,19 @@ export interface components {
         RunStatusLabel: "not_started" | "running" | "failed" | "aborted" | "succeeded" | "queued" | "partially_succeeded";
         Schedule: {
             expression: string;
+        };
+        SearchDAGsMatchItem: {
+            /** @description The matching line with up to 2 lines either side */
+            line: string;
+            /** @description The matching line (from 1) */
+            lineNumber: number;
+            /** @description The first line of `line` (from 1) */
+            startLine: number;
+        };
+        SearchResultItem: {
+            dag: components["schemas"]["DAG"];
+            matches: components["schemas"]["SearchDAGsMatchItem"][];
+            name: string;
         };
         /** @description A DAG spec error with its place in the YAML (dagflare extension) */
         SpecError: {
