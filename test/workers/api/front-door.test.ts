@@ -185,7 +185,8 @@ async function inOneWindow(body: () => Promise<void>): Promise<void> {
   }
 }
 
-describe("POST /auth/login: failed logins are rate-limited per client IP and per username", () => {
+// Each failed login costs a bcrypt (~55 ms, several times that on a busy machine): more than the default 5 s.
+describe("POST /auth/login: failed logins are rate-limited per client IP and per username", { timeout: 30_000 }, () => {
   const login = (username: string, password: string, ip: string) =>
     call("POST", "/auth/login", { body: { username, password }, headers: { "CF-Connecting-IP": ip } });
 
