@@ -1,10 +1,10 @@
 import { z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { OpenAPIObject } from "openapi3-ts/oas30";
 import packageJson from "../package.json" with { type: "json" };
 import { bootstrapFromSecrets } from "./auth/bootstrap.ts";
+import { bodyLimit } from "./body-limit.ts";
 import type { AppEnv } from "./env.ts";
 import { ApiError, type ErrorBody, type ErrorCode } from "./errors.ts";
 import { logger } from "./log.ts";
@@ -156,15 +156,7 @@ api.openapi(openApiRoute, (c) => c.json({ ...openApi() }, 200));
 export const app = createRouter().use(requestId);
 for (const base of API_BASES) {
   app
-    .use(
-      `${base}/*`,
-      bodyLimit({
-        maxSize: MAX_BODY_BYTES,
-        onError: () => {
-          throw new ApiError("payload_too_large", `request body is larger than ${MAX_BODY_BYTES} bytes`);
-        },
-      }),
-    )
+    .use(`${base}/*`, bodyLimit(MAX_BODY_BYTES))
     .use(`${base}/*`, async function firstAdminFromSecrets(c, next) {
       await bootstrapFromSecrets(c.env);
       await next();

@@ -15,14 +15,12 @@
 import type { TriggerTarget } from "../db/webhooks.ts";
 import { toHex } from "../domain/bytes.ts";
 import { displayPrefix, WEBHOOK_TOKEN_PREFIX } from "../domain/secrets.ts";
-import { ApiError } from "../errors.ts";
+import { FailureLimit } from "./failure-limit.ts";
 import { signingKey } from "./jwt.ts";
 import { compareHash, type HashCompare } from "./passwords.ts";
 
 const DIGEST_CONTEXT = "dagflare webhook token digest v1";
 const FAILURE_MEMORY_MS = 60_000;
-/** How long a client over the failure limit is refused outright (the limiter's period). */
-export const BLOCK_SECONDS = 60;
 
 type DigestKey = { id: string; key: CryptoKey };
 let cachedKey: { secret: string; key: Promise<DigestKey> } | undefined;
@@ -84,8 +82,8 @@ export function bearerWebhookToken(header: string | undefined): string | undefin
 
 /** Wrong tokens per DAG recently refused by this isolate, by digest, with when they expire. */
 const recentFailures = new Map<string, number>();
-/** Clients (IP and DAG) over the failure limit, with when they may try again. */
-const blockedClients = new Map<string, number>();
+/** Failed attempts per client (IP and DAG). */
+const failures = new FailureLimit("failed webhook attempts from this client");
 
 function remembered(map: Map<string, number>, key: string): boolean {
   const until = map.get(key);
@@ -102,7 +100,7 @@ function remember(map: Map<string, number>, key: string, untilMs: number): void 
 
 /** 429 for a client that is over the failure limit; checked before any token work. */
 export function refuseIfBlocked(client: string): void {
-  if (remembered(blockedClients, client)) throw tooManyFailures();
+  failures.refuseIfBlocked(client);
 }
 
 export const isRecentFailure = (dagName: string, digest: string) => remembered(recentFailures, `${dagName}\n${digest}`);
@@ -118,18 +116,5 @@ export async function recordFailure(
   digest: string | undefined,
 ): Promise<void> {
   if (digest) remember(recentFailures, `${dagName}\n${digest}`, Date.now() + FAILURE_MEMORY_MS);
-  const { success } = await env.WEBHOOK_FAILURES.limit({ key: client });
-  if (!success) {
-    remember(blockedClients, client, Date.now() + BLOCK_SECONDS * 1000);
-    throw tooManyFailures();
-  }
-}
-
-function tooManyFailures(): ApiError {
-  return new ApiError(
-    "too_many_requests",
-    `too many failed webhook attempts from this client; try again in ${BLOCK_SECONDS} s`,
-    undefined,
-    { "Retry-After": String(BLOCK_SECONDS) },
-  );
+  await failures.recordFailure(env.WEBHOOK_FAILURES, client);
 }

@@ -19,6 +19,7 @@ import { readStepForms } from "./step-forms.ts";
 import { flattenStepGroups, generatedStepName } from "./step-groups.ts";
 import { templateDataProblems, templateStepProblems } from "./template-render.ts";
 import { unsupportedField } from "./unsupported-fields.ts";
+import { aliasProblem, positionOf, scanYaml, type YamlProblem } from "./yaml-bounds.ts";
 
 export const DAG_NAME_PATTERN = /^[a-zA-Z0-9_-]+$/;
 export const DAG_NAME_MAX_LENGTH = 40;
@@ -117,6 +118,14 @@ export type ParallelSpec = { items: string[] | undefined; variable: string | und
 
 /** Dagu's limits: items of one `parallel:` step, and calls running at once by default. */
 export const MAX_PARALLEL_ITEMS = 1000;
+/**
+ * Steps in one DAG (each document of a file). A run's coordinator keeps and scans every step's
+ * state on each event; past this a run would spend its CPU on bookkeeping. Larger work belongs in
+ * sub-DAGs or a parallel step.
+ */
+export const MAX_STEPS = 1000;
+/** Documents in one file: the DAG and the sub-DAGs after `---` it may call. */
+export const MAX_DOCUMENTS = 100;
 export const DEFAULT_MAX_CONCURRENT = 10;
 
 export type HandlerEvent = "success" | "failure" | "abort" | "exit";
@@ -581,9 +590,18 @@ export function parseDagSpec(source: string, options: ParseOptions = {}): ParseR
     return { ok: false, errors: [{ field: "", message: `spec is larger than ${MAX_SPEC_BYTES / 1024} KiB` }] };
   }
   const lineCounter = new LineCounter();
+  // Bounded before anything reads the documents as data (./yaml-bounds.ts).
+  const yamlProblem = (problem: YamlProblem): ParseResult => {
+    const { line, column } = positionOf(source, problem.offset);
+    return { ok: false, errors: [{ field: problem.field ?? "yaml", message: problem.message, line, column }] };
+  };
+  const scan = scanYaml(source, MAX_STEPS);
+  if (scan.problem) return yamlProblem(scan.problem);
   // Dagu: the first document is the DAG; the ones after `---` are sub-DAGs it may call by name.
   const documents = parseAllDocuments(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const yamlErrors = [...documents].flatMap((document) => document.errors);
+  const unsafeAlias = yamlErrors.length === 0 && scan.aliases > 0 ? aliasProblem([...documents]) : undefined;
+  if (unsafeAlias) return yamlProblem(unsafeAlias);
   if (yamlErrors.length > 0) {
     return {
       ok: false,
@@ -604,6 +622,12 @@ export function parseDagSpec(source: string, options: ParseOptions = {}): ParseR
     };
   }
 
+  if (documents.length > MAX_DOCUMENTS) {
+    return yamlProblem({
+      message: `${documents.length} documents: a file holds a DAG and at most ${MAX_DOCUMENTS - 1} sub-DAGs`,
+      offset: documents[MAX_DOCUMENTS]!.range[0],
+    });
+  }
   const [main, ...others] = [...documents];
   const dag = readDocument(main, lineCounter, options);
   const localDags = others.map((document, index) => {
@@ -682,26 +706,32 @@ function localCallProblems(spec: DagSpec, fileName: string | undefined): SpecErr
       }
     }
   }
-  // Depth-first over the calls between documents; a call back onto the path is a cycle.
-  const path: string[] = [];
+  // Depth-first over the calls between documents (an explicit stack: any chain of calls is
+  // fine); a call back onto the path is a cycle.
   const done = new Set<string>();
-  const visit = (name: string): string[] | undefined => {
-    if (path.includes(name)) return [...path.slice(path.indexOf(name)), name];
-    if (done.has(name)) return undefined;
-    path.push(name);
-    for (const callee of calledDagNames(documents.get(name)!).filter((callee) => documents.has(callee))) {
-      const cycle = visit(callee);
-      if (cycle) return cycle;
-    }
-    path.pop();
-    done.add(name);
-    return undefined;
-  };
-  for (const name of documents.keys()) {
-    const cycle = visit(name);
-    if (cycle) {
-      errors.push({ field: "call", message: `sub-DAG call cycle ${cycle.join(" -> ")}: a DAG may not call itself` });
-      break;
+  const callees = (name: string) => calledDagNames(documents.get(name)!).filter((callee) => documents.has(callee));
+  for (const root of documents.keys()) {
+    if (done.has(root)) continue;
+    const path: { name: string; callees: string[]; next: number }[] = [{ name: root, callees: callees(root), next: 0 }];
+    const onPath = new Map([[root, 0]]);
+    while (path.length > 0) {
+      const top = path.at(-1)!;
+      const callee = top.callees[top.next++];
+      if (callee === undefined) {
+        path.pop();
+        onPath.delete(top.name);
+        done.add(top.name);
+        continue;
+      }
+      const at = onPath.get(callee);
+      if (at !== undefined) {
+        const cycle = [...path.slice(at).map((each) => each.name), callee];
+        errors.push({ field: "call", message: `sub-DAG call cycle ${cycle.join(" -> ")}: a DAG may not call itself` });
+        return errors;
+      }
+      if (done.has(callee)) continue;
+      onPath.set(callee, path.length);
+      path.push({ name: callee, callees: callees(callee), next: 0 });
     }
   }
   return errors;
@@ -714,7 +744,14 @@ function readDocument(
   options: ParseOptions,
   prefix = "",
 ): { spec: DagSpec } | { errors: SpecError[] } {
-  const tree: unknown = document?.toJS() ?? {};
+  // Aliases were bounded by aliasProblem(), by expanded size: stricter than `yaml`'s own alias count.
+  const tree: unknown = document?.toJS({ maxAliasCount: -1 }) ?? {};
+  const steps = stepCount(tree);
+  if (steps > MAX_STEPS) {
+    const error = { path: ["steps"], message: `${steps} steps: a DAG has at most ${MAX_STEPS}`, spelledAsSource: true };
+    const reported = withPosition(error, document, lineCounter, (path) => path);
+    return { errors: [prefix ? { ...reported, field: `${prefix}.${reported.field}` } : reported] };
+  }
   const defaultType = defaultDagType(tree);
   const groups = flattenStepGroups(tree, defaultType);
   const dialect = canonicalize(groups.tree, DAG_LEVEL);
@@ -740,6 +777,12 @@ function readDocument(
       return prefix ? { ...reported, field: `${prefix}.${reported.field}` } : reported;
     }),
   };
+}
+
+/** The steps of a document as written, a group's (a list inside `steps`) each counted. */
+function stepCount(tree: unknown): number {
+  if (typeof tree !== "object" || tree === null || !("steps" in tree) || !Array.isArray(tree.steps)) return 0;
+  return tree.steps.reduce((count: number, item: unknown) => count + (Array.isArray(item) ? item.length : 1), 0);
 }
 
 /** Dagu's shorthand step `- echo hi` is a step with that command. */

@@ -25,32 +25,39 @@ export function resolveDependencies(steps: readonly PlannedStep[], type: DagType
   return dependencies;
 }
 
-/** The first dependency cycle found, as a closed path (`[a, b, a]`), or `null` when the graph is acyclic. */
+/**
+ * The first dependency cycle found, as a closed path (`[a, b, a]`), or `null` when the graph is
+ * acyclic. Depth-first with an explicit stack: a chain of any length can't overflow the call stack.
+ */
 export function findCycle(dependencies: ReadonlyMap<string, readonly string[]>): string[] | null {
   const state = new Map<string, "visiting" | "done">();
-  const stack: string[] = [];
+  /** The path being explored: each step with the index of its next dependency to look at. */
+  const path: { name: string; next: number }[] = [];
+  const onPath = new Map<string, number>();
 
-  const visit = (name: string): string[] | null => {
-    state.set(name, "visiting");
-    stack.push(name);
-    for (const dependency of dependencies.get(name) ?? []) {
+  for (const root of dependencies.keys()) {
+    if (state.has(root)) continue;
+    state.set(root, "visiting");
+    onPath.set(root, 0);
+    path.push({ name: root, next: 0 });
+    while (path.length > 0) {
+      const top = path.at(-1)!;
+      const dependency = dependencies.get(top.name)?.[top.next++];
+      if (dependency === undefined) {
+        path.pop();
+        onPath.delete(top.name);
+        state.set(top.name, "done");
+        continue;
+      }
       if (!dependencies.has(dependency)) continue;
       const seen = state.get(dependency);
-      if (seen === "visiting") return [...stack.slice(stack.indexOf(dependency)), dependency];
+      if (seen === "visiting") return [...path.slice(onPath.get(dependency)).map((each) => each.name), dependency];
       if (seen === undefined) {
-        const cycle = visit(dependency);
-        if (cycle) return cycle;
+        state.set(dependency, "visiting");
+        onPath.set(dependency, path.length);
+        path.push({ name: dependency, next: 0 });
       }
     }
-    stack.pop();
-    state.set(name, "done");
-    return null;
-  };
-
-  for (const name of dependencies.keys()) {
-    if (state.has(name)) continue;
-    const cycle = visit(name);
-    if (cycle) return cycle;
   }
   return null;
 }

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { verifyLogin } from "../auth/credentials.ts";
+import { signInFailures, signInKeys } from "../auth/failure-limit.ts";
 import { issueSession, signingKey } from "../auth/jwt.ts";
 import { authMode } from "../auth/middleware.ts";
 import { compareHash, hashSecret } from "../auth/passwords.ts";
@@ -22,6 +23,9 @@ const login = publicRoute({
   responses: {
     200: jsonResponse("Signed in", z.object({ token: z.string(), expiresAt: Timestamp, user: UserSchema })),
     401: errorResponse("Invalid credentials"),
+    429: errorResponse(
+      "Too many failed logins from this client or for this username (10 a minute); Retry-After says when to try again",
+    ),
     503: errorResponse("Builtin auth is not configured (JWT_SECRET)"),
   },
 });
@@ -46,13 +50,26 @@ const changePassword = roleRoute("viewer", {
   },
 });
 
+/**
+ * Failed logins, per client IP and per username (across IPs, so spreading guesses over addresses
+ * doesn't help). A blocked key is refused before bcrypt, whatever the password: a password can't
+ * be guessed at bcrypt speed, and a flood of bad logins can't spend the Worker's CPU. The price:
+ * someone failing on purpose keeps that username's logins refused while they go on (sessions and
+ * API keys still work).
+ */
+
 export const authRoutes = createRouter()
   .openapi(login, async (c) => {
     if (authMode(c.env) === "none") throw new ApiError("bad_request", "AUTH_MODE is none: the API needs no login");
     const key = signingKey(c.env);
     const { username, password } = c.req.valid("json");
+    const keys = signInKeys(c.req.header("CF-Connecting-IP") ?? "unknown", username);
+    signInFailures.refuseIfBlocked(...keys);
     const user = await verifyLogin(c.env.DB, username, password);
-    if (!user) throw new ApiError("unauthorized", "invalid username or password");
+    if (!user) {
+      await signInFailures.recordFailure(c.env.LOGIN_FAILURES, ...keys);
+      throw new ApiError("unauthorized", "invalid username or password");
+    }
     const session = await issueSession(key, { userId: user.id, tokenVersion: user.token_version });
     return c.json({ ...session, user: userView(user) }, 200);
   })

@@ -3,12 +3,36 @@
  * variables, readiness within 60 s, and nothing left running after SIGINT/SIGTERM.
  */
 import { mkdtempSync } from "node:fs";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { killLeftovers, login, startDev, stopDev } from "./dev-server.ts";
 
 afterAll(killLeftovers);
+
+/** POSTs `bytes` chunked (no Content-Length) with node's client; the status and body, or the connection's error. */
+function postChunked(url: string, bytes: number): Promise<{ status?: number; body?: string; error?: string }> {
+  return new Promise((done) => {
+    const req = request(url, { method: "POST", headers: { "Content-Type": "application/json" } });
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    let sent = 0;
+    req.on("response", (res) => {
+      let body = "";
+      res.on("data", (data) => (body += data));
+      res.on("end", () => done({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", (error) => done({ error: error.message }));
+    const write = () => {
+      while (sent < bytes) {
+        sent += chunk.length;
+        if (!req.write(chunk)) return void req.once("drain", write);
+      }
+      req.end();
+    };
+    write();
+  });
+}
 
 describe("npm run dev", () => {
   const stateDir = mkdtempSync(join(tmpdir(), "dagflare-state-"));
@@ -68,6 +92,9 @@ describe("npm run dev", () => {
     expect(dev.output()).not.toContain("shown once");
     expect(dev.output()).toContain("users exist");
     expect((await login(dev.url, "admin", generatedPassword)).status).toBe(200);
+    // Issue 17: a 20 MiB chunked upload got a reset connection instead of its 413.
+    const upload = await postChunked(`${dev.url}/api/v2/webhooks/any-dag`, 20 * 1024 * 1024);
+    expect(upload).toMatchObject({ status: 413, body: expect.stringContaining('"code":"payload_too_large"') });
     await stopDev(dev, "SIGTERM");
   });
 
