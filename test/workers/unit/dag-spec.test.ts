@@ -113,7 +113,7 @@ handlerOn:
       description: "d",
       tags: ["a"],
       schedules: ["0 1 * * *"],
-      webhook: { forwardHeaders: ["x-github-event"], runIdHeader: "X-GitHub-Delivery" },
+      webhook: { forwardHeaders: ["x-github-event"], headerValues: "text", runIdHeader: "X-GitHub-Delivery" },
     });
   });
 });
