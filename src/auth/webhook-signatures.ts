@@ -3,6 +3,7 @@
  * Webhooks sender. Each signs the raw body with a shared secret; the signature is checked over
  * the exact bytes received, before anything is parsed, in constant time.
  */
+import bs58 from "bs58";
 import { fromBase64, hmacSha256, toBase64, toHex } from "../domain/bytes.ts";
 
 export const SIGNATURE_SCHEMES = ["github", "slack", "standard"] as const;
@@ -15,14 +16,44 @@ export type SignatureCheck = { ok: true } | { ok: false; reason: string };
 
 const encoder = new TextEncoder();
 
-/** The headers that carry signatures: never forwarded to a run. */
+/** The headers that carry signatures (and Dagu's profile selector, which is signed): never forwarded to a run. */
 export const SIGNATURE_HEADERS = [
   "x-hub-signature-256",
   "x-hub-signature",
   "x-slack-signature",
   "x-slack-request-timestamp",
   "webhook-signature",
+  "x-dagu-signature",
+  "x-dagu-profile",
 ];
+
+/**
+ * Dagu 2.x's own HMAC (internal/service/auth/service.go validateWebhookHMACSignature):
+ * `X-Dagu-Signature: sha256=<hex of HMAC-SHA256(secret, raw body)>`, the secret's text as the key,
+ * no timestamp; with `X-Dagu-Profile: <p>` the signed bytes are `x-dagu-profile:<p>\n` + body.
+ * The hex is compared as bytes, so upper or lower case both match, as in Dagu.
+ */
+export type DaguSignatureCheck = { ok: true } | { ok: false; reason: "missing" | "invalid" };
+
+export async function verifyDaguSignature(
+  secret: string,
+  headers: Headers,
+  body: Uint8Array,
+): Promise<DaguSignatureCheck> {
+  const presented = headers.get("x-dagu-signature");
+  if (!presented) return { ok: false, reason: "missing" };
+  const hex = presented.startsWith("sha256=") ? presented.slice("sha256=".length) : "";
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(hex)) return { ok: false, reason: "invalid" };
+  const profile = headers.get("x-dagu-profile");
+  const signed = profile === null ? body : concat(encoder.encode(`x-dagu-profile:${profile}\n`), body);
+  const expected = toHex(await hmacSha256(encoder.encode(secret), signed));
+  return equal(hex.toLowerCase(), expected) ? { ok: true } : { ok: false, reason: "invalid" };
+}
+
+/** Dagu 2.x's HMAC secret: base58 of 32 random bytes (generateWebhookHMACSecret). */
+export function generateDaguHmacSecret(): string {
+  return bs58.encode(crypto.getRandomValues(new Uint8Array(32)));
+}
 
 export async function verifySignature(
   scheme: SignatureScheme,

@@ -19,9 +19,13 @@ type DagColumns = {
 /** The spec's `webhook:` settings as stored (rows written before they existed hold `{}`). */
 export const WebhookOptionsColumn = z.object({
   forwardHeaders: z.array(z.string()).optional(),
+  headerValues: z.enum(["text", "list"]).optional(),
   runIdHeader: z.string().optional(),
   /** false: the inbound log keeps no request bodies of this DAG (absent: it does). */
   storeBodies: z.boolean().optional(),
+  maxPayloadSize: z.number().optional(),
+  schema: z.unknown().optional(),
+  events: z.array(z.string()).optional(),
 });
 export type WebhookOptions = z.infer<typeof WebhookOptionsColumn>;
 

@@ -1,7 +1,7 @@
 /** Webhooks in D1: one per DAG, keyed by the DAG's id so it follows renames and dies with the DAG. */
 import type { SignatureScheme } from "../auth/webhook-signatures.ts";
 import { type WebhookOptions, WebhookOptionsColumn } from "./dags.ts";
-import { parseJsonColumn } from "./json.ts";
+import { parseJsonColumn, StringList } from "./json.ts";
 
 export type WebhookRow = {
   id: string;
@@ -19,7 +19,18 @@ export type WebhookRow = {
   /** Encrypted (src/auth/encryption.ts): it must be used to verify, so it can't be hashed. */
   signature_secret: string | null;
   signature_updated_at: string | null;
+  /** Dagu 2.x's X-Dagu-Signature HMAC: NULL is Dagu's token_only. */
+  hmac_mode: DaguHmacMode | null;
+  hmac_enforcement: HmacEnforcement | null;
+  /** Encrypted, like signature_secret. */
+  hmac_secret: string | null;
+  hmac_updated_at: string | null;
+  /** JSON list of canonical CIDRs; `[]` admits every address. */
+  allowed_ips: string;
 };
+
+export type DaguHmacMode = "token_and_hmac" | "hmac_only";
+export type HmacEnforcement = "strict" | "observe";
 
 export type WebhookAuthMode = "token" | "token_or_signature" | "signature";
 
@@ -131,5 +142,43 @@ export async function clearSignature(db: D1Database, webhookId: string, at: stri
       "UPDATE webhooks SET signature_scheme = NULL, signature_secret = NULL, auth_mode = 'token', signature_updated_at = NULL, updated_at = ?2 WHERE id = ?1",
     )
     .bind(webhookId, at)
+    .run();
+}
+
+/** The webhook's IP allowlist (canonical CIDRs). */
+export function allowedIpsOf(row: WebhookRow): string[] {
+  return parseJsonColumn(StringList, row.allowed_ips, "webhooks.allowed_ips");
+}
+
+/** Dagu 2.x's HMAC: its mode, enforcement and (encrypted) secret; a new secret renews hmac_updated_at. */
+export async function setHmac(
+  db: D1Database,
+  webhookId: string,
+  hmac: { mode: DaguHmacMode; enforcement: HmacEnforcement; encryptedSecret?: string },
+  at: string,
+): Promise<void> {
+  await db
+    .prepare(
+      `UPDATE webhooks SET hmac_mode = ?2, hmac_enforcement = ?3, hmac_secret = coalesce(?4, hmac_secret),
+       hmac_updated_at = CASE WHEN ?4 IS NULL THEN hmac_updated_at ELSE ?5 END, updated_at = ?5 WHERE id = ?1`,
+    )
+    .bind(webhookId, hmac.mode, hmac.enforcement, hmac.encryptedSecret ?? null, at)
+    .run();
+}
+
+/** Back to Dagu's token_only: the HMAC secret is forgotten. */
+export async function clearHmac(db: D1Database, webhookId: string, at: string): Promise<void> {
+  await db
+    .prepare(
+      "UPDATE webhooks SET hmac_mode = NULL, hmac_enforcement = NULL, hmac_secret = NULL, hmac_updated_at = NULL, updated_at = ?2 WHERE id = ?1",
+    )
+    .bind(webhookId, at)
+    .run();
+}
+
+export async function setAllowedIps(db: D1Database, webhookId: string, cidrs: string[], at: string): Promise<void> {
+  await db
+    .prepare("UPDATE webhooks SET allowed_ips = ?2, updated_at = ?3 WHERE id = ?1")
+    .bind(webhookId, JSON.stringify(cidrs), at)
     .run();
 }

@@ -13,12 +13,14 @@ import { z } from "zod";
 import { isShellCondition } from "./conditions.ts";
 import { canonicalize, type Level } from "./dialect.ts";
 import { executorRefusal, jqStepProblems } from "./executor-support.ts";
+import { schemaProblems } from "./json-schema.ts";
 import { type ParamRule, paramProblem } from "./param-rules.ts";
 import { type DagType, findCycle, resolveDependencies } from "./plan.ts";
 import { readStepForms } from "./step-forms.ts";
 import { flattenStepGroups, generatedStepName } from "./step-groups.ts";
 import { templateDataProblems, templateStepProblems } from "./template-render.ts";
 import { unsupportedField } from "./unsupported-fields.ts";
+import { WEBHOOK_MAX_PAYLOAD_BYTES } from "./webhook-body.ts";
 import { aliasProblem, positionOf, scanYaml, type YamlProblem } from "./yaml-bounds.ts";
 
 export const DAG_NAME_PATTERN = /^[a-zA-Z0-9_-]+$/;
@@ -146,15 +148,27 @@ export type DagSpec = {
   timeoutSec: number | undefined;
   maxOutputSize: number;
   histRetentionDays: number;
-  /**
-   * How webhook triggers treat request headers (which reach the run, which names it) and
-   * whether the inbound log keeps request bodies.
-   */
-  webhook: { forwardHeaders: string[]; runIdHeader: string | undefined; storeBodies: boolean };
+  /** How webhook triggers treat the request: which headers reach the run and which names it, what payloads it takes. */
+  webhook: WebhookSpec;
   steps: StepSpec[];
   handlerOn: Partial<Record<HandlerEvent, StepSpec>>;
   /** The sub-DAGs defined after `---` in the same file, by name (they run only when called). */
   localDags: DagSpec[];
+};
+
+/** A DAG's `webhook:` settings, as its triggers apply them. */
+export type WebhookSpec = {
+  /** Lower-cased header names the run gets as WEBHOOK_HEADERS. */
+  forwardHeaders: string[];
+  /** Each header as its text (`forwardHeaders`) or as a list of values, as Dagu 2.x (`forward_headers`). */
+  headerValues: "text" | "list";
+  runIdHeader: string | undefined;
+  /** false: the inbound log keeps no request bodies of this DAG. */
+  storeBodies: boolean;
+  maxPayloadSize?: number;
+  /** A JSON Schema in dagflare's subset (./json-schema.ts), checked when the DAG is saved. */
+  schema?: unknown;
+  events?: string[];
 };
 
 export type SpecError = { field: string; message: string; line?: number; column?: number };
@@ -432,6 +446,20 @@ const webhookSchema = z.strictObject({
     .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a header name")
     .optional(),
   storeBodies: z.boolean().optional(),
+  /** Bytes; Dagu 2.x has one server-wide `webhooks.max_payload_size`, here each DAG may lower it. */
+  maxPayloadSize: z
+    .int()
+    .min(1, "must be at least 1 byte")
+    .max(WEBHOOK_MAX_PAYLOAD_BYTES, `at most ${WEBHOOK_MAX_PAYLOAD_BYTES} bytes (1 MiB, the trigger's limit)`)
+    .optional(),
+  /** A JSON Schema (dagflare's subset, ./json-schema.ts) every payload must validate against. */
+  schema: z.unknown().optional(),
+  /** The GitHub events (X-GitHub-Event) that start a run; others are acknowledged and ignored. */
+  events: z
+    .array(z.string().regex(/^[a-z0-9_.*-]+$/, "not a GitHub event name (lower case, like push or pull_request)"))
+    .min(1, "list at least one event, or leave `events` out")
+    .max(100)
+    .optional(),
 });
 
 const handlersSchema = z.strictObject({
@@ -568,6 +596,8 @@ const KNOWN_FIELDS = new Set([
   "forwardHeaders",
   "runIdHeader",
   "storeBodies",
+  "maxPayloadSize",
+  "events",
 ]);
 
 // ---------------------------------------------------------------------------------------------
@@ -766,7 +796,13 @@ function readDocument(
   if (!structure.success) {
     for (const issue of structure.error.issues) located.push(...fromZodIssue(issue));
   } else {
-    const spec = normalise(structure.data, defaultType, located);
+    const normalised = normalise(structure.data, defaultType, located);
+    // Dagu 2.x spells it `forward_headers` and gives each header a list of values; dagflare's
+    // earlier `forwardHeaders` gave the text. Each spelling keeps its own form.
+    const spec: DagSpec =
+      toSource(["webhook", "forwardHeaders"]).at(-1) === "forward_headers"
+        ? { ...normalised, webhook: { ...normalised.webhook, headerValues: "list" } }
+        : normalised;
     checkMeaning(structure.data, spec, options, located);
     checkTemplateSteps(structure.data, spec, document, toSource, located);
     if (located.length === 0) return { spec };
@@ -857,8 +893,12 @@ function normalise(raw: RawDag, defaultType: DagType, errors: LocatedError[]): D
     histRetentionDays: raw.histRetentionDays ?? DEFAULT_HIST_RETENTION_DAYS,
     webhook: {
       forwardHeaders: (raw.webhook?.forwardHeaders ?? []).map((name) => name.toLowerCase()),
+      headerValues: "text",
       runIdHeader: raw.webhook?.runIdHeader,
       storeBodies: raw.webhook?.storeBodies ?? true,
+      ...(raw.webhook?.maxPayloadSize === undefined ? {} : { maxPayloadSize: raw.webhook.maxPayloadSize }),
+      ...(raw.webhook?.schema === undefined ? {} : { schema: raw.webhook.schema }),
+      ...(raw.webhook?.events === undefined ? {} : { events: raw.webhook.events }),
     },
     steps: wireRouters(
       resolveIdDependencies(
@@ -1344,6 +1384,10 @@ function checkMeaning(raw: RawDag, spec: DagSpec, options: ParseOptions, errors:
   }
   if (spec.name !== undefined && !isValidDagName(spec.name)) {
     errors.push({ path: ["name"], message: DAG_NAME_RULE });
+  }
+  if (raw.webhook?.schema !== undefined) {
+    for (const problem of schemaProblems(raw.webhook.schema))
+      errors.push({ path: ["webhook", "schema", ...problem.path], message: problem.message });
   }
 
   for (const entry of scheduleEntries(raw.schedule)) {

@@ -14,6 +14,9 @@ import {
   stringifyJson,
 } from "./json-text.ts";
 
+/** The largest trigger body, as Dagu 2.x's default `webhooks.max_payload_size` (1 MiB). */
+export const WEBHOOK_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
 export type WebhookBody = {
   /** Compact JSON text, exact: big integers and key order as sent. */
   payload: string;
@@ -24,16 +27,23 @@ const ENVELOPE_KEYS = new Set(["payload", "dagRunId"]);
 
 /**
  * Throws JsonTextError for a body that isn't JSON, or an envelope whose dagRunId isn't a string.
- * A form body (Slack's slash commands) becomes a JSON object of its fields (the last value of a
- * repeated field wins); GitHub's form variant, a single `payload` field, is that field's JSON.
+ *
+ * A body that is valid JSON is the JSON payload whatever its Content-Type says: `curl -d '{…}'`
+ * labels it a form. Only a sender whose signed format *is* a form (`signedForm`: Slack's slash
+ * commands, GitHub's form mode) has its form body read as a form, and so has a form-labelled
+ * body that isn't JSON (`curl -d 'branch=dev'`). A form becomes a JSON object of its fields (the
+ * last value of a repeated field wins); GitHub's form variant, a single `payload` field, is that
+ * field's JSON.
  */
-export function readWebhookBody(text: string, contentType = ""): WebhookBody {
-  if (/^application\/x-www-form-urlencoded\b/i.test(contentType)) return readForm(text);
+export function readWebhookBody(text: string, contentType = "", signedForm = false): WebhookBody {
+  const labelledForm = /^application\/x-www-form-urlencoded\b/i.test(contentType);
+  if (labelledForm && signedForm) return readForm(text);
   if (text.trim() === "") return { payload: "{}", dagRunId: undefined };
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
+    if (labelledForm) return readForm(text);
     throw new JsonTextError(error instanceof Error ? error.message : String(error));
   }
   // Steps read fields of the payload with the exact parser, which refuses deeper nesting.

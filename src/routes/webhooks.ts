@@ -9,10 +9,13 @@ import { recordUse } from "../auth/last-used.ts";
 import { authMode } from "../auth/middleware.ts";
 import { hashSecret } from "../auth/passwords.ts";
 import {
+  type DaguSignatureCheck,
+  generateDaguHmacSecret,
   generateSigningSecret,
   SIGNATURE_HEADERS,
   SIGNATURE_SCHEMES,
   type SignatureScheme,
+  verifyDaguSignature,
   verifySignature,
 } from "../auth/webhook-signatures.ts";
 import {
@@ -27,31 +30,48 @@ import { startRun } from "../coordinator/index.ts";
 import { findDag } from "../db/dags.ts";
 import { now } from "../db/time.ts";
 import {
+  allowedIpsOf,
+  clearHmac,
   clearSignature,
+  type DaguHmacMode,
   deleteWebhook,
   findTriggerTarget,
   findWebhookOfDag,
+  type HmacEnforcement,
   insertWebhook,
   listWebhooks,
   renewDigest,
   replaceToken,
+  setAllowedIps,
+  setHmac,
   setSignature,
   setWebhookEnabled,
   type TokenFields,
   type TriggerTarget,
   type WebhookWithDag,
 } from "../db/webhooks.ts";
+import { ipAllowed, MAX_ALLOWED_IPS, parseCidr } from "../domain/ip-allowlist.ts";
+import { validatePayload } from "../domain/json-schema.ts";
 import { JsonTextError } from "../domain/json-text.ts";
 import { RUN_ID_PATTERN, RUN_ID_RULE } from "../domain/run.ts";
 import { displayPrefix, generateSecret, WEBHOOK_TOKEN_PREFIX } from "../domain/secrets.ts";
-import { readWebhookBody } from "../domain/webhook-body.ts";
+import { readWebhookBody, WEBHOOK_MAX_PAYLOAD_BYTES } from "../domain/webhook-body.ts";
 import { ApiError, notFound } from "../errors.ts";
+import { logger } from "../log.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, publicRoute, roleRoute } from "./router.ts";
 import { FileNameParam } from "./schemas.ts";
 import { webhookView } from "./views/webhook.ts";
 
 /** lastUsedAt is written at most once a second per webhook and isolate, after the response. */
 const LAST_USED_RESOLUTION_MS = 1_000;
+
+/** A trigger that starts no run: a GitHub ping, or an event the DAG doesn't take. */
+const NoRun = z
+  .object({ status: z.enum(["pong", "ignored"]), message: z.string(), dagName: z.string() })
+  .openapi("WebhookNoRunResponse");
+
+const DAGU_HMAC_MODES = ["token_and_hmac", "hmac_only"] as const;
+const HMAC_ENFORCEMENTS = ["strict", "observe"] as const;
 
 const WebhookSchema = z
   .object({
@@ -63,15 +83,49 @@ const WebhookSchema = z
     updatedAt: z.string(),
     createdBy: z.string().openapi({ description: "Id of the user (or API key) that created it" }),
     lastUsedAt: z.string().optional(),
-    authMode: z
-      .enum(["token", "token_or_signature", "signature"])
-      .openapi({ description: "dagflare: how triggers authenticate" }),
+    authMode: z.enum(["token", "token_or_signature", "signature", ...DAGU_HMAC_MODES]).openapi({
+      description:
+        "How triggers authenticate: `token` (Dagu's token_only), Dagu 2.x's `token_and_hmac` / `hmac_only` (X-Dagu-Signature), or dagflare's signed senders `token_or_signature` / `signature`",
+    }),
+    hmac: z
+      .object({
+        enabled: z.boolean(),
+        secretConfigured: z.boolean(),
+        enforcementMode: z.enum(HMAC_ENFORCEMENTS).optional(),
+        algorithm: z.literal("HMAC-SHA256").optional(),
+        headerName: z.literal("X-Dagu-Signature").optional(),
+        format: z.literal("sha256=<hex>").optional(),
+        updatedAt: z.string().optional().openapi({ description: "When the HMAC secret was last generated" }),
+      })
+      .openapi("WebhookHMACDetails", { description: "Dagu 2.x's HMAC settings (never the secret)" }),
     signature: z
       .object({ scheme: z.enum(SIGNATURE_SCHEMES), updatedAt: z.string() })
       .nullable()
       .openapi({ description: "dagflare: the signed-sender scheme (never its secret)" }),
+    allowedIps: z
+      .array(z.string())
+      .openapi({ description: "dagflare: CIDRs a trigger's CF-Connecting-IP must be in; empty admits every address" }),
   })
   .openapi("WebhookDetails");
+
+const WithHmacSecret = z
+  .object({
+    webhook: WebhookSchema,
+    hmacSecret: z
+      .string()
+      .openapi({ description: "The HMAC secret for X-Dagu-Signature: shown in this response only" }),
+  })
+  .openapi("WebhookHMACSecretResponse");
+
+const HmacSettings = z
+  .strictObject({
+    authMode: z.enum(DAGU_HMAC_MODES),
+    enforcementMode: z.enum(HMAC_ENFORCEMENTS).optional().openapi({
+      description:
+        "strict (default) refuses a missing or wrong signature; observe logs it and accepts (token_and_hmac only)",
+    }),
+  })
+  .openapi("WebhookHMACConfigureRequest");
 
 const WithSigningSecret = z
   .object({
@@ -202,6 +256,78 @@ const removeSignature = manage({
   },
 });
 
+const enableHmac = manage({
+  method: "post",
+  path: "/dags/{fileName}/webhook/hmac/enable",
+  summary:
+    "Dagu 2.x: require X-Dagu-Signature (with or instead of the token); the new HMAC secret is in this response only",
+  request: { params: FileNameParam, body: jsonBody(HmacSettings) },
+  responses: {
+    200: jsonResponse("Enabled", WithHmacSecret),
+    400: errorResponse("An invalid mode (hmac_only is always strict), or a signed-sender scheme is configured"),
+    404: errorResponse("No such DAG, or it has no webhook"),
+  },
+});
+
+const configureHmac = manage({
+  method: "post",
+  path: "/dags/{fileName}/webhook/hmac/configure",
+  summary: "Dagu 2.x: change the HMAC mode or enforcement without a new secret",
+  request: { params: FileNameParam, body: jsonBody(HmacSettings) },
+  responses: {
+    200: jsonResponse("Configured", WebhookSchema),
+    400: errorResponse("HMAC is not configured, or an invalid mode"),
+    404: errorResponse("No such DAG, or it has no webhook"),
+  },
+});
+
+const regenerateHmac = manage({
+  method: "post",
+  path: "/dags/{fileName}/webhook/hmac/regenerate",
+  summary: "Dagu 2.x: a new HMAC secret; the old one stops working at once",
+  request: { params: FileNameParam },
+  responses: {
+    200: jsonResponse("The new secret", WithHmacSecret),
+    400: errorResponse("HMAC is not configured"),
+    404: errorResponse("No such DAG, or it has no webhook"),
+  },
+});
+
+const disableHmac = manage({
+  method: "post",
+  path: "/dags/{fileName}/webhook/hmac/disable",
+  summary: "Dagu 2.x: back to the token only (token_only); the HMAC secret is forgotten",
+  request: { params: FileNameParam },
+  responses: {
+    200: jsonResponse("The webhook", WebhookSchema),
+    404: errorResponse("No such DAG, or it has no webhook"),
+  },
+});
+
+const configureAllowedIps = manage({
+  method: "put",
+  path: "/dags/{fileName}/webhook/allowed-ips",
+  summary: "Only accept triggers from these addresses (CIDRs, IPv4 or IPv6); an empty list admits every address",
+  request: {
+    params: FileNameParam,
+    body: jsonBody(
+      z
+        .strictObject({
+          allowedIps: z
+            .array(z.string().max(64))
+            .max(MAX_ALLOWED_IPS)
+            .openapi({ example: ["203.0.113.0/24", "2001:db8::/32"] }),
+        })
+        .openapi("WebhookAllowedIpsRequest"),
+    ),
+  },
+  responses: {
+    200: jsonResponse("The webhook", WebhookSchema),
+    400: errorResponse("An entry is not an address or CIDR (the message names it)"),
+    404: errorResponse("No such DAG, or it has no webhook"),
+  },
+});
+
 const trigger = publicRoute({
   method: "post",
   path: "/webhooks/{fileName}",
@@ -216,14 +342,22 @@ A string \`dagRunId\` at the top level names the run (409 if the DAG ever used i
   request: { params: FileNameParam },
   responses: {
     200: jsonResponse(
-      "Started or queued",
-      z.object({ dagRunId: z.string(), dagName: z.string() }).openapi("WebhookResponse"),
+      "Started or queued; or a GitHub ping answered (`status: pong`, no run)",
+      z.union([z.object({ dagRunId: z.string(), dagName: z.string() }).openapi("WebhookResponse"), NoRun]),
     ),
-    401: errorResponse("Missing or wrong token, or no such DAG or webhook (one answer for all)"),
-    403: errorResponse("The webhook is disabled"),
+    202: jsonResponse("A GitHub event the DAG's `webhook.events` doesn't list: acknowledged, no run", NoRun),
+    400: errorResponse(
+      "The body is not JSON, the dagRunId is invalid, or the payload fails the DAG's `webhook.schema` (details.errors: each failing path)",
+    ),
+    401: errorResponse(
+      "Missing or wrong token or signature, or no such DAG or webhook (one answer for all); with a valid token on token_and_hmac (strict): a missing or invalid X-Dagu-Signature",
+    ),
+    403: errorResponse(
+      "The webhook is disabled, the client address is not in its allowlist, or X-Dagu-Profile was sent (no runtime profiles here)",
+    ),
     404: errorResponse("AUTH_MODE is none: webhooks are off"),
     409: errorResponse("The dagRunId was used before"),
-    413: errorResponse("Body over 1 MiB"),
+    413: errorResponse("Body over 1 MiB, or over the DAG's `webhook.max_payload_size`"),
     429: errorResponse("Too many failed attempts from this client; see Retry-After"),
   },
 });
@@ -263,6 +397,11 @@ export const webhookRoutes = createRouter()
     const { fileName } = c.req.valid("param");
     const { scheme, authMode: mode, secret } = c.req.valid("json");
     const webhook = await requireWebhook(c.env.DB, fileName);
+    if (webhook.hmac_mode)
+      throw new ApiError(
+        "bad_request",
+        `the webhook of DAG '${fileName}' uses Dagu's HMAC (${webhook.hmac_mode}): POST …/webhook/hmac/disable before configuring a ${scheme} signature`,
+      );
     if (scheme === "slack" && !secret)
       throw new ApiError(
         "bad_request",
@@ -307,20 +446,116 @@ export const webhookRoutes = createRouter()
     await clearSignature(c.env.DB, (await requireWebhook(c.env.DB, fileName)).id, now());
     return c.json(webhookView(await requireWebhook(c.env.DB, fileName)), 200);
   })
+  .openapi(enableHmac, async (c) => {
+    const { fileName } = c.req.valid("param");
+    const settings = hmacSettings(c.req.valid("json"), "strict");
+    const webhook = await requireWebhook(c.env.DB, fileName);
+    if (webhook.signature_scheme)
+      throw new ApiError(
+        "bad_request",
+        `the webhook of DAG '${fileName}' is signed by ${webhook.signature_scheme}: DELETE …/webhook/signature before enabling Dagu's HMAC`,
+      );
+    const secret = generateDaguHmacSecret();
+    await setHmac(c.env.DB, webhook.id, { ...settings, encryptedSecret: await encrypt(c.env, secret) }, now());
+    return c.json({ webhook: webhookView(await requireWebhook(c.env.DB, fileName)), hmacSecret: secret }, 200);
+  })
+  .openapi(configureHmac, async (c) => {
+    const { fileName } = c.req.valid("param");
+    const webhook = await requireWebhook(c.env.DB, fileName);
+    if (!webhook.hmac_secret) throw new ApiError("bad_request", "webhook HMAC is not configured");
+    // As Dagu: an omitted enforcement keeps the current one (hmac_only is always strict).
+    await setHmac(c.env.DB, webhook.id, hmacSettings(c.req.valid("json"), webhook.hmac_enforcement ?? "strict"), now());
+    return c.json(webhookView(await requireWebhook(c.env.DB, fileName)), 200);
+  })
+  .openapi(regenerateHmac, async (c) => {
+    const { fileName } = c.req.valid("param");
+    const webhook = await requireWebhook(c.env.DB, fileName);
+    if (!webhook.hmac_mode) throw new ApiError("bad_request", "webhook HMAC is not configured");
+    const secret = generateDaguHmacSecret();
+    await setHmac(
+      c.env.DB,
+      webhook.id,
+      {
+        mode: webhook.hmac_mode,
+        enforcement: webhook.hmac_enforcement ?? "strict",
+        encryptedSecret: await encrypt(c.env, secret),
+      },
+      now(),
+    );
+    return c.json({ webhook: webhookView(await requireWebhook(c.env.DB, fileName)), hmacSecret: secret }, 200);
+  })
+  .openapi(disableHmac, async (c) => {
+    const { fileName } = c.req.valid("param");
+    await clearHmac(c.env.DB, (await requireWebhook(c.env.DB, fileName)).id, now());
+    return c.json(webhookView(await requireWebhook(c.env.DB, fileName)), 200);
+  })
+  .openapi(configureAllowedIps, async (c) => {
+    const { fileName } = c.req.valid("param");
+    const webhook = await requireWebhook(c.env.DB, fileName);
+    const parsed = c.req.valid("json").allowedIps.map(parseCidr);
+    const refused = parsed.flatMap((entry) => (entry.ok ? [] : [entry.message]));
+    if (refused.length > 0)
+      throw new ApiError("bad_request", `not an IP address or CIDR: ${refused.join("; ")}`, { errors: refused });
+    const cidrs = [...new Set(parsed.flatMap((entry) => (entry.ok ? [entry.cidr] : [])))];
+    await setAllowedIps(c.env.DB, webhook.id, cidrs, now());
+    return c.json(webhookView(await requireWebhook(c.env.DB, fileName)), 200);
+  })
   .openapi(trigger, async (c) => {
     if (authMode(c.env) !== "builtin") throw notFound("webhooks are off (AUTH_MODE=none)");
     const { fileName } = c.req.valid("param");
-    const client = `${c.req.header("CF-Connecting-IP") ?? "unknown"}\n${fileName}`;
+    const address = c.req.header("CF-Connecting-IP");
+    const client = `${address ?? "unknown"}\n${fileName}`;
     // Read (and size-check: 413) before any token work; signatures are checked over these exact
     // bytes, and the body is parsed only once the caller is known.
     const raw = new Uint8Array(await c.req.arrayBuffer());
     const { target, via } = await authenticateTrigger(c.env, c.req.raw.headers, fileName, client, raw);
+    // After the credentials: an address outside the list learns nothing about which DAGs exist.
+    const allowedIps = allowedIpsOf(target);
+    if (allowedIps.length > 0 && !ipAllowed(address, allowedIps)) {
+      await recordFailure(c.env, client, fileName, undefined);
+      throw new ApiError("forbidden", `the webhook of DAG '${fileName}' does not accept requests from this address`);
+    }
     if (target.enabled !== 1) throw new ApiError("forbidden", `the webhook of DAG '${fileName}' is disabled`);
     if (via.renewedDigest)
       c.executionCtx.waitUntil(renewDigest(c.env.DB, target.id, target.token_digest, via.renewedDigest));
+    if (via.hmacObserved) {
+      // Dagu's observe mode: the failure is logged and the request accepted (the secret never is).
+      logger(c).warn("webhook HMAC validation observed failure", { dag: target.dag_name, reason: via.hmacObserved });
+      c.header("X-Dagu-Signature-Observed", via.hmacObserved);
+    }
+    // Dagu 2.x runs a webhook under a runtime profile its allowlist names; there are none here.
+    if (c.req.header("X-Dagu-Profile") !== undefined)
+      throw new ApiError("forbidden", "runtime profile selection is not allowed for this webhook");
 
-    const { payload, dagRunId } = readBody(new TextDecoder().decode(raw), c.req.header("Content-Type"));
     const options = target.webhook_options;
+    const limit = options.maxPayloadSize ?? WEBHOOK_MAX_PAYLOAD_BYTES;
+    if (raw.byteLength > limit)
+      throw new ApiError("payload_too_large", `webhook payload too large (max ${limit} bytes)`, { maxBytes: limit });
+    // GitHub checks a new hook with a ping: it must never start the DAG (a deploy DAG deploys).
+    const event = c.req.header("X-GitHub-Event");
+    if (event === "ping") return c.json({ status: "pong" as const, message: "pong", dagName: target.dag_name }, 200);
+    if (options.events && !(event !== undefined && options.events.includes(event))) {
+      const message =
+        event === undefined
+          ? `no X-GitHub-Event: the DAG takes only the events ${options.events.join(", ")}`
+          : `event '${event}' ignored: the DAG takes only the events ${options.events.join(", ")}`;
+      return c.json({ status: "ignored" as const, message, dagName: target.dag_name }, 202);
+    }
+
+    const signedForm = via.scheme === "slack" || via.scheme === "github";
+    const { payload, dagRunId } = readBody(new TextDecoder().decode(raw), c.req.header("Content-Type"), signedForm);
+    if (options.schema !== undefined) {
+      const failures = validatePayload(options.schema, JSON.parse(payload));
+      if (failures.length > 0)
+        throw new ApiError(
+          "bad_request",
+          `the payload does not match the DAG's webhook.schema: ${failures
+            .slice(0, 3)
+            .map((failure) => `${failure.path || "/"} ${failure.message}`)
+            .join("; ")}${failures.length > 3 ? "; …" : ""}`,
+          { errors: failures },
+        );
+    }
     // The sender's own delivery id (e.g. X-GitHub-Delivery) makes its redeliveries idempotent.
     // A Standard Webhooks message is signed together with its webhook-id, its idempotency key by
     // that spec: it names the run unless the DAG chose a header, so a replayed message → 409.
@@ -337,7 +572,7 @@ export const webhookRoutes = createRouter()
       {
         runId,
         payload,
-        headers: forwardedHeaders(c.req.raw.headers, options.forwardHeaders ?? []),
+        headers: forwardedHeaders(c.req.raw.headers, options.forwardHeaders ?? [], options.headerValues ?? "text"),
         trigger: "webhook",
         triggeredBy: via.scheme ? `webhook:${via.scheme}` : `webhook:${target.token_prefix}`,
       },
@@ -349,11 +584,22 @@ export const webhookRoutes = createRouter()
     return c.json({ dagRunId: started, dagName: target.dag_name, ...slack }, 200);
   });
 
-type Authenticated = { target: TriggerTarget; via: { scheme?: SignatureScheme; renewedDigest?: string | undefined } };
+type Authenticated = {
+  target: TriggerTarget;
+  via: {
+    /** A signed sender, or Dagu's HMAC alone (hmac_only). */
+    scheme?: SignatureScheme | "hmac";
+    renewedDigest?: string | undefined;
+    /** token_and_hmac in observe mode: what was wrong with X-Dagu-Signature. */
+    hmacObserved?: "missing" | "invalid";
+  };
+};
 
 /**
- * Who may trigger: the DAG's Bearer token, or a request its signing secret signed, as its auth
- * mode allows. Every failure looks the same to the caller and counts against its budget.
+ * Who may trigger: the DAG's Bearer token, a request its signing secret signed, or Dagu 2.x's
+ * X-Dagu-Signature, as its auth mode allows. Every failure looks the same to the caller and
+ * counts against its budget — except that a caller who proved the token is told what is wrong
+ * with its X-Dagu-Signature, as Dagu tells it.
  */
 async function authenticateTrigger(
   env: Cloudflare.Env,
@@ -367,18 +613,35 @@ async function authenticateTrigger(
   if (token) {
     const digest = await tokenDigest(env, token);
     const target = isRecentFailure(fileName, digest) ? null : await findTriggerTarget(env.DB, fileName);
-    const check = target ? await checkToken(target, token, digest) : { valid: false as const };
-    if (target && check.valid && target.auth_mode !== "signature")
-      return { target, via: { renewedDigest: check.renewedDigest } };
+    // Dagu's hmac_only ignores the Authorization header: the signature alone decides.
+    if (target?.hmac_mode === "hmac_only" && (await daguSignature(env, target, headers, raw)).ok)
+      return { target, via: { scheme: "hmac" } };
+    const check =
+      target && target.hmac_mode !== "hmac_only" ? await checkToken(target, token, digest) : { valid: false as const };
+    if (target && check.valid && target.auth_mode !== "signature") {
+      const via = { renewedDigest: check.renewedDigest };
+      if (target.hmac_mode !== "token_and_hmac") return { target, via };
+      const signed = await daguSignature(env, target, headers, raw);
+      if (signed.ok) return { target, via };
+      if (target.hmac_enforcement === "observe") return { target, via: { ...via, hmacObserved: signed.reason } };
+      await recordFailure(env, client, fileName, undefined);
+      // Dagu's messages: the caller proved the token, so it may know what is missing.
+      throw new ApiError(
+        "unauthorized",
+        signed.reason === "missing" ? "missing webhook HMAC signature" : "invalid webhook HMAC signature",
+      );
+    }
     // A right token refused by a signature-only webhook is not remembered as wrong: the mode may change.
-    await recordFailure(env, client, fileName, check.valid ? undefined : digest);
+    await recordFailure(env, client, fileName, check.valid || target?.hmac_mode === "hmac_only" ? undefined : digest);
     // The same answer for a wrong token, another DAG's token, an unknown DAG and a DAG without a webhook.
     throw new ApiError("unauthorized", "invalid webhook token for this DAG");
   }
   // A correctly signed request is accepted even from an address over its failure budget: senders
   // like GitHub share addresses, and someone else's misconfigured hooks must not block them.
   const target = headers.has("Authorization") ? null : await findTriggerTarget(env.DB, fileName);
-  if (target?.signature_scheme && target.signature_secret && target.auth_mode !== "token") {
+  if (target?.hmac_mode === "hmac_only") {
+    if ((await daguSignature(env, target, headers, raw)).ok) return { target, via: { scheme: "hmac" } };
+  } else if (target?.signature_scheme && target.signature_secret && target.auth_mode !== "token") {
     const check = await verifySignature(
       target.signature_scheme,
       await decrypt(env, target.signature_secret),
@@ -395,13 +658,43 @@ async function authenticateTrigger(
   );
 }
 
-/** The headers the DAG asked for, lower-cased; credentials and signatures never. */
-function forwardedHeaders(headers: Headers, wanted: string[]): string | undefined {
+async function daguSignature(
+  env: Cloudflare.Env,
+  target: TriggerTarget,
+  headers: Headers,
+  raw: Uint8Array,
+): Promise<DaguSignatureCheck> {
+  if (!target.hmac_secret) return { ok: false, reason: "invalid" };
+  return verifyDaguSignature(await decrypt(env, target.hmac_secret), headers, raw);
+}
+
+/** Dagu's rule: token_and_hmac is strict unless told otherwise; hmac_only is always strict. */
+function hmacSettings(
+  request: { authMode: DaguHmacMode; enforcementMode?: HmacEnforcement | undefined },
+  current: HmacEnforcement,
+): { mode: DaguHmacMode; enforcement: HmacEnforcement } {
+  if (request.authMode === "hmac_only") {
+    if (request.enforcementMode === "observe")
+      throw new ApiError(
+        "bad_request",
+        "invalid webhook HMAC enforcement mode: hmac_only is always strict (leave enforcementMode out)",
+      );
+    return { mode: "hmac_only", enforcement: "strict" };
+  }
+  return { mode: request.authMode, enforcement: request.enforcementMode ?? current };
+}
+
+/**
+ * The headers the DAG asked for, lower-cased; credentials and signatures never. Each is its text,
+ * or (Dagu 2.x's `forward_headers`) a list of values — one, since Fetch joins repeated headers —
+ * and then `{}` when none came, as Dagu.
+ */
+function forwardedHeaders(headers: Headers, wanted: string[], values: "text" | "list"): string | undefined {
   if (wanted.length === 0) return undefined;
   const never = new Set(["authorization", "cookie", ...SIGNATURE_HEADERS]);
   const chosen = wanted
     .filter((name) => !never.has(name) && headers.has(name))
-    .map((name) => [name, headers.get(name)!]);
+    .map((name) => [name, values === "list" ? [headers.get(name)!] : headers.get(name)!]);
   return JSON.stringify(Object.fromEntries(chosen));
 }
 
@@ -419,9 +712,9 @@ async function requireWebhook(db: D1Database, dagName: string): Promise<WebhookW
   throw notFound(`webhook of DAG '${dagName}'`);
 }
 
-function readBody(text: string, contentType = ""): ReturnType<typeof readWebhookBody> {
+function readBody(text: string, contentType = "", signedForm = false): ReturnType<typeof readWebhookBody> {
   try {
-    return readWebhookBody(text, contentType);
+    return readWebhookBody(text, contentType, signedForm);
   } catch (error) {
     if (error instanceof JsonTextError) throw new ApiError("bad_request", `the body must be JSON: ${error.message}`);
     throw error;

@@ -248,6 +248,27 @@ browserTests("admin UI in Chromium", () => {
     expect(run.body).toMatchObject({ dagRunDetails: { triggeredBy: expect.stringMatching(/^replay:/) } });
   });
 
+  it("limits the webhook to allowed addresses, naming a bad entry, and accepts any address again when emptied", async () => {
+    const panel = page.locator(".webhook-panel");
+    const addresses = panel.locator(".webhook-allowed-ips");
+    await addresses.locator("summary").click();
+    const field = addresses.getByLabel("IP ranges (CIDR, one a line)");
+    await field.fill("203.0.113.0/24\n10.0.0.1/8");
+    await addresses.getByRole("button", { name: "Save addresses" }).click();
+    await panel.getByText("did you mean 10.0.0.0/8?").waitFor();
+    await field.fill("203.0.113.0/24\n2001:DB8::/32");
+    await addresses.getByRole("button", { name: "Save addresses" }).click();
+    await addresses.getByText("(2 ranges)").waitFor();
+    await expect(field.inputValue()).resolves.toBe("203.0.113.0/24\n2001:db8::/32");
+    await shot("dag-webhook-allowed-ips");
+    // This test's requests come from none of those addresses.
+    expect((await trigger(webhookToken)).status).toBe(403);
+    await field.fill("");
+    await addresses.getByRole("button", { name: "Save addresses" }).click();
+    await addresses.getByText("(any)").waitFor();
+    expect((await trigger(webhookToken)).status).toBe(200);
+  });
+
   it("works from the keyboard: skip link first, dialogs open with Enter and close with Escape", async () => {
     await page.goto(`${dev.url}/dags/${DAG}`);
     const panel = page.locator(".webhook-panel");
@@ -481,6 +502,7 @@ steps:
       `GET /api/v2/auth/me 401`,
       `GET /api/v2/dags/${DAG}/webhook 404`,
       `PUT /api/v2/dags/${DAG}/spec 400`,
+      `PUT /api/v2/dags/${DAG}/webhook/allowed-ips 400`,
     ]);
   });
 });

@@ -89,6 +89,8 @@ describe("managing webhooks (admin only)", () => {
       createdBy: admin.id,
       authMode: "token",
       signature: null,
+      hmac: { enabled: false, secretConfigured: false },
+      allowedIps: [],
     });
 
     const fetched = await ok(asAdmin.GET("/dags/{fileName}/webhook", dagPath(dag)));

@@ -113,7 +113,12 @@ handlerOn:
       description: "d",
       tags: ["a"],
       schedules: ["0 1 * * *"],
-      webhook: { forwardHeaders: ["x-github-event"], runIdHeader: "X-GitHub-Delivery", storeBodies: true },
+      webhook: {
+        forwardHeaders: ["x-github-event"],
+        headerValues: "text",
+        runIdHeader: "X-GitHub-Delivery",
+        storeBodies: true,
+      },
     });
   });
 });

@@ -76,6 +76,16 @@ describe("webhook bodies", () => {
     expect(readWebhookBody('{"dagRunId": 5, "branch": "main"}').dagRunId).toBeUndefined();
   });
 
+  it("JSON is JSON whatever the Content-Type; a form is a form only when signed as one, or when it isn't JSON", () => {
+    const form = "application/x-www-form-urlencoded";
+    expect(readWebhookBody('{"branch":"dev"}', form).payload).toBe('{"branch":"dev"}');
+    expect(readWebhookBody('{"branch":"dev"}', form, true).payload).toBe('{"{\\"branch\\":\\"dev\\"}":""}');
+    expect(readWebhookBody("branch=dev", form).payload).toBe('{"branch":"dev"}');
+    expect(readWebhookBody("true", form).payload).toBe("true");
+    expect(readWebhookBody("payload=%7B%22a%22%3A1%7D", form, true).payload).toBe('{"a":1}');
+    expect(() => readWebhookBody("branch=dev", "application/json")).toThrow(JsonTextError);
+  });
+
   it("refuses malformed JSON, an envelope's non-string dagRunId, and too deep nesting", () => {
     for (const bad of ["{", '{"dagRunId": 5}', "[".repeat(300) + "]".repeat(300)])
       expect(() => readWebhookBody(bad)).toThrow(JsonTextError);

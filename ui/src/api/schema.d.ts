@@ -5365,6 +5365,458 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/dags/{fileName}/webhook/allowed-ips": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Only accept triggers from these addresses (CIDRs, IPv4 or IPv6); an empty list admits every address
+         * @description Only accept triggers from these addresses (CIDRs, IPv4 or IPv6); an empty list admits every address
+         *
+         *     Requires the **admin** role or higher.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    fileName: components["schemas"]["DAGName"];
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WebhookAllowedIpsRequest"];
+                };
+            };
+            responses: {
+                /** @description The webhook */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookDetails"];
+                    };
+                };
+                /** @description An entry is not an address or CIDR (the message names it) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the admin role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such DAG, or it has no webhook */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dags/{fileName}/webhook/hmac/configure": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dagu 2.x: change the HMAC mode or enforcement without a new secret
+         * @description Dagu 2.x: change the HMAC mode or enforcement without a new secret
+         *
+         *     Requires the **admin** role or higher.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    fileName: components["schemas"]["DAGName"];
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WebhookHMACConfigureRequest"];
+                };
+            };
+            responses: {
+                /** @description Configured */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookDetails"];
+                    };
+                };
+                /** @description HMAC is not configured, or an invalid mode */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the admin role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such DAG, or it has no webhook */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dags/{fileName}/webhook/hmac/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dagu 2.x: back to the token only (token_only); the HMAC secret is forgotten
+         * @description Dagu 2.x: back to the token only (token_only); the HMAC secret is forgotten
+         *
+         *     Requires the **admin** role or higher.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    fileName: components["schemas"]["DAGName"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The webhook */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookDetails"];
+                    };
+                };
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the admin role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such DAG, or it has no webhook */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dags/{fileName}/webhook/hmac/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dagu 2.x: require X-Dagu-Signature (with or instead of the token); the new HMAC secret is in this response only
+         * @description Dagu 2.x: require X-Dagu-Signature (with or instead of the token); the new HMAC secret is in this response only
+         *
+         *     Requires the **admin** role or higher.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    fileName: components["schemas"]["DAGName"];
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WebhookHMACConfigureRequest"];
+                };
+            };
+            responses: {
+                /** @description Enabled */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookHMACSecretResponse"];
+                    };
+                };
+                /** @description An invalid mode (hmac_only is always strict), or a signed-sender scheme is configured */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the admin role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such DAG, or it has no webhook */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dags/{fileName}/webhook/hmac/regenerate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dagu 2.x: a new HMAC secret; the old one stops working at once
+         * @description Dagu 2.x: a new HMAC secret; the old one stops working at once
+         *
+         *     Requires the **admin** role or higher.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    fileName: components["schemas"]["DAGName"];
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The new secret */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookHMACSecretResponse"];
+                    };
+                };
+                /** @description HMAC is not configured */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not authenticated */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Requires the admin role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such DAG, or it has no webhook */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/dags/{fileName}/webhook/regenerate": {
         parameters: {
             query?: never;
@@ -7444,16 +7896,25 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description Started or queued */
+                /** @description Started or queued; or a GitHub ping answered (`status: pong`, no run) */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["WebhookResponse"];
+                        "application/json": components["schemas"]["WebhookResponse"] | components["schemas"]["WebhookNoRunResponse"];
                     };
                 };
-                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                /** @description A GitHub event the DAG's `webhook.events` doesn't list: acknowledged, no run */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookNoRunResponse"];
+                    };
+                };
+                /** @description The body is not JSON, the dagRunId is invalid, or the payload fails the DAG's `webhook.schema` (details.errors: each failing path) */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -7462,7 +7923,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Missing or wrong token, or no such DAG or webhook (one answer for all) */
+                /** @description Missing or wrong token or signature, or no such DAG or webhook (one answer for all); with a valid token on token_and_hmac (strict): a missing or invalid X-Dagu-Signature */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -7471,7 +7932,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description The webhook is disabled */
+                /** @description The webhook is disabled, the client address is not in its allowlist, or X-Dagu-Profile was sent (no runtime profiles here) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -7498,7 +7959,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Body over 1 MiB */
+                /** @description Body over 1 MiB, or over the DAG's `webhook.max_payload_size` */
                 413: {
                     headers: {
                         [name: string]: unknown;
@@ -8014,22 +8475,34 @@ export interface components {
         UsersListResponse: {
             users: components["schemas"]["User"][];
         };
+        WebhookAllowedIpsRequest: {
+            /**
+             * @example [
+             *       "203.0.113.0/24",
+             *       "2001:db8::/32"
+             *     ]
+             */
+            allowedIps: string[];
+        };
         WebhookCreateResponse: {
             /** @description The full token: shown in this response only */
             token: string;
             webhook: components["schemas"]["WebhookDetails"];
         };
         WebhookDetails: {
+            /** @description dagflare: CIDRs a trigger's CF-Connecting-IP must be in; empty admits every address */
+            allowedIps: string[];
             /**
-             * @description dagflare: how triggers authenticate
+             * @description How triggers authenticate: `token` (Dagu's token_only), Dagu 2.x's `token_and_hmac` / `hmac_only` (X-Dagu-Signature), or dagflare's signed senders `token_or_signature` / `signature`
              * @enum {string}
              */
-            authMode: "token" | "token_or_signature" | "signature";
+            authMode: "token" | "token_or_signature" | "signature" | "token_and_hmac" | "hmac_only";
             createdAt: string;
             /** @description Id of the user (or API key) that created it */
             createdBy: string;
             dagName: string;
             enabled: boolean;
+            hmac: components["schemas"]["WebhookHMACDetails"];
             /** Format: uuid */
             id: string;
             lastUsedAt?: string;
@@ -8043,8 +8516,43 @@ export interface components {
             tokenPrefix: string;
             updatedAt: string;
         };
+        WebhookHMACConfigureRequest: {
+            /** @enum {string} */
+            authMode: "token_and_hmac" | "hmac_only";
+            /**
+             * @description strict (default) refuses a missing or wrong signature; observe logs it and accepts (token_and_hmac only)
+             * @enum {string}
+             */
+            enforcementMode?: "strict" | "observe";
+        };
+        /** @description Dagu 2.x's HMAC settings (never the secret) */
+        WebhookHMACDetails: {
+            /** @enum {string} */
+            algorithm?: "HMAC-SHA256";
+            enabled: boolean;
+            /** @enum {string} */
+            enforcementMode?: "strict" | "observe";
+            /** @enum {string} */
+            format?: "sha256=<hex>";
+            /** @enum {string} */
+            headerName?: "X-Dagu-Signature";
+            secretConfigured: boolean;
+            /** @description When the HMAC secret was last generated */
+            updatedAt?: string;
+        };
+        WebhookHMACSecretResponse: {
+            /** @description The HMAC secret for X-Dagu-Signature: shown in this response only */
+            hmacSecret: string;
+            webhook: components["schemas"]["WebhookDetails"];
+        };
         WebhookListResponse: {
             webhooks: components["schemas"]["WebhookDetails"][];
+        };
+        WebhookNoRunResponse: {
+            dagName: string;
+            message: string;
+            /** @enum {string} */
+            status: "pong" | "ignored";
         };
         WebhookReplayResponse: {
             dagName: string;

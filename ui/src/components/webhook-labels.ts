@@ -8,6 +8,8 @@ export const AUTH_MODE_LABELS: Record<Webhook["authMode"], string> = {
   token: "Token only",
   token_or_signature: "Token or signature",
   signature: "Signature only",
+  token_and_hmac: "Token and X-Dagu-Signature",
+  hmac_only: "X-Dagu-Signature only",
 };
 
 export const SIGNATURE_SCHEMES: Record<SignatureScheme, { name: string; header: string; secretGoesIn: string }> = {

@@ -11,6 +11,7 @@ import { ConfirmDialog } from "../components/dialog.tsx";
 import { ErrorBanner, Loading } from "../components/page.tsx";
 import { SecretOnce } from "../components/secret-once.tsx";
 import { Time } from "../components/time.tsx";
+import { WebhookAllowedIps } from "../components/webhook-allowed-ips.tsx";
 import { AUTH_MODE_LABELS, SIGNATURE_SCHEMES, type SignatureScheme } from "../components/webhook-labels.ts";
 import { WebhookRequests } from "../components/webhook-requests.tsx";
 import { useSession } from "../lib/session.tsx";
@@ -189,6 +190,15 @@ function WebhookManager({ dagName }: { dagName: string }) {
             onConfigure={(body) => change(() => must(api.PUT("/dags/{fileName}/webhook/signature", { ...path, body })))}
             onFailure={setError}
             onAsk={setPending}
+          />
+          <WebhookAllowedIps
+            key={current.allowedIps.join(" ")}
+            webhook={current}
+            busy={busy}
+            onSave={(allowedIps) =>
+              change(() => must(api.PUT("/dags/{fileName}/webhook/allowed-ips", { ...path, body: { allowedIps } })))
+            }
+            onFailure={setError}
           />
         </>
       )}
