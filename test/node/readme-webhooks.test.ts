@@ -18,8 +18,13 @@ const blocks = (language: string) =>
   [...section.matchAll(new RegExp(`\`\`\`${language}\\n([\\s\\S]*?)\`\`\``, "g"))].map((match) => match[1]!);
 
 it("the README's webhook examples work as written against npm run dev", async () => {
-  const [create, triggers, manage, inboundLog] = blocks("sh");
-  expect(inboundLog).toBeDefined();
+  const sh = blocks("sh");
+  const [create, triggers, manage] = sh;
+  const named = (marker: string) => sh.find((block) => block.includes(marker));
+  const [hmac, allowedIps, inboundLog] = ["/webhook/hmac/enable", "/webhook/allowed-ips", "/webhook/requests"].map(
+    named,
+  );
+  expect([hmac, allowedIps, inboundLog]).not.toContain(undefined);
   const dev = await startDev({ STATE_DIR: mkdtempSync(join(tmpdir(), "dagflare-state-")), ADMIN_PASSWORD: PASSWORD });
   try {
     const port = new URL(dev.url).port;
@@ -94,6 +99,22 @@ it("the README's webhook examples work as written against npm run dev", async ()
     expect(JSON.stringify(details)).not.toContain(created.token.slice(12));
     expect(replayed).toMatchObject({ dagName: "example-process-webhook", request: { replayOf: details.id } });
     expect(replayed.dagRunId).not.toBe("deploy-abc123");
+
+    // Dagu 2.x's HMAC: enabled, a request signed as the README signs it starts a run, then disabled.
+    const [signed, disabled] = bash(withToken(hmac!))
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(signed).toMatchObject({ dagRunId: expect.any(String), dagName: "example-process-webhook" });
+    expect(disabled).toMatchObject({ authMode: "token", hmac: { enabled: false } });
+
+    // The IP allowlist, set and emptied again.
+    const [limited, open] = bash(withToken(allowedIps!))
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(limited.allowedIps).toEqual(["192.30.252.0/22", "2606:50c0::/32"]);
+    expect(open.allowedIps).toEqual([]);
 
     const managed = bash(withToken(manage!));
     expect(managed).toContain('"webhooks"');
