@@ -6,8 +6,10 @@
  */
 import { emitEvent, runAlerts } from "../alerts/events.ts";
 import { deleteRunsFinishedBefore, type RunWrite, upsertRuns } from "../db/runs.ts";
+import type { StepDurationCount } from "../db/step-durations.ts";
 import { formatParams } from "../domain/params.ts";
 import type { StepMessage } from "../domain/run.ts";
+import { tallyStepDurations } from "../domain/step-durations.ts";
 import { callRunner, executionKey } from "../executors/runner.ts";
 import { log } from "../log.ts";
 import { coordinatorFor } from "./index.ts";
@@ -142,26 +144,40 @@ export class Outbound {
     return this.#nextSync;
   }
 
-  /** Writes every run whose D1 copy is stale; if D1 fails, timers retry them with backoff. */
+  /**
+   * Writes every run whose D1 copy is stale, with the steps of finishes not counted yet (D1
+   * counts each finish once, so shipping them again after a lost answer is harmless); if D1
+   * fails, timers retry them with backoff.
+   */
   async #writeStaleRuns(): Promise<void> {
     const stale = this.#store.staleRuns();
-    if (stale.length === 0) return;
+    const finishes = this.#store.pendingStepDurations();
+    if (stale.length === 0 && finishes.length === 0) return;
     try {
       await upsertRuns(
         this.#env.DB,
         stale.map((run) => toRunRow(this.#identity.dagId, run)),
+        finishes.map(
+          (finish): StepDurationCount => ({
+            dag_id: this.#identity.dagId,
+            run_id: finish.run_id,
+            finished_at: finish.finished_at,
+            ...tallyStepDurations(finish.seconds),
+          }),
+        ),
       );
       for (const run of stale) {
         this.#store.markSynced(run);
         this.#syncFailures.delete(run.id);
       }
+      if (finishes.length > 0) this.#store.deleteStepDurations(finishes);
     } catch (error) {
       log.error("writing D1 copies of runs failed; retrying", { ...this.#identity, runs: stale.length, error });
-      for (const run of stale) {
-        const failures = (this.#syncFailures.get(run.id) ?? 0) + 1;
-        this.#syncFailures.set(run.id, failures);
+      for (const runId of new Set([...stale.map((run) => run.id), ...finishes.map((finish) => finish.run_id)])) {
+        const failures = (this.#syncFailures.get(runId) ?? 0) + 1;
+        this.#syncFailures.set(runId, failures);
         const delay = D1_RETRY_MS[Math.min(failures, D1_RETRY_MS.length) - 1]!;
-        this.#store.setTimer("d1_sync", run.id, "", 0, Date.now() + delay);
+        this.#store.setTimer("d1_sync", runId, "", 0, Date.now() + delay);
       }
       // commit() armed the alarm concurrently, perhaps before these timers existed.
       await this.#armAlarm();

@@ -399,6 +399,7 @@ export class RunMachine {
     const run = this.#store.run(runId)!;
     // A sub-DAG run reports to its calling step (the coordinator tells it); the caller's run alerts.
     if (run.parent) return;
+    this.#store.recordStepDurations(runId, at);
     const event: RunFinishedEvent = {
       type: "run.finished",
       dagName: this.#identity.dagName,

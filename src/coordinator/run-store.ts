@@ -148,6 +148,16 @@ const MIGRATIONS = [
    DROP TABLE timers;
    ALTER TABLE timers_v5 RENAME TO timers;
    CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due_ms);`,
+  // v6: the steps a run's finish ran, with their seconds, until the batch that writes the
+  // finished run's D1 copy adds them to the DAG's step duration histogram (GET /metrics). Keyed
+  // by the finish: a retried run finishes again, with the steps it ran again.
+  `CREATE TABLE step_durations (
+     run_id      TEXT NOT NULL,
+     finished_at TEXT NOT NULL,
+     step        TEXT NOT NULL,
+     seconds     REAL NOT NULL CHECK (seconds >= 0),
+     PRIMARY KEY (run_id, finished_at, step)
+   );`,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length + 1;
 
@@ -217,6 +227,7 @@ type RunRow = Omit<RunRecord, "params" | "handlers" | "trigger" | "parent"> & {
 
 const KeyValueList = z.array(z.object({ key: z.string(), value: z.string() }));
 const HandlerList = z.array(z.enum(["success", "failure", "abort", "exit"]));
+const SecondsList = z.array(z.number());
 
 function toRunRecord(row: RunRow): RunRecord {
   if (!isRunTrigger(row.trigger)) throw new Error(`run ${row.id} has an unknown trigger '${row.trigger}'`);
@@ -442,6 +453,41 @@ export class RunStore {
     );
   }
 
+  /**
+   * Notes the steps this finish of a run ran, for the step duration histogram: those that
+   * started since the run was (re)queued — a retry's steps that succeeded before didn't run
+   * again — and have both ends. Sub-DAG runs have no D1 copy to count them with; their calling
+   * step is counted in its own run.
+   */
+  recordStepDurations(runId: string, finishedAt: string): void {
+    this.#run(
+      `INSERT OR IGNORE INTO step_durations (run_id, finished_at, step, seconds)
+       SELECT n.run_id, ?, n.name, MAX(0, ROUND((julianday(n.finished_at) - julianday(n.started_at)) * 86400.0, 3))
+       FROM nodes n JOIN runs r ON r.id = n.run_id
+       WHERE n.run_id = ? AND n.kind = 'step' AND r.parent IS NULL
+         AND n.started_at >= r.queued_at AND n.finished_at IS NOT NULL`,
+      finishedAt,
+      runId,
+    );
+  }
+
+  /** The step durations not yet counted in D1, by the finish they belong to. */
+  pendingStepDurations(): { run_id: string; finished_at: string; seconds: number[] }[] {
+    return this.#all<{ run_id: string; finished_at: string; seconds: string }>(
+      `SELECT run_id, finished_at, json_group_array(seconds) AS seconds FROM step_durations
+       GROUP BY run_id, finished_at ORDER BY run_id, finished_at`,
+    ).map((row) => ({ ...row, seconds: parseJsonColumn(SecondsList, row.seconds, "step_durations.seconds") }));
+  }
+
+  /** D1 has counted these finishes' steps. */
+  deleteStepDurations(finishes: readonly { run_id: string; finished_at: string }[]): void {
+    this.#run(
+      `DELETE FROM step_durations WHERE (run_id, finished_at) IN
+         (SELECT json_extract(value, '$.run_id'), json_extract(value, '$.finished_at') FROM json_each(?))`,
+      JSON.stringify(finishes.map(({ run_id, finished_at }) => ({ run_id, finished_at }))),
+    );
+  }
+
   /** Queues a finished run again, for all its unfinished steps or (`onlyStep`) one step. */
   requeueRun(id: string, onlyStep: string | null, at: string): void {
     this.#run(
@@ -461,7 +507,7 @@ export class RunStore {
     const old = this.#all<{ id: string }>("SELECT id FROM runs WHERE finished_at < ?", cutoff).map((row) => row.id);
     if (old.length === 0) return 0;
     const ids = JSON.stringify(old);
-    for (const table of ["nodes", "run_log", "timers", "outbox", "sub_runs"]) {
+    for (const table of ["nodes", "run_log", "timers", "outbox", "sub_runs", "step_durations"]) {
       this.#run(`DELETE FROM ${table} WHERE run_id IN (SELECT value FROM json_each(?))`, ids);
     }
     this.#run("DELETE FROM runs WHERE id IN (SELECT value FROM json_each(?))", ids);

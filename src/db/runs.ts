@@ -1,6 +1,7 @@
 import type { RunTrigger } from "../domain/run.ts";
 import { RUN_STATUS } from "../domain/status.ts";
 import { parseJsonColumn, StringList } from "./json.ts";
+import { countStepDurations, type StepDurationCount } from "./step-durations.ts";
 
 /** A run's D1 copy as the coordinator writes it. */
 export type RunWrite = {
@@ -24,9 +25,14 @@ const SELECT_RUNS = "SELECT r.*, d.name AS dag_name FROM dag_runs r JOIN dags d 
 /**
  * Writes the coordinator's current view of its runs, in one batch; newer `updated_at` wins, so
  * retries can't go back in time. A run whose DAG was deleted meanwhile is not written (nothing
- * to attach it to).
+ * to attach it to). The same batch adds the steps of runs that finished to the step duration
+ * histogram, each finish once (countStepDurations).
  */
-export async function upsertRuns(db: D1Database, rows: RunWrite[]): Promise<void> {
+export async function upsertRuns(
+  db: D1Database,
+  rows: RunWrite[],
+  stepDurations: readonly StepDurationCount[] = [],
+): Promise<void> {
   const upsert = db.prepare(
     `INSERT INTO dag_runs (dag_id, run_id, status, params, trigger, triggered_by, queued_at, started_at, finished_at, updated_at)
      SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE EXISTS (SELECT 1 FROM dags WHERE id = ?1)
@@ -35,8 +41,9 @@ export async function upsertRuns(db: D1Database, rows: RunWrite[]): Promise<void
        started_at = excluded.started_at, finished_at = excluded.finished_at, updated_at = excluded.updated_at
      WHERE excluded.updated_at >= dag_runs.updated_at`,
   );
-  await db.batch(
-    rows.map((row) =>
+  const statements = [
+    ...countStepDurations(db, stepDurations),
+    ...rows.map((row) =>
       upsert.bind(
         row.dag_id,
         row.run_id,
@@ -50,7 +57,8 @@ export async function upsertRuns(db: D1Database, rows: RunWrite[]): Promise<void
         row.updated_at,
       ),
     ),
-  );
+  ];
+  if (statements.length > 0) await db.batch(statements);
 }
 
 export type RunFilter = {
@@ -204,30 +212,58 @@ export type RunMetrics = {
   durationCount: number;
   dags: number;
   deliveries: { status: string; n: number }[];
+  /** Per DAG: steps counted at or under each bound (cumulative), every step counted, their seconds. */
+  stepDurations: StepDurationSeries[];
 };
 
-/** What GET /metrics reports, from D1 in one batch: counts over the runs D1 keeps. */
-export async function runMetrics(db: D1Database, bucketsSeconds: readonly number[]): Promise<RunMetrics> {
+export type StepDurationSeries = { dag: string; buckets: { le: number; n: number }[]; count: number; sum: number };
+
+/**
+ * What GET /metrics reports, from D1 in one batch: counts over the runs D1 keeps, and the step
+ * duration histograms (kept apart, so pruning runs doesn't make them go down).
+ */
+export async function runMetrics(
+  db: D1Database,
+  bucketsSeconds: { runs: readonly number[]; steps: readonly number[] },
+): Promise<RunMetrics> {
   const duration = "(julianday(finished_at) - julianday(started_at)) * 86400.0";
   const finished = "started_at IS NOT NULL AND finished_at IS NOT NULL";
-  const [byStatus, byDagStatus, byTrigger, durations, totals, dags, deliveries] = await db.batch([
-    db.prepare("SELECT status, COUNT(*) AS n FROM dag_runs GROUP BY status ORDER BY status"),
-    db.prepare(
-      "SELECT d.name AS dag, r.status, COUNT(*) AS n FROM dag_runs r JOIN dags d ON d.id = r.dag_id GROUP BY d.name, r.status ORDER BY d.name, r.status",
-    ),
-    db.prepare("SELECT trigger, COUNT(*) AS n FROM dag_runs GROUP BY trigger ORDER BY trigger"),
-    db
-      .prepare(
-        `SELECT b.value AS le, (SELECT COUNT(*) FROM dag_runs WHERE ${finished} AND ${duration} <= b.value) AS n
+  const [byStatus, byDagStatus, byTrigger, durations, totals, dags, deliveries, stepBuckets, stepTotals] =
+    await db.batch([
+      db.prepare("SELECT status, COUNT(*) AS n FROM dag_runs GROUP BY status ORDER BY status"),
+      db.prepare(
+        "SELECT d.name AS dag, r.status, COUNT(*) AS n FROM dag_runs r JOIN dags d ON d.id = r.dag_id GROUP BY d.name, r.status ORDER BY d.name, r.status",
+      ),
+      db.prepare("SELECT trigger, COUNT(*) AS n FROM dag_runs GROUP BY trigger ORDER BY trigger"),
+      db
+        .prepare(
+          `SELECT b.value AS le, (SELECT COUNT(*) FROM dag_runs WHERE ${finished} AND ${duration} <= b.value) AS n
          FROM json_each(?1) b ORDER BY b.value`,
-      )
-      .bind(JSON.stringify(bucketsSeconds)),
-    db.prepare(`SELECT COALESCE(SUM(${duration}), 0) AS total, COUNT(*) AS n FROM dag_runs WHERE ${finished}`),
-    db.prepare("SELECT COUNT(*) AS n FROM dags"),
-    db.prepare("SELECT status, COUNT(*) AS n FROM alert_deliveries GROUP BY status ORDER BY status"),
-  ]);
+        )
+        .bind(JSON.stringify(bucketsSeconds.runs)),
+      db.prepare(`SELECT COALESCE(SUM(${duration}), 0) AS total, COUNT(*) AS n FROM dag_runs WHERE ${finished}`),
+      db.prepare("SELECT COUNT(*) AS n FROM dags"),
+      db.prepare("SELECT status, COUNT(*) AS n FROM alert_deliveries GROUP BY status ORDER BY status"),
+      db
+        .prepare(
+          `SELECT d.name AS dag, b.value AS le,
+           (SELECT COALESCE(SUM(s.steps), 0) FROM step_duration_buckets s WHERE s.dag_id = t.dag_id AND s.le <= b.value) AS n
+         FROM step_duration_totals t JOIN dags d ON d.id = t.dag_id JOIN json_each(?1) b
+         ORDER BY d.name, b.value`,
+        )
+        .bind(JSON.stringify(bucketsSeconds.steps)),
+      db.prepare(
+        "SELECT d.name AS dag, t.steps, t.seconds FROM step_duration_totals t JOIN dags d ON d.id = t.dag_id ORDER BY d.name",
+      ),
+    ]);
   const rows = <T>(result: D1Result | undefined) => (result?.results ?? []) as T[];
   const total = rows<{ total: number; n: number }>(totals)[0] ?? { total: 0, n: 0 };
+  const stepBucketsByDag = new Map<string, { le: number; n: number }[]>();
+  for (const { dag, le, n } of rows<{ dag: string; le: number; n: number }>(stepBuckets)) {
+    const buckets = stepBucketsByDag.get(dag);
+    if (buckets) buckets.push({ le, n });
+    else stepBucketsByDag.set(dag, [{ le, n }]);
+  }
   return {
     byStatus: rows(byStatus),
     byDagStatus: rows(byDagStatus),
@@ -237,5 +273,11 @@ export async function runMetrics(db: D1Database, bucketsSeconds: readonly number
     durationCount: total.n,
     dags: rows<{ n: number }>(dags)[0]?.n ?? 0,
     deliveries: rows(deliveries),
+    stepDurations: rows<{ dag: string; steps: number; seconds: number }>(stepTotals).map((row) => ({
+      dag: row.dag,
+      buckets: stepBucketsByDag.get(row.dag) ?? [],
+      count: row.steps,
+      sum: row.seconds,
+    })),
   };
 }

@@ -8,6 +8,7 @@ import packageJson from "../../package.json" with { type: "json" };
 import { listActiveRuns, runMetrics } from "../db/runs.ts";
 import { parseDagSpec } from "../domain/dag-spec.ts";
 import { RUN_STATUS, runStatusLabel } from "../domain/status.ts";
+import { STEP_DURATION_BUCKETS } from "../domain/step-durations.ts";
 import { ApiError } from "../errors.ts";
 import { createRouter, errorResponse, jsonResponse, roleRoute } from "./router.ts";
 import { RunSummarySchema } from "./schemas.ts";
@@ -58,7 +59,8 @@ const metrics = roleRoute("viewer", {
   method: "get",
   path: "/metrics",
   tags: ["system"],
-  summary: "Prometheus metrics (text format) from D1: runs by status, DAG and trigger, run durations, alert deliveries",
+  summary:
+    "Prometheus metrics (text format) from D1: runs by status, DAG and trigger, run and step durations, alert deliveries",
   responses: {
     200: { description: "Prometheus text exposition format 0.0.4", content: { "text/plain": { schema: z.string() } } },
   },
@@ -148,7 +150,7 @@ export const systemRoutes = createRouter()
     );
   })
   .openapi(metrics, async (c) => {
-    const text = prometheusText(await runMetrics(c.env.DB, DURATION_BUCKETS));
+    const text = prometheusText(await runMetrics(c.env.DB, { runs: DURATION_BUCKETS, steps: STEP_DURATION_BUCKETS }));
     return c.text(text, 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
   });
 
@@ -172,15 +174,38 @@ type Sample = { labels?: Record<string, string>; value: number };
 /** A label value escaped as the text format wants (backslash, quote, newline). */
 const labelValue = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 
-function family(name: string, type: "gauge" | "counter" | "histogram", help: string, samples: Sample[]): string {
-  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
-  for (const { labels, value } of samples) {
-    const rendered = labels
-      ? `{${Object.entries(labels)
-          .map(([key, text]) => `${key}="${labelValue(text)}"`)
-          .join(",")}}`
-      : "";
-    lines.push(`${name}${rendered} ${value}`);
+/** One sample line: `name{labels} value`, without braces when there are no labels. */
+function sample(name: string, labels: Record<string, string> | undefined, value: number): string {
+  const pairs = Object.entries(labels ?? {}).map(([key, text]) => `${key}="${labelValue(text)}"`);
+  return `${name}${pairs.length > 0 ? `{${pairs.join(",")}}` : ""} ${value}`;
+}
+
+function family(name: string, type: "gauge" | "counter", help: string, samples: Sample[]): string {
+  return [
+    `# HELP ${name} ${help}`,
+    `# TYPE ${name} ${type}`,
+    ...samples.map(({ labels, value }) => sample(name, labels, value)),
+  ].join("\n");
+}
+
+/** One series of a histogram: its labels, cumulative counts at each bound, and every observation's count and sum. */
+type HistogramSeries = {
+  labels?: Record<string, string>;
+  buckets: { le: number; n: number }[];
+  count: number;
+  sum: number;
+};
+
+/** A histogram family: per series its `_bucket`s (ending with `+Inf`, which is `_count`), `_sum` and `_count`. */
+function histogramFamily(name: string, help: string, series: HistogramSeries[]): string {
+  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} histogram`];
+  for (const { labels, buckets, count, sum } of series) {
+    for (const { le, n } of buckets) lines.push(sample(`${name}_bucket`, { ...labels, le: String(le) }, n));
+    lines.push(
+      sample(`${name}_bucket`, { ...labels, le: "+Inf" }, count),
+      sample(`${name}_sum`, labels, sum),
+      sample(`${name}_count`, labels, count),
+    );
   }
   return lines.join("\n");
 }
@@ -192,19 +217,6 @@ function family(name: string, type: "gauge" | "counter" | "histogram", help: str
 export function prometheusText(m: Awaited<ReturnType<typeof runMetrics>>): string {
   const count = (status: number) => m.byStatus.find((row) => row.status === status)?.n ?? 0;
   const label = (status: number) => runStatusLabel(status) ?? String(status);
-  const histogram = family(
-    "dagflare_dag_run_duration_seconds",
-    "histogram",
-    "Wall time of finished DAG runs, started to finished",
-    [
-      ...m.durations.map(({ le, n }) => ({ labels: { le: String(le) }, value: n })),
-      { labels: { le: "+Inf" }, value: m.durationCount },
-    ],
-  )
-    .replace(/dagflare_dag_run_duration_seconds\{/g, "dagflare_dag_run_duration_seconds_bucket{")
-    .concat(
-      `\ndagflare_dag_run_duration_seconds_sum ${m.durationSum}\ndagflare_dag_run_duration_seconds_count ${m.durationCount}`,
-    );
   return `${[
     family("dagu_info", "gauge", "Build information", [
       { labels: { version: `dagflare ${packageJson.version}` }, value: 1 },
@@ -234,7 +246,14 @@ export function prometheusText(m: Awaited<ReturnType<typeof runMetrics>>): strin
       "DAG runs by what started them (manual, api, webhook, schedule, retry, parent)",
       m.byTrigger.map(({ trigger, n }) => ({ labels: { trigger }, value: n })),
     ),
-    histogram,
+    histogramFamily("dagflare_dag_run_duration_seconds", "Wall time of finished DAG runs, started to finished", [
+      { buckets: m.durations, count: m.durationCount, sum: m.durationSum },
+    ]),
+    histogramFamily(
+      "dagflare_step_duration_seconds",
+      "Wall time of the steps of finished DAG runs, by DAG: first dispatch to end, retries and repeats included; a retried run adds the steps it ran again",
+      m.stepDurations.map(({ dag, ...series }) => ({ labels: { dag }, ...series })),
+    ),
     family(
       "dagflare_alert_deliveries_total",
       "counter",

@@ -20,6 +20,7 @@ import {
   userWithRole,
   waitForRun,
 } from "../helpers.ts";
+import { parsePrometheusText } from "../prometheus-text.ts";
 
 const echo = inject("echoUrl");
 let token: string;
@@ -217,6 +218,9 @@ describe("search, tags and metrics", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("Content-Type")).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = String(response.body);
+    // Every line is one a scraper takes; every histogram is cumulative and ends with +Inf = _count.
+    const families = parsePrometheusText(text);
+    expect(families.get("dagflare_step_duration_seconds")?.type).toBe("histogram");
     expect(text).toContain("# TYPE dagu_dag_runs_total counter");
     expect(text).toContain(`dagu_dag_runs_total_by_dag{dag="${dag}",status="succeeded"} 1`);
     expect(text).toMatch(/dagflare_dag_runs_by_trigger_total\{trigger="manual"\} \d+/);

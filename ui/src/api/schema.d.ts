@@ -6846,8 +6846,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Prometheus metrics (text format) from D1: runs by status, DAG and trigger, run durations, alert deliveries
-         * @description Prometheus metrics (text format) from D1: runs by status, DAG and trigger, run durations, alert deliveries
+         * Prometheus metrics (text format) from D1: runs by status, DAG and trigger, run and step durations, alert deliveries
+         * @description Prometheus metrics (text format) from D1: runs by status, DAG and trigger, run and step durations, alert deliveries
          *
          *     Requires the **viewer** role or higher.
          */
