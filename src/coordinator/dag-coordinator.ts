@@ -8,6 +8,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { type DagRow, findDag } from "../db/dags.ts";
 import { localDagSources } from "../domain/dag-spec.ts";
+import type { FinalStatus } from "../domain/progress.ts";
 import type { StartRequest, StartResult, StepInvocation, StepMessage, StepResult } from "../domain/run.ts";
 import { type NodeStatus, nodeStatusLabel, type RunStatus, runStatusLabel } from "../domain/status.ts";
 import { failedNotice, type SubRunNotice } from "../domain/sub-dag.ts";
@@ -104,7 +105,32 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     return this.#control(this.#machine.retry(runId, stepName));
   }
 
+  /**
+   * Sets a step's status by hand in a run that is neither running nor queued. A sub-DAG run
+   * whose status changed with it tells its calling step's record, so the caller's list shows it.
+   */
+  async setStepStatus(runId: string, stepName: string, status: NodeStatus, by: string): Promise<ControlResult> {
+    const result = this.#machine.setStepStatus(runId, stepName, status, by);
+    if (!result.ok) return result;
+    await this.#commit([]);
+    const parent = this.#store.run(runId)?.parent;
+    if (result.runStatus && parent) {
+      try {
+        await coordinatorFor(this.env, parent.dagId).subRunStatusChanged(runId, result.runStatus);
+      } catch (error) {
+        // The run itself holds its status; only the caller's list shows the old one.
+        log.warn("telling a calling step a sub-DAG run's new status failed", { ...this.#identity, runId, error });
+      }
+    }
+    return { ok: true };
+  }
+
   // --- RPC: sub-DAGs ------------------------------------------------------------------------
+
+  /** (Caller side) a finished sub-DAG run's status was set anew: its record shows the new one. */
+  async subRunStatusChanged(childRunId: string, status: FinalStatus): Promise<void> {
+    this.#store.setSubRunStatus(childRunId, status);
+  }
 
   /** (Caller side) one of a calling step's runs ended; a late or repeated notice changes nothing. */
   async subRunEnded(notice: SubRunNotice): Promise<void> {

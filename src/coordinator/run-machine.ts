@@ -281,6 +281,45 @@ export class RunMachine {
     return { ok: true, messages: run.parent ? this.startSubRun(runId) : this.startQueuedRuns() };
   }
 
+  /**
+   * Sets a step's status by hand in a run that is neither running nor queued (Dagu's PATCH
+   * …/steps/{stepName}/status). Only the status changes: the step keeps its times, exit code,
+   * error and logs, and nothing runs. When every step has ended, the run's status becomes what
+   * its steps now say, by the rule that ends a run (as Dagu 2.x recomputes it; 1.30 left it
+   * stale); handlers don't run again and no alert is sent. Returns the run's status when it changed.
+   */
+  setStepStatus(
+    runId: string,
+    stepName: string,
+    status: NodeStatus,
+    by: string,
+  ): ControlResult & { runStatus?: FinalStatus } {
+    const run = this.#store.run(runId);
+    if (!run) return { ok: false, code: "not_found", message: `DAG run '${runId}' not found` };
+    if (run.status === RUN_STATUS.running || run.status === RUN_STATUS.queued) {
+      const message = `DAG run '${runId}' is still ${runStatusLabel(run.status)}`;
+      return { ok: false, code: "bad_request", message };
+    }
+    const node = this.#store.node(runId, stepName);
+    if (node?.kind !== "step") {
+      return { ok: false, code: "not_found", message: `step '${stepName}' not found in DAG run '${runId}'` };
+    }
+    this.#store.setNodeStatus(runId, stepName, status);
+    const was = nodeStatusLabel(node.status);
+    this.#log(runId, `${stepName}: status set to ${status} by hand (was ${was})${by ? ` by ${by}` : ""}`);
+    const states = this.#stepStates(runId, this.#spec(run));
+    const ended = [...states.values()].every((state) => state.status !== "not_started" && state.status !== "running");
+    if (!ended) return { ok: true };
+    // A stopped run stays aborted while a step its stop aborted stays so.
+    const stillAborted = [...states.values()].some((state) => state.status === "aborted");
+    if (run.status === RUN_STATUS.aborted && stillAborted) return { ok: true };
+    const outcome = stepsOutcome(states);
+    if (RUN_STATUS[outcome] === run.status) return { ok: true };
+    this.#store.setFinishedStatus(runId, outcome, this.#stamp());
+    this.#log(runId, `status set to ${outcome} (was ${runStatusLabel(run.status)}): its steps' statuses changed`);
+    return { ok: true, runStatus: outcome };
+  }
+
   /** A timer came due (the alarm deleted it): returns the attempts it dispatches. */
   fire(timer: Timer): StepMessage[] {
     switch (timer.kind) {

@@ -488,6 +488,11 @@ export class RunStore {
     );
   }
 
+  /** A finished run's status set anew (a step's status was set by hand): its D1 copy follows. */
+  setFinishedStatus(id: string, status: FinalStatus, at: string): void {
+    this.#run("UPDATE runs SET status = ?, updated_at = ? WHERE id = ?", RUN_STATUS[status], at, id);
+  }
+
   /** Queues a finished run again, for all its unfinished steps or (`onlyStep`) one step. */
   requeueRun(id: string, onlyStep: string | null, at: string): void {
     this.#run(
@@ -608,6 +613,11 @@ export class RunStore {
       runId,
       name,
     );
+  }
+
+  /** A step's status set by hand: only the status changes (its times, exit code, error and logs stay, as in Dagu). */
+  setNodeStatus(runId: string, name: string, status: NodeStatus): void {
+    this.#run("UPDATE nodes SET status = ? WHERE run_id = ? AND name = ?", NODE_STATUS[status], runId, name);
   }
 
   /** Ends a node without running it (or any further): skipped, blocked, or failed before it ran. */
@@ -736,6 +746,11 @@ export class RunStore {
       row.child_run_id,
       row.state,
     );
+  }
+
+  /** A finished sub-DAG run's status changed (a step of it was set by hand): its calling step's record follows. */
+  setSubRunStatus(childRunId: string, status: string): void {
+    this.#run("UPDATE sub_runs SET status = ? WHERE child_run_id = ? AND state = 'finished'", status, childRunId);
   }
 
   /** The runs of one attempt of a calling step, in item order. */

@@ -9,7 +9,7 @@ import { now } from "../db/time.ts";
 import { parseDagSpec } from "../domain/dag-spec.ts";
 import { formatParams } from "../domain/params.ts";
 import { RUN_ID_PATTERN, RUN_ID_RULE, type RunTrigger } from "../domain/run.ts";
-import { RUN_STATUS, runStatusLabel } from "../domain/status.ts";
+import { NODE_STATUS_LABELS, type NodeStatus, nodeStatusLabel, RUN_STATUS, runStatusLabel } from "../domain/status.ts";
 import { MAX_SUB_DAG_DEPTH } from "../domain/sub-dag.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
@@ -371,6 +371,51 @@ const subRunStepLog = roleRoute("viewer", {
   responses: { 200: jsonResponse("Log", LogSchema), 404: errorResponse("No such run, sub-DAG run or step") },
 });
 
+const StepStatusBody = z.strictObject({
+  status: z
+    .number()
+    .int()
+    .min(0)
+    .max(
+      NODE_STATUS_LABELS.length - 1,
+      "a step's status is 0 (not_started) to 5 (skipped): dagflare steps are never partially succeeded (6), waiting (7) or rejected (8)",
+    )
+    .openapi({
+      description: "The step's new status: 0 not_started, 1 running, 2 failed, 3 aborted, 4 succeeded, 5 skipped",
+    }),
+});
+
+const STEP_STATUS_DESCRIPTION =
+  "Only the status changes (the step keeps its times, exit code, error and logs) and nothing runs. Once every step has ended, the run's status becomes what its steps now say, as when a run ends (Dagu 2.x; Dagu 1.30 left it unchanged); a stopped run stays aborted while a step it aborted does. Handlers don't run again and no alert is sent. A later retry runs again every step that is not succeeded.";
+
+const stepStatus = roleRoute("operator", {
+  method: "patch",
+  path: "/dag-runs/{name}/{dagRunId}/steps/{stepName}/status",
+  tags: ["dag-runs"],
+  summary: "Set a step's status by hand in a run that is neither running nor queued",
+  description: STEP_STATUS_DESCRIPTION,
+  request: { params: RunPath.extend({ stepName: StepNameParam }), body: jsonBody(StepStatusBody) },
+  responses: {
+    200: { description: "Set" },
+    400: errorResponse("The run is running or queued, or the status is not 0-5"),
+    404: errorResponse("No such run or step"),
+  },
+});
+
+const subRunStepStatus = roleRoute("operator", {
+  method: "patch",
+  path: "/dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}/steps/{stepName}/status",
+  tags: ["dag-runs"],
+  summary: "Set a step's status by hand in a sub-DAG run that is neither running nor queued",
+  description: `${STEP_STATUS_DESCRIPTION} The calling step's list of sub-DAG runs shows the new status; the calling step's own status stays.`,
+  request: { params: SubRunPath.extend({ stepName: StepNameParam }), body: jsonBody(StepStatusBody) },
+  responses: {
+    200: { description: "Set" },
+    400: errorResponse("The sub-DAG run is running or queued, or the status is not 0-5"),
+    404: errorResponse("No such run, sub-DAG run or step"),
+  },
+});
+
 export const dagRunRoutes = createRouter()
   .openapi(specRun, async (c) => c.json({ dagRunId: await startFromSpec(c, c.req.valid("json")) }, 200))
   .openapi(specEnqueue, async (c) => c.json({ dagRunId: await startFromSpec(c, c.req.valid("json")) }, 200))
@@ -461,6 +506,22 @@ export const dagRunRoutes = createRouter()
         `the body's dagRunId '${body.dagRunId}' is not the run in the path ('${row.run_id}')`,
       );
     throwUnlessOk(await coordinatorFor(c.env, row.dag_id).retry(row.run_id, body.stepName));
+    return c.body(null, 200);
+  })
+  .openapi(stepStatus, async (c) => {
+    const { name, dagRunId, stepName } = c.req.valid("param");
+    const row = await requireRunRow(c.env, name, dagRunId);
+    const { status } = c.req.valid("json");
+    throwUnlessOk(
+      await coordinatorFor(c.env, row.dag_id).setStepStatus(row.run_id, stepName, nodeStatus(status), by(c)),
+    );
+    return c.body(null, 200);
+  })
+  .openapi(subRunStepStatus, async (c) => {
+    const { name, dagRunId, subDAGRunId, stepName } = c.req.valid("param");
+    const { key } = await requireSubRun(c.env, await requireRunRow(c.env, name, dagRunId), subDAGRunId);
+    const { status } = c.req.valid("json");
+    throwUnlessOk(await coordinatorFor(c.env, key).setStepStatus(subDAGRunId, stepName, nodeStatus(status), by(c)));
     return c.body(null, 200);
   })
   .openapi(runLog, async (c) => {
@@ -555,6 +616,18 @@ async function startFromSpec(c: Context<AppEnv>, body: z.infer<typeof SpecRunBod
       singleton: body.singleton ?? false,
     },
   );
+}
+
+/** A status number the body's schema let through (0-5) as its label. */
+function nodeStatus(code: number): NodeStatus {
+  const label = nodeStatusLabel(code);
+  if (!label) throw new ApiError("bad_request", `status ${code} is not a step status`);
+  return label;
+}
+
+/** Who made a change by hand, for the run's log. */
+function by(c: Context<AppEnv>): string {
+  return principalAsUser(c.get("principal")).username;
 }
 
 function triggerOf(principal: Principal): RunTrigger {

@@ -70,7 +70,7 @@ const metrics = roleRoute("viewer", {
 const DURATION_BUCKETS = [1, 5, 15, 60, 300, 900, 3600, 14400, 86400] as const;
 
 /** The operations of Dagu's API that describe machinery dagflare doesn't have, and why. */
-const NOT_ON_WORKERS: { method: "get" | "post" | "patch"; path: string; why: string }[] = [
+const NOT_ON_WORKERS: { method: "get" | "post"; path: string; why: string }[] = [
   {
     method: "get",
     path: "/workers",
@@ -101,14 +101,6 @@ const NOT_ON_WORKERS: { method: "get" | "post" | "patch"; path: string; why: str
       why: "dagflare has no approval (human-in-the-loop) steps: a DAG with `approval:` is refused when saved",
     })),
   ),
-  ...[
-    "/dag-runs/{name}/{dagRunId}/steps/{stepName}/status",
-    "/dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}/steps/{stepName}/status",
-  ].map((path) => ({
-    method: "patch" as const,
-    path,
-    why: "setting a step's status by hand is not implemented yet: retry the run, or the step (POST …/retry with stepName)",
-  })),
 ] as const;
 
 export const systemRoutes = createRouter()

@@ -1,7 +1,7 @@
 /**
  * Dagu's API operations beyond the registry basics (issue 17): /api/v1, runs from an inline spec,
- * a run's spec, reschedule, dequeue, stop-all, search, tags, queues, metrics, the 501s, and
- * HTTP Basic authentication.
+ * a run's spec, reschedule, dequeue, stop-all, a step's status set by hand, search, tags, queues,
+ * metrics, the 501s, and HTTP Basic authentication.
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
@@ -13,6 +13,7 @@ import {
   call,
   createAndStart,
   expectEnvelope,
+  nodeOf,
   ok,
   TEST_PASSWORD,
   unique,
@@ -191,6 +192,149 @@ describe("runs", () => {
   });
 });
 
+describe("setting a step's status by hand (PATCH …/steps/{stepName}/status)", () => {
+  const failingSpec = `steps:\n${httpStep("good", `GET ${echo}/text/good`)}${httpStep("bad", `GET ${echo}/status/500`)}`;
+  const stepPath = (name: string, dagRunId: string, stepName: string) => ({
+    params: { path: { name, dagRunId, stepName } },
+  });
+
+  it("a failed step set to succeeded: only its status changes, and the run's follows its steps (also in D1)", async () => {
+    const dag = unique("mend");
+    const runId = await createAndStart(token, dag, failingSpec);
+    expect((await waitForRun(token, dag, runId)).statusLabel).toBe("failed");
+
+    await ok(
+      client.PATCH("/dag-runs/{name}/{dagRunId}/steps/{stepName}/status", {
+        ...stepPath(dag, runId, "bad"),
+        body: { status: 4 },
+      }),
+    );
+    const run = await waitForRun(token, dag, runId);
+    expect(nodeOf(run, "bad")).toMatchObject({
+      status: 4,
+      statusLabel: "succeeded",
+      // As in Dagu, the step keeps what its attempt left: times, error.
+      error: expect.stringContaining("500"),
+      finishedAt: expect.stringMatching(/^\d{4}-/),
+    });
+    expect(nodeOf(run, "good").statusLabel).toBe("succeeded");
+    expect(run).toMatchObject({ status: RUN_STATUS.succeeded, statusLabel: "succeeded" });
+    // The lists read D1's copy: it follows.
+    const listed = await ok(client.GET("/dag-runs/{name}", { params: { path: { name: dag } } }));
+    expect(listed.dagRuns.find((each) => each.dagRunId === runId)?.status).toBe(RUN_STATUS.succeeded);
+    const log = await ok(client.GET("/dag-runs/{name}/{dagRunId}/log", runPath(dag, runId)));
+    expect(log.content).toContain(`bad: status set to succeeded by hand (was failed) by ${manager.username}`);
+
+    // And back: failed again, the run too.
+    await ok(
+      client.PATCH("/dag-runs/{name}/{dagRunId}/steps/{stepName}/status", {
+        ...stepPath(dag, runId, "bad"),
+        body: { status: 2 },
+      }),
+    );
+    expect(await statusOf(dag, runId)).toBe(RUN_STATUS.failed);
+  });
+
+  it("a step set to not_started leaves the run's status; a retry then runs it", async () => {
+    const dag = unique("unset");
+    const runId = await createAndStart(token, dag, quickSpec);
+    await waitForRun(token, dag, runId);
+    await ok(
+      client.PATCH("/dag-runs/{name}/{dagRunId}/steps/{stepName}/status", {
+        ...stepPath(dag, runId, "one"),
+        body: { status: 0 },
+      }),
+    );
+    const run = await ok(client.GET("/dag-runs/{name}/{dagRunId}", runPath(dag, runId)));
+    expect(run.dagRunDetails).toMatchObject({ statusLabel: "succeeded", nodes: [{ statusLabel: "not_started" }] });
+    await ok(client.POST("/dag-runs/{name}/{dagRunId}/retry", { ...runPath(dag, runId), body: { dagRunId: runId } }));
+    expect(nodeOf(await waitForRun(token, dag, runId), "one").statusLabel).toBe("succeeded");
+    const log = await ok(client.GET("/dag-runs/{name}/{dagRunId}/log", runPath(dag, runId)));
+    expect(log.content).toMatch(/retry requested[\s\S]*one: succeeded/);
+  });
+
+  it("refuses a running or queued run (400), an unknown run or step (404) and a status that isn't 0-5 (400)", async () => {
+    const dag = unique("busy-status");
+    const first = await createAndStart(token, dag, slowSpec(20_000));
+    const { dagRunId: second } = await ok(
+      client.POST("/dags/{fileName}/enqueue", { params: { path: { fileName: dag } }, body: {} }),
+    );
+    await until(async () => ((await statusOf(dag, first)) === RUN_STATUS.running ? true : undefined));
+    const patch = (runId: string, stepName: string, body: unknown) =>
+      call("PATCH", `/dag-runs/${dag}/${runId}/steps/${stepName}/status`, { token, body });
+    expect(expectEnvelope(await patch(first, "slow", { status: 4 }), 400, "bad_request").message).toMatch(
+      /still running/,
+    );
+    expect(expectEnvelope(await patch(second, "slow", { status: 4 }), 400, "bad_request").message).toMatch(
+      /still queued/,
+    );
+    await ok(client.GET("/dag-runs/{name}/{dagRunId}/dequeue", runPath(dag, second)));
+    await ok(client.POST("/dag-runs/{name}/{dagRunId}/stop", runPath(dag, first)));
+    await waitForRun(token, dag, first);
+
+    expectEnvelope(await patch(first, "nope", { status: 4 }), 404, "not_found");
+    expectEnvelope(await patch("no-such-run", "slow", { status: 4 }), 404, "not_found");
+    expectEnvelope(
+      await call("PATCH", `/dag-runs/${unique("no-dag")}/x/steps/slow/status`, { token, body: { status: 4 } }),
+      404,
+      "not_found",
+    );
+    for (const body of [{ status: 6 }, { status: 8 }, { status: -1 }, { status: 1.5 }, { status: "4" }, {}]) {
+      expectEnvelope(await patch(first, "slow", body), 400, "bad_request");
+    }
+    expectEnvelope(await patch(first, "slow", { status: 4, extra: true }), 400, "bad_request");
+    // Nothing of that changed the run.
+    expect(await statusOf(dag, first)).toBe(RUN_STATUS.aborted);
+  });
+
+  it("in a sub-DAG run: its step and status change, its caller's list shows it, the caller's run stays", async () => {
+    const child = unique("status-child");
+    await ok(client.POST("/dags", { body: { name: child, spec: failingSpec } }), 201);
+    const parent = unique("status-parent");
+    const runId = await createAndStart(token, parent, `steps:\n  - name: call-child\n    call: ${child}\n`);
+    const run = await waitForRun(token, parent, runId);
+    expect(run.statusLabel).toBe("failed");
+    const childRunId = nodeOf(run, "call-child").subRuns?.[0]?.dagRunId ?? "";
+    const path = `/dag-runs/${parent}/${runId}/sub-dag-runs/${childRunId}`;
+
+    await ok(
+      client.PATCH("/dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}/steps/{stepName}/status", {
+        params: { path: { name: parent, dagRunId: runId, subDAGRunId: childRunId, stepName: "bad" } },
+        body: { status: 4 },
+      }),
+    );
+    const details = await call("GET", path, { token });
+    expect(details.body).toMatchObject({
+      dagRunDetails: { dagRunId: childRunId, statusLabel: "succeeded", nodes: [{}, { statusLabel: "succeeded" }] },
+    });
+    const list = await call("GET", `/dag-runs/${parent}/${runId}/sub-dag-runs`, { token });
+    expect(list.body).toMatchObject({ subRuns: [{ dagRunId: childRunId, statusLabel: "succeeded" }] });
+    expect(await statusOf(parent, runId)).toBe(RUN_STATUS.failed);
+
+    expectEnvelope(await call("PATCH", `${path}/steps/nope/status`, { token, body: { status: 4 } }), 404, "not_found");
+    expectEnvelope(
+      await call("PATCH", `/dag-runs/${parent}/${runId}/sub-dag-runs/no-such-run/steps/bad/status`, {
+        token,
+        body: { status: 4 },
+      }),
+      404,
+      "not_found",
+    );
+    expectEnvelope(await call("PATCH", `${path}/steps/bad/status`, { token, body: { status: 7 } }), 400, "bad_request");
+  });
+
+  it("needs the operator role", async () => {
+    const dag = unique("status-roles");
+    const runId = await createAndStart(token, dag, failingSpec);
+    await waitForRun(token, dag, runId);
+    const viewer = await userWithRole("viewer");
+    const path = `/dag-runs/${dag}/${runId}/steps/bad/status`;
+    expectEnvelope(await call("PATCH", path, { token: viewer.token, body: { status: 4 } }), 403, "forbidden");
+    const operator = await userWithRole("operator");
+    expect((await call("PATCH", path, { token: operator.token, body: { status: 4 } })).status).toBe(200);
+  });
+});
+
 describe("search, tags and metrics", () => {
   it("search finds the line and its context; tags lists each tag once; neither is taken for a DAG name", async () => {
     const marker = unique("needle").replace(/-/g, "_");
@@ -240,7 +384,6 @@ describe("operations Workers can't serve", () => {
     ["GET", "/services/coordinator"],
     ["POST", "/dag-runs/a/b/steps/c/approve"],
     ["POST", "/dag-runs/a/b/sub-dag-runs/d/steps/c/reject"],
-    ["PATCH", "/dag-runs/a/b/steps/c/status"],
   ])("%s %s answers 501 not_implemented, saying why", async (method, path) => {
     const result = expectEnvelope(await call(method, path, { token }), 501, "not_implemented");
     expect(result.message).toMatch(/not implemented: .{20,}/);

@@ -346,4 +346,73 @@ describe("coordinator", () => {
     await until(async () => ((await rows(coordinator, "SELECT * FROM outbox")).length === 0 ? true : undefined));
     expect(await env.DB.prepare("SELECT * FROM alert_events WHERE run_id = ?1").bind(runId).first()).toBeNull();
   });
+
+  it("a step's status set by hand: the run's status follows its steps (D1 too), and no run-finished event", async () => {
+    const dag = unique("by-hand");
+    const { coordinator, runId, dagId } = await startRun(
+      dag,
+      `steps:\n  - name: a\n    executor: http\n    command: GET ${echo}/text/a\n  - name: b\n    executor: http\n    command: GET ${echo}/status/500\n    continueOn: {failure: true}\n`,
+    );
+    const finished = async () => {
+      const run = await coordinator.getRun(runId);
+      return run && run.finished_at !== null ? run : undefined;
+    };
+    expect((await until(finished)).statusLabel).toBe("partially_succeeded");
+    await until(async () => ((await rows(coordinator, "SELECT * FROM outbox")).length === 0 ? true : undefined));
+    const events = async () =>
+      (
+        await env.DB.prepare("SELECT COUNT(*) AS n FROM alert_events WHERE run_id = ?1")
+          .bind(runId)
+          .first<{ n: number }>()
+      )?.n;
+    const eventsBefore = await events();
+    const d1Status = async () =>
+      (
+        await env.DB.prepare("SELECT status FROM dag_runs WHERE dag_id = ?1 AND run_id = ?2")
+          .bind(dagId, runId)
+          .first<{ status: number }>()
+      )?.status;
+
+    const steps: [step: string, status: "succeeded" | "failed", run: keyof typeof RUN_STATUS][] = [
+      ["b", "succeeded", "succeeded"],
+      ["b", "failed", "partially_succeeded"], // continueOn still allows b's failure
+      ["a", "failed", "failed"],
+    ];
+    for (const [step, status, expected] of steps) {
+      expect(await coordinator.setStepStatus(runId, step, status, "tester")).toEqual({ ok: true });
+      const run = (await coordinator.getRun(runId))!;
+      expect(run.status, `${step} → ${status}`).toBe(RUN_STATUS[expected]);
+      expect(await d1Status()).toBe(RUN_STATUS[expected]);
+    }
+    expect(await events()).toBe(eventsBefore);
+    expect(await rows(coordinator, "SELECT * FROM outbox")).toEqual([]);
+    expect(await coordinator.setStepStatus(runId, "nope", "succeeded", "tester")).toMatchObject({
+      ok: false,
+      code: "not_found",
+    });
+  });
+
+  it("a stopped run stays aborted while a step hasn't run, or one its stop aborted still is", async () => {
+    const dag = unique("by-hand-stopped");
+    const http = (name: string, extra = "") =>
+      `  - name: ${name}\n    executor: http\n    command: GET ${echo}/slow/20000\n${extra}`;
+    const { coordinator, runId } = await startRun(
+      dag,
+      `type: graph\nsteps:\n${http("one")}${http("two")}${http("after", "    depends: [one]\n")}`,
+    );
+    // Both first steps are dispatched (running) as the run starts.
+    expect((await nodeRow(coordinator, runId, "two")).status).toBe(NODE_STATUS.running);
+    expect(await coordinator.stop(runId)).toEqual({ ok: true });
+    const stopped = (await coordinator.getRun(runId))!;
+    expect(stopped.statusLabel).toBe("aborted");
+    expect(stopped.nodes.map((node) => node.statusLabel)).toEqual(["aborted", "aborted", "not_started"]);
+
+    const setTo = async (step: string, status: "succeeded" | "skipped") => {
+      expect(await coordinator.setStepStatus(runId, step, status, "tester")).toEqual({ ok: true });
+      return (await coordinator.getRun(runId))!.statusLabel;
+    };
+    expect(await setTo("one", "succeeded")).toBe("aborted"); // `after` hasn't run
+    expect(await setTo("after", "skipped")).toBe("aborted"); // every step ended, but `two` is still aborted
+    expect(await setTo("two", "succeeded")).toBe("succeeded");
+  });
 });

@@ -3006,21 +3006,39 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Dagu's PATCH /dag-runs/{name}/{dagRunId}/steps/{stepName}/status: 501 on dagflare — setting a step's status by hand is not implemented yet: retry the run, or the step (POST …/retry with stepName)
-         * @description Dagu's PATCH /dag-runs/{name}/{dagRunId}/steps/{stepName}/status: 501 on dagflare — setting a step's status by hand is not implemented yet: retry the run, or the step (POST …/retry with stepName)
+         * Set a step's status by hand in a run that is neither running nor queued
+         * @description Only the status changes (the step keeps its times, exit code, error and logs) and nothing runs. Once every step has ended, the run's status becomes what its steps now say, as when a run ends (Dagu 2.x; Dagu 1.30 left it unchanged); a stopped run stays aborted while a step it aborted does. Handlers don't run again and no alert is sent. A later retry runs again every step that is not succeeded.
          *
-         *     Requires the **viewer** role or higher.
+         *     Requires the **operator** role or higher.
          */
         patch: {
             parameters: {
                 query?: never;
                 header?: never;
-                path?: never;
+                path: {
+                    dagRunId: components["schemas"]["DAGRunId"];
+                    name: components["schemas"]["DAGName"];
+                    stepName: string;
+                };
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The step's new status: 0 not_started, 1 running, 2 failed, 3 aborted, 4 succeeded, 5 skipped */
+                        status: number;
+                    };
+                };
+            };
             responses: {
-                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                /** @description Set */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description The run is running or queued, or the status is not 0-5 */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3038,8 +3056,17 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Requires the viewer role */
+                /** @description Requires the operator role */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such run or step */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3049,15 +3076,6 @@ export interface paths {
                 };
                 /** @description Unexpected error */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Not implemented: setting a step's status by hand is not implemented yet: retry the run, or the step (POST …/retry with stepName) */
-                501: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3701,21 +3719,40 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Dagu's PATCH /dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}/steps/{stepName}/status: 501 on dagflare — setting a step's status by hand is not implemented yet: retry the run, or the step (POST …/retry with stepName)
-         * @description Dagu's PATCH /dag-runs/{name}/{dagRunId}/sub-dag-runs/{subDAGRunId}/steps/{stepName}/status: 501 on dagflare — setting a step's status by hand is not implemented yet: retry the run, or the step (POST …/retry with stepName)
+         * Set a step's status by hand in a sub-DAG run that is neither running nor queued
+         * @description Only the status changes (the step keeps its times, exit code, error and logs) and nothing runs. Once every step has ended, the run's status becomes what its steps now say, as when a run ends (Dagu 2.x; Dagu 1.30 left it unchanged); a stopped run stays aborted while a step it aborted does. Handlers don't run again and no alert is sent. A later retry runs again every step that is not succeeded. The calling step's list of sub-DAG runs shows the new status; the calling step's own status stays.
          *
-         *     Requires the **viewer** role or higher.
+         *     Requires the **operator** role or higher.
          */
         patch: {
             parameters: {
                 query?: never;
                 header?: never;
-                path?: never;
+                path: {
+                    dagRunId: components["schemas"]["DAGRunId"];
+                    name: components["schemas"]["DAGName"];
+                    stepName: string;
+                    subDAGRunId: components["schemas"]["DAGRunId"];
+                };
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The step's new status: 0 not_started, 1 running, 2 failed, 3 aborted, 4 succeeded, 5 skipped */
+                        status: number;
+                    };
+                };
+            };
             responses: {
-                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                /** @description Set */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description The sub-DAG run is running or queued, or the status is not 0-5 */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3733,8 +3770,17 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Requires the viewer role */
+                /** @description Requires the operator role */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such run, sub-DAG run or step */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3744,15 +3790,6 @@ export interface paths {
                 };
                 /** @description Unexpected error */
                 500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Not implemented: setting a step's status by hand is not implemented yet: retry the run, or the step (POST …/retry with stepName) */
-                501: {
                     headers: {
                         [name: string]: unknown;
                     };
