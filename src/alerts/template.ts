@@ -1,13 +1,14 @@
 /**
- * Alert body templates: JSON with `{{token}}`s in its strings. A template is parsed once, and
- * rendered on the parsed tree: tokens are replaced inside string values, which are then written
- * out as JSON strings. Whatever a value holds (quotes, newlines, backslashes, emoji, 100 KB of a
- * stack trace), the result is valid JSON, and a value can never add keys or change structure.
+ * Alert body templates: JSON with `{{token}}`s in its strings. A template is parsed and checked
+ * here; it is rendered on the parsed tree (destinations.ts): tokens are replaced inside string
+ * values, which are then written out as JSON strings. Whatever a value holds (quotes, newlines,
+ * backslashes, emoji, 100 KB of a stack trace), the result is valid JSON, and a value can never
+ * add keys or change structure.
  *
- * `{{name | truncate:N}}` cuts a value to N characters (with "…"): presets use it to stay within
- * destinations' limits.
+ * `{{name | truncate:N}}` cuts a value to N characters (with "…"), for a template's own reasons;
+ * fitting to a destination's limits needs none.
  */
-import { type JsonNode, JsonTextError, parseJson, stringifyJson } from "../domain/json-text.ts";
+import { type JsonNode, JsonTextError, parseJson } from "../domain/json-text.ts";
 import { classifyToken, SECRET_TOKEN } from "./tokens.ts";
 
 const TOKEN = /\{\{\s*([A-Za-z0-9_.]+)\s*(?:\|\s*truncate\s*:\s*(\d+)\s*)?\}\}/g;
@@ -51,11 +52,6 @@ export function checkTemplate(text: string): TemplateCheck {
   return errors.length > 0 ? { ok: false, errors } : { ok: true, tree, tokens: [...tokens], warnings };
 }
 
-/** Replaces the tokens in a string; unknown or unavailable ones become empty. */
-export function renderText(text: string, values: Readonly<Record<string, string>>): string {
-  return text.replace(TOKEN, (_whole, name: string, limit: string | undefined) => tokenValue(values, name, limit));
-}
-
 /** A string's template text and its tokens' values (and names), apart: literal, value, literal, …, literal. */
 export function renderParts(
   text: string,
@@ -76,24 +72,6 @@ export function renderParts(
 function tokenValue(values: Readonly<Record<string, string>>, name: string, limit: string | undefined): string {
   const value = SECRET_TOKEN.test(name) ? "" : (values[name] ?? "");
   return limit === undefined ? value : truncate(value, Number(limit));
-}
-
-/** Renders a checked template to compact JSON text. */
-export function renderTemplate(tree: JsonNode, values: Readonly<Record<string, string>>): string {
-  return stringifyJson(renderNode(tree, values));
-}
-
-function renderNode(node: JsonNode, values: Readonly<Record<string, string>>): JsonNode {
-  switch (node.type) {
-    case "string":
-      return { type: "string", value: renderText(node.value, values) };
-    case "array":
-      return { type: "array", items: node.items.map((item) => renderNode(item, values)) };
-    case "object":
-      return { type: "object", entries: node.entries.map(([key, value]) => [key, renderNode(value, values)]) };
-    case "literal":
-      return node;
-  }
 }
 
 /** Cuts to at most `limit` characters (code points, so no emoji is split), ending with "…". */

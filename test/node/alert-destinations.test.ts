@@ -14,7 +14,7 @@ import { tokenValues } from "../../src/alerts/context.ts";
 import { type DestinationKind, renderBody } from "../../src/alerts/destinations.ts";
 import type { EventFacts } from "../../src/alerts/events.ts";
 import { PRESETS } from "../../src/alerts/presets.ts";
-import { checkTemplate, renderTemplate } from "../../src/alerts/template.ts";
+import { checkTemplate } from "../../src/alerts/template.ts";
 import type { EventType } from "../../src/alerts/tokens.ts";
 import LINEAR_SCHEMA from "./fixtures/linear-issue-create.graphql?raw";
 import { SEED_PAYLOADS } from "./fixtures/seed-alert-payloads.ts";
@@ -103,7 +103,7 @@ function requests(fitted: boolean): Request[] {
         const values = tokenValues(env, policy, event.type, event.facts, event.isSample);
         const text = fitted
           ? renderBody(check.tree, template.body, template.kind, values)
-          : renderTemplate(check.tree, values);
+          : renderBody(check.tree, template.body, "generic", values);
         made.push({ template: template.name, kind: template.kind, case: `${event.name}, deployment ${index}`, text });
       }
   }

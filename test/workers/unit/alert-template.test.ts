@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { humanDuration, humanTime } from "../../../src/alerts/context.ts";
 import { nextDelay, retryAfter } from "../../../src/alerts/deliver.ts";
-import { checkTemplate, renderTemplate, truncate } from "../../../src/alerts/template.ts";
+import { renderBody } from "../../../src/alerts/destinations.ts";
+import { checkTemplate, truncate } from "../../../src/alerts/template.ts";
 
 describe("alert templates", () => {
   it("render tokens inside strings only, keep numbers and key order, and stay JSON whatever the values", () => {
@@ -9,7 +10,7 @@ describe("alert templates", () => {
       '{"b": "{{job_name}}: {{failure_message | truncate:8}}", "a": [1e400, "{{run_id}}"], "n": 12345678901234567890}',
     );
     if (!check.ok) throw new Error("template refused");
-    const rendered = renderTemplate(check.tree, {
+    const rendered = renderBody(check.tree, "", "generic", {
       job_name: 'd"e\\p',
       failure_message: "line1\nline2 🚀 more",
       run_id: "}{",
