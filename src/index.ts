@@ -1,5 +1,6 @@
 import type { AlertMessage } from "./alerts/events.ts";
 import { app } from "./app.ts";
+import { wakeUnfinishedCoordinators } from "./coordinator/index.ts";
 import type { StepMessage } from "./domain/run.ts";
 import { log } from "./log.ts";
 import { consumeAlerts, consumeDeadAlerts } from "./queues/alerts.ts";
@@ -14,6 +15,9 @@ export default {
   fetch: app.fetch,
   async scheduled(controller, env, _ctx) {
     await runScheduleTick(env, controller.scheduledTime);
+    await wakeUnfinishedCoordinators(env).catch((error: unknown) =>
+      log.error("waking the coordinators of unfinished runs failed", { error }),
+    );
     await pruneInboundLog(env, controller.scheduledTime).catch((error: unknown) =>
       log.error("pruning the webhook inbound log failed", { error }),
     );

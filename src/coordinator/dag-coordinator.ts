@@ -15,7 +15,13 @@ import { failedNotice, type SubRunNotice } from "../domain/sub-dag.ts";
 import { log } from "../log.ts";
 import { coordinatorFor } from "./index.ts";
 import { Outbound } from "./outbound.ts";
-import { type ControlResult, type Identity, RunMachine, SUB_RUN_CHECK_MS } from "./run-machine.ts";
+import {
+  type AttemptProgress,
+  type ControlResult,
+  type Identity,
+  RunMachine,
+  SUB_RUN_CHECK_MS,
+} from "./run-machine.ts";
 import { type NodeRecord, type RunRecord, RunStore, type SubRunRecord, type Timer } from "./run-store.ts";
 
 /** Sub-DAG runs started at once (a fan-out of 1,000 starts in waves of this many). */
@@ -60,6 +66,9 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
       this.#store.migrate();
       this.#identity.dagId = this.#store.meta("dag_id") ?? "";
       this.#identity.dagName = this.#store.meta("dag_name") ?? "";
+      // Whatever woke this object (an RPC, the tick), its timers must have an alarm: one lost
+      // with a restart is set again here, and what is overdue fires at once.
+      await this.#armAlarm();
     });
   }
 
@@ -77,12 +86,29 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
 
   /** A consumer takes a dispatched attempt (or resumes a claimed one); `null` when it is stale. */
   async claim(message: StepMessage): Promise<StepInvocation | null> {
-    return this.#machine.claim(message);
+    const invocation = this.#machine.claim(message);
+    // The claim set the attempt's heartbeat timer; the alarm only ever moves earlier (no write, mostly).
+    if (invocation) await this.#armAlarm();
+    return invocation;
   }
 
-  /** Output of a running attempt, and a sign of life; `false` once the attempt is no longer current. */
-  async progress(message: StepMessage, output: { stdout: string; stderr: string }): Promise<boolean> {
+  /**
+   * Output of a running attempt, and its holder's sign of life; `false` once the attempt is no
+   * longer current or no longer this holder's (taken over): the holder then stops.
+   */
+  async progress(message: StepMessage, output: AttemptProgress): Promise<boolean> {
     return this.#machine.progress(message, output);
+  }
+
+  /**
+   * Makes sure the alarm is armed for what this object owns. The minute tick calls it for every
+   * DAG with an unfinished run: an alarm lost with a local restart (or never set, by a fault
+   * between a write and its alarm) is set again, and what is overdue runs at once.
+   */
+  async wake(): Promise<void> {
+    // The constructor armed the alarm when this call woke the object; an object already awake
+    // has its alarm as last set (#alarmAt), so only the store's earliest timer is compared.
+    await this.#armAlarm();
   }
 
   /**

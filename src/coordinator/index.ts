@@ -1,5 +1,7 @@
 import type { StartRequest } from "../domain/run.ts";
+import { RUN_STATUS } from "../domain/status.ts";
 import { ApiError } from "../errors.ts";
+import { log } from "../log.ts";
 import type { DagCoordinator } from "./dag-coordinator.ts";
 
 /** The coordinator of one DAG: one Durable Object per DAG, keyed by the DAG's stable id. */
@@ -24,4 +26,30 @@ export async function startRun(
   });
   if (!result.ok) throw new ApiError(result.code, result.message);
   return result.runId;
+}
+
+/** DAGs woken per tick, most stale first: a backlog beyond this is worked through over the next minutes. */
+const WAKE_LIMIT = 500;
+
+/**
+ * The minute tick wakes the coordinator of every DAG with a running or queued run (by its D1
+ * copy). A woken coordinator makes sure its alarm is armed: one lost with a local restart, or
+ * never set, is set again and whatever is overdue (a silent executor, a retry, a lost message)
+ * is acted on at once. Nothing here decides anything: each coordinator's storage does.
+ */
+export async function wakeUnfinishedCoordinators(env: Cloudflare.Env): Promise<number> {
+  const { results } = await env.DB.prepare(
+    `SELECT dag_id FROM dag_runs WHERE status IN (?1, ?2)
+     GROUP BY dag_id ORDER BY MIN(updated_at) LIMIT ${WAKE_LIMIT}`,
+  )
+    .bind(RUN_STATUS.running, RUN_STATUS.queued)
+    .all<{ dag_id: string }>();
+  await Promise.all(
+    results.map(({ dag_id }) =>
+      coordinatorFor(env, dag_id)
+        .wake()
+        .catch((error: unknown) => log.warn("waking a DAG's coordinator failed", { dagId: dag_id, error })),
+    ),
+  );
+  return results.length;
 }

@@ -186,8 +186,8 @@ export class Outbound {
 
   /**
    * Sends new attempts to the STEPS queue. A send that fails throws to the caller (whose change
-   * is already stored); the attempt stays dispatched, and only its lease (the step's timeout, or
-   * 16 minutes) then ends it — as a failed, timed-out attempt, not retried.
+   * is already stored); the attempt stays dispatched, and its heartbeat timer sends it again when
+   * nobody has picked it up (../domain/liveness.ts).
    */
   async #dispatch(messages: StepMessage[]): Promise<void> {
     for (let i = 0; i < messages.length; i += SEND_BATCH_SIZE) {

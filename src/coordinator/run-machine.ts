@@ -12,6 +12,7 @@ import { isShellCondition, unmetPrecondition } from "../domain/conditions.ts";
 import { type Condition, type DagSpec, type HandlerEvent, parseDagSpec, type StepSpec } from "../domain/dag-spec.ts";
 import { failureOutput, redactSecrets, secretValues } from "../domain/failure-output.ts";
 import { buildInvocation, runsOnRunner, withStepEnv } from "../domain/invocation.ts";
+import { EXECUTOR_SILENCE_MS, MAX_TAKEOVERS, pickupRecheckMs } from "../domain/liveness.ts";
 import { paramsProblem } from "../domain/param-rules.ts";
 import { resolveParams } from "../domain/params.ts";
 import { resolveDependencies } from "../domain/plan.ts";
@@ -30,6 +31,7 @@ import {
 } from "../domain/progress.ts";
 import {
   newRunId,
+  type OutputOffsets,
   RUN_ID_PATTERN,
   RUN_ID_RULE,
   type RunFinishedEvent,
@@ -80,6 +82,11 @@ export interface RunEffects {
   /** Stop a sub-DAG run a step started: the step was stopped, or timed out. */
   stopSubRun(childKey: string, childRunId: string): void;
 }
+
+/** What a holder reports while it executes: output since its last report, where it has read to, and that it lives. */
+export type AttemptProgress = { stdout: string; stderr: string; next?: OutputOffsets | undefined };
+
+const NO_OUTPUT_YET: OutputOffsets = { stdoutFrom: 0, stderrFrom: 0 };
 
 /** An attempt's outcome as the machine applies it (from a consumer, or made up for a timeout). */
 export type AttemptResult = StepOutcome & { startedAt: string; finishedAt: string };
@@ -182,11 +189,19 @@ export class RunMachine {
     const node = this.#store.node(message.runId, message.step);
     if (!node || node.attempt !== message.attempt) return null;
     if (message.resume) {
-      return node.attempt_state === "claimed" ? { ...this.#invocation(node), resume: message.resume } : null;
+      // A hand-off or a takeover: it names the holder it replaces, and only the first to claim wins.
+      const replaced = message.claim === undefined || message.claim === node.claim;
+      return node.attempt_state === "claimed" && replaced ? { ...this.#claim(node), resume: message.resume } : null;
     }
     if (node.attempt_state !== "dispatched") return null;
-    this.#store.setAttemptState(message.runId, message.step, "claimed");
-    return this.#invocation(node);
+    return this.#claim(node);
+  }
+
+  /** Hands an attempt to a new holder: its token raised, its next sign of life due. */
+  #claim(node: NodeRecord): StepInvocation {
+    const claim = this.#store.claimAttempt(node.run_id, node.name);
+    this.#store.setTimer("heartbeat", node.run_id, node.name, node.attempt, Date.now() + EXECUTOR_SILENCE_MS);
+    return { ...this.#invocation(node), claim };
   }
 
   /**
@@ -194,13 +209,16 @@ export class RunMachine {
    * life that extends the lease of a step without its own timeout. `false` when the attempt is
    * no longer current.
    */
-  progress(message: StepMessage, output: { stdout: string; stderr: string }): boolean {
+  progress(message: StepMessage, output: AttemptProgress): boolean {
     const node = this.#store.node(message.runId, message.step);
     if (!node || node.attempt !== message.attempt || node.attempt_state !== "claimed") return false;
+    if (message.claim !== undefined && message.claim !== node.claim) return false; // taken over
     if (output.stdout || output.stderr) {
       const stdout = capLog(node.stdout + output.stdout);
       this.#store.setLogs(message.runId, message.step, stdout, capLog(node.stderr + output.stderr));
     }
+    this.#store.recordSignOfLife(message.runId, message.step, output.next ? JSON.stringify(output.next) : null);
+    this.#store.setTimer("heartbeat", message.runId, node.name, node.attempt, Date.now() + EXECUTOR_SILENCE_MS);
     if (!this.#stepOf(node)?.timeoutSec) {
       this.#store.setTimer("lease", message.runId, node.name, node.attempt, Date.now() + DEFAULT_LEASE_MS);
     }
@@ -221,12 +239,13 @@ export class RunMachine {
     if (!node || !current || (node.attempt_state !== "dispatched" && node.attempt_state !== "claimed")) {
       return { messages: [], next: null };
     }
+    // From a holder that was taken over: the attempt's current holder reports it.
+    if (result.claim !== undefined && result.claim !== node.claim) return { messages: [], next: null };
     this.#applyOutcome(node, result, !result.timedOut);
     const messages = this.advance(result.runId);
     const inline = continueInline ? messages.shift() : undefined;
     if (!inline) return { messages, next: null };
-    this.#store.setAttemptState(inline.runId, inline.step, "claimed");
-    return { messages, next: this.#invocation(this.#store.node(inline.runId, inline.step)!) };
+    return { messages, next: this.#claim(this.#store.node(inline.runId, inline.step)!) };
   }
 
   /** Cancels in-flight and pending steps, then runs the abort and exit handlers. */
@@ -248,7 +267,7 @@ export class RunMachine {
       reason: "stopped",
       overwriteError: false,
     });
-    this.#store.deleteTimers(runId, ["lease", "retry", "run_timeout"]);
+    this.#store.deleteTimers(runId, ["lease", "heartbeat", "retry", "run_timeout"]);
     this.#log(runId, "stop requested");
     if (run.status === RUN_STATUS.queued) {
       this.#store.setOutcome(runId, "aborted", []);
@@ -325,6 +344,8 @@ export class RunMachine {
     switch (timer.kind) {
       case "lease":
         return this.#expireLease(timer);
+      case "heartbeat":
+        return this.#executorSilent(timer);
       case "retry": {
         const node = this.#store.node(timer.run_id, timer.step);
         if (node?.attempt_state !== "waiting_retry") return [];
@@ -433,7 +454,7 @@ export class RunMachine {
     const at = this.#stamp();
     const failedSteps = this.#store.nodesIn(runId, "failed").map((node) => node.name);
     this.#store.finishRun(runId, status, at);
-    this.#store.deleteTimers(runId, ["lease", "retry", "run_timeout"]);
+    this.#store.deleteTimers(runId, ["lease", "heartbeat", "retry", "run_timeout"]);
     this.#log(runId, `finished: ${status}`);
     const run = this.#store.run(runId)!;
     // A sub-DAG run reports to its calling step (the coordinator tells it); the caller's run alerts.
@@ -503,18 +524,70 @@ export class RunMachine {
     return this.advance(timer.run_id);
   }
 
+  /**
+   * An attempt's executor gave no sign of life in time (../domain/liveness.ts). Never picked up:
+   * its message is sent again (a claim happens once, so a copy is harmless). A command on the
+   * runner: another consumer takes it over and resumes its output where the holder left it (the
+   * process runs on without a consumer; a takeover that finds none reports it lost). Anything
+   * else — or a command whose takeovers go unanswered — lost its executor: the attempt fails,
+   * into its retry policy, and the late result of its holder changes nothing.
+   */
+  #executorSilent(timer: Timer): StepMessage[] {
+    const node = this.#store.node(timer.run_id, timer.step);
+    if (!node || node.attempt !== timer.attempt) return [];
+    if (node.attempt_state !== "dispatched" && node.attempt_state !== "claimed") return [];
+    const silences = this.#store.recordSilence(node.run_id, node.name);
+    const attempt: StepMessage = {
+      dagId: this.#identity.dagId,
+      runId: node.run_id,
+      step: node.name,
+      attempt: node.attempt,
+    };
+    const silentFor = `${EXECUTOR_SILENCE_MS / 1000} s`;
+    if (node.attempt_state === "dispatched") {
+      this.#store.setTimer("heartbeat", node.run_id, node.name, node.attempt, Date.now() + pickupRecheckMs(silences));
+      this.#log(node.run_id, `${node.name}: attempt ${node.attempt} not picked up yet; its message is sent again`);
+      return [attempt];
+    }
+    if (runsOnRunner(this.#stepOf(node)) && silences <= MAX_TAKEOVERS) {
+      this.#store.setTimer("heartbeat", node.run_id, node.name, node.attempt, Date.now() + EXECUTOR_SILENCE_MS);
+      this.#log(
+        node.run_id,
+        `${node.name}: no sign of life for ${silentFor} from the consumer following attempt ${node.attempt}; another consumer takes it over`,
+      );
+      const resume = node.resume_from ? (JSON.parse(node.resume_from) as OutputOffsets) : NO_OUTPUT_YET;
+      return [{ ...attempt, claim: node.claim, resume }];
+    }
+    const error =
+      silences > MAX_TAKEOVERS
+        ? `executor lost: ${MAX_TAKEOVERS} consumers in a row did not take the attempt over`
+        : `executor lost: no sign of life for ${silentFor} from the queue consumer running it (it crashed, was restarted or cut off)`;
+    const at = this.#stamp();
+    const outcome = { exitCode: 1, stdout: node.stdout, stderr: `${node.stderr}${error}`, error };
+    this.#applyOutcome(node, { ...outcome, startedAt: node.started_at ?? at, finishedAt: at }, true);
+    // A process of the attempt may still run on the runner: it must not run beside a retry.
+    this.#kill([node], error);
+    return this.advance(timer.run_id);
+  }
+
+  /** The attempt ended: its time limit and liveness checks go. */
+  #endAttemptTimers(node: NodeRecord): void {
+    this.#store.deleteTimer("lease", node.run_id, node.name);
+    this.#store.deleteTimer("heartbeat", node.run_id, node.name);
+  }
+
   #applyOutcome(node: NodeRecord, result: AttemptResult, retryable: boolean): void {
     const runId = node.run_id;
     if (result.skipped !== undefined) {
       // A precondition the runner checked was not met: skipped, as Dagu skips it (not a failure).
-      this.#store.deleteTimer("lease", runId, node.name);
+      this.#endAttemptTimers(node);
       this.#store.settleNode(runId, node.name, "skipped", result.finishedAt, result.skipped);
       this.#log(runId, `${node.name}: skipped (${result.skipped})`);
       return;
     }
     const spec = this.#spec(this.#store.run(runId)!);
     const step = this.#stepOf(node)!;
-    this.#store.deleteTimer("lease", runId, node.name);
+    this.#endAttemptTimers(node);
     // A repeating step's log holds every run's stdout, as Dagu's log file does.
     const stdout = capLog(node.repeat_stdout + result.stdout);
     const stderr = capLog(result.stderr);
@@ -588,6 +661,7 @@ export class RunMachine {
       return undefined;
     }
     this.#store.setTimer("lease", node.run_id, node.name, attempt, Date.now() + this.#leaseMs(node));
+    this.#store.setTimer("heartbeat", node.run_id, node.name, attempt, Date.now() + pickupRecheckMs(0));
     return { dagId: this.#identity.dagId, runId: node.run_id, step: node.name, attempt };
   }
 

@@ -158,12 +158,35 @@ const MIGRATIONS = [
      seconds     REAL NOT NULL CHECK (seconds >= 0),
      PRIMARY KEY (run_id, finished_at, step)
    );`,
+  // v7: executors that die are noticed. A claimed attempt carries a fencing token (\`claim\`, raised
+  // by every claim and takeover: a holder whose token is old changes nothing), the output offsets
+  // its holder reported (where a takeover resumes), and how often its executor fell silent in a
+  // row; timers gain 'heartbeat', the time by which the attempt's next sign of life is due.
+  `ALTER TABLE nodes ADD COLUMN claim INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE nodes ADD COLUMN resume_from TEXT;
+   ALTER TABLE nodes ADD COLUMN silences INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE timers_v7 (
+     kind    TEXT NOT NULL CHECK (kind IN ('lease', 'heartbeat', 'retry', 'run_timeout', 'd1_sync', 'sub_runs')),
+     run_id  TEXT NOT NULL,
+     step    TEXT NOT NULL DEFAULT '',
+     attempt INTEGER NOT NULL DEFAULT 0,
+     due_ms  INTEGER NOT NULL,
+     PRIMARY KEY (kind, run_id, step)
+   );
+   INSERT INTO timers_v7 SELECT kind, run_id, step, attempt, due_ms FROM timers;
+   DROP TABLE timers;
+   ALTER TABLE timers_v7 RENAME TO timers;
+   CREATE INDEX IF NOT EXISTS timers_by_due ON timers (due_ms);`,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length + 1;
 
 export type NodeKind = "step" | HandlerEvent;
 export type AttemptState = "none" | "dispatched" | "claimed" | "waiting_retry" | "done";
-export type TimerKind = "lease" | "retry" | "run_timeout" | "d1_sync" | "sub_runs";
+/**
+ * lease: the attempt's time limit (timeoutSec, or the default); heartbeat: its executor's next
+ * sign of life is due (or, before a claim, its message's pick-up).
+ */
+export type TimerKind = "lease" | "heartbeat" | "retry" | "run_timeout" | "d1_sync" | "sub_runs";
 export type Timer = { kind: TimerKind; run_id: string; step: string; attempt: number };
 
 /** A run as stored, JSON columns parsed. */
@@ -215,6 +238,12 @@ export type NodeRecord = {
   output: string | null;
   stdout: string;
   stderr: string;
+  /** The fencing token of the attempt's current holder: raised by every claim and takeover. */
+  claim: number;
+  /** The output offsets its holder last reported (JSON OutputOffsets), where a takeover resumes. */
+  resume_from: string | null;
+  /** How many times in a row the attempt's executor was found silent (reset by a sign of life). */
+  silences: number;
 };
 
 /** A run's row as SQLite returns it: JSON columns still text. */
@@ -598,6 +627,35 @@ export class RunStore {
     this.#run("UPDATE nodes SET attempt_state = ? WHERE run_id = ? AND name = ?", state, runId, name);
   }
 
+  /** A new holder takes the attempt: claimed, its token raised (fencing out any earlier holder). */
+  claimAttempt(runId: string, name: string): number {
+    return this.#first<{ claim: number }>(
+      `UPDATE nodes SET attempt_state = 'claimed', claim = claim + 1, silences = 0 WHERE run_id = ? AND name = ?
+       RETURNING claim`,
+      runId,
+      name,
+    )!.claim;
+  }
+
+  /** A sign of life from the holder: the silences count starts again, and a takeover resumes from here. */
+  recordSignOfLife(runId: string, name: string, resumeFrom: string | null): void {
+    this.#run(
+      "UPDATE nodes SET silences = 0, resume_from = COALESCE(?, resume_from) WHERE run_id = ? AND name = ?",
+      resumeFrom,
+      runId,
+      name,
+    );
+  }
+
+  /** The executor was found silent once more; returns how many times in a row. */
+  recordSilence(runId: string, name: string): number {
+    return this.#first<{ silences: number }>(
+      "UPDATE nodes SET silences = silences + 1 WHERE run_id = ? AND name = ? RETURNING silences",
+      runId,
+      name,
+    )!.silences;
+  }
+
   setLogs(runId: string, name: string, stdout: string, stderr: string): void {
     this.#run("UPDATE nodes SET stdout = ?, stderr = ? WHERE run_id = ? AND name = ?", stdout, stderr, runId, name);
   }
@@ -605,7 +663,8 @@ export class RunStore {
   /** The next attempt is on its way to an executor. */
   markDispatched(runId: string, name: string, attempt: number, at: string): void {
     this.#run(
-      `UPDATE nodes SET status = ?, attempt = ?, attempt_state = 'dispatched', started_at = COALESCE(started_at, ?)
+      `UPDATE nodes SET status = ?, attempt = ?, attempt_state = 'dispatched', started_at = COALESCE(started_at, ?),
+         resume_from = NULL, silences = 0
        WHERE run_id = ? AND name = ?`,
       NODE_STATUS.running,
       attempt,

@@ -57,6 +57,11 @@ export type StepMessage = {
    * a command may run longer): the output offsets already reported.
    */
   resume?: OutputOffsets | undefined;
+  /**
+   * The fencing token of a claimed attempt (./liveness.ts): a consumer's reports carry the one
+   * its claim returned; a takeover message carries the holder's it replaces.
+   */
+  claim?: number | undefined;
 };
 
 export type OutputOffsets = { stdoutFrom: number; stderrFrom: number };

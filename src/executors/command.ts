@@ -10,7 +10,7 @@ import { config } from "../config.ts";
 import type { OutputOffsets, StepOutcome } from "../domain/run.ts";
 import { log } from "../log.ts";
 import type { Executor } from "./executor.ts";
-import { callRunner, executionKey, RunnerUnavailable, type Snapshot } from "./runner.ts";
+import { callRunner, ExecutionUnknown, executionKey, RunnerUnavailable, type Snapshot } from "./runner.ts";
 
 /** How long one poll may wait for the execution to finish. */
 const POLL_WAIT_MS = 20_000;
@@ -27,7 +27,7 @@ export const commandExecutor: Executor = {
     try {
       // A resumed attempt only polls: should the runner have lost it, it must not run twice.
       let snapshot: Snapshot = invocation.resume
-        ? await callRunner(context.env, key, "GET", { wait: wait(), ...offsets })
+        ? await callRunner(context.env, key, "GET", { wait: wait(), ...offsets }, undefined, context.fence)
         : await callRunner(
             context.env,
             key,
@@ -42,6 +42,7 @@ export const commandExecutor: Executor = {
               timeoutMs: invocation.timeoutMs,
               stdout: invocation.stdoutCapture,
             },
+            context.fence,
           );
       for (;;) {
         if (snapshot.result) {
@@ -49,15 +50,20 @@ export const commandExecutor: Executor = {
           return { exitCode, stdout, stderr, error, timedOut };
         }
         offsets = { stdoutFrom: snapshot.stdout.next, stderrFrom: snapshot.stderr.next };
-        if (!(await context.progress({ stdout: snapshot.stdout.chunk, stderr: snapshot.stderr.chunk }))) {
-          // Stopped or timed out meanwhile: the coordinator has moved on (and asked for the kill too).
-          await callRunner(context.env, key, "DELETE").catch(() => undefined);
-          return failure("the attempt was stopped");
+        const output = { stdout: snapshot.stdout.chunk, stderr: snapshot.stderr.chunk, next: offsets };
+        if (!(await context.progress(output))) {
+          // Stopped or timed out meanwhile (the coordinator asked for the kill), or taken over by
+          // another consumer (the process must run on): either way this consumer lets go.
+          return failure("the attempt is no longer this consumer's");
         }
         if (Date.now() >= context.handOffAt) return { handOff: offsets };
-        snapshot = await callRunner(context.env, key, "GET", { wait: wait(), ...offsets });
+        snapshot = await callRunner(context.env, key, "GET", { wait: wait(), ...offsets }, undefined, context.fence);
       }
     } catch (error) {
+      if (error instanceof ExecutionUnknown) {
+        // Resumed after its consumer was lost, and the runner restarted meanwhile: the process is gone.
+        return failure(`executor lost: ${error.message} (the step runner restarted while it ran)`);
+      }
       if (!(error instanceof RunnerUnavailable)) throw error;
       await reportUnavailable(context.env, error.message);
       return { ...failure(error.message), runnerUnavailable: true };

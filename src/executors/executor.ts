@@ -1,3 +1,4 @@
+import type { AttemptProgress } from "../coordinator/run-machine.ts";
 import type { OutputOffsets, StepInvocation, StepOutcome } from "../domain/run.ts";
 
 /** What a consumer offers an executor besides the attempt. */
@@ -5,8 +6,13 @@ export type ExecutionContext = {
   env: Cloudflare.Env;
   /** When this consumer must stop waiting and hand a long attempt to the next one (epoch ms). */
   handOffAt: number;
-  /** Reports output so far and keeps the attempt alive; `false` once the attempt is no longer current. */
-  progress(output: { stdout: string; stderr: string }): Promise<boolean>;
+  /**
+   * Reports output so far (and the offsets read up to) and keeps the attempt alive; `false` once
+   * the attempt is no longer this consumer's (ended, or taken over): stop, report nothing.
+   */
+  progress(output: AttemptProgress): Promise<boolean>;
+  /** Aborts when the attempt is no longer this consumer's (../domain/liveness.ts). */
+  fence: AbortSignal;
 };
 
 /** A long attempt still running when its consumer's time is up, to be followed by another consumer. */

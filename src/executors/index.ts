@@ -21,7 +21,8 @@ export function executorFor(invocation: StepInvocation): Executor {
 
 /** Runs an attempt within its time budget; whatever happens, the outcome is a value, never a throw. */
 export async function execute(invocation: StepInvocation, context: ExecutionContext): Promise<StepOutcome | HandOff> {
-  const signal = AbortSignal.timeout(invocation.timeoutMs);
+  // The time limit, or the consumer losing the attempt: either way the work stops.
+  const signal = AbortSignal.any([AbortSignal.timeout(invocation.timeoutMs), context.fence]);
   try {
     // A resumed attempt passed its checks in the consumer that started it.
     if (!invocation.resume && !invocation.refusal) {
@@ -30,7 +31,8 @@ export async function execute(invocation: StepInvocation, context: ExecutionCont
     }
     const outcome = await executorFor(invocation).run(invocation, signal, context);
     if ("handOff" in outcome) return outcome;
-    if (signal.aborted && outcome.exitCode !== 0) return { ...outcome, exitCode: 124, timedOut: true };
+    if (signal.aborted && !context.fence.aborted && outcome.exitCode !== 0)
+      return { ...outcome, exitCode: 124, timedOut: true };
     if (!invocation.repeatCheck || outcome.timedOut) return outcome;
     return { ...outcome, repeatConditionMet: await repeatConditionMet(invocation, outcome.stdout, context) };
   } catch (error) {

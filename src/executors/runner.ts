@@ -24,6 +24,8 @@ export class StepRunner extends Container<Cloudflare.Env> {
 }
 
 export class RunnerUnavailable extends Error {}
+/** The runner answers, but has no execution by this key: it restarted since the attempt started there. */
+export class ExecutionUnknown extends Error {}
 
 /** The runner's key for one attempt: stable, so a resumed poll or a kill finds the same process. */
 export async function executionKey(
@@ -41,6 +43,7 @@ export async function callRunner(
   method: "PUT" | "GET" | "DELETE",
   query: Record<string, number> = {},
   body?: unknown,
+  signal?: AbortSignal,
 ): Promise<Snapshot> {
   const search = new URLSearchParams(Object.entries(query).map(([name, value]) => [name, String(value)])).toString();
   const path = `/executions/${key}${search ? `?${search}` : ""}`;
@@ -49,6 +52,7 @@ export async function callRunner(
     method,
     headers: { Authorization: `Bearer ${runner.secret}`, "Content-Type": "application/json" },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    ...(signal ? { signal } : {}),
   };
   let response: Response;
   try {
@@ -60,11 +64,13 @@ export async function callRunner(
         "no step runner configured (set RUNNER_URL, or bind the StepRunner container as RUNNER)",
       );
   } catch (error) {
-    if (error instanceof RunnerUnavailable) throw error;
+    if (error instanceof RunnerUnavailable || signal?.aborted) throw error;
     throw new RunnerUnavailable(
       `the step runner is unreachable: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
+  if (response.status === 404 && method !== "PUT")
+    throw new ExecutionUnknown(`the step runner has no process for this attempt: ${await response.text()}`);
   if (!response.ok)
     throw new RunnerUnavailable(
       `the step runner answered ${response.status}: ${(await response.text()).slice(0, 200)}`,

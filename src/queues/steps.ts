@@ -1,4 +1,6 @@
 import { coordinatorFor } from "../coordinator/index.ts";
+import type { AttemptProgress } from "../coordinator/run-machine.ts";
+import { HEARTBEAT_MS, SELF_FENCE_MS } from "../domain/liveness.ts";
 import type { StepInvocation, StepMessage, StepResult } from "../domain/run.ts";
 import { execute } from "../executors/index.ts";
 import { log } from "../log.ts";
@@ -19,8 +21,7 @@ export async function consumeSteps(batch: MessageBatch<StepMessage>, env: Cloudf
   await Promise.all(
     batch.messages.map(async (message) => {
       try {
-        const coordinator = coordinatorFor(env, message.body.dagId);
-        let invocation: StepInvocation | null = await coordinator.claim(message.body);
+        let invocation: StepInvocation | null = await coordinatorFor(env, message.body.dagId).claim(message.body);
         while (invocation) {
           const startedAt = new Date().toISOString();
           const attempt: StepMessage = {
@@ -28,12 +29,17 @@ export async function consumeSteps(batch: MessageBatch<StepMessage>, env: Cloudf
             runId: invocation.runId,
             step: invocation.step,
             attempt: invocation.attempt,
+            claim: invocation.claim,
           };
+          const holder = holdAttempt(env, attempt);
           const outcome = await execute(invocation, {
             env,
             handOffAt: began + INLINE_BUDGET_MS,
-            progress: (output) => coordinator.progress(attempt, output),
-          });
+            fence: holder.fence,
+            progress: holder.report,
+          }).finally(holder.release);
+          // Fenced out (stopped, timed out, or taken over): the result is not this consumer's to report.
+          if (holder.fence.aborted) break;
           if ("handOff" in outcome) {
             // Still running when this consumer's time is up: the next consumer carries on polling.
             await env.STEPS.send({ ...attempt, resume: outcome.handOff }, { contentType: "json" });
@@ -48,13 +54,44 @@ export async function consumeSteps(batch: MessageBatch<StepMessage>, env: Cloudf
         message.ack();
       } catch (error) {
         // The coordinator was unreachable: try the message again. A claimed attempt that never
-        // reports back is recovered by its lease in the coordinator.
+        // reports back is found silent by the coordinator (../domain/liveness.ts).
         log.error("step attempt failed to run; the queue retries it", { ...message.body, error });
         message.retry({ delaySeconds: 1 });
       }
     }),
   );
 }
+
+/**
+ * Holding a claimed attempt (../domain/liveness.ts): a sign of life every HEARTBEAT_MS, and the
+ * executor's own progress reports, keep it; the fence aborts when the coordinator says the
+ * attempt is no longer this holder's, or when no sign has been acknowledged for SELF_FENCE_MS —
+ * before the coordinator can decide the executor is lost and run the attempt elsewhere.
+ */
+function holdAttempt(env: Cloudflare.Env, attempt: StepMessage) {
+  const fence = new AbortController();
+  let acknowledgedAt = Date.now();
+  const report = async (output: AttemptProgress): Promise<boolean> => {
+    if (fence.signal.aborted) return false;
+    // A fresh stub each time: one that threw may stay broken.
+    const current = await coordinatorFor(env, attempt.dagId)
+      .progress(attempt, output)
+      .catch((error: unknown) => {
+        log.warn("a step attempt's sign of life was not acknowledged", { ...attempt, error });
+        return undefined;
+      });
+    if (current === true) acknowledgedAt = Date.now();
+    else if (current === false) fence.abort(new Error("the attempt is no longer this consumer's"));
+    if (Date.now() - acknowledgedAt >= SELF_FENCE_MS) {
+      fence.abort(new Error(`no sign of life acknowledged for ${SELF_FENCE_MS / 1000} s`));
+    }
+    return !fence.signal.aborted;
+  };
+  const beat = setInterval(() => void report(NO_OUTPUT), HEARTBEAT_MS);
+  return { fence: fence.signal, report, release: () => clearInterval(beat) };
+}
+
+const NO_OUTPUT: AttemptProgress = { stdout: "", stderr: "" };
 
 /**
  * Hands a result to the coordinator. A step's work is done and may not be repeatable, so one

@@ -21,6 +21,7 @@ export default async function setup(project: TestProject) {
   const hits = new Map<string, number>();
   /** Responses sent in full, by path: a test can wait until a slow answer has gone out. */
   const answered = new Map<string, number>();
+  const dropped = new Map<string, number>();
   const receivers = new Map<string, { headers: unknown; body: string }[]>();
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? "/", "http://127.0.0.1");
@@ -32,6 +33,9 @@ export default async function setup(project: TestProject) {
       const count = (hits.get(url.pathname) ?? 0) + 1;
       hits.set(url.pathname, count);
       response.on("finish", () => answered.set(url.pathname, (answered.get(url.pathname) ?? 0) + 1));
+      response.on("close", () => {
+        if (!response.writableFinished) dropped.set(url.pathname, (dropped.get(url.pathname) ?? 0) + 1);
+      });
       const send = (status: number, text: string, type = "text/plain") => {
         response.writeHead(status, { "content-type": type });
         response.end(text);
@@ -85,6 +89,8 @@ export default async function setup(project: TestProject) {
           return send(200, String(hits.get(`/${url.pathname.split("/").slice(2).join("/")}`) ?? 0));
         case "answered": // /answered/<path…>: how many answers to that path went out in full
           return send(200, String(answered.get(`/${url.pathname.split("/").slice(2).join("/")}`) ?? 0));
+        case "dropped": // /dropped/<path…>: how many requests to that path the caller gave up before an answer
+          return send(200, String(dropped.get(`/${url.pathname.split("/").slice(2).join("/")}`) ?? 0));
         default:
           return send(404, "no such route");
       }

@@ -170,6 +170,7 @@ export function runWithoutRunner(overrides: Partial<StepInvocation> = {}): Promi
     env: { ...env, RUNNER_URL: "", RUNNER: undefined } as Cloudflare.Env,
     handOffAt: Date.now() + 1000,
     progress: async () => true,
+    fence: new AbortController().signal,
   };
   const invocation: StepInvocation = {
     dagId: "d",

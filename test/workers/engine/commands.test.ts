@@ -6,6 +6,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import slackCommandDag from "../../../dags/slack-command.yaml?raw";
 import { coordinatorFor } from "../../../src/coordinator/index.ts";
+import type { StepResult } from "../../../src/domain/run.ts";
 import { commandExecutor } from "../../../src/executors/command.ts";
 import { callRunner, executionKey } from "../../../src/executors/runner.ts";
 import type { paths } from "../../../ui/src/api/schema";
@@ -318,6 +319,7 @@ steps:
       env,
       handOffAt: Date.now(),
       progress,
+      fence: new AbortController().signal,
     });
     expect(handed).toEqual({ handOff: { stdoutFrom: expect.any(Number), stderrFrom: 0 } });
     // The next one resumes from those offsets and sees the end.
@@ -329,8 +331,16 @@ steps:
       env,
       handOffAt: Date.now() + 10_000,
       progress,
+      fence: new AbortController().signal,
     });
     expect(outcome).toMatchObject({ exitCode: 0, stdout: "one\ntwo\n" });
+    // The resumed claim fenced out the queue's own consumer (its token is old): the result is
+    // this holder's to report, and only with its token.
+    const finishedAt = new Date().toISOString();
+    const result = { ...attempt, ...outcome, startedAt: finishedAt, finishedAt } as StepResult;
+    expect(await coordinator.finish({ ...result, claim: resumed!.claim! - 1 })).toBeNull();
+    expect((await coordinator.getRun(runId))!.statusLabel).toBe("running");
+    await coordinator.finish({ ...result, claim: resumed!.claim });
     const run = await waitForRun(token, dag, runId);
     expect(nodeOf(run, "long").output).toBe("one\ntwo");
     // A resume for a finished attempt claims nothing.
