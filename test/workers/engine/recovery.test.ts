@@ -12,7 +12,6 @@ import { coordinatorFor, wakeUnfinishedCoordinators } from "../../../src/coordin
 import { findDag, insertDag } from "../../../src/db/dags.ts";
 import { toDagRecord } from "../../../src/domain/dag-spec.ts";
 import type { StepInvocation, StepMessage } from "../../../src/domain/run.ts";
-import { RUN_STATUS } from "../../../src/domain/status.ts";
 import { commandExecutor } from "../../../src/executors/command.ts";
 import { consumeSteps } from "../../../src/queues/steps.ts";
 import { unique, until } from "../helpers.ts";
