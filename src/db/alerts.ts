@@ -149,6 +149,12 @@ export type DeliveryRow = {
   run_id: string | null;
   status: "pending" | "delivered" | "failed";
   attempts: Attempt[];
+  /** While pending: when the next attempt is due (its queue message's time); NULL once ended. */
+  next_attempt_at: string | null;
+  /** The attempt count its retry schedule counts from: 0, or the count at its latest replay. */
+  retry_from: number;
+  /** While an attempt is being made: until when its consumer holds it (claimDelivery). */
+  claimed_until: string | null;
   created_at: string;
   updated_at: string;
 };
@@ -267,14 +273,14 @@ export async function createDeliveries(
   includePending = false,
 ): Promise<string[]> {
   const insert = db.prepare(
-    `INSERT OR IGNORE INTO alert_deliveries (id, policy_id, event_id, event_type, dag_name, run_id, status, created_at, updated_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)`,
+    `INSERT OR IGNORE INTO alert_deliveries (id, policy_id, event_id, event_type, dag_name, run_id, status, next_attempt_at, created_at, updated_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?7)`,
   );
   // The window is the events' time (alert_events.created_at); the deliveries' own time only
   // narrows the search to the policy's recent ones, through its index: a delivery is made after its event.
   const insertWithinThrottle = db.prepare(
-    `INSERT OR IGNORE INTO alert_deliveries (id, policy_id, event_id, event_type, dag_name, run_id, status, created_at, updated_at)
-     SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7
+    `INSERT OR IGNORE INTO alert_deliveries (id, policy_id, event_id, event_type, dag_name, run_id, status, next_attempt_at, created_at, updated_at)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?7
      WHERE NOT EXISTS (SELECT 1 FROM alert_held WHERE policy_id = ?2 AND event_id = ?3)
        AND (SELECT COUNT(*) FROM alert_deliveries d JOIN alert_events e ON e.id = d.event_id
             WHERE d.policy_id = ?2 AND d.dag_name IS ?5 AND d.created_at >= ?8
@@ -372,8 +378,16 @@ export async function listDeliveries(db: D1Database, policyId: string, limit: nu
 }
 
 /**
- * Takes a pending delivery for one attempt: only when it has exactly `attempts` attempts (the
- * message's view of it) and no one else holds it. Returns whether this caller may send.
+ * Takes a pending delivery for one attempt; returns whether this caller may send.
+ *
+ * The rule that makes duplicate messages harmless: an attempt is named by the delivery's attempt
+ * count, and it is claimed once. A message may make attempt n+1 only while the row still has
+ * exactly n attempts (the count the message carries) and no live claim: a compare-and-set in one
+ * statement, so of two messages for one attempt — the original retry arriving late after the
+ * tick queued a copy of it, a replay, a redelivery — exactly one sends. The claim lasts while it
+ * sends; recordAttempt adds the attempt and releases it, so the other then finds the count moved
+ * on and does nothing. A claim whose holder died mid-send lapses at `until` (past the request
+ * timeout), and the attempt may then be made again: at least once, never lost.
  */
 export async function claimDelivery(
   db: D1Database,
@@ -392,19 +406,23 @@ export async function claimDelivery(
   return meta.changes > 0;
 }
 
-/** Appends an attempt, sets the status and releases the claim. */
+/**
+ * Appends an attempt, sets the status and releases the claim; `nextAttemptAt` is when the next
+ * one is due while the delivery stays pending (null once it has ended).
+ */
 export async function recordAttempt(
   db: D1Database,
   id: string,
   attempt: Attempt,
   status: DeliveryRow["status"],
   at: string,
+  nextAttemptAt: string | null,
 ): Promise<void> {
   await db
     .prepare(
-      "UPDATE alert_deliveries SET attempts = json_insert(attempts, '$[#]', json(?2)), status = ?3, claimed_until = NULL, updated_at = ?4 WHERE id = ?1",
+      "UPDATE alert_deliveries SET attempts = json_insert(attempts, '$[#]', json(?2)), status = ?3, next_attempt_at = ?5, claimed_until = NULL, updated_at = ?4 WHERE id = ?1",
     )
-    .bind(id, JSON.stringify(attempt), status, at)
+    .bind(id, JSON.stringify(attempt), status, at, nextAttemptAt)
     .run();
 }
 
@@ -412,19 +430,75 @@ export async function recordAttempt(
 export async function failIfPending(db: D1Database, id: string, attempt: Attempt, at: string): Promise<void> {
   await db
     .prepare(
-      "UPDATE alert_deliveries SET attempts = json_insert(attempts, '$[#]', json(?2)), status = 'failed', claimed_until = NULL, updated_at = ?3 WHERE id = ?1 AND status = 'pending'",
+      "UPDATE alert_deliveries SET attempts = json_insert(attempts, '$[#]', json(?2)), status = 'failed', next_attempt_at = NULL, claimed_until = NULL, updated_at = ?3 WHERE id = ?1 AND status = 'pending'",
     )
     .bind(id, JSON.stringify(attempt), at)
     .run();
 }
 
-export async function setDeliveryStatus(
+/**
+ * Makes a delivery pending again, its next attempt due `at` on a fresh retry schedule: one that
+ * has ended, or one stuck pending (due before `overdueBefore`, nobody sending it). Only while it
+ * still has `attempts` attempts, so a replay is not queued over an attempt made meanwhile.
+ * Returns whether it was.
+ */
+export async function scheduleReplay(
   db: D1Database,
   id: string,
-  status: DeliveryRow["status"],
+  attempts: number,
+  at: string,
+  overdueBefore: string,
+): Promise<boolean> {
+  const { meta } = await db
+    .prepare(
+      `UPDATE alert_deliveries SET status = 'pending', next_attempt_at = ?3, retry_from = ?2, updated_at = ?3
+       WHERE id = ?1 AND json_array_length(attempts) = ?2
+         AND (status <> 'pending' OR ((next_attempt_at IS NULL OR next_attempt_at < ?4) AND (claimed_until IS NULL OR claimed_until < ?3)))`,
+    )
+    .bind(id, attempts, at, overdueBefore)
+    .run();
+  return meta.changes > 0;
+}
+
+/** Puts back the status of an ended delivery whose replay could not be queued. */
+export async function unscheduleReplay(
+  db: D1Database,
+  id: string,
+  status: Exclude<DeliveryRow["status"], "pending">,
   at: string,
 ): Promise<void> {
-  await db.prepare("UPDATE alert_deliveries SET status = ?2, updated_at = ?3 WHERE id = ?1").bind(id, status, at).run();
+  await db
+    .prepare("UPDATE alert_deliveries SET status = ?2, next_attempt_at = NULL, updated_at = ?3 WHERE id = ?1")
+    .bind(id, status, at)
+    .run();
+}
+
+/** A delivery the sweep queues again, with what its message carries. */
+export type OverdueDelivery = { id: string; retry_from: number; attempts: number };
+
+/**
+ * Takes up to `limit` pending deliveries whose next attempt was due before `overdueBefore` and
+ * that nobody is sending, oldest first, and makes each due again `at` (the message the caller
+ * queues now): a copy that is itself lost is taken again one grace later, not on every tick.
+ * One statement, on the partial index of pending deliveries by due time.
+ */
+export async function takeOverdueDeliveries(
+  db: D1Database,
+  overdueBefore: string,
+  at: string,
+  limit: number,
+): Promise<OverdueDelivery[]> {
+  const { results } = await db
+    .prepare(
+      `UPDATE alert_deliveries SET next_attempt_at = ?2
+       WHERE id IN (SELECT id FROM alert_deliveries
+                    WHERE status = 'pending' AND next_attempt_at < ?1 AND (claimed_until IS NULL OR claimed_until < ?2)
+                    ORDER BY next_attempt_at LIMIT ?3)
+       RETURNING id, retry_from, json_array_length(attempts) AS attempts`,
+    )
+    .bind(overdueBefore, at, limit)
+    .all<OverdueDelivery>();
+  return results;
 }
 
 /**

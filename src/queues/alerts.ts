@@ -2,11 +2,15 @@
  * The ALERTS queue: an `event` message fans out into one delivery per matching policy; a
  * `deliver` message makes one attempt and, when the answer allows it, schedules the next one on
  * the retry schedule. Deliveries are at-least-once and never dropped silently: what exhausts
- * its retries (or the queue's) ends `failed` in the delivery log.
+ * its retries (or the queue's) ends `failed` in the delivery log, and a delivery whose message
+ * was lost is queued again by the every-minute tick once it is overdue (alerts/overdue.ts).
+ * Every row that is pending says when its next attempt is due; each attempt is claimed once
+ * (claimDelivery), so a message that turns up twice sends once.
  */
 
 import { nextDelay, type Rendered, renderDelivery, retrySchedule, send } from "../alerts/deliver.ts";
 import type { AlertMessage } from "../alerts/events.ts";
+import { overdueBefore } from "../alerts/overdue.ts";
 import { matches } from "../alerts/policies.ts";
 import { isDigest, windowOf } from "../alerts/throttle.ts";
 import type { EventType } from "../alerts/tokens.ts";
@@ -22,6 +26,7 @@ import {
   listPolicies,
   type PolicyRow,
   recordAttempt,
+  takeOverdueDeliveries,
 } from "../db/alerts.ts";
 import { findDag } from "../db/dags.ts";
 import { lastFinishedRunsFailed } from "../db/runs.ts";
@@ -183,6 +188,7 @@ async function attemptDelivery(
       { at: now(), statusCode: null, durationMs: 0, error: reason },
       "failed",
       now(),
+      null,
     );
     return undefined;
   }
@@ -195,6 +201,35 @@ async function attemptDelivery(
     result.outcome === "retry" && delay === undefined
       ? { ...result.attempt, error: `${result.attempt.error}; gave up after ${made} attempts` }
       : result.attempt;
-  await recordAttempt(env.DB, delivery.id, attempt, status, now());
+  const nextAttemptAt = delay === undefined ? null : new Date(Date.now() + delay * 1000).toISOString();
+  await recordAttempt(env.DB, delivery.id, attempt, status, now(), nextAttemptAt);
   return delay === undefined ? undefined : { delaySeconds: delay, attempts };
+}
+
+/** How many overdue deliveries one tick queues again; the next tick takes the rest. */
+const SWEEP_LIMIT = 500;
+/** Queues.sendBatch takes at most 100 messages. */
+const SEND_BATCH_MAX = 100;
+
+/**
+ * Queues again the pending deliveries whose next attempt is overdue at `at` — their message was
+ * lost (a local queue dies with its process), or is so late it may as well be — with the message
+ * the lost one was: the same delivery, attempt count and schedule. Returns their ids.
+ */
+export async function resendOverdueDeliveries(env: Cloudflare.Env, at: number): Promise<string[]> {
+  const overdue = await takeOverdueDeliveries(env.DB, overdueBefore(at), new Date(at).toISOString(), SWEEP_LIMIT);
+  for (let start = 0; start < overdue.length; start += SEND_BATCH_MAX)
+    await env.ALERTS.sendBatch(
+      overdue.slice(start, start + SEND_BATCH_MAX).map((row) => ({
+        body: {
+          kind: "deliver",
+          deliveryId: row.id,
+          from: row.retry_from,
+          attempts: row.attempts,
+        } satisfies AlertMessage,
+        contentType: "json" as const,
+      })),
+    );
+  if (overdue.length > 0) log.warn("alert deliveries were overdue; queued again", { count: overdue.length });
+  return overdue.map((row) => row.id);
 }

@@ -5,6 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import { renderDelivery, send } from "../alerts/deliver.ts";
 import type { EventFacts } from "../alerts/events.ts";
+import { isOverdue, OVERDUE_GRACE_MS, overdueBefore } from "../alerts/overdue.ts";
 import { PolicyInput, PolicySchema, toPolicyWrite, validatePolicy } from "../alerts/policies.ts";
 import { PRESETS } from "../alerts/presets.ts";
 import { ASSET_TOKENS, EVENT_TYPES, type EventType, TOKENS, tokensFor } from "../alerts/tokens.ts";
@@ -17,7 +18,8 @@ import {
   listDeliveries,
   listPolicies,
   type PolicyRow,
-  setDeliveryStatus,
+  scheduleReplay,
+  unscheduleReplay,
   updatePolicy,
 } from "../db/alerts.ts";
 import { now } from "../db/time.ts";
@@ -53,6 +55,10 @@ const DeliverySchema = z
     dagRunId: z.string().nullable(),
     status: z.enum(["pending", "delivered", "failed"]),
     attempts: z.array(AttemptSchema),
+    nextAttemptAt: z.string().nullable().openapi({
+      description:
+        "While pending: when the next attempt is due. Once it is more than 60 s late its message is taken for lost: the every-minute tick queues it again, and it may be replayed",
+    }),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
@@ -176,11 +182,12 @@ const replay = roleRoute("manager", {
   method: "post",
   path: "/alert-deliveries/{id}/replay",
   tags,
-  summary: "Send a delivery again (on a fresh retry schedule); its attempts are added to the log",
+  summary:
+    "Send a delivery again (on a fresh retry schedule); its attempts are added to the log. A pending one only once its next attempt is overdue",
   request: { params: IdParam },
   responses: {
     200: jsonResponse("Queued", z.object({ delivery: DeliverySchema })),
-    400: errorResponse("Still being sent"),
+    400: errorResponse("Still being sent: its next attempt is not overdue, or is being made"),
     404: errorResponse("No such delivery"),
   },
 });
@@ -292,16 +299,20 @@ export const alertRoutes = createRouter()
   )
   .openapi(replay, async (c) => {
     const row = await requireDelivery(c.env.DB, c.req.valid("param").id);
-    if (row.status === "pending") throw new ApiError("bad_request", `delivery '${row.id}' is still being sent`);
+    const at = Date.now();
+    if (row.status === "pending") refuseUnlessStuck(row, at);
     const attempts = row.attempts.length;
-    await setDeliveryStatus(c.env.DB, row.id, "pending", now());
+    // A stuck delivery's lost message may turn up after all: it then finds this attempt claimed.
+    if (!(await scheduleReplay(c.env.DB, row.id, attempts, new Date(at).toISOString(), overdueBefore(at))))
+      throw new ApiError("bad_request", `delivery '${row.id}' has just been sent or replayed: look at it again`);
     try {
       await c.env.ALERTS.send(
         { kind: "deliver", deliveryId: row.id, from: attempts, attempts },
         { contentType: "json" },
       );
     } catch (error) {
-      await setDeliveryStatus(c.env.DB, row.id, row.status, now()); // not queued: not pending either
+      // Not queued: an ended one is not pending either; a stuck one stays overdue, for the tick.
+      if (row.status !== "pending") await unscheduleReplay(c.env.DB, row.id, row.status, now());
       throw error;
     }
     return c.json({ delivery: alertDeliveryView((await findDelivery(c.env.DB, row.id))!) }, 200);
@@ -331,6 +342,19 @@ async function requireDelivery(db: D1Database, id: string): Promise<DeliveryRow>
   const row = await findDelivery(db, id);
   if (!row) throw notFound(`alert delivery '${id}'`);
   return row;
+}
+
+/** A pending delivery may be replayed only when it is stuck: its next attempt overdue, nobody making it. */
+function refuseUnlessStuck(row: DeliveryRow, at: number): void {
+  if (row.claimed_until !== null && Date.parse(row.claimed_until) > at)
+    throw new ApiError("bad_request", `delivery '${row.id}' is still being sent: an attempt is being made now`);
+  if (row.next_attempt_at !== null && !isOverdue(row.next_attempt_at, at)) {
+    const replayable = new Date(Date.parse(row.next_attempt_at) + OVERDUE_GRACE_MS).toISOString();
+    throw new ApiError(
+      "bad_request",
+      `delivery '${row.id}' is still being sent: its next attempt is due at ${row.next_attempt_at}; it can be replayed if that attempt has not been made by ${replayable}`,
+    );
+  }
 }
 
 function sampleType(policy: Pick<PolicyRow, "event_types">, asked: EventType | undefined): EventType {

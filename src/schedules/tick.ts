@@ -3,7 +3,7 @@
  * M starts every non-suspended DAG whose schedule matches M, exactly once per (DAG, M): the run
  * id is derived from M, and a DAG's coordinator refuses an id it has used, so a tick that fires
  * twice starts nothing twice. The next tick also looks back at M for DAGs created during M,
- * after M's tick had run.
+ * after M's tick had run. The same tick queues again the alert deliveries whose message is overdue.
  */
 import { emitEvent } from "../alerts/events.ts";
 import { runMonitors } from "../alerts/monitors.ts";
@@ -13,6 +13,7 @@ import { now } from "../db/time.ts";
 import { nextScheduledRun } from "../domain/dag-spec.ts";
 import { ApiError } from "../errors.ts";
 import { log } from "../log.ts";
+import { resendOverdueDeliveries } from "../queues/alerts.ts";
 
 const MINUTE_MS = 60_000;
 
@@ -21,12 +22,20 @@ export type TickReport = {
   started: string[];
   alreadyStarted: string[];
   failed: { dag: string; error: string }[];
+  /** Alert deliveries whose next attempt was overdue, queued again. */
+  resentDeliveries: string[];
 };
 
 export async function runScheduleTick(env: Cloudflare.Env, scheduledTime: number): Promise<TickReport> {
   const minute = Math.floor(scheduledTime / MINUTE_MS) * MINUTE_MS;
   const previous = minute - MINUTE_MS;
-  const report: TickReport = { minute: new Date(minute).toISOString(), started: [], alreadyStarted: [], failed: [] };
+  const report: TickReport = {
+    minute: new Date(minute).toISOString(),
+    started: [],
+    alreadyStarted: [],
+    failed: [],
+    resentDeliveries: [],
+  };
   const due: { dag: DagRow; at: number }[] = [];
   for (const dag of await listScheduledDags(env.DB)) {
     if (isDue(dag, minute)) due.push({ dag, at: minute });
@@ -66,8 +75,16 @@ export async function runScheduleTick(env: Cloudflare.Env, scheduledTime: number
       }
     }),
   );
-  // Long-running runs and metric thresholds are watched on the same minute.
-  await runMonitors(env, scheduledTime).catch((error: unknown) => log.error("alert monitors failed", { error }));
+  // Long-running runs and metric thresholds are watched on the same minute. Lateness is measured
+  // on the clock, not on the minute the tick stands for: a message is late in real time.
+  const [, resent] = await Promise.all([
+    runMonitors(env, scheduledTime).catch((error: unknown) => log.error("alert monitors failed", { error })),
+    resendOverdueDeliveries(env, Date.now()).catch((error: unknown) => {
+      log.error("queueing overdue alert deliveries again failed", { error });
+      return [];
+    }),
+  ]);
+  report.resentDeliveries = resent;
   return report;
 }
 

@@ -10,6 +10,7 @@ export function alertDeliveryView(row: DeliveryRow) {
     dagRunId: row.run_id,
     status: row.status,
     attempts: row.attempts,
+    nextAttemptAt: row.next_attempt_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -101,8 +101,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Send a delivery again (on a fresh retry schedule); its attempts are added to the log
-         * @description Send a delivery again (on a fresh retry schedule); its attempts are added to the log
+         * Send a delivery again (on a fresh retry schedule); its attempts are added to the log. A pending one only once its next attempt is overdue
+         * @description Send a delivery again (on a fresh retry schedule); its attempts are added to the log. A pending one only once its next attempt is overdue
          *
          *     Requires the **manager** role or higher.
          */
@@ -128,7 +128,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Still being sent */
+                /** @description Still being sent: its next attempt is not overdue, or is being made */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -8125,6 +8125,8 @@ export interface components {
             dagRunId: string | null;
             eventType: string;
             id: string;
+            /** @description While pending: when the next attempt is due. Once it is more than 60 s late its message is taken for lost: the every-minute tick queues it again, and it may be replayed */
+            nextAttemptAt: string | null;
             policyId: string;
             /** @enum {string} */
             status: "pending" | "delivered" | "failed";

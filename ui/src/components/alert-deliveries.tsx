@@ -3,6 +3,7 @@
  * the destination answered), with Replay for managers. Refreshes itself while one is pending.
  */
 import { useState } from "preact/hooks";
+import { isOverdue } from "../../../src/alerts/overdue.ts";
 import { api, must, type Schemas } from "../api/client.ts";
 import { useSession } from "../lib/session.tsx";
 import { useAction } from "../lib/use-action.ts";
@@ -61,6 +62,13 @@ function DeliveryItem({ delivery, onReplayed }: { delivery: Delivery; onReplayed
   const [open, setOpen] = useState(false);
   const { run, busy: replaying, error } = useAction();
   const attemptsId = `attempts-${delivery.id}`;
+  // A pending one is replayable only once its next attempt is overdue (its message was lost).
+  const due = delivery.status === "pending" ? delivery.nextAttemptAt : null;
+  const stuck = delivery.status === "pending" && (due === null || isOverdue(due, Date.now()));
+  const replayRefusal =
+    delivery.status !== "pending" || stuck || due === null
+      ? undefined
+      : `Still being sent: next attempt due ${new Date(due).toLocaleString()}`;
 
   const replay = () =>
     run(async () => {
@@ -102,9 +110,12 @@ function DeliveryItem({ delivery, onReplayed }: { delivery: Delivery; onReplayed
               type="button"
               class="button small"
               onClick={replay}
-              disabled={replaying || delivery.status === "pending"}
+              disabled={replaying || replayRefusal !== undefined}
               title={
-                delivery.status === "pending" ? "Still being sent" : "Send it again; the new attempts are added below"
+                replayRefusal ??
+                (stuck
+                  ? "Its next attempt is overdue: send it now; the new attempts are added below"
+                  : "Send it again; the new attempts are added below")
               }
             >
               Replay
