@@ -66,6 +66,16 @@ export default defineConfig(async () => ({
           hookTimeout: 120_000,
         },
       },
+      {
+        // `npm run test:faults`: the local stack killed mid-run and started again (minutes, not seconds).
+        test: {
+          name: "faults",
+          include: ["test/faults/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 420_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 }));
