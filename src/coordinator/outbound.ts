@@ -10,7 +10,7 @@ import type { StepDurationCount } from "../db/step-durations.ts";
 import { formatParams } from "../domain/params.ts";
 import type { StepMessage } from "../domain/run.ts";
 import { tallyStepDurations } from "../domain/step-durations.ts";
-import { callRunner, executionKey } from "../executors/runner.ts";
+import { callRunner, ExecutionUnknown, executionKey } from "../executors/runner.ts";
 import { log } from "../log.ts";
 import { coordinatorFor } from "./index.ts";
 import type { Identity } from "./run-machine.ts";
@@ -97,7 +97,11 @@ export class Outbound {
     this.#ctx.waitUntil(
       executionKey(attempt)
         .then((key) => callRunner(this.#env, key, "DELETE"))
-        .catch((error: unknown) => log.warn("could not kill an attempt on the runner", { ...attempt, error })),
+        .catch((error: unknown) => {
+          // Never started there, or the runner restarted since: nothing runs to kill.
+          if (error instanceof ExecutionUnknown) return;
+          log.warn("could not kill an attempt on the runner", { ...attempt, error });
+        }),
     );
   }
 

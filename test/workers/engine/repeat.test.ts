@@ -120,5 +120,6 @@ describe("repeatPolicy", () => {
     );
     expect(log.content).toBe("1\n2\n3\n");
     expect(nodeOf(run, "never-met").output).toBe("2");
-  });
+    // ~30 command runs on the local runner: seconds when idle, more on a busy 2-core machine.
+  }, 30_000);
 });
