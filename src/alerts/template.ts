@@ -9,7 +9,7 @@
  * fitting to a destination's limits needs none.
  */
 import { type JsonNode, JsonTextError, parseJson } from "../domain/json-text.ts";
-import { classifyToken, SECRET_TOKEN } from "./tokens.ts";
+import { classifyToken, nearestToken, SECRET_TOKEN } from "./tokens.ts";
 
 const TOKEN = /\{\{\s*([A-Za-z0-9_.]+)\s*(?:\|\s*truncate\s*:\s*(\d+)\s*)?\}\}/g;
 
@@ -43,13 +43,18 @@ export function checkTemplate(text: string): TemplateCheck {
     const name = match[1]!;
     tokens.add(name);
     const kind = classifyToken(name);
-    if (kind === "unknown") errors.push({ message: `unknown token {{${name}}}`, ...lineAndColumn(text, match.index) });
+    if (kind === "unknown") errors.push({ message: unknownTokenMessage(name), ...lineAndColumn(text, match.index) });
     else if (kind === "secret")
       errors.push({ message: `{{${name}}} may only be used in a header value`, ...lineAndColumn(text, match.index) });
     else if (kind === "asset")
       warnings.push(`{{${name}}} is a Dagster asset token; dagflare has no assets, so it renders empty`);
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, tree, tokens: [...tokens], warnings };
+}
+
+function unknownTokenMessage(name: string): string {
+  const suggestion = nearestToken(name);
+  return suggestion ? `unknown token {{${name}}} (did you mean {{${suggestion}}}?)` : `unknown token {{${name}}}`;
 }
 
 /** A string's template text and its tokens' values (and names), apart: literal, value, literal, …, literal. */

@@ -3,6 +3,7 @@
  * they mean something here, plus dagflare's own. Each event type offers the global tokens and
  * its group's.
  */
+import { nearestName } from "../domain/suggest.ts";
 
 export const EVENT_TYPES = [
   "JOB_SUCCESS",
@@ -150,6 +151,11 @@ const KNOWN = new Set(TOKENS.map((info) => info.name));
 export const SECRET_TOKEN = /^env\.(ALERT_SECRET_[A-Z0-9_]+)$/;
 
 export type TokenCheck = "known" | "asset" | "secret" | "unknown";
+
+/** The token a misspelled name probably means (`alert_sumary` → `alert_summary`), if any is near enough. */
+export function nearestToken(name: string): string | undefined {
+  return nearestName(name, [...KNOWN, ...ASSET_TOKENS]);
+}
 
 export function classifyToken(name: string): TokenCheck {
   if (KNOWN.has(name)) return "known";

@@ -18,6 +18,7 @@ import { type ParamRule, paramProblem } from "./param-rules.ts";
 import { type DagType, findCycle, resolveDependencies } from "./plan.ts";
 import { readStepForms } from "./step-forms.ts";
 import { flattenStepGroups, generatedStepName } from "./step-groups.ts";
+import { nearestName } from "./suggest.ts";
 import { templateDataProblems, templateStepProblems } from "./template-render.ts";
 import { unsupportedField } from "./unsupported-fields.ts";
 import { WEBHOOK_MAX_PAYLOAD_BYTES } from "./webhook-body.ts";
@@ -848,7 +849,7 @@ function unknownFieldMessage(path: Path, key: string): string {
     path.length === 0 ? "dag" : inStep ? "step" : inHandlers ? "handler" : inDefaults ? "defaults" : undefined;
   const reason = level && unsupportedField(level, key);
   if (reason) return `'${key}' ${reason}`;
-  const suggestion = [...KNOWN_FIELDS].find((known) => editDistance(known, key) <= 2 && known !== key);
+  const suggestion = nearestName(key, KNOWN_FIELDS);
   return suggestion ? `unknown field '${key}' (did you mean '${suggestion}'?)` : `unknown field '${key}'`;
 }
 
@@ -1663,20 +1664,6 @@ function compiles(pattern: string): boolean {
   } catch {
     return false;
   }
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length]!;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,9 +3,14 @@
  * (`{"branch": "main"}`); Dagu's own clients wrap it (`{"payload": {...}, "dagRunId": "..."}`).
  * Both work: a JSON object whose keys are only `payload` and `dagRunId` is Dagu's envelope,
  * anything else is the payload itself. A string `dagRunId` at the top level names the run either way.
+ *
+ * A sender's credentials are not the run's data: the payload's top-level fields named like one
+ * (Slack's legacy `token` form field, an `api_key`, a `client_secret`) are dropped, so no step,
+ * run page or alert ever holds them. Nested objects are the sender's data model and are kept.
  */
 import {
   compactJson,
+  type JsonNode,
   JsonTextError,
   MAX_DEPTH,
   memberOf,
@@ -13,6 +18,7 @@ import {
   parseJson,
   stringifyJson,
 } from "./json-text.ts";
+import { isPayloadCredential } from "./webhook-redaction.ts";
 
 /** The largest trigger body, as Dagu 2.x's default `webhooks.max_payload_size` (1 MiB). */
 export const WEBHOOK_MAX_PAYLOAD_BYTES = 1024 * 1024;
@@ -53,11 +59,22 @@ export function readWebhookBody(text: string, contentType = "", signedForm = fal
 
   const fields = value as Record<string, unknown>;
   const dagRunId = typeof fields.dagRunId === "string" ? fields.dagRunId : undefined;
-  if (!Object.keys(fields).every((key) => ENVELOPE_KEYS.has(key))) return { payload: compactJson(text), dagRunId };
+  if (!Object.keys(fields).every((key) => ENVELOPE_KEYS.has(key))) {
+    // The exact tree only when a field must go: to drop it without rounding or reordering the rest.
+    const payload = Object.keys(fields).some(isPayloadCredential)
+      ? stringifyJson(withoutCredentials(parseJson(text)))
+      : compactJson(text);
+    return { payload, dagRunId };
+  }
   if (fields.dagRunId !== undefined && dagRunId === undefined) throw new JsonTextError("dagRunId must be a string");
   // Only an envelope needs the exact tree: to cut its `payload` out without rounding or reordering.
   const payload = memberOf(parseJson(text), "payload");
-  return { payload: payload ? stringifyJson(payload) : "{}", dagRunId };
+  return { payload: payload ? stringifyJson(withoutCredentials(payload)) : "{}", dagRunId };
+}
+
+function withoutCredentials(node: JsonNode): JsonNode {
+  if (node.type !== "object") return node;
+  return { type: "object", entries: node.entries.filter(([key]) => !isPayloadCredential(key)) };
 }
 
 function readForm(text: string): WebhookBody {
@@ -65,8 +82,9 @@ function readForm(text: string): WebhookBody {
   const keys = [...new Set(fields.keys())];
   if (keys.length === 1 && keys[0] === "payload")
     return { payload: readWebhookBody(fields.get("payload")!).payload, dagRunId: undefined };
+  const kept = keys.filter((key) => !isPayloadCredential(key));
   return {
-    payload: JSON.stringify(Object.fromEntries(keys.map((key) => [key, fields.getAll(key).at(-1)!]))),
+    payload: JSON.stringify(Object.fromEntries(kept.map((key) => [key, fields.getAll(key).at(-1)!]))),
     dagRunId: undefined,
   };
 }

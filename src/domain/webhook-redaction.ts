@@ -37,6 +37,37 @@ const mentionsAny = (name: string, words: readonly string[]) => {
 export const isCredentialHeader = (name: string): boolean => mentionsAny(name, CREDENTIAL_HEADER_WORDS);
 export const isCredentialField = (name: string): boolean => mentionsAny(name, CREDENTIAL_FIELD_WORDS);
 
+/**
+ * Names that end like a credential. A run's payload loses its top-level fields so named (the
+ * webhook-body.ts rules); the log's "contains" would be too wide there, since steps read the
+ * payload: `token_type`, `total_tokens`, Slack's `authorizations`, GitHub's
+ * `personal_access_token_request` or `access_tokens_url` are data, not credentials.
+ */
+const CREDENTIAL_NAME_ENDINGS = [
+  "token",
+  "secret",
+  "secrets",
+  "password",
+  "passwd",
+  "passphrase",
+  "signature",
+  "credential",
+  "credentials",
+  "authorization",
+  "cookie",
+  "apikey",
+  "accesskey",
+  "privatekey",
+  "secretkey",
+  "signingkey",
+];
+
+/** A payload field that carries a sender's credential: Slack's legacy `token`, `api_key`, `client_secret`, Mailgun's `signature`… */
+export const isPayloadCredential = (name: string): boolean => {
+  const squashed = squash(name);
+  return CREDENTIAL_NAME_ENDINGS.some((ending) => squashed.endsWith(ending));
+};
+
 /** A quick test on the raw text: a body naming no credential needs no parsing. */
 const MAY_NAME_A_CREDENTIAL = new RegExp(
   CREDENTIAL_FIELD_WORDS.map((word) => word.split("").join("[-_.]?")).join("|"),

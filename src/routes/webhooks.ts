@@ -337,7 +337,8 @@ const trigger = publicRoute({
 
 The JSON body is the payload, available to steps as \`WEBHOOK_PAYLOAD\` (exact JSON) and \`\${WEBHOOK_PAYLOAD.path}\`.
 A body whose only keys are \`payload\` and \`dagRunId\` is Dagu's envelope: then \`payload\` is the payload.
-A string \`dagRunId\` at the top level names the run (409 if the DAG ever used it). An empty body is \`{}\`.`,
+A string \`dagRunId\` at the top level names the run (409 if the DAG ever used it). An empty body is \`{}\`.
+A sender's credentials are not data: the payload's top-level fields whose names end like one (\`token\`, \`client_secret\`, \`api_key\`, \`password\`, \`signature\`…) are dropped.`,
   security: [{ webhookToken: [] }],
   request: { params: FileNameParam },
   responses: {
@@ -350,12 +351,12 @@ A string \`dagRunId\` at the top level names the run (409 if the DAG ever used i
       "The body is not JSON, the dagRunId is invalid, or the payload fails the DAG's `webhook.schema` (details.errors: each failing path)",
     ),
     401: errorResponse(
-      "Missing or wrong token or signature, or no such DAG or webhook (one answer for all); with a valid token on token_and_hmac (strict): a missing or invalid X-Dagu-Signature",
+      "Missing or wrong token or signature, or no such DAG or webhook (one answer for all); a token sent to a signature-only webhook (hmac_only, signature) is told which signature to send; with a valid token on token_and_hmac (strict): a missing or invalid X-Dagu-Signature",
     ),
     403: errorResponse(
       "The webhook is disabled, the client address is not in its allowlist, or X-Dagu-Profile was sent (no runtime profiles here)",
     ),
-    404: errorResponse("AUTH_MODE is none: webhooks are off"),
+    404: errorResponse("Webhooks are off on this deployment (AUTH_MODE=none)"),
     409: errorResponse("The dagRunId was used before"),
     413: errorResponse("Body over 1 MiB, or over the DAG's `webhook.max_payload_size`"),
     429: errorResponse("Too many failed attempts from this client; see Retry-After"),
@@ -501,7 +502,11 @@ export const webhookRoutes = createRouter()
     return c.json(webhookView(await requireWebhook(c.env.DB, fileName)), 200);
   })
   .openapi(trigger, async (c) => {
-    if (authMode(c.env) !== "builtin") throw notFound("webhooks are off (AUTH_MODE=none)");
+    if (authMode(c.env) !== "builtin")
+      throw new ApiError(
+        "not_found",
+        "webhooks are off on this deployment (AUTH_MODE=none): set AUTH_MODE=builtin to use them",
+      );
     const { fileName } = c.req.valid("param");
     const address = c.req.header("CF-Connecting-IP");
     const client = `${address ?? "unknown"}\n${fileName}`;
@@ -597,9 +602,11 @@ type Authenticated = {
 
 /**
  * Who may trigger: the DAG's Bearer token, a request its signing secret signed, or Dagu 2.x's
- * X-Dagu-Signature, as its auth mode allows. Every failure looks the same to the caller and
- * counts against its budget — except that a caller who proved the token is told what is wrong
- * with its X-Dagu-Signature, as Dagu tells it.
+ * X-Dagu-Signature, as its auth mode allows. Every failure counts against the caller's budget
+ * and looks the same to it, except two: a caller who proved the token is told what is wrong with
+ * its X-Dagu-Signature, as Dagu tells it; and a token sent to a webhook that takes signatures
+ * only is told which signature to send (a wrong token's "invalid token" sent people regenerating
+ * tokens that were never the problem).
  */
 async function authenticateTrigger(
   env: Cloudflare.Env,
@@ -613,12 +620,16 @@ async function authenticateTrigger(
   if (token) {
     const digest = await tokenDigest(env, token);
     const target = isRecentFailure(fileName, digest) ? null : await findTriggerTarget(env.DB, fileName);
-    // Dagu's hmac_only ignores the Authorization header: the signature alone decides.
-    if (target?.hmac_mode === "hmac_only" && (await daguSignature(env, target, headers, raw)).ok)
-      return { target, via: { scheme: "hmac" } };
-    const check =
-      target && target.hmac_mode !== "hmac_only" ? await checkToken(target, token, digest) : { valid: false as const };
-    if (target && check.valid && target.auth_mode !== "signature") {
+    if (target && signatureOnly(target)) {
+      // As Dagu's hmac_only, these modes ignore the Authorization header: the signature alone
+      // decides, and the token is never checked, so the answer can't tell a right one from a wrong one.
+      const signed = await verifiedScheme(env, target, headers, raw);
+      if (signed.ok) return { target, via: { scheme: signed.scheme } };
+      await recordFailure(env, client, fileName, undefined);
+      throw new ApiError("unauthorized", signatureOnlyRefusal(target, signed.sent));
+    }
+    const check = target ? await checkToken(target, token, digest) : { valid: false as const };
+    if (target && check.valid) {
       const via = { renewedDigest: check.renewedDigest };
       if (target.hmac_mode !== "token_and_hmac") return { target, via };
       const signed = await daguSignature(env, target, headers, raw);
@@ -631,24 +642,16 @@ async function authenticateTrigger(
         signed.reason === "missing" ? "missing webhook HMAC signature" : "invalid webhook HMAC signature",
       );
     }
-    // A right token refused by a signature-only webhook is not remembered as wrong: the mode may change.
-    await recordFailure(env, client, fileName, check.valid || target?.hmac_mode === "hmac_only" ? undefined : digest);
+    await recordFailure(env, client, fileName, digest);
     // The same answer for a wrong token, another DAG's token, an unknown DAG and a DAG without a webhook.
     throw new ApiError("unauthorized", "invalid webhook token for this DAG");
   }
   // A correctly signed request is accepted even from an address over its failure budget: senders
   // like GitHub share addresses, and someone else's misconfigured hooks must not block them.
   const target = headers.has("Authorization") ? null : await findTriggerTarget(env.DB, fileName);
-  if (target?.hmac_mode === "hmac_only") {
-    if ((await daguSignature(env, target, headers, raw)).ok) return { target, via: { scheme: "hmac" } };
-  } else if (target?.signature_scheme && target.signature_secret && target.auth_mode !== "token") {
-    const check = await verifySignature(
-      target.signature_scheme,
-      await decrypt(env, target.signature_secret),
-      headers,
-      raw,
-    );
-    if (check.ok) return { target, via: { scheme: target.signature_scheme } };
+  if (target) {
+    const signed = await verifiedScheme(env, target, headers, raw);
+    if (signed.ok) return { target, via: { scheme: signed.scheme } };
   }
   refuseIfBlocked(client);
   await recordFailure(env, client, fileName, undefined);
@@ -656,6 +659,49 @@ async function authenticateTrigger(
     "unauthorized",
     "send the DAG's webhook token ('Authorization: Bearer dagu_wh_…') or a request signed with its signing secret",
   );
+}
+
+/** Modes in which only a signature admits a request: Dagu's hmac_only, and `signature` of a signed sender. */
+function signatureOnly(target: TriggerTarget): boolean {
+  return target.hmac_mode === "hmac_only" || (target.auth_mode === "signature" && target.signature_scheme !== null);
+}
+
+type SchemeCheck = { ok: true; scheme: SignatureScheme | "hmac" } | { ok: false; sent: boolean };
+
+/** Whether the request is signed as the webhook's signature settings ask (`sent`: a signature came, and was wrong). */
+async function verifiedScheme(
+  env: Cloudflare.Env,
+  target: TriggerTarget,
+  headers: Headers,
+  raw: Uint8Array,
+): Promise<SchemeCheck> {
+  if (target.hmac_mode === "hmac_only") {
+    const signed = await daguSignature(env, target, headers, raw);
+    return signed.ok ? { ok: true, scheme: "hmac" } : { ok: false, sent: signed.reason === "invalid" };
+  }
+  const scheme = target.signature_scheme;
+  if (!scheme || !target.signature_secret || target.auth_mode === "token") return { ok: false, sent: false };
+  const check = await verifySignature(scheme, await decrypt(env, target.signature_secret), headers, raw);
+  return check.ok ? { ok: true, scheme } : { ok: false, sent: !check.reason.startsWith("missing") };
+}
+
+/** What a signature-only webhook expects, by scheme: the headers a sender signs with. */
+const EXPECTED_SIGNATURE = {
+  hmac: "X-Dagu-Signature: sha256=<hex of the body's HMAC-SHA256>, signed with the webhook's HMAC secret",
+  github: "X-Hub-Signature-256: sha256=<hex of the body's HMAC-SHA256>, signed with the webhook's signing secret",
+  slack: "X-Slack-Signature and X-Slack-Request-Timestamp, as Slack signs with the app's signing secret",
+  standard:
+    "webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks), signed with the webhook's signing secret",
+} as const satisfies Record<SignatureScheme | "hmac", string>;
+
+/**
+ * The truth for a token sent to a webhook that takes signatures only. It names what the mode
+ * expects and nothing about the token, which these modes never check.
+ */
+function signatureOnlyRefusal(target: TriggerTarget, signatureSent: boolean): string {
+  const scheme = target.hmac_mode === "hmac_only" ? "hmac" : (target.signature_scheme ?? "hmac");
+  const mismatch = signatureSent ? "; the signature sent does not match (or is outside its time window)" : "";
+  return `this webhook accepts signed requests only, not a token: send ${EXPECTED_SIGNATURE[scheme]}${mismatch}`;
 }
 
 async function daguSignature(

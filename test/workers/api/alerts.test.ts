@@ -239,8 +239,18 @@ describe("alert policies API", () => {
     expect(expectEnvelope(notJson, 400, "bad_request").message).toContain("(line 3, col 3)");
     const unknown = await create(policyBody({}, { body: '{"a": "x",\n "b": "{{job_nmae}}"}' }));
     expect(expectEnvelope(unknown, 400, "bad_request").details?.templateErrors).toEqual([
-      { message: "unknown token {{job_nmae}}", line: 2, column: 8 },
+      { message: "unknown token {{job_nmae}} (did you mean {{job_name}}?)", line: 2, column: 8 },
     ]);
+    // A misspelled token is named with the one it probably means, as a misspelled DAG field is.
+    const misspelled = policyBody({}, { body: '{"text": "{{alert_sumary}}"}' });
+    expect(expectEnvelope(await create(misspelled), 400, "bad_request").message).toBe(
+      "webhook.body: unknown token {{alert_sumary}} (did you mean {{alert_summary}}?) (line 1, col 11)",
+    );
+    // So does the test send of an unsaved policy (the editor's preview checks the same template in the browser).
+    expect(
+      expectEnvelope(await manager.POST("/alert-policies/test", { body: misspelled }), 400, "bad_request").details
+        ?.templateErrors,
+    ).toEqual([{ message: "unknown token {{alert_sumary}} (did you mean {{alert_summary}}?)", line: 1, column: 11 }]);
     const secretInBody = await create(policyBody({}, { body: '{"a": "{{env.ALERT_SECRET_TEST_TOKEN}}"}' }));
     expectEnvelope(secretInBody, 400, "bad_request");
     const jwtInHeader = await create(policyBody({}, { headers: { X: "{{env.JWT_SECRET}}" } }));

@@ -134,17 +134,30 @@ describe("GitHub", () => {
   });
 
   it("the form variant (payload=<json>) is understood", async () => {
-    const { dag } = await signedDag("${WEBHOOK_PAYLOAD.repository.full_name}");
+    const { dag, token } = await signedDag("${WEBHOOK_PAYLOAD.repository.full_name}");
     const secret = secretOf(await ok(configure(dag, { scheme: "github", authMode: "signature" })));
     const body = `payload=${encodeURIComponent(githubPush)}`;
-    const result = await call("POST", `/webhooks/${dag}`, {
-      headers: {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Hub-Signature-256": `sha256=${await hmacHex(secret, body)}`,
-      },
+    const headers = {
+      "Content-Type": "application/x-www-form-urlencoded",
+      "X-Hub-Signature-256": `sha256=${await hmacHex(secret, body)}`,
+    };
+    const result = await call("POST", `/webhooks/${dag}`, { headers, rawBody: body });
+    expect(await shown(dag, result)).toBe("acme-platform/deploy-service");
+
+    // Signature-only: the token is ignored, so a signed request that also carries it is accepted,
+    // and the token alone is told which signature to send.
+    const both = await call("POST", `/webhooks/${dag}`, {
+      headers: { ...headers, Authorization: `Bearer ${token}` },
       rawBody: body,
     });
-    expect(await shown(dag, result)).toBe("acme-platform/deploy-service");
+    expect(await shown(dag, both)).toBe("acme-platform/deploy-service");
+    const tokenOnly = await call("POST", `/webhooks/${dag}`, {
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Bearer ${token}` },
+      rawBody: body,
+    });
+    expect(expectEnvelope(tokenOnly, 401, "unauthorized").message).toBe(
+      "this webhook accepts signed requests only, not a token: send X-Hub-Signature-256: sha256=<hex of the body's HMAC-SHA256>, signed with the webhook's signing secret",
+    );
   });
 });
 
@@ -160,7 +173,7 @@ describe("Slack", () => {
   });
 
   it("a slash command: form fields become the payload, the answer is a short text for the user", async () => {
-    const { dag } = await signedDag("User ${WEBHOOK_PAYLOAD.user_name} requested: ${WEBHOOK_PAYLOAD.text}");
+    const { dag, token } = await signedDag("User ${WEBHOOK_PAYLOAD.user_name} requested: ${WEBHOOK_PAYLOAD.text}");
     expectEnvelope(await configure(dag, { scheme: "slack" }), 400, "bad_request");
     const configured = await ok(configure(dag, { scheme: "slack", authMode: "signature", secret }));
     expect(configured.signingSecret).toBeUndefined();
@@ -190,6 +203,13 @@ describe("Slack", () => {
       400,
       "bad_request",
     );
+    const late = await call("POST", `/webhooks/${dag}`, {
+      headers: { ...(await slackHeaders(Math.floor(Date.now() / 1000) - 600)), Authorization: `Bearer ${token}` },
+      rawBody: body,
+    });
+    expect(expectEnvelope(late, 401, "unauthorized").message).toBe(
+      "this webhook accepts signed requests only, not a token: send X-Slack-Signature and X-Slack-Request-Timestamp, as Slack signs with the app's signing secret; the signature sent does not match (or is outside its time window)",
+    );
   });
 });
 
@@ -216,10 +236,10 @@ describe("Standard Webhooks", () => {
     expect(await shown(dag, once)).toBe("invoice.paid");
     // The same message replayed (within the 5-minute window) starts nothing.
     expectEnvelope(await send(first, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"), 409, "already_exists");
-    expectEnvelope(
-      await call("POST", `/webhooks/${dag}`, { headers: { Authorization: `Bearer ${token}` } }),
-      401,
-      "unauthorized",
+    // The token is told what this webhook takes instead (it is never checked here, right or wrong).
+    const withToken = await call("POST", `/webhooks/${dag}`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(expectEnvelope(withToken, 401, "unauthorized").message).toBe(
+      "this webhook accepts signed requests only, not a token: send webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks), signed with the webhook's signing secret",
     );
 
     const second = secretOf(await ok(asAdmin.POST("/dags/{fileName}/webhook/signature/regenerate", dagPath(dag))));

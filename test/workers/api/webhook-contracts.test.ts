@@ -189,8 +189,23 @@ describe("Dagu 2.x HMAC: X-Dagu-Signature: sha256=<hex>", () => {
     expect(await shown(dag, await trigger(dag, body, { headers: await signed(first) }))).toBe('{"branch":"dev"}');
     // Dagu ignores the Authorization header in hmac_only.
     expect((await trigger(dag, body, { token: "dagu_wh_whatever", headers: await signed(first) })).status).toBe(200);
-    expectEnvelope(await trigger(dag, body, { token }), 401, "unauthorized");
-    expectEnvelope(await trigger(dag, body), 401, "unauthorized");
+    // A token is told the truth: this webhook takes a signature, the same words whether the token is right or not.
+    const signedOnly =
+      "this webhook accepts signed requests only, not a token: send X-Dagu-Signature: sha256=<hex of the body's HMAC-SHA256>, signed with the webhook's HMAC secret";
+    for (const sent of [token, "dagu_wh_whatever"])
+      expect(expectEnvelope(await trigger(dag, body, { token: sent }), 401, "unauthorized").message).toBe(signedOnly);
+    const wrongSignature = await trigger(dag, body, {
+      token,
+      headers: { "X-Dagu-Signature": `sha256=${"0".repeat(64)}` },
+    });
+    expect(expectEnvelope(wrongSignature, 401, "unauthorized").message).toBe(
+      `${signedOnly}; the signature sent does not match (or is outside its time window)`,
+    );
+    // Without a token, nothing tells the webhook apart from a DAG that doesn't exist.
+    const unsigned = expectEnvelope(await trigger(dag, body), 401, "unauthorized");
+    expect(unsigned.message).toBe(
+      expectEnvelope(await trigger(unique("no-such-dag"), body), 401, "unauthorized").message,
+    );
 
     // A profile is signed with the body (Dagu's x-dagu-profile:<p>\n prefix); there are no profiles here.
     const profileSigned = `sha256=${await hmacHex(first, `x-dagu-profile:prod\n${body}`)}`;

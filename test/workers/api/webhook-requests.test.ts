@@ -3,27 +3,33 @@
  * run, redacted headers and a bounded, redacted body; the DAG's opt-out of bodies; retention;
  * replay of an accepted request as a new run; and who may see and replay.
  */
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { coordinatorFor } from "../../../src/coordinator/index.ts";
 import { pruneInboundLog } from "../../../src/webhooks/inbound-log.ts";
 import {
   type ApiClient,
   api,
   call,
   expectEnvelope,
+  nodeOf,
   ok,
   type Schemas,
   stringField,
   unique,
   userWithRole,
+  waitForRun,
 } from "../helpers.ts";
 
 const echo = inject("echoUrl");
+let admin: string;
 let asAdmin: ApiClient;
 let asOperator: ApiClient;
 let asViewer: ApiClient;
 beforeAll(async () => {
-  asAdmin = api((await userWithRole("admin")).token);
+  admin = (await userWithRole("admin")).token;
+  asAdmin = api(admin);
   asOperator = api((await userWithRole("operator")).token);
   asViewer = api((await userWithRole("viewer")).token);
 });
@@ -61,6 +67,26 @@ const trigger = (dag: string, options: TriggerOptions = {}) =>
     },
     ...(options.body !== undefined ? { rawBody: options.body } : {}),
   });
+
+/** The headers Slack signs a request with (v0 signatures: HMAC-SHA256 of `v0:{timestamp}:{body}`). */
+async function slackSigned(
+  secret: string,
+  body: string,
+): Promise<{ "X-Slack-Request-Timestamp": string; "X-Slack-Signature": string }> {
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const mac = new Uint8Array(
+    await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`v0:${timestamp}:${body}`)),
+  );
+  const hex = [...mac].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  return { "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": `v0=${hex}` };
+}
 
 const logOf = async (
   dag: string,
@@ -253,32 +279,99 @@ describe("credentials are never stored", () => {
       }),
     );
     const body = "token=xyzz0WbapA4vBCDEFasx0q6G&user_name=roadrunner&command=%2Fdeploy&text=api";
-    const timestamp = Math.floor(Date.now() / 1000);
-    const key = await crypto.subtle.importKey(
-      "raw",
-      new TextEncoder().encode(secret),
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign"],
-    );
-    const mac = new Uint8Array(
-      await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`v0:${timestamp}:${body}`)),
-    );
-    const signature = `v0=${[...mac].map((byte) => byte.toString(16).padStart(2, "0")).join("")}`;
-    const result = await trigger(dag, {
-      body,
-      contentType: "application/x-www-form-urlencoded",
-      headers: { "X-Slack-Request-Timestamp": String(timestamp), "X-Slack-Signature": signature },
-    });
+    const headers = await slackSigned(secret, body);
+    const signature = headers["X-Slack-Signature"];
+    const result = await trigger(dag, { body, contentType: "application/x-www-form-urlencoded", headers });
     expect(result.status).toBe(200);
     const [entry] = await logOf(dag);
     const details = await detailsOf(dag, entry!.id);
     expect(details.headers["x-slack-signature"]).toBe("[redacted]");
-    expect(details.headers["x-slack-request-timestamp"]).toBe(String(timestamp));
+    expect(details.headers["x-slack-request-timestamp"]).toBe(headers["X-Slack-Request-Timestamp"]);
     const answer = JSON.stringify(details);
     for (const value of [signature, signature.slice(3), "xyzz0WbapA4vBCDEFasx0q6G", secret])
       expect(answer.includes(value)).toBe(false);
     expect(answer).toContain("roadrunner");
+  });
+});
+
+describe("a sender's credential fields never reach the run", () => {
+  it("Slack's legacy token is dropped from the payload: not in the run, its steps, its replay, D1 or the DAG's storage", async () => {
+    const dag = unique("slack-token");
+    const spec = `steps:
+  - name: payload
+    executor: {type: http, config: {body: '\${WEBHOOK_PAYLOAD}'}}
+    command: POST ${echo}/body
+    output: PAYLOAD
+  - name: fields
+    executor: {type: http, config: {body: '\${WEBHOOK_PAYLOAD.user_name} asked: \${WEBHOOK_PAYLOAD.text} [\${WEBHOOK_PAYLOAD.token}]'}}
+    command: POST ${echo}/body
+    output: FIELDS
+`;
+    await ok(asAdmin.POST("/dags", { body: { name: dag, spec } }), 201);
+    await ok(asAdmin.POST("/dags/{fileName}/webhook", dagPath(dag)), 201);
+    const secret = "8f742231b10e8888abcd99yyyzzz85a5";
+    await ok(
+      asAdmin.PUT("/dags/{fileName}/webhook/signature", {
+        ...dagPath(dag),
+        body: { scheme: "slack", authMode: "signature", secret },
+      }),
+    );
+    const legacyToken = `xoxv${crypto.randomUUID().replaceAll("-", "")}`;
+    const body = `token=${legacyToken}&team_id=T1DC2JH3J&user_name=roadrunner&command=%2Fdeploy&text=deploy+api&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2F1`;
+    const result = await trigger(dag, {
+      body,
+      contentType: "application/x-www-form-urlencoded",
+      headers: await slackSigned(secret, body),
+    });
+    const run = await waitForRun(admin, dag, stringField(result, "dagRunId"));
+    const payload =
+      '{"team_id":"T1DC2JH3J","user_name":"roadrunner","command":"/deploy","text":"deploy api","response_url":"https://hooks.slack.com/commands/1"}';
+    expect(run.webhookPayload).toBe(payload);
+    expect(nodeOf(run, "payload").output).toBe(payload);
+    expect(nodeOf(run, "fields").output).toBe("roadrunner asked: deploy api []");
+
+    // The inbound log shows the field, its value redacted; a replay runs without it, as the original did.
+    const [entry] = await logOf(dag);
+    const logged = await detailsOf(dag, entry!.id);
+    expect(new URLSearchParams(logged.body!).get("token")).toBe("[redacted]");
+    const replayed = await ok(
+      asOperator.POST("/dags/{fileName}/webhook/requests/{id}/replay", requestPath(dag, entry!.id)),
+    );
+    const replay = await waitForRun(admin, dag, replayed.dagRunId);
+    expect(replay.webhookPayload).toBe(payload);
+
+    const runPath = (dagRunId: string) => ({ params: { path: { name: dag, dagRunId } } });
+    const answers = JSON.stringify([
+      run,
+      replay,
+      await ok(asViewer.GET("/dag-runs/{name}/{dagRunId}", runPath(run.dagRunId))),
+      await ok(asViewer.GET("/dag-runs/{name}/{dagRunId}/outputs", runPath(run.dagRunId))),
+      await ok(asViewer.GET("/dag-runs", { params: { query: { name: dag } } })),
+      await logOf(dag),
+      logged,
+    ]);
+    expect(answers).toContain("roadrunner");
+    expect(answers.includes(legacyToken), "the token in an answer").toBe(false);
+
+    const { results: tables } = await env.DB.prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
+    ).all<{ name: string }>();
+    for (const { name } of tables) {
+      const { results } = await env.DB.prepare(`SELECT * FROM "${name}"`).all();
+      expect(JSON.stringify(results).includes(legacyToken), `the token in D1 table ${name}`).toBe(false);
+    }
+    const dagRow = (await env.DB.prepare("SELECT id FROM dags WHERE name = ?1").bind(dag).first<{ id: string }>())!;
+    const storage = await runInDurableObject(coordinatorFor(env, dagRow.id), (_instance, state) =>
+      state.storage.sql
+        .exec(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'sqlite_%'",
+        )
+        .toArray()
+        .map(({ name }) => JSON.stringify(state.storage.sql.exec(`SELECT * FROM "${String(name)}"`).toArray()))
+        .join("\n"),
+    );
+    expect(storage).toContain("roadrunner");
+    expect(storage.includes(legacyToken), "the token in the DAG's Durable Object").toBe(false);
   });
 });
 

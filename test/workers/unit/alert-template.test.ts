@@ -32,6 +32,14 @@ describe("alert templates", () => {
       ok: false,
       errors: [{ message: "unknown token {{nope}}", line: 2, column: 5 }],
     });
+    expect(checkTemplate('{"a": "{{ alert_sumary }} {{asset_nme}} {{job_name_of_the_dag}}"}')).toEqual({
+      ok: false,
+      errors: [
+        { message: "unknown token {{alert_sumary}} (did you mean {{alert_summary}}?)", line: 1, column: 8 },
+        { message: "unknown token {{asset_nme}} (did you mean {{asset_name}}?)", line: 1, column: 27 },
+        { message: "unknown token {{job_name_of_the_dag}}", line: 1, column: 41 },
+      ],
+    });
   });
 
   it("times and durations for people; Retry-After and the retry schedule", () => {

@@ -86,6 +86,33 @@ describe("webhook bodies", () => {
     expect(() => readWebhookBody("branch=dev", "application/json")).toThrow(JsonTextError);
   });
 
+  it("drops the top-level fields named like a sender's credential; nested ones and look-alikes are data", () => {
+    const form = "application/x-www-form-urlencoded";
+    expect(readWebhookBody("token=t0k&user_name=ada&text=deploy+api", form, true).payload).toBe(
+      '{"user_name":"ada","text":"deploy api"}',
+    );
+    expect(readWebhookBody("token=t0k&branch=dev", form).payload).toBe('{"branch":"dev"}');
+    // GitHub's form variant: the JSON of its one `payload` field.
+    expect(readWebhookBody(`payload=${encodeURIComponent('{"ref":"main","client_secret":"s"}')}`, form, true)).toEqual({
+      payload: '{"ref":"main"}',
+      dagRunId: undefined,
+    });
+    // Exact otherwise: digits, key order; the dagRunId still names the run.
+    expect(
+      readWebhookBody(
+        '{"dagRunId": "r4", "api_key": "k", "X-Api-Key": "k", "apiKey": "k", "password": "p", "n": 10000000000000000001, "signature": {"token": "t"}}',
+      ),
+    ).toEqual({ payload: '{"dagRunId":"r4","n":10000000000000000001}', dagRunId: "r4" });
+    expect(readWebhookBody('{"payload": {"branch": "main", "verificationToken": "t"}, "dagRunId": "r5"}')).toEqual({
+      payload: '{"branch":"main"}',
+      dagRunId: "r5",
+    });
+    const data =
+      '{"token_type":"bearer","total_tokens":12,"authorizations":[{"team_id":"T1"}],"personal_access_token_request":{"id":1},"installation":{"access_tokens_url":"u"},"repository":{"deploy":{"password":"kept"}},"author":"ada","key":"k"}';
+    expect(readWebhookBody(data).payload).toBe(data);
+    expect(readWebhookBody('[{"token": "t"}]').payload).toBe('[{"token":"t"}]');
+  });
+
   it("refuses malformed JSON, an envelope's non-string dagRunId, and too deep nesting", () => {
     for (const bad of ["{", '{"dagRunId": 5}', "[".repeat(300) + "]".repeat(300)])
       expect(() => readWebhookBody(bad)).toThrow(JsonTextError);

@@ -7904,6 +7904,7 @@ export interface paths {
          *     The JSON body is the payload, available to steps as `WEBHOOK_PAYLOAD` (exact JSON) and `${WEBHOOK_PAYLOAD.path}`.
          *     A body whose only keys are `payload` and `dagRunId` is Dagu's envelope: then `payload` is the payload.
          *     A string `dagRunId` at the top level names the run (409 if the DAG ever used it). An empty body is `{}`.
+         *     A sender's credentials are not data: the payload's top-level fields whose names end like one (`token`, `client_secret`, `api_key`, `password`, `signature`…) are dropped.
          */
         post: {
             parameters: {
@@ -7960,7 +7961,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Missing or wrong token or signature, or no such DAG or webhook (one answer for all); with a valid token on token_and_hmac (strict): a missing or invalid X-Dagu-Signature */
+                /** @description Missing or wrong token or signature, or no such DAG or webhook (one answer for all); a token sent to a signature-only webhook (hmac_only, signature) is told which signature to send; with a valid token on token_and_hmac (strict): a missing or invalid X-Dagu-Signature */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -7978,7 +7979,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description AUTH_MODE is none: webhooks are off */
+                /** @description Webhooks are off on this deployment (AUTH_MODE=none) */
                 404: {
                     headers: {
                         [name: string]: unknown;
