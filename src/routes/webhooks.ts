@@ -622,11 +622,16 @@ async function authenticateTrigger(
     const target = isRecentFailure(fileName, digest) ? null : await findTriggerTarget(env.DB, fileName);
     if (target && signatureOnly(target)) {
       // As Dagu's hmac_only, these modes ignore the Authorization header: the signature alone
-      // decides, and the token is never checked, so the answer can't tell a right one from a wrong one.
+      // admits. Only the token's holder, who knows the DAG exists, is told what to send instead;
+      // any other token gets the answer an unknown DAG gets.
       const signed = await verifiedScheme(env, target, headers, raw);
       if (signed.ok) return { target, via: { scheme: signed.scheme } };
-      await recordFailure(env, client, fileName, undefined);
-      throw new ApiError("unauthorized", signatureOnlyRefusal(target, signed.sent));
+      const holder = (await checkToken(target, token, digest)).valid;
+      await recordFailure(env, client, fileName, holder ? undefined : digest);
+      throw new ApiError(
+        "unauthorized",
+        holder ? signatureOnlyRefusal(target, signed.sent) : "invalid webhook token for this DAG",
+      );
     }
     const check = target ? await checkToken(target, token, digest) : { valid: false as const };
     if (target && check.valid) {

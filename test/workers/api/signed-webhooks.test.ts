@@ -236,7 +236,7 @@ describe("Standard Webhooks", () => {
     expect(await shown(dag, once)).toBe("invoice.paid");
     // The same message replayed (within the 5-minute window) starts nothing.
     expectEnvelope(await send(first, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"), 409, "already_exists");
-    // The token is told what this webhook takes instead (it is never checked here, right or wrong).
+    // The webhook's own token is told what this webhook takes instead (it still admits nothing).
     const withToken = await call("POST", `/webhooks/${dag}`, { headers: { Authorization: `Bearer ${token}` } });
     expect(expectEnvelope(withToken, 401, "unauthorized").message).toBe(
       "this webhook accepts signed requests only, not a token: send webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks), signed with the webhook's signing secret",

@@ -189,11 +189,19 @@ describe("Dagu 2.x HMAC: X-Dagu-Signature: sha256=<hex>", () => {
     expect(await shown(dag, await trigger(dag, body, { headers: await signed(first) }))).toBe('{"branch":"dev"}');
     // Dagu ignores the Authorization header in hmac_only.
     expect((await trigger(dag, body, { token: "dagu_wh_whatever", headers: await signed(first) })).status).toBe(200);
-    // A token is told the truth: this webhook takes a signature, the same words whether the token is right or not.
+    // The token's holder is told the truth: this webhook takes a signature. Any other token is
+    // told what an unknown DAG's caller is told: nobody learns the webhook exists.
     const signedOnly =
       "this webhook accepts signed requests only, not a token: send X-Dagu-Signature: sha256=<hex of the body's HMAC-SHA256>, signed with the webhook's HMAC secret";
-    for (const sent of [token, "dagu_wh_whatever"])
-      expect(expectEnvelope(await trigger(dag, body, { token: sent }), 401, "unauthorized").message).toBe(signedOnly);
+    expect(expectEnvelope(await trigger(dag, body, { token }), 401, "unauthorized").message).toBe(signedOnly);
+    const strangerAnswer = expectEnvelope(await trigger(dag, body, { token: "dagu_wh_whatever" }), 401, "unauthorized");
+    const unknownDag = expectEnvelope(
+      await trigger(unique("no-such-dag"), body, { token: "dagu_wh_whatever" }),
+      401,
+      "unauthorized",
+    );
+    expect(strangerAnswer.message).toBe("invalid webhook token for this DAG");
+    expect(unknownDag.message).toBe(strangerAnswer.message);
     const wrongSignature = await trigger(dag, body, {
       token,
       headers: { "X-Dagu-Signature": `sha256=${"0".repeat(64)}` },
