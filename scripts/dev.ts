@@ -3,7 +3,8 @@
  *
  *   1. D1 migrations applied to the local state folder (wrangler, as in production);
  *   2. the first admin created (ADMIN_USERNAME / ADMIN_PASSWORD, or a generated password printed
- *      once) and the repository's dags/ loaded, through the same code the Worker uses;
+ *      once) and the repository's dags/ loaded, through the same code the Worker uses
+ *      (scripts/lib/dev-state.ts);
  *   3. the admin UI built into $STATE_DIR/ui-dist (this instance's own copy, so a build elsewhere
  *      can't pull files from under it) and rebuilt on every change under ui/; wrangler serves it
  *      next to the API (same origin) and picks up each rebuild, so a reload shows UI edits;
@@ -13,7 +14,12 @@
  *      "ready" printed once /api/v2/health answers;
  *   6. the cron trigger fired every minute, as Cloudflare does in production.
  *
- * SIGINT or SIGTERM stops every process it started (wrangler, workerd, the runner and the steps).
+ * It owns every process it starts (wrangler, workerd, the UI watcher, the runner and its steps):
+ * SIGINT, SIGTERM or SIGHUP stop them all; so does its death however it comes, a SIGKILL of
+ * dev.ts alone or of its whole process group included, through a reaper process
+ * (container/runner/reaper.ts) that outlives it by a few seconds. The port is checked first: a
+ * busy one (another `npm run dev`?) gets a few seconds to free up, then a clear error.
+ * With EXIT_WITH_PARENT=1 (the test helpers) it also stops when its stdin pipe closes.
  *
  * Environment: PORT (8787), STATE_DIR (.wrangler/state), AUTH_MODE (builtin | none),
  * ADMIN_USERNAME (admin), ADMIN_PASSWORD (generated), JWT_SECRET (generated per start),
@@ -21,21 +27,16 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { getPlatformProxy } from "wrangler";
+import { exitWithParent, startReaper } from "../container/runner/reaper.ts";
 import { IMAGE_SHELL } from "../container/runner/server.ts";
-import { bootstrapFirstAdmin } from "../src/auth/bootstrap.ts";
-import { upsertDag } from "../src/db/dags.ts";
-import { now } from "../src/db/time.ts";
-import { generatePassword } from "../src/domain/secrets.ts";
-import { readDagFiles } from "./lib/dag-files.ts";
 import { freePort } from "./lib/local-instance.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const wranglerBin = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
 const viteBin = join(root, "node_modules", "vite", "bin", "vite.js");
-const configPath = join(root, "wrangler.toml");
 
 const port = Number(process.env.PORT ?? 8787);
 const stateDir = resolve(process.env.STATE_DIR ?? join(root, ".wrangler", "state"));
@@ -43,6 +44,8 @@ const authMode = process.env.AUTH_MODE ?? "builtin";
 const uiDir = join(stateDir, "ui-dist");
 const stepsDir = resolve(process.env.DAGS_DIR ?? join(root, "dags"));
 const READY_TIMEOUT_MS = 60_000;
+/** A busy port may be a previous instance still stopping (its reaper allows 3 s): wait this long. */
+const PORT_WAIT_MS = 5_000;
 
 const log = (message: string) => console.log(`[dagflare] ${message}`);
 
@@ -55,15 +58,25 @@ process.env.JWT_SECRET ||= randomBytes(48).toString("base64url");
 // Shared by the Worker and the local runner, for this run only.
 process.env.RUNNER_SECRET = randomBytes(32).toString("base64url");
 
+const children = new Set<ChildProcess>();
+let stopping = false;
+
 if (!Number.isInteger(port) || port <= 0 || port > 65535) fail(`PORT must be a TCP port, not '${process.env.PORT}'`);
 if (authMode !== "builtin" && authMode !== "none") fail(`AUTH_MODE must be 'builtin' or 'none', not '${authMode}'`);
 
-const children = new Set<ChildProcess>();
-let stopping = false;
+// Before the first child: children lead process groups of their own (see spawnChild), out of
+// reach of a kill of this script's group, and this script can't clean up after a SIGKILL. The
+// reaper, told each group, kills them once this process is gone, however it went.
+const reaper = startReaper({
+  onExit: (reason) => !stopping && log(`the process reaper ${reason}; a crash of dev would leave processes behind`),
+});
 
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(signal, () => void stop(signal));
 }
+exitWithParent(() => void stop("the parent process is gone"));
+
+await waitForFreePort();
 
 // [env.dev] in wrangler.toml: development vars and queues that deliver at once.
 const WRANGLER_ENV = "dev";
@@ -72,43 +85,40 @@ await runToEnd(
   [wranglerBin, "d1", "migrations", "apply", "DB", "--local", "--env", WRANGLER_ENV, "--persist-to", stateDir],
   "applying the D1 migrations",
 );
-await prepareState();
+await runToEnd([join(root, "scripts", "lib", "dev-state.ts")], "preparing the state (admin, DAGs)", {
+  STATE_DIR: stateDir,
+  WRANGLER_ENV,
+  AUTH_MODE: authMode,
+});
 await buildUi();
 const runnerUrl = await startRunner();
 await startWorker();
 tickEveryMinute();
 
-/** First admin and DAG files, written with the Worker's own functions through a local D1 binding. */
-async function prepareState(): Promise<void> {
-  const proxy = await getPlatformProxy<Cloudflare.Env>({
-    configPath,
-    environment: WRANGLER_ENV,
-    persist: { path: join(stateDir, "v3") },
-    remoteBindings: false,
-  });
-  try {
-    const db = proxy.env.DB;
-    if (authMode === "builtin") {
-      const username = process.env.ADMIN_USERNAME || "admin";
-      const given = process.env.ADMIN_PASSWORD;
-      const password = given || generatePassword();
-      if (await bootstrapFirstAdmin(db, username, password)) {
-        if (given) log(`created admin '${username}' with the password from ADMIN_PASSWORD`);
-        else printGeneratedPassword(username, password);
-      } else {
-        log(`users exist in ${stateDir}; no admin created (ADMIN_USERNAME/ADMIN_PASSWORD only seed an empty instance)`);
-      }
+/**
+ * Fails early, and clearly, on a port in use rather than after the whole start-up with wrangler's
+ * "Address already in use"; waits a moment first, as the port may belong to a previous instance
+ * that is still stopping.
+ */
+async function waitForFreePort(): Promise<void> {
+  const deadline = Date.now() + PORT_WAIT_MS;
+  let waiting = false;
+  for (;;) {
+    const error = await new Promise<string | undefined>((done) => {
+      const server = createServer();
+      server.once("error", (error: NodeJS.ErrnoException) => done(error.code ?? error.message));
+      server.listen(port, "127.0.0.1", () => server.close(() => done(undefined)));
+    });
+    if (error === undefined) return;
+    if (error !== "EADDRINUSE") fail(`can't listen on 127.0.0.1:${port} (${error}); choose another port with PORT=…`);
+    if (Date.now() >= deadline) {
+      fail(
+        `port ${port} is in use — is another \`npm run dev\` running? Stop it, or start this one on another port with PORT=…`,
+      );
     }
-    for (const dag of await readDagFiles(join(root, "dags"))) {
-      if (!dag.ok) {
-        log(`skipped ${dag.file}:\n    ${dag.errors.join("\n    ")}`);
-        continue;
-      }
-      const outcome = await upsertDag(db, dag.record, now());
-      if (outcome !== "unchanged") log(`${outcome} DAG '${dag.record.name}' from ${dag.file}`);
-    }
-  } finally {
-    await proxy.dispose();
+    if (!waiting) log(`port ${port} is in use; waiting up to ${PORT_WAIT_MS / 1000} s in case it is being freed`);
+    waiting = true;
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 
@@ -137,14 +147,21 @@ async function buildUi(): Promise<void> {
 /** The step runner, as the container runs it, with DAGS_DIR (the repository's dags/) as working directory. */
 async function startRunner(): Promise<string> {
   const runnerPort = await freePort();
-  const runner = spawnChild([join(root, "container", "runner", "server.ts")], {
-    PORT: String(runnerPort),
-    HOST: "127.0.0.1",
-    DAGS_DIR: stepsDir,
-    WORK_DIR: join(stateDir, "runner"),
-    // Steps run in bash, as in the runner image, whatever this machine's login shell is.
-    SHELL: IMAGE_SHELL,
-  });
+  const runner = spawnChild(
+    [join(root, "container", "runner", "server.ts")],
+    {
+      PORT: String(runnerPort),
+      HOST: "127.0.0.1",
+      DAGS_DIR: stepsDir,
+      WORK_DIR: join(stateDir, "runner"),
+      // Steps run in bash, as in the runner image, whatever this machine's login shell is.
+      SHELL: IMAGE_SHELL,
+      // Its stdin is a pipe from here: when this process is gone, the runner stops its steps at
+      // once, even if the reaper is gone too.
+      EXIT_WITH_PARENT: "1",
+    },
+    "pipe",
+  );
   runner.on("exit", (code, signal) => {
     if (stopping) return;
     log(`the step runner exited (${signal ?? code}); stopping`);
@@ -225,47 +242,46 @@ async function startWorker(): Promise<void> {
   }
 }
 
-function printGeneratedPassword(username: string, password: string): void {
-  const lines = [
-    `First admin created: ${username}`,
-    `Password (shown once, stored only as a bcrypt hash): ${password}`,
-    "Set ADMIN_USERNAME / ADMIN_PASSWORD before the first start to choose them.",
-  ];
-  const width = Math.max(...lines.map((line) => line.length));
-  console.log(
-    ["", "=".repeat(width + 4), ...lines.map((line) => `| ${line.padEnd(width)} |`), "=".repeat(width + 4), ""].join(
-      "\n",
-    ),
-  );
-}
-
 /**
  * Each child leads its own process group, so stopping it also stops what it started (workerd);
- * signals from the terminal reach this script, which passes them on.
+ * signals from the terminal reach this script, which passes them on. The reaper is told of each
+ * group, and forgets it once the child has exited and its group is killed (nothing of it left,
+ * so its number can't be another's yet).
  */
-function spawnChild(args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
+function spawnChild(
+  args: string[],
+  extraEnv: Record<string, string> = {},
+  stdin: "ignore" | "pipe" = "ignore",
+): ChildProcess {
   const child = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, ...extraEnv },
-    stdio: ["ignore", "inherit", "inherit"],
+    stdio: [stdin, "inherit", "inherit"],
     detached: true,
   });
   children.add(child);
-  child.on("exit", () => children.delete(child));
+  if (child.pid) reaper.watch(child.pid);
+  child.on("exit", () => {
+    killGroup(child, "SIGKILL");
+    if (child.pid) reaper.forget(child.pid);
+    children.delete(child);
+  });
   return child;
 }
 
-async function runToEnd(args: string[], what: string): Promise<void> {
-  const child = spawnChild(args);
+async function runToEnd(args: string[], what: string, extraEnv: Record<string, string> = {}): Promise<void> {
+  const child = spawnChild(args, extraEnv);
   const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
   if (code !== 0 && !stopping) fail(`${what} failed (exit ${code})`);
 }
 
-async function stop(signal?: NodeJS.Signals, exitCode = 0): Promise<never> {
+/** `why`: a signal's name or what happened, for the log. */
+async function stop(why?: string, exitCode = 0): Promise<never> {
   if (!stopping) {
     stopping = true;
-    if (signal) log(`${signal}: stopping`);
+    if (why) log(`${why}: stopping`);
     await Promise.all([...children].map((child) => stopGroup(child)));
+    reaper.close();
   }
   process.exit(exitCode);
 }
@@ -279,8 +295,7 @@ async function stopGroup(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => killGroup(child, "SIGKILL"), 5_000);
   await exited;
   clearTimeout(timer);
-  // workerd may outlive wrangler by a moment: make sure nothing of the group is left.
-  killGroup(child, "SIGKILL");
+  // workerd may outlive wrangler by a moment: spawnChild's exit handler has killed the group.
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {

@@ -16,6 +16,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { isAbsolute, join } from "node:path";
+import type { Reaper } from "./reaper.ts";
 
 /** Linux refuses an environment string over 128 KiB (MAX_ARG_STRLEN); larger values go to files. */
 export const ENV_VALUE_LIMIT = 64 * 1024;
@@ -77,6 +78,8 @@ export type RunnerConfig = {
   workRoot: string;
   defaultShell: string;
   stepUser?: { uid: number; gid: number } | undefined;
+  /** Told each step's process group, so that a runner killed outright doesn't leave steps running. */
+  reaper?: Pick<Reaper, "watch" | "forget"> | undefined;
 };
 
 export class Execution {
@@ -87,10 +90,12 @@ export class Execution {
   #result: ExecutionResult | undefined;
   #stopReason: "timeout" | "cancelled" | undefined;
   readonly #timer: NodeJS.Timeout;
+  readonly #reaper: RunnerConfig["reaper"];
   finishedAt: number | undefined;
 
   constructor(key: string, request: ExecutionRequest, config: RunnerConfig) {
     this.#request = request;
+    this.#reaper = config.reaper;
     this.#dir = join(config.workRoot, key);
     // Private to the step: other steps (another DAG's, too) can't read its payload or output.
     mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
@@ -136,6 +141,7 @@ export class Execution {
     closeSync(out);
     closeSync(err);
     this.#child = child;
+    if (child?.pid) this.#reaper?.watch(child.pid);
     this.#timer = setTimeout(() => this.stop("timeout"), Math.min(request.timeoutMs, MAX_TIMEOUT_MS));
     this.#done = new Promise<void>((resolve) => {
       if (!child) return this.#finish(1, refusal, resolve);
@@ -229,8 +235,10 @@ export class Execution {
   #finish(exitCode: number, error: string | undefined, resolve: () => void): void {
     if (this.#result) return;
     clearTimeout(this.#timer);
-    // Whatever the step left running in its group ends with it.
+    // Whatever the step left running in its group ends with it; then the group is gone, and its
+    // number free for reuse, so the reaper must forget it.
     this.#signalGroup("SIGKILL");
+    if (this.#child?.pid) this.#reaper?.forget(this.#child.pid);
     const reason = this.#stopReason;
     const timedOut = reason === "timeout";
     const seconds = Math.round(this.#request.timeoutMs / 1000);

@@ -13,7 +13,12 @@
  * Every other request needs `Authorization: Bearer <RUNNER_SECRET>` (compared in constant time).
  * Configuration: RUNNER_SECRET (required), PORT (8080), DAGS_DIR (/app/dags), WORK_DIR (tmp),
  * RUNNER_STEP_UID (when the runner is root: the unprivileged user steps run as), SHELL (the
- * shell of steps that name none, as in Dagu; `sh` when unset — the image sets bash).
+ * shell of steps that name none, as in Dagu; `sh` when unset — the image sets bash),
+ * EXIT_WITH_PARENT (1: stdin is a pipe from the parent — `npm run dev` — and the runner stops
+ * when it closes; unset in the container).
+ *
+ * Each step runs in a process group of its own, which a reaper process (reaper.ts) kills if the
+ * runner dies without stopping its steps (SIGKILL, a crash).
  */
 import { timingSafeEqual } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -21,6 +26,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Execution, type ExecutionRequest, type RunnerConfig } from "./execution.ts";
+import { exitWithParent, startReaper } from "./reaper.ts";
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const MAX_WAIT_MS = 30_000;
@@ -38,14 +44,19 @@ export type Runner = { url: string; close: () => Promise<void> };
 export const IMAGE_SHELL = existsSync("/bin/bash") ? "/bin/bash" : "sh";
 
 export async function startRunner(
-  options: { secret: string; port?: number; host?: string } & Partial<RunnerConfig>,
+  options: { secret: string; port?: number; host?: string } & Partial<Omit<RunnerConfig, "reaper">>,
 ): Promise<Runner> {
   if (options.secret.length < 16) throw new Error("RUNNER_SECRET must be at least 16 characters");
+  const reaper = startReaper({
+    onExit: (reason) =>
+      console.error(`runner: the reaper ${reason}; a crash of the runner would leave its steps running`),
+  });
   const config: RunnerConfig = {
     dagsDir: resolve(options.dagsDir ?? "/app/dags"),
     workRoot: options.workRoot ?? join(tmpdir(), "dagflare-runner"),
     defaultShell: options.defaultShell || "sh",
     stepUser: options.stepUser,
+    reaper,
   };
   const executions = new Map<string, Execution>();
   const expected = Buffer.from(`Bearer ${options.secret}`);
@@ -119,6 +130,7 @@ export async function startRunner(
       for (const execution of executions.values()) execution.stop("cancelled");
       await Promise.all([...executions.values()].map((execution) => execution.done));
       for (const execution of executions.values()) execution.remove();
+      reaper.close();
       await new Promise<void>((done) => server.close(() => done()));
     },
   };
@@ -194,7 +206,12 @@ if (import.meta.main) {
   // The secret is only needed to authenticate requests; steps never see the runner's environment.
   Reflect.deleteProperty(process.env, "RUNNER_SECRET");
   console.log(`[runner] listening on ${runner.url}`);
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.once(signal, () => void runner.close().then(() => process.exit(0)));
-  }
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    void runner.close().then(() => process.exit(0));
+  };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, stop);
+  exitWithParent(stop);
 }

@@ -51,8 +51,10 @@ export async function startLocalInstance(env: Record<string, string> = {}): Prom
       STATE_DIR: stateDir,
       ADMIN_USERNAME: ADMIN.username,
       ADMIN_PASSWORD: ADMIN.password,
+      // dev stops when this process's end closes its stdin: a benchmark that dies leaves nothing running.
+      EXIT_WITH_PARENT: "1",
     },
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["pipe", "pipe", "inherit"],
   });
   let output = "";
   dev.stdout!.on("data", (chunk) => {

@@ -11,8 +11,15 @@ export type Dev = { child: ChildProcess; url: string; output: () => string; mark
 
 export const started: Dev[] = [];
 
-export async function startDev(env: Record<string, string>): Promise<Dev & { readyMs: number }> {
-  const port = await freePort();
+/**
+ * `detached`: dev.ts leads its own process group, as `npm run dev` in a terminal leads its job's
+ * group, so a test can kill that whole group. `port`: a given one (a free one by default).
+ */
+export async function startDev(
+  env: Record<string, string>,
+  options: { detached?: boolean; port?: number } = {},
+): Promise<Dev & { readyMs: number }> {
+  const port = options.port ?? (await freePort());
   // Every process the dev script starts inherits this variable, so leftovers can be found by it.
   const marker = `dagflare-dev-test-${crypto.randomUUID()}`;
   const child = spawn(process.execPath, [join(root, "scripts", "dev.ts")], {
@@ -24,8 +31,11 @@ export async function startDev(env: Record<string, string>): Promise<Dev & { rea
       DAGFLARE_TEST_MARKER: marker,
       ADMIN_USERNAME: env.ADMIN_USERNAME ?? "",
       ADMIN_PASSWORD: env.ADMIN_PASSWORD ?? "",
+      // dev stops when this process's end closes its stdin: a test that dies leaves nothing running.
+      EXIT_WITH_PARENT: "1",
     },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe"],
+    detached: options.detached ?? false,
   });
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
