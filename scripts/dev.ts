@@ -12,7 +12,7 @@
  *      program the production container runs — for command and script steps;
  *   5. `wrangler dev` started (no container builds: RUNNER_URL points at the local runner), and
  *      "ready" printed once /api/v2/health answers;
- *   6. the cron trigger fired every minute, as Cloudflare does in production.
+ *   6. the cron trigger fired at start and then every minute, as Cloudflare fires it in production.
  *
  * It owns every process it starts (wrangler, workerd, the UI watcher, the runner and its steps):
  * SIGINT, SIGTERM or SIGHUP stop them all; so does its death however it comes, a SIGKILL of
@@ -190,7 +190,10 @@ function tickEveryMinute(): void {
     );
     setTimeout(tick, 60_000 - (Date.now() % 60_000) + 500).unref();
   };
-  setTimeout(tick, 60_000 - (Date.now() % 60_000) + 500).unref();
+  // Once at start too: after a restart (a crash, a kill) the tick wakes the coordinators of
+  // unfinished runs and re-sends overdue alert deliveries now, not at the next minute. Schedules
+  // due this minute start now (their run ids make a second tick in the same minute a no-op).
+  tick();
 }
 
 async function startWorker(): Promise<void> {
