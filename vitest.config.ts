@@ -72,7 +72,7 @@ export default defineConfig(async () => ({
           name: "faults",
           include: ["test/faults/**/*.test.ts"],
           environment: "node",
-          testTimeout: 420_000,
+          testTimeout: 840_000,
           hookTimeout: 120_000,
         },
       },

@@ -44,6 +44,14 @@ export type Config = {
     /** The ALERT_SECRET_* Worker secrets by name: the only env values a header may use. */
     readonly secrets: Readonly<Record<string, string>>;
   };
+  readonly steps: {
+    /**
+     * STEPS_QUEUE_SERIAL: the queue hands its consumer one batch at a time, waiting for each to
+     * end (miniflare's local queues; Cloudflare runs batches concurrently, up to max_concurrency).
+     * The consumer then runs claimed attempts in the background, so a slow step holds back nothing.
+     */
+    readonly queueIsSerial: boolean;
+  };
   /** Retention of the webhook inbound log (src/webhooks/inbound-log.ts), enforced by the cron tick. */
   readonly webhookLog: {
     /** Requests kept per DAG, newest first: this many accepted ones and this many others. */
@@ -85,6 +93,7 @@ const EnvSchema = z.object({
   ALERTS_TIMEOUT_MS: numberOr(DEFAULT_ALERTS_TIMEOUT_MS),
   ALERTS_RETRY_SCHEDULE: text,
   ALERTS_ALLOW_LOCAL_HTTP: text,
+  STEPS_QUEUE_SERIAL: text,
   WEBHOOK_LOG_MAX_PER_DAG: numberOr(DEFAULT_WEBHOOK_LOG_MAX_PER_DAG),
   WEBHOOK_LOG_DAYS: numberOr(DEFAULT_WEBHOOK_LOG_DAYS),
 });
@@ -164,6 +173,7 @@ function parseConfig(env: Partial<Cloudflare.Env>): Config {
       allowLocalHttp: vars.ALERTS_ALLOW_LOCAL_HTTP === "true",
       secrets: alertSecrets(env),
     }),
+    steps: Object.freeze({ queueIsSerial: vars.STEPS_QUEUE_SERIAL === "true" }),
     webhookLog: Object.freeze({
       maxPerDag: Math.max(1, Math.floor(vars.WEBHOOK_LOG_MAX_PER_DAG)),
       days: Math.max(1, vars.WEBHOOK_LOG_DAYS),

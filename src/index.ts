@@ -10,6 +10,7 @@ import { pruneInboundLog } from "./webhooks/inbound-log.ts";
 
 export { DagCoordinator } from "./coordinator/dag-coordinator.ts";
 export { StepRunner } from "./executors/runner.ts";
+export { StepExecutor } from "./queues/steps.ts";
 
 export default {
   fetch: app.fetch,

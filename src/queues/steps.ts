@@ -1,3 +1,5 @@
+import { WorkerEntrypoint } from "cloudflare:workers";
+import { config } from "../config.ts";
 import { coordinatorFor } from "../coordinator/index.ts";
 import type { AttemptProgress } from "../coordinator/run-machine.ts";
 import { HEARTBEAT_MS, SELF_FENCE_MS } from "../domain/liveness.ts";
@@ -7,50 +9,35 @@ import { log } from "../log.ts";
 
 /** A consumer invocation may run for 15 minutes; past this it hands its work back to the queue. */
 const INLINE_BUDGET_MS = 10 * 60 * 1000;
-/** Reports of a result before giving up on it (the attempt's lease then recovers the step). */
+/** Reports of a result before giving up on it (the coordinator then finds the attempt silent). */
 const REPORT_ATTEMPTS = 3;
 
 /**
  * Runs the step attempts the STEPS queue delivers. Each message is claimed from its DAG's
  * coordinator (a redelivered or stale attempt claims nothing and is acked), executed, and its
  * result reported; the coordinator may hand back the next step of a chain to run right here.
- * Messages are acked or retried one by one, never as a batch.
+ * Messages are acked or retried one by one, never as a batch, and run side by side: on
+ * Cloudflare a batch's slow message delays only its own ack, and other batches run in other
+ * invocations (max_concurrency); on a serial local queue (STEPS_QUEUE_SERIAL) claimed attempts
+ * run in the background, so the next batch is delivered at once.
  */
 export async function consumeSteps(batch: MessageBatch<StepMessage>, env: Cloudflare.Env): Promise<void> {
   const began = Date.now();
+  const background = config(env).steps.queueIsSerial && env.STEP_EXECUTOR !== undefined;
   await Promise.all(
     batch.messages.map(async (message) => {
       try {
-        let invocation: StepInvocation | null = await coordinatorFor(env, message.body.dagId).claim(message.body);
-        while (invocation) {
-          const startedAt = new Date().toISOString();
-          const attempt: StepMessage = {
-            dagId: invocation.dagId,
-            runId: invocation.runId,
-            step: invocation.step,
-            attempt: invocation.attempt,
-            claim: invocation.claim,
-          };
-          const holder = holdAttempt(env, attempt);
-          const outcome = await execute(invocation, {
-            env,
-            handOffAt: began + INLINE_BUDGET_MS,
-            fence: holder.fence,
-            progress: holder.report,
-          }).finally(holder.release);
-          // Fenced out (stopped, timed out, or taken over): the result is not this consumer's to report.
-          if (holder.fence.aborted) break;
-          if ("handOff" in outcome) {
-            // Still running when this consumer's time is up: the next consumer carries on polling.
-            await env.STEPS.send({ ...attempt, resume: outcome.handOff }, { contentType: "json" });
-            break;
-          }
-          invocation = await report(
-            env,
-            { ...attempt, ...outcome, startedAt, finishedAt: new Date().toISOString() },
-            Date.now() - began < INLINE_BUDGET_MS,
-          );
+        const invocation = await coordinatorFor(env, message.body.dagId).claim(message.body);
+        if (!invocation) {
+          message.ack(); // redelivered, stale or taken by another consumer
+          return;
         }
+        if (background) {
+          // A serial queue would hold every other message until this attempt ends, and its event
+          // lasts as long as its waitUntil work: the attempt runs in an invocation of its own.
+          // Claimed, it is the coordinator's to watch (heartbeats), not the message's to redeliver.
+          await env.STEP_EXECUTOR!.run(invocation, began);
+        } else await runClaimed(env, invocation, began);
         message.ack();
       } catch (error) {
         // The coordinator was unreachable: try the message again. A claimed attempt that never
@@ -60,6 +47,54 @@ export async function consumeSteps(batch: MessageBatch<StepMessage>, env: Cloudf
       }
     }),
   );
+}
+
+/**
+ * An invocation that runs a claimed attempt after it has answered (bound as STEP_EXECUTOR where
+ * the queue is serial): the queue's event ends, and the next batch is delivered, at once.
+ */
+export class StepExecutor extends WorkerEntrypoint<Cloudflare.Env> {
+  run(invocation: StepInvocation, began: number): void {
+    this.ctx.waitUntil(
+      runClaimed(this.env, invocation, began).catch((error: unknown) =>
+        log.error("step attempt failed to run; its coordinator finds it silent", { ...invocation, error }),
+      ),
+    );
+  }
+}
+
+/** Executes a claimed attempt, reports it, and goes on with each next step the coordinator hands back. */
+async function runClaimed(env: Cloudflare.Env, claimed: StepInvocation, began: number): Promise<void> {
+  let invocation: StepInvocation | null = claimed;
+  while (invocation) {
+    const startedAt = new Date().toISOString();
+    const attempt: StepMessage = {
+      dagId: invocation.dagId,
+      runId: invocation.runId,
+      step: invocation.step,
+      attempt: invocation.attempt,
+      claim: invocation.claim,
+    };
+    const holder = holdAttempt(env, attempt);
+    const outcome = await execute(invocation, {
+      env,
+      handOffAt: began + INLINE_BUDGET_MS,
+      fence: holder.fence,
+      progress: holder.report,
+    }).finally(holder.release);
+    // Fenced out (stopped, timed out, or taken over): the result is not this consumer's to report.
+    if (holder.fence.aborted) return;
+    if ("handOff" in outcome) {
+      // Still running when this consumer's time is up: the next consumer carries on polling.
+      await env.STEPS.send({ ...attempt, resume: outcome.handOff }, { contentType: "json" });
+      return;
+    }
+    invocation = await report(
+      env,
+      { ...attempt, ...outcome, startedAt, finishedAt: new Date().toISOString() },
+      Date.now() - began < INLINE_BUDGET_MS,
+    );
+  }
 }
 
 /**

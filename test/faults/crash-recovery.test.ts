@@ -68,7 +68,8 @@ async function startStack(port: number): Promise<Stack> {
   await until(async () => {
     if (child.exitCode !== null) throw new Error(`dev exited:\n${output}`);
     return output.includes("[dagflare] ready") ? true : undefined;
-  }, 90_000).catch((error: Error) => {
+    // A busy 2-core machine takes long to start the stack; start-up is not what this suite measures.
+  }, 240_000).catch((error: Error) => {
     throw new Error(`${error.message}\n${output}`);
   });
   const readyAt = Date.now();
@@ -283,5 +284,5 @@ describe("crash recovery of the local stack", () => {
     const last = stackProcesses();
     killGroup(second.child, "SIGTERM");
     await until(async () => (stillAlive(last).length === 0 ? true : undefined), 15_000);
-  }, 420_000);
+  }, 840_000);
 });

@@ -301,6 +301,8 @@ describe("coordinator", () => {
     const stubs: DurableObjectStub<DagCoordinator>[] = [];
     const flakyEnv = {
       ...env,
+      // This consumer runs the attempt itself (as on Cloudflare), with the flaky stubs.
+      STEP_EXECUTOR: undefined,
       COORDINATOR: {
         idFromName: (name: string) => env.COORDINATOR.idFromName(name),
         get: (id: DurableObjectId) => {

@@ -154,7 +154,7 @@ describe("crash recovery", () => {
     const batch = createMessageBatch<StepMessage>("dagflare-steps", [
       { id: `${dag}-takeover`, timestamp: new Date(), attempts: 1, body: takeover },
     ]);
-    await consumeSteps(batch, env);
+    await consumeSteps(batch, { ...env, STEP_EXECUTOR: undefined }); // run here, awaited
     const run = await finished(coordinator, runId);
     expect(run.statusLabel).toBe("succeeded");
     const long = run.nodes.find((node) => node.name === "long")!;
@@ -220,6 +220,24 @@ describe("crash recovery", () => {
     expect(await runLog(coordinator, runId)).toContain("once: attempt 2 not picked up yet; its message is sent again");
     const received = (await (await fetch(`${echo}/received/${dag}`)).json()) as unknown[];
     expect(received).toHaveLength(2);
+  });
+
+  it("a slow step holds back no other DAG's steps (the local queue hands out one batch at a time)", async () => {
+    const slow = unique("slow-neighbour");
+    const { coordinator: slowCoordinator, runId: slowRun } = await startRun(
+      slow,
+      `steps:\n  - name: wait\n    executor: http\n    command: GET ${echo}/slow/8000/${slow}\n`,
+    );
+    await claimed(slowCoordinator, slowRun, "wait");
+    const quick = unique("quick-neighbour");
+    const began = Date.now();
+    const { coordinator, runId } = await startRun(
+      quick,
+      `steps:\n  - name: a\n    executor: http\n    command: GET ${echo}/text/a\n  - name: b\n    executor: http\n    command: GET ${echo}/text/b\n    depends: []\n`,
+    );
+    expect((await finished(coordinator, runId)).statusLabel).toBe("succeeded");
+    expect(Date.now() - began).toBeLessThan(4_000);
+    expect((await slowCoordinator.getRun(slowRun))!.statusLabel).toBe("running");
   });
 
   it("an unfinished run whose alarm was lost (a restart) is picked up by the tick's wake-up", async () => {
