@@ -66,6 +66,7 @@ export type RunFilter = {
   nameContains?: string | undefined;
   runId?: string | undefined;
   status?: number | undefined;
+  trigger?: RunTrigger | undefined;
   from?: string | undefined;
   to?: string | undefined;
 };
@@ -80,7 +81,8 @@ export async function listRuns(
     AND (?3 IS NULL OR instr(r.run_id, ?3) > 0)
     AND (?4 IS NULL OR r.status = ?4)
     AND (?5 IS NULL OR r.queued_at >= ?5)
-    AND (?6 IS NULL OR r.queued_at <= ?6)`;
+    AND (?6 IS NULL OR r.queued_at <= ?6)
+    AND (?7 IS NULL OR r.trigger = ?7)`;
   const binds = [
     filter.dagName ?? null,
     filter.nameContains ?? null,
@@ -88,10 +90,11 @@ export async function listRuns(
     filter.status ?? null,
     filter.from ?? null,
     filter.to ?? null,
+    filter.trigger ?? null,
   ];
   const [rows, count] = await db.batch<RunRow | { n: number }>([
     db
-      .prepare(`${SELECT_RUNS} WHERE ${where} ORDER BY r.queued_at DESC, r.run_id DESC LIMIT ?7 OFFSET ?8`)
+      .prepare(`${SELECT_RUNS} WHERE ${where} ORDER BY r.queued_at DESC, r.run_id DESC LIMIT ?8 OFFSET ?9`)
       .bind(...binds, page.limit, page.offset),
     db.prepare(`SELECT COUNT(*) AS n FROM dag_runs r JOIN dags d ON d.id = r.dag_id WHERE ${where}`).bind(...binds),
   ]);

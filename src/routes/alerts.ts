@@ -8,7 +8,8 @@ import type { EventFacts } from "../alerts/events.ts";
 import { isOverdue, OVERDUE_GRACE_MS, overdueBefore } from "../alerts/overdue.ts";
 import { PolicyInput, PolicySchema, toPolicyWrite, validatePolicy } from "../alerts/policies.ts";
 import { PRESETS } from "../alerts/presets.ts";
-import { ASSET_TOKENS, EVENT_TYPES, type EventType, TOKENS, tokensFor } from "../alerts/tokens.ts";
+import { ASSET_TOKENS, EVENT_TYPES, type EventType, tokenReference, tokensFor } from "../alerts/tokens.ts";
+import { config } from "../config.ts";
 import {
   type DeliveryRow,
   deletePolicy,
@@ -195,7 +196,8 @@ const tokens = roleRoute("viewer", {
   method: "get",
   path: "/alert-tokens",
   tags,
-  summary: "The template tokens, per event type, with examples",
+  summary:
+    "The template tokens, per event type, with examples; the deployment's tokens and links show this deployment's values (PUBLIC_URL, DEPLOYMENT_NAME)",
   responses: {
     200: jsonResponse(
       "Tokens",
@@ -324,7 +326,7 @@ export const alertRoutes = createRouter()
           eventType,
           tokens: tokensFor(eventType).map((token) => token.name),
         })),
-        tokens: TOKENS.map((token) => ({ ...token })),
+        tokens: tokenReference(config(c.env).alerts),
         ignored: ASSET_TOKENS,
       },
       200,

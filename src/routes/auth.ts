@@ -30,6 +30,24 @@ const login = publicRoute({
   },
 });
 
+/**
+ * What the admin UI must know before anyone signs in: whether there is a sign-in at all. Asking
+ * `/auth/me` without a session would answer 401 to every visitor of the login page.
+ */
+const authConfig = publicRoute({
+  method: "get",
+  path: "/auth/config",
+  tags: ["auth"],
+  summary: "Whether this deployment has sign-in (`builtin`) or none (`none`); public (dagflare extension)",
+  responses: {
+    200: jsonResponse(
+      "The deployment's authentication mode",
+      z.object({ authMode: z.enum(["builtin", "none"]) }).openapi("AuthConfig"),
+    ),
+    503: errorResponse("AUTH_MODE is misconfigured"),
+  },
+});
+
 const me = roleRoute("viewer", {
   method: "get",
   path: "/auth/me",
@@ -73,6 +91,7 @@ export const authRoutes = createRouter()
     const session = await issueSession(key, { userId: user.id, tokenVersion: user.token_version });
     return c.json({ ...session, user: userView(user) }, 200);
   })
+  .openapi(authConfig, (c) => c.json({ authMode: authMode(c.env) }, 200))
   .openapi(me, (c) => c.json({ user: principalAsUser(c.get("principal")) }, 200))
   .openapi(changePassword, async (c) => {
     const principal = c.get("principal");

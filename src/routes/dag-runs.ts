@@ -22,6 +22,7 @@ import {
   pagination,
   RunDetailsSchema,
   RunSummarySchema,
+  RunTriggerSchema,
   SubRunSchema,
 } from "./schemas.ts";
 import { logPage, textLines } from "./views/log.ts";
@@ -153,6 +154,9 @@ const ListQuery = z.object({
   toDate: z.coerce.number().int().optional().openapi({ description: "Unix seconds: runs queued at or before" }),
   dagRunId: z.string().max(64).optional(),
   name: z.string().max(200).optional(),
+  trigger: RunTriggerSchema.optional().openapi({
+    description: "Only runs started this way (dagflare extension): manual, api, webhook, schedule, retry or parent",
+  }),
   page: z.coerce.number().int().min(1).default(1),
   perPage: z.coerce.number().int().min(1).max(1000).default(50),
   remoteNode: z.string().optional(),
@@ -707,6 +711,7 @@ async function runPage(db: D1Database, options: ListOptions) {
       nameContains: options.nameContains,
       runId: options.dagRunId,
       status: options.status,
+      trigger: options.trigger,
       from: options.fromDate === undefined ? undefined : new Date(options.fromDate * 1000).toISOString(),
       to: options.toDate === undefined ? undefined : new Date(options.toDate * 1000).toISOString(),
     },

@@ -143,6 +143,11 @@ export const NodeStatusLabelSchema = z
   .enum(NODE_STATUS_LABELS)
   .openapi("NodeStatusLabel", { description: "A step's status in a run; `status` is its number (Dagu's)" });
 
+export const RunTriggerSchema = z.enum(RUN_TRIGGERS).openapi("RunTrigger", {
+  description:
+    "How a run was started: by a person (manual), an API key (api), a webhook, a schedule, a retry, or another DAG's step (parent)",
+});
+
 export const RunSummarySchema = z
   .object({
     rootDAGRunName: z.string(),
@@ -162,6 +167,13 @@ export const RunSummarySchema = z
       .number()
       .int()
       .openapi({ description: "Dagu 2.x's field: always 0 (dagflare has no DAG-level automatic retries)" }),
+    trigger: RunTriggerSchema.optional().openapi({
+      description: "How the run was started; absent only for a DAG that never ran (dagflare extension)",
+    }),
+    triggeredBy: z
+      .string()
+      .optional()
+      .openapi({ description: "Who or what started the run; absent with `trigger` (dagflare extension)" }),
   })
   .openapi("DAGRunSummary");
 
@@ -212,7 +224,7 @@ export const RunDetailsSchema = RunSummarySchema.extend({
     .openapi({ description: "A sub-DAG run: the step that called it (dagflare extension)" }),
   params: z.string(),
   type: z.enum(["chain", "graph"]).openapi({ description: "The DAG's type when the run started (dagflare extension)" }),
-  trigger: z.enum(RUN_TRIGGERS).openapi({ description: "How the run was started (dagflare extension)" }),
+  trigger: RunTriggerSchema.openapi({ description: "How the run was started (dagflare extension)" }),
   triggeredBy: z.string().openapi({ description: "Who or what started the run (dagflare extension)" }),
   webhookPayload: z.string().nullable().openapi({
     description:

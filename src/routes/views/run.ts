@@ -11,7 +11,10 @@ import type { DagType } from "../../domain/plan.ts";
 import { NODE_STATUS, RUN_STATUS, runStatusLabel } from "../../domain/status.ts";
 import { stepView } from "./dag.ts";
 
-type SummaryFields = Pick<RunRow, "dag_name" | "run_id" | "status" | "queued_at" | "started_at" | "finished_at">;
+type SummaryFields = Pick<
+  RunRow,
+  "dag_name" | "run_id" | "status" | "queued_at" | "started_at" | "finished_at" | "trigger" | "triggered_by"
+>;
 
 export function runSummary(row: SummaryFields) {
   return {
@@ -28,6 +31,8 @@ export function runSummary(row: SummaryFields) {
     // Required by Dagu 2.x's DAGRunSummary; dagflare has neither artifacts nor DAG auto-retries.
     artifactsAvailable: false,
     autoRetryCount: 0,
+    trigger: row.trigger,
+    triggeredBy: row.triggered_by,
   };
 }
 
@@ -115,8 +120,6 @@ export function runDetails(run: RunView, { steps, type }: RunSpec) {
     }),
     params: formatParams(run.params),
     type,
-    trigger: run.trigger,
-    triggeredBy: run.triggered_by,
     webhookPayload: run.payload,
     webhookHeaders: run.headers,
     nodes: run.nodes.map((node) => nodeView(run, node, steps.get(node.name))),

@@ -277,6 +277,14 @@ describe("alert policies API", () => {
     expect(tokens.eventTypes.find((entry) => entry.eventType === "TICK_FAILURE")?.tokens).toEqual(
       expect.arrayContaining(["alert_summary", "instigator_name"]),
     );
+    // The editor previews drafts with these examples: this deployment's name and links, not invented ones.
+    const example = (name: string) => tokens.tokens.find((token) => token.name === name)?.example;
+    expect([example("deployment_name"), example("deployment_url"), example("run_link")]).toEqual([
+      env.DEPLOYMENT_NAME,
+      env.PUBLIC_URL,
+      `${env.PUBLIC_URL}/runs/deploy/01938f4e-…`,
+    ]);
+    expect(JSON.stringify(tokens)).not.toContain("dagflare.example.com");
     const { presets } = await ok(viewer.GET("/alert-presets"));
     expect(presets.map((preset) => preset.id)).toEqual([
       "discord",

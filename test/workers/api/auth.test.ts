@@ -133,12 +133,14 @@ describe("AUTH_MODE=none", () => {
     });
   });
 
-  it("has no login", async () => {
+  it("has no login, and says so before anyone asks who they are", async () => {
     expectEnvelope(await login("a", "b", none), 400, "bad_request");
+    expect(await ok(api(undefined, none).GET("/auth/config"))).toEqual({ authMode: "none" });
   });
 
   it("refuses an unknown AUTH_MODE rather than guessing", async () => {
     expectEnvelope(await api(undefined, { AUTH_MODE: "off" }).GET("/dags"), 503, "service_unavailable");
+    expectEnvelope(await api(undefined, { AUTH_MODE: "off" }).GET("/auth/config"), 503, "service_unavailable");
   });
 });
 

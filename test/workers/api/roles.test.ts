@@ -96,7 +96,13 @@ const POLICY: [method: string, path: string, role: Role][] = [
   ["GET", "/alert-presets", "viewer"],
 ];
 /** Open to anyone; the webhook trigger checks its own token (test/workers/api/webhooks.test.ts). */
-const PUBLIC = ["GET /health", "GET /openapi.json", "POST /auth/login", "POST /webhooks/{fileName}"];
+const PUBLIC = [
+  "GET /health",
+  "GET /openapi.json",
+  "GET /auth/config",
+  "POST /auth/login",
+  "POST /webhooks/{fileName}",
+];
 
 // Path parameters name nothing that exists, and bodies are empty: an allowed caller gets a 400
 // or 404 and nothing changes, while a caller below the role must get 403 before any of that.
@@ -144,5 +150,7 @@ describe("authentication", () => {
     const health = await ok(api().GET("/health"));
     expect(health).toMatchObject({ status: "healthy", version: expect.any(String), uptime: expect.any(Number) });
     await ok(api().GET("/openapi.json"));
+    // The UI's login page asks this before anyone signs in, instead of a /auth/me that would be 401.
+    expect(await ok(api().GET("/auth/config"))).toEqual({ authMode: "builtin" });
   });
 });

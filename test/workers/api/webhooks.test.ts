@@ -196,6 +196,25 @@ describe("triggering", () => {
     });
   });
 
+  it("run lists say how each run started, and filter by it: webhook runs apart from manual ones", async () => {
+    const { dag, token } = await dagWithWebhook();
+    const byWebhook = stringField(await trigger(dag, token), "dagRunId");
+    const byHand = (await ok(asAdmin.POST("/dags/{fileName}/start", { ...dagPath(dag), body: {} }))).dagRunId;
+    const listed = await ok(asAdmin.GET("/dag-runs", { params: { query: { name: dag } } }));
+    expect(listed.dagRuns.map(({ dagRunId, trigger, triggeredBy }) => ({ dagRunId, trigger, triggeredBy }))).toEqual([
+      { dagRunId: byHand, trigger: "manual", triggeredBy: expect.stringMatching(/^admin-/) },
+      { dagRunId: byWebhook, trigger: "webhook", triggeredBy: `webhook:${token.slice(0, 12)}` },
+    ]);
+    const webhookOnly = await ok(asAdmin.GET("/dag-runs", { params: { query: { name: dag, trigger: "webhook" } } }));
+    expect(webhookOnly.dagRuns.map((run) => run.dagRunId)).toEqual([byWebhook]);
+    expect(webhookOnly.pagination.totalRecords).toBe(1);
+    const manualOnly = await ok(
+      asAdmin.GET("/dag-runs/{name}", { params: { path: { name: dag }, query: { trigger: "manual" } } }),
+    );
+    expect(manualOnly.dagRuns.map((run) => run.dagRunId)).toEqual([byHand]);
+    expectEnvelope(await call("GET", `/dag-runs?name=${dag}&trigger=cron`, { token: admin.token }), 400, "bad_request");
+  });
+
   it("the seed's payload examples: fields, nested fields, array indices both ways", async () => {
     const { dag, token } = await dagWithWebhook(
       echoSpec(

@@ -1062,8 +1062,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The template tokens, per event type, with examples
-         * @description The template tokens, per event type, with examples
+         * The template tokens, per event type, with examples; the deployment's tokens and links show this deployment's values (PUBLIC_URL, DEPLOYMENT_NAME)
+         * @description The template tokens, per event type, with examples; the deployment's tokens and links show this deployment's values (PUBLIC_URL, DEPLOYMENT_NAME)
          *
          *     Requires the **viewer** role or higher.
          */
@@ -1629,6 +1629,69 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether this deployment has sign-in (`builtin`) or none (`none`); public (dagflare extension) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The deployment's authentication mode */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AuthConfig"];
+                    };
+                };
+                /** @description Invalid request: malformed JSON, a wrong type or an unknown field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unexpected error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description AUTH_MODE is misconfigured */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/login": {
         parameters: {
             query?: never;
@@ -1828,6 +1891,8 @@ export interface paths {
                     status?: number | null;
                     /** @description Unix seconds: runs queued at or before */
                     toDate?: number | null;
+                    /** @description Only runs started this way (dagflare extension): manual, api, webhook, schedule, retry or parent */
+                    trigger?: components["schemas"]["RunTrigger"] & unknown;
                 };
                 header?: never;
                 path?: never;
@@ -2007,6 +2072,8 @@ export interface paths {
                     status?: number | null;
                     /** @description Unix seconds: runs queued at or before */
                     toDate?: number | null;
+                    /** @description Only runs started this way (dagflare extension): manual, api, webhook, schedule, retry or parent */
+                    trigger?: components["schemas"]["RunTrigger"] & unknown;
                 };
                 header?: never;
                 path: {
@@ -4137,11 +4204,7 @@ export interface paths {
                                 startedAt: string;
                                 status: number;
                                 statusLabel: components["schemas"]["RunStatusLabel"];
-                                /**
-                                 * @description How the run was started (dagflare extension)
-                                 * @enum {string}
-                                 */
-                                trigger?: "manual" | "api" | "webhook" | "schedule" | "retry" | "parent";
+                                trigger?: components["schemas"]["RunTrigger"] & unknown;
                                 /** @description Who or what started the run (dagflare extension) */
                                 triggeredBy?: string;
                                 /**
@@ -4309,6 +4372,8 @@ export interface paths {
                     status?: number | null;
                     /** @description Unix seconds: runs queued at or before */
                     toDate?: number | null;
+                    /** @description Only runs started this way (dagflare extension): manual, api, webhook, schedule, retry or parent */
+                    trigger?: components["schemas"]["RunTrigger"] & unknown;
                 };
                 header?: never;
                 path: {
@@ -8245,6 +8310,10 @@ export interface components {
         APIKeysListResponse: {
             apiKeys: components["schemas"]["APIKey"][];
         };
+        AuthConfig: {
+            /** @enum {string} */
+            authMode: "builtin" | "none";
+        };
         Condition: {
             condition: string;
             expected?: string;
@@ -8307,11 +8376,7 @@ export interface components {
             parentDAGRunName?: string;
             /** @description A sub-DAG run: the step that called it (dagflare extension) */
             parentStep?: string;
-            /**
-             * @description How the run was started (dagflare extension)
-             * @enum {string}
-             */
-            trigger: "manual" | "api" | "webhook" | "schedule" | "retry" | "parent";
+            trigger: components["schemas"]["RunTrigger"] & unknown;
             /** @description Who or what started the run (dagflare extension) */
             triggeredBy: string;
             /**
@@ -8340,6 +8405,9 @@ export interface components {
             startedAt: string;
             status: number;
             statusLabel: components["schemas"]["RunStatusLabel"];
+            trigger?: components["schemas"]["RunTrigger"];
+            /** @description Who or what started the run; absent with `trigger` (dagflare extension) */
+            triggeredBy?: string;
         };
         Error: {
             code: components["schemas"]["ErrorCode"];
@@ -8436,6 +8504,11 @@ export interface components {
          * @enum {string}
          */
         RunStatusLabel: "not_started" | "running" | "failed" | "aborted" | "succeeded" | "queued" | "partially_succeeded";
+        /**
+         * @description How the run was started; absent only for a DAG that never ran (dagflare extension)
+         * @enum {string}
+         */
+        RunTrigger: "manual" | "api" | "webhook" | "schedule" | "retry" | "parent";
         Schedule: {
             expression: string;
         };

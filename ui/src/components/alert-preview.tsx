@@ -3,8 +3,10 @@
  * rendered by the server (POST /alert-policies/{id}/preview: a full sample event, exactly as it
  * would be sent). The API has no preview of a draft, and the draft test endpoint really sends,
  * so while editing the body is rendered here, with the server's own rendering code
- * (src/alerts/destinations.ts: escaped and fitted for the destination) and each token's example value.
+ * (src/alerts/destinations.ts: escaped and fitted for the destination) and each token's example
+ * value, which for the deployment's tokens and links is this deployment's (GET /alert-tokens).
  */
+import { useRef } from "preact/hooks";
 import { type DestinationChoice, destinationKind, renderBody } from "../../../src/alerts/destinations.ts";
 import { checkTemplate, type TemplateCheck } from "../../../src/alerts/template.ts";
 import { api, must } from "../api/client.ts";
@@ -12,6 +14,7 @@ import { prettyJson } from "../lib/format.ts";
 import { useApi } from "../lib/use-api.ts";
 import { DESTINATION_LABELS, type EventType, type TokenReference } from "./alert-policy-draft.ts";
 import { exampleValues } from "./alert-token-picker.tsx";
+import { CopyButton } from "./copy-button.tsx";
 import { ErrorBanner } from "./page.tsx";
 
 export { checkTemplate, type TemplateCheck };
@@ -65,7 +68,7 @@ function LocalPreview({ eventType, check, body, url, destination, policyName, re
   return (
     <RenderedRequest
       rendered={{ url, body: renderBody(check.tree, body, kind, values) }}
-      caption={`Rendered as you type, with each token's example value.${fitted} Send test (and the saved policy's preview) use a full sample event.`}
+      caption={`Rendered as you type, with each token's example value and this deployment's name and URL.${fitted} Send test (and the saved policy's preview) use a full sample event.`}
       warnings={check.warnings}
     />
   );
@@ -101,6 +104,7 @@ function RenderedRequest({
   caption: string;
   warnings?: string[];
 }) {
+  const pre = useRef<HTMLPreElement>(null);
   return (
     <div class="preview">
       <p class="preview-request">
@@ -111,11 +115,14 @@ function RenderedRequest({
           {warning}
         </p>
       ))}
-      {/* Indented for reading; what is sent is the compact form. */}
-      <pre class="preview-body" tabIndex={0} aria-label="Rendered request">
+      {/* Indented for reading; what is sent (and copied) is the compact form. */}
+      <pre class="preview-body" tabIndex={0} aria-label="Rendered request" ref={pre}>
         {prettyJson(rendered.body)}
       </pre>
-      <p class="muted small-text">{caption}</p>
+      <div class="row">
+        <CopyButton text={rendered.body} label="Copy body" selectTarget={pre} />
+        <p class="muted small-text">{caption}</p>
+      </div>
     </div>
   );
 }

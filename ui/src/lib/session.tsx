@@ -44,9 +44,16 @@ export function SessionProvider({ children }: { children: ComponentChildren }) {
   }, []);
 
   const check = useCallback(() => {
-    setSessionToken(localStorage.getItem(TOKEN_KEY));
-    must(api.GET("/auth/me")).then(
-      ({ user }) => setState(signedIn(user)),
+    const token = localStorage.getItem(TOKEN_KEY);
+    setSessionToken(token);
+    const me = () => must(api.GET("/auth/me")).then(({ user }) => user);
+    // Without a token /auth/me could only answer 401, an error in every visitor's console: ask
+    // first whether there is a sign-in at all (with AUTH_MODE=none everyone is the anonymous admin).
+    const who = token
+      ? me()
+      : must(api.GET("/auth/config")).then(({ authMode }) => (authMode === "none" ? me() : null));
+    who.then(
+      (user) => (user ? setState(signedIn(user)) : logOut()),
       (error: unknown) =>
         error instanceof ApiFailure && error.status === 401 ? logOut() : setState({ status: "unreachable", error }),
     );

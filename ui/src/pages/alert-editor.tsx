@@ -469,22 +469,23 @@ function PolicyEditor({
           </section>
         </fieldset>
 
-        <section class="card" aria-labelledby="body-title">
+        <section class="card stack alert-body" aria-labelledby="body-title">
+          <div class="card-header">
+            <h2 id="body-title">Body</h2>
+            <span class="muted small-text">JSON, with {"{{tokens}}"} inside strings</span>
+          </div>
+          {/* The card's whole width: a body's lines are long (a Discord description, a Jira field). */}
+          <CodeEditor
+            language="json"
+            label="Body"
+            value={draft.body}
+            onChange={changeBody}
+            errors={editorErrors}
+            readOnly={readOnly}
+            viewRef={viewRef}
+          />
           <div class="body-layout">
             <div class="stack">
-              <div class="card-header">
-                <h2 id="body-title">Body</h2>
-                <span class="muted small-text">JSON, with {"{{tokens}}"} inside strings</span>
-              </div>
-              <CodeEditor
-                language="json"
-                label="Body"
-                value={draft.body}
-                onChange={changeBody}
-                errors={editorErrors}
-                readOnly={readOnly}
-                viewRef={viewRef}
-              />
               <AlertTokenPicker
                 reference={reference}
                 eventTypes={draft.eventTypes}
@@ -494,7 +495,8 @@ function PolicyEditor({
             </div>
             <div class="stack preview-column">
               <div class="card-header">
-                <h2>Preview</h2>
+                {/* Under "Body", beside its tokens. */}
+                <h3>Preview</h3>
                 <span class="row">
                   <label for="alert-sample-event">Sample event</label>
                   <select

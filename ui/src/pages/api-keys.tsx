@@ -1,12 +1,12 @@
-import { useRef, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { API_BASE, api, must, type Role, type Schemas } from "../api/client.ts";
 import { AdminOnly } from "../components/admin-only.tsx";
-import { CopyButton } from "../components/copy-button.tsx";
 import { ConfirmDialog, Dialog } from "../components/dialog.tsx";
 import { FormDialog } from "../components/form-dialog.tsx";
 import { EmptyState, ErrorBanner, Loading, Page } from "../components/page.tsx";
 import { RoleSelect } from "../components/role-select.tsx";
 import { SecretOnce } from "../components/secret-once.tsx";
+import { Snippet } from "../components/snippet.tsx";
 import { SuccessNote } from "../components/success-note.tsx";
 import { Time } from "../components/time.tsx";
 import { useApi } from "../lib/use-api.ts";
@@ -30,7 +30,6 @@ function ApiKeysAdmin() {
   const [editing, setEditing] = useState<ApiKeyDraft & { apiKey: ApiKey }>();
   const [deleting, setDeleting] = useState<ApiKey>();
   const [done, setDone] = useState<string>();
-  const curlCode = useRef<HTMLElement>(null);
 
   const create = async () => {
     if (!creating) return;
@@ -170,12 +169,7 @@ function ApiKeysAdmin() {
           <>
             <SecretOnce secret={created.key} what="API key">
               <p class="muted">Try it with curl:</p>
-              <pre>
-                <code ref={curlCode}>{curl}</code>
-              </pre>
-              <div>
-                <CopyButton text={curl} label="Copy command" selectTarget={curlCode} />
-              </div>
+              <Snippet text={curl} copyLabel="Copy command" />
             </SecretOnce>
             <div class="actions">
               <button type="button" class="button primary" onClick={() => setCreated(undefined)}>

@@ -1,15 +1,17 @@
 /**
  * The DAG page's webhook panel, the seed's flow: Create Webhook → the token once, with a copy
- * button, a warning and a ready curl command; afterwards only its prefix, state and times, with
- * Regenerate, Disable/Enable and Delete. Signed senders (GitHub, Slack, Standard Webhooks) get
+ * button, a warning and a ready curl command (copy button too); afterwards only its prefix, its
+ * enabled switch and times, with Regenerate and Delete. Signed senders (GitHub, Slack, Standard Webhooks) get
  * their own signing secret, also shown once. Operators and up also see the inbound log (Recent
  * requests) with Replay.
  */
 import { useState } from "preact/hooks";
-import { API_BASE, ApiFailure, api, must, type Schemas } from "../api/client.ts";
+import { API_BASE, api, must, type Schemas } from "../api/client.ts";
+import { CopyButton } from "../components/copy-button.tsx";
 import { ConfirmDialog } from "../components/dialog.tsx";
 import { ErrorBanner, Loading } from "../components/page.tsx";
 import { SecretOnce } from "../components/secret-once.tsx";
+import { Snippet } from "../components/snippet.tsx";
 import { Time } from "../components/time.tsx";
 import { WebhookAllowedIps } from "../components/webhook-allowed-ips.tsx";
 import { AUTH_MODE_LABELS, SIGNATURE_SCHEMES, type SignatureScheme } from "../components/webhook-labels.ts";
@@ -47,14 +49,13 @@ export function WebhookPanel({ dagName }: { dagName: string }) {
 
 function WebhookManager({ dagName }: { dagName: string }) {
   const path = { params: { path: { fileName: dagName } } };
-  const webhook = useApi(async (): Promise<Webhook | null> => {
-    try {
-      return await must(api.GET("/dags/{fileName}/webhook", path));
-    } catch (cause) {
-      if (cause instanceof ApiFailure && cause.status === 404) return null;
-      throw cause;
-    }
-  }, [dagName]);
+  // Dagu's GET /dags/{fileName}/webhook answers 404 for a DAG without one, an error in the
+  // console of every such DAG's page: the list says the same with a 200.
+  const webhook = useApi(
+    async (): Promise<Webhook | null> =>
+      (await must(api.GET("/webhooks"))).webhooks.find((candidate) => candidate.dagName === dagName) ?? null,
+    [dagName],
+  );
   const [revealed, setRevealed] = useState<Revealed>();
   const [pending, setPending] = useState<Pending>(null);
   const [error, setError] = useState<unknown>();
@@ -96,10 +97,14 @@ function WebhookManager({ dagName }: { dagName: string }) {
       {revealed?.kind === "token" && (
         <SecretOnce secret={revealed.value} what="token">
           <p class="muted">Trigger a run (the JSON body becomes WEBHOOK_PAYLOAD):</p>
-          <pre class="curl">{`curl -X POST ${triggerUrl} \\
+          <Snippet
+            class="curl"
+            copyLabel="Copy command"
+            text={`curl -X POST ${triggerUrl} \\
   -H "Authorization: Bearer ${revealed.value}" \\
   -H "Content-Type: application/json" \\
-  -d '{"branch": "main", "commit": "abc123"}'`}</pre>
+  -d '{"branch": "main", "commit": "abc123"}'`}
+          />
           {done}
         </SecretOnce>
       )}
@@ -143,16 +148,19 @@ function WebhookManager({ dagName }: { dagName: string }) {
                   aria-checked={current.enabled}
                   checked={current.enabled}
                   disabled={busy}
-                  onChange={(event) => {
-                    const enabled = event.currentTarget.checked;
-                    toggle(enabled);
-                  }}
+                  onChange={(event) => toggle(event.currentTarget.checked)}
                 />
-                <span data-testid="webhook-state">{current.enabled ? "Enabled" : "Disabled"}</span>
+                {/* The one control for the state: its name stays, aria-checked says on or off. */}
+                Enabled
               </label>
+              {!current.enabled && (
+                <span class="muted small-text">Triggers are refused (403) until enabled again.</span>
+              )}
             </dd>
             <dt>Endpoint</dt>
-            <dd class="mono">POST {triggerUrl}</dd>
+            <dd>
+              <span class="mono">POST {triggerUrl}</span> <CopyButton text={triggerUrl} label="Copy URL" />
+            </dd>
             <dt>Created</dt>
             <dd>
               <Time value={current.createdAt} />
@@ -174,9 +182,6 @@ function WebhookManager({ dagName }: { dagName: string }) {
           <div class="row">
             <button type="button" class="button" disabled={busy} onClick={() => setPending("regenerate")}>
               Regenerate
-            </button>
-            <button type="button" class="button" disabled={busy} onClick={() => toggle(!current.enabled)}>
-              {current.enabled ? "Disable" : "Enable"}
             </button>
             <button type="button" class="button" disabled={busy} onClick={() => setPending("delete")}>
               Delete

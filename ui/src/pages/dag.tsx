@@ -43,6 +43,7 @@ export function DagPage() {
         dag.data && (
           <DagActions
             name={name}
+            scheduled={(dag.data.dag?.schedule.length ?? 0) > 0}
             suspended={dag.data.suspended}
             defaultParams={dag.data.dag?.defaultParams ?? ""}
             onChange={dag.reload}
@@ -126,7 +127,7 @@ function Overview({ name, details }: { name: string; details: Ok<"/dags/{fileNam
             <ErrorBanner error={history.error} />
             {history.data ? (
               history.data.dagRuns.length > 0 ? (
-                <RunsTable runs={history.data.dagRuns} showDag={false} caption={`Recent runs of ${name}`} />
+                <RunsTable runs={history.data.dagRuns} showDag={false} compact caption={`Recent runs of ${name}`} />
               ) : (
                 <EmptyState title="No runs yet">
                   {session.can("operator")
@@ -145,8 +146,12 @@ function Overview({ name, details }: { name: string; details: Ok<"/dags/{fileNam
             <dl class="facts">
               <dt>Schedule</dt>
               <dd class="mono">{spec?.schedule.map((schedule) => schedule.expression).join(", ") || "—"}</dd>
-              <dt>State</dt>
-              <dd>{details?.suspended ? <span class="badge">suspended</span> : details ? "active" : "—"}</dd>
+              {((spec?.schedule.length ?? 0) > 0 || details?.suspended) && (
+                <>
+                  <dt>State</dt>
+                  <dd>{details?.suspended ? <span class="badge">suspended</span> : "active"}</dd>
+                </>
+              )}
               <dt>Parameters</dt>
               <dd class="mono">{spec?.defaultParams || "—"}</dd>
               <dt>Tags</dt>
@@ -170,14 +175,20 @@ function Overview({ name, details }: { name: string; details: Ok<"/dags/{fileNam
   );
 }
 
-/** Run (with parameters), suspend/resume and delete, each for the roles that may. */
+/**
+ * Run (with parameters), suspend/resume and delete, each for the roles that may. Suspending stops
+ * only scheduled runs, so it is offered only for a DAG with a schedule (and Resume for a DAG
+ * suspended before its schedule was removed, so that no suspension lingers unseen).
+ */
 function DagActions({
   name,
+  scheduled,
   suspended,
   defaultParams,
   onChange,
 }: {
   name: string;
+  scheduled: boolean;
   suspended: boolean;
   defaultParams: string;
   onChange: () => Promise<unknown>;
@@ -202,17 +213,19 @@ function DagActions({
           <button type="button" class="button primary" onClick={() => setDialog("run")}>
             Run
           </button>
-          <button
-            type="button"
-            class="button"
-            disabled={busy}
-            onClick={toggleSuspended}
-            title={
-              suspended ? "Start scheduled runs again" : "Stop scheduled runs (webhooks and manual runs still work)"
-            }
-          >
-            {suspended ? "Resume schedule" : "Suspend schedule"}
-          </button>
+          {(scheduled || suspended) && (
+            <button
+              type="button"
+              class="button"
+              disabled={busy}
+              onClick={toggleSuspended}
+              title={
+                suspended ? "Start scheduled runs again" : "Stop scheduled runs (webhooks and manual runs still work)"
+              }
+            >
+              {suspended ? "Resume schedule" : "Suspend schedule"}
+            </button>
+          )}
         </>
       )}
       {session.can("manager") && (

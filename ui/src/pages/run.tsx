@@ -111,15 +111,16 @@ function RunDetails({
   const { path, route } = useLocation();
   const nodes = [...run.nodes, ...HANDLERS.flatMap(([key]) => run[key] ?? [])];
   const selected = nodes.find((node) => node.step.name === stepQuery) ?? defaultStep(run.nodes);
-  const stream: LogStream = streamQuery === "stderr" ? "stderr" : "stdout";
+  // No stream in the URL: the log shows the stream that explains the step best (StepLog).
+  const stream: LogStream | undefined = streamQuery === "stderr" || streamQuery === "stdout" ? streamQuery : undefined;
 
-  const logHref = (stepName: string, nextStream: LogStream) => {
+  const logHref = (stepName: string, nextStream?: LogStream) => {
     const search = new URLSearchParams({ step: stepName });
-    if (nextStream !== "stdout") search.set("stream", nextStream);
+    if (nextStream) search.set("stream", nextStream);
     return `${path}?${search}`;
   };
   const showLog = (stepName: string) => {
-    route(logHref(stepName, stream));
+    route(logHref(stepName));
     revealLog();
   };
 
@@ -145,7 +146,7 @@ function RunDetails({
           run={run}
           nodes={nodes}
           selected={selected?.step.name}
-          logHref={(stepName) => logHref(stepName, stream)}
+          logHref={(stepName) => logHref(stepName)}
           onShowLog={showLog}
           onChange={onChange}
         />

@@ -17,19 +17,32 @@ const RUN_STATUSES = [
   "partially_succeeded",
 ] as const satisfies readonly Schemas["RunStatusLabel"][];
 const STATUS_CODES = new Map<string, number>(RUN_STATUSES.map((label, code) => [label, code]));
+/** How a run started, as the API names it, and as the filter says it. */
+const TRIGGERS: Record<Schemas["RunTrigger"], string> = {
+  manual: "manual (a person)",
+  api: "api (an API key)",
+  webhook: "webhook",
+  schedule: "schedule",
+  retry: "retry",
+  parent: "parent (a sub-DAG call)",
+};
+const isTrigger = (value: string | undefined): value is Schemas["RunTrigger"] =>
+  value !== undefined && Object.hasOwn(TRIGGERS, value);
 const PER_PAGE = 50;
-const FILTER_KEYS = ["status", "name", "from", "to"] as const;
+const FILTER_KEYS = ["status", "name", "trigger", "from", "to"] as const;
 type Filters = Record<(typeof FILTER_KEYS)[number] | "page", string>;
 
 /**
- * Every run, newest first, filtered by status, DAG and day. The filters live in the query string
- * (`?status=failed&name=nightly&from=2026-11-01`), so a link shows the same runs.
+ * Every run, newest first, filtered by status, DAG, trigger and day (each filter applied by the
+ * server). The filters live in the query string (`?status=failed&name=nightly&trigger=webhook&from=2026-11-01`),
+ * so a link shows the same runs.
  */
 export function RunsPage() {
   const { query, path, route } = useLocation();
   const filters: Filters = {
     status: query.status ?? "",
     name: query.name ?? "",
+    trigger: query.trigger ?? "",
     from: query.from ?? "",
     to: query.to ?? "",
     page: query.page ?? "",
@@ -41,6 +54,7 @@ export function RunsPage() {
     () => {
       const listQuery = {
         status: STATUS_CODES.get(filters.status),
+        trigger: isTrigger(filters.trigger) ? filters.trigger : undefined,
         fromDate: unixSeconds(filters.from, 0),
         // "To" includes the whole day: up to the next midnight.
         toDate: unixSeconds(filters.to, 1),
@@ -52,7 +66,7 @@ export function RunsPage() {
         ? must(api.GET("/dag-runs/{name}", { params: { path: { name: filters.name }, query: listQuery } }))
         : must(api.GET("/dag-runs", { params: { query: listQuery } }));
     },
-    [filters.status, filters.name, filters.from, filters.to, page],
+    [filters.status, filters.name, filters.trigger, filters.from, filters.to, page],
     { poll: (data) => data.dagRuns.some((run) => isActive(run.statusLabel)) },
   );
   const dagNames = useDagNames().data ?? [];
@@ -94,6 +108,17 @@ export function RunsPage() {
             {dagNames.map((name) => (
               <option key={name} value={name}>
                 {name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Trigger
+          <select value={filters.trigger} onChange={(event) => setFilter({ trigger: event.currentTarget.value })}>
+            <option value="">Any trigger</option>
+            {(Object.keys(TRIGGERS) as Schemas["RunTrigger"][]).map((trigger) => (
+              <option key={trigger} value={trigger}>
+                {TRIGGERS[trigger]}
               </option>
             ))}
           </select>
