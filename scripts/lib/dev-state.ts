@@ -9,6 +9,7 @@
  * Environment (set by dev.ts): STATE_DIR (absolute), WRANGLER_ENV, AUTH_MODE, ADMIN_USERNAME,
  * ADMIN_PASSWORD.
  */
+import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { getPlatformProxy } from "wrangler";
 import { bootstrapFirstAdmin } from "../../src/auth/bootstrap.ts";
@@ -18,12 +19,28 @@ import { generatePassword } from "../../src/domain/secrets.ts";
 import { readDagFiles } from "./dag-files.ts";
 
 const root = resolve(import.meta.dirname, "..", "..");
+/** [env.dev]'s D1 database_id in wrangler.toml: local state is keyed by it. */
+const LOCAL_D1_DATABASE_ID = "00000000-0000-0000-0000-000000000000";
 const stateDir = process.env.STATE_DIR ?? "";
 const log = (message: string) => console.log(`[dagflare] ${message}`);
 
+// Only the D1 database, as wrangler.toml's [env.dev] names it and wrangler persists it: the
+// Worker's other bindings (its own entrypoints among them) need its code, not loaded here.
+const configPath = join(stateDir, "dev-state.wrangler.toml");
+writeFileSync(
+  configPath,
+  [
+    'name = "dagflare-dev-state"',
+    'compatibility_date = "2026-11-01"',
+    "[[d1_databases]]",
+    'binding = "DB"',
+    'database_name = "dagflare"',
+    `database_id = "${LOCAL_D1_DATABASE_ID}"`,
+    "",
+  ].join("\n"),
+);
 const proxy = await getPlatformProxy<Cloudflare.Env>({
-  configPath: join(root, "wrangler.toml"),
-  environment: process.env.WRANGLER_ENV,
+  configPath,
   persist: { path: join(stateDir, "v3") },
   remoteBindings: false,
 });
