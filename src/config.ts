@@ -125,7 +125,8 @@ function parseEncryptionKey(secret: string, production: boolean): Setting<string
 
 /** Comma-separated seconds; anything that isn't a list of numbers ≥ 0 means the default. */
 function parseRetrySchedule(raw: string | undefined): readonly number[] {
-  const configured = raw?.split(",").map((part) => Number(part.trim()));
+  // Empty is unset: [env.dev.vars] declares it empty so `npm run dev` can take it from the environment.
+  const configured = raw?.trim() ? raw.split(",").map((part) => Number(part.trim())) : undefined;
   return configured?.every((seconds) => Number.isFinite(seconds) && seconds >= 0)
     ? Object.freeze(configured)
     : DEFAULT_RETRY_SCHEDULE;

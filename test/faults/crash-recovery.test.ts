@@ -192,7 +192,7 @@ describe("crash recovery of the local stack", () => {
       alerted: `steps:\n  - name: fail\n    command: exit 3\n`,
     };
     for (const [name, spec] of Object.entries(dags)) await call(first, "POST", "/dags", { name, spec });
-    await call(first, "POST", "/alert-policies", {
+    const policy = await call(first, "POST", "/alert-policies", {
       name: "faults",
       eventTypes: ["JOB_FAILURE"],
       dagNames: ["alerted"],
@@ -269,7 +269,10 @@ describe("crash recovery of the local stack", () => {
       void fetch(`http://127.0.0.1:${port}/cdn-cgi/handler/scheduled?cron=*+*+*+*+*`).catch(() => undefined);
     }, 5_000);
     try {
-      const third = await until(async () => received.get("/alert")?.[2], 150_000);
+      const third = await until(async () => received.get("/alert")?.[2], 150_000).catch(async (error: Error) => {
+        const deliveries = await call(second, "GET", `/alert-policies/${policy.id}/deliveries`);
+        throw new Error(`${error.message}: ${JSON.stringify(deliveries)}\n${second.output().slice(-3000)}`);
+      });
       console.log(
         `[faults] alert: third attempt ${seconds(third - thirdDue)} after it was due (grace ${seconds(SWEEP_GRACE_MS)}), ${seconds(third - second.readyAt)} after the restart`,
       );
