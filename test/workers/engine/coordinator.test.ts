@@ -8,40 +8,18 @@ import {
   evictDurableObject,
   getQueueResult,
   runDurableObjectAlarm,
-  runInDurableObject,
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import type { DagCoordinator } from "../../../src/coordinator/dag-coordinator.ts";
-import { coordinatorFor } from "../../../src/coordinator/index.ts";
-import { findDag, insertDag } from "../../../src/db/dags.ts";
-import { toDagRecord } from "../../../src/domain/dag-spec.ts";
 import type { StepMessage } from "../../../src/domain/run.ts";
 import { NODE_STATUS, RUN_STATUS } from "../../../src/domain/status.ts";
 import worker from "../../../src/index.ts";
 import { consumeSteps } from "../../../src/queues/steps.ts";
 import { api, ok, unique, until, userWithRole } from "../helpers.ts";
+import { nodeRow, type Row, rows, startRun } from "./coordinator-fixture.ts";
 
 const echo = inject("echoUrl");
-
-/** Registers the DAG (its runs' D1 copies need it) and starts a run on its coordinator. */
-async function startRun(dag: string, spec: string) {
-  const parsed = toDagRecord(dag, spec);
-  if (!parsed.ok) throw new Error(parsed.errors[0]!.message);
-  await insertDag(env.DB, parsed.record, new Date().toISOString());
-  const { id: dagId } = (await findDag(env.DB, dag))!;
-  const coordinator = coordinatorFor(env, dagId);
-  const result = await coordinator.start({ dagId, dagName: dag, spec, trigger: "api", triggeredBy: "test" });
-  if (!result.ok) throw new Error(result.message);
-  return { coordinator, runId: result.runId, dagId };
-}
-
-type Row = Record<string, unknown>;
-const rows = (coordinator: DurableObjectStub<DagCoordinator>, query: string, ...bindings: (string | number)[]) =>
-  runInDurableObject(coordinator, (_instance, state) => state.storage.sql.exec(query, ...bindings).toArray() as Row[]);
-
-const nodeRow = async (coordinator: DurableObjectStub<DagCoordinator>, runId: string, name: string) =>
-  (await rows(coordinator, "SELECT * FROM nodes WHERE run_id = ? AND name = ?", runId, name))[0]!;
 
 describe("coordinator", () => {
   it("retry delays are persisted timers fired by the alarm, with the policy's interval", async () => {

@@ -7,36 +7,15 @@
 import { createMessageBatch, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
-import type { DagCoordinator } from "../../../src/coordinator/dag-coordinator.ts";
-import { coordinatorFor, wakeUnfinishedCoordinators } from "../../../src/coordinator/index.ts";
-import { findDag, insertDag } from "../../../src/db/dags.ts";
-import { toDagRecord } from "../../../src/domain/dag-spec.ts";
+import { wakeUnfinishedCoordinators } from "../../../src/coordinator/index.ts";
 import type { StepInvocation, StepMessage } from "../../../src/domain/run.ts";
 import { commandExecutor } from "../../../src/executors/command.ts";
 import { consumeSteps } from "../../../src/queues/steps.ts";
 import { unique, until } from "../helpers.ts";
+import { type Coordinator, nodeRow, rows, startRun } from "./coordinator-fixture.ts";
 
 const echo = inject("echoUrl");
-type Coordinator = DurableObjectStub<DagCoordinator>;
-type Row = Record<string, unknown>;
 const NO_OUTPUT = { stdoutFrom: 0, stderrFrom: 0 };
-
-async function startRun(dag: string, spec: string) {
-  const parsed = toDagRecord(dag, spec);
-  if (!parsed.ok) throw new Error(parsed.errors[0]!.message);
-  await insertDag(env.DB, parsed.record, new Date().toISOString());
-  const { id: dagId } = (await findDag(env.DB, dag))!;
-  const coordinator = coordinatorFor(env, dagId);
-  const result = await coordinator.start({ dagId, dagName: dag, spec, trigger: "api", triggeredBy: "test" });
-  if (!result.ok) throw new Error(result.message);
-  return { coordinator, runId: result.runId, dagId };
-}
-
-const sql = (coordinator: Coordinator, query: string, ...bindings: (string | number)[]) =>
-  runInDurableObject(coordinator, (_instance, state) => state.storage.sql.exec(query, ...bindings).toArray() as Row[]);
-
-const nodeRow = async (coordinator: Coordinator, runId: string, name: string) =>
-  (await sql(coordinator, "SELECT * FROM nodes WHERE run_id = ? AND name = ?", runId, name))[0]!;
 
 const claimed = (coordinator: Coordinator, runId: string, name: string) =>
   until(async () => {
@@ -46,7 +25,7 @@ const claimed = (coordinator: Coordinator, runId: string, name: string) =>
 
 /** The executor of the step's attempt falls silent, as far as the coordinator can tell. */
 async function silence(coordinator: Coordinator, runId: string, step: string): Promise<void> {
-  await sql(
+  await rows(
     coordinator,
     "UPDATE timers SET due_ms = 0 WHERE kind = 'heartbeat' AND run_id = ? AND step = ?",
     runId,
@@ -73,7 +52,8 @@ describe("crash recovery", () => {
     await claimed(coordinator, runId, "wait");
     const due = async () =>
       Number(
-        (await sql(coordinator, "SELECT due_ms FROM timers WHERE kind = 'heartbeat' AND run_id = ?", runId))[0]!.due_ms,
+        (await rows(coordinator, "SELECT due_ms FROM timers WHERE kind = 'heartbeat' AND run_id = ?", runId))[0]!
+          .due_ms,
       );
     const first = await due();
     expect(first - Date.now()).toBeLessThanOrEqual(20_000);
@@ -81,7 +61,7 @@ describe("crash recovery", () => {
     expect(await until(async () => ((await due()) > first ? true : undefined), 10_000)).toBe(true);
     const run = await finished(coordinator, runId);
     expect(run.statusLabel).toBe("succeeded");
-    expect(await sql(coordinator, "SELECT * FROM timers WHERE run_id = ? AND kind = 'heartbeat'", runId)).toEqual([]);
+    expect(await rows(coordinator, "SELECT * FROM timers WHERE run_id = ? AND kind = 'heartbeat'", runId)).toEqual([]);
   }, 30_000);
 
   it("a silent http executor is lost within its silence: retried by the policy, and the silent consumer stops", async () => {
@@ -202,13 +182,13 @@ describe("crash recovery", () => {
     );
     await finished(coordinator, runId);
     // As if attempt 2 had just been dispatched (a retry) and the queue lost its message.
-    await sql(coordinator, "UPDATE runs SET status = 1, outcome = NULL, finished_at = NULL WHERE id = ?", runId);
-    await sql(
+    await rows(coordinator, "UPDATE runs SET status = 1, outcome = NULL, finished_at = NULL WHERE id = ?", runId);
+    await rows(
       coordinator,
       "UPDATE nodes SET status = 1, attempt = 2, attempt_state = 'dispatched' WHERE run_id = ?",
       runId,
     );
-    await sql(
+    await rows(
       coordinator,
       "INSERT OR REPLACE INTO timers (kind, run_id, step, attempt, due_ms) VALUES ('heartbeat', ?, 'once', 2, 0)",
       runId,
@@ -252,7 +232,7 @@ describe("crash recovery", () => {
     await evictDurableObject(coordinator);
     expect(await wakeUnfinishedCoordinators(env)).toBeGreaterThanOrEqual(1);
     const alarm = await runInDurableObject(coordinator, (_instance, state) => state.storage.getAlarm());
-    const due = await sql(coordinator, "SELECT MIN(due_ms) AS due FROM timers WHERE run_id = ?", runId);
+    const due = await rows(coordinator, "SELECT MIN(due_ms) AS due FROM timers WHERE run_id = ?", runId);
     expect(alarm).toBe(Number(due[0]!.due));
     await silence(coordinator, runId, "call");
     expect((await finished(coordinator, runId)).statusLabel).toBe("failed");
