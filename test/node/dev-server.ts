@@ -14,10 +14,12 @@ export const started: Dev[] = [];
 /**
  * `detached`: dev.ts leads its own process group, as `npm run dev` in a terminal leads its job's
  * group, so a test can kill that whole group. `port`: a given one (a free one by default).
+ * `readyMs`: how long the start may take (60 s; a fresh state folder's migrations take longer on
+ * a busy machine).
  */
 export async function startDev(
   env: Record<string, string>,
-  options: { detached?: boolean; port?: number } = {},
+  options: { detached?: boolean; port?: number; readyMs?: number } = {},
 ): Promise<Dev & { readyMs: number }> {
   const port = options.port ?? (await freePort());
   // Every process the dev script starts inherits this variable, so leftovers can be found by it.
@@ -45,7 +47,8 @@ export async function startDev(
   const begin = Date.now();
   while (!output.includes("[dagflare] ready")) {
     if (child.exitCode !== null) throw new Error(`dev exited early:\n${output}`);
-    if (Date.now() - begin > 60_000) throw new Error(`not ready within 60 s:\n${output}`);
+    const readyMs = options.readyMs ?? 60_000;
+    if (Date.now() - begin > readyMs) throw new Error(`not ready within ${readyMs / 1000} s:\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return { ...dev, readyMs: Date.now() - begin };
