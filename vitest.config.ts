@@ -62,8 +62,9 @@ export default defineConfig(async () => ({
           name: "node",
           include: ["test/node/**/*.test.ts"],
           environment: "node",
-          testTimeout: 120_000,
-          hookTimeout: 120_000,
+          // Each file starts `npm run dev` (up to 150 s on a busy machine: test/node/dev-server.ts).
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
         },
       },
       {

@@ -127,7 +127,7 @@ it("the README's webhook examples work as written against npm run dev", async ()
   } finally {
     await stopDev(dev, "SIGTERM");
   }
-}, 120_000);
+}, 300_000);
 
 it("the README's YAML is the example DAG's steps", () => {
   const [yaml] = blocks("yaml");
