@@ -1,66 +1,115 @@
 /**
- * `npm run dev`: the whole product on one machine, from a fresh clone.
+ * `npm run dev`: the whole product on one machine, from a fresh clone, ready in a few seconds
+ * (README, Quick start: about 1 s on a restart, under 10 s on a fresh state folder).
  *
- *   1. D1 migrations applied to the local state folder (wrangler, as in production);
- *   2. the first admin created (ADMIN_USERNAME / ADMIN_PASSWORD, or a generated password printed
- *      once) and the repository's dags/ loaded, through the same code the Worker uses
- *      (scripts/lib/dev-state.ts);
- *   3. the admin UI built into $STATE_DIR/ui-dist (this instance's own copy, so a build elsewhere
- *      can't pull files from under it) and rebuilt on every change under ui/; wrangler serves it
- *      next to the API (same origin) and picks up each rebuild, so a reload shows UI edits;
- *   4. the step runner (container/runner) started as a local process on a free port — the
- *      program the production container runs — for command and script steps;
- *   5. `wrangler dev` started (no container builds: RUNNER_URL points at the local runner), and
- *      "ready" printed once /api/v2/health answers;
- *   6. the cron trigger fired at start and then every minute, as Cloudflare fires it in production.
+ * It does at start only what changed since the last start on the same state folder, and the rest
+ * side by side:
+ *   - the step runner (container/runner) started as a local process on a free port — the program
+ *     the production container runs — for command and script steps;
+ *   - the admin UI built into $STATE_DIR/ui-dist (this instance's own copy, so a build elsewhere
+ *     can't pull files from under it) when ui/ or the dependencies changed since the build there
+ *     ($STATE_DIR/ui-dist.sha256 records its sources' hash);
+ *   - the Worker built from wrangler.toml by wrangler's own code into $STATE_DIR/worker-build
+ *     (scripts/lib/dev-build.ts: the Miniflare options, the bundle, the D1 migrations split into
+ *     statements) when src/, migrations/, wrangler.toml or the dependencies changed (likewise
+ *     worker-build.sha256);
+ *   - meanwhile the process that runs the Worker loads Miniflare (scripts/lib/dev-worker.ts), then
+ *     starts it on the build: one workerd serving the API, the UI's files and the cron and queue
+ *     handlers, with the state of `wrangler dev --persist-to $STATE_DIR`;
+ *   - then, through the Worker itself in one request (src/dev/setup.ts): the pending D1
+ *     migrations applied and recorded in wrangler's own `d1_migrations` table (so `wrangler d1
+ *     migrations list/apply DB --local --env dev --persist-to $STATE_DIR` agree with it), the first
+ *     admin created (ADMIN_USERNAME / ADMIN_PASSWORD, or a generated password printed once), the
+ *     repository's dags/ loaded;
+ *   - "ready in N s" printed, with the load average, once the runner answers too;
+ *   - the cron trigger fired at once and then every minute, as Cloudflare fires it in production.
+ * No bundler stays running: with --watch (`npm run dev -- --watch`, or WATCH=1) Vite rebuilds the
+ * UI on every change under ui/, and the Worker is rebuilt and reloaded on every change under src/,
+ * migrations/ or wrangler.toml; without it, a restart picks changes up.
  *
- * It owns every process it starts (wrangler, workerd, the UI watcher, the runner and its steps):
- * SIGINT, SIGTERM or SIGHUP stop them all; so does its death however it comes, a SIGKILL of
- * dev.ts alone or of its whole process group included, through a reaper process
- * (container/runner/reaper.ts) that outlives it by a few seconds. The port is checked first: a
- * busy one (another `npm run dev`?) gets a few seconds to free up, then a clear error.
- * With EXIT_WITH_PARENT=1 (the test helpers) it also stops when its stdin pipe closes.
+ * Its log is its own lines, the Worker's and the runner's, and real problems (a failed build or
+ * migration, a port in use, a crash of the Workers runtime): wrangler's and Miniflare's
+ * known-harmless notices are gone at their cause (no wrangler dev, no getPlatformProxy, no
+ * wrangler command per migration, [env.dev] declaring what production declares).
+ *
+ * It owns every process it starts (the builds, the Worker's process and its workerd, the UI
+ * watcher, the runner and its steps): SIGINT, SIGTERM or SIGHUP stop them all; so does its death
+ * however it comes, a SIGKILL of dev.ts alone or of its whole process group included, through a
+ * reaper process (container/runner/reaper.ts) that outlives it by a few seconds. The port is
+ * checked first: a busy one (another `npm run dev`?) gets a few seconds to free up, then a clear
+ * error. With EXIT_WITH_PARENT=1 (the test helpers) it also stops when its stdin pipe closes.
  *
  * Environment: PORT (8787), STATE_DIR (.wrangler/state), AUTH_MODE (builtin | none),
  * ADMIN_USERNAME (admin), ADMIN_PASSWORD (generated), JWT_SECRET (generated per start),
- * DAGS_DIR (the repository's dags/: the working directory of steps without `dir`).
+ * DAGS_DIR (the repository's dags/: the working directory of steps without `dir`), WATCH.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { existsSync, type FSWatcher, mkdirSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { exitWithParent, startReaper } from "../container/runner/reaper.ts";
-import { IMAGE_SHELL } from "../container/runner/server.ts";
+import { IMAGE_SHELL } from "../container/runner/shell.ts";
+import { DEV_SETUP_PATH, type DevSetupRequest, type DevSetupResult } from "../src/dev/protocol.ts";
+import { readDagSources } from "./lib/dag-files.ts";
+import { WORKER_BUILD_FILE, WORKER_BUILD_INPUTS, type WorkerBuild } from "./lib/dev-build.ts";
+import type { DevWorkerCommand, DevWorkerEvent } from "./lib/dev-worker.ts";
 import { freePort } from "./lib/local-instance.ts";
+import { hashSources } from "./lib/source-hash.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const wranglerBin = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
 const viteBin = join(root, "node_modules", "vite", "bin", "vite.js");
 
 const port = Number(process.env.PORT ?? 8787);
 const stateDir = resolve(process.env.STATE_DIR ?? join(root, ".wrangler", "state"));
 const authMode = process.env.AUTH_MODE ?? "builtin";
 const uiDir = join(stateDir, "ui-dist");
-const stepsDir = resolve(process.env.DAGS_DIR ?? join(root, "dags"));
+const buildDir = join(stateDir, "worker-build");
+const dagsDir = join(root, "dags");
+const stepsDir = resolve(process.env.DAGS_DIR ?? dagsDir);
+const watching = process.argv.includes("--watch") || process.env.WATCH === "1";
+const url = `http://127.0.0.1:${port}`;
 const READY_TIMEOUT_MS = 60_000;
 /** A busy port may be a previous instance still stopping (its reaper allows 3 s): wait this long. */
 const PORT_WAIT_MS = 5_000;
+/** [env.dev] in wrangler.toml: development vars and queues that deliver at once. */
+const WRANGLER_ENV = "dev";
+/** What the UI build reads (not ui/functions, the Pages function, nor ui/README.md), and the dependencies. */
+const UI_BUILD_INPUTS = [
+  "ui/index.html",
+  "ui/src",
+  "ui/public",
+  "ui/vite.config.ts",
+  "ui/tsconfig.json",
+  "package.json",
+  "package-lock.json",
+];
 
 const log = (message: string) => console.log(`[dagflare] ${message}`);
 
-// Offline-friendly defaults for wrangler/miniflare: no Request.cf download, no telemetry.
+// Offline-friendly defaults for wrangler/Miniflare: no Request.cf download, no telemetry.
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
 process.env.WRANGLER_SEND_METRICS ??= "false";
-// Generated before anything reads the config, so wrangler sees its required secret everywhere.
+// Node's cache of compiled code (V8's, and TypeScript stripped of its types) for every Node
+// process dev starts, in Node's default folder: Miniflare's and wrangler's bundles and the
+// TypeScript programs load in about two thirds of the time from the second start on.
+process.env.NODE_COMPILE_CACHE ??= join(tmpdir(), "node-compile-cache");
+// Generated before anything reads the config: the Worker's build (wrangler) checks that the
+// required secrets are set, and the Worker gets them from this environment.
 const generatedJwtSecret = !process.env.JWT_SECRET;
 process.env.JWT_SECRET ||= randomBytes(48).toString("base64url");
 // Shared by the Worker and the local runner, for this run only.
 process.env.RUNNER_SECRET = randomBytes(32).toString("base64url");
+// Opens the Worker's start-up route (src/dev/setup.ts) to this process alone, for this run only.
+const devSetupSecret = randomBytes(32).toString("base64url");
 
 const children = new Set<ChildProcess>();
 let stopping = false;
 
+const unknownArgument = process.argv.slice(2).find((argument) => argument !== "--watch");
+if (unknownArgument) fail(`unknown argument '${unknownArgument}' (npm run dev takes --watch)`);
 if (!Number.isInteger(port) || port <= 0 || port > 65535) fail(`PORT must be a TCP port, not '${process.env.PORT}'`);
 if (authMode !== "builtin" && authMode !== "none") fail(`AUTH_MODE must be 'builtin' or 'none', not '${authMode}'`);
 
@@ -76,27 +125,34 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 }
 exitWithParent(() => void stop("the parent process is gone"));
 
+// First, as it takes longest: the Worker's process, which loads Miniflare (a second or so) while
+// the port and the builds are checked. It listens on nothing until told to start.
+const runnerUrl = `http://127.0.0.1:${await freePort()}`;
+const worker = startWorkerProcess();
+
 await waitForFreePort();
+mkdirSync(stateDir, { recursive: true });
+if (generatedJwtSecret) log("JWT_SECRET not set: generated one for this run (sessions end when dev restarts)");
 
-// [env.dev] in wrangler.toml: development vars and queues that deliver at once.
-const WRANGLER_ENV = "dev";
-
-await runToEnd(
-  [wranglerBin, "d1", "migrations", "apply", "DB", "--local", "--env", WRANGLER_ENV, "--persist-to", stateDir],
-  "applying the D1 migrations",
+// Everything else that doesn't wait for something starts now.
+const runnerReady = startRunner();
+const dagSources = readDagSources(dagsDir);
+const [uiBuild, workerBuild] = await Promise.all([buildUiIfChanged(), buildWorkerIfChanged()]);
+await command(worker, { type: "start", buildDir, uiDir });
+await setUp();
+await runnerReady;
+// Since this process began (Node's own start included), with what took longest when it happened.
+const builds = [uiBuild && `the UI in ${seconds(uiBuild)} s`, workerBuild && `the Worker in ${seconds(workerBuild)} s`];
+log(
+  `ready in ${seconds(performance.now())} s (${builds.some(Boolean) ? `built ${builds.filter(Boolean).join(" and ")}; ` : ""}` +
+    `load average ${loadavg()[0]!.toFixed(2)}): UI on ${url}/, API on ${url}/api/v2 ` +
+    `(OpenAPI: ${url}/api/v2/openapi.json), state in ${stateDir}${watching ? "; rebuilding on changes" : ""}`,
 );
-await runToEnd([join(root, "scripts", "lib", "dev-state.ts")], "preparing the state (admin, DAGs)", {
-  STATE_DIR: stateDir,
-  WRANGLER_ENV,
-  AUTH_MODE: authMode,
-});
-await buildUi();
-const runnerUrl = await startRunner();
-await startWorker();
 tickEveryMinute();
+if (watching) watchSources();
 
 /**
- * Fails early, and clearly, on a port in use rather than after the whole start-up with wrangler's
+ * Fails early, and clearly, on a port in use rather than after the whole start-up with workerd's
  * "Address already in use"; waits a moment first, as the port may belong to a previous instance
  * that is still stopping.
  */
@@ -122,35 +178,185 @@ async function waitForFreePort(): Promise<void> {
   }
 }
 
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(1);
+}
+
+/** The hash a build folder was made from, or "" when there is none (or it is incomplete). */
+function builtFrom(dir: string, requiredFile: string): string {
+  if (!existsSync(join(dir, requiredFile))) return "";
+  try {
+    return readFileSync(`${dir}.sha256`, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
 /**
- * The admin UI: built before the Worker starts (about a second), then rebuilt in place on every
- * change. Rebuilds don't empty the folder, so a page being served never loses its files.
+ * The admin UI, built by Vite (a few seconds) only when its sources changed. The recorded hash
+ * goes before a build starts and comes back after it succeeds, so a build that fails or is
+ * interrupted is done again next time.
  */
-async function buildUi(): Promise<void> {
-  const build = [
-    viteBin,
-    "build",
-    "--config",
-    join(root, "ui", "vite.config.ts"),
-    "--logLevel",
-    "warn",
-    "--outDir",
-    uiDir,
-  ];
-  await runToEnd([...build, "--emptyOutDir"], "the UI build");
-  const watcher = spawnChild([...build, "--watch", "--emptyOutDir=false"]);
-  watcher.on("exit", (code, signal) => {
-    if (!stopping) log(`the UI rebuilder exited (${signal ?? code}); the UI stays as last built`);
+async function buildUiIfChanged(): Promise<number | undefined> {
+  const sources = await hashSources(root, UI_BUILD_INPUTS, { extra: uiBuildArgs() });
+  let took: number | undefined;
+  if (builtFrom(uiDir, "index.html") !== sources) {
+    const began = performance.now();
+    rmSync(`${uiDir}.sha256`, { force: true });
+    log(existsSync(uiDir) ? "building the UI (ui/ changed since its last build here)" : "building the UI");
+    const code = await runToEnd([viteBin, ...uiBuildArgs(), "--emptyOutDir"]);
+    if (code !== 0) fail(`the UI build failed (exit ${code})`);
+    writeFileSync(`${uiDir}.sha256`, sources);
+    took = performance.now() - began;
+  }
+  if (watching) {
+    // Vite's own watcher rewrites the folder from here on: the hash no longer says what is in it.
+    rmSync(`${uiDir}.sha256`, { force: true });
+    const watcher = spawnChild([viteBin, ...uiBuildArgs(), "--watch", "--emptyOutDir=false"]);
+    watcher.on("exit", (code, signal) => {
+      if (!stopping) log(`the UI rebuilder exited (${signal ?? code}); the UI stays as last built`);
+    });
+  }
+  return took;
+}
+
+function uiBuildArgs(): string[] {
+  return ["build", "--config", join(root, "ui", "vite.config.ts"), "--logLevel", "warn", "--outDir", uiDir];
+}
+
+/** The Worker's build (scripts/lib/dev-build.ts), only when its inputs changed; how long it took if it ran and succeeded. */
+async function buildWorkerIfChanged(fatal = true): Promise<number | undefined> {
+  const sources = await hashSources(root, WORKER_BUILD_INPUTS, { extra: [WRANGLER_ENV] });
+  if (builtFrom(buildDir, WORKER_BUILD_FILE) === sources) return undefined;
+  const began = performance.now();
+  rmSync(`${buildDir}.sha256`, { force: true });
+  log(
+    existsSync(buildDir)
+      ? "building the Worker (src/, migrations/ or wrangler.toml changed since its last build here)"
+      : "building the Worker",
+  );
+  // wrangler's warnings and errors only: its "Using secrets defined in process.env" is dev's doing.
+  const code = await runToEnd([join(root, "scripts", "lib", "dev-build.ts"), buildDir, WRANGLER_ENV], {
+    WRANGLER_LOG: "warn",
+  });
+  if (code !== 0) {
+    if (fatal) fail(`the Worker build failed (exit ${code})`);
+    log(`the Worker build failed (exit ${code}); the Worker runs on as last built`);
+    return undefined;
+  }
+  writeFileSync(`${buildDir}.sha256`, sources);
+  return performance.now() - began;
+}
+
+/** The process that runs the Worker in Miniflare (scripts/lib/dev-worker.ts); it loads Miniflare meanwhile. */
+function startWorkerProcess(): ChildProcess {
+  const child = spawnChild(
+    [join(root, "scripts", "lib", "dev-worker.ts")],
+    {
+      PORT: String(port),
+      STATE_DIR: stateDir,
+      // Set here so a stray ENVIRONMENT in the developer's shell can't make dev act as production.
+      ENVIRONMENT: "development",
+      AUTH_MODE: authMode,
+      RUNNER_URL: runnerUrl,
+      PUBLIC_URL: url,
+      DEV_SETUP_SECRET: devSetupSecret,
+    },
+    "ignore",
+    true,
+  );
+  child.on("exit", (code, signal) => {
+    if (stopping) return;
+    log(`the Worker's process exited (${signal ?? code}); stopping`);
+    void stop(undefined, code || 1);
+  });
+  return child;
+}
+
+/** Sends a command to the Worker's process; its URL once done. A failure stops dev unless `fatal` is false. */
+function command(child: ChildProcess, message: DevWorkerCommand, fatal = true): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const onMessage = (event: DevWorkerEvent) => {
+      child.off("message", onMessage);
+      if (event.type !== "failed") return resolve(event.url);
+      if (fatal) fail(`the Worker did not start: ${event.message}`);
+      log(`the Worker did not reload: ${event.message}`);
+      resolve(undefined);
+    };
+    child.on("message", onMessage);
+    child.send(message);
   });
 }
 
+/**
+ * The start-up work, done by the Worker (src/dev/setup.ts): pending migrations, the first admin,
+ * the DAG files; after a rebuild (--watch), the migrations only. A failed migration stops dev at
+ * start, after saying which and why.
+ */
+async function setUp(reload = false): Promise<void> {
+  const build = JSON.parse(readFileSync(join(buildDir, WORKER_BUILD_FILE), "utf8")) as WorkerBuild;
+  const request: DevSetupRequest = {
+    migrations: build.migrations,
+    ...(authMode === "builtin" &&
+      !reload && {
+        admin: { username: process.env.ADMIN_USERNAME || "admin", password: process.env.ADMIN_PASSWORD || undefined },
+      }),
+    dags: reload ? [] : (await dagSources).map(({ fileName, source }) => ({ fileName, source })),
+  };
+  const response = await fetch(`${url}${DEV_SETUP_PATH}`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${devSetupSecret}`, "Content-Type": "application/json" },
+    body: JSON.stringify(request),
+  }).catch((error: Error) => fail(`the Worker did not answer on ${url}: ${error.message}`));
+  if (!response.ok) fail(`the Worker's start-up work failed (${response.status}): ${await response.text()}`);
+  const result = (await response.json()) as DevSetupResult;
+
+  const { applied, failed } = result.migrations;
+  if (applied.length > 0) {
+    const names = applied.length > 2 ? `${applied[0]} … ${applied.at(-1)}` : applied.join(", ");
+    log(`applied ${applied.length} D1 migration${applied.length === 1 ? "" : "s"} (${names})`);
+  }
+  if (failed) {
+    const what = `the D1 migration ${failed.name} failed, and was rolled back: ${failed.error}`;
+    if (!reload) fail(what);
+    log(`${what}; fix it and save again`);
+  }
+
+  const username = request.admin?.username;
+  if (result.admin?.created && result.admin.generatedPassword)
+    printGeneratedPassword(username!, result.admin.generatedPassword);
+  else if (result.admin?.created) log(`created admin '${username}' with the password from ADMIN_PASSWORD`);
+  else if (result.admin) {
+    log(`users exist in ${stateDir}; no admin created (ADMIN_USERNAME/ADMIN_PASSWORD only seed an empty instance)`);
+  }
+  for (const dag of result.dags) {
+    const file = join(dagsDir, dag.fileName);
+    if ("errors" in dag) log(`skipped ${file}:\n    ${dag.errors.join("\n    ")}`);
+    else if (dag.outcome !== "unchanged")
+      log(`${dag.outcome} DAG '${dag.fileName.replace(/\.[^.]*$/, "")}' from ${file}`);
+  }
+}
+
+function printGeneratedPassword(username: string, password: string): void {
+  const lines = [
+    `First admin created: ${username}`,
+    `Password (shown once, stored only as a bcrypt hash): ${password}`,
+    "Set ADMIN_USERNAME / ADMIN_PASSWORD before the first start to choose them.",
+  ];
+  const width = Math.max(...lines.map((line) => line.length));
+  console.log(
+    ["", "=".repeat(width + 4), ...lines.map((line) => `| ${line.padEnd(width)} |`), "=".repeat(width + 4), ""].join(
+      "\n",
+    ),
+  );
+}
+
 /** The step runner, as the container runs it, with DAGS_DIR (the repository's dags/) as working directory. */
-async function startRunner(): Promise<string> {
-  const runnerPort = await freePort();
+async function startRunner(): Promise<void> {
   const runner = spawnChild(
     [join(root, "container", "runner", "server.ts")],
     {
-      PORT: String(runnerPort),
+      PORT: new URL(runnerUrl).port,
       HOST: "127.0.0.1",
       DAGS_DIR: stepsDir,
       WORK_DIR: join(stateDir, "runner"),
@@ -165,29 +371,26 @@ async function startRunner(): Promise<string> {
   runner.on("exit", (code, signal) => {
     if (stopping) return;
     log(`the step runner exited (${signal ?? code}); stopping`);
-    void stop(undefined, code ?? 1);
+    void stop(undefined, code || 1);
   });
-  const url = `http://127.0.0.1:${runnerPort}`;
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline && !stopping) {
     if (
-      await fetch(`${url}/ping`).then(
+      await fetch(`${runnerUrl}/ping`).then(
         (response) => response.ok,
         () => false,
       )
     )
-      return url;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+      return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  fail(`the step runner did not start on ${url}`);
+  fail(`the step runner did not start on ${runnerUrl}`);
 }
 
-/** Cloudflare fires the cron trigger every minute in production; wrangler dev only on request. */
+/** Cloudflare fires the cron trigger every minute in production; Miniflare only on request. */
 function tickEveryMinute(): void {
   const tick = () => {
-    void fetch(`http://127.0.0.1:${port}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent("* * * * *")}`).catch(
-      () => undefined,
-    );
+    void fetch(`${url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent("* * * * *")}`).catch(() => undefined);
     setTimeout(tick, 60_000 - (Date.now() % 60_000) + 500).unref();
   };
   // Once at start too: after a restart (a crash, a kill) the tick wakes the coordinators of
@@ -196,53 +399,41 @@ function tickEveryMinute(): void {
   tick();
 }
 
-async function startWorker(): Promise<void> {
-  if (generatedJwtSecret) log("JWT_SECRET not set: generated one for this run (sessions end when dev restarts)");
-  // Wrangler reads vars and required secrets from the process environment (wrangler.toml [secrets]);
-  // nothing secret goes on a command line or into a file.
-  const worker = spawnChild(
-    [
-      wranglerBin,
-      "dev",
-      "--env",
-      WRANGLER_ENV,
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--persist-to",
-      stateDir,
-      "--show-interactive-dev-session=false",
-      "--enable-containers=false",
-      "--assets",
-      uiDir,
-    ],
-    // Set here so a stray ENVIRONMENT in the developer's shell can't make dev act as production.
-    { ENVIRONMENT: "development", AUTH_MODE: authMode, RUNNER_URL: runnerUrl, PUBLIC_URL: `http://127.0.0.1:${port}` },
-  );
-  worker.on("exit", (code, signal) => {
-    if (stopping) return;
-    log(`wrangler dev exited (${signal ?? code}); stopping`);
-    void stop(undefined, code ?? 1);
-  });
+/**
+ * --watch: the Worker rebuilt and reloaded when its sources change (the start-up work again:
+ * a new migration is applied), and reloaded when Vite has rewritten the UI (Miniflare lists the
+ * static files when it starts). Changes are taken together, 300 ms after the last one.
+ */
+function watchSources(): void {
+  let timer: NodeJS.Timeout | undefined;
+  let workerChanged = false;
+  let reloading: Promise<void> = Promise.resolve();
+  const changed = (worker: boolean) => () => {
+    workerChanged ||= worker;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const rebuild = workerChanged;
+      workerChanged = false;
+      reloading = reloading.then(() => reload(rebuild));
+    }, 300);
+  };
+  const watchers: FSWatcher[] = [
+    ...["src", "migrations"].map((dir) => watch(join(root, dir), { recursive: true }, changed(true))),
+    watch(join(root, "wrangler.toml"), changed(true)),
+    watch(uiDir, { recursive: true }, changed(false)),
+  ];
+  for (const watcher of watchers) watcher.on("error", () => undefined);
+}
 
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline && !stopping) {
-    const healthy = await fetch(`${url}/api/v2/health`).then(
-      (response) => response.ok,
-      () => false,
-    );
-    if (healthy) {
-      log(`ready: UI on ${url}/, API on ${url}/api/v2 (OpenAPI: ${url}/api/v2/openapi.json), state in ${stateDir}`);
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  if (!stopping) {
-    log(`the Worker did not answer ${url}/api/v2/health within ${READY_TIMEOUT_MS / 1000} s`);
-    await stop(undefined, 1);
-  }
+async function reload(rebuildWorker: boolean): Promise<void> {
+  if (stopping) return;
+  const began = performance.now();
+  if (rebuildWorker && (await buildWorkerIfChanged(false)) === undefined) return;
+  if (!(await command(worker, { type: "reload", buildDir, uiDir }, false))) return;
+  if (rebuildWorker) await setUp(true);
+  log(
+    `${rebuildWorker ? "Worker rebuilt and reloaded" : "reloaded the UI's files"} in ${Math.round(performance.now() - began)} ms`,
+  );
 }
 
 /**
@@ -255,11 +446,12 @@ function spawnChild(
   args: string[],
   extraEnv: Record<string, string> = {},
   stdin: "ignore" | "pipe" = "ignore",
+  ipc = false,
 ): ChildProcess {
   const child = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, ...extraEnv },
-    stdio: [stdin, "inherit", "inherit"],
+    stdio: ipc ? [stdin, "inherit", "inherit", "ipc"] : [stdin, "inherit", "inherit"],
     detached: true,
   });
   children.add(child);
@@ -272,10 +464,12 @@ function spawnChild(
   return child;
 }
 
-async function runToEnd(args: string[], what: string, extraEnv: Record<string, string> = {}): Promise<void> {
+/** Runs a program to its end; its exit code (null when a signal ended it). */
+async function runToEnd(args: string[], extraEnv: Record<string, string> = {}): Promise<number | null> {
   const child = spawnChild(args, extraEnv);
   const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-  if (code !== 0 && !stopping) fail(`${what} failed (exit ${code})`);
+  if (stopping) await new Promise(() => undefined); // stop() exits the process
+  return code;
 }
 
 /** `why`: a signal's name or what happened, for the log. */
@@ -298,7 +492,7 @@ async function stopGroup(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => killGroup(child, "SIGKILL"), 5_000);
   await exited;
   clearTimeout(timer);
-  // workerd may outlive wrangler by a moment: spawnChild's exit handler has killed the group.
+  // workerd may outlive its parent by a moment: spawnChild's exit handler has killed the group.
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {

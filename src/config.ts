@@ -52,6 +52,11 @@ export type Config = {
      */
     readonly queueIsSerial: boolean;
   };
+  /**
+   * `npm run dev`'s per-start secret for its start-up route (src/dev/setup.ts); "" — the route
+   * closed — unless ENVIRONMENT is "development".
+   */
+  readonly devSetupSecret: string;
   /** Retention of the webhook inbound log (src/webhooks/inbound-log.ts), enforced by the cron tick. */
   readonly webhookLog: {
     /** Requests kept per DAG, newest first: this many accepted ones and this many others. */
@@ -96,6 +101,7 @@ const EnvSchema = z.object({
   STEPS_QUEUE_SERIAL: text,
   WEBHOOK_LOG_MAX_PER_DAG: numberOr(DEFAULT_WEBHOOK_LOG_MAX_PER_DAG),
   WEBHOOK_LOG_DAYS: numberOr(DEFAULT_WEBHOOK_LOG_DAYS),
+  DEV_SETUP_SECRET: text,
 });
 
 function parseAuthMode(raw: string | undefined): Setting<AuthMode> {
@@ -175,6 +181,7 @@ function parseConfig(env: Partial<Cloudflare.Env>): Config {
       secrets: alertSecrets(env),
     }),
     steps: Object.freeze({ queueIsSerial: vars.STEPS_QUEUE_SERIAL === "true" }),
+    devSetupSecret: vars.ENVIRONMENT === "development" ? (vars.DEV_SETUP_SECRET ?? "") : "",
     webhookLog: Object.freeze({
       maxPerDag: Math.max(1, Math.floor(vars.WEBHOOK_LOG_MAX_PER_DAG)),
       days: Math.max(1, vars.WEBHOOK_LOG_DAYS),

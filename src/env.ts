@@ -16,6 +16,8 @@ declare global {
       // Retention of the webhook inbound log: requests kept per DAG (per kind) and days.
       WEBHOOK_LOG_MAX_PER_DAG?: string;
       WEBHOOK_LOG_DAYS?: string;
+      // Set only by `npm run dev`, per start: opens its start-up route (src/dev/setup.ts).
+      DEV_SETUP_SECRET?: string;
     }
   }
 }

@@ -1,6 +1,7 @@
 import type { AlertMessage } from "./alerts/events.ts";
 import { app } from "./app.ts";
 import { wakeUnfinishedCoordinators } from "./coordinator/index.ts";
+import { devRoutes } from "./dev/setup.ts";
 import type { StepMessage } from "./domain/run.ts";
 import { log } from "./log.ts";
 import { consumeAlerts, consumeDeadAlerts } from "./queues/alerts.ts";
@@ -13,7 +14,9 @@ export { StepRunner } from "./executors/runner.ts";
 export { StepExecutor } from "./queues/steps.ts";
 
 export default {
-  fetch: app.fetch,
+  // `npm run dev`'s start-up route first; inert (one lookup) unless dev opened it (src/dev/setup.ts).
+  fetch: (request: Request, env: Cloudflare.Env, ctx: ExecutionContext) =>
+    devRoutes(request, env) ?? app.fetch(request, env, ctx),
   async scheduled(controller, env, _ctx) {
     await runScheduleTick(env, controller.scheduledTime);
     await wakeUnfinishedCoordinators(env).catch((error: unknown) =>

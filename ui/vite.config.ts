@@ -12,6 +12,8 @@ export default defineConfig(({ command }) => ({
     emptyOutDir: true,
     sourcemap: true,
     target: "es2022",
+    // Rolldown's note that plugins took a while (a loaded machine, not a problem of the build).
+    rolldownOptions: { checks: { bundlerTimings: false } },
   },
   // `npm run ui:dev`: live reloading while editing the UI, against the API of `npm run dev`.
   server: {

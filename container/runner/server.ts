@@ -21,7 +21,6 @@
  * runner dies without stopping its steps (SIGKILL, a crash).
  */
 import { timingSafeEqual } from "node:crypto";
-import { existsSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -37,11 +36,7 @@ const KEEP_FINISHED_MS = 60 * 60 * 1000;
 
 export type Runner = { url: string; close: () => Promise<void> };
 
-/**
- * The image sets SHELL=/bin/bash (container/Dockerfile); a runner started locally (`npm run dev`,
- * the tests) gets the same, so steps behave alike whatever the developer's login shell is.
- */
-export const IMAGE_SHELL = existsSync("/bin/bash") ? "/bin/bash" : "sh";
+export { IMAGE_SHELL } from "./shell.ts";
 
 export async function startRunner(
   options: { secret: string; port?: number; host?: string } & Partial<Omit<RunnerConfig, "reaper">>,

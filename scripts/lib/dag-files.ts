@@ -1,34 +1,32 @@
 import { readdir, readFile } from "node:fs/promises";
-import { basename, extname, join } from "node:path";
-import {
-  DAG_NAME_RULE,
-  type DagRecord,
-  formatSpecError,
-  isValidDagName,
-  toDagRecord,
-} from "../../src/domain/dag-spec.ts";
+import { extname, join } from "node:path";
+import type { DagFileResult } from "../../src/domain/dag-files.ts";
 
-export type DagFile = { file: string } & ({ ok: true; record: DagRecord } | { ok: false; errors: string[] });
+export type DagSource = { file: string; fileName: string; source: string };
+export type DagFile = { file: string } & DagFileResult;
 
-/**
- * The DAG files of a folder (`*.yaml`, `*.yml`), named after the file as Dagu does, each
- * validated by the same parser the API uses.
- */
-export async function readDagFiles(folder: string): Promise<DagFile[]> {
+/** The DAG files of a folder (`*.yaml`, `*.yml`) by name, unparsed; none when the folder doesn't exist. */
+export async function readDagSources(folder: string): Promise<DagSource[]> {
   const entries = await readdir(folder).catch((error: NodeJS.ErrnoException) => {
     if (error.code === "ENOENT") return [];
     throw error;
   });
-  const files = entries.filter((entry) => [".yaml", ".yml"].includes(extname(entry))).sort();
+  const fileNames = entries.filter((entry) => [".yaml", ".yml"].includes(extname(entry))).sort();
   return Promise.all(
-    files.map(async (entry): Promise<DagFile> => {
-      const file = join(folder, entry);
-      const name = basename(entry, extname(entry));
-      if (!isValidDagName(name)) return { file, ok: false, errors: [`file name '${name}' ${DAG_NAME_RULE}`] };
-      const result = toDagRecord(name, await readFile(file, "utf8"));
-      return result.ok
-        ? { file, ok: true, record: result.record }
-        : { file, ok: false, errors: result.errors.map(formatSpecError) };
+    fileNames.map(async (fileName) => {
+      const file = join(folder, fileName);
+      return { file, fileName, source: await readFile(file, "utf8") };
     }),
   );
+}
+
+/** The DAG files of a folder, each validated by the parser the API uses. */
+export async function readDagFiles(folder: string): Promise<DagFile[]> {
+  // Imported here, not above: `npm run dev` reads the files without the parser (~0.5 s to load),
+  // and the Worker parses them.
+  const { dagFromFile } = await import("../../src/domain/dag-files.ts");
+  return (await readDagSources(folder)).map(({ file, fileName, source }) => ({
+    file,
+    ...dagFromFile(fileName, source),
+  }));
 }

@@ -266,7 +266,7 @@ describe("crash recovery of the local stack", () => {
     // The alert's third attempt: its message died with the local queue; the tick sends it once
     // it is SWEEP_GRACE_MS overdue. The test fires the tick every 5 s (dev fires it every minute).
     const ticks = setInterval(() => {
-      void fetch(`http://127.0.0.1:${port}/cdn-cgi/handler/scheduled?cron=*+*+*+*+*`).catch(() => undefined);
+      void fetch(`http://127.0.0.1:${port}/cdn-cgi/local/scheduled?cron=*+*+*+*+*`).catch(() => undefined);
     }, 5_000);
     try {
       const third = await until(async () => received.get("/alert")?.[2], 150_000).catch(async (error: Error) => {

@@ -103,7 +103,9 @@ it("the README's five-minute tour works as written", async () => {
   );
   const port = new URL(dev.url).port;
   // The ready line the tour tells the reader to wait for.
-  expect(dev.output()).toContain(`[dagflare] ready: UI on http://127.0.0.1:${port}/, `);
+  expect(dev.output()).toMatch(
+    new RegExp(`\\[dagflare\\] ready in \\d+\\.\\d s \\([^)]*\\): UI on http://127\\.0\\.0\\.1:${port}/, `),
+  );
   const receiverPort = await freePort();
   const ports = (block: string) =>
     block

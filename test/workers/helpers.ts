@@ -167,7 +167,8 @@ export function nodeOf(run: { nodes: RunNode[] }, name: string): RunNode {
 /** Runs a step attempt (`echo hi`, unless overridden) through the executors as if no step runner were configured. */
 export function runWithoutRunner(overrides: Partial<StepInvocation> = {}): Promise<StepOutcome | HandOff> {
   const context = {
-    env: { ...env, RUNNER_URL: "", RUNNER: undefined } as Cloudflare.Env,
+    // No runner of either kind: the dev environment binds RUNNER too (never started there).
+    env: { ...env, RUNNER_URL: "", RUNNER: undefined } as Omit<Cloudflare.Env, "RUNNER"> as Cloudflare.Env,
     handOffAt: Date.now() + 1000,
     progress: async () => true,
     fence: new AbortController().signal,
