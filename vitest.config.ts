@@ -1,11 +1,38 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import type { Plugin } from "vite";
 import { defineConfig } from "vitest/config";
+import { BaseSequencer, type TestCase, type TestModule, type TestSpecification, type TestSuite } from "vitest/node";
 import { freePort } from "./scripts/lib/local-instance.ts";
-import { TEST_RUNNER_SECRET } from "./test/workers/runner-secret.ts";
+import { TEST_JWT_SECRET, TEST_RUNNER_SECRET } from "./test/workers/runner-secret.ts";
 
 // The step runner's port is chosen here, so the Worker's bindings can name it; the workers
 // project's global setup starts the runner on it.
 process.env.DAGFLARE_TEST_RUNNER_PORT ??= String(await freePort());
+
+// wrangler.toml requires these secrets ([env.dev.secrets]); the vitest plugin reads the config
+// like `wrangler dev`, which takes secrets from the environment (else it warns "Missing required
+// secrets" for every runtime it starts). The processes of the node and faults projects drop them
+// again (test/node/clean-env.ts): `npm run dev` starts there as a new user starts it.
+process.env.JWT_SECRET = TEST_JWT_SECRET;
+process.env.RUNNER_SECRET = TEST_RUNNER_SECRET;
+
+/**
+ * Vite's warning 'Sourcemap for "…/node_modules/…" points to missing source files', dropped:
+ * packages (@cloudflare/containers, standardwebhooks) publish maps naming sources they don't ship,
+ * and Vite then keeps their published code in stack traces, all a failure inside them needs. The
+ * same warning about a file of ours still shows. (Vitest replaces a project's customLogger, so
+ * this wraps the resolved one.)
+ */
+const quietDependencySourcemaps: Plugin = {
+  name: "dagflare:quiet-dependency-sourcemaps",
+  configResolved(config) {
+    const warnOnce = config.logger.warnOnce.bind(config.logger);
+    config.logger.warnOnce = (message, options) => {
+      if (/^Sourcemap for ".*\/node_modules\/.*" points to missing source files$/.test(message)) return;
+      warnOnce(message, options);
+    };
+  },
+};
 
 /** Worker code inside workerd, with the real local D1, Durable Objects and Queues. */
 const workerd = async () =>
@@ -14,11 +41,7 @@ const workerd = async () =>
     wrangler: { configPath: "./wrangler.toml", environment: "dev" },
     miniflare: {
       bindings: {
-        // A fixed signing secret; production checks are exercised by overriding
-        // ENVIRONMENT per request (auth.test.ts).
-        JWT_SECRET: "test-only-secret-0123456789abcdef0123456789",
         RUNNER_URL: `http://127.0.0.1:${process.env.DAGFLARE_TEST_RUNNER_PORT}`,
-        RUNNER_SECRET: TEST_RUNNER_SECRET,
         // Alerts: a short retry schedule and timeout, and a secret a header may name.
         ALERTS_RETRY_SCHEDULE: "0,1,1",
         ALERTS_TIMEOUT_MS: "1000",
@@ -31,25 +54,80 @@ const workerd = async () =>
 /** Tests that need a deployment nobody has used yet (no users at all): their own storage. */
 const FRESH_DEPLOYMENT_TESTS = ["test/workers/api/bootstrap.test.ts"];
 
+/**
+ * Worker tests that wait on real time: the step runner's processes, heartbeats and leases,
+ * retry schedules, a 1,000-run fan-out. `npm test` runs them in a runtime of their own beside the
+ * others; `npm run test:fast` leaves them out.
+ */
+const SLOW_WORKER_TESTS = [
+  "test/workers/engine/sub-dags.test.ts",
+  "test/workers/engine/commands.test.ts",
+  "test/workers/engine/recovery.test.ts",
+  "test/workers/engine/repeat.test.ts",
+  "test/workers/api/alerts.test.ts",
+];
+
+/**
+ * One workerd for every file of a project, storage shared: tests name what they create uniquely
+ * (unique()), so they don't need a fresh D1 each, and each file skips ~1 s of start-up.
+ */
+const sharedRuntime = {
+  isolate: false,
+  setupFiles: ["./test/workers/apply-migrations.ts"],
+  globalSetup: ["./test/workers/global-setup.ts"],
+};
+
+/** The node and faults projects start `npm run dev` as a new user does. */
+const localStack = {
+  environment: "node",
+  setupFiles: ["./test/node/clean-env.ts"],
+  globalSetup: ["./test/node/state-template.ts"],
+};
+
+/**
+ * Longest first, so the run ends with short files: the fault suite (minutes, mostly waiting on
+ * timers), the node files (each starts `npm run dev`), the slow worker tests, then the rest.
+ * Within a project, vitest's order: slowest last time first. A project's files stay together, so
+ * a workerd runtime is reused from one file to the next.
+ */
+const PROJECT_ORDER = ["faults", "node", "workers-slow", "workers", "workers-fresh"];
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (file: TestSpecification) => PROJECT_ORDER.indexOf(file.project.name);
+    return (await super.sort(files)).sort((a, b) => rank(a) - rank(b));
+  }
+}
+
 export default defineConfig(async () => ({
   test: {
+    // Three files at a time on two cores: the fault suite mostly waits, and so do the worker
+    // tests (on the step runner, timers, the local queue); `npm run dev` start-ups are the CPU.
+    maxWorkers: 3,
+    sequence: { sequencer: LongestFirst },
+    /**
+     * The Worker's info lines (src/log.ts, `{"level":"info",…}`: what a tick pruned, say) report
+     * what it did, never a problem; in the workers projects they would only bury the output.
+     * Its warnings and errors print, but those a test provokes and checks (expectLogged).
+     */
+    onConsoleLog(log: string, _type: "stdout" | "stderr", entity?: TestModule | TestSuite | TestCase) {
+      if (entity?.project.name.startsWith("workers") && log.startsWith('{"level":"info",')) return false;
+    },
     projects: [
       {
-        plugins: [await workerd()],
+        plugins: [await workerd(), quietDependencySourcemaps],
         test: {
           name: "workers",
           include: ["test/workers/**/*.test.ts"],
-          exclude: FRESH_DEPLOYMENT_TESTS,
-          // One workerd for every file, storage shared: tests name what they create uniquely
-          // (unique()), so they don't need a fresh D1 each, and the suite skips ~1 s of start-up
-          // per file.
-          isolate: false,
-          setupFiles: ["./test/workers/apply-migrations.ts"],
-          globalSetup: ["./test/workers/global-setup.ts"],
+          exclude: [...FRESH_DEPLOYMENT_TESTS, ...SLOW_WORKER_TESTS],
+          ...sharedRuntime,
         },
       },
       {
-        plugins: [await workerd()],
+        plugins: [await workerd(), quietDependencySourcemaps],
+        test: { name: "workers-slow", include: SLOW_WORKER_TESTS, ...sharedRuntime },
+      },
+      {
+        plugins: [await workerd(), quietDependencySourcemaps],
         test: {
           name: "workers-fresh",
           include: FRESH_DEPLOYMENT_TESTS,
@@ -61,10 +139,10 @@ export default defineConfig(async () => ({
         test: {
           name: "node",
           include: ["test/node/**/*.test.ts"],
-          environment: "node",
           // Each file starts `npm run dev` (up to 150 s on a busy machine: test/node/dev-server.ts).
           testTimeout: 300_000,
           hookTimeout: 300_000,
+          ...localStack,
         },
       },
       {
@@ -72,9 +150,9 @@ export default defineConfig(async () => ({
         test: {
           name: "faults",
           include: ["test/faults/**/*.test.ts"],
-          environment: "node",
           testTimeout: 840_000,
           hookTimeout: 120_000,
+          ...localStack,
         },
       },
     ],

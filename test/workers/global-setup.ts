@@ -4,7 +4,7 @@
  */
 
 import { mkdtempSync } from "node:fs";
-import { createServer } from "node:http";
+import { createServer, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
@@ -17,12 +17,30 @@ declare module "vitest" {
   }
 }
 
+/** The servers, started once for the projects that share this setup (workers, workers-slow). */
+type Servers = { echoUrl: string; users: number; close: () => Promise<void> };
+const SERVERS = Symbol.for("dagflare.testServers");
+const shared = globalThis as { [SERVERS]?: Promise<Servers> };
+
 export default async function setup(project: TestProject) {
+  shared[SERVERS] ??= startServers();
+  const servers = await shared[SERVERS];
+  servers.users += 1;
+  project.provide("echoUrl", servers.echoUrl);
+  return async () => {
+    servers.users -= 1;
+    if (servers.users === 0) await servers.close();
+  };
+}
+
+async function startServers(): Promise<Servers> {
   const hits = new Map<string, number>();
   /** Responses sent in full, by path: a test can wait until a slow answer has gone out. */
   const answered = new Map<string, number>();
   const dropped = new Map<string, number>();
   const receivers = new Map<string, { headers: unknown; body: string }[]>();
+  /** Requests a receiver left unanswered (`hang`), by receiver id, until /release/<id>. */
+  const hanging = new Map<string, ServerResponse[]>();
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? "/", "http://127.0.0.1");
     const chunks: Buffer[] = [];
@@ -57,10 +75,19 @@ export default async function setup(project: TestProject) {
           received.push({ headers: request.headers, body });
           receivers.set(key!, received);
           const step = plan[Math.min(received.length, plan.length) - 1]!;
-          if (step === "hang") return;
+          if (step === "hang") return void hanging.set(key!, [...(hanging.get(key!) ?? []), response]);
           const [status, retryAfter] = step.split(":");
           if (retryAfter) response.setHeader("retry-after", retryAfter);
           return send(Number(status), `answer ${received.length}`);
+        }
+        case "release": {
+          // /release/<id>: answers (503) the requests /receiver/<id> left hanging, so a test whose
+          // executor was declared lost doesn't leave that consumer waiting, and holding the local
+          // queue's only batch, until its next heartbeat tells it to give up.
+          const held = hanging.get(key!) ?? [];
+          hanging.delete(key!);
+          for (const each of held) each.writeHead(503).end("released");
+          return send(200, String(held.length));
         }
         case "received": // /received/<id>: what /receiver/<id> got, as JSON
           return send(200, JSON.stringify(receivers.get(key!) ?? []), "application/json");
@@ -98,7 +125,6 @@ export default async function setup(project: TestProject) {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as { port: number };
-  project.provide("echoUrl", `http://127.0.0.1:${port}`);
 
   // The step runner, as `npm run dev` runs it: a local process reached through RUNNER_URL
   // (vitest.config.ts chose its port and put the URL and secret in the Worker's bindings).
@@ -110,8 +136,12 @@ export default async function setup(project: TestProject) {
     defaultShell: IMAGE_SHELL,
     workRoot: mkdtempSync(join(tmpdir(), "dagflare-test-runner-")),
   });
-  return async () => {
-    await runner.close();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+  return {
+    echoUrl: `http://127.0.0.1:${port}`,
+    users: 0,
+    close: async () => {
+      await runner.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
 }

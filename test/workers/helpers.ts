@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import { expect, vi } from "vitest";
 import { issueSession, signingKey } from "../../src/auth/jwt.ts";
 import { hashSecret } from "../../src/auth/passwords.ts";
 import { insertUser } from "../../src/db/users.ts";
@@ -7,6 +8,7 @@ import type { StepInvocation, StepOutcome } from "../../src/domain/run.ts";
 import { RUN_STATUS } from "../../src/domain/status.ts";
 import type { HandOff } from "../../src/executors/executor.ts";
 import { execute } from "../../src/executors/index.ts";
+import type { LogLevel } from "../../src/log.ts";
 import type { paths } from "../../ui/src/api/schema";
 
 import { until } from "../until.ts";
@@ -190,4 +192,42 @@ export function runWithoutRunner(overrides: Partial<StepInvocation> = {}): Promi
     ...overrides,
   };
   return execute(invocation, context);
+}
+
+/** One of the Worker's log lines (src/log.ts), as a test expects it: its level, message and some fields. */
+export type ExpectedLog = { level: LogLevel; msg: string } & Record<string, unknown>;
+
+/**
+ * Runs `action`, which makes the Worker log the `expected` lines (a failure the test provokes on
+ * purpose), and checks each was written. Those lines stay out of the test output; every other
+ * line is printed as usual.
+ */
+export async function expectLogged<T>(expected: readonly ExpectedLog[], action: () => Promise<T>): Promise<T> {
+  const written: Record<string, unknown>[] = [];
+  const isExpected = (entry: Record<string, unknown>) =>
+    expected.some((line) => line.level === entry.level && line.msg === entry.msg);
+  const spies = (["log", "warn", "error"] as const).map((method) => {
+    const print = console[method].bind(console);
+    return vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+      const entry = args.length === 1 && typeof args[0] === "string" ? parseLogLine(args[0]) : undefined;
+      if (entry && isExpected(entry)) written.push(entry);
+      else print(...args);
+    });
+  });
+  try {
+    const result = await action();
+    for (const line of expected) expect(written).toContainEqual(expect.objectContaining(line));
+    return result;
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
+}
+
+function parseLogLine(line: string): Record<string, unknown> | undefined {
+  try {
+    const entry: unknown = JSON.parse(line);
+    return typeof entry === "object" && entry !== null ? (entry as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -18,7 +18,7 @@ import { OVERDUE_GRACE_MS } from "../../../src/alerts/overdue.ts";
 import { claimDelivery, deliveryId, insertEvent } from "../../../src/db/alerts.ts";
 import worker from "../../../src/index.ts";
 import { runScheduleTick } from "../../../src/schedules/tick.ts";
-import { type ApiClient, api, expectEnvelope, ok, unique, until, userWithRole } from "../helpers.ts";
+import { type ApiClient, api, expectEnvelope, expectLogged, ok, unique, until, userWithRole } from "../helpers.ts";
 
 const echo = inject("echoUrl");
 let manager: ApiClient;
@@ -117,6 +117,8 @@ async function makeOverdue(id: string): Promise<void> {
   await env.DB.prepare("UPDATE alert_deliveries SET next_attempt_at = ?2 WHERE id = ?1").bind(id, due).run();
 }
 
+const OVERDUE_LOG = { level: "warn", msg: "alert deliveries were overdue; queued again" } as const;
+
 describe("overdue alert deliveries", () => {
   it("a delivery whose first message was lost (the fan-out's send) is sent by the tick once overdue, not before", async () => {
     const { id, receiver } = await strandedDelivery("200", 0);
@@ -126,7 +128,7 @@ describe("overdue alert deliveries", () => {
     expect((await runScheduleTick(env, Date.now())).resentDeliveries).not.toContain(id);
 
     await makeOverdue(id);
-    await tick();
+    await expectLogged([OVERDUE_LOG], tick);
     const sent = await delivered(id);
     expect(sent.attempts.map((attempt) => attempt.statusCode)).toEqual([200]);
     expect(sent.nextAttemptAt).toBeNull();
@@ -143,7 +145,7 @@ describe("overdue alert deliveries", () => {
     expect(Date.parse(stuck.nextAttemptAt!) - Date.now()).toBeLessThan(1200);
 
     await makeOverdue(id);
-    await tick();
+    await expectLogged([OVERDUE_LOG], tick);
     await delivered(id);
     expect(await statusCodes(id)).toEqual([500, 500, 200]);
     expect(await requestsTo(receiver)).toBe(3);
@@ -154,7 +156,8 @@ describe("overdue alert deliveries", () => {
     const together = await strandedDelivery("500,500,200", 2);
     await makeOverdue(together.id);
     const queue = losingQueue();
-    expect((await runScheduleTick(queue.env, Date.now())).resentDeliveries).toContain(together.id);
+    const resent = await expectLogged([OVERDUE_LOG], () => runScheduleTick(queue.env, Date.now()));
+    expect(resent.resentDeliveries).toContain(together.id);
     const copy = queue.lost.find((message) => message.kind === "deliver" && message.deliveryId === together.id);
     expect(copy).toEqual(together.lost);
     await consume([together.lost, copy!]);
@@ -165,7 +168,7 @@ describe("overdue alert deliveries", () => {
     // The copy first, through the real queue; the original long after.
     const late = await strandedDelivery("500,500,200", 2);
     await makeOverdue(late.id);
-    await tick();
+    await expectLogged([OVERDUE_LOG], tick);
     await delivered(late.id);
     await consume([late.lost]);
     expect(await statusCodes(late.id)).toEqual([500, 500, 200]);

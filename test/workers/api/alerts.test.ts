@@ -23,6 +23,7 @@ import {
   call,
   createAndStart,
   expectEnvelope,
+  expectLogged,
   ok,
   runWithoutRunner,
   type Schemas,
@@ -789,10 +790,14 @@ describe("event types", () => {
       201,
     );
     await env.DB.prepare("UPDATE dags SET spec = 'steps: [' WHERE name = ?1").bind(dag).run();
-    await tick(Date.UTC(2030, 0, 15, 12, 0));
+    await expectLogged([{ level: "error", msg: "a scheduled run did not start", dag }], () =>
+      tick(Date.UTC(2030, 0, 15, 12, 0)),
+    );
     const [alert] = await until(async () => ((await bodies(receiver)).length ? bodies(receiver) : undefined));
     expect(alert!.text).toBe(`Schedule of ${dag} failed to start a run`);
     expect(alert!.details).toContain("Scheduled for: 2030-01-15T12:00:00.000Z");
+    // Every later tick of this runtime, in any file, would fail to start it again.
+    await ok(manager.DELETE("/dags/{fileName}", { params: { path: { fileName: dag } } }), 204);
   });
 
   it("CODE_LOCATION_ERROR: a DAG definition that fails to validate (as dags:push would send it)", async () => {
@@ -847,7 +852,7 @@ describe("event types", () => {
     expect(await bodies(receiver)).toHaveLength(1);
     expect(alerts[0]!.text).toBe(`Job ${dag} is running longer than 1 second`);
     await waitForRun(token, dag, runId);
-  });
+  }, 15_000); // its run takes 3 s (it must still be running when the ticks look): 5 s is tight on a busy machine
 
   it("INSIGHTS_METRIC: fires when failed runs cross the threshold, once per crossing", async () => {
     const dag = unique("metric");

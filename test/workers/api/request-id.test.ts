@@ -39,7 +39,8 @@ describe("X-Request-Id", () => {
   });
 
   it("replaces an id that is too long or has other characters", async () => {
-    for (const bad of ["a".repeat(201), "two words", "id\u00e9", "<script>", "a/b"]) {
+    // A non-ASCII one: test/node/dev.test.ts sends it over HTTP (built here, workerd warns about it).
+    for (const bad of ["a".repeat(201), "two words", "<script>", "a/b"]) {
       const result = await call("GET", "/no-such-thing", { token, headers: { "X-Request-Id": bad } });
       expect(result.headers.get("X-Request-Id")).toMatch(UUID);
       expect(expectEnvelope(result, 404, "not_found").requestId).toBe(result.headers.get("X-Request-Id"));

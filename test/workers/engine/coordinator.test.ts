@@ -16,7 +16,7 @@ import type { StepMessage } from "../../../src/domain/run.ts";
 import { NODE_STATUS, RUN_STATUS } from "../../../src/domain/status.ts";
 import worker from "../../../src/index.ts";
 import { consumeSteps } from "../../../src/queues/steps.ts";
-import { api, ok, unique, until, userWithRole } from "../helpers.ts";
+import { api, expectLogged, ok, unique, until, userWithRole } from "../helpers.ts";
 import { nodeRow, type Row, rows, startRun } from "./coordinator-fixture.ts";
 
 const echo = inject("echoUrl");
@@ -303,7 +303,9 @@ describe("coordinator", () => {
       { id: "reported-twice", timestamp: new Date(), attempts: 1, body: message },
     ]);
     const ctx = createExecutionContext();
-    await consumeSteps(batch, flakyEnv);
+    await expectLogged([{ level: "warn", msg: "reporting a step result failed; trying again", report: 1 }], () =>
+      consumeSteps(batch, flakyEnv),
+    );
     const result = await getQueueResult(batch, ctx);
     expect(result.explicitAcks).toEqual(["reported-twice"]);
     expect(failures).toBeLessThan(0);

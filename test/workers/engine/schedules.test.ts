@@ -7,7 +7,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import worker from "../../../src/index.ts";
 import { scheduleRunId } from "../../../src/schedules/tick.ts";
-import { type ApiClient, api, call, expectEnvelope, ok, unique, userWithRole } from "../helpers.ts";
+import { type ApiClient, api, call, expectEnvelope, expectLogged, ok, unique, userWithRole } from "../helpers.ts";
 
 const echo = inject("echoUrl");
 let token: string;
@@ -92,7 +92,7 @@ describe("schedule ticks", () => {
     const minute = Date.UTC(2030, 0, 15, 11, 0);
     // Break the stored spec the way a bad deploy might: the coordinator refuses to start it.
     await env.DB.prepare("UPDATE dags SET spec = ?2 WHERE name = ?1").bind(dag, "steps: [").run();
-    await tick(minute);
+    await expectLogged([{ level: "error", msg: "a scheduled run did not start", dag }], () => tick(minute));
     const { results } = await env.DB.prepare(
       "SELECT f.* FROM tick_failures f JOIN dags d ON d.id = f.dag_id WHERE d.name = ?1",
     )
@@ -101,5 +101,7 @@ describe("schedule ticks", () => {
     expect(results).toMatchObject([
       { scheduled_for: new Date(minute).toISOString(), error: expect.stringContaining("invalid") },
     ]);
+    // Every later tick of this runtime, in any file, would fail to start it again.
+    await ok(client.DELETE("/dags/{fileName}", { params: { path: { fileName: dag } } }), 204);
   });
 });
