@@ -56,7 +56,7 @@ const FRESH_DEPLOYMENT_TESTS = ["test/workers/api/bootstrap.test.ts"];
 
 /**
  * Worker tests that wait on real time: the step runner's processes, heartbeats and leases,
- * retry schedules, a 1,000-run fan-out. `npm test` runs them in a runtime of their own beside the
+ * retry schedules, a 1,000-run fan-out. `npm test` runs them in runtimes of their own beside the
  * others; `npm run test:fast` leaves them out.
  */
 const SLOW_WORKER_TESTS = [
@@ -68,8 +68,10 @@ const SLOW_WORKER_TESTS = [
 ];
 
 /**
- * One workerd for every file of a project, storage shared: tests name what they create uniquely
- * (unique()), so they don't need a fresh D1 each, and each file skips ~1 s of start-up.
+ * A workerd runtime runs file after file of its project, storage shared: tests name what they
+ * create uniquely (unique()), so they don't need a fresh D1 each, and each file skips ~1 s of
+ * start-up. They share its local queues too, which deliver one batch at a time: a test ends the
+ * steps it starts, or the next test's steps wait behind them.
  */
 const sharedRuntime = {
   isolate: false,
