@@ -70,11 +70,13 @@ const SLOW_WORKER_TESTS = [
 /**
  * A workerd runtime runs file after file of its project, storage shared: tests name what they
  * create uniquely (unique()), so they don't need a fresh D1 each, and each file skips ~1 s of
- * start-up. They share its local queues too, which deliver one batch at a time: a test ends the
- * steps it starts, or the next test's steps wait behind them.
+ * start-up.
  */
 const sharedRuntime = {
   isolate: false,
+  // Not vitest's 5 s: `npm test` runs three files at a time on two cores, beside `npm run dev`
+  // start-ups, and a test that takes 2 s alone (bcrypt, the step runner) can take three times that.
+  testTimeout: 20_000,
   setupFiles: ["./test/workers/apply-migrations.ts"],
   globalSetup: ["./test/workers/global-setup.ts"],
 };

@@ -4,7 +4,7 @@
  */
 
 import { mkdtempSync } from "node:fs";
-import { createServer, type ServerResponse } from "node:http";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
@@ -39,8 +39,6 @@ async function startServers(): Promise<Servers> {
   const answered = new Map<string, number>();
   const dropped = new Map<string, number>();
   const receivers = new Map<string, { headers: unknown; body: string }[]>();
-  /** Requests a receiver left unanswered (`hang`), by receiver id, until /release/<id>. */
-  const hanging = new Map<string, ServerResponse[]>();
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? "/", "http://127.0.0.1");
     const chunks: Buffer[] = [];
@@ -75,19 +73,10 @@ async function startServers(): Promise<Servers> {
           received.push({ headers: request.headers, body });
           receivers.set(key!, received);
           const step = plan[Math.min(received.length, plan.length) - 1]!;
-          if (step === "hang") return void hanging.set(key!, [...(hanging.get(key!) ?? []), response]);
+          if (step === "hang") return;
           const [status, retryAfter] = step.split(":");
           if (retryAfter) response.setHeader("retry-after", retryAfter);
           return send(Number(status), `answer ${received.length}`);
-        }
-        case "release": {
-          // /release/<id>: answers (503) the requests /receiver/<id> left hanging, so a test whose
-          // executor was declared lost doesn't leave that consumer waiting, and holding the local
-          // queue's only batch, until its next heartbeat tells it to give up.
-          const held = hanging.get(key!) ?? [];
-          hanging.delete(key!);
-          for (const each of held) each.writeHead(503).end("released");
-          return send(200, String(held.length));
         }
         case "received": // /received/<id>: what /receiver/<id> got, as JSON
           return send(200, JSON.stringify(receivers.get(key!) ?? []), "application/json");

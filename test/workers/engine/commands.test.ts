@@ -251,8 +251,7 @@ steps:
       return content.includes("line 1") ? content : undefined;
     }, 10_000);
     expect(content).toContain("line 1");
-    // Stopped, it ends now, not after its ten seconds (its consumer would hold the local queue's
-    // batch, and the next test's steps, that long).
+    // Stopped, it ends now: its process doesn't print the rest of its ten seconds.
     await ok(client.POST("/dag-runs/{name}/{dagRunId}/stop", { params: { path: { name: chatty, dagRunId: runId } } }));
     const stopped = await waitForRun(token, chatty, runId);
     expect(nodeOf(stopped, "loop")).toMatchObject({ statusLabel: "aborted" });

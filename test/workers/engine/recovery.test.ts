@@ -116,7 +116,6 @@ describe("crash recovery", () => {
     expect(run.statusLabel).toBe("failed");
     expect(run.nodes[0]).toMatchObject({ statusLabel: "failed", exit_code: 1 });
     expect(run.nodes[0]!.error).toMatch(/^executor lost: no sign of life for 20 s from the queue consumer/);
-    expect(await (await fetch(`${echo}/release/${dag}`)).text()).toBe("1");
   });
 
   it("a command whose consumer falls silent is taken over: it runs once, its output is reported once", async () => {
@@ -237,6 +236,5 @@ describe("crash recovery", () => {
     expect(alarm).toBe(Number(due[0]!.due));
     await silence(coordinator, runId, "call");
     expect((await finished(coordinator, runId)).statusLabel).toBe("failed");
-    expect(await (await fetch(`${echo}/release/${dag}`)).text()).toBe("1");
   });
 });
