@@ -42,9 +42,10 @@ const workerd = async () =>
     miniflare: {
       bindings: {
         RUNNER_URL: `http://127.0.0.1:${process.env.DAGFLARE_TEST_RUNNER_PORT}`,
-        // Alerts: a short retry schedule and timeout, and a secret a header may name.
+        // Alerts: a short retry schedule and timeout (2 s: a local receiver answers well within it
+        // even with three test files at a time on two cores), and a secret a header may name.
         ALERTS_RETRY_SCHEDULE: "0,1,1",
-        ALERTS_TIMEOUT_MS: "1000",
+        ALERTS_TIMEOUT_MS: "2000",
         ALERT_SECRET_TEST_TOKEN: "alert-secret-value",
         TEST_MIGRATIONS: await readD1Migrations("./migrations"),
       },

@@ -5,7 +5,7 @@
  * file (~25 s of CPU for the 16 files); dev then finds nothing to apply. test/node/dev.test.ts
  * still starts on an empty folder.
  *
- * Built in one local runtime (wrangler's getPlatformProxy, as dev's own state step uses) with the
+ * Built in one local runtime (wrangler's getPlatformProxy on the D1 alone, as dev's state step) with the
  * migrations applied as the workers tests apply them (the `d1_migrations` table wrangler reads).
  * The node and faults projects' globalSetup starts the build and returns at once (a globalSetup
  * delays every project); tests wait for it in `migratedState()` (dev-server.ts). The template is
@@ -100,10 +100,26 @@ export default function setup(project: TestProject) {
 /** The build itself, in the child: the D1 of `dir` (a state folder), migrated. */
 async function migrate(dir: string): Promise<void> {
   const { readD1Migrations } = await import("@cloudflare/vitest-plugin");
-  const { getPlatformProxy } = await import("wrangler");
+  const { getPlatformProxy, unstable_readConfig } = await import("wrangler");
+  // Only [env.dev]'s D1 database, as wrangler persists it (local state is keyed by its id): the
+  // Worker's other bindings, its own entrypoints among them, need its code, not loaded here.
+  const [d1] = unstable_readConfig({ config: join(root, "wrangler.toml"), env: "dev" }).d1_databases;
+  if (!d1) throw new Error("wrangler.toml: [env.dev] has no D1 database");
+  const configPath = `${dir}.wrangler.toml`;
+  writeFileSync(
+    configPath,
+    [
+      'name = "dagflare-state-template"',
+      'compatibility_date = "2026-11-01"',
+      "[[d1_databases]]",
+      `binding = "DB"`,
+      `database_name = "${d1.database_name}"`,
+      `database_id = "${d1.database_id}"`,
+      "",
+    ].join("\n"),
+  );
   const proxy = await getPlatformProxy<{ DB: D1Database }>({
-    configPath: join(root, "wrangler.toml"),
-    environment: "dev",
+    configPath,
     persist: { path: join(dir, "v3") },
     remoteBindings: false,
   });
@@ -122,6 +138,7 @@ async function migrate(dir: string): Promise<void> {
     }
   } finally {
     await proxy.dispose();
+    rmSync(configPath, { force: true });
   }
 }
 

@@ -25,7 +25,7 @@ describe("config(env)", () => {
     expect(settings.alerts).toMatchObject({
       publicUrl: "http://127.0.0.1:8787",
       deploymentName: "local",
-      timeoutMs: 1000,
+      timeoutMs: 2000,
       retrySchedule: [0, 1, 1],
       allowLocalHttp: true,
       secrets: { ALERT_SECRET_TEST_TOKEN: "alert-secret-value" },
