@@ -3,7 +3,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import worker from "../../../src/index.ts";
-import { call, createAndStart, unique, until, userWithRole, waitForRun } from "../helpers.ts";
+import { api, call, createAndStart, ok, unique, until, userWithRole, waitForRun } from "../helpers.ts";
 
 const echo = inject("echoUrl");
 let token: string;
@@ -48,13 +48,21 @@ describe("alert monitors", () => {
       dag,
       `steps:\n  - name: slow\n    executor: http\n    command: GET ${echo}/slow/3000\n`,
     );
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    await tick(Date.now());
+    // Rather than sleep past the threshold, tick at a time past it, once the run is running.
+    const started = await until(async () => {
+      const { dagRunDetails } = await ok(
+        api(token).GET("/dag-runs/{name}/{dagRunId}", { params: { path: { name: dag, dagRunId: runId } } }),
+      );
+      return dagRunDetails.statusLabel === "running" ? dagRunDetails.startedAt : undefined;
+    });
+    await tick(Date.parse(started!) + 1500);
     // The policy that names the DAG hears of the run: the monitor did look at it.
     await until(async () => ((await received(named)).length ? true : undefined));
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await received(byName)).toEqual([]);
     expect(await received(byTag)).toEqual([]);
-    await waitForRun(token, dag, runId);
+    // Done with it: stopped rather than waited for.
+    await ok(api(token).POST("/dag-runs/{name}/{dagRunId}/stop", { params: { path: { name: dag, dagRunId: runId } } }));
+    expect((await waitForRun(token, dag, runId)).statusLabel).toBe("aborted");
   });
 });
