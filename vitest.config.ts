@@ -86,7 +86,6 @@ const sharedRuntime = {
 const localStack = {
   environment: "node",
   setupFiles: ["./test/node/clean-env.ts"],
-  globalSetup: ["./test/node/state-template.ts"],
 };
 
 /**

@@ -20,7 +20,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../../scripts/lib/local-instance.ts";
-import { migratedState } from "../node/dev-server.ts";
 import { until } from "../until.ts";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -32,7 +31,7 @@ const SWEEP_GRACE_MS = 60_000;
 
 type Stack = { child: ChildProcess; api: string; token: string; output: () => string; readyAt: number };
 
-let stateDir = "";
+const stateDir = mkdtempSync(join(tmpdir(), "dagflare-faults-"));
 const markers = mkdtempSync(join(tmpdir(), "dagflare-faults-steps-"));
 const stacks: Stack[] = [];
 let receiver: Server;
@@ -42,7 +41,7 @@ const received = new Map<string, number[]>();
 afterAll(async () => {
   for (const stack of stacks) killGroup(stack.child, "SIGKILL");
   receiver?.close();
-  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+  rmSync(stateDir, { recursive: true, force: true });
   rmSync(markers, { recursive: true, force: true });
 });
 
@@ -183,8 +182,6 @@ describe("crash recovery of the local stack", () => {
     const { port: receiverPort } = receiver.address() as { port: number };
     const target = `http://127.0.0.1:${receiverPort}`;
 
-    // The subject is the restart: the first start may skip the migrations of an empty folder.
-    stateDir = await migratedState();
     const port = await freePort();
     const first = await startStack(port);
     const dags: Record<string, string> = {

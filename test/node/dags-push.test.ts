@@ -5,13 +5,13 @@ import { join } from "node:path";
 import createClient from "openapi-fetch";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { paths } from "../../ui/src/api/schema";
-import { type Dev, killLeftovers, login, migratedState, root, startDev, stopDev } from "./dev-server.ts";
+import { type Dev, killLeftovers, login, root, startDev, stopDev } from "./dev-server.ts";
 
 let dev: Dev;
 let token: string;
 beforeAll(async () => {
   dev = await startDev({
-    STATE_DIR: await migratedState(),
+    STATE_DIR: mkdtempSync(join(tmpdir(), "dagflare-state-")),
     ADMIN_USERNAME: "admin",
     ADMIN_PASSWORD: "push-test-password",
   });

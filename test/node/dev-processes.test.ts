@@ -9,9 +9,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../../scripts/lib/local-instance.ts";
-import { type Dev, killLeftovers, migratedState, processesWith, root, startDev, stopDev } from "./dev-server.ts";
+import { type Dev, killLeftovers, processesWith, root, startDev, stopDev } from "./dev-server.ts";
 
 const scratch: string[] = [];
 const spawned: ChildProcess[] = [];
@@ -135,12 +135,8 @@ async function expectAllGone(dev: Dev, recorded: Proc[]): Promise<void> {
 describe("npm run dev owns its processes", () => {
   // One state folder and one port for the three: each start after a kill is the "next
   // `npm run dev`" that used to fail with "Address already in use".
-  const env = { STATE_DIR: "", AUTH_MODE: "none" };
+  const env = { STATE_DIR: freshDir("dagflare-state-"), AUTH_MODE: "none" };
   let port: number;
-  beforeAll(async () => {
-    env.STATE_DIR = await migratedState();
-    scratch.push(env.STATE_DIR);
-  });
 
   it("a SIGKILL of its whole process group leaves no process behind and frees the port", async () => {
     port = await freePort();

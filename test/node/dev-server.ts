@@ -1,9 +1,8 @@
 /** Starts and stops `npm run dev` (scripts/dev.ts) for tests, and finds what it leaves behind. */
 import { type ChildProcess, spawn } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { expect, inject } from "vitest";
+import { expect } from "vitest";
 import { freePort } from "../../scripts/lib/local-instance.ts";
 
 export const root = join(import.meta.dirname, "..", "..");
@@ -11,25 +10,6 @@ export const root = join(import.meta.dirname, "..", "..");
 export type Dev = { child: ChildProcess; url: string; output: () => string; marker: string };
 
 export const started: Dev[] = [];
-
-const TEMPLATE_WAIT_MS = 240_000;
-
-/**
- * A new state folder whose D1 has every migration applied, and nothing else: no users, no DAGs
- * (state-template.ts). For tests whose subject is not the first start on an empty folder.
- */
-export async function migratedState(): Promise<string> {
-  const { dir, failed } = inject("stateTemplate");
-  const deadline = Date.now() + TEMPLATE_WAIT_MS;
-  while (!existsSync(dir)) {
-    if (existsSync(failed)) throw new Error(`no migrated state template: ${readFileSync(failed, "utf8")}`);
-    if (Date.now() > deadline) throw new Error(`no migrated state template after ${TEMPLATE_WAIT_MS / 1000} s`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  const state = mkdtempSync(join(tmpdir(), "dagflare-state-"));
-  cpSync(dir, state, { recursive: true });
-  return state;
-}
 
 /**
  * `detached`: dev.ts leads its own process group, as `npm run dev` in a terminal leads its job's
@@ -39,7 +19,7 @@ export async function migratedState(): Promise<string> {
  */
 export async function startDev(
   env: Record<string, string>,
-  options: { detached?: boolean; port?: number; readyMs?: number; retried?: boolean } = {},
+  options: { detached?: boolean; port?: number; readyMs?: number } = {},
 ): Promise<Dev & { readyMs: number }> {
   const port = options.port ?? (await freePort());
   // Every process the dev script starts inherits this variable, so leftovers can be found by it.
@@ -66,16 +46,7 @@ export async function startDev(
   started.push(dev);
   const begin = Date.now();
   while (!output.includes("[dagflare] ready")) {
-    if (child.exitCode !== null) {
-      // dev checks its port before starting, but it is bound (with sockets of the runtime's own)
-      // only at the end of the start-up: on a busy machine, where other test runs pick ports too,
-      // one was taken meanwhile. Said, and tried once more (on a new port, unless the test gave one).
-      if (!options.retried && output.includes("Address already in use")) {
-        console.warn(`npm run dev on port ${port} lost a port race while starting; starting it again`);
-        return startDev(env, { ...options, retried: true });
-      }
-      throw new Error(`dev exited early:\n${output}`);
-    }
+    if (child.exitCode !== null) throw new Error(`dev exited early:\n${output}`);
     const readyMs = options.readyMs ?? 150_000;
     if (Date.now() - begin > readyMs) throw new Error(`not ready within ${readyMs / 1000} s:\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { killLeftovers, login, migratedState, root, startDev, stopDev } from "./dev-server.ts";
+import { killLeftovers, login, root, startDev, stopDev } from "./dev-server.ts";
 
 afterAll(killLeftovers);
 
@@ -172,8 +172,7 @@ describe("npm run dev", () => {
   });
 
   it("honours ADMIN_USERNAME/ADMIN_PASSWORD on a fresh state, and AUTH_MODE=none", async () => {
-    // No users yet; the migrations of an empty folder are the first test's.
-    const fresh = await migratedState();
+    const fresh = mkdtempSync(join(tmpdir(), "dagflare-state-"));
     const dev = await startDev({ STATE_DIR: fresh, ADMIN_USERNAME: "ops", ADMIN_PASSWORD: "chosen-password-1" });
     expect(dev.output()).not.toContain("chosen-password-1");
     expect(dev.output()).toContain("created admin 'ops' with the password from ADMIN_PASSWORD");

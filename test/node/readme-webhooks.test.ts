@@ -3,10 +3,11 @@
  * against a real `npm run dev` (only the port differs), and its YAML is the example DAG's.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
-import { killLeftovers, migratedState, root, startDev, stopDev } from "./dev-server.ts";
+import { killLeftovers, root, startDev, stopDev } from "./dev-server.ts";
 
 afterAll(killLeftovers);
 
@@ -24,7 +25,7 @@ it("the README's webhook examples work as written against npm run dev", async ()
     named,
   );
   expect([hmac, allowedIps, inboundLog]).not.toContain(undefined);
-  const dev = await startDev({ STATE_DIR: await migratedState(), ADMIN_PASSWORD: PASSWORD });
+  const dev = await startDev({ STATE_DIR: mkdtempSync(join(tmpdir(), "dagflare-state-")), ADMIN_PASSWORD: PASSWORD });
   try {
     const port = new URL(dev.url).port;
     const bash = (script: string) =>

@@ -4,13 +4,14 @@
  * error and no failed request (a 401 or 404 the UI asked for counts too).
  * Screenshots land in test-artifacts/ui-first-hour/.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { until } from "../until.ts";
 import { CHROMIUM, chromiumInstalled, launchBrowser, logIn } from "./browser.ts";
-import { type Dev, killLeftovers, migratedState, root, startDev, stopDev } from "./dev-server.ts";
+import { type Dev, killLeftovers, root, startDev, stopDev } from "./dev-server.ts";
 
 const PASSWORD = "first-hour-password-1";
 const ARTIFACTS = join(root, "test-artifacts", "ui-first-hour");
@@ -77,7 +78,7 @@ browserTests("the first hour in the admin UI", () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     [dev, browser] = await Promise.all([
       startDev({
-        STATE_DIR: await migratedState(),
+        STATE_DIR: mkdtempSync(join(tmpdir(), "dagflare-state-")),
         ADMIN_USERNAME: "admin",
         ADMIN_PASSWORD: PASSWORD,
       }),

@@ -3,14 +3,15 @@
  * what an admin does on a first visit, read back through the API and the webhook endpoint.
  * Screenshots of every page land in test-artifacts/ui/ (1280 px, and 390 px for phones).
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { until } from "../until.ts";
 import { CHROMIUM, chromiumInstalled, launchBrowser, logIn } from "./browser.ts";
-import { type Dev, killLeftovers, migratedState, root, startDev, stopDev } from "./dev-server.ts";
+import { type Dev, killLeftovers, root, startDev, stopDev } from "./dev-server.ts";
 
 const PASSWORD = "ui-test-password-1";
 const DAG = "ui-test-dag";
@@ -52,7 +53,7 @@ browserTests("admin UI in Chromium", () => {
     receiverUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/discord`;
     [dev, browser] = await Promise.all([
       startDev({
-        STATE_DIR: await migratedState(),
+        STATE_DIR: mkdtempSync(join(tmpdir(), "dagflare-state-")),
         ADMIN_USERNAME: "admin",
         ADMIN_PASSWORD: PASSWORD,
       }),
@@ -511,7 +512,7 @@ browserTests("admin UI with AUTH_MODE=none", () => {
 
   beforeAll(async () => {
     [dev, browser] = await Promise.all([
-      startDev({ STATE_DIR: await migratedState(), AUTH_MODE: "none" }),
+      startDev({ STATE_DIR: mkdtempSync(join(tmpdir(), "dagflare-state-")), AUTH_MODE: "none" }),
       launchBrowser(),
     ]);
   });
