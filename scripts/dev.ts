@@ -1,6 +1,6 @@
 /**
- * `npm run dev`: the whole product on one machine, from a fresh clone, ready in a few seconds
- * (README, Quick start: about 1 s on a restart, under 10 s on a fresh state folder).
+ * `npm run dev`: the whole product on one machine, from a fresh clone, ready in seconds (README,
+ * Quick start, for the figures of `npm run bench:dev`; the ready line says how long it took).
  *
  * It does at start only what changed since the last start on the same state folder, and the rest
  * side by side:
