@@ -1,6 +1,6 @@
 /**
- * `npm run dev`: the whole product on one machine, from a fresh clone, ready in a few seconds
- * (README, Quick start: about 1 s on a restart, under 10 s on a fresh state folder).
+ * `npm run dev`: the whole product on one machine, from a fresh clone, ready in seconds (README,
+ * Quick start, for the figures of `npm run bench:dev`; the ready line says how long it took).
  *
  * It does at start only what changed since the last start on the same state folder, and the rest
  * side by side:
@@ -11,8 +11,8 @@
  *     ($STATE_DIR/ui-dist.sha256 records its sources' hash);
  *   - the Worker built from wrangler.toml by wrangler's own code into $STATE_DIR/worker-build
  *     (scripts/lib/dev-build.ts: the Miniflare options, the bundle, the D1 migrations split into
- *     statements) when src/, migrations/, wrangler.toml or the dependencies changed (likewise
- *     worker-build.sha256);
+ *     statements) when src/, migrations/, wrangler.toml or the dependencies changed (the hashes
+ *     of its sources are in its worker.json; after an edit under src/ only the bundle is redone);
  *   - meanwhile the process that runs the Worker loads Miniflare (scripts/lib/dev-worker.ts), then
  *     starts it on the build: one workerd serving the API, the UI's files and the cron and queue
  *     handlers, with the state of `wrangler dev --persist-to $STATE_DIR`;
@@ -54,7 +54,13 @@ import { exitWithParent, startReaper } from "../container/runner/reaper.ts";
 import { IMAGE_SHELL } from "../container/runner/shell.ts";
 import { DEV_SETUP_PATH, type DevSetupRequest, type DevSetupResult } from "../src/dev/protocol.ts";
 import { readDagSources } from "./lib/dag-files.ts";
-import { WORKER_BUILD_FILE, WORKER_BUILD_INPUTS, type WorkerBuild } from "./lib/dev-build.ts";
+import {
+  WORKER_BUILD_FILE,
+  WORKER_BUNDLE_INPUTS,
+  WORKER_CONFIG_INPUTS,
+  type WorkerBuild,
+  workerBuildKeys,
+} from "./lib/dev-build.ts";
 import type { DevWorkerCommand, DevWorkerEvent } from "./lib/dev-worker.ts";
 import { freePort } from "./lib/local-instance.ts";
 import { hashSources } from "./lib/source-hash.ts";
@@ -94,7 +100,8 @@ process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
 process.env.WRANGLER_SEND_METRICS ??= "false";
 // Node's cache of compiled code (V8's, and TypeScript stripped of its types) for every Node
 // process dev starts, in Node's default folder: Miniflare's and wrangler's bundles and the
-// TypeScript programs load in about two thirds of the time from the second start on.
+// TypeScript programs load in about two thirds of the time from the second start on. `npm run
+// dev` sets it for this process too (package.json: it must be set before Node starts).
 process.env.NODE_COMPILE_CACHE ??= join(tmpdir(), "node-compile-cache");
 // Generated before anything reads the config: the Worker's build (wrangler) checks that the
 // required secrets are set, and the Worker gets them from this environment.
@@ -224,19 +231,20 @@ function uiBuildArgs(): string[] {
   return ["build", "--config", join(root, "ui", "vite.config.ts"), "--logLevel", "warn", "--outDir", uiDir];
 }
 
-/** The Worker's build (scripts/lib/dev-build.ts), only when its inputs changed; how long it took if it ran and succeeded. */
+/**
+ * The Worker's build (scripts/lib/dev-build.ts), only when its inputs changed — just the bundle
+ * when only src/ did; how long it took if it ran and succeeded. A failed build leaves the last one.
+ */
 async function buildWorkerIfChanged(fatal = true): Promise<number | undefined> {
-  const sources = await hashSources(root, WORKER_BUILD_INPUTS, { extra: [WRANGLER_ENV] });
-  if (builtFrom(buildDir, WORKER_BUILD_FILE) === sources) return undefined;
+  const config = await hashSources(root, WORKER_CONFIG_INPUTS, { extra: [WRANGLER_ENV] });
+  const bundle = await hashSources(root, WORKER_BUNDLE_INPUTS, { extra: [config] });
+  const built = workerBuildKeys(buildDir);
+  if (built?.config === config && built.bundle === bundle) return undefined;
   const began = performance.now();
-  rmSync(`${buildDir}.sha256`, { force: true });
-  log(
-    existsSync(buildDir)
-      ? "building the Worker (src/, migrations/ or wrangler.toml changed since its last build here)"
-      : "building the Worker",
-  );
+  const changed = built?.config === config ? "src/ changed" : "wrangler.toml, migrations/ or the dependencies changed";
+  log(built ? `building the Worker (${changed} since its last build here)` : "building the Worker");
   // wrangler's warnings and errors only: its "Using secrets defined in process.env" is dev's doing.
-  const code = await runToEnd([join(root, "scripts", "lib", "dev-build.ts"), buildDir, WRANGLER_ENV], {
+  const code = await runToEnd([join(root, "scripts", "lib", "dev-build.ts"), buildDir, WRANGLER_ENV, config, bundle], {
     WRANGLER_LOG: "warn",
   });
   if (code !== 0) {
@@ -244,7 +252,6 @@ async function buildWorkerIfChanged(fatal = true): Promise<number | undefined> {
     log(`the Worker build failed (exit ${code}); the Worker runs on as last built`);
     return undefined;
   }
-  writeFileSync(`${buildDir}.sha256`, sources);
   return performance.now() - began;
 }
 

@@ -11,11 +11,14 @@
  *     this config (module rules for `.wasm` and text imports, `cloudflare:` imports external,
  *     the same conditions, target and defines), unminified, so stack traces read as the source.
  *
- * Run by dev.ts as a program (`node dev-build.ts <out dir> <wrangler env>`) only when its inputs
- * changed (`workerBuildInputs`): importing wrangler alone takes a second or two and ~250 MB, which
- * neither a restart nor the resident stack should pay. A config feature this doesn't mirror
- * (nodejs_compat, custom module rules, aliases, …) stops it with a clear error rather than
- * starting a Worker that differs from `wrangler dev`'s.
+ * Run by dev.ts as a program (`node dev-build.ts <out dir> <wrangler env> <config key> <bundle
+ * key>`) only when its inputs changed: the keys are hashes of WORKER_CONFIG_INPUTS and
+ * WORKER_BUNDLE_INPUTS, recorded in worker.json. Loading wrangler alone takes a second or two and
+ * ~250 MB, which neither a restart nor the resident stack should pay, nor a rebuild after an edit
+ * under src/: while the config key is unchanged, the config's part of the last build is kept and
+ * only the bundle is made again. A config feature this doesn't mirror (nodejs_compat, custom
+ * module rules, aliases, …) stops it with a clear error rather than starting a Worker that differs
+ * from `wrangler dev`'s.
  *
  * Secrets never reach the folder: the options carry wrangler.toml's vars only, and dev-worker.ts
  * adds secrets and overrides from its environment at start.
@@ -27,21 +30,42 @@ import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DevSetupRequest } from "../../src/dev/protocol.ts";
 
-/** What the Worker build depends on, for scripts/lib/source-hash.ts (this file included). */
-export const WORKER_BUILD_INPUTS = [
+/** What the config's part of the build depends on, for scripts/lib/source-hash.ts (this file included). */
+export const WORKER_CONFIG_INPUTS = [
   "wrangler.toml",
-  "tsconfig.json",
+  "migrations",
   "package.json",
   "package-lock.json",
-  "src",
-  "migrations",
   "scripts/lib/dev-build.ts",
 ] as const;
 
+/** What the bundle depends on, besides the config's part. */
+export const WORKER_BUNDLE_INPUTS = [
+  "src",
+  "tsconfig.json",
+  "package.json",
+  "package-lock.json",
+  "scripts/lib/dev-build.ts",
+] as const;
+
+/** wrangler.toml's settings for the bundle. */
+type Bundling = {
+  main: string;
+  define: Record<string, string>;
+  tsconfig?: string;
+  jsxFactory?: string;
+  jsxFragment?: string;
+  keepNames: boolean;
+  navigatorUserAgent: boolean;
+};
+
 export type WorkerBuild = {
+  /** The hashes of the inputs it was built from (WORKER_CONFIG_INPUTS, WORKER_BUNDLE_INPUTS). */
+  keys: { config: string; bundle: string };
   name: string;
   /** Miniflare's (v4-style) worker options, without `name`, the modules and the bindings' values. */
   workerOptions: Record<string, unknown>;
+  bundling: Bundling;
   modules: { type: "ESModule" | "CompiledWasm" | "Text" | "Data"; path: string }[];
   /** wrangler.toml's vars for this environment. */
   vars: Record<string, unknown>;
@@ -53,6 +77,8 @@ export type WorkerBuild = {
   migrations: DevSetupRequest["migrations"];
 };
 
+type ConfigPart = Omit<WorkerBuild, "keys" | "modules">;
+
 export const WORKER_BUILD_FILE = "worker.json";
 
 /** Wrangler's default module rules (DEFAULT_MODULE_RULES), as esbuild import filters. */
@@ -62,8 +88,46 @@ const MODULE_RULES: { type: WorkerBuild["modules"][number]["type"]; filter: RegE
   { type: "CompiledWasm", filter: /\.wasm(\?module)?$/ },
 ];
 
-async function build(outDir: string, environment: string): Promise<void> {
+/** The build's keys, or undefined when there is none (or it is incomplete). */
+export function workerBuildKeys(outDir: string): WorkerBuild["keys"] | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(outDir, WORKER_BUILD_FILE), "utf8")) as WorkerBuild).keys;
+  } catch {
+    return undefined;
+  }
+}
+
+async function build(outDir: string, environment: string, keys: WorkerBuild["keys"]): Promise<void> {
   const root = resolve(import.meta.dirname, "..", "..");
+  let previous: WorkerBuild | undefined;
+  try {
+    previous = JSON.parse(readFileSync(join(outDir, WORKER_BUILD_FILE), "utf8")) as WorkerBuild;
+  } catch {
+    // none yet
+  }
+  const config: ConfigPart =
+    previous?.keys.config === keys.config ? withoutBundle(previous) : await fromWrangler(root, environment);
+
+  // Built beside the folder, then swapped in: a failed build leaves the last good one in place.
+  const tmpDir = `${outDir}.tmp-${process.pid}`;
+  mkdirSync(tmpDir, { recursive: true });
+  try {
+    const modules = await bundle(config.bundling, root, tmpDir);
+    const result: WorkerBuild = { keys, ...config, modules };
+    writeFileSync(join(tmpDir, WORKER_BUILD_FILE), JSON.stringify(result, null, 2));
+    rmSync(outDir, { recursive: true, force: true });
+    renameSync(tmpDir, outDir);
+  } finally {
+    rmSync(tmpDir, { recursive: true, force: true });
+  }
+}
+
+function withoutBundle({ keys: _keys, modules: _modules, ...config }: WorkerBuild): ConfigPart {
+  return config;
+}
+
+/** The config's part, from wrangler.toml by wrangler's code. */
+async function fromWrangler(root: string, environment: string): Promise<ConfigPart> {
   const wrangler = await import("wrangler");
   const config = wrangler.unstable_readConfig({ config: join(root, "wrangler.toml"), env: environment });
 
@@ -90,44 +154,33 @@ async function build(outDir: string, environment: string): Promise<void> {
   });
   // The values wrangler read from this process's environment stay out of the file (see above).
   const { bindings: _fromEnvironment, ...options } = workerOptions as Record<string, unknown>;
-
-  // Built beside the folder, then swapped in: a failed build leaves the last good one in place.
-  const tmpDir = `${outDir}.tmp-${process.pid}`;
-  mkdirSync(tmpDir, { recursive: true });
-  try {
-    const modules = await bundle(config, root, tmpDir);
-    const db = config.d1_databases.find((database: { binding: string }) => database.binding === "DB");
-    const result: WorkerBuild = {
-      name: config.name ?? "worker",
-      workerOptions: { ...options, rootPath: root },
-      modules,
-      vars: config.vars,
-      fromEnvironment: [...Object.keys(config.vars), ...(config.secrets?.required ?? [])],
-      migrations: db ? migrations(root, db, wrangler.unstable_splitSqlQuery) : { table: "d1_migrations", files: [] },
-    };
-    writeFileSync(join(tmpDir, WORKER_BUILD_FILE), JSON.stringify(result, null, 2));
-    rmSync(outDir, { recursive: true, force: true });
-    renameSync(tmpDir, outDir);
-  } finally {
-    rmSync(tmpDir, { recursive: true, force: true });
-  }
+  const db = config.d1_databases.find((database: { binding: string }) => database.binding === "DB");
+  return {
+    name: config.name ?? "worker",
+    workerOptions: { ...options, rootPath: root },
+    bundling: {
+      main: config.main,
+      define: config.define,
+      tsconfig: config.tsconfig,
+      jsxFactory: config.jsx_factory,
+      jsxFragment: config.jsx_fragment,
+      keepNames: config.keep_names ?? true,
+      navigatorUserAgent: !config.compatibility_flags.includes("no_global_navigator"),
+    },
+    vars: config.vars,
+    fromEnvironment: [...Object.keys(config.vars), ...(config.secrets?.required ?? [])],
+    migrations: db ? migrations(root, db, wrangler.unstable_splitSqlQuery) : { table: "d1_migrations", files: [] },
+  };
 }
 
 /** Wrangler's bundle (src/deployment-bundle/bundle.ts) for a module Worker, as dev builds it. */
-async function bundle(
-  config: import("wrangler").Unstable_Config,
-  root: string,
-  outDir: string,
-): Promise<WorkerBuild["modules"]> {
-  // wrangler's own esbuild, at the version it bundles with.
+async function bundle(bundling: Bundling, root: string, outDir: string): Promise<WorkerBuild["modules"]> {
+  // wrangler's own esbuild, at the version it bundles with (resolved, not loaded, through wrangler).
   const esbuild = createRequire(fileURLToPath(import.meta.resolve("wrangler")))("esbuild") as typeof import("esbuild");
   const extra: WorkerBuild["modules"] = [];
   const nodeEnv = JSON.stringify(process.env.NODE_ENV || "development");
-  const navigator: Record<string, string> = config.compatibility_flags.includes("no_global_navigator")
-    ? {}
-    : { "navigator.userAgent": '"Cloudflare-Workers"' };
   await esbuild.build({
-    entryPoints: [config.main!],
+    entryPoints: [bundling.main],
     absWorkingDir: root,
     bundle: true,
     outfile: join(outDir, "index.js"),
@@ -136,18 +189,18 @@ async function bundle(
     supported: { "import-source": true, using: true },
     loader: { ".js": "jsx", ".mjs": "jsx", ".cjs": "jsx" },
     conditions: ["workerd", "worker", "browser"],
-    keepNames: config.keep_names ?? true,
+    keepNames: bundling.keepNames,
     external: ["cloudflare:*", "__STATIC_CONTENT_MANIFEST"],
     define: {
-      ...navigator,
+      ...(bundling.navigatorUserAgent && { "navigator.userAgent": '"Cloudflare-Workers"' }),
       "process.env.NODE_ENV": nodeEnv,
       "global.process.env.NODE_ENV": nodeEnv,
       "globalThis.process.env.NODE_ENV": nodeEnv,
-      ...config.define,
+      ...bundling.define,
     },
-    ...(config.tsconfig && { tsconfig: config.tsconfig }),
-    ...(config.jsx_factory && { jsxFactory: config.jsx_factory }),
-    ...(config.jsx_fragment && { jsxFragment: config.jsx_fragment }),
+    ...(bundling.tsconfig && { tsconfig: bundling.tsconfig }),
+    ...(bundling.jsxFactory && { jsxFactory: bundling.jsxFactory }),
+    ...(bundling.jsxFragment && { jsxFragment: bundling.jsxFragment }),
     logLevel: "warning",
     plugins: [
       {
@@ -212,7 +265,9 @@ function migrations(
 }
 
 if (import.meta.main) {
-  const [outDir, environment] = process.argv.slice(2);
-  if (!outDir || !environment) throw new Error("usage: dev-build.ts <out dir> <wrangler environment>");
-  await build(resolve(outDir), environment);
+  const [outDir, environment, config, bundle] = process.argv.slice(2);
+  if (!outDir || !environment || !config || !bundle) {
+    throw new Error("usage: dev-build.ts <out dir> <wrangler environment> <config key> <bundle key>");
+  }
+  await build(resolve(outDir), environment, { config, bundle });
 }

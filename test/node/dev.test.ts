@@ -1,6 +1,6 @@
 /**
  * `npm run dev` as a new user meets it: a fresh state folder, the documented environment
- * variables, readiness within 60 s, and nothing left running after SIGINT/SIGTERM. Its log: our
+ * variables, readiness, and nothing left running after SIGINT/SIGTERM. Its log: our
  * lines and real problems only, the start-up time on the ready line; a restart redoes nothing
  * that hasn't changed (no migration, no build); its D1 migrations are wrangler's.
  */

@@ -1,0 +1,151 @@
+/**
+ * `npm run bench:dev`: how long `npm run dev` takes to be ready — on a fresh state folder (the
+ * UI and Worker builds, every migration, the first admin) and on a restart with state (nothing to
+ * build or apply) — as a developer meets it: scripts/dev.ts started directly, its state on disk.
+ *
+ * Baseline, measured in the same run: the floor under any restart — a Node process that loads
+ * Miniflare and starts a one-line Worker in workerd, until it answers. Prints each start (the
+ * time seen from here, and dev's own "ready in" figure) with the load average around it, the
+ * medians and their ratio to the baseline's, and the resident memory of the idle stack after the
+ * last restart. The machine is shared and noisy: quote figures with their load average.
+ *
+ * ROUNDS (3) starts of each kind, a baseline before each pair; BENCH_STATE_ROOT (the system's
+ * temporary folder) holds the state folders, removed at the end.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { freePort, median } from "../lib/local-instance.ts";
+
+const root = resolve(import.meta.dirname, "..", "..");
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const STATE_ROOT = process.env.BENCH_STATE_ROOT ?? tmpdir();
+// As `npm run dev`'s script sets it (package.json), for dev.ts and, through it, the processes it
+// starts; the baseline's Node gets it too, to load Miniflare from the same cache.
+process.env.NODE_COMPILE_CACHE ??= join(tmpdir(), "node-compile-cache");
+
+type Start = { ms: number; reported: number; load: string; built?: string; rssMb?: number };
+
+const load = () =>
+  loadavg()
+    .map((value) => value.toFixed(2))
+    .join(" ");
+
+/** A one-line Worker in Miniflare, from a fresh Node process until it answers. */
+const BASELINE = `
+const { createRequire } = await import("node:module");
+const { Miniflare, convertV4MiniflareOptions } = createRequire(process.cwd() + "/")("miniflare");
+const mf = new Miniflare(convertV4MiniflareOptions({
+  host: "127.0.0.1", port: 0, modules: true, script: "export default { fetch: () => new Response('ok') }",
+}));
+await (await fetch(await mf.ready)).text();
+await mf.dispose();
+`;
+
+async function baseline(): Promise<Start> {
+  const before = load();
+  const began = performance.now();
+  const child = spawn(process.execPath, ["--input-type=module", "-e", BASELINE], {
+    cwd: root,
+    stdio: "inherit",
+  });
+  const code = await new Promise<number | null>((done) => child.once("exit", done));
+  if (code !== 0) throw new Error(`the baseline exited ${code}`);
+  const ms = performance.now() - began;
+  return { ms, reported: ms, load: `${before} → ${load()}` };
+}
+
+async function startDev(stateDir: string, measureMemory = false): Promise<Start> {
+  const before = load();
+  const began = performance.now();
+  const child = spawn(process.execPath, [join(root, "scripts", "dev.ts")], {
+    cwd: root,
+    env: {
+      ...process.env,
+      PORT: String(await freePort()),
+      STATE_DIR: stateDir,
+      ADMIN_PASSWORD: "bench-password-1",
+      EXIT_WITH_PARENT: "1",
+    },
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  try {
+    while (!output.includes("[dagflare] ready")) {
+      if (child.exitCode !== null) throw new Error(`dev exited:\n${output}`);
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    const ms = performance.now() - began;
+    const reported = Number(/ready in (\d+\.\d) s/.exec(output)?.[1]) * 1000;
+    const built = /ready in [\d.]+ s \((built [^;]+);/.exec(output)?.[1];
+    let rssMb: number | undefined;
+    if (measureMemory) {
+      await new Promise((done) => setTimeout(done, 5_000)); // settled: the first tick is done
+      rssMb = residentMb(child.pid!);
+    }
+    return { ms, reported, load: `${before} → ${load()}`, built, rssMb };
+  } finally {
+    await stop(child);
+  }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((done) => child.once("exit", done));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+/** The resident memory of a process and all its descendants, in MB. */
+function residentMb(pid: number): number {
+  const processes = new Map<number, { parent: number; kb: number }>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "latin1");
+      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${entry}/status`, "latin1"))?.[1] ?? 0);
+      processes.set(Number(entry), { parent, kb });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    for (const [child, { parent }] of processes) if (parent === tree[i] && !tree.includes(child)) tree.push(child);
+  }
+  return Math.round(tree.reduce((sum, member) => sum + (processes.get(member)?.kb ?? 0), 0) / 1024);
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const rows: { kind: string; start: Start }[] = [];
+const folders: string[] = [];
+try {
+  for (let round = 1; round <= ROUNDS; round++) {
+    const stateDir = mkdtempSync(join(STATE_ROOT, "dagflare-bench-dev-"));
+    folders.push(stateDir);
+    rows.push({ kind: "baseline", start: await baseline() });
+    rows.push({ kind: "fresh", start: await startDev(stateDir) });
+    rows.push({ kind: "restart", start: await startDev(stateDir, round === ROUNDS) });
+    for (const { kind, start } of rows.slice(-3)) {
+      console.log(
+        `round ${round} ${kind.padEnd(8)} ${seconds(start.ms).padStart(8)}` +
+          `${kind === "baseline" ? "" : ` (dev says ${seconds(start.reported)}${start.built ? `, ${start.built}` : ""})`}` +
+          `  load average ${start.load}`,
+      );
+    }
+  }
+} finally {
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+}
+
+const base = median(rows.filter((row) => row.kind === "baseline").map((row) => row.start.ms));
+console.log(`\nmedians of ${ROUNDS} (ratio to the baseline: a one-line Worker in Miniflare from a fresh Node)`);
+for (const kind of ["baseline", "fresh", "restart"]) {
+  const value = median(rows.filter((row) => row.kind === kind).map((row) => row.start.ms));
+  console.log(`${kind.padEnd(8)} ${seconds(value).padStart(8)} ${(value / base).toFixed(1).padStart(6)}x`);
+}
+const memory = rows.find((row) => row.start.rssMb !== undefined)?.start.rssMb;
+if (memory !== undefined) console.log(`\nidle stack after the last restart: ${memory} MB resident (all its processes)`);
