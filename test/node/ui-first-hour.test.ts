@@ -295,7 +295,9 @@ browserTests("the first hour in the admin UI", () => {
     await page.goto(`${dev.url}/alerts/new`);
     await page.getByLabel("Preset").selectOption({ label: "Discord" });
     const preview = page.getByLabel("Rendered request");
-    await preview.filter({ hasText: '"allowed_mentions"' }).waitFor();
+    // Wait for the Discord preset's own body: the default body's preview (shown first) has
+    // "allowed_mentions" too, so that alone would race the preset's render.
+    await preview.filter({ hasText: '"embeds"' }).waitFor();
 
     const body = page.locator("section.card", { has: page.getByRole("heading", { name: "Body", level: 2 }) });
     await body.locator(".cm-content").waitFor();
