@@ -141,11 +141,13 @@ await waitForFreePort();
 mkdirSync(stateDir, { recursive: true });
 if (generatedJwtSecret) log("JWT_SECRET not set: generated one for this run (sessions end when dev restarts)");
 
-// Everything else that doesn't wait for something starts now.
-const runnerReady = startRunner();
 const dagSources = readDagSources(dagsDir);
 const [uiBuild, workerBuild] = await Promise.all([buildUiIfChanged(), buildWorkerIfChanged()]);
-await command(worker, { type: "start", buildDir, uiDir });
+const workerStarted = command(worker, { type: "start", buildDir, uiDir });
+// Not earlier: on two cores a third Node starting up slows the Worker's process loading
+// Miniflare, the longest part of a restart; the runner is ready long before workerd is.
+const runnerReady = startRunner();
+await workerStarted;
 await setUp();
 await runnerReady;
 // Since this process began (Node's own start included), with what took longest when it happened.

@@ -10,6 +10,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { REAPER_NAME } from "../../container/runner/reaper.ts";
 import { freePort } from "../../scripts/lib/local-instance.ts";
 import { type Dev, killLeftovers, processesWith, root, startDev, stopDev } from "./dev-server.ts";
 
@@ -117,7 +118,7 @@ async function startSleepingRun(dev: Dev): Promise<Proc[]> {
   // the two reapers (dev's and the runner's), which must be gone in the end too.
   expect(procs.some((proc) => /workerd/.test(proc.cmdline))).toBe(true);
   expect(procs.some((proc) => proc.cmdline.includes("container/runner/server.ts"))).toBe(true);
-  expect(procs.filter((proc) => proc.cmdline.includes("container/runner/reaper.ts"))).toHaveLength(2);
+  expect(procs.filter((proc) => proc.cmdline.includes(REAPER_NAME))).toHaveLength(2);
   expect(processesWith(dev.marker)).toContain(procs.find(isSleep)!.pid);
   return procs;
 }
