@@ -15,6 +15,9 @@ process.env.DAGFLARE_TEST_RUNNER_PORT ??= String(await freePort());
 // again (test/node/clean-env.ts): `npm run dev` starts there as a new user starts it.
 process.env.JWT_SECRET = TEST_JWT_SECRET;
 process.env.RUNNER_SECRET = TEST_RUNNER_SECRET;
+// …and then says so, "Using secrets defined in process.env", once per runtime: an info line of
+// wrangler's, about what the two lines above did on purpose. Its warnings and errors still show.
+process.env.WRANGLER_LOG ??= "warn";
 
 /**
  * Vite's warning 'Sourcemap for "…/node_modules/…" points to missing source files', dropped:

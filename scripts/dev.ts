@@ -62,7 +62,7 @@ import {
   workerBuildKeys,
 } from "./lib/dev-build.ts";
 import type { DevWorkerCommand, DevWorkerEvent } from "./lib/dev-worker.ts";
-import { freePort } from "./lib/local-instance.ts";
+import { freePort, LONG_LIVED_NODE_FLAGS } from "./lib/local-instance.ts";
 import { hashSources } from "./lib/source-hash.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -260,7 +260,7 @@ async function buildWorkerIfChanged(fatal = true): Promise<number | undefined> {
 /** The process that runs the Worker in Miniflare (scripts/lib/dev-worker.ts); it loads Miniflare meanwhile. */
 function startWorkerProcess(): ChildProcess {
   const child = spawnChild(
-    [join(root, "scripts", "lib", "dev-worker.ts")],
+    [...LONG_LIVED_NODE_FLAGS, join(root, "scripts", "lib", "dev-worker.ts")],
     {
       PORT: String(port),
       STATE_DIR: stateDir,
@@ -363,7 +363,7 @@ function printGeneratedPassword(username: string, password: string): void {
 /** The step runner, as the container runs it, with DAGS_DIR (the repository's dags/) as working directory. */
 async function startRunner(): Promise<void> {
   const runner = spawnChild(
-    [join(root, "container", "runner", "server.ts")],
+    [...LONG_LIVED_NODE_FLAGS, join(root, "container", "runner", "server.ts")],
     {
       PORT: new URL(runnerUrl).port,
       HOST: "127.0.0.1",

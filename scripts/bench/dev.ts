@@ -16,7 +16,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { freePort, median } from "../lib/local-instance.ts";
+import { freePort, LONG_LIVED_NODE_FLAGS, median } from "../lib/local-instance.ts";
 
 const root = resolve(import.meta.dirname, "..", "..");
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -59,7 +59,7 @@ async function baseline(): Promise<Start> {
 async function startDev(stateDir: string, measureMemory = false): Promise<Start> {
   const before = load();
   const began = performance.now();
-  const child = spawn(process.execPath, [join(root, "scripts", "dev.ts")], {
+  const child = spawn(process.execPath, [...LONG_LIVED_NODE_FLAGS, join(root, "scripts", "dev.ts")], {
     cwd: root,
     env: {
       ...process.env,

@@ -17,6 +17,14 @@ import { fileURLToPath } from "node:url";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const ADMIN = { username: "bench", password: "bench-password-1" };
 
+/**
+ * Node flags for the processes of the local stack that stay up (dev.ts, the Worker's process, the
+ * runner): a young generation of 1 MB instead of V8's 16 MB and more. They allocate little once
+ * started; it keeps 20–25 MB less resident in each for a few more sub-millisecond scavenges. Not
+ * for the builds, which allocate a lot. package.json's `dev` script passes the same to dev.ts.
+ */
+export const LONG_LIVED_NODE_FLAGS = ["--max-semi-space-size=1"];
+
 export const STATE_ROOT = process.env.BENCH_STATE_ROOT ?? (existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
 
 export type LocalInstance = { api: string; token: string; stop: () => Promise<void> };
@@ -42,7 +50,7 @@ export async function freePort(): Promise<number> {
 export async function startLocalInstance(env: Record<string, string> = {}): Promise<LocalInstance> {
   const port = await freePort();
   const stateDir = mkdtempSync(join(STATE_ROOT, "dagflare-bench-"));
-  const dev = spawn(process.execPath, [join(root, "scripts", "dev.ts")], {
+  const dev = spawn(process.execPath, [...LONG_LIVED_NODE_FLAGS, join(root, "scripts", "dev.ts")], {
     cwd: root,
     env: {
       ...process.env,
