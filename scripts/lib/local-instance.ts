@@ -46,10 +46,17 @@ export async function freePort(): Promise<number> {
   }
 }
 
-/** `env`: more settings of `npm run dev` (README), e.g. `{ DAGS_DIR }` for a scratch working directory of steps. */
-export async function startLocalInstance(env: Record<string, string> = {}): Promise<LocalInstance> {
+/**
+ * `env`: more settings of `npm run dev` (README), e.g. `{ DAGS_DIR }` for a scratch working
+ * directory of steps; `stateRoot`: where its state folder goes (a folder on disk to measure what
+ * a user gets).
+ */
+export async function startLocalInstance(
+  env: Record<string, string> = {},
+  stateRoot = STATE_ROOT,
+): Promise<LocalInstance> {
   const port = await freePort();
-  const stateDir = mkdtempSync(join(STATE_ROOT, "dagflare-bench-"));
+  const stateDir = mkdtempSync(join(stateRoot, "dagflare-bench-"));
   const dev = spawn(process.execPath, [...LONG_LIVED_NODE_FLAGS, join(root, "scripts", "dev.ts")], {
     cwd: root,
     env: {

@@ -44,11 +44,19 @@ const wrangler = (...args: string[]) =>
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
   });
 
-/** POSTs `bytes` chunked (no Content-Length) with node's client; the status and body, or the connection's error. */
-function postChunked(url: string, bytes: number): Promise<{ status?: number; body?: string; error?: string }> {
+/**
+ * Sends `bytes` of body with node's client, chunked (no Content-Length) unless `withLength`; the
+ * status and body, or the connection's error.
+ */
+function upload(
+  url: string,
+  bytes: number,
+  { method = "POST", withLength = false }: { method?: string; withLength?: boolean } = {},
+): Promise<{ status?: number; body?: string; error?: string }> {
   return new Promise((done) => {
-    const req = request(url, { method: "POST", headers: { "Content-Type": "application/json" } });
-    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    const headers = { "Content-Type": "application/json", ...(withLength && { "Content-Length": String(bytes) }) };
+    const req = request(url, { method, headers });
+    const chunk = Buffer.alloc(64 * 1024, 0x5b);
     let sent = 0;
     req.on("response", (res) => {
       let body = "";
@@ -58,8 +66,9 @@ function postChunked(url: string, bytes: number): Promise<{ status?: number; bod
     req.on("error", (error) => done({ error: error.message }));
     const write = () => {
       while (sent < bytes) {
-        sent += chunk.length;
-        if (!req.write(chunk)) return void req.once("drain", write);
+        const size = Math.min(chunk.length, bytes - sent);
+        sent += size;
+        if (!req.write(chunk.subarray(0, size))) return void req.once("drain", write);
       }
       req.end();
     };
@@ -163,8 +172,17 @@ describe("npm run dev", () => {
     expectQuietLog(dev.output());
     expect((await login(dev.url, "admin", generatedPassword)).status).toBe(200);
     // Issue 17: a 20 MiB chunked upload got a reset connection instead of its 413.
-    const upload = await postChunked(`${dev.url}/api/v2/webhooks/any-dag`, 20 * 1024 * 1024);
-    expect(upload).toMatchObject({ status: 413, body: expect.stringContaining('"code":"payload_too_large"') });
+    const tooLarge = await upload(`${dev.url}/api/v2/webhooks/any-dag`, 20 * 1024 * 1024);
+    expect(tooLarge).toMatchObject({ status: 413, body: expect.stringContaining('"code":"payload_too_large"') });
+    // A body the answer doesn't read (a GET's; a 401 given before the body is looked at) is read
+    // to its end before the answer goes out: one in ten such GETs used to get a reset (the fuzz).
+    const unread: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const get = await upload(`${dev.url}/api/v2/openapi.json`, 500 * 1024, { method: "GET", withLength: true });
+      const post = await upload(`${dev.url}/api/v2/dags`, 500 * 1024, { withLength: true });
+      unread.push(`GET ${get.status ?? get.error}`, `POST ${post.status ?? post.error}`);
+    }
+    expect(new Set(unread)).toEqual(new Set(["GET 200", "POST 401"]));
     // A non-ASCII request id, as its bytes arrive from a client, is replaced by a fresh one
     // (request-id.test.ts checks the other characters: workerd warns when a test builds this header).
     expect(await answeredRequestId(`${dev.url}/api/v2/health`, "id\u00e9")).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-/);
