@@ -13,10 +13,11 @@
  * temporary folder) holds the state folders, removed at the end.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort, LONG_LIVED_NODE_FLAGS, median } from "../lib/local-instance.ts";
+import { treeMemory } from "../lib/process-tree.ts";
 
 const root = resolve(import.meta.dirname, "..", "..");
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -83,7 +84,7 @@ async function startDev(stateDir: string, measureMemory = false): Promise<Start>
     let rssMb: number | undefined;
     if (measureMemory) {
       await new Promise((done) => setTimeout(done, 5_000)); // settled: the first tick is done
-      rssMb = residentMb(child.pid!);
+      rssMb = treeMemory(child.pid!).rssMb;
     }
     return { ms, reported, load: `${before} → ${load()}`, built, rssMb };
   } finally {
@@ -96,27 +97,6 @@ async function stop(child: ChildProcess): Promise<void> {
   const exited = new Promise((done) => child.once("exit", done));
   child.kill("SIGTERM");
   await exited;
-}
-
-/** The resident memory of a process and all its descendants, in MB. */
-function residentMb(pid: number): number {
-  const processes = new Map<number, { parent: number; kb: number }>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "latin1");
-      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${entry}/status`, "latin1"))?.[1] ?? 0);
-      processes.set(Number(entry), { parent, kb });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const tree = [pid];
-  for (let i = 0; i < tree.length; i++) {
-    for (const [child, { parent }] of processes) if (parent === tree[i] && !tree.includes(child)) tree.push(child);
-  }
-  return Math.round(tree.reduce((sum, member) => sum + (processes.get(member)?.kb ?? 0), 0) / 1024);
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;

@@ -33,6 +33,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { createDag as createDagIn, fanOutOverChildren, startRun, timeRun as timeRunIn } from "../lib/dag-api.ts";
 import { daguBinary, daguStart } from "../lib/dagu-cli.ts";
 import { median, STATE_ROOT, startLocalInstance } from "../lib/local-instance.ts";
 
@@ -51,36 +52,13 @@ const echoUrl = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;
 const instance = await startLocalInstance();
 const { api, token } = instance;
 const headers = { Authorization: `Bearer ${token}`, "Content-Type": "application/json" };
+const client = { api, token };
+const createDag = (name: string, spec: string) => createDagIn(client, name, spec);
+const start = (name: string) => startRun(client, name);
+const timeRun = (name: string) => timeRunIn(client, name, POLL_MS);
 
 const step = (name: string, depends?: string[]) =>
   `  - name: ${name}\n    executor: http\n    command: GET ${echoUrl}/${name}/\${DAG_RUN_ID}\n${depends ? `    depends: [${depends.join(", ")}]\n` : ""}`;
-
-async function createDag(name: string, spec: string): Promise<void> {
-  const response = await fetch(`${api}/dags`, { method: "POST", headers, body: JSON.stringify({ name, spec }) });
-  if (response.status !== 201) throw new Error(`create ${name}: ${response.status} ${await response.text()}`);
-}
-
-async function start(name: string): Promise<string> {
-  const response = await fetch(`${api}/dags/${name}/start`, { method: "POST", headers, body: "{}" });
-  if (!response.ok) throw new Error(`start ${name}: ${response.status} ${await response.text()}`);
-  return ((await response.json()) as { dagRunId: string }).dagRunId;
-}
-
-/** A fan-out over 100 items, each a run of the one-step child DAG after `---` (a command step). */
-const fanOutOverChildren = (maxConcurrent: number) => `steps:
-  - name: fan
-    call: item
-    parallel:
-      items: [${Array.from({ length: 100 }, (_, i) => `"i${i}"`).join(", ")}]
-      maxConcurrent: ${maxConcurrent}
-    params: "ITEM_VAL=\${ITEM}"
----
-name: item
-params: "ITEM_VAL=none"
-steps:
-  - name: work
-    command: echo "item \${ITEM_VAL}"
-`;
 
 type Details = { nodes: { startedAt: string; subRuns?: { dagRunId: string }[] }[]; rootDAGRunId: string };
 
@@ -104,21 +82,6 @@ async function callOverhead(name: string): Promise<number> {
     child = await details(childPath);
   }
   return Date.parse(child.nodes[0]!.startedAt) - Date.parse(parent.nodes[0]!.startedAt);
-}
-
-/** Milliseconds from the start request until the run's details report it finished. */
-async function timeRun(name: string): Promise<number> {
-  const begin = performance.now();
-  const runId = await start(name);
-  for (;;) {
-    const response = await fetch(`${api}/dag-runs/${name}/${runId}`, { headers });
-    const { dagRunDetails } = (await response.json()) as { dagRunDetails: { status: number; statusLabel: string } };
-    if (dagRunDetails.status !== 1 && dagRunDetails.status !== 5) {
-      if (dagRunDetails.statusLabel !== "succeeded") throw new Error(`${name} ${runId}: ${dagRunDetails.statusLabel}`);
-      return performance.now() - begin;
-    }
-    await new Promise((done) => setTimeout(done, POLL_MS));
-  }
 }
 
 try {

@@ -81,7 +81,7 @@ async function floors() {
 
 // On disk, as `npm run dev` keeps it (local D1 and Durable Object writes sync to it).
 const stateRoot = process.env.BENCH_STATE_ROOT ?? tmpdir();
-const instance = await startLocalInstance({}, stateRoot);
+const instance = await startLocalInstance({}, { stateRoot });
 const headers = { Authorization: `Bearer ${instance.token}`, "Content-Type": "application/json" };
 
 async function createDag(name: string, spec: string): Promise<void> {

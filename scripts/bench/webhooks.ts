@@ -21,6 +21,7 @@
  */
 import { createServer } from "node:http";
 import { verifySignature } from "../../src/auth/webhook-signatures.ts";
+import { closedLoop, emptyPhase, failureSummary, type Phase } from "../lib/load.ts";
 import { median, percentile, STATE_ROOT, startLocalInstance } from "../lib/local-instance.ts";
 
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
@@ -94,29 +95,6 @@ const instance = await startLocalInstance();
 const { api } = instance;
 const admin = { Authorization: `Bearer ${instance.token}`, "Content-Type": "application/json" };
 
-type Phase = { latencies: number[]; requests: number; seconds: number; failures: Map<number, number> };
-const phase = (): Phase => ({ latencies: [], requests: 0, seconds: 0, failures: new Map() });
-
-/** CONCURRENCY clients sending `request()` back to back for PHASE_SECONDS; `expected` is the good status. */
-async function load(into: Phase, expected: number, request: () => Promise<Response>): Promise<void> {
-  const began = performance.now();
-  const deadline = began + PHASE_SECONDS * 1000;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < deadline) {
-        const start = performance.now();
-        const response = await request();
-        await response.arrayBuffer();
-        into.latencies.push(performance.now() - start);
-        into.requests++;
-        if (response.status !== expected)
-          into.failures.set(response.status, (into.failures.get(response.status) ?? 0) + 1);
-      }
-    }),
-  );
-  into.seconds += (performance.now() - began) / 1000;
-}
-
 let sequence = 0;
 try {
   const dag = "bench-webhook";
@@ -148,7 +126,9 @@ try {
   // Warm-up: isolates, the DAG's coordinator, the parsed spec.
   for (let i = 0; i < 20; i++) await (await trigger()).arrayBuffer();
 
-  const results = { health: phase(), trigger: phase(), attacked: phase(), attack: phase() };
+  const results = { health: emptyPhase(), trigger: emptyPhase(), attacked: emptyPhase(), attack: emptyPhase() };
+  const load = (into: Phase, expected: number, request: () => Promise<Response>) =>
+    closedLoop(into, { concurrency: CONCURRENCY, seconds: PHASE_SECONDS }, expected, request);
   for (let round = 0; round < ROUNDS; round++) {
     await load(results.health, 200, health);
     await load(results.trigger, 200, trigger);
@@ -174,8 +154,7 @@ try {
   }
 
   const row = (label: string, p: Phase) => {
-    const errors = [...p.failures].map(([status, n]) => `${n}×${status}`).join(" ") || "-";
-    return `${label.padEnd(34)} ${(p.requests / p.seconds).toFixed(0).padStart(8)} ${percentile(p.latencies, 50).toFixed(2).padStart(8)} ${percentile(p.latencies, 99).toFixed(2).padStart(8)}  ${errors}`;
+    return `${label.padEnd(34)} ${(p.requests / p.seconds).toFixed(0).padStart(8)} ${percentile(p.latencies, 50).toFixed(2).padStart(8)} ${percentile(p.latencies, 99).toFixed(2).padStart(8)}  ${failureSummary(p)}`;
   };
   console.log(
     `\nlocal state in ${STATE_ROOT}; concurrency ${CONCURRENCY}, ${ROUNDS} rounds × ${PHASE_SECONDS} s per phase`,

@@ -6,14 +6,21 @@
  * The binary comes from `@dagu-org/dagu-linux-x64` (Linux x64 only). DAGU_BIN names another copy;
  * otherwise a project dependency is used if present, else it is installed once into
  * node_modules/.cache (not a dependency: only `npm run compat` needs its 50 MB).
+ *
+ * `startDaguServer` runs its server (`dagu start-all`) for the benchmarks that drive Dagu and
+ * dagflare through the same API.
  */
 import { execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { type ApiClient, login } from "./dag-api.ts";
+import { freePort, waitForHealth } from "./local-instance.ts";
+import { processTree } from "./process-tree.ts";
 
 export const DAGU_VERSION = "1.30.2";
 const PACKAGE = "@dagu-org/dagu-linux-x64";
@@ -70,6 +77,77 @@ function daguEnvironment(home: string): NodeJS.ProcessEnv {
     DAGU_SKIP_EXAMPLES: "true",
   };
   return env as NodeJS.ProcessEnv;
+}
+
+export type DaguServer = ApiClient & {
+  /** The `dagu start-all` process: the root of Dagu's process tree (each run is a `dagu start` child). */
+  pid: number;
+  /** From the spawn until GET /api/v2/health first answered 200. */
+  healthyMs: number;
+  /** Its DAGU_HOME: the DAG files, the runs, the users, the webhooks, the logs. */
+  home: string;
+  stop: () => Promise<void>;
+};
+
+/**
+ * `dagu start-all` — the web server with the API, the scheduler and the queue consumer, one
+ * process — on free ports of 127.0.0.1 with a fresh DAGU_HOME under `stateRoot` (removed by
+ * `stop()`), and builtin auth with `admin` as its first user: Dagu's webhooks need builtin auth.
+ * `stop()` ends it and any run it started that outlived it.
+ */
+export async function startDaguServer(
+  binary: string,
+  { stateRoot = tmpdir(), admin }: { stateRoot?: string; admin: { username: string; password: string } },
+): Promise<DaguServer> {
+  const home = await mkdtemp(join(stateRoot, "dagu-bench-"));
+  const port = await freePort();
+  const began = performance.now();
+  const child = spawn(binary, ["start-all"], {
+    cwd: home,
+    env: {
+      ...daguEnvironment(home),
+      DAGU_HOST: "127.0.0.1",
+      DAGU_PORT: String(port),
+      // The scheduler's own health server (8090 by default) would collide with a second Dagu.
+      DAGU_SCHEDULER_PORT: String(await freePort()),
+      DAGU_AUTH_MODE: "builtin",
+      DAGU_AUTH_ADMIN_USERNAME: admin.username,
+      DAGU_AUTH_ADMIN_PASSWORD: admin.password,
+      DAGU_AUTH_TOKEN_SECRET: randomBytes(32).toString("base64url"),
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const keep = (chunk: Buffer) => (output = `${output}${chunk}`.slice(-20_000));
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  const exited = () => (child.exitCode === null && child.signalCode === null ? undefined : `dagu exited:\n${output}`);
+  const stop = async () => {
+    const tree = processTree(child.pid!);
+    if (exited() === undefined) {
+      const gone = new Promise((done) => child.once("exit", done));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await gone;
+      clearTimeout(timer);
+    }
+    for (const member of tree.slice(1)) {
+      try {
+        process.kill(member, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    await rm(home, { recursive: true, force: true });
+  };
+  try {
+    const api = `http://127.0.0.1:${port}/api/v2`;
+    const healthyMs = await waitForHealth(`${api}/health`, began, exited);
+    return { api, token: await login(api, admin), pid: child.pid!, healthyMs, home, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 /**
