@@ -50,6 +50,12 @@ const workerd = async () =>
         ALERTS_RETRY_SCHEDULE: "0,1,1",
         ALERTS_TIMEOUT_MS: "2000",
         ALERT_SECRET_TEST_TOKEN: "alert-secret-value",
+        // The latency lab (src/dev/latency.ts) off for the Worker and its coordinators; a test
+        // turns it on for its own requests with env overrides (test/workers/api/trigger-latency.test.ts).
+        SIMULATE_D1_RTT_MS: "",
+        SIMULATE_D1_REPLICA_RTT_MS: "",
+        SIMULATE_DO_RTT_MS: "",
+        SIMULATE_DO_D1_RTT_MS: "",
         TEST_MIGRATIONS: await readD1Migrations("./migrations"),
       },
     },

@@ -63,7 +63,33 @@ export type Config = {
     readonly maxPerDag: number;
     readonly days: number;
   };
+  /**
+   * COORDINATOR_LOCATION_HINT: where a DAG's coordinator (Durable Object) is created — the region
+   * of the D1 primary, so its D1 round trips stay short whoever triggers first (docs/latency.md).
+   * Unset: Cloudflare places it near its first caller.
+   */
+  readonly coordinatorLocationHint: DurableObjectLocationHint | undefined;
+  /**
+   * Development only (ENVIRONMENT exactly "development"; `undefined` everywhere else, whatever is
+   * set): milliseconds added to round trips so that a far sender's trigger can be measured on one
+   * machine (src/dev/latency.ts), and the trigger's old path selectable per request for the comparison.
+   */
+  readonly latencyLab: LatencyLab | undefined;
 };
+
+/** Milliseconds each round trip takes in the simulation (SIMULATE_*_RTT_MS). */
+export type SimulatedRoundTrips = {
+  /** A Worker's query to the D1 primary. */
+  readonly d1: number;
+  /** A Worker's query in a D1 session that may use a read replica (the nearest). */
+  readonly d1Replica: number;
+  /** A Worker's call to a DAG's coordinator. */
+  readonly coordinator: number;
+  /** A coordinator's query to D1 (or call to another coordinator): next door when placed by the hint. */
+  readonly coordinatorD1: number;
+};
+
+export type LatencyLab = { readonly roundTrips: SimulatedRoundTrips };
 
 /** Seconds before retry n (Standard Webhooks' schedule): immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
 export const DEFAULT_RETRY_SCHEDULE: readonly number[] = Object.freeze([0, 5, 300, 1800, 7200, 18000, 36000, 36000]);
@@ -102,7 +128,14 @@ const EnvSchema = z.object({
   WEBHOOK_LOG_MAX_PER_DAG: numberOr(DEFAULT_WEBHOOK_LOG_MAX_PER_DAG),
   WEBHOOK_LOG_DAYS: numberOr(DEFAULT_WEBHOOK_LOG_DAYS),
   DEV_SETUP_SECRET: text,
+  COORDINATOR_LOCATION_HINT: text,
+  SIMULATE_D1_RTT_MS: text,
+  SIMULATE_D1_REPLICA_RTT_MS: text,
+  SIMULATE_DO_RTT_MS: text,
+  SIMULATE_DO_D1_RTT_MS: text,
 });
+
+const LOCATION_HINTS = ["wnam", "enam", "sam", "weur", "eeur", "apac", "oc", "afr", "me"] as const;
 
 function parseAuthMode(raw: string | undefined): Setting<AuthMode> {
   const mode = raw || "builtin";
@@ -136,6 +169,42 @@ function parseRetrySchedule(raw: string | undefined): readonly number[] {
   return configured?.every((seconds) => Number.isFinite(seconds) && seconds >= 0)
     ? Object.freeze(configured)
     : DEFAULT_RETRY_SCHEDULE;
+}
+
+function parseLocationHint(raw: string | undefined): DurableObjectLocationHint | undefined {
+  const hint = raw?.trim().toLowerCase();
+  if (!hint) return undefined;
+  if ((LOCATION_HINTS as readonly string[]).includes(hint)) return hint as DurableObjectLocationHint;
+  throw new Error(
+    `invalid Worker configuration: COORDINATOR_LOCATION_HINT must be one of ${LOCATION_HINTS.join(", ")} (the D1 primary's region), not '${raw}'`,
+  );
+}
+
+/**
+ * The latency simulation, in development only: any other ENVIRONMENT — production's above all —
+ * gets `undefined` however the SIMULATE_* variables are set, and its bindings are never wrapped.
+ * Empty variables are unset; with none set there is no simulation either.
+ */
+function parseLatencyLab(vars: z.infer<typeof EnvSchema>): LatencyLab | undefined {
+  if (vars.ENVIRONMENT !== "development") return undefined;
+  const ms = (raw: string | undefined) => {
+    const value = raw?.trim() ? Number(raw) : Number.NaN;
+    return Number.isFinite(value) && value >= 0 ? value : undefined;
+  };
+  const d1 = ms(vars.SIMULATE_D1_RTT_MS);
+  const d1Replica = ms(vars.SIMULATE_D1_REPLICA_RTT_MS);
+  const coordinator = ms(vars.SIMULATE_DO_RTT_MS);
+  const coordinatorD1 = ms(vars.SIMULATE_DO_D1_RTT_MS);
+  if ([d1, d1Replica, coordinator, coordinatorD1].every((value) => value === undefined)) return undefined;
+  return Object.freeze({
+    roundTrips: Object.freeze({
+      d1: d1 ?? 0,
+      // No replica nearer than the primary unless said: what a database without read replication has.
+      d1Replica: d1Replica ?? d1 ?? 0,
+      coordinator: coordinator ?? 0,
+      coordinatorD1: coordinatorD1 ?? 0,
+    }),
+  });
 }
 
 function alertSecrets(env: object): Readonly<Record<string, string>> {
@@ -186,6 +255,8 @@ function parseConfig(env: Partial<Cloudflare.Env>): Config {
       maxPerDag: Math.max(1, Math.floor(vars.WEBHOOK_LOG_MAX_PER_DAG)),
       days: Math.max(1, vars.WEBHOOK_LOG_DAYS),
     }),
+    coordinatorLocationHint: parseLocationHint(vars.COORDINATOR_LOCATION_HINT),
+    latencyLab: parseLatencyLab(vars),
   });
 }
 

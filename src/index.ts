@@ -1,6 +1,7 @@
 import type { AlertMessage } from "./alerts/events.ts";
 import { app } from "./app.ts";
 import { wakeUnfinishedCoordinators } from "./coordinator/index.ts";
+import { labRequest, withRoundTrips } from "./dev/latency.ts";
 import { devRoutes } from "./dev/setup.ts";
 import type { StepMessage } from "./domain/run.ts";
 import { log } from "./log.ts";
@@ -13,10 +14,17 @@ export { DagCoordinator } from "./coordinator/dag-coordinator.ts";
 export { StepRunner } from "./executors/runner.ts";
 export { StepExecutor } from "./queues/steps.ts";
 
+/** The API; in development's latency lab (src/dev/latency.ts) with simulated round trips, counted on the response. */
+async function serve(request: Request, env: Cloudflare.Env, ctx: ExecutionContext): Promise<Response> {
+  const lab = labRequest(env);
+  if (!lab) return app.fetch(request, env, ctx);
+  return withRoundTrips(await app.fetch(request, lab.env, ctx), lab.trips);
+}
+
 export default {
   // `npm run dev`'s start-up route first; inert (one lookup) unless dev opened it (src/dev/setup.ts).
   fetch: (request: Request, env: Cloudflare.Env, ctx: ExecutionContext) =>
-    devRoutes(request, env) ?? app.fetch(request, env, ctx),
+    devRoutes(request, env) ?? serve(request, env, ctx),
   async scheduled(controller, env, _ctx) {
     await runScheduleTick(env, controller.scheduledTime);
     await wakeUnfinishedCoordinators(env).catch((error: unknown) =>

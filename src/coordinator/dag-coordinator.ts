@@ -7,6 +7,8 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { type DagRow, findDag } from "../db/dags.ts";
+import { isCurrentTrigger, type TriggerVersion } from "../db/webhooks.ts";
+import { labCoordinatorEnv } from "../dev/latency.ts";
 import { localDagSources } from "../domain/dag-spec.ts";
 import type { FinalStatus } from "../domain/progress.ts";
 import type { StartRequest, StartResult, StepInvocation, StepMessage, StepResult } from "../domain/run.ts";
@@ -30,6 +32,10 @@ const SUB_RUN_START_WAVE = 50;
 const TELL_RETRY_MS = 5_000;
 
 export type { ControlResult } from "./run-machine.ts";
+
+/** A trigger decided on a copy of its webhook that is no longer current: the Worker decides again on the primary's row. */
+export type StaleTrigger = { ok: false; code: "stale_trigger" };
+const STALE_TRIGGER: StaleTrigger = { ok: false, code: "stale_trigger" };
 
 /** Runs and nodes as read over RPC; step definitions come from the run's own `spec` snapshot. */
 export type NodeView = NodeRecord & { statusLabel: NodeStatus };
@@ -58,9 +64,9 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   readonly #localSourceCache = new Map<string, Map<string, string>>();
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
-    super(ctx, env);
+    super(ctx, labCoordinatorEnv(env));
     this.#store = new RunStore(ctx.storage.sql);
-    this.#outbound = new Outbound(ctx, env, this.#store, this.#identity, () => this.#armAlarm());
+    this.#outbound = new Outbound(ctx, this.env, this.#store, this.#identity, () => this.#armAlarm());
     this.#machine = new RunMachine(this.#store, this.#identity, this.#outbound);
     ctx.blockConcurrencyWhile(async () => {
       this.#store.migrate();
@@ -82,6 +88,16 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     const messages = request.parent ? this.#machine.startSubRun(queued.runId) : this.#machine.startQueuedRuns();
     await Promise.all([this.#commit(messages), pruneBefore && this.#outbound.pruneD1(pruneBefore)]);
     return { ok: true, runId: queued.runId, status: this.#machine.statusOf(queued.runId) };
+  }
+
+  /**
+   * A trigger decided on a copy of its webhook at `decidedOn` (the Worker's memory, a D1 read
+   * replica): nothing starts — not even this object's name changes — unless D1's primary, next
+   * door when placed by the location hint, still has that version (docs/latency.md).
+   */
+  async startIfCurrent(request: StartRequest, decidedOn: TriggerVersion): Promise<StartResult | StaleTrigger> {
+    if (!(await isCurrentTrigger(this.env.DB, request.dagId, decidedOn))) return STALE_TRIGGER;
+    return this.start(request);
   }
 
   /** A consumer takes a dispatched attempt (or resumes a claimed one); `null` when it is stale. */

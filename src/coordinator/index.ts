@@ -1,12 +1,19 @@
+import { config } from "../config.ts";
+import type { TriggerVersion } from "../db/webhooks.ts";
 import type { StartRequest } from "../domain/run.ts";
 import { RUN_STATUS } from "../domain/status.ts";
 import { ApiError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { DagCoordinator } from "./dag-coordinator.ts";
 
-/** The coordinator of one DAG: one Durable Object per DAG, keyed by the DAG's stable id. */
+/**
+ * The coordinator of one DAG: one Durable Object per DAG, keyed by the DAG's stable id. A new one
+ * is created where COORDINATOR_LOCATION_HINT says (the D1 primary's region), not next to whoever
+ * happens to call it first: its D1 round trips are on every trigger's path (docs/latency.md).
+ */
 export function coordinatorFor(env: Cloudflare.Env, dagId: string): DurableObjectStub<DagCoordinator> {
-  return env.COORDINATOR.get(env.COORDINATOR.idFromName(dagId));
+  const locationHint = config(env).coordinatorLocationHint;
+  return env.COORDINATOR.get(env.COORDINATOR.idFromName(dagId), locationHint ? { locationHint } : undefined);
 }
 
 /**
@@ -18,14 +25,27 @@ export async function startRun(
   dag: { id: string; name: string; spec: string },
   request: Omit<StartRequest, "dagId" | "dagName" | "spec">,
 ): Promise<string> {
-  const result = await coordinatorFor(env, dag.id).start({
-    dagId: dag.id,
-    dagName: dag.name,
-    spec: dag.spec,
-    ...request,
-  });
-  if (!result.ok) throw new ApiError(result.code, result.message);
-  return result.runId;
+  const started = await startRunDecidedOn(env, dag, request, undefined);
+  if (started === null) throw new Error("a start without a webhook version was refused as stale");
+  return started;
+}
+
+/**
+ * startRun for a trigger decided on a copy of its webhook at `decidedOn`: `null`, and no run,
+ * when the copy is stale (the coordinator compared it with D1's primary).
+ */
+export async function startRunDecidedOn(
+  env: Cloudflare.Env,
+  dag: { id: string; name: string; spec: string },
+  request: Omit<StartRequest, "dagId" | "dagName" | "spec">,
+  decidedOn: TriggerVersion | undefined,
+): Promise<string | null> {
+  const coordinator = coordinatorFor(env, dag.id);
+  const full: StartRequest = { dagId: dag.id, dagName: dag.name, spec: dag.spec, ...request };
+  const result = await (decidedOn ? coordinator.startIfCurrent(full, decidedOn) : coordinator.start(full));
+  if (result.ok) return result.runId;
+  if (result.code === "stale_trigger") return null;
+  throw new ApiError(result.code, result.message);
 }
 
 /** DAGs woken per tick, most stale first: a backlog beyond this is worked through over the next minutes. */

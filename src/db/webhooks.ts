@@ -27,6 +27,8 @@ export type WebhookRow = {
   hmac_updated_at: string | null;
   /** JSON list of canonical CIDRs; `[]` admits every address. */
   allowed_ips: string;
+  /** Moves with every change a trigger depends on, this row's or its DAG's (migrations/0018). */
+  version: number;
 };
 
 export type DaguHmacMode = "token_and_hmac" | "hmac_only";
@@ -51,8 +53,14 @@ export function findWebhookOfDag(db: D1Database, dagName: string): Promise<Webho
   return db.prepare(`${SELECT} WHERE d.name = ?1`).bind(dagName).first<WebhookWithDag>();
 }
 
-/** Everything a trigger needs in one read: the webhook, the DAG's id, name and spec. */
-export async function findTriggerTarget(db: D1Database, dagName: string): Promise<TriggerTarget | null> {
+/**
+ * Everything a trigger needs in one read: the webhook, the DAG's id, name and spec. From the
+ * primary (`db`), or from a session that may read a replica (src/webhooks/trigger-targets.ts).
+ */
+export async function findTriggerTarget(
+  db: D1Database | D1DatabaseSession,
+  dagName: string,
+): Promise<TriggerTarget | null> {
   const row = await db
     .prepare(
       "SELECT w.*, d.name AS dag_name, d.spec AS spec, d.webhook_options AS webhook_options FROM webhooks w JOIN dags d ON d.id = w.dag_id WHERE d.name = ?1",
@@ -65,6 +73,18 @@ export async function findTriggerTarget(db: D1Database, dagName: string): Promis
       webhook_options: parseJsonColumn(WebhookOptionsColumn, row.webhook_options, "dags.webhook_options"),
     }
   );
+}
+
+/** A webhook at the version a trigger was decided on. */
+export type TriggerVersion = { webhookId: string; version: number };
+
+/** Whether the DAG's webhook is still at `decidedOn` (on the primary: the coordinator asks `db` without a session). */
+export async function isCurrentTrigger(db: D1Database, dagId: string, decidedOn: TriggerVersion): Promise<boolean> {
+  const row = await db
+    .prepare("SELECT version FROM webhooks WHERE id = ?1 AND dag_id = ?2")
+    .bind(decidedOn.webhookId, dagId)
+    .first<{ version: number }>();
+  return row?.version === decidedOn.version;
 }
 
 /** Creates the DAG's webhook unless it has one; `null` when the DAG is unknown or already has one. */

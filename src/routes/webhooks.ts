@@ -4,6 +4,7 @@
  * for how tokens are checked without bcrypt).
  */
 import { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { decrypt, encrypt } from "../auth/encryption.ts";
 import { recordUse } from "../auth/last-used.ts";
 import { authMode } from "../auth/middleware.ts";
@@ -26,7 +27,7 @@ import {
   refuseIfBlocked,
   tokenDigest,
 } from "../auth/webhook-tokens.ts";
-import { startRun } from "../coordinator/index.ts";
+import { startRunDecidedOn } from "../coordinator/index.ts";
 import { findDag } from "../db/dags.ts";
 import { now } from "../db/time.ts";
 import {
@@ -48,16 +49,20 @@ import {
   setWebhookEnabled,
   type TokenFields,
   type TriggerTarget,
+  type TriggerVersion,
   type WebhookWithDag,
 } from "../db/webhooks.ts";
+import { latencyLab, TRIGGER_PATH_HEADER } from "../dev/latency.ts";
 import { ipAllowed, MAX_ALLOWED_IPS, parseCidr } from "../domain/ip-allowlist.ts";
 import { validatePayload } from "../domain/json-schema.ts";
 import { JsonTextError } from "../domain/json-text.ts";
-import { RUN_ID_PATTERN, RUN_ID_RULE } from "../domain/run.ts";
+import { RUN_ID_PATTERN, RUN_ID_RULE, type StartRequest } from "../domain/run.ts";
 import { displayPrefix, generateSecret, WEBHOOK_TOKEN_PREFIX } from "../domain/secrets.ts";
 import { readWebhookBody, WEBHOOK_MAX_PAYLOAD_BYTES } from "../domain/webhook-body.ts";
+import type { AppEnv } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { logger } from "../log.ts";
+import { forget, remember, targetCopy } from "../webhooks/trigger-targets.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, publicRoute, roleRoute } from "./router.ts";
 import { FileNameParam } from "./schemas.ts";
 import { webhookView } from "./views/webhook.ts";
@@ -513,81 +518,247 @@ export const webhookRoutes = createRouter()
     // Read (and size-check: 413) before any token work; signatures are checked over these exact
     // bytes, and the body is parsed only once the caller is known.
     const raw = new Uint8Array(await c.req.arrayBuffer());
-    const { target, via } = await authenticateTrigger(c.env, c.req.raw.headers, fileName, client, raw);
-    // After the credentials: an address outside the list learns nothing about which DAGs exist.
-    const allowedIps = allowedIpsOf(target);
-    if (allowedIps.length > 0 && !ipAllowed(address, allowedIps)) {
-      await recordFailure(c.env, client, fileName, undefined);
-      throw new ApiError("forbidden", `the webhook of DAG '${fileName}' does not accept requests from this address`);
+    const credentials = await presentedCredentials(c.env, c.req.raw.headers, fileName, client);
+    const attempt: TriggerAttempt = { fileName, address, client, raw, credentials };
+    const path = triggerPath(c);
+    if (credentials.lookUp && path !== "legacy") {
+      // Decided on a copy of the webhook (this isolate's, or the nearest read replica's), started
+      // only if the coordinator finds the primary at the copy's version: one round trip to the
+      // primary's side of the world instead of two (docs/latency.md). Anything else is decided on
+      // the primary's row below, as it always was.
+      const copy = await targetCopy(c.env, fileName, path !== "replica");
+      if (copy) {
+        const answer = await triggerOn(c, attempt, copy.target, {
+          webhookId: copy.target.id,
+          version: copy.target.version,
+        });
+        if (answer) {
+          if (copy.from === "replica") remember(copy.target);
+          return c.json(answer.body, 200);
+        }
+      }
     }
-    if (target.enabled !== 1) throw new ApiError("forbidden", `the webhook of DAG '${fileName}' is disabled`);
-    if (via.renewedDigest)
-      c.executionCtx.waitUntil(renewDigest(c.env.DB, target.id, target.token_digest, via.renewedDigest));
-    if (via.hmacObserved) {
-      // Dagu's observe mode: the failure is logged and the request accepted (the secret never is).
-      logger(c).warn("webhook HMAC validation observed failure", { dag: target.dag_name, reason: via.hmacObserved });
-      c.header("X-Dagu-Signature-Observed", via.hmacObserved);
-    }
-    // Dagu 2.x runs a webhook under a runtime profile its allowlist names; there are none here.
-    if (c.req.header("X-Dagu-Profile") !== undefined)
-      throw new ApiError("forbidden", "runtime profile selection is not allowed for this webhook");
-
-    const options = target.webhook_options;
-    const limit = options.maxPayloadSize ?? WEBHOOK_MAX_PAYLOAD_BYTES;
-    if (raw.byteLength > limit)
-      throw new ApiError("payload_too_large", `webhook payload too large (max ${limit} bytes)`, { maxBytes: limit });
-    // GitHub checks a new hook with a ping: it must never start the DAG (a deploy DAG deploys).
-    const event = c.req.header("X-GitHub-Event");
-    if (event === "ping") return c.json({ status: "pong" as const, message: "pong", dagName: target.dag_name }, 200);
-    if (options.events && !(event !== undefined && options.events.includes(event))) {
-      const message =
-        event === undefined
-          ? `no X-GitHub-Event: the DAG takes only the events ${options.events.join(", ")}`
-          : `event '${event}' ignored: the DAG takes only the events ${options.events.join(", ")}`;
-      return c.json({ status: "ignored" as const, message, dagName: target.dag_name }, 202);
-    }
-
-    const signedForm = via.scheme === "slack" || via.scheme === "github";
-    const { payload, dagRunId } = readBody(new TextDecoder().decode(raw), c.req.header("Content-Type"), signedForm);
-    if (options.schema !== undefined) {
-      const failures = validatePayload(options.schema, JSON.parse(payload));
-      if (failures.length > 0)
-        throw new ApiError(
-          "bad_request",
-          `the payload does not match the DAG's webhook.schema: ${failures
-            .slice(0, 3)
-            .map((failure) => `${failure.path || "/"} ${failure.message}`)
-            .join("; ")}${failures.length > 3 ? "; …" : ""}`,
-          { errors: failures },
-        );
-    }
-    // The sender's own delivery id (e.g. X-GitHub-Delivery) makes its redeliveries idempotent.
-    // A Standard Webhooks message is signed together with its webhook-id, its idempotency key by
-    // that spec: it names the run unless the DAG chose a header, so a replayed message → 409.
-    const signedId = via.scheme === "standard" ? (c.req.header("webhook-id") ?? "") : "";
-    const runId =
-      (options.runIdHeader && c.req.header(options.runIdHeader)) ||
-      (RUN_ID_PATTERN.test(signedId) ? signedId : undefined) ||
-      dagRunId;
-    if (runId !== undefined && !RUN_ID_PATTERN.test(runId))
-      throw new ApiError("bad_request", `dagRunId ${RUN_ID_RULE}`);
-    const started = await startRun(
-      c.env,
-      { id: target.dag_id, name: target.dag_name, spec: target.spec },
-      {
-        runId,
-        payload,
-        headers: forwardedHeaders(c.req.raw.headers, options.forwardHeaders ?? [], options.headerValues ?? "text"),
-        trigger: "webhook",
-        triggeredBy: via.scheme ? `webhook:${via.scheme}` : `webhook:${target.token_prefix}`,
-      },
-    );
-    recordUse(c, "webhooks", target.id, LAST_USED_RESOLUTION_MS);
-    // Slack shows `text` to the user who typed the command (and needs an answer within 3 s).
-    const slack =
-      via.scheme === "slack" ? { response_type: "ephemeral", text: `Started ${target.dag_name} (run ${started})` } : {};
-    return c.json({ dagRunId: started, dagName: target.dag_name, ...slack }, 200);
+    const target = credentials.lookUp ? await findTriggerTarget(c.env.DB, fileName) : null;
+    if (target && path !== "legacy") remember(target);
+    const answer = await triggerOn(c, attempt, target, undefined);
+    if (!answer) throw new Error("a trigger decided on the primary's row must answer");
+    return answer.kind === "started" ? c.json(answer.body, 200) : c.json(answer.body, answer.status);
   });
+
+/** What a trigger request brought, read once whatever its target turns out to be. */
+type TriggerAttempt = {
+  fileName: string;
+  address: string | undefined;
+  /** The failure budget's key: the client address and the DAG. */
+  client: string;
+  raw: Uint8Array;
+  credentials: Credentials;
+};
+
+/**
+ * Triggers on `target`. On the primary's row (`decidedOn` undefined) every answer is final: a
+ * refusal is counted against the client, logged and thrown. On a copy at `decidedOn`, only a run
+ * the coordinator started (or refused, having found the copy current) is an answer; anything
+ * else — a refusal, a GitHub ping, a stale copy — is `undefined`, with nothing counted, logged or
+ * sent, and the trigger is decided again on the primary's row.
+ */
+async function triggerOn(
+  c: Context<AppEnv>,
+  attempt: TriggerAttempt,
+  target: TriggerTarget,
+  decidedOn: TriggerVersion,
+): Promise<Started | undefined>;
+async function triggerOn(
+  c: Context<AppEnv>,
+  attempt: TriggerAttempt,
+  target: TriggerTarget | null,
+  decidedOn: undefined,
+): Promise<Started | NoRunAnswer | undefined>;
+async function triggerOn(
+  c: Context<AppEnv>,
+  attempt: TriggerAttempt,
+  target: TriggerTarget | null,
+  decidedOn: TriggerVersion | undefined,
+): Promise<Started | NoRunAnswer | undefined> {
+  const onCopy = decidedOn !== undefined;
+  // Side effects of an accepted request wait, on a copy, until the coordinator has confirmed it.
+  const confirmed: (() => void)[] = [];
+  const onceConfirmed = (effect: () => void) => (onCopy ? confirmed.push(effect) : effect());
+  let plan: TriggerPlan;
+  try {
+    plan = await planTrigger(c, attempt, target, {
+      failed: onCopy
+        ? () => Promise.reject(new Error("refused on a copy: decided again on the primary's row"))
+        : (digest) => recordFailure(c.env, attempt.client, attempt.fileName, digest),
+      onceConfirmed,
+    });
+  } catch (error) {
+    if (onCopy) return undefined;
+    throw error;
+  }
+  if (plan.kind === "no-run") return onCopy ? undefined : plan;
+  const { target: confirmedTarget, start, scheme } = plan;
+  const dag = { id: confirmedTarget.dag_id, name: confirmedTarget.dag_name, spec: confirmedTarget.spec };
+  let started: string | null;
+  try {
+    started = await startRunDecidedOn(c.env, dag, start, decidedOn);
+  } catch (error) {
+    // The coordinator's refusal (a used dagRunId) is an answer: the copy was current.
+    for (const effect of confirmed) effect();
+    throw error;
+  }
+  if (started === null) {
+    forget(attempt.fileName);
+    return undefined;
+  }
+  for (const effect of confirmed) effect();
+  recordUse(c, "webhooks", confirmedTarget.id, LAST_USED_RESOLUTION_MS);
+  // Slack shows `text` to the user who typed the command (and needs an answer within 3 s).
+  const slack = scheme === "slack" ? { response_type: "ephemeral", text: `Started ${dag.name} (run ${started})` } : {};
+  return { kind: "started", body: { dagRunId: started, dagName: dag.name, ...slack } };
+}
+
+/** A trigger's answers but refusals (thrown): a run started, or none (a ping, an event the DAG doesn't take). */
+type Started = {
+  kind: "started";
+  body: { dagRunId: string; dagName: string; response_type?: string; text?: string };
+};
+type NoRunAnswer = { kind: "no-run"; status: 200 | 202; body: z.infer<typeof NoRun> };
+
+type TriggerPlan =
+  | NoRunAnswer
+  | {
+      kind: "start";
+      target: TriggerTarget;
+      start: Omit<StartRequest, "dagId" | "dagName" | "spec">;
+      scheme: SignatureScheme | "hmac" | undefined;
+    };
+
+type PlanEffects = {
+  /** Counts a failed attempt (the wrong token's digest, when there is one); may throw 429. */
+  failed: (digest: string | undefined) => Promise<void>;
+  /** Runs an accepted request's side effect: at once on the primary's row, after the coordinator's confirmation on a copy. */
+  onceConfirmed: (effect: () => void) => void;
+};
+
+/** Everything between the credentials and the coordinator: who the caller is, and what the run gets. */
+async function planTrigger(
+  c: Context<AppEnv>,
+  { fileName, address, client, raw, credentials }: TriggerAttempt,
+  found: TriggerTarget | null,
+  effects: PlanEffects,
+): Promise<TriggerPlan> {
+  const { target, via } = await authenticateTrigger(
+    c.env,
+    c.req.raw.headers,
+    client,
+    raw,
+    credentials,
+    found,
+    effects.failed,
+  );
+  // After the credentials: an address outside the list learns nothing about which DAGs exist.
+  const allowedIps = allowedIpsOf(target);
+  if (allowedIps.length > 0 && !ipAllowed(address, allowedIps)) {
+    await effects.failed(undefined);
+    throw new ApiError("forbidden", `the webhook of DAG '${fileName}' does not accept requests from this address`);
+  }
+  if (target.enabled !== 1) throw new ApiError("forbidden", `the webhook of DAG '${fileName}' is disabled`);
+  const { renewedDigest, hmacObserved } = via;
+  if (renewedDigest)
+    effects.onceConfirmed(() =>
+      c.executionCtx.waitUntil(renewDigest(c.env.DB, target.id, target.token_digest, renewedDigest)),
+    );
+  if (hmacObserved)
+    effects.onceConfirmed(() => {
+      // Dagu's observe mode: the failure is logged and the request accepted (the secret never is).
+      logger(c).warn("webhook HMAC validation observed failure", { dag: target.dag_name, reason: hmacObserved });
+      c.header("X-Dagu-Signature-Observed", hmacObserved);
+    });
+  // Dagu 2.x runs a webhook under a runtime profile its allowlist names; there are none here.
+  if (c.req.header("X-Dagu-Profile") !== undefined)
+    throw new ApiError("forbidden", "runtime profile selection is not allowed for this webhook");
+
+  const options = target.webhook_options;
+  const limit = options.maxPayloadSize ?? WEBHOOK_MAX_PAYLOAD_BYTES;
+  if (raw.byteLength > limit)
+    throw new ApiError("payload_too_large", `webhook payload too large (max ${limit} bytes)`, { maxBytes: limit });
+  // GitHub checks a new hook with a ping: it must never start the DAG (a deploy DAG deploys).
+  const event = c.req.header("X-GitHub-Event");
+  if (event === "ping")
+    return { kind: "no-run", status: 200, body: { status: "pong", message: "pong", dagName: target.dag_name } };
+  if (options.events && !(event !== undefined && options.events.includes(event))) {
+    const message =
+      event === undefined
+        ? `no X-GitHub-Event: the DAG takes only the events ${options.events.join(", ")}`
+        : `event '${event}' ignored: the DAG takes only the events ${options.events.join(", ")}`;
+    return { kind: "no-run", status: 202, body: { status: "ignored", message, dagName: target.dag_name } };
+  }
+
+  const signedForm = via.scheme === "slack" || via.scheme === "github";
+  const { payload, dagRunId } = readBody(new TextDecoder().decode(raw), c.req.header("Content-Type"), signedForm);
+  if (options.schema !== undefined) {
+    const failures = validatePayload(options.schema, JSON.parse(payload));
+    if (failures.length > 0)
+      throw new ApiError(
+        "bad_request",
+        `the payload does not match the DAG's webhook.schema: ${failures
+          .slice(0, 3)
+          .map((failure) => `${failure.path || "/"} ${failure.message}`)
+          .join("; ")}${failures.length > 3 ? "; …" : ""}`,
+        { errors: failures },
+      );
+  }
+  // The sender's own delivery id (e.g. X-GitHub-Delivery) makes its redeliveries idempotent.
+  // A Standard Webhooks message is signed together with its webhook-id, its idempotency key by
+  // that spec: it names the run unless the DAG chose a header, so a replayed message → 409.
+  const signedId = via.scheme === "standard" ? (c.req.header("webhook-id") ?? "") : "";
+  const runId =
+    (options.runIdHeader && c.req.header(options.runIdHeader)) ||
+    (RUN_ID_PATTERN.test(signedId) ? signedId : undefined) ||
+    dagRunId;
+  if (runId !== undefined && !RUN_ID_PATTERN.test(runId)) throw new ApiError("bad_request", `dagRunId ${RUN_ID_RULE}`);
+  return {
+    kind: "start",
+    target,
+    scheme: via.scheme,
+    start: {
+      runId,
+      payload,
+      headers: forwardedHeaders(c.req.raw.headers, options.forwardHeaders ?? [], options.headerValues ?? "text"),
+      trigger: "webhook",
+      triggeredBy: via.scheme ? `webhook:${via.scheme}` : `webhook:${target.token_prefix}`,
+    },
+  };
+}
+
+/** The path a trigger takes: its own, or (latency lab only, src/dev/latency.ts) the one a request asks for. */
+function triggerPath(c: Context<AppEnv>): "fast" | "replica" | "legacy" {
+  if (!latencyLab(c.env)) return "fast";
+  const asked = c.req.header(TRIGGER_PATH_HEADER);
+  return asked === "legacy" || asked === "replica" ? asked : "fast";
+}
+
+/** What the request presents as credentials, checked before any target is looked up. */
+type Credentials = {
+  /** A `Bearer dagu_wh_…` token and its digest. */
+  token?: { value: string; digest: string };
+  /** Whether the DAG's webhook is read at all: not for a token refused within the last minute, nor for a malformed Authorization. */
+  lookUp: boolean;
+};
+
+async function presentedCredentials(
+  env: Cloudflare.Env,
+  headers: Headers,
+  fileName: string,
+  client: string,
+): Promise<Credentials> {
+  const token = bearerWebhookToken(headers.get("Authorization") ?? undefined);
+  if (token || headers.has("Authorization")) refuseIfBlocked(client);
+  if (!token) return { lookUp: !headers.has("Authorization") };
+  const digest = await tokenDigest(env, token);
+  return { token: { value: token, digest }, lookUp: !isRecentFailure(fileName, digest) };
+}
 
 type Authenticated = {
   target: TriggerTarget;
@@ -603,63 +774,61 @@ type Authenticated = {
 /**
  * Who may trigger: the DAG's Bearer token, a request its signing secret signed, or Dagu 2.x's
  * X-Dagu-Signature, as its auth mode allows. Every failure counts against the caller's budget
- * and looks the same to it, except two: a caller who proved the token is told what is wrong with
- * its X-Dagu-Signature, as Dagu tells it; and a token sent to a webhook that takes signatures
- * only is told which signature to send (a wrong token's "invalid token" sent people regenerating
- * tokens that were never the problem).
+ * (`failed`) and looks the same to it, except two: a caller who proved the token is told what is
+ * wrong with its X-Dagu-Signature, as Dagu tells it; and a token sent to a webhook that takes
+ * signatures only is told which signature to send (a wrong token's "invalid token" sent people
+ * regenerating tokens that were never the problem).
  */
 async function authenticateTrigger(
   env: Cloudflare.Env,
   headers: Headers,
-  fileName: string,
   client: string,
   raw: Uint8Array,
+  { token }: Credentials,
+  target: TriggerTarget | null,
+  failed: PlanEffects["failed"],
 ): Promise<Authenticated> {
-  const token = bearerWebhookToken(headers.get("Authorization") ?? undefined);
-  if (token || headers.has("Authorization")) refuseIfBlocked(client);
   if (token) {
-    const digest = await tokenDigest(env, token);
-    const target = isRecentFailure(fileName, digest) ? null : await findTriggerTarget(env.DB, fileName);
+    const { digest } = token;
     if (target && signatureOnly(target)) {
       // As Dagu's hmac_only, these modes ignore the Authorization header: the signature alone
       // admits. Only the token's holder, who knows the DAG exists, is told what to send instead;
       // any other token gets the answer an unknown DAG gets.
       const signed = await verifiedScheme(env, target, headers, raw);
       if (signed.ok) return { target, via: { scheme: signed.scheme } };
-      const holder = (await checkToken(target, token, digest)).valid;
-      await recordFailure(env, client, fileName, holder ? undefined : digest);
+      const holder = (await checkToken(target, token.value, digest)).valid;
+      await failed(holder ? undefined : digest);
       throw new ApiError(
         "unauthorized",
         holder ? signatureOnlyRefusal(target, signed.sent) : "invalid webhook token for this DAG",
       );
     }
-    const check = target ? await checkToken(target, token, digest) : { valid: false as const };
+    const check = target ? await checkToken(target, token.value, digest) : { valid: false as const };
     if (target && check.valid) {
       const via = { renewedDigest: check.renewedDigest };
       if (target.hmac_mode !== "token_and_hmac") return { target, via };
       const signed = await daguSignature(env, target, headers, raw);
       if (signed.ok) return { target, via };
       if (target.hmac_enforcement === "observe") return { target, via: { ...via, hmacObserved: signed.reason } };
-      await recordFailure(env, client, fileName, undefined);
+      await failed(undefined);
       // Dagu's messages: the caller proved the token, so it may know what is missing.
       throw new ApiError(
         "unauthorized",
         signed.reason === "missing" ? "missing webhook HMAC signature" : "invalid webhook HMAC signature",
       );
     }
-    await recordFailure(env, client, fileName, digest);
+    await failed(digest);
     // The same answer for a wrong token, another DAG's token, an unknown DAG and a DAG without a webhook.
     throw new ApiError("unauthorized", "invalid webhook token for this DAG");
   }
   // A correctly signed request is accepted even from an address over its failure budget: senders
   // like GitHub share addresses, and someone else's misconfigured hooks must not block them.
-  const target = headers.has("Authorization") ? null : await findTriggerTarget(env.DB, fileName);
   if (target) {
     const signed = await verifiedScheme(env, target, headers, raw);
     if (signed.ok) return { target, via: { scheme: signed.scheme } };
   }
   refuseIfBlocked(client);
-  await recordFailure(env, client, fileName, undefined);
+  await failed(undefined);
   throw new ApiError(
     "unauthorized",
     "send the DAG's webhook token ('Authorization: Bearer dagu_wh_…') or a request signed with its signing secret",

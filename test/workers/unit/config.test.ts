@@ -97,4 +97,34 @@ describe("config(env)", () => {
     expect(() => config({ JWT_SECRET: 42 as unknown as string })).toThrow(/JWT_SECRET/);
     expect(() => config({ JWT_SECRET: 42 as unknown as string })).not.toThrow(/42/);
   });
+
+  it("simulates round trips in development only: production, and any other ENVIRONMENT, ignore SIMULATE_*", () => {
+    const simulate = {
+      SIMULATE_D1_RTT_MS: "150",
+      SIMULATE_D1_REPLICA_RTT_MS: "5",
+      SIMULATE_DO_RTT_MS: "150",
+      SIMULATE_DO_D1_RTT_MS: "2",
+    };
+    expect(config({ ENVIRONMENT: "development", ...simulate }).latencyLab).toEqual({
+      roundTrips: { d1: 150, d1Replica: 5, coordinator: 150, coordinatorD1: 2 },
+    });
+    for (const environment of ["production", "staging", "", "Development"])
+      expect(config({ ENVIRONMENT: environment, ...simulate }).latencyLab).toBeUndefined();
+    expect(config({ ...simulate }).latencyLab).toBeUndefined();
+    // Declared empty ([env.dev.vars]): no simulation; a replica is as far as the primary unless said.
+    expect(config({ ENVIRONMENT: "development", SIMULATE_D1_RTT_MS: "" }).latencyLab).toBeUndefined();
+    expect(config({ ENVIRONMENT: "development", SIMULATE_D1_RTT_MS: "80" }).latencyLab?.roundTrips).toEqual({
+      d1: 80,
+      d1Replica: 80,
+      coordinator: 0,
+      coordinatorD1: 0,
+    });
+  });
+
+  it("takes a Durable Object location hint for coordinators, and refuses an unknown one", () => {
+    expect(config({}).coordinatorLocationHint).toBeUndefined();
+    expect(config({ COORDINATOR_LOCATION_HINT: "" }).coordinatorLocationHint).toBeUndefined();
+    expect(config({ COORDINATOR_LOCATION_HINT: "ENAM" }).coordinatorLocationHint).toBe("enam");
+    expect(() => config({ COORDINATOR_LOCATION_HINT: "us-east-1" })).toThrow(/COORDINATOR_LOCATION_HINT.*enam/);
+  });
 });
