@@ -13,9 +13,9 @@
  *     (scripts/lib/dev-build.ts: the Miniflare options, the bundle, the D1 migrations split into
  *     statements) when src/, migrations/, wrangler.toml or the dependencies changed (the hashes
  *     of its sources are in its worker.json; after an edit under src/ only the bundle is redone);
- *   - meanwhile the process that runs the Worker loads Miniflare (scripts/lib/dev-worker.ts), then
- *     starts it on the build: one workerd serving the API, the UI's files and the cron and queue
- *     handlers, with the state of `wrangler dev --persist-to $STATE_DIR`;
+ *   - meanwhile this process loads Miniflare (scripts/lib/dev-worker.ts), then starts the Worker
+ *     on the build: one workerd serving the API, the UI's files and the cron and queue handlers,
+ *     with the state of `wrangler dev --persist-to $STATE_DIR`;
  *   - then, through the Worker itself in one request (src/dev/setup.ts): the pending D1
  *     migrations applied and recorded in wrangler's own `d1_migrations` table (so `wrangler d1
  *     migrations list/apply DB --local --env dev --persist-to $STATE_DIR` agree with it), the first
@@ -32,8 +32,8 @@
  * known-harmless notices are gone at their cause (no wrangler dev, no getPlatformProxy, no
  * wrangler command per migration, [env.dev] declaring what production declares).
  *
- * It owns every process it starts (the builds, the Worker's process and its workerd, the UI
- * watcher, the runner and its steps): SIGINT, SIGTERM or SIGHUP stop them all; so does its death
+ * It owns every process it starts (the builds, the Worker's workerd, the UI watcher, the runner
+ * and its steps): SIGINT, SIGTERM or SIGHUP stop them all; so does its death
  * however it comes, a SIGKILL of dev.ts alone or of its whole process group included, through a
  * reaper process (container/runner/reaper.ts) that outlives it by a few seconds. The port is
  * checked first: a busy one (another `npm run dev`?) gets a few seconds to free up, then a clear
@@ -61,7 +61,7 @@ import {
   type WorkerBuild,
   workerBuildKeys,
 } from "./lib/dev-build.ts";
-import type { DevWorkerCommand, DevWorkerEvent } from "./lib/dev-worker.ts";
+import { DevWorker } from "./lib/dev-worker.ts";
 import { freePort, LONG_LIVED_NODE_FLAGS } from "./lib/local-instance.ts";
 import { hashSources } from "./lib/source-hash.ts";
 
@@ -113,6 +113,8 @@ process.env.RUNNER_SECRET = randomBytes(32).toString("base64url");
 const devSetupSecret = randomBytes(32).toString("base64url");
 
 const children = new Set<ChildProcess>();
+/** The workerd running the Worker: Miniflare's child, in this process's group (see DevWorker). */
+let runtimePid: number | undefined;
 let stopping = false;
 
 const unknownArgument = process.argv.slice(2).find((argument) => argument !== "--watch");
@@ -127,33 +129,50 @@ const reaper = startReaper({
   onExit: (reason) => !stopping && log(`the process reaper ${reason}; a crash of dev would leave processes behind`),
 });
 
+const runnerUrl = `http://127.0.0.1:${await freePort()}`;
+const worker = new DevWorker({
+  port,
+  stateDir,
+  environment: {
+    ...process.env,
+    // Set here so a stray ENVIRONMENT in the developer's shell can't make dev act as production.
+    ENVIRONMENT: "development",
+    AUTH_MODE: authMode,
+    RUNNER_URL: runnerUrl,
+    PUBLIC_URL: url,
+    DEV_SETUP_SECRET: devSetupSecret,
+  },
+  // workerd runs in this process's group (Miniflare starts it): the reaper ends it by its pid.
+  onRuntime: (pid, replaced) => {
+    if (replaced !== undefined) reaper.forgetProcess(replaced);
+    reaper.watchProcess(pid);
+    runtimePid = pid;
+  },
+});
+
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(signal, () => void stop(signal));
 }
 exitWithParent(() => void stop("the parent process is gone"));
 
-// First, as it takes longest: the Worker's process, which loads Miniflare (a second or so) while
-// the port and the builds are checked. It listens on nothing until told to start.
-const runnerUrl = `http://127.0.0.1:${await freePort()}`;
-const worker = startWorkerProcess();
-
 await waitForFreePort();
 mkdirSync(stateDir, { recursive: true });
 if (generatedJwtSecret) log("JWT_SECRET not set: generated one for this run (sessions end when dev restarts)");
 
-const dagSources = readDagSources(dagsDir);
-const [uiBuild, workerBuild] = await Promise.all([buildUiIfChanged(), buildWorkerIfChanged()]);
-const workerStarted = command(worker, { type: "start", buildDir, uiDir });
-// Not earlier: on two cores a third Node starting up slows the Worker's process loading
-// Miniflare, the longest part of a restart; the runner is ready long before workerd is.
+// The runner boots on the other core while this process checks the builds and loads Miniflare
+// (half a second of CPU, the longest part of a restart).
 const runnerReady = startRunner();
-await workerStarted;
+const dagSources = readDagSources(dagsDir);
+const builds = Promise.all([buildUiIfChanged(), buildWorkerIfChanged()]);
+worker.load();
+const [uiBuild, workerBuild] = await builds;
+await startWorker();
 await setUp();
 await runnerReady;
 // Since this process began (Node's own start included), with what took longest when it happened.
-const builds = [uiBuild && `the UI in ${seconds(uiBuild)} s`, workerBuild && `the Worker in ${seconds(workerBuild)} s`];
+const built = [uiBuild && `the UI in ${seconds(uiBuild)} s`, workerBuild && `the Worker in ${seconds(workerBuild)} s`];
 log(
-  `ready in ${seconds(performance.now())} s (${builds.some(Boolean) ? `built ${builds.filter(Boolean).join(" and ")}; ` : ""}` +
+  `ready in ${seconds(performance.now())} s (${built.some(Boolean) ? `built ${built.filter(Boolean).join(" and ")}; ` : ""}` +
     `load average ${loadavg()[0]!.toFixed(2)}): UI on ${url}/, API on ${url}/api/v2 ` +
     `(OpenAPI: ${url}/api/v2/openapi.json), state in ${stateDir}${watching ? "; rebuilding on changes" : ""}`,
 );
@@ -257,44 +276,17 @@ async function buildWorkerIfChanged(fatal = true): Promise<number | undefined> {
   return performance.now() - began;
 }
 
-/** The process that runs the Worker in Miniflare (scripts/lib/dev-worker.ts); it loads Miniflare meanwhile. */
-function startWorkerProcess(): ChildProcess {
-  const child = spawnChild(
-    [...LONG_LIVED_NODE_FLAGS, join(root, "scripts", "lib", "dev-worker.ts")],
-    {
-      PORT: String(port),
-      STATE_DIR: stateDir,
-      // Set here so a stray ENVIRONMENT in the developer's shell can't make dev act as production.
-      ENVIRONMENT: "development",
-      AUTH_MODE: authMode,
-      RUNNER_URL: runnerUrl,
-      PUBLIC_URL: url,
-      DEV_SETUP_SECRET: devSetupSecret,
-    },
-    "ignore",
-    true,
-  );
-  child.on("exit", (code, signal) => {
-    if (stopping) return;
-    log(`the Worker's process exited (${signal ?? code}); stopping`);
-    void stop(undefined, code || 1);
-  });
-  return child;
-}
-
-/** Sends a command to the Worker's process; its URL once done. A failure stops dev unless `fatal` is false. */
-function command(child: ChildProcess, message: DevWorkerCommand, fatal = true): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const onMessage = (event: DevWorkerEvent) => {
-      child.off("message", onMessage);
-      if (event.type !== "failed") return resolve(event.url);
-      if (fatal) fail(`the Worker did not start: ${event.message}`);
-      log(`the Worker did not reload: ${event.message}`);
-      resolve(undefined);
-    };
-    child.on("message", onMessage);
-    child.send(message);
-  });
+/** Starts (or, after a rebuild, reloads) the Worker on the build; false when a reload failed (it runs on as before). */
+async function startWorker(reload = false): Promise<boolean> {
+  try {
+    await worker.start(buildDir, uiDir);
+    return true;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (!reload) fail(`the Worker did not start: ${message}`);
+    log(`the Worker did not reload: ${message}`);
+    return false;
+  }
 }
 
 /**
@@ -438,7 +430,7 @@ async function reload(rebuildWorker: boolean): Promise<void> {
   if (stopping) return;
   const began = performance.now();
   if (rebuildWorker && (await buildWorkerIfChanged(false)) === undefined) return;
-  if (!(await command(worker, { type: "reload", buildDir, uiDir }, false))) return;
+  if (!(await startWorker(true))) return;
   if (rebuildWorker) await setUp(true);
   log(
     `${rebuildWorker ? "Worker rebuilt and reloaded" : "reloaded the UI's files"} in ${Math.round(performance.now() - began)} ms`,
@@ -486,10 +478,28 @@ async function stop(why?: string, exitCode = 0): Promise<never> {
   if (!stopping) {
     stopping = true;
     if (why) log(`${why}: stopping`);
-    await Promise.all([...children].map((child) => stopGroup(child)));
+    await Promise.all([...children].map((child) => stopGroup(child)).concat(stopWorker()));
     reaper.close();
   }
   process.exit(exitCode);
+}
+
+/** Miniflare stops its workerd; one that hasn't within 5 s is killed. */
+async function stopWorker(): Promise<void> {
+  const timeout = new Promise<void>((resolve) => setTimeout(resolve, 5_000).unref());
+  await Promise.race([worker.dispose().catch(() => undefined), timeout]);
+  if (runtimePid !== undefined) {
+    killProcess(runtimePid, "SIGKILL");
+    reaper.forgetProcess(runtimePid);
+  }
+}
+
+function killProcess(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
 }
 
 async function stopGroup(child: ChildProcess): Promise<void> {
@@ -501,7 +511,7 @@ async function stopGroup(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => killGroup(child, "SIGKILL"), 5_000);
   await exited;
   clearTimeout(timer);
-  // workerd may outlive its parent by a moment: spawnChild's exit handler has killed the group.
+  // What the child started may outlive it by a moment: spawnChild's exit handler has killed the group.
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -515,5 +525,6 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 function fail(message: string): never {
   console.error(`[dagflare] ${message}`);
   for (const child of children) killGroup(child, "SIGKILL");
+  if (runtimePid !== undefined) killProcess(runtimePid, "SIGKILL");
   process.exit(1);
 }

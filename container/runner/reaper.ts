@@ -16,7 +16,8 @@
  *
  * The owner forgets a group only once nothing of it runs (it SIGKILLs the group when its leader
  * exits): the number of a group with a live member can't be reused, so a listed number always
- * names the owner's group, never a stranger's.
+ * names the owner's group, never a stranger's. A single process (`+p<pid>`: `npm run dev`'s
+ * workerd, which Miniflare starts in dev's own group) is forgotten once it has exited.
  *
  * One implementation for both owners: the runner ships in the container image (container/runner/
  * is all the image copies), and `npm run dev` imports it from here. In the container, where the
@@ -39,32 +40,38 @@ export const REAPER_GRACE_MS = 3_000;
 export const REAPER_NAME = "dagflare-reaper";
 
 /**
- * The reaper program ($1: the grace in seconds). It reads `+pgid` / `-pgid` lines until EOF,
- * keeping the listed groups as " 12 34 "; then SIGTERMs them, checks every 50 ms whether any
- * member of each is left (`kill -0`: a group whose members are all gone needs nothing more), and
- * SIGKILLs those left when the grace runs out. Only builtins while the owner lives.
+ * The reaper program ($1: the grace in seconds). It reads `+…` / `-…` lines until EOF, keeping
+ * the listed entries as " 12 p34 ": a group ("12", killed as -12) or a single process ("p34", for
+ * a child the owner could not start in a group of its own). Then it SIGTERMs them, checks every
+ * 50 ms whether anything of each is left (`kill -0`: an entry whose processes are all gone needs
+ * nothing more), and SIGKILLs those left when the grace runs out. Only builtins while the owner
+ * lives.
  */
 const REAPER_SCRIPT = `
-groups=" "
+entries=" "
 while IFS= read -r line; do
-  pgid=\${line#?}
-  case $pgid in ""|*[!0-9]*|0|1) continue ;; esac
+  entry=\${line#?}
+  number=\${entry#p}
+  case $number in ""|*[!0-9]*|0|1) continue ;; esac
   case $line in
-    +*) case $groups in *" $pgid "*) ;; *) groups="$groups$pgid " ;; esac ;;
-    -*) case $groups in *" $pgid "*) groups="\${groups%% $pgid *} \${groups#* $pgid }" ;; esac ;;
+    +*) case $entries in *" $entry "*) ;; *) entries="$entries$entry " ;; esac ;;
+    -*) case $entries in *" $entry "*) entries="\${entries%% $entry *} \${entries#* $entry }" ;; esac ;;
   esac
 done
-for pgid in $groups; do kill -s TERM -- "-$pgid" 2>/dev/null; done
+signal() {
+  case $2 in p*) kill -s "$1" -- "\${2#p}" 2>/dev/null ;; *) kill -s "$1" -- "-$2" 2>/dev/null ;; esac
+}
+for entry in $entries; do signal TERM "$entry"; done
 ticks=$(( $1 * 20 ))
 while [ "$ticks" -gt 0 ]; do
   left=""
-  for pgid in $groups; do kill -s 0 -- "-$pgid" 2>/dev/null && left="$left $pgid"; done
-  groups=$left
-  [ -z "$groups" ] && exit 0
+  for entry in $entries; do signal 0 "$entry" && left="$left $entry"; done
+  entries=$left
+  [ -z "$entries" ] && exit 0
   sleep 0.05
   ticks=$((ticks - 1))
 done
-for pgid in $groups; do kill -s KILL -- "-$pgid" 2>/dev/null; done
+for entry in $entries; do signal KILL "$entry"; done
 exit 0
 `;
 
@@ -73,6 +80,10 @@ export type Reaper = {
   watch: (pgid: number) => void;
   /** The group has ended (or was killed): nothing to do for it any more. */
   forget: (pgid: number) => void;
+  /** Kill this one process if the owner dies (a child in the owner's own group, started by a library). */
+  watchProcess: (pid: number) => void;
+  /** The process has exited: nothing to do for it any more. */
+  forgetProcess: (pid: number) => void;
   /** A clean stop: the reaper ends what is still listed, then exits. */
   close: () => void;
 };
@@ -104,6 +115,8 @@ export function startReaper(options: { graceMs?: number; onExit?: (reason: strin
   return {
     watch: (pgid) => send(`+${pgid}`),
     forget: (pgid) => send(`-${pgid}`),
+    watchProcess: (pid) => send(`+p${pid}`),
+    forgetProcess: (pid) => send(`-p${pid}`),
     close: () => {
       if (closed) return;
       closed = true;

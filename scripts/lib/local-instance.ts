@@ -20,8 +20,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const ADMIN = { username: "bench", password: "bench-password-1" };
 
 /**
- * Node flags for the processes of the local stack that stay up (dev.ts, the Worker's process, the
- * runner): a young generation of 1 MB instead of V8's 16 MB and more. They allocate little once
+ * Node flags for the processes of the local stack that stay up (dev.ts, which runs the Worker in
+ * Miniflare, and the runner): a young generation of 1 MB instead of V8's 16 MB and more. They allocate little once
  * started; it keeps 20–25 MB less resident in each for a few more sub-millisecond scavenges. Not
  * for the builds, which allocate a lot. package.json's `dev` script passes the same to dev.ts.
  */
