@@ -78,6 +78,8 @@ const stepsDir = resolve(process.env.DAGS_DIR ?? dagsDir);
 const watching = process.argv.includes("--watch") || process.env.WATCH === "1";
 const url = `http://127.0.0.1:${port}`;
 const READY_TIMEOUT_MS = 60_000;
+/** How long a crashed workerd gets to come back (Miniflare restarts it) before dev gives up. */
+const RUNTIME_RESTART_MS = 10_000;
 /** A busy port may be a previous instance still stopping (its reaper allows 3 s): wait this long. */
 const PORT_WAIT_MS = 5_000;
 /** [env.dev] in wrangler.toml: development vars and queues that deliver at once. */
@@ -115,6 +117,8 @@ const devSetupSecret = randomBytes(32).toString("base64url");
 const children = new Set<ChildProcess>();
 /** The workerd running the Worker: Miniflare's child, in this process's group (see DevWorker). */
 let runtimePid: number | undefined;
+/** While a reload replaces workerd, the old one's end is expected. */
+let replacingRuntime = false;
 let stopping = false;
 
 const unknownArgument = process.argv.slice(2).find((argument) => argument !== "--watch");
@@ -177,6 +181,7 @@ log(
     `(OpenAPI: ${url}/api/v2/openapi.json), state in ${stateDir}${watching ? "; rebuilding on changes" : ""}`,
 );
 tickEveryMinute();
+watchRuntime();
 if (watching) watchSources();
 
 /**
@@ -278,6 +283,7 @@ async function buildWorkerIfChanged(fatal = true): Promise<number | undefined> {
 
 /** Starts (or, after a rebuild, reloads) the Worker on the build; false when a reload failed (it runs on as before). */
 async function startWorker(reload = false): Promise<boolean> {
+  replacingRuntime = reload;
   try {
     await worker.start(buildDir, uiDir);
     return true;
@@ -285,6 +291,41 @@ async function startWorker(reload = false): Promise<boolean> {
     const message = error instanceof Error ? error.message : String(error);
     if (!reload) fail(`the Worker did not start: ${message}`);
     log(`the Worker did not reload: ${message}`);
+    return false;
+  } finally {
+    replacingRuntime = false;
+  }
+}
+
+/**
+ * Miniflare restarts a workerd that crashed, under a new pid: the reaper is told of the new one.
+ * If none comes back within RUNTIME_RESTART_MS, dev stops, saying so.
+ */
+function watchRuntime(): void {
+  let goneSince: number | undefined;
+  setInterval(() => {
+    if (stopping || replacingRuntime || runtimePid === undefined) return;
+    if (isAlive(runtimePid)) return;
+    goneSince ??= Date.now();
+    const restarted = worker.findRuntime();
+    if (restarted !== undefined) {
+      log("the Workers runtime (workerd) crashed; Miniflare restarted it");
+      reaper.forgetProcess(runtimePid);
+      reaper.watchProcess(restarted);
+      runtimePid = restarted;
+      goneSince = undefined;
+    } else if (Date.now() - goneSince > RUNTIME_RESTART_MS) {
+      log("the Workers runtime (workerd) exited and did not restart; stopping");
+      void stop(undefined, 1);
+    }
+  }, 1_000).unref();
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
     return false;
   }
 }

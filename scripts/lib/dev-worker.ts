@@ -65,6 +65,11 @@ export class DevWorker {
     return url;
   }
 
+  /** The workerd running now, if any: Miniflare restarts one that crashed, under a new pid. */
+  findRuntime(): number | undefined {
+    return workerdChildOf(process.pid);
+  }
+
   /** Stops workerd and waits for it. */
   async dispose(): Promise<void> {
     await this.#miniflare?.dispose();

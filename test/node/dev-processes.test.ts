@@ -154,6 +154,23 @@ describe("npm run dev owns its processes", () => {
     await expectAllGone(dev, recorded);
   });
 
+  it("a crash of workerd: Miniflare restarts it, dev says so, and a SIGKILL of dev.ts still leaves nothing", async () => {
+    const dev = await startDev(env, { port });
+    const isWorkerd = (proc: Proc) => /workerd/.test(proc.cmdline);
+    const crashed = tree(dev.child.pid!).find(isWorkerd)!;
+    process.kill(crashed.pid, "SIGKILL");
+    const restarted = await until(
+      () => dev.output().includes("Miniflare restarted it") && tree(dev.child.pid!).find(isWorkerd),
+      20_000,
+      "dev follows the restarted workerd",
+    );
+    expect(restarted.pid).not.toBe(crashed.pid);
+    expect((await fetch(`${dev.url}/api/v2/health`)).status).toBe(200);
+    const recorded = await startSleepingRun(dev);
+    dev.child.kill("SIGKILL");
+    await expectAllGone(dev, recorded);
+  });
+
   it("SIGTERM with a step running still stops everything cleanly (exit 0)", async () => {
     const dev = await startDev(env, { port });
     const recorded = await startSleepingRun(dev);
