@@ -309,7 +309,7 @@ function watchRuntime(): void {
     goneSince ??= Date.now();
     const restarted = worker.findRuntime();
     if (restarted !== undefined) {
-      log("the Workers runtime (workerd) crashed; Miniflare restarted it");
+      log("the Workers runtime (workerd) crashed; Miniflare is restarting it");
       reaper.forgetProcess(runtimePid);
       reaper.watchProcess(restarted);
       runtimePid = restarted;

@@ -156,19 +156,34 @@ describe("npm run dev owns its processes", () => {
 
   it("a crash of workerd: Miniflare restarts it, dev says so, and a SIGKILL of dev.ts still leaves nothing", async () => {
     const dev = await startDev(env, { port });
-    const isWorkerd = (proc: Proc) => /workerd/.test(proc.cmdline);
-    const crashed = tree(dev.child.pid!).find(isWorkerd)!;
-    process.kill(crashed.pid, "SIGKILL");
-    const restarted = await until(
-      () => dev.output().includes("Miniflare restarted it") && tree(dev.child.pid!).find(isWorkerd),
-      20_000,
-      "dev follows the restarted workerd",
-    );
-    expect(restarted.pid).not.toBe(crashed.pid);
-    expect((await fetch(`${dev.url}/api/v2/health`)).status).toBe(200);
-    const recorded = await startSleepingRun(dev);
-    dev.child.kill("SIGKILL");
-    await expectAllGone(dev, recorded);
+    try {
+      const isWorkerd = (proc: Proc) => /workerd/.test(proc.cmdline);
+      const crashed = tree(dev.child.pid!).find(isWorkerd)!;
+      process.kill(crashed.pid, "SIGKILL");
+      const restarted = await until(
+        () => dev.output().includes("Miniflare is restarting it") && tree(dev.child.pid!).find(isWorkerd),
+        20_000,
+        "dev follows the restarted workerd",
+      );
+      expect(restarted.pid).not.toBe(crashed.pid);
+      // The new workerd listens a moment after it starts.
+      const deadline = Date.now() + 20_000;
+      const healthy = () =>
+        fetch(`${dev.url}/api/v2/health`).then(
+          (response) => response.ok,
+          () => false,
+        );
+      while (!(await healthy())) {
+        if (Date.now() > deadline) throw new Error("the API did not answer again within 20 s");
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const recorded = await startSleepingRun(dev);
+      dev.child.kill("SIGKILL");
+      await expectAllGone(dev, recorded);
+    } finally {
+      // A failure above must not leave this dev holding the port of the tests after it.
+      if (dev.child.exitCode === null) dev.child.kill("SIGKILL");
+    }
   });
 
   it("SIGTERM with a step running still stops everything cleanly (exit 0)", async () => {
