@@ -305,7 +305,7 @@ function watchRuntime(): void {
   let goneSince: number | undefined;
   setInterval(() => {
     if (stopping || replacingRuntime || runtimePid === undefined) return;
-    if (isAlive(runtimePid)) return;
+    if (signalProcess(runtimePid, 0)) return;
     goneSince ??= Date.now();
     const restarted = worker.findRuntime();
     if (restarted !== undefined) {
@@ -321,12 +321,16 @@ function watchRuntime(): void {
   }, 1_000).unref();
 }
 
-function isAlive(pid: number): boolean {
+/**
+ * Sends `signal` to a process (a negative pid: a whole group); whether it was there to get it.
+ * Signal 0 only asks.
+ */
+function signalProcess(pid: number, signal: NodeJS.Signals | 0): boolean {
   try {
-    process.kill(pid, 0);
+    process.kill(pid, signal);
     return true;
   } catch {
-    return false;
+    return false; // already gone
   }
 }
 
@@ -530,16 +534,8 @@ async function stopWorker(): Promise<void> {
   const timeout = new Promise<void>((resolve) => setTimeout(resolve, 5_000).unref());
   await Promise.race([worker.dispose().catch(() => undefined), timeout]);
   if (runtimePid !== undefined) {
-    killProcess(runtimePid, "SIGKILL");
+    signalProcess(runtimePid, "SIGKILL");
     reaper.forgetProcess(runtimePid);
-  }
-}
-
-function killProcess(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
   }
 }
 
@@ -556,16 +552,12 @@ async function stopGroup(child: ChildProcess): Promise<void> {
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  try {
-    if (child.pid) process.kill(-child.pid, signal);
-  } catch {
-    // the group is already gone
-  }
+  if (child.pid) signalProcess(-child.pid, signal);
 }
 
 function fail(message: string): never {
   console.error(`[dagflare] ${message}`);
   for (const child of children) killGroup(child, "SIGKILL");
-  if (runtimePid !== undefined) killProcess(runtimePid, "SIGKILL");
+  if (runtimePid !== undefined) signalProcess(runtimePid, "SIGKILL");
   process.exit(1);
 }

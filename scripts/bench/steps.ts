@@ -25,11 +25,14 @@ import { createServer } from "node:http";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { startRunner } from "../../container/runner/server.ts";
+import { createDag, runDetails, startRun, waitForRun } from "../lib/dag-api.ts";
 import { median, startLocalInstance } from "../lib/local-instance.ts";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const CHAIN = 30;
 const SAMPLES = 40;
+/** How often the run's details are polled, as a client would. */
+const POLL_MS = 10;
 
 const echo = createServer((_request, response) => response.end("ok"));
 await new Promise<void>((done) => echo.listen(0, "127.0.0.1", done));
@@ -82,33 +85,13 @@ async function floors() {
 // On disk, as `npm run dev` keeps it (local D1 and Durable Object writes sync to it).
 const stateRoot = process.env.BENCH_STATE_ROOT ?? tmpdir();
 const instance = await startLocalInstance({}, { stateRoot });
-const headers = { Authorization: `Bearer ${instance.token}`, "Content-Type": "application/json" };
-
-async function createDag(name: string, spec: string): Promise<void> {
-  const response = await fetch(`${instance.api}/dags`, {
-    method: "POST",
-    headers,
-    body: JSON.stringify({ name, spec }),
-  });
-  if (response.status !== 201) throw new Error(`create ${name}: ${response.status} ${await response.text()}`);
-}
-
 /** Runs a DAG to its end: the whole time from the start request, and its step records. */
 async function run(name: string): Promise<{ ms: number; nodes: StepRecord[] }> {
   const begin = performance.now();
-  const started = await fetch(`${instance.api}/dags/${name}/start`, { method: "POST", headers, body: "{}" });
-  const { dagRunId } = (await started.json()) as { dagRunId: string };
-  for (;;) {
-    const response = await fetch(`${instance.api}/dag-runs/${name}/${dagRunId}`, { headers });
-    const { dagRunDetails } = (await response.json()) as {
-      dagRunDetails: { status: number; statusLabel: string; nodes: StepRecord[] };
-    };
-    if (dagRunDetails.status !== 1 && dagRunDetails.status !== 5) {
-      if (dagRunDetails.statusLabel !== "succeeded") throw new Error(`${name}: ${dagRunDetails.statusLabel}`);
-      return { ms: performance.now() - begin, nodes: dagRunDetails.nodes };
-    }
-    await new Promise((done) => setTimeout(done, 10));
-  }
+  const runId = await startRun(instance, name);
+  await waitForRun(instance, name, runId, POLL_MS);
+  const ms = performance.now() - begin;
+  return { ms, nodes: (await runDetails<{ nodes: StepRecord[] }>(instance, name, runId)).nodes };
 }
 
 const at = (time: string) => Date.parse(time);
@@ -129,9 +112,9 @@ const fanned = Array.from({ length: 30 }, (_, i) => `f${i}`);
 const fan = `type: graph\nsteps:\n${commandStep("begin", [])}${fanned.map((name) => commandStep(name, ["begin"])).join("")}${commandStep("end", fanned)}`;
 
 try {
-  await createDag("steps-command-chain", chainOf(commandStep));
-  await createDag("steps-http-chain", chainOf(httpStep));
-  await createDag("steps-command-fan", fan);
+  await createDag(instance, "steps-command-chain", chainOf(commandStep));
+  await createDag(instance, "steps-http-chain", chainOf(httpStep));
+  await createDag(instance, "steps-command-fan", fan);
   for (const name of ["steps-command-chain", "steps-http-chain", "steps-command-fan"]) await run(name); // warm-up
 
   type Round = {

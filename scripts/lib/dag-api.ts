@@ -79,6 +79,13 @@ export async function waitForRun(client: ApiClient, name: string, runId: string,
   }
 }
 
+/** A run's details (GET /dag-runs/{name}/{runId}), typed as far as the caller reads them. */
+export async function runDetails<T>(client: ApiClient, name: string, runId: string): Promise<T> {
+  const response = await fetch(`${client.api}/dag-runs/${name}/${runId}`, { headers: adminHeaders(client) });
+  if (!response.ok) throw new Error(`${name} ${runId}: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { dagRunDetails: T }).dagRunDetails;
+}
+
 /** Milliseconds from the start request until the run's details report it finished. */
 export async function timeRun(client: ApiClient, name: string, pollMs: number): Promise<number> {
   const begin = performance.now();

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { REAPER_NAME } from "../../container/runner/reaper.ts";
-import { freePort } from "../../scripts/lib/local-instance.ts";
+import { freePort, waitForHealth } from "../../scripts/lib/local-instance.ts";
 import { type Dev, killLeftovers, processesWith, root, startDev, stopDev } from "./dev-server.ts";
 
 const scratch: string[] = [];
@@ -168,15 +168,9 @@ describe("npm run dev owns its processes", () => {
       expect(restarted.pid).not.toBe(crashed.pid);
       // The new workerd listens a moment after it starts.
       const deadline = Date.now() + 20_000;
-      const healthy = () =>
-        fetch(`${dev.url}/api/v2/health`).then(
-          (response) => response.ok,
-          () => false,
-        );
-      while (!(await healthy())) {
-        if (Date.now() > deadline) throw new Error("the API did not answer again within 20 s");
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await waitForHealth(`${dev.url}/api/v2/health`, performance.now(), () =>
+        Date.now() > deadline ? "the API did not answer again within 20 s" : undefined,
+      );
       const recorded = await startSleepingRun(dev);
       dev.child.kill("SIGKILL");
       await expectAllGone(dev, recorded);
