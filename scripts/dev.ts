@@ -44,7 +44,7 @@
  * DAGS_DIR (the repository's dags/: the working directory of steps without `dir`), WATCH.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, type FSWatcher, mkdirSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
@@ -53,6 +53,7 @@ import { fileURLToPath } from "node:url";
 import { exitWithParent, startReaper } from "../container/runner/reaper.ts";
 import { IMAGE_SHELL } from "../container/runner/shell.ts";
 import { DEV_SETUP_PATH, type DevSetupRequest, type DevSetupResult } from "../src/dev/protocol.ts";
+import { BuildCache } from "./lib/build-cache.ts";
 import { readDagSources } from "./lib/dag-files.ts";
 import {
   WORKER_BUILD_FILE,
@@ -94,6 +95,10 @@ const UI_BUILD_INPUTS = [
   "package.json",
   "package-lock.json",
 ];
+
+/** What the UI build is run with, but for its output folder (a state folder's own). */
+const UI_BUILD_SETTINGS = ["build", "--config", join(root, "ui", "vite.config.ts"), "--logLevel", "warn"];
+const buildCache = new BuildCache(root);
 
 const log = (message: string) => console.log(`[dagflare] ${message}`);
 
@@ -169,14 +174,13 @@ const runnerReady = startRunner();
 const dagSources = readDagSources(dagsDir);
 const builds = Promise.all([buildUiIfChanged(), buildWorkerIfChanged()]);
 worker.load();
-const [uiBuild, workerBuild] = await builds;
+const buildNotes = describeBuilds(await builds);
 await startWorker();
 await setUp();
 await runnerReady;
 // Since this process began (Node's own start included), with what took longest when it happened.
-const built = [uiBuild && `the UI in ${seconds(uiBuild)} s`, workerBuild && `the Worker in ${seconds(workerBuild)} s`];
 log(
-  `ready in ${seconds(performance.now())} s (${built.some(Boolean) ? `built ${built.filter(Boolean).join(" and ")}; ` : ""}` +
+  `ready in ${seconds(performance.now())} s (${buildNotes.map((note) => `${note}; `).join("")}` +
     `load average ${loadavg()[0]!.toFixed(2)}): UI on ${url}/, API on ${url}/api/v2 ` +
     `(OpenAPI: ${url}/api/v2/openapi.json), state in ${stateDir}${watching ? "; rebuilding on changes" : ""}`,
 );
@@ -226,21 +230,27 @@ function builtFrom(dir: string, requiredFile: string): string {
 }
 
 /**
- * The admin UI, built by Vite (a few seconds) only when its sources changed. The recorded hash
- * goes before a build starts and comes back after it succeeds, so a build that fails or is
- * interrupted is done again next time.
+ * The admin UI, only when its sources changed: copied from the build cache (build-cache.ts) when
+ * it has them, else built by Vite (a few seconds). The recorded hash goes before a build starts
+ * and comes back after it succeeds, so a build that fails or is interrupted is done again next
+ * time. What it did, for the ready line.
  */
-async function buildUiIfChanged(): Promise<number | undefined> {
-  const sources = await hashSources(root, UI_BUILD_INPUTS, { extra: uiBuildArgs() });
-  let took: number | undefined;
+async function buildUiIfChanged(): Promise<BuildDone | undefined> {
+  // Not the output folder: it doesn't change what is built, and the cache serves every state folder.
+  const sources = await hashSources(root, UI_BUILD_INPUTS, { extra: UI_BUILD_SETTINGS });
+  let done: BuildDone | undefined;
   if (builtFrom(uiDir, "index.html") !== sources) {
     const began = performance.now();
     rmSync(`${uiDir}.sha256`, { force: true });
-    log(existsSync(uiDir) ? "building the UI (ui/ changed since its last build here)" : "building the UI");
-    const code = await runToEnd([viteBin, ...uiBuildArgs(), "--emptyOutDir"]);
-    if (code !== 0) fail(`the UI build failed (exit ${code})`);
+    if (buildCache.restore("ui", sources, uiDir)) done = { what: "the UI" };
+    else {
+      log(existsSync(uiDir) ? "building the UI (ui/ changed since its last build here)" : "building the UI");
+      const code = await runToEnd([viteBin, ...uiBuildArgs(), "--emptyOutDir"]);
+      if (code !== 0) fail(`the UI build failed (exit ${code})`);
+      buildCache.save("ui", sources, uiDir);
+      done = { what: "the UI", ms: performance.now() - began };
+    }
     writeFileSync(`${uiDir}.sha256`, sources);
-    took = performance.now() - began;
   }
   if (watching) {
     // Vite's own watcher rewrites the folder from here on: the hash no longer says what is in it.
@@ -250,22 +260,26 @@ async function buildUiIfChanged(): Promise<number | undefined> {
       if (!stopping) log(`the UI rebuilder exited (${signal ?? code}); the UI stays as last built`);
     });
   }
-  return took;
+  return done;
 }
 
 function uiBuildArgs(): string[] {
-  return ["build", "--config", join(root, "ui", "vite.config.ts"), "--logLevel", "warn", "--outDir", uiDir];
+  return [...UI_BUILD_SETTINGS, "--outDir", uiDir];
 }
 
 /**
- * The Worker's build (scripts/lib/dev-build.ts), only when its inputs changed — just the bundle
- * when only src/ did; how long it took if it ran and succeeded. A failed build leaves the last one.
+ * The Worker's build (scripts/lib/dev-build.ts), only when its inputs changed: copied from the
+ * build cache when it has them, else built — just the bundle when only src/ did. What it did,
+ * for the ready line; undefined when nothing was to do. A failed build leaves the last one.
  */
-async function buildWorkerIfChanged(fatal = true): Promise<number | undefined> {
+async function buildWorkerIfChanged(fatal = true): Promise<BuildDone | undefined> {
   const config = await hashSources(root, WORKER_CONFIG_INPUTS, { extra: [WRANGLER_ENV] });
   const bundle = await hashSources(root, WORKER_BUNDLE_INPUTS, { extra: [config] });
   const built = workerBuildKeys(buildDir);
   if (built?.config === config && built.bundle === bundle) return undefined;
+  // The build names files of this checkout (its sources, for stack traces): part of its key.
+  const key = createHash("sha256").update(`${root}\0${config}\0${bundle}`).digest("hex");
+  if (buildCache.restore("worker", key, buildDir)) return { what: "the Worker" };
   const began = performance.now();
   const changed = built?.config === config ? "src/ changed" : "wrangler.toml, migrations/ or the dependencies changed";
   log(built ? `building the Worker (${changed} since its last build here)` : "building the Worker");
@@ -278,7 +292,22 @@ async function buildWorkerIfChanged(fatal = true): Promise<number | undefined> {
     log(`the Worker build failed (exit ${code}); the Worker runs on as last built`);
     return undefined;
   }
-  return performance.now() - began;
+  buildCache.save("worker", key, buildDir);
+  return { what: "the Worker", ms: performance.now() - began };
+}
+
+/** A build brought up to date: made, in `ms`, or (without) copied from the build cache. */
+type BuildDone = { what: string; ms?: number };
+
+/** For the ready line: "built the UI in 2.1 s", "the UI and the Worker from the build cache". */
+function describeBuilds(builds: (BuildDone | undefined)[]): string[] {
+  const done = builds.filter((build) => build !== undefined);
+  const made = done.filter((build) => build.ms !== undefined);
+  const cached = done.filter((build) => build.ms === undefined);
+  return [
+    made.length > 0 && `built ${made.map((build) => `${build.what} in ${seconds(build.ms!)} s`).join(" and ")}`,
+    cached.length > 0 && `${cached.map((build) => build.what).join(" and ")} from the build cache`,
+  ].filter((note) => note !== false);
 }
 
 /** Starts (or, after a rebuild, reloads) the Worker on the build; false when a reload failed (it runs on as before). */

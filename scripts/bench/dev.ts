@@ -1,7 +1,11 @@
 /**
- * `npm run bench:dev`: how long `npm run dev` takes to be ready — on a fresh state folder (the
- * UI and Worker builds, every migration, the first admin) and on a restart with state (nothing to
- * build or apply) — as a developer meets it: scripts/dev.ts started directly, its state on disk.
+ * `npm run bench:dev`: how long `npm run dev` takes to be ready, as a developer meets it
+ * (scripts/dev.ts started directly, its state on disk):
+ *   first     a fresh state folder with an empty build cache, as the first start after a clone:
+ *             the UI and Worker builds, every migration, the first admin
+ *   fresh     another fresh state folder: the builds from the cache the first start filled
+ *             (scripts/lib/build-cache.ts), every migration, the first admin
+ *   restart   the first start's state folder again: nothing to build or apply
  *
  * Baseline, measured in the same run: the floor under any restart — a Node process that loads
  * Miniflare and starts a one-line Worker in workerd, until it answers. Prints each start (the
@@ -57,7 +61,7 @@ async function baseline(): Promise<Start> {
   return { ms, reported: ms, load: `${before} → ${load()}` };
 }
 
-async function startDev(stateDir: string, measureMemory = false): Promise<Start> {
+async function startDev(stateDir: string, buildCache: string, measureMemory = false): Promise<Start> {
   const before = load();
   const began = performance.now();
   const child = spawn(process.execPath, [...LONG_LIVED_NODE_FLAGS, join(root, "scripts", "dev.ts")], {
@@ -66,6 +70,7 @@ async function startDev(stateDir: string, measureMemory = false): Promise<Start>
       ...process.env,
       PORT: String(await freePort()),
       STATE_DIR: stateDir,
+      BUILD_CACHE_DIR: buildCache,
       ADMIN_PASSWORD: "bench-password-1",
       EXIT_WITH_PARENT: "1",
     },
@@ -80,7 +85,7 @@ async function startDev(stateDir: string, measureMemory = false): Promise<Start>
     }
     const ms = performance.now() - began;
     const reported = Number(/ready in (\d+\.\d) s/.exec(output)?.[1]) * 1000;
-    const built = /ready in [\d.]+ s \((built [^;]+);/.exec(output)?.[1];
+    const built = /ready in [\d.]+ s \(((built|the) [^;]+);/.exec(output)?.[1];
     let rssMb: number | undefined;
     if (measureMemory) {
       await new Promise((done) => setTimeout(done, 5_000)); // settled: the first tick is done
@@ -104,12 +109,15 @@ const rows: { kind: string; start: Start }[] = [];
 const folders: string[] = [];
 try {
   for (let round = 1; round <= ROUNDS; round++) {
-    const stateDir = mkdtempSync(join(STATE_ROOT, "dagflare-bench-dev-"));
-    folders.push(stateDir);
+    const [stateDir, secondStateDir, buildCache] = ["dev", "dev", "cache"].map((name) =>
+      mkdtempSync(join(STATE_ROOT, `dagflare-bench-${name}-`)),
+    ) as [string, string, string];
+    folders.push(stateDir, secondStateDir, buildCache);
     rows.push({ kind: "baseline", start: await baseline() });
-    rows.push({ kind: "fresh", start: await startDev(stateDir) });
-    rows.push({ kind: "restart", start: await startDev(stateDir, round === ROUNDS) });
-    for (const { kind, start } of rows.slice(-3)) {
+    rows.push({ kind: "first", start: await startDev(stateDir, buildCache) });
+    rows.push({ kind: "fresh", start: await startDev(secondStateDir, buildCache) });
+    rows.push({ kind: "restart", start: await startDev(stateDir, buildCache, round === ROUNDS) });
+    for (const { kind, start } of rows.slice(-4)) {
       console.log(
         `round ${round} ${kind.padEnd(8)} ${seconds(start.ms).padStart(8)}` +
           `${kind === "baseline" ? "" : ` (dev says ${seconds(start.reported)}${start.built ? `, ${start.built}` : ""})`}` +
@@ -123,7 +131,7 @@ try {
 
 const base = median(rows.filter((row) => row.kind === "baseline").map((row) => row.start.ms));
 console.log(`\nmedians of ${ROUNDS} (ratio to the baseline: a one-line Worker in Miniflare from a fresh Node)`);
-for (const kind of ["baseline", "fresh", "restart"]) {
+for (const kind of ["baseline", "first", "fresh", "restart"]) {
   const value = median(rows.filter((row) => row.kind === kind).map((row) => row.start.ms));
   console.log(`${kind.padEnd(8)} ${seconds(value).padStart(8)} ${(value / base).toFixed(1).padStart(6)}x`);
 }

@@ -5,7 +5,7 @@
  * that hasn't changed (no migration, no build); its D1 migrations are wrangler's.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,7 +16,7 @@ import { killLeftovers, login, root, startDev, stopDev } from "./dev-server.ts";
 afterAll(killLeftovers);
 
 const READY_LINE =
-  /\[dagflare\] ready in \d+\.\d s \((built the .+ in \d+\.\d s; )?load average \d+\.\d\d\): UI on http/;
+  /\[dagflare\] ready in \d+\.\d s \((built the .+ in \d+\.\d s; )?(the .+ from the build cache; )?load average \d+\.\d\d\): UI on http/;
 
 /**
  * What wrangler and Miniflare used to print at every start, all harmless (scripts/dev.ts): none
@@ -90,11 +90,13 @@ function answeredRequestId(url: string, id: string): Promise<string | string[] |
 
 describe("npm run dev", () => {
   const stateDir = mkdtempSync(join(tmpdir(), "dagflare-state-"));
+  // Its own build cache (scripts/lib/build-cache.ts), empty: the first start builds.
+  const buildCache = mkdtempSync(join(tmpdir(), "dagflare-build-cache-"));
   let generatedPassword = "";
 
   // How fast it starts is measured by a bench, not asserted here: these machines are shared and noisy.
   it("on a fresh state folder: migrations, a generated admin password printed once, example DAGs, ready", async () => {
-    const dev = await startDev({ STATE_DIR: stateDir });
+    const dev = await startDev({ STATE_DIR: stateDir, BUILD_CACHE_DIR: buildCache });
     const migrations = readdirSync(join(root, "migrations")).filter((file) => file.endsWith(".sql"));
     expect(dev.output()).toContain(`[dagflare] applied ${migrations.length} D1 migrations (${migrations[0]} … `);
     expect(dev.output()).toContain("[dagflare] building the UI");
@@ -191,15 +193,28 @@ describe("npm run dev", () => {
 
   it("honours ADMIN_USERNAME/ADMIN_PASSWORD on a fresh state, and AUTH_MODE=none", async () => {
     const fresh = mkdtempSync(join(tmpdir(), "dagflare-state-"));
-    const dev = await startDev({ STATE_DIR: fresh, ADMIN_USERNAME: "ops", ADMIN_PASSWORD: "chosen-password-1" });
+    const dev = await startDev({
+      STATE_DIR: fresh,
+      BUILD_CACHE_DIR: buildCache,
+      ADMIN_USERNAME: "ops",
+      ADMIN_PASSWORD: "chosen-password-1",
+    });
+    // The first test's builds, from the cache: nothing built again for a second state folder.
+    expect(dev.output()).toContain("(the UI and the Worker from the build cache; load average");
+    expect(dev.output()).not.toContain("building the");
+    expect(readFileSync(join(fresh, "ui-dist", "index.html"), "utf8")).toBe(
+      readFileSync(join(stateDir, "ui-dist", "index.html"), "utf8"),
+    );
     expect(dev.output()).not.toContain("chosen-password-1");
     expect(dev.output()).toContain("created admin 'ops' with the password from ADMIN_PASSWORD");
     expect((await login(dev.url, "ops", "chosen-password-1")).status).toBe(200);
     await stopDev(dev, "SIGTERM");
 
-    // The UI's recorded sources no longer match (as after an edit under ui/): rebuilt, and only it.
+    // The UI's recorded sources no longer match (as after an edit under ui/), and the cache has
+    // no build of them: rebuilt, and only it.
     writeFileSync(join(fresh, "ui-dist.sha256"), "an edit under ui/");
-    const open = await startDev({ STATE_DIR: fresh, AUTH_MODE: "none" });
+    const emptyCache = mkdtempSync(join(tmpdir(), "dagflare-build-cache-"));
+    const open = await startDev({ STATE_DIR: fresh, BUILD_CACHE_DIR: emptyCache, AUTH_MODE: "none" });
     expect(open.output()).toContain("[dagflare] building the UI");
     expect(open.output()).not.toContain("building the Worker");
     expect((await fetch(`${open.url}/api/v2/users`)).status).toBe(200);
