@@ -15,11 +15,12 @@
  *   spawn     Node's child_process.spawn of `bash -c true`, to its exit: what the runner pays for
  *             the process (Node forks, and a fork costs in proportion to the parent's memory;
  *             on these VMs it is most of a step)
- *   from sh   `bash -c true` started by a small process (a sh loop): the floor for any spawner
+ *   from sh   `bash -c true` started by a small process (a sh loop): the floor for any spawner;
+ *             and 30 of them started at once, the floor under the fan-out (../lib/process-floor.ts)
  *
  * Medians over ROUNDS (3) runs, with the load average at each.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { loadavg, tmpdir } from "node:os";
@@ -27,9 +28,11 @@ import { join } from "node:path";
 import { startRunner } from "../../container/runner/server.ts";
 import { createDag, runDetails, startRun, waitForRun } from "../lib/dag-api.ts";
 import { median, startLocalInstance } from "../lib/local-instance.ts";
+import { describeFloor, medianFloor, processFloor } from "../lib/process-floor.ts";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const CHAIN = 30;
+const FAN_WIDTH = 30;
 const SAMPLES = 40;
 /** How often the run's details are polled, as a client would. */
 const POLL_MS = 10;
@@ -72,10 +75,8 @@ async function floors() {
       () =>
         new Promise((done) => spawn("bash", ["-c", "true"], { stdio: "ignore", detached: true }).once("exit", done)),
     );
-    const begin = performance.now();
-    spawnSync("sh", ["-c", `i=0; while [ $i -lt ${SAMPLES} ]; do bash -c true; i=$((i+1)); done`]);
-    const fromSh = (performance.now() - begin) / SAMPLES;
-    return { runner: median(put), spawn: median(fromNode), fromSh };
+    const floor = processFloor(FAN_WIDTH);
+    return { runner: median(put), spawn: median(fromNode), fromSh: floor.perProcessMs, floor };
   } finally {
     await runner.close();
     rmSync(workRoot, { recursive: true, force: true });
@@ -108,7 +109,7 @@ const httpStep = (name: string, depends: string[]) =>
   `  - name: ${name}\n    executor: http\n    command: GET ${echoUrl}/${name}\n${depends.length ? `    depends: [${depends.join(", ")}]\n` : ""}`;
 const chainOf = (step: typeof commandStep) =>
   `steps:\n${Array.from({ length: CHAIN }, (_, i) => step(`s${i}`, i ? [`s${i - 1}`] : [])).join("")}`;
-const fanned = Array.from({ length: 30 }, (_, i) => `f${i}`);
+const fanned = Array.from({ length: FAN_WIDTH }, (_, i) => `f${i}`);
 const fan = `type: graph\nsteps:\n${commandStep("begin", [])}${fanned.map((name) => commandStep(name, ["begin"])).join("")}${commandStep("end", fanned)}`;
 
 try {
@@ -140,8 +141,9 @@ try {
     rounds.push(entry);
     console.log(
       `round ${round}: command chain ${entry.command.perStep.toFixed(1)} ms/step (step ${entry.command.step}, hand-on ${entry.command.handOn}), ` +
-        `http chain ${entry.http.perStep.toFixed(1)} ms/step, fan-out 1→30→1 ${fanRun.ms.toFixed(0)} ms; ` +
-        `runner PUT ${measured.runner.toFixed(1)}, spawn from Node ${measured.spawn.toFixed(1)}, from sh ${measured.fromSh.toFixed(1)} ms; load average ${entry.load}`,
+        `http chain ${entry.http.perStep.toFixed(1)} ms/step, fan-out 1→${FAN_WIDTH}→1 ${fanRun.ms.toFixed(0)} ms; ` +
+        `runner PUT ${measured.runner.toFixed(1)}, spawn from Node ${measured.spawn.toFixed(1)}, from sh ${measured.fromSh.toFixed(1)} ms ` +
+        `(${FAN_WIDTH} at once ${measured.floor.atOnceMs.toFixed(0)} ms); load average ${entry.load}`,
     );
   }
 
@@ -160,7 +162,8 @@ try {
   console.log(
     `An http step of a chain, for contrast: ${m((r) => r.http.perStep).toFixed(1)} ms per step (step ${m((r) => r.http.step)} ms, hand-on ${m((r) => r.http.handOn)} ms)`,
   );
-  console.log(`Fan-out/fan-in of command steps (1 → 30 → 1): ${m((r) => r.fan).toFixed(0)} ms`);
+  console.log(`Fan-out/fan-in of command steps (1 → ${FAN_WIDTH} → 1): ${m((r) => r.fan).toFixed(0)} ms`);
+  console.log(`  under it, ${describeFloor(medianFloor(rounds.map((r) => r.floors.floor)))}`);
   console.log(`Load averages: ${rounds.map((r) => r.load).join(", ")}`);
 } finally {
   await instance.stop();
