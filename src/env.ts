@@ -29,5 +29,7 @@ export type AppEnv = {
     principal: Principal;
     /** The request's X-Request-Id (src/app.ts): on its response, in its error body and log lines. */
     requestId: string;
+    /** A webhook trigger's inbound log record in the making (src/webhooks/inbound-log.ts). */
+    inboundLog?: { receivedAt: string; handedOn: boolean };
   };
 };

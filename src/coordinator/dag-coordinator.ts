@@ -7,7 +7,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { type DagRow, findDag } from "../db/dags.ts";
-import { isCurrentTrigger, type TriggerVersion } from "../db/webhooks.ts";
+import { type TriggerVersion, webhookVersion } from "../db/webhooks.ts";
 import { labCoordinatorEnv } from "../dev/latency.ts";
 import { localDagSources } from "../domain/dag-spec.ts";
 import type { FinalStatus } from "../domain/progress.ts";
@@ -15,6 +15,7 @@ import type { StartRequest, StartResult, StepInvocation, StepMessage, StepResult
 import { type NodeStatus, nodeStatusLabel, type RunStatus, runStatusLabel } from "../domain/status.ts";
 import { failedNotice, type SubRunNotice } from "../domain/sub-dag.ts";
 import { log } from "../log.ts";
+import { Grouped } from "./grouped.ts";
 import { coordinatorFor } from "./index.ts";
 import { Outbound } from "./outbound.ts";
 import {
@@ -60,6 +61,8 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   /** The loop that starts sub-DAG runs and tells callers, while it runs; a change meanwhile asks for another pass. */
   #subDagTraffic: Promise<void> | undefined;
   #subDagAgain = false;
+  /** Reads of a webhook's version, by webhook id (a DAG has one webhook at a time, under a new id after a re-create). */
+  readonly #versionReads = new Map<string, Grouped<number | undefined>>();
   /** A caller's spec and its documents after `---`, by name. */
   readonly #localSourceCache = new Map<string, Map<string, string>>();
 
@@ -80,10 +83,11 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
 
   // --- RPC: runs -----------------------------------------------------------------------------
 
-  async start(request: StartRequest): Promise<StartResult> {
+  async start({ inbound, ...request }: StartRequest): Promise<StartResult> {
     this.#identify(request.dagId, request.dagName);
     const queued = this.#machine.queue(request);
     if (!queued.ok) return queued;
+    if (inbound) this.#outbound.logInbound({ ...inbound, run_id: queued.runId });
     const pruneBefore = this.#machine.pruneHistory(queued.histRetentionDays);
     const messages = request.parent ? this.#machine.startSubRun(queued.runId) : this.#machine.startQueuedRuns();
     await Promise.all([this.#commit(messages), pruneBefore && this.#outbound.pruneD1(pruneBefore)]);
@@ -96,8 +100,18 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
    * door when placed by the location hint, still has that version (docs/latency.md).
    */
   async startIfCurrent(request: StartRequest, decidedOn: TriggerVersion): Promise<StartResult | StaleTrigger> {
-    if (!(await isCurrentTrigger(this.env.DB, request.dagId, decidedOn))) return STALE_TRIGGER;
+    if ((await this.#webhookVersion(request.dagId, decidedOn.webhookId)) !== decidedOn.version) return STALE_TRIGGER;
     return this.start(request);
+  }
+
+  /** The webhook's version on D1's primary, read after this call arrived; triggers arriving together share one read. */
+  #webhookVersion(dagId: string, webhookId: string): Promise<number | undefined> {
+    let reads = this.#versionReads.get(webhookId);
+    if (!reads) {
+      reads = new Grouped(() => webhookVersion(this.env.DB, dagId, webhookId));
+      this.#versionReads.set(webhookId, reads);
+    }
+    return reads.run();
   }
 
   /** A consumer takes a dispatched attempt (or resumes a claimed one); `null` when it is stale. */

@@ -7,16 +7,20 @@
 import { emitEvent, runAlerts } from "../alerts/events.ts";
 import { deleteRunsFinishedBefore, type RunWrite, upsertRuns } from "../db/runs.ts";
 import type { StepDurationCount } from "../db/step-durations.ts";
+import type { NewWebhookRequest } from "../db/webhook-requests.ts";
 import { formatParams } from "../domain/params.ts";
 import type { StepMessage } from "../domain/run.ts";
 import { tallyStepDurations } from "../domain/step-durations.ts";
 import { callRunner, ExecutionUnknown, executionKey } from "../executors/runner.ts";
 import { log } from "../log.ts";
+import { Grouped } from "./grouped.ts";
 import { coordinatorFor } from "./index.ts";
 import type { Identity } from "./run-machine.ts";
 import type { RunRecord, RunStore } from "./run-store.ts";
 
 const D1_RETRY_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
+/** Inbound log rows a coordinator holds for D1 at most (a D1 outage of a busy DAG). */
+const MAX_PENDING_INBOUND = 1_000;
 /** Queues.sendBatch takes at most 100 messages. */
 const SEND_BATCH_SIZE = 100;
 
@@ -45,9 +49,18 @@ export class Outbound {
   readonly #armAlarm: () => Promise<void>;
   /** Consecutive failed D1 writes per run, for the retry backoff (a restart simply starts over). */
   readonly #syncFailures = new Map<string, number>();
-  /** The D1 batch in flight, and the next one (shared by everyone who changed a run meanwhile). */
-  #currentSync: Promise<void> | undefined;
-  #nextSync: Promise<void> | undefined;
+  /**
+   * Group commit of the D1 copies: one batch writes every stale run. A caller whose change is
+   * in storage waits for a batch that starts after its change; callers that arrive while a batch
+   * is in flight share the next one, so a burst of starts costs two D1 writes, not one each.
+   */
+  readonly #sync = new Grouped(() => this.#writeStaleRuns());
+  /**
+   * Inbound log rows of triggers that started runs, for the next D1 batch. In memory, as the
+   * Worker's own write was (its waitUntil): a row is diagnosis, and an eviction before the batch
+   * loses it, never a run. Kept for the retry when the batch fails; bounded.
+   */
+  #inbound: NewWebhookRequest[] = [];
   /** The outbox being shipped, so that concurrent commits don't ship one event twice. */
   #shipping: Promise<void> | undefined;
 
@@ -72,7 +85,7 @@ export class Outbound {
    * eviction between a change and its write.
    */
   async commit(messages: StepMessage[]): Promise<void> {
-    await Promise.all([this.#syncD1(), this.#dispatch(messages), this.#armAlarm()]);
+    await Promise.all([this.#sync.run(), this.#dispatch(messages), this.#armAlarm()]);
     // Events go after the D1 copy (an alert's consumer finds the run's final row), and in the
     // background: no caller (a start, a step result) waits for the alerts pipeline.
     if (!this.#shipping && this.#store.hasPendingEvents()) {
@@ -81,6 +94,15 @@ export class Outbound {
       });
       this.#ctx.waitUntil(this.#shipping);
     }
+  }
+
+  /** Writes a started run's inbound log row with the run's D1 copy (the next commit's batch). */
+  logInbound(entry: NewWebhookRequest): void {
+    if (this.#inbound.length >= MAX_PENDING_INBOUND) {
+      log.warn("inbound log rows waiting for D1 over the bound; the oldest is dropped", { ...this.#identity });
+      this.#inbound.shift();
+    }
+    this.#inbound.push(entry);
   }
 
   /** By date, not by id: a prune whose D1 delete failed is caught up by the next one. */
@@ -134,21 +156,6 @@ export class Outbound {
   }
 
   /**
-   * Group commit of the D1 copies: one batch writes every stale run. A caller whose change is
-   * in storage waits for a batch that starts after its change; callers that arrive while a batch
-   * is in flight share the next one, so a burst of starts costs two D1 writes, not one each.
-   */
-  #syncD1(): Promise<void> {
-    this.#nextSync ??= (async () => {
-      await this.#currentSync?.catch(() => undefined); // its own callers see its failure
-      this.#nextSync = undefined;
-      this.#currentSync = this.#writeStaleRuns();
-      await this.#currentSync;
-    })();
-    return this.#nextSync;
-  }
-
-  /**
    * Writes every run whose D1 copy is stale, with the steps of finishes not counted yet (D1
    * counts each finish once, so shipping them again after a lost answer is harmless); if D1
    * fails, timers retry them with backoff.
@@ -156,7 +163,8 @@ export class Outbound {
   async #writeStaleRuns(): Promise<void> {
     const stale = this.#store.staleRuns();
     const finishes = this.#store.pendingStepDurations();
-    if (stale.length === 0 && finishes.length === 0) return;
+    const inbound = this.#inbound.splice(0);
+    if (stale.length === 0 && finishes.length === 0 && inbound.length === 0) return;
     try {
       await upsertRuns(
         this.#env.DB,
@@ -169,6 +177,7 @@ export class Outbound {
             ...tallyStepDurations(finish.seconds),
           }),
         ),
+        inbound,
       );
       for (const run of stale) {
         this.#store.markSynced(run);
@@ -177,7 +186,14 @@ export class Outbound {
       if (finishes.length > 0) this.#store.deleteStepDurations(finishes);
     } catch (error) {
       log.error("writing D1 copies of runs failed; retrying", { ...this.#identity, runs: stale.length, error });
-      for (const runId of new Set([...stale.map((run) => run.id), ...finishes.map((finish) => finish.run_id)])) {
+      // Before rows logged meanwhile, within the bound: the retry writes them all.
+      this.#inbound = [...inbound, ...this.#inbound].slice(-MAX_PENDING_INBOUND);
+      const runIds = new Set([
+        ...stale.map((run) => run.id),
+        ...finishes.map((finish) => finish.run_id),
+        ...inbound.flatMap((row) => row.run_id ?? []),
+      ]);
+      for (const runId of runIds) {
         const failures = (this.#syncFailures.get(runId) ?? 0) + 1;
         this.#syncFailures.set(runId, failures);
         const delay = D1_RETRY_MS[Math.min(failures, D1_RETRY_MS.length) - 1]!;

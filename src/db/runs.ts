@@ -2,6 +2,7 @@ import type { RunTrigger } from "../domain/run.ts";
 import { RUN_STATUS } from "../domain/status.ts";
 import { parseJsonColumn, StringList } from "./json.ts";
 import { countStepDurations, type StepDurationCount } from "./step-durations.ts";
+import { insertWebhookRequestStatement, type NewWebhookRequest } from "./webhook-requests.ts";
 
 /** A run's D1 copy as the coordinator writes it. */
 export type RunWrite = {
@@ -26,12 +27,14 @@ const SELECT_RUNS = "SELECT r.*, d.name AS dag_name FROM dag_runs r JOIN dags d 
  * Writes the coordinator's current view of its runs, in one batch; newer `updated_at` wins, so
  * retries can't go back in time. A run whose DAG was deleted meanwhile is not written (nothing
  * to attach it to). The same batch adds the steps of runs that finished to the step duration
- * histogram, each finish once (countStepDurations).
+ * histogram, each finish once (countStepDurations), and the webhook inbound log's rows of the
+ * triggers that started runs (src/webhooks/inbound-log.ts).
  */
 export async function upsertRuns(
   db: D1Database,
   rows: RunWrite[],
   stepDurations: readonly StepDurationCount[] = [],
+  inbound: readonly NewWebhookRequest[] = [],
 ): Promise<void> {
   const upsert = db.prepare(
     `INSERT INTO dag_runs (dag_id, run_id, status, params, trigger, triggered_by, queued_at, started_at, finished_at, updated_at)
@@ -57,6 +60,8 @@ export async function upsertRuns(
         row.updated_at,
       ),
     ),
+    // After the runs: the log's run ids name rows that exist.
+    ...inbound.map((entry) => insertWebhookRequestStatement(db, entry)),
   ];
   if (statements.length > 0) await db.batch(statements);
 }

@@ -35,7 +35,13 @@ export type NewWebhookRequest = Omit<WebhookRequestRow, "dag_id" | "body_truncat
  * that isn't a DAG), and its `webhook.storeBodies: false` drops the body in the same place.
  */
 export async function insertWebhookRequest(db: D1Database, entry: NewWebhookRequest): Promise<boolean> {
-  const { meta } = await db
+  const { meta } = await insertWebhookRequestStatement(db, entry).run();
+  return meta.changes > 0;
+}
+
+/** The statement of `insertWebhookRequest`, for a batch (a coordinator writes a started run's row with its run). */
+export function insertWebhookRequestStatement(db: D1Database, entry: NewWebhookRequest): D1PreparedStatement {
+  return db
     .prepare(
       `INSERT INTO webhook_requests (id, dag_id, received_at, client_ip, method, outcome, status_code, error_code,
          message, run_id, headers, content_type, body, body_bytes, body_truncated, replay_of, replayed_by)
@@ -64,9 +70,7 @@ export async function insertWebhookRequest(db: D1Database, entry: NewWebhookRequ
       entry.body_truncated ? 1 : 0,
       entry.replay_of,
       entry.replayed_by,
-    )
-    .run();
-  return meta.changes > 0;
+    );
 }
 
 export type WebhookRequestFilter = {

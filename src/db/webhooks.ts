@@ -78,13 +78,16 @@ export async function findTriggerTarget(
 /** A webhook at the version a trigger was decided on. */
 export type TriggerVersion = { webhookId: string; version: number };
 
-/** Whether the DAG's webhook is still at `decidedOn` (on the primary: the coordinator asks `db` without a session). */
-export async function isCurrentTrigger(db: D1Database, dagId: string, decidedOn: TriggerVersion): Promise<boolean> {
+/**
+ * The version of the DAG's webhook now, `undefined` when it is gone (on the primary: the
+ * coordinator asks `db` without a session); a trigger decided on another version is stale.
+ */
+export async function webhookVersion(db: D1Database, dagId: string, webhookId: string): Promise<number | undefined> {
   const row = await db
     .prepare("SELECT version FROM webhooks WHERE id = ?1 AND dag_id = ?2")
-    .bind(decidedOn.webhookId, dagId)
+    .bind(webhookId, dagId)
     .first<{ version: number }>();
-  return row?.version === decidedOn.version;
+  return row?.version;
 }
 
 /** Creates the DAG's webhook unless it has one; `null` when the DAG is unknown or already has one. */

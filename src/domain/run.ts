@@ -2,6 +2,7 @@
  * Vocabulary shared by the coordinator (Durable Object), the queue consumer and the routes.
  * A DagRun is one execution of a DAG; a node is one step (or handler) inside it.
  */
+import type { NewWebhookRequest } from "../db/webhook-requests.ts";
 import { toHex } from "./bytes.ts";
 import type { JsonObject } from "./dag-spec.ts";
 import type { RunStatus } from "./status.ts";
@@ -37,6 +38,11 @@ export type StartRequest = {
   singleton?: boolean;
   /** The step that called this run and waits for it: it starts at once, beside the DAG's own runs. */
   parent?: ParentLink | undefined;
+  /**
+   * The webhook inbound log's row of the trigger asking for this start (without its run id): the
+   * coordinator writes it with the run's D1 copy once the run is started, in the same D1 batch.
+   */
+  inbound?: Omit<NewWebhookRequest, "run_id"> | undefined;
 };
 
 export type StartResult =

@@ -62,6 +62,7 @@ import { readWebhookBody, WEBHOOK_MAX_PAYLOAD_BYTES } from "../domain/webhook-bo
 import type { AppEnv } from "../env.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { logger } from "../log.ts";
+import { acceptedEntry } from "../webhooks/inbound-log.ts";
 import { forget, remember, targetCopy } from "../webhooks/trigger-targets.ts";
 import { createRouter, errorResponse, jsonBody, jsonResponse, publicRoute, roleRoute } from "./router.ts";
 import { FileNameParam } from "./schemas.ts";
@@ -553,6 +554,8 @@ type TriggerAttempt = {
   client: string;
   raw: Uint8Array;
   credentials: Credentials;
+  /** Its inbound log row, made once for every start it asks for (a copy's, then the primary's). */
+  logged?: Awaited<ReturnType<typeof acceptedEntry>>;
 };
 
 /**
@@ -599,9 +602,11 @@ async function triggerOn(
   if (plan.kind === "no-run") return onCopy ? undefined : plan;
   const { target: confirmedTarget, start, scheme } = plan;
   const dag = { id: confirmedTarget.dag_id, name: confirmedTarget.dag_name, spec: confirmedTarget.spec };
+  // The inbound log's row goes with the start: the coordinator writes it with the run, in one D1 batch.
+  attempt.logged ??= await acceptedEntry(c, attempt.fileName);
   let started: string | null;
   try {
-    started = await startRunDecidedOn(c.env, dag, start, decidedOn);
+    started = await startRunDecidedOn(c.env, dag, { ...start, inbound: attempt.logged?.entry }, decidedOn);
   } catch (error) {
     // The coordinator's refusal (a used dagRunId) is an answer: the copy was current.
     for (const effect of confirmed) effect();
@@ -611,6 +616,7 @@ async function triggerOn(
     forget(attempt.fileName);
     return undefined;
   }
+  attempt.logged?.handOn();
   for (const effect of confirmed) effect();
   recordUse(c, "webhooks", confirmedTarget.id, LAST_USED_RESOLUTION_MS);
   // Slack shows `text` to the user who typed the command (and needs an answer within 3 s).

@@ -36,37 +36,29 @@ const rateLimitedRecorded = new Map<string, number>();
 
 /** Middleware for `POST /webhooks/{fileName}`: records the attempt once the trigger has answered. */
 export const recordTriggerAttempt: MiddlewareHandler<AppEnv> = async function recordTriggerAttempt(c, next) {
-  const receivedAt = now();
+  const inbound = { receivedAt: now(), handedOn: false };
+  c.set("inboundLog", inbound);
   await next();
+  // A run started: its coordinator wrote the row with the run (acceptedEntry).
+  if (inbound.handedOn) return;
   const mode = config(c.env).authMode;
   // With AUTH_MODE=none webhooks don't exist (the trigger answers 404): nothing to record.
   if (c.req.method !== "POST" || !mode.ok || mode.value !== "builtin") return;
   const fileName = c.req.param("fileName");
   if (!fileName) return;
-  const clientIp = c.req.header("CF-Connecting-IP") ?? "";
   const status = c.res.status;
   const outcome = outcomeOf(status);
-  if (outcome === "rate_limited" && !firstRateLimitedIn(`${clientIp}\n${fileName}`, Date.now())) return;
+  if (outcome === "rate_limited" && !firstRateLimitedIn(`${clientIpOf(c)}\n${fileName}`, Date.now())) return;
   // Read now, while the response is ours; its run id is parsed after it has been sent.
   const answer = outcome === "accepted" ? c.res.clone() : undefined;
   const error = c.error;
   c.executionCtx.waitUntil(
     (async () => {
       const entry: NewWebhookRequest = {
-        id: crypto.randomUUID(),
-        dag_name: fileName,
-        received_at: receivedAt,
-        client_ip: clientIp.slice(0, 100),
-        method: c.req.method,
-        outcome,
-        status_code: status,
+        ...entryOf(c, fileName, inbound.receivedAt, outcome, status),
         ...describeError(error, status),
         run_id: answer ? await runIdOf(answer) : null,
-        headers: JSON.stringify(redactHeaders(c.req.raw.headers)),
-        content_type: (c.req.header("Content-Type") ?? "").slice(0, 200),
         ...(await bodyOf(c, outcome)),
-        replay_of: null,
-        replayed_by: null,
       };
       await insertWebhookRequest(c.env.DB, entry);
     })().catch((failure: unknown) =>
@@ -74,6 +66,56 @@ export const recordTriggerAttempt: MiddlewareHandler<AppEnv> = async function re
     ),
   );
 };
+
+/**
+ * The row of a trigger about to start a run (answered 200 if it does), for the coordinator to
+ * write with the run's D1 copy: one D1 batch instead of the run's and the log's. `handOn()` once
+ * the coordinator took it, so that this middleware doesn't write it again; otherwise (a refusal,
+ * a stale copy) the middleware records the attempt as it ended.
+ */
+export async function acceptedEntry(
+  c: Context<AppEnv>,
+  fileName: string,
+): Promise<{ entry: Omit<NewWebhookRequest, "run_id">; handOn: () => void } | undefined> {
+  const inbound = c.get("inboundLog");
+  if (!inbound) return undefined;
+  const entry = {
+    ...entryOf(c, fileName, inbound.receivedAt, "accepted", 200),
+    ...describeError(undefined, 200),
+    ...(await bodyOf(c, "accepted")),
+  };
+  return {
+    entry,
+    handOn: () => {
+      inbound.handedOn = true;
+    },
+  };
+}
+
+/** What every row has, from the request and how it ended. */
+function entryOf(
+  c: Context<AppEnv>,
+  fileName: string,
+  receivedAt: string,
+  outcome: WebhookOutcome,
+  status: number,
+): Omit<NewWebhookRequest, "run_id" | "error_code" | "message" | "body" | "body_bytes" | "body_truncated"> {
+  return {
+    id: crypto.randomUUID(),
+    dag_name: fileName,
+    received_at: receivedAt,
+    client_ip: clientIpOf(c).slice(0, 100),
+    method: c.req.method,
+    outcome,
+    status_code: status,
+    headers: JSON.stringify(redactHeaders(c.req.raw.headers)),
+    content_type: (c.req.header("Content-Type") ?? "").slice(0, 200),
+    replay_of: null,
+    replayed_by: null,
+  };
+}
+
+const clientIpOf = (c: Context<AppEnv>) => c.req.header("CF-Connecting-IP") ?? "";
 
 function outcomeOf(status: number): WebhookOutcome {
   if (status >= 200 && status < 300) return "accepted";

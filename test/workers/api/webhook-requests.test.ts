@@ -185,8 +185,9 @@ describe("every attempt is recorded", () => {
     );
   });
 
-  it("a failed insert doesn't fail the trigger", async () => {
+  it("a refusal's failed insert doesn't change the answer; a started run's row is its coordinator's to write", async () => {
     const { dag, token } = await dagWithWebhook();
+    // The Worker's own writes to the log fail.
     const failingLog = new Proxy(env.DB, {
       get(target, property) {
         if (property !== "prepare") return Reflect.get(target, property, target);
@@ -196,11 +197,26 @@ describe("every attempt is recorded", () => {
         };
       },
     });
-    const result = await expectLogged([{ level: "error", msg: "recording a webhook request failed", dag }], () =>
-      call("POST", `/webhooks/${dag}`, { headers: { Authorization: `Bearer ${token}` }, env: { DB: failingLog } }),
+    const withFailingLog = { env: { DB: failingLog } };
+    const refused = await expectLogged([{ level: "error", msg: "recording a webhook request failed", dag }], () =>
+      call("POST", `/webhooks/${dag}`, { headers: { Authorization: "Bearer dagu_wh_wrong" }, ...withFailingLog }),
     );
-    expect(result.status).toBe(200);
+    expect(refused.status).toBe(401);
     expect(await logOf(dag)).toEqual([]);
+
+    // A run started: its row went to the coordinator with the start, and was written in the same
+    // D1 batch as the run's copy — there as soon as the trigger answers, whatever the Worker's D1 does.
+    const started = await call("POST", `/webhooks/${dag}`, {
+      headers: { Authorization: `Bearer ${token}` },
+      ...withFailingLog,
+    });
+    expect(started.status).toBe(200);
+    const runId = stringField(started, "dagRunId");
+    const rows = await env.DB.prepare("SELECT outcome, run_id FROM webhook_requests WHERE run_id = ?1")
+      .bind(runId)
+      .all();
+    expect(rows.results).toEqual([{ outcome: "accepted", run_id: runId }]);
+    expect(await logOf(dag)).toMatchObject([{ outcome: "accepted", dagRunId: runId }]);
   });
 });
 
