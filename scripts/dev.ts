@@ -13,6 +13,8 @@
  *     (scripts/lib/dev-build.ts: the Miniflare options, the bundle, the D1 migrations split into
  *     statements) when src/, migrations/, wrangler.toml or the dependencies changed (the hashes
  *     of its sources are in its worker.json; after an edit under src/ only the bundle is redone);
+ *   - either build copied instead from the build cache shared by the checkout's state folders
+ *     (scripts/lib/build-cache.ts) when it holds one of the same sources;
  *   - meanwhile this process loads Miniflare (scripts/lib/dev-worker.ts), then starts the Worker
  *     on the build: one workerd serving the API, the UI's files and the cron and queue handlers,
  *     with the state of `wrangler dev --persist-to $STATE_DIR`;
@@ -41,7 +43,8 @@
  *
  * Environment: PORT (8787), STATE_DIR (.wrangler/state), AUTH_MODE (builtin | none),
  * ADMIN_USERNAME (admin), ADMIN_PASSWORD (generated), JWT_SECRET (generated per start),
- * DAGS_DIR (the repository's dags/: the working directory of steps without `dir`), WATCH.
+ * DAGS_DIR (the repository's dags/: the working directory of steps without `dir`), WATCH,
+ * BUILD_CACHE_DIR (node_modules/.cache/dagflare).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
