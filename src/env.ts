@@ -30,6 +30,6 @@ export type AppEnv = {
     /** The request's X-Request-Id (src/app.ts): on its response, in its error body and log lines. */
     requestId: string;
     /** A webhook trigger's inbound log record in the making (src/webhooks/inbound-log.ts). */
-    inboundLog?: { receivedAt: string; handedOn: boolean };
+    inboundLog?: { id: string; receivedAt: string; handedOn: boolean };
   };
 };

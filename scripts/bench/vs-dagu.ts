@@ -520,6 +520,8 @@ const systems: System[] = [
       rmSync(buildCache, { recursive: true, force: true });
       const instance = await startLocalInstance({ BUILD_CACHE_DIR: buildCache }, { stateRoot: STATE_ROOT });
       await instance.stop();
+      // Its processes' ends (and the disk's flush of its state) don't spill into the next start.
+      await sleep(2_000);
       return instance.healthyMs;
     },
   },

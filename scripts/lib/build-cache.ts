@@ -27,20 +27,28 @@ export class BuildCache {
     this.#dir = dir || join(root, "node_modules", ".cache", "dagflare");
   }
 
-  /** Replaces `target` with the cached build of `hash`; false (target untouched) when there is none. */
+  /**
+   * Replaces `target` with the cached build of `hash`; false, and `target` untouched, when there
+   * is none or it can't be copied (the caller builds instead). The copy is made beside `target`
+   * and renamed into place: a start never runs on half a build.
+   */
   restore(kind: BuildKind, hash: string, target: string): boolean {
     const cached = this.#entry(kind, hash);
+    const incoming = `${target}.incoming-${process.pid}`;
     try {
-      statSync(cached);
+      // Recently used first, so that another instance's pruning keeps it while it is copied.
+      if (!statSync(cached).isDirectory()) return false;
+      const now = new Date();
+      utimesSync(cached, now, now);
+      cpSync(cached, incoming, { recursive: true });
+      rmSync(target, { recursive: true, force: true });
+      renameSync(incoming, target);
+      return true;
     } catch {
       return false;
+    } finally {
+      rmSync(incoming, { recursive: true, force: true });
     }
-    rmSync(target, { recursive: true, force: true });
-    cpSync(cached, target, { recursive: true });
-    // Recently used: pruning keeps it.
-    const now = new Date();
-    utimesSync(cached, now, now);
-    return true;
   }
 
   /** Keeps a copy of the finished build in `source` as the build of `hash`. Never fails the caller. */
@@ -64,10 +72,17 @@ export class BuildCache {
   }
 
   #prune(kind: BuildKind): void {
-    const entries = readdirSync(this.#dir)
-      .filter((name) => name.startsWith(`${kind}-`))
-      .map((name) => ({ path: join(this.#dir, name), used: statSync(join(this.#dir, name)).mtimeMs }))
-      .sort((a, b) => b.used - a.used);
-    for (const { path } of entries.slice(KEEP_PER_KIND)) rmSync(path, { recursive: true, force: true });
+    const entries = readdirSync(this.#dir).map((name) => ({
+      name,
+      path: join(this.#dir, name),
+      used: statSync(join(this.#dir, name)).mtimeMs,
+    }));
+    const builds = entries.filter(({ name }) => name.startsWith(`${kind}-`)).sort((a, b) => b.used - a.used);
+    // What a process killed while saving left behind.
+    const abandoned = entries.filter(
+      ({ name, used }) => name.startsWith(".incoming-") && Date.now() - used > 3_600_000,
+    );
+    for (const { path } of [...builds.slice(KEEP_PER_KIND), ...abandoned])
+      rmSync(path, { recursive: true, force: true });
   }
 }

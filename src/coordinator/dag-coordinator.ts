@@ -87,7 +87,8 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
     this.#identify(request.dagId, request.dagName);
     const queued = this.#machine.queue(request);
     if (!queued.ok) return queued;
-    if (inbound) this.#outbound.logInbound({ ...inbound, run_id: queued.runId });
+    // By id: a rename (or a new DAG under this name) before the batch doesn't move it.
+    if (inbound) this.#outbound.logInbound({ ...inbound, dag_id: request.dagId, run_id: queued.runId });
     const pruneBefore = this.#machine.pruneHistory(queued.histRetentionDays);
     const messages = request.parent ? this.#machine.startSubRun(queued.runId) : this.#machine.startQueuedRuns();
     await Promise.all([this.#commit(messages), pruneBefore && this.#outbound.pruneD1(pruneBefore)]);

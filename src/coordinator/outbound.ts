@@ -19,8 +19,12 @@ import type { Identity } from "./run-machine.ts";
 import type { RunRecord, RunStore } from "./run-store.ts";
 
 const D1_RETRY_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
-/** Inbound log rows a coordinator holds for D1 at most (a D1 outage of a busy DAG). */
-const MAX_PENDING_INBOUND = 1_000;
+/**
+ * Inbound log rows waiting for D1, in bytes of their bodies and headers (up to 64 KiB and more
+ * each): what a coordinator holds at most through a D1 outage, and puts in one batch at most.
+ */
+const MAX_PENDING_INBOUND_BYTES = 4 * 1024 * 1024;
+const MAX_BATCH_INBOUND_BYTES = 512 * 1024;
 /** Queues.sendBatch takes at most 100 messages. */
 const SEND_BATCH_SIZE = 100;
 
@@ -58,9 +62,11 @@ export class Outbound {
   /**
    * Inbound log rows of triggers that started runs, for the next D1 batch. In memory, as the
    * Worker's own write was (its waitUntil): a row is diagnosis, and an eviction before the batch
-   * loses it, never a run. Kept for the retry when the batch fails; bounded.
+   * loses it, never a run. Kept for the retry when the batch fails (writing one twice adds
+   * nothing); bounded in bytes, the oldest dropped first.
    */
   #inbound: NewWebhookRequest[] = [];
+  #inboundBytes = 0;
   /** The outbox being shipped, so that concurrent commits don't ship one event twice. */
   #shipping: Promise<void> | undefined;
 
@@ -98,11 +104,30 @@ export class Outbound {
 
   /** Writes a started run's inbound log row with the run's D1 copy (the next commit's batch). */
   logInbound(entry: NewWebhookRequest): void {
-    if (this.#inbound.length >= MAX_PENDING_INBOUND) {
-      log.warn("inbound log rows waiting for D1 over the bound; the oldest is dropped", { ...this.#identity });
-      this.#inbound.shift();
-    }
     this.#inbound.push(entry);
+    this.#inboundBytes += inboundBytes(entry);
+    while (this.#inboundBytes > MAX_PENDING_INBOUND_BYTES && this.#inbound.length > 1) {
+      const dropped = this.#inbound.shift()!;
+      this.#inboundBytes -= inboundBytes(dropped);
+      log.warn("inbound log rows waiting for D1 over their bound; the oldest is dropped", {
+        ...this.#identity,
+        runId: dropped.run_id,
+      });
+    }
+  }
+
+  /** The rows for one batch, oldest first, within its bound (one row at least). */
+  #takeInbound(): NewWebhookRequest[] {
+    let bytes = 0;
+    let count = 0;
+    while (count < this.#inbound.length) {
+      bytes += inboundBytes(this.#inbound[count]!);
+      if (count > 0 && bytes > MAX_BATCH_INBOUND_BYTES) break;
+      count++;
+    }
+    const taken = this.#inbound.splice(0, count);
+    for (const entry of taken) this.#inboundBytes -= inboundBytes(entry);
+    return taken;
   }
 
   /** By date, not by id: a prune whose D1 delete failed is caught up by the next one. */
@@ -157,13 +182,13 @@ export class Outbound {
 
   /**
    * Writes every run whose D1 copy is stale, with the steps of finishes not counted yet (D1
-   * counts each finish once, so shipping them again after a lost answer is harmless); if D1
-   * fails, timers retry them with backoff.
+   * counts each finish once, so shipping them again after a lost answer is harmless) and the
+   * inbound log rows waiting (likewise); if D1 fails, timers retry them with backoff.
    */
   async #writeStaleRuns(): Promise<void> {
     const stale = this.#store.staleRuns();
     const finishes = this.#store.pendingStepDurations();
-    const inbound = this.#inbound.splice(0);
+    const inbound = this.#takeInbound();
     if (stale.length === 0 && finishes.length === 0 && inbound.length === 0) return;
     try {
       await upsertRuns(
@@ -184,10 +209,13 @@ export class Outbound {
         this.#syncFailures.delete(run.id);
       }
       if (finishes.length > 0) this.#store.deleteStepDurations(finishes);
+      // More than one batch's worth (after a D1 outage): the next batch, at once.
+      if (this.#inbound.length > 0) this.#ctx.waitUntil(this.#sync.run().catch(() => undefined));
     } catch (error) {
       log.error("writing D1 copies of runs failed; retrying", { ...this.#identity, runs: stale.length, error });
-      // Before rows logged meanwhile, within the bound: the retry writes them all.
-      this.#inbound = [...inbound, ...this.#inbound].slice(-MAX_PENDING_INBOUND);
+      // Back before rows logged meanwhile: the retry writes them first.
+      this.#inbound.unshift(...inbound);
+      for (const entry of inbound) this.#inboundBytes += inboundBytes(entry);
       const runIds = new Set([
         ...stale.map((run) => run.id),
         ...finishes.map((finish) => finish.run_id),
@@ -216,8 +244,15 @@ export class Outbound {
     }
   }
 
-  /** Forgets per-run retry state: the coordinator's storage was wiped. */
+  /** Forgets per-run retry state and unwritten log rows: the coordinator's storage was wiped (the DAG is gone). */
   reset(): void {
     this.#syncFailures.clear();
+    this.#inbound = [];
+    this.#inboundBytes = 0;
   }
+}
+
+/** What an inbound log row weighs in memory and in a D1 batch, near enough: its body and headers. */
+function inboundBytes(entry: NewWebhookRequest): number {
+  return (entry.body?.length ?? 0) + entry.headers.length + 512;
 }

@@ -1,34 +1,13 @@
 /** The webhook inbound log in D1: one row per trigger attempt against an existing DAG. */
 
-export const WEBHOOK_OUTCOMES = ["accepted", "refused", "rate_limited", "failed"] as const;
-export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number];
+import type { NewWebhookRequest, WebhookOutcome, WebhookRequestRow } from "../domain/webhook-request.ts";
 
-export type WebhookRequestRow = {
-  id: string;
-  dag_id: string;
-  received_at: string;
-  client_ip: string;
-  method: string;
-  outcome: WebhookOutcome;
-  status_code: number;
-  error_code: string | null;
-  message: string;
-  run_id: string | null;
-  /** JSON object, credentials already redacted. */
-  headers: string;
-  content_type: string;
-  body: string | null;
-  body_bytes: number;
-  body_truncated: number;
-  replay_of: string | null;
-  replayed_by: string | null;
-};
-
-/** What is recorded; the DAG is named, and nothing is recorded when no DAG has that name. */
-export type NewWebhookRequest = Omit<WebhookRequestRow, "dag_id" | "body_truncated"> & {
-  dag_name: string;
-  body_truncated: boolean;
-};
+export {
+  type NewWebhookRequest,
+  WEBHOOK_OUTCOMES,
+  type WebhookOutcome,
+  type WebhookRequestRow,
+} from "../domain/webhook-request.ts";
 
 /**
  * Records one attempt, in one statement: the DAG's id comes from its name (no row for a name
@@ -39,8 +18,13 @@ export async function insertWebhookRequest(db: D1Database, entry: NewWebhookRequ
   return meta.changes > 0;
 }
 
-/** The statement of `insertWebhookRequest`, for a batch (a coordinator writes a started run's row with its run). */
+/**
+ * The statement of `insertWebhookRequest`, for a batch (a coordinator writes a started run's row
+ * with the run, by the DAG's id). A row whose id is there already is left as it is: a batch sent
+ * again after a lost answer, or the trigger's own fallback for the same request, adds nothing.
+ */
 export function insertWebhookRequestStatement(db: D1Database, entry: NewWebhookRequest): D1PreparedStatement {
+  const dag = entry.dag_id === undefined ? "d.name" : "d.id";
   return db
     .prepare(
       `INSERT INTO webhook_requests (id, dag_id, received_at, client_ip, method, outcome, status_code, error_code,
@@ -50,11 +34,12 @@ export function insertWebhookRequestStatement(db: D1Database, entry: NewWebhookR
          ?14,
          CASE WHEN json_extract(d.webhook_options, '$.storeBodies') IS 0 THEN 0 ELSE ?15 END,
          ?16, ?17
-       FROM dags d WHERE d.name = ?2`,
+       FROM dags d WHERE ${dag} = ?2
+       ON CONFLICT (id) DO NOTHING`,
     )
     .bind(
       entry.id,
-      entry.dag_name,
+      entry.dag_id ?? entry.dag_name,
       entry.received_at,
       entry.client_ip,
       entry.method,

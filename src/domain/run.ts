@@ -2,11 +2,11 @@
  * Vocabulary shared by the coordinator (Durable Object), the queue consumer and the routes.
  * A DagRun is one execution of a DAG; a node is one step (or handler) inside it.
  */
-import type { NewWebhookRequest } from "../db/webhook-requests.ts";
 import { toHex } from "./bytes.ts";
 import type { JsonObject } from "./dag-spec.ts";
 import type { RunStatus } from "./status.ts";
 import type { ParentLink } from "./sub-dag.ts";
+import type { NewWebhookRequest } from "./webhook-request.ts";
 
 /**
  * How a run was started: by a person (manual), an API key, a webhook, a schedule, a retry, or

@@ -5,9 +5,11 @@
  * `webhook.storeBodies: false`).
  *
  * It wraps the trigger from outside (`recordTriggerAttempt`, middleware on its path) and reads
- * only what the trigger left: the final response, the error it threw, the body it read. The
- * row is written after the response (waitUntil); a failed write is logged and changes nothing
- * for the sender.
+ * only what the trigger left: the final response, the error it threw, the body it read. A
+ * trigger that starts a run hands its row to the DAG's coordinator with the start
+ * (`acceptedEntry`), which writes it in the run's own D1 batch; any other attempt's row is
+ * written by the middleware after the response (waitUntil). A failed write is logged and
+ * changes nothing for the sender.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
@@ -36,7 +38,9 @@ const rateLimitedRecorded = new Map<string, number>();
 
 /** Middleware for `POST /webhooks/{fileName}`: records the attempt once the trigger has answered. */
 export const recordTriggerAttempt: MiddlewareHandler<AppEnv> = async function recordTriggerAttempt(c, next) {
-  const inbound = { receivedAt: now(), handedOn: false };
+  // One id for the request's row, whoever writes it: the coordinator with a started run, or this
+  // middleware's fallback (a refusal; a failure after the start) — never two rows.
+  const inbound = { id: crypto.randomUUID(), receivedAt: now(), handedOn: false };
   c.set("inboundLog", inbound);
   await next();
   // A run started: its coordinator wrote the row with the run (acceptedEntry).
@@ -55,7 +59,7 @@ export const recordTriggerAttempt: MiddlewareHandler<AppEnv> = async function re
   c.executionCtx.waitUntil(
     (async () => {
       const entry: NewWebhookRequest = {
-        ...entryOf(c, fileName, inbound.receivedAt, outcome, status),
+        ...entryOf(c, fileName, inbound, outcome, status),
         ...describeError(error, status),
         run_id: answer ? await runIdOf(answer) : null,
         ...(await bodyOf(c, outcome)),
@@ -80,7 +84,7 @@ export async function acceptedEntry(
   const inbound = c.get("inboundLog");
   if (!inbound) return undefined;
   const entry = {
-    ...entryOf(c, fileName, inbound.receivedAt, "accepted", 200),
+    ...entryOf(c, fileName, inbound, "accepted", 200),
     ...describeError(undefined, 200),
     ...(await bodyOf(c, "accepted")),
   };
@@ -96,12 +100,12 @@ export async function acceptedEntry(
 function entryOf(
   c: Context<AppEnv>,
   fileName: string,
-  receivedAt: string,
+  { id, receivedAt }: { id: string; receivedAt: string },
   outcome: WebhookOutcome,
   status: number,
 ): Omit<NewWebhookRequest, "run_id" | "error_code" | "message" | "body" | "body_bytes" | "body_truncated"> {
   return {
-    id: crypto.randomUUID(),
+    id,
     dag_name: fileName,
     received_at: receivedAt,
     client_ip: clientIpOf(c).slice(0, 100),

@@ -231,3 +231,14 @@ function parseLogLine(line: string): Record<string, unknown> | undefined {
     return undefined;
   }
 }
+
+/**
+ * Waits for the next clock window of `windowMs` when less than `roomMs` of the current one is
+ * left: what a test sends next then falls in one window of a limit that counts per clock window
+ * (Miniflare's rate limiter counts per `floor(now / period)`, the alert throttle per aligned
+ * window), where a burst straddling two windows would get through twice the limit.
+ */
+export async function windowWithRoom(windowMs: number, roomMs: number): Promise<void> {
+  const left = windowMs - (Date.now() % windowMs);
+  if (left < roomMs) await new Promise((resolve) => setTimeout(resolve, left + 50));
+}

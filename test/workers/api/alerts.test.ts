@@ -31,6 +31,7 @@ import {
   until,
   userWithRole,
   waitForRun,
+  windowWithRoom,
 } from "../helpers.ts";
 
 const echo = inject("echoUrl");
@@ -968,16 +969,6 @@ describe("throttle", () => {
     expect((await getQueueResult(batch, ctx)).explicitAcks).toHaveLength(eventIds.length);
   }
 
-  /**
-   * What the test sends must fall in one clock window: when less than `room` of the current one is
-   * left, wait for the next (a few seconds an hour).
-   */
-  async function windowWithRoom(windowMinutes: number, room: number): Promise<void> {
-    const length = windowMinutes * 60_000;
-    const left = length - (Date.now() % length);
-    if (left < room) await new Promise((resolve) => setTimeout(resolve, left));
-  }
-
   it("is validated: max 1..1000 and windowMinutes 1..1440, both required; the policy shows it as saved", async () => {
     const refused: [throttle: Record<string, number>, field: string][] = [
       [{ max: 0, windowMinutes: 60 }, "options.throttle.max"],
@@ -1012,7 +1003,8 @@ describe("throttle", () => {
     const other = unique("throttled-other");
     const receiver = unique("throttled");
     const policy = await throttledPolicy([dag, other], 2, receiver);
-    await windowWithRoom(60, 15_000);
+    // What the test sends must fall in one throttle window (a few seconds' wait an hour).
+    await windowWithRoom(60 * 60_000, 15_000);
     const runs = [(await failingRun(dag)).dagRunId];
     while (runs.length < 5) {
       const runId = await startAgain(dag);

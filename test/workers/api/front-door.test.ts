@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { MAX_STEPS } from "../../../src/domain/dag-spec.ts";
 import { MAX_YAML_ALIASES, MAX_YAML_DEPTH } from "../../../src/domain/yaml-bounds.ts";
-import { at, call, expectEnvelope, TEST_PASSWORD, unique, userWithRole } from "../helpers.ts";
+import { at, call, expectEnvelope, TEST_PASSWORD, unique, userWithRole, windowWithRoom } from "../helpers.ts";
 
 let token: string;
 beforeAll(async () => {
@@ -169,56 +169,41 @@ describe("bodies streamed past the limit (chunked, no Content-Length)", () => {
   });
 });
 
-/**
- * Runs `body` within one rate-limit window: the local limiter's windows are aligned to the
- * wall-clock minute and all reset together, so a run that a minute boundary cut in two is run
- * once more (with fresh users and addresses), rather than waiting for a window to begin.
- */
-async function inOneWindow(body: () => Promise<void>): Promise<void> {
-  const minute = () => Math.floor(Date.now() / 60_000);
-  const started = minute();
-  try {
-    await body();
-  } catch (error) {
-    if (minute() === started) throw error;
-    await body();
-  }
-}
-
+// Each burst waits for a minute with room (windowWithRoom): the limiter's windows are clock minutes.
 // Each failed login costs a bcrypt (~55 ms, several times that on a busy machine): more than the default 5 s.
 describe("POST /auth/login: failed logins are rate-limited per client IP and per username", { timeout: 30_000 }, () => {
   const login = (username: string, password: string, ip: string) =>
     call("POST", "/auth/login", { body: { username, password }, headers: { "CF-Connecting-IP": ip } });
 
-  it("10 failures from one IP → 429 with Retry-After, even for the right password; another IP is unaffected", () =>
-    inOneWindow(async () => {
-      const user = await userWithRole("viewer");
-      const ip = unique("ip");
-      for (let attempt = 0; attempt < 10; attempt++) {
-        // Different usernames: only the IP's budget runs out.
-        expectEnvelope(await login(unique("nobody"), "wrong-password", ip), 401, "unauthorized");
-      }
-      const limited = await login(unique("nobody"), "wrong-password", ip);
-      expectEnvelope(limited, 429, "too_many_requests");
-      expect(limited.headers.get("Retry-After")).toBe("60");
-      // Refused before bcrypt: a blocked client can't learn whether a password is right.
-      expectEnvelope(await login(user.username, TEST_PASSWORD, ip), 429, "too_many_requests");
-      expect((await login(user.username, TEST_PASSWORD, unique("ip"))).status).toBe(200);
-    }));
+  it("10 failures from one IP → 429 with Retry-After, even for the right password; another IP is unaffected", async () => {
+    await windowWithRoom(60_000, 10_000);
+    const user = await userWithRole("viewer");
+    const ip = unique("ip");
+    for (let attempt = 0; attempt < 10; attempt++) {
+      // Different usernames: only the IP's budget runs out.
+      expectEnvelope(await login(unique("nobody"), "wrong-password", ip), 401, "unauthorized");
+    }
+    const limited = await login(unique("nobody"), "wrong-password", ip);
+    expectEnvelope(limited, 429, "too_many_requests");
+    expect(limited.headers.get("Retry-After")).toBe("60");
+    // Refused before bcrypt: a blocked client can't learn whether a password is right.
+    expectEnvelope(await login(user.username, TEST_PASSWORD, ip), 429, "too_many_requests");
+    expect((await login(user.username, TEST_PASSWORD, unique("ip"))).status).toBe(200);
+  });
 
-  it("10 failures for one username across IPs → 429 for that username from any IP; other users are unaffected", () =>
-    inOneWindow(async () => {
-      const user = await userWithRole("viewer");
-      const other = await userWithRole("viewer");
-      for (let attempt = 0; attempt < 10; attempt++) {
-        expectEnvelope(await login(user.username, `guess-${attempt}`, unique("ip")), 401, "unauthorized");
-      }
-      const limited = await login(user.username.toUpperCase(), "guess-10", unique("ip"));
-      expectEnvelope(limited, 429, "too_many_requests");
-      expect(limited.headers.get("Retry-After")).toBe("60");
-      expectEnvelope(await login(user.username, TEST_PASSWORD, unique("ip")), 429, "too_many_requests");
-      expect((await login(other.username, TEST_PASSWORD, unique("ip"))).status).toBe(200);
-    }));
+  it("10 failures for one username across IPs → 429 for that username from any IP; other users are unaffected", async () => {
+    await windowWithRoom(60_000, 10_000);
+    const user = await userWithRole("viewer");
+    const other = await userWithRole("viewer");
+    for (let attempt = 0; attempt < 10; attempt++) {
+      expectEnvelope(await login(user.username, `guess-${attempt}`, unique("ip")), 401, "unauthorized");
+    }
+    const limited = await login(user.username.toUpperCase(), "guess-10", unique("ip"));
+    expectEnvelope(limited, 429, "too_many_requests");
+    expect(limited.headers.get("Retry-After")).toBe("60");
+    expectEnvelope(await login(user.username, TEST_PASSWORD, unique("ip")), 429, "too_many_requests");
+    expect((await login(other.username, TEST_PASSWORD, unique("ip"))).status).toBe(200);
+  });
 
   it("successful logins don't count", async () => {
     const user = await userWithRole("viewer");

@@ -24,6 +24,16 @@ const SPEC = `steps:\n  - name: ping\n    executor: http\n    command: GET ${inj
 const runCount = async (name: string) =>
   (await ok(asAdmin.GET("/dag-runs", { params: { query: { name } } }))).dagRuns.length;
 
+/** The DAG's inbound log rows, straight from D1. */
+const inboundRows = async (name: string) =>
+  (
+    await env.DB.prepare(
+      "SELECT w.outcome, w.run_id FROM webhook_requests w JOIN dags d ON d.id = w.dag_id WHERE d.name = ?1",
+    )
+      .bind(name)
+      .all<{ outcome: string; run_id: string | null }>()
+  ).results;
+
 async function dagWithWebhook(): Promise<{ dag: string; token: string }> {
   const dag = unique("rtt");
   await ok(asAdmin.POST("/dags", { body: { name: dag, spec: SPEC } }), 201);
@@ -195,16 +205,23 @@ describe("with the copy warm, every change acts on the very next trigger", () =>
   it("exactly once: after a change, 20 concurrent triggers with one dagRunId start one run", async () => {
     const { dag, token } = await warm();
     await ok(asAdmin.PUT("/dags/{fileName}/webhook/allowed-ips", { ...dagPath(dag), body: { allowedIps: [] } }));
+    const rowsBefore = (await inboundRows(dag)).length;
     const dagRunId = unique("once");
     const results = await Promise.all(Array.from({ length: 20 }, () => trigger(dag, token, { body: { dagRunId } })));
     const statuses = results.map((result) => result.status).sort();
     expect(statuses.filter((status) => status === 200)).toHaveLength(1);
     expect(statuses.filter((status) => status === 409)).toHaveLength(19);
     expectEnvelope(await trigger(dag, token, { body: { dagRunId } }), 409, "already_exists");
+    // One inbound row a request: the run's, written by its coordinator, and 20 refusals.
+    const rows = await inboundRows(dag);
+    expect(rows.filter((row) => row.run_id === dagRunId)).toEqual([{ outcome: "accepted", run_id: dagRunId }]);
+    expect(rows.filter((row) => row.outcome === "refused")).toHaveLength(20);
+    expect(rows).toHaveLength(rowsBefore + 21);
   });
 
   it("a change this request doesn't feel costs its first trigger one stale round trip, and only the first", async () => {
     const { dag, token } = await warm();
+    const rowsBefore = await inboundRows(dag);
     await ok(asAdmin.PUT("/dags/{fileName}/webhook/allowed-ips", { ...dagPath(dag), body: { allowedIps: [] } }));
     // The copy says yes; the coordinator finds it stale; the primary's row; the coordinator again.
     expect(await started(dag, token)).toEqual({
@@ -215,8 +232,12 @@ describe("with the copy warm, every change acts on the very next trigger", () =>
       "coordinator-d1": 0,
     });
     expect(await started(dag, token)).toMatchObject({ sequential: 1, coordinator: 1, d1: 0 });
-    // The stale copy's call started nothing: four triggers, four runs.
+    // The stale copy's call started nothing: four triggers, four runs, and one row for each.
     expect(await runCount(dag)).toBe(4);
+    const rows = await inboundRows(dag);
+    expect(rows).toHaveLength(rowsBefore.length + 2);
+    expect(rows.every((row) => row.outcome === "accepted")).toBe(true);
+    expect(new Set(rows.map((row) => row.run_id)).size).toBe(rows.length);
   });
 
   it("lastUsedAt, written after triggers, leaves the copy current", async () => {

@@ -18,6 +18,7 @@ import {
   unique,
   userWithRole,
   waitForRun,
+  windowWithRoom,
 } from "../helpers.ts";
 
 const echo = inject("echoUrl");
@@ -445,6 +446,7 @@ describe("per-webhook IP allowlist", () => {
     expectEnvelope(await trigger(dag, "{}", { token: "dagu_wh_nope", ip: "198.51.100.1" }), 401, "unauthorized");
 
     const ip = "198.51.100.2";
+    await windowWithRoom(60_000, 8_000);
     for (let attempt = 1; attempt <= 30; attempt++)
       expectEnvelope(await trigger(dag, "{}", { token, ip }), 403, "forbidden");
     expectEnvelope(await trigger(dag, "{}", { token, ip }), 429, "too_many_requests");

@@ -22,6 +22,7 @@ import {
   until,
   userWithRole,
   waitForRun,
+  windowWithRoom,
 } from "../helpers.ts";
 
 const echo = inject("echoUrl");
@@ -400,6 +401,7 @@ describe("failed attempts are rate-limited per client and DAG", () => {
   it("30 failures a minute are answered 401; then 429 with Retry-After, even for the right token; others are unaffected", async () => {
     const { dag, token } = await dagWithWebhook();
     const ip = unique("attacker");
+    await windowWithRoom(60_000, 8_000);
     for (let attempt = 1; attempt <= 30; attempt++) {
       expectEnvelope(await trigger(dag, `dagu_wh_${attempt}wrong`, { ip }), 401, "unauthorized");
     }
