@@ -322,6 +322,9 @@ export type NodeResult = {
 export class RunStore {
   readonly #sql: SqlStorage;
 
+  readonly #reads = new Map<string, unknown>();
+  #forgetting = false;
+
   constructor(sql: SqlStorage) {
     this.#sql = sql;
   }
@@ -347,7 +350,7 @@ export class RunStore {
   // --- runs ----------------------------------------------------------------------------------
 
   run(id: string): RunRecord | undefined {
-    const row = this.#first<RunRow>("SELECT * FROM runs WHERE id = ?", id);
+    const row = this.#memo(`run\n${id}`, () => this.#first<RunRow>("SELECT * FROM runs WHERE id = ?", id));
     return row && toRunRecord(row);
   }
 
@@ -419,12 +422,12 @@ export class RunStore {
 
   /** Queues a run with a node per step, in order. */
   insertRun(run: NewRun, stepNames: readonly string[]): void {
-    const seq = this.#first<{ seq: number }>("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM runs")!.seq;
+    // Next in sequence and its steps, one statement each: a start is on every trigger's path, and
+    // each statement costs a round through the storage API.
     this.#run(
       `INSERT INTO runs (id, seq, status, spec, params, payload, headers, trigger, triggered_by, queued_at, updated_at, parent)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM runs`,
       run.id,
-      seq,
       RUN_STATUS.queued,
       run.spec,
       JSON.stringify(run.params),
@@ -436,15 +439,13 @@ export class RunStore {
       run.queued_at,
       run.parent === null ? null : JSON.stringify(run.parent),
     );
-    stepNames.forEach((name, position) => {
-      this.#run(
-        "INSERT INTO nodes (run_id, name, kind, position, status) VALUES (?, ?, 'step', ?, ?)",
-        run.id,
-        name,
-        position,
-        NODE_STATUS.not_started,
-      );
-    });
+    this.#run(
+      `INSERT INTO nodes (run_id, name, kind, position, status)
+       SELECT ?, value, 'step', key, ? FROM json_each(?)`,
+      run.id,
+      NODE_STATUS.not_started,
+      JSON.stringify(stepNames),
+    );
   }
 
   markRunning(id: string, at: string): void {
@@ -560,7 +561,9 @@ export class RunStore {
   }
 
   stepNodes(runId: string): NodeRecord[] {
-    return this.#all<NodeRecord>("SELECT * FROM nodes WHERE run_id = ? AND kind = 'step'", runId);
+    return this.#memo(`steps\n${runId}`, () =>
+      this.#all<NodeRecord>("SELECT * FROM nodes WHERE run_id = ? AND kind = 'step'", runId),
+    ).map((node) => ({ ...node }));
   }
 
   /** Nodes (steps only, or steps and handlers) in a status. */
@@ -929,11 +932,12 @@ export class RunStore {
   // --- the run log ---------------------------------------------------------------------------
 
   appendLog(runId: string, line: string): void {
-    const seq = this.#first<{ seq: number }>(
-      "SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM run_log WHERE run_id = ?",
+    // One statement: an aggregate without GROUP BY always yields its one row, the next seq.
+    this.#run(
+      "INSERT INTO run_log (run_id, seq, line) SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2 FROM run_log WHERE run_id = ?1",
       runId,
-    )!.seq;
-    this.#run("INSERT INTO run_log (run_id, seq, line) VALUES (?, ?, ?)", runId, seq, line);
+      line,
+    );
   }
 
   logLines(runId: string): string[] {
@@ -969,7 +973,29 @@ export class RunStore {
 
   // --- plumbing ------------------------------------------------------------------------------
 
+  /**
+   * A read kept for the rest of this synchronous stretch: one RPC asks for the same run and its
+   * steps many times (a step's finish read its run 8 times), and each read is a round through the
+   * storage API on every trigger's and step's path. Callers get copies (a run is converted anew).
+   * Any write through this store, and the next microtask (another request may have written
+   * meanwhile), forget them all.
+   */
+  #memo<T>(key: string, read: () => T): T {
+    if (this.#reads.has(key)) return this.#reads.get(key) as T;
+    const value = read();
+    this.#reads.set(key, value);
+    if (!this.#forgetting) {
+      this.#forgetting = true;
+      queueMicrotask(() => {
+        this.#reads.clear();
+        this.#forgetting = false;
+      });
+    }
+    return value;
+  }
+
   #all<T>(query: string, ...bindings: SqlStorageValue[]): T[] {
+    if (!query.trimStart().startsWith("SELECT")) this.#reads.clear();
     try {
       return this.#sql.exec(query, ...bindings).toArray() as T[];
     } catch (error) {
