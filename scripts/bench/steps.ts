@@ -76,7 +76,7 @@ async function floors() {
         new Promise((done) => spawn("bash", ["-c", "true"], { stdio: "ignore", detached: true }).once("exit", done)),
     );
     const floor = processFloor(FAN_WIDTH);
-    return { runner: median(put), spawn: median(fromNode), fromSh: floor.perProcessMs, floor };
+    return { runner: median(put), spawn: median(fromNode), floor };
   } finally {
     await runner.close();
     rmSync(workRoot, { recursive: true, force: true });
@@ -142,7 +142,7 @@ try {
     console.log(
       `round ${round}: command chain ${entry.command.perStep.toFixed(1)} ms/step (step ${entry.command.step}, hand-on ${entry.command.handOn}), ` +
         `http chain ${entry.http.perStep.toFixed(1)} ms/step, fan-out 1→${FAN_WIDTH}→1 ${fanRun.ms.toFixed(0)} ms; ` +
-        `runner PUT ${measured.runner.toFixed(1)}, spawn from Node ${measured.spawn.toFixed(1)}, from sh ${measured.fromSh.toFixed(1)} ms ` +
+        `runner PUT ${measured.runner.toFixed(1)}, spawn from Node ${measured.spawn.toFixed(1)}, from sh ${measured.floor.perProcessMs.toFixed(1)} ms ` +
         `(${FAN_WIDTH} at once ${measured.floor.atOnceMs.toFixed(0)} ms); load average ${entry.load}`,
     );
   }
@@ -157,7 +157,9 @@ try {
   console.log(
     `${ms(m((r) => r.floors.spawn))} ms      of which the process: Node's spawn of \`bash -c true\` to its exit`,
   );
-  console.log(`${ms(m((r) => r.floors.fromSh))} ms      the same process started by a small program (sh): the floor`);
+  console.log(
+    `${ms(m((r) => r.floors.floor.perProcessMs))} ms      the same process started by a small program (sh): the floor`,
+  );
   console.log(`${ms(m((r) => r.command.handOn))} ms  hand-on: result to the coordinator, next step claimed inline`);
   console.log(
     `An http step of a chain, for contrast: ${m((r) => r.http.perStep).toFixed(1)} ms per step (step ${m((r) => r.http.step)} ms, hand-on ${m((r) => r.http.handOn)} ms)`,

@@ -36,8 +36,8 @@ export class BuildCache {
     const cached = this.#entry(kind, hash);
     const incoming = `${target}.incoming-${process.pid}`;
     try {
-      // Recently used first, so that another instance's pruning keeps it while it is copied.
       if (!statSync(cached).isDirectory()) return false;
+      // Recently used first, so that another instance's pruning keeps it while it is copied.
       const now = new Date();
       utimesSync(cached, now, now);
       cpSync(cached, incoming, { recursive: true });

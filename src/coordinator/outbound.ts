@@ -66,7 +66,6 @@ export class Outbound {
    * nothing); bounded in bytes, the oldest dropped first.
    */
   #inbound: NewWebhookRequest[] = [];
-  #inboundBytes = 0;
   /** The outbox being shipped, so that concurrent commits don't ship one event twice. */
   #shipping: Promise<void> | undefined;
 
@@ -105,10 +104,10 @@ export class Outbound {
   /** Writes a started run's inbound log row with the run's D1 copy (the next commit's batch). */
   logInbound(entry: NewWebhookRequest): void {
     this.#inbound.push(entry);
-    this.#inboundBytes += inboundBytes(entry);
-    while (this.#inboundBytes > MAX_PENDING_INBOUND_BYTES && this.#inbound.length > 1) {
+    let bytes = this.#inbound.reduce((sum, row) => sum + inboundBytes(row), 0);
+    while (bytes > MAX_PENDING_INBOUND_BYTES && this.#inbound.length > 1) {
       const dropped = this.#inbound.shift()!;
-      this.#inboundBytes -= inboundBytes(dropped);
+      bytes -= inboundBytes(dropped);
       log.warn("inbound log rows waiting for D1 over their bound; the oldest is dropped", {
         ...this.#identity,
         runId: dropped.run_id,
@@ -125,9 +124,7 @@ export class Outbound {
       if (count > 0 && bytes > MAX_BATCH_INBOUND_BYTES) break;
       count++;
     }
-    const taken = this.#inbound.splice(0, count);
-    for (const entry of taken) this.#inboundBytes -= inboundBytes(entry);
-    return taken;
+    return this.#inbound.splice(0, count);
   }
 
   /** By date, not by id: a prune whose D1 delete failed is caught up by the next one. */
@@ -215,7 +212,6 @@ export class Outbound {
       log.error("writing D1 copies of runs failed; retrying", { ...this.#identity, runs: stale.length, error });
       // Back before rows logged meanwhile: the retry writes them first.
       this.#inbound.unshift(...inbound);
-      for (const entry of inbound) this.#inboundBytes += inboundBytes(entry);
       const runIds = new Set([
         ...stale.map((run) => run.id),
         ...finishes.map((finish) => finish.run_id),
@@ -248,7 +244,6 @@ export class Outbound {
   reset(): void {
     this.#syncFailures.clear();
     this.#inbound = [];
-    this.#inboundBytes = 0;
   }
 }
 
