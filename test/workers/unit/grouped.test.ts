@@ -16,7 +16,10 @@ function gatedCall() {
   return { grouped, calls, tick };
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+/** Past the task a call waits before it starts. */
+const settle = async () => {
+  for (let task = 0; task < 3; task++) await new Promise((resolve) => setTimeout(resolve, 0));
+};
 
 describe("Grouped", () => {
   it("callers that arrive together share one call", async () => {
@@ -26,6 +29,21 @@ describe("Grouped", () => {
     expect(calls).toHaveLength(1);
     calls[0]!.release(7);
     expect(await Promise.all(answers)).toEqual([7, 7, 7]);
+  });
+
+  it("callers arriving in later events, before the call has started, share it", async () => {
+    const { grouped, calls } = gatedCall();
+    const first = grouped.run();
+    // A second request's event: after the first's stretch of work and its microtasks.
+    const second = await new Promise<{ answer: Promise<number> }>((arrived) =>
+      setTimeout(() => arrived({ answer: grouped.run() }), 0),
+    );
+    await settle();
+    calls[0]!.release(5);
+    expect(await first).toBe(5);
+    await settle();
+    expect(calls).toHaveLength(1); // no second call: the later caller had joined the first
+    expect(await second.answer).toBe(5);
   });
 
   it("a caller never joins a call already in flight, but the next one, shared by all who arrive meanwhile", async () => {
