@@ -22,6 +22,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort, LONG_LIVED_NODE_FLAGS, median } from "../lib/local-instance.ts";
 import { treeMemory } from "../lib/process-tree.ts";
+import { bareStart } from "../lib/stack-floor.ts";
 
 const root = resolve(import.meta.dirname, "..", "..");
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -37,27 +38,10 @@ const load = () =>
     .map((value) => value.toFixed(2))
     .join(" ");
 
-/** A one-line Worker in Miniflare, from a fresh Node process until it answers. */
-const BASELINE = `
-const { createRequire } = await import("node:module");
-const { Miniflare, convertV4MiniflareOptions } = createRequire(process.cwd() + "/")("miniflare");
-const mf = new Miniflare(convertV4MiniflareOptions({
-  host: "127.0.0.1", port: 0, modules: true, script: "export default { fetch: () => new Response('ok') }",
-}));
-await (await fetch(await mf.ready)).text();
-await mf.dispose();
-`;
-
+/** A one-line Worker in Miniflare, from a fresh Node process until it answers (scripts/lib/stack-floor.ts). */
 async function baseline(): Promise<Start> {
   const before = load();
-  const began = performance.now();
-  const child = spawn(process.execPath, ["--input-type=module", "-e", BASELINE], {
-    cwd: root,
-    stdio: "inherit",
-  });
-  const code = await new Promise<number | null>((done) => child.once("exit", done));
-  if (code !== 0) throw new Error(`the baseline exited ${code}`);
-  const ms = performance.now() - began;
+  const { ms } = await bareStart();
   return { ms, reported: ms, load: `${before} → ${load()}` };
 }
 

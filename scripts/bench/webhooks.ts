@@ -10,11 +10,17 @@
  *             each from its own client address with its own random token (no rate-limit or
  *             failure-cache shortcut applies: the worst case for the server)
  *
+ *   bare      the stack's floor (scripts/lib/stack-floor.ts): a bare Worker behind the same front,
+ *             its no-op, an RPC to a Durable Object that stores one row before it answers (what
+ *             any trigger keeping exactly-once run ids must do before its 200), and that with one
+ *             D1 insert
+ *
  *   verify    signature verification alone (GitHub, Slack, Standard Webhooks) for a 25 KB body —
  *             the GitHub push size — median of SIGNATURE_ROUNDS checks each, in this process
  *
  * Targets: trigger p50 ≤ 3× health p50; attacked p99 ≤ 2× trigger p99 (issue 4); a signature
- * check adds ≤ 0.2 ms median (issue 8).
+ * check adds ≤ 0.2 ms median (issue 8). Issue 20 asks ≤ 2× health at concurrency 8: the bare
+ * phases show what the stack itself charges for the durable write under any such ratio.
  * The DAG's one step calls a server in this process that answers after a minute: its runs queue
  * behind each other (maxActiveRuns 1), as a busy DAG's would, and the figures are the trigger's
  * own cost, not that of executing the runs (measured by bench:engine).
@@ -23,6 +29,7 @@ import { createServer } from "node:http";
 import { verifySignature } from "../../src/auth/webhook-signatures.ts";
 import { closedLoop, emptyPhase, failureSummary, type Phase } from "../lib/load.ts";
 import { median, percentile, STATE_ROOT, startLocalInstance } from "../lib/local-instance.ts";
+import { startBareWorker } from "../lib/stack-floor.ts";
 
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
 const PHASE_SECONDS = Number(process.env.PHASE_SECONDS ?? 4);
@@ -92,6 +99,7 @@ await new Promise<void>((done) => echo.listen(0, "127.0.0.1", done));
 const echoUrl = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;
 
 const instance = await startLocalInstance();
+const bare = await startBareWorker(STATE_ROOT);
 const { api } = instance;
 const admin = { Authorization: `Bearer ${instance.token}`, "Content-Type": "application/json" };
 
@@ -126,12 +134,27 @@ try {
   // Warm-up: isolates, the DAG's coordinator, the parsed spec.
   for (let i = 0; i < 20; i++) await (await trigger()).arrayBuffer();
 
-  const results = { health: emptyPhase(), trigger: emptyPhase(), attacked: emptyPhase(), attack: emptyPhase() };
+  const bareWrite = (path: string) => () =>
+    fetch(`${bare.url}${path}`, { method: "POST", body: JSON.stringify({ dagRunId: ++sequence }) });
+  for (let i = 0; i < 20; i++) await (await bareWrite("/api/do-write-d1")()).arrayBuffer();
+
+  const results = {
+    health: emptyPhase(),
+    trigger: emptyPhase(),
+    attacked: emptyPhase(),
+    attack: emptyPhase(),
+    bareHealth: emptyPhase(),
+    bareWrite: emptyPhase(),
+    bareWriteD1: emptyPhase(),
+  };
   const load = (into: Phase, expected: number, request: () => Promise<Response>) =>
     closedLoop(into, { concurrency: CONCURRENCY, seconds: PHASE_SECONDS }, expected, request);
   for (let round = 0; round < ROUNDS; round++) {
     await load(results.health, 200, health);
     await load(results.trigger, 200, trigger);
+    await load(results.bareHealth, 200, () => fetch(`${bare.url}/api/health`));
+    await load(results.bareWrite, 200, bareWrite("/api/do-write"));
+    await load(results.bareWriteD1, 200, bareWrite("/api/do-write-d1"));
     // The attack: ATTACK_RPS requests a second, open loop, for the whole phase.
     const attackStart = performance.now();
     const inFlight: Promise<void>[] = [];
@@ -166,14 +189,23 @@ try {
   console.log(row("trigger", results.trigger));
   console.log(row(`trigger, ${ATTACK_RPS}/s wrong tokens alongside`, results.attacked));
   console.log(row("the wrong-token requests (401)", results.attack));
-  const p50Ratio = percentile(results.trigger.latencies, 50) / percentile(results.health.latencies, 50);
+  console.log("the stack's floor: a bare Worker behind the same front (scripts/lib/stack-floor.ts)");
+  console.log(row("  GET /api/health", results.bareHealth));
+  console.log(row("  Durable Object stores a row", results.bareWrite));
+  console.log(row("  …and one D1 insert", results.bareWriteD1));
+  const p50 = (phase: Phase) => percentile(phase.latencies, 50);
+  const p50Ratio = p50(results.trigger) / p50(results.health);
   const p99Ratio = percentile(results.attacked.latencies, 99) / percentile(results.trigger.latencies, 99);
   console.log(`\ntrigger p50 / health p50 = ${p50Ratio.toFixed(2)} (target ≤ 3)`);
+  console.log(
+    `floor: the bare object's write p50 / bare health p50 = ${(p50(results.bareWrite) / p50(results.bareHealth)).toFixed(2)}; ` +
+      `with the D1 insert ${(p50(results.bareWriteD1) / p50(results.bareHealth)).toFixed(2)}`,
+  );
   console.log(`attacked trigger p99 / trigger p99 = ${p99Ratio.toFixed(2)} (target ≤ 2)`);
   console.log(`\nsignature check, 25 KB body, median of ${SIGNATURE_ROUNDS} (target ≤ 0.2 ms):`);
   for (const [label, ms] of Object.entries(await signatureCosts()))
     console.log(`  ${label.padEnd(20)} ${ms.toFixed(3)} ms`);
 } finally {
-  await instance.stop();
+  await Promise.all([instance.stop(), bare.stop()]);
   echo.close();
 }
