@@ -225,7 +225,15 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   // --- RPC: reads ----------------------------------------------------------------------------
 
   async getRun(runId: string): Promise<RunView | null> {
-    const run = runId === "latest" ? this.#store.latestRun() : this.#store.run(runId);
+    const read = () => (runId === "latest" ? this.#store.latestRun() : this.#store.run(runId));
+    let run = read();
+    // A change whose D1 copy is still on its way: the answer waits for it, so that the run lists
+    // (read from D1) show what this read showed once it has returned. A client that polls a run
+    // until it has finished, then lists finished runs, finds it there.
+    if (run && run.parent === null && run.synced_at !== run.updated_at) {
+      await this.#outbound.syncCopies();
+      run = read();
+    }
     return run ? this.#view(run) : null;
   }
 
@@ -312,6 +320,13 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
       )
       .finally(() => {
         this.#subDagTraffic = undefined;
+        // A change that asked for traffic after the last pass had decided to stop (its commit
+        // shared the pass's group commit, and it asked in the microtasks before this) gets a pass
+        // of its own; else a run's end would wait for a timer to reach its caller.
+        if (this.#subDagAgain) {
+          this.#subDagAgain = false;
+          this.ctx.waitUntil(this.#subDagTrafficFor());
+        }
       });
     return this.#subDagTraffic;
   }

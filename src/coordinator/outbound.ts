@@ -68,6 +68,8 @@ export class Outbound {
   #inbound: NewWebhookRequest[] = [];
   /** The outbox being shipped, so that concurrent commits don't ship one event twice. */
   #shipping: Promise<void> | undefined;
+  /** A commit came while the outbox was being shipped: another pass after this one. */
+  #shipAgain = false;
 
   constructor(
     ctx: DurableObjectState,
@@ -93,12 +95,33 @@ export class Outbound {
     await Promise.all([this.#sync.run(), this.#dispatch(messages), this.#armAlarm()]);
     // Events go after the D1 copy (an alert's consumer finds the run's final row), and in the
     // background: no caller (a start, a step result) waits for the alerts pipeline.
-    if (!this.#shipping && this.#store.hasPendingEvents()) {
-      this.#shipping = this.#shipEvents().finally(() => {
-        this.#shipping = undefined;
-      });
-      this.#ctx.waitUntil(this.#shipping);
+    this.#shipOutbox();
+  }
+
+  /**
+   * Ships the outbox unless a pass is under way; a commit during a pass asks for one more, as
+   * its event may have been stored after the pass read the outbox (else it would wait for the
+   * next change of this DAG, hours away for a nightly one).
+   */
+  #shipOutbox(): void {
+    if (this.#shipping) {
+      this.#shipAgain = true;
+      return;
     }
+    if (!this.#store.hasPendingEvents()) return;
+    this.#shipping = this.#shipEvents().finally(() => {
+      this.#shipping = undefined;
+      if (this.#shipAgain) {
+        this.#shipAgain = false;
+        this.#shipOutbox();
+      }
+    });
+    this.#ctx.waitUntil(this.#shipping);
+  }
+
+  /** Writes the D1 copies that are stale now (shared with the commits that wait for a batch). */
+  syncCopies(): Promise<void> {
+    return this.#sync.run();
   }
 
   /** Writes a started run's inbound log row with the run's D1 copy (the next commit's batch). */

@@ -546,6 +546,39 @@ steps:
   });
 });
 
+describe("a fan-out's ends", () => {
+  it("reach the caller as they happen, also when runs end together: none waits for a check timer", async () => {
+    const { token } = await userWithRole("admin");
+    const parent = unique("ends");
+    const runId = await createAndStart(
+      token,
+      parent,
+      `steps:
+  - name: fan
+    call: item
+    parallel:
+      items: [${Array.from({ length: 60 }, (_, index) => index).join(", ")}]
+      max_concurrent: 10
+    params: "N=\${ITEM}"
+---
+name: item
+params: "N=0"
+steps:
+  - name: work
+    command: echo "item \${N}"
+`,
+    );
+    const run = await waitForRun(token, parent, runId, 60_000);
+    expect(run.statusLabel).toBe("succeeded");
+    // Each run as its caller recorded it: an end the caller missed is only found by a timer
+    // (a calling step's check, an executor's silence: 20 s and more), and shows here as a long run.
+    const longest = Math.max(
+      ...(nodeOf(run, "fan").subRuns ?? []).map((each) => Date.parse(each.finishedAt) - Date.parse(each.startedAt)),
+    );
+    expect(longest).toBeLessThan(8_000);
+  }, 90_000);
+});
+
 describe("a fan-out of 1,000", () => {
   it("runs 1,000 child runs, at most max_concurrent at a time", async () => {
     const { token } = await userWithRole("admin");
