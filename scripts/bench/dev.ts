@@ -41,7 +41,7 @@ const load = () =>
 /** A one-line Worker in Miniflare, from a fresh Node process until it answers (scripts/lib/stack-floor.ts). */
 async function baseline(): Promise<Start> {
   const before = load();
-  const { ms } = await bareStart();
+  const { ms } = await bareStart(0);
   return { ms, reported: ms, load: `${before} → ${load()}` };
 }
 

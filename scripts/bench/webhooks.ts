@@ -99,7 +99,11 @@ await new Promise<void>((done) => echo.listen(0, "127.0.0.1", done));
 const echoUrl = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;
 
 const instance = await startLocalInstance();
-const bare = await startBareWorker(STATE_ROOT);
+const bare = await startBareWorker(STATE_ROOT).catch(async (error: unknown) => {
+  await instance.stop();
+  echo.close();
+  throw error;
+});
 const { api } = instance;
 const admin = { Authorization: `Bearer ${instance.token}`, "Content-Type": "application/json" };
 

@@ -38,16 +38,28 @@ process.stdin.on("end", () => mf.dispose().then(() => process.exit(0)));
 `;
 
 /** Milliseconds from the spawn until the one-line Worker answered; its idle Node and workerd's memory in MB. */
-export async function bareStart(settleMs = 1_000): Promise<{ ms: number; rssMb: number; pssMb: number | undefined }> {
+export async function bareStart(
+  settleMs = 1_000,
+  timeoutMs = 60_000,
+): Promise<{ ms: number; rssMb: number; pssMb: number | undefined }> {
   const began = performance.now();
   const child = spawn(process.execPath, ["--input-type=module", "-e", BARE_START], {
     cwd: root,
     stdio: ["pipe", "pipe", "inherit"],
   });
+  child.stdin!.on("error", () => undefined); // gone already: nothing to tell it
   const exited = new Promise<number | null>((done) => child.once("exit", done));
   try {
     await new Promise<void>((done, fail) => {
-      child.stdout!.on("data", (chunk: Buffer) => chunk.toString().includes("up") && done());
+      const timer = setTimeout(() => fail(new Error(`the bare Worker did not answer in ${timeoutMs} ms`)), timeoutMs);
+      let output = "";
+      child.stdout!.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.split("\n").includes("up")) {
+          clearTimeout(timer);
+          done();
+        }
+      });
       exited.then((code) => fail(new Error(`the bare Worker's Node exited ${code} before it answered`)));
     });
     const ms = performance.now() - began;
@@ -56,7 +68,10 @@ export async function bareStart(settleMs = 1_000): Promise<{ ms: number; rssMb: 
     return { ms, rssMb, pssMb };
   } finally {
     child.stdin!.end();
+    // Its dispose may hang with a broken workerd: then it goes the hard way.
+    const kill = setTimeout(() => child.kill("SIGKILL"), 10_000);
     await exited;
+    clearTimeout(kill);
   }
 }
 
@@ -117,13 +132,16 @@ export async function startBareWorker(stateRoot: string): Promise<BareWorker> {
       ],
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   );
-  const url = String(await miniflare.ready).replace(/\/$/, "");
-  await (await miniflare.getD1Database("DB")).exec("CREATE TABLE runs (id TEXT PRIMARY KEY, body TEXT)");
-  return {
-    url,
-    stop: async () => {
-      await miniflare.dispose();
-      rmSync(folder, { recursive: true, force: true });
-    },
+  const stop = async () => {
+    await miniflare.dispose();
+    rmSync(folder, { recursive: true, force: true });
   };
+  try {
+    const url = String(await miniflare.ready).replace(/\/$/, "");
+    await (await miniflare.getD1Database("DB")).exec("CREATE TABLE runs (id TEXT PRIMARY KEY, body TEXT)");
+    return { url, stop };
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
 }

@@ -225,14 +225,13 @@ export class DagCoordinator extends DurableObject<Cloudflare.Env> {
   // --- RPC: reads ----------------------------------------------------------------------------
 
   async getRun(runId: string): Promise<RunView | null> {
-    const read = () => (runId === "latest" ? this.#store.latestRun() : this.#store.run(runId));
-    let run = read();
+    let run = runId === "latest" ? this.#store.latestRun() : this.#store.run(runId);
     // A change whose D1 copy is still on its way: the answer waits for it, so that the run lists
     // (read from D1) show what this read showed once it has returned. A client that polls a run
     // until it has finished, then lists finished runs, finds it there.
     if (run && run.parent === null && run.synced_at !== run.updated_at) {
-      await this.#outbound.syncCopies();
-      run = read();
+      await this.#outbound.awaitCopies();
+      run = this.#store.run(run.id);
     }
     return run ? this.#view(run) : null;
   }

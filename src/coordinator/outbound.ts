@@ -119,9 +119,13 @@ export class Outbound {
     this.#ctx.waitUntil(this.#shipping);
   }
 
-  /** Writes the D1 copies that are stale now (shared with the commits that wait for a batch). */
-  syncCopies(): Promise<void> {
-    return this.#sync.run();
+  /**
+   * Waits for the D1 copies that are stale now to be written (a batch shared with the commits
+   * waiting for one). Not while a write has failed: its retry timers own the copies then, and a
+   * read must neither wait for a failing D1 nor send it batches past their backoff.
+   */
+  awaitCopies(): Promise<void> {
+    return this.#syncFailures.size > 0 ? Promise.resolve() : this.#sync.run();
   }
 
   /** Writes a started run's inbound log row with the run's D1 copy (the next commit's batch). */
@@ -183,6 +187,9 @@ export class Outbound {
 
   /** Hands run-finished events to the alerts pipeline; one that fails stays in the outbox for the alarm. */
   async #shipEvents(): Promise<void> {
+    // A pass ships every event waiting, also those of changes whose D1 copy is still to be
+    // written (a commit that came while the last batch was in flight): their copies first.
+    await this.#sync.run();
     for (const { id, event } of this.#store.pendingEvents()) {
       try {
         for (const alert of runAlerts(this.#identity.dagId, event)) await emitEvent(this.#env, alert);

@@ -33,11 +33,13 @@ describe("Grouped", () => {
 
   it("callers arriving in later events, before the call has started, share it", async () => {
     const { grouped, calls } = gatedCall();
-    const first = grouped.run();
-    // A second request's event: after the first's stretch of work and its microtasks.
-    const second = await new Promise<{ answer: Promise<number> }>((arrived) =>
+    // A second request already waiting as the first asks: its event runs after the first's
+    // stretch of work and its microtasks.
+    const waiting = new Promise<{ answer: Promise<number> }>((arrived) =>
       setTimeout(() => arrived({ answer: grouped.run() }), 0),
     );
+    const first = grouped.run();
+    const second = await waiting;
     await settle();
     calls[0]!.release(5);
     expect(await first).toBe(5);
