@@ -410,11 +410,9 @@ async function measureFloors(): Promise<Floors> {
       if (phase.failures.size > 0) throw new Error(`the bare Worker: ${failureSummary(phase)}`);
       return median(phase.latencies);
     };
-    const write = (path: string) => () => fetch(`${bare.url}${path}`, { method: "POST", body: crypto.randomUUID() });
-    await oneByOne(emptyPhase(), 20, 200, write("/api/do-write-d1")); // warm-up: the isolate, the object, the tables
-    const health = await load(() => fetch(`${bare.url}/api/health`));
-    const bareWriteRatio = (await load(write("/api/do-write"))) / health;
-    const bareWriteD1Ratio = (await load(write("/api/do-write-d1"))) / health;
+    const health = await load(bare.health);
+    const bareWriteRatio = (await load(bare.write)) / health;
+    const bareWriteD1Ratio = (await load(bare.writeAndInsert)) / health;
     console.log(
       `round floors: ${describeFloor(processes)}; a bare Worker answers ${seconds(start.ms)} after the spawn, ` +
         `idles at ${start.rssMb} MB RSS; its object's write p50 ÷ its no-op p50 at ×${CONCURRENCY}: ` +

@@ -138,10 +138,6 @@ try {
   // Warm-up: isolates, the DAG's coordinator, the parsed spec.
   for (let i = 0; i < 20; i++) await (await trigger()).arrayBuffer();
 
-  const bareWrite = (path: string) => () =>
-    fetch(`${bare.url}${path}`, { method: "POST", body: JSON.stringify({ dagRunId: ++sequence }) });
-  for (let i = 0; i < 20; i++) await (await bareWrite("/api/do-write-d1")()).arrayBuffer();
-
   const results = {
     health: emptyPhase(),
     trigger: emptyPhase(),
@@ -156,9 +152,9 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     await load(results.health, 200, health);
     await load(results.trigger, 200, trigger);
-    await load(results.bareHealth, 200, () => fetch(`${bare.url}/api/health`));
-    await load(results.bareWrite, 200, bareWrite("/api/do-write"));
-    await load(results.bareWriteD1, 200, bareWrite("/api/do-write-d1"));
+    await load(results.bareHealth, 200, bare.health);
+    await load(results.bareWrite, 200, bare.write);
+    await load(results.bareWriteD1, 200, bare.writeAndInsert);
     // The attack: ATTACK_RPS requests a second, open loop, for the whole phase.
     const attackStart = performance.now();
     const inFlight: Promise<void>[] = [];

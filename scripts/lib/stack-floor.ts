@@ -100,7 +100,13 @@ export default {
 };
 `;
 
-export type BareWorker = { url: string; stop: () => Promise<void> };
+/** The bare Worker, warmed up (its isolate, its object and both tables): a request for each route. */
+export type BareWorker = {
+  health: () => Promise<Response>;
+  write: () => Promise<Response>;
+  writeAndInsert: () => Promise<Response>;
+  stop: () => Promise<void>;
+};
 
 export async function startBareWorker(stateRoot: string): Promise<BareWorker> {
   const { Miniflare, convertV4MiniflareOptions } = loadMiniflare();
@@ -139,7 +145,18 @@ export async function startBareWorker(stateRoot: string): Promise<BareWorker> {
   try {
     const url = String(await miniflare.ready).replace(/\/$/, "");
     await (await miniflare.getD1Database("DB")).exec("CREATE TABLE runs (id TEXT PRIMARY KEY, body TEXT)");
-    return { url, stop };
+    const post = (path: string) => () => fetch(`${url}${path}`, { method: "POST", body: crypto.randomUUID() });
+    const bare = {
+      health: () => fetch(`${url}/api/health`),
+      write: post("/api/do-write"),
+      writeAndInsert: post("/api/do-write-d1"),
+      stop,
+    };
+    for (let i = 0; i < 20; i++) {
+      const response = await bare.writeAndInsert();
+      if (!response.ok) throw new Error(`the bare Worker's write: ${response.status} ${await response.text()}`);
+    }
+    return bare;
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;
